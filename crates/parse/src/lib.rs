@@ -1,0 +1,133 @@
+//! Pure parsers for Linux `/proc` files.
+//!
+//! Every parser takes the raw bytes the kernel produced and returns a typed
+//! value or a [`ParseError`]. They do no I/O, never panic on any input, and
+//! borrow from the input where they can: process names, arguments and paths
+//! stay bytes (`&[u8]`) because the kernel does not promise UTF-8.
+//!
+//! ```
+//! use procscope_parse::stat::Stat;
+//! let s = Stat::parse(b"42 (a) b) R 1 42 42 0 -1 4194304 0 0 0 0 3 4 0 0 20 0 1 0 77 1000 5 0").unwrap();
+//! assert_eq!(s.comm, b"a) b");
+//! assert_eq!(s.ppid, 1);
+//! ```
+//!
+//! The format traps each parser handles are listed in its module docs, with
+//! the kernel source that causes them.
+
+pub mod cmdline;
+pub mod comm;
+pub mod environ;
+pub mod io;
+pub mod limits;
+pub mod num;
+pub mod stat;
+pub mod statm;
+pub mod status;
+pub mod system;
+
+/// Why a `/proc` file's bytes could not be turned into a value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParseError {
+    /// A field the format requires is absent (the file was truncated, or the
+    /// kernel is older than any we understand).
+    #[error("missing field `{0}`")]
+    Missing(&'static str),
+    /// A field is present but does not hold what the format says.
+    #[error("field `{field}` is not valid: {value:?}")]
+    Invalid {
+        /// The field's name in `man 5 proc`.
+        field: &'static str,
+        /// Up to 64 bytes of what was found, lossily decoded, for the message.
+        value: String,
+    },
+    /// The overall shape of the file is wrong (e.g. no `(` in `stat`).
+    #[error("malformed: {0}")]
+    Shape(&'static str),
+}
+
+impl ParseError {
+    /// Builds an [`ParseError::Invalid`], keeping at most 64 bytes of `value`.
+    pub fn invalid(field: &'static str, value: &[u8]) -> Self {
+        let cut = value.get(..64).unwrap_or(value);
+        ParseError::Invalid {
+            field,
+            value: String::from_utf8_lossy(cut).into_owned(),
+        }
+    }
+}
+
+/// Result alias for parsers.
+pub type Result<T> = std::result::Result<T, ParseError>;
+
+#[cfg(test)]
+mod never_panics {
+    //! Property tests: no parser panics on arbitrary bytes.
+    use proptest::prelude::*;
+
+    fn arb_bytes() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..512),
+            // Bytes biased toward the format's own alphabet, to get deeper.
+            proptest::collection::vec(
+                prop_oneof![
+                    Just(b' '),
+                    Just(b'('),
+                    Just(b')'),
+                    Just(b'\n'),
+                    Just(b'\t'),
+                    Just(b':'),
+                    Just(0u8),
+                    Just(b'-'),
+                    Just(b'\\'),
+                    Just(b'='),
+                    b'0'..=b'9',
+                    b'a'..=b'f',
+                ],
+                0..512
+            ),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+        #[test]
+        fn stat(b in arb_bytes()) { let _ = crate::stat::Stat::parse(&b); }
+        #[test]
+        fn status(b in arb_bytes()) { let _ = crate::status::Status::parse(&b); }
+        #[test]
+        fn status_unescape(b in arb_bytes()) { let _ = crate::status::unescape_name(&b); }
+        #[test]
+        fn cmdline(b in arb_bytes()) {
+            let c = crate::cmdline::Cmdline::parse(&b);
+            let _ = c.args().count();
+            let _ = c.shape();
+        }
+        #[test]
+        fn environ(b in arb_bytes()) {
+            for e in crate::environ::entries(&b) { let _ = (e.key(), e.value()); }
+            let _ = crate::environ::duplicates(&b);
+        }
+        #[test]
+        fn comm(b in arb_bytes()) { let _ = crate::comm::parse(&b); }
+        #[test]
+        fn io(b in arb_bytes()) { let _ = crate::io::Io::parse(&b); }
+        #[test]
+        fn limits(b in arb_bytes()) { let _ = crate::limits::Limits::parse(&b); }
+        #[test]
+        fn statm(b in arb_bytes()) { let _ = crate::statm::Statm::parse(&b); }
+        #[test]
+        fn system(b in arb_bytes()) {
+            let _ = crate::system::boot_time(&b);
+            let _ = crate::system::uptime(&b);
+        }
+        #[test]
+        fn numbers(b in arb_bytes()) {
+            let _ = crate::num::dec_u64(&b);
+            let _ = crate::num::dec_i64(&b);
+            let _ = crate::num::hex_u64(&b);
+            let _ = crate::num::oct_u64(&b);
+        }
+    }
+}
