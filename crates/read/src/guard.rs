@@ -1,0 +1,477 @@
+//! Deadline-guarded work on a small pool of worker threads.
+//!
+//! Reading `cmdline`, `environ`, `maps` or `smaps*` takes the target's
+//! memory-map lock; when a thread of the target is stuck holding it (or a
+//! writer is queued behind a stuck holder) the read blocks in the kernel and
+//! cannot be cancelled. So such reads never run on the caller's thread:
+//!
+//! - [`run`] hands one job per item (usually per process) to worker threads.
+//!   A job first delivers the part of its result that needs no risky read
+//!   ([`Ctx::checkpoint`]), then performs risky reads inside
+//!   [`Ctx::guarded`].
+//! - The caller's thread only collects results. A worker that has been inside
+//!   `guarded` for longer than the deadline is abandoned: its job is reported
+//!   as [`Failure::TimedOut`] (with the checkpointed part kept), and a
+//!   replacement worker takes the remaining jobs. At most one read per job is
+//!   ever outstanding, and a timed-out job is not retried.
+//! - Abandoned workers are capped ([`Options::max_stuck`]); past the cap the
+//!   remaining jobs run on the caller's thread with risky reads refused
+//!   ([`Failure::Skipped`]), so the number of stuck threads stays bounded.
+//! - Nothing ever joins an abandoned worker. The memory-lock reads wait with
+//!   `mmap_read_lock_killable()`, so process exit is not held up by them.
+//!
+//! With nothing hung, the cost is two uncontended mutex operations per
+//! guarded read, and the pool makes listings faster by using every core.
+
+use crate::failure::{Failure, Outcome};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How [`run`] behaves.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Deadline for one guarded read; `None` disables the guard (risky reads
+    /// then run unchecked: only for measuring its cost).
+    pub timeout: Option<Duration>,
+    /// Worker threads to start (at least 1).
+    pub workers: usize,
+    /// At most this many threads may ever be stuck in one run (abandoned
+    /// ones plus live ones that could still get stuck).
+    pub max_stuck: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            timeout: Some(Duration::from_secs(1)),
+            workers: default_workers(),
+            max_stuck: 8,
+        }
+    }
+}
+
+/// One worker per core, at least 2 (so one stuck read never serialises the
+/// rest behind a replacement spawn), at most 8.
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .clamp(2, 8)
+}
+
+/// The result of one job.
+#[derive(Debug)]
+pub struct Finished<P, R> {
+    /// What the job delivered with [`Ctx::checkpoint`], if anything.
+    pub partial: Option<P>,
+    /// The job's return value, or why there is none.
+    pub rest: Outcome<R>,
+}
+
+enum Msg<P, R> {
+    Partial(usize, P),
+    Done(usize, R),
+}
+
+#[derive(Default)]
+struct Slot {
+    /// The job index and start time of the guarded read in progress.
+    busy: Mutex<Option<(usize, Instant)>>,
+    abandoned: AtomicBool,
+}
+
+#[derive(Clone, Copy)]
+enum Mode {
+    /// Risky reads run on this (worker) thread, watched by the collector.
+    Watched,
+    /// Guard disabled: risky reads run directly.
+    Unwatched,
+    /// On the caller's thread after the stuck cap: risky reads are refused.
+    Refuse { stuck: usize },
+}
+
+/// Passed to each job: deliver partial results and run guarded reads.
+pub struct Ctx<P, R> {
+    idx: usize,
+    tx: Sender<Msg<P, R>>,
+    slot: Option<Arc<Slot>>,
+    mode: Mode,
+}
+
+impl<P, R> Ctx<P, R> {
+    /// Delivers the part of the result that was read without risk, so that
+    /// it survives if a later guarded read times out.
+    pub fn checkpoint(&self, p: P) {
+        // The collector outlives every job it waits for; a send can only
+        // fail after it gave up on this job, when the value is moot.
+        let _ = self.tx.send(Msg::Partial(self.idx, p));
+    }
+
+    /// Runs `f`, a read that may block on the target's memory lock, under
+    /// the deadline. If the deadline passes, the collector reports the job
+    /// as timed out and this thread is abandoned (the call may return much
+    /// later, or never).
+    pub fn guarded<T>(&self, f: impl FnOnce() -> Outcome<T>) -> Outcome<T> {
+        match self.mode {
+            Mode::Refuse { stuck } => Err(Failure::Skipped { stuck }),
+            Mode::Unwatched => f(),
+            Mode::Watched => {
+                let Some(slot) = &self.slot else { return f() };
+                set_busy(slot, Some((self.idx, Instant::now())));
+                let r = f();
+                set_busy(slot, None);
+                r
+            }
+        }
+    }
+}
+
+fn set_busy(slot: &Slot, v: Option<(usize, Instant)>) {
+    match slot.busy.lock() {
+        Ok(mut g) => *g = v,
+        Err(poisoned) => *poisoned.into_inner() = v,
+    }
+}
+
+fn get_busy(slot: &Slot) -> Option<(usize, Instant)> {
+    match slot.busy.lock() {
+        Ok(g) => *g,
+        Err(poisoned) => *poisoned.into_inner(),
+    }
+}
+
+type Queue<I> = Arc<Mutex<VecDeque<(usize, I)>>>;
+
+fn pop<I>(q: &Queue<I>) -> Option<(usize, I)> {
+    match q.lock() {
+        Ok(mut g) => g.pop_front(),
+        Err(p) => p.into_inner().pop_front(),
+    }
+}
+
+/// Runs `job` once per item on worker threads and returns the results in
+/// the items' order. Returns only when every job finished, timed out, or was
+/// run with risky reads refused: never later than about one deadline after
+/// the last healthy job.
+pub fn run<I, P, R, F>(items: Vec<I>, opts: Options, job: F) -> Vec<Finished<P, R>>
+where
+    I: Send + 'static,
+    P: Send + 'static,
+    R: Send + 'static,
+    F: Fn(I, &Ctx<P, R>) -> R + Send + Sync + 'static,
+{
+    let n = items.len();
+    let mut out: Vec<Finished<P, R>> = (0..n)
+        .map(|_| Finished {
+            partial: None,
+            rest: Err(Failure::Gone),
+        })
+        .collect();
+    let mut done = vec![false; n];
+    if n == 0 {
+        return out;
+    }
+    let queue: Queue<I> = Arc::new(Mutex::new(items.into_iter().enumerate().collect()));
+    let job = Arc::new(job);
+    let (tx, rx) = mpsc::channel::<Msg<P, R>>();
+    let mode = if opts.timeout.is_some() {
+        Mode::Watched
+    } else {
+        Mode::Unwatched
+    };
+
+    let spawn = |tx: Sender<Msg<P, R>>| -> Option<Arc<Slot>> {
+        let slot = Arc::new(Slot::default());
+        let (q, j, s) = (Arc::clone(&queue), Arc::clone(&job), Arc::clone(&slot));
+        std::thread::Builder::new()
+            .name("procscope-read".into())
+            .stack_size(256 * 1024)
+            .spawn(move || worker(q, j, s, tx, mode))
+            .ok()
+            .map(|_| slot)
+    };
+
+    let mut workers: Vec<Arc<Slot>> = (0..opts.workers.max(1).min(n).min(opts.max_stuck.max(1)))
+        .filter_map(|_| spawn(tx.clone()))
+        .collect();
+    let mut stuck = 0usize;
+    let mut remaining = n;
+    let tick = opts.timeout.map_or(Duration::from_millis(100), |t| {
+        (t / 4).clamp(Duration::from_millis(5), Duration::from_millis(50))
+    });
+
+    let accept = |msg: Msg<P, R>,
+                  out: &mut Vec<Finished<P, R>>,
+                  done: &mut Vec<bool>,
+                  remaining: &mut usize| {
+        match msg {
+            Msg::Partial(i, p) => {
+                if let Some(f) = out.get_mut(i) {
+                    f.partial = Some(p);
+                }
+            }
+            Msg::Done(i, r) => {
+                if let (Some(f), Some(d)) = (out.get_mut(i), done.get_mut(i)) {
+                    if !*d {
+                        *d = true;
+                        f.rest = Ok(r);
+                        *remaining -= 1;
+                    }
+                }
+            }
+        }
+    };
+
+    while remaining > 0 {
+        if workers.is_empty() {
+            // Past the stuck cap (or no thread could be started): finish the
+            // rest here, refusing risky reads.
+            let ctx_tx = tx.clone();
+            while let Some((i, item)) = pop(&queue) {
+                let ctx = Ctx {
+                    idx: i,
+                    tx: ctx_tx.clone(),
+                    slot: None,
+                    mode: Mode::Refuse { stuck },
+                };
+                let r = job(item, &ctx);
+                let _ = ctx_tx.send(Msg::Done(i, r));
+            }
+            while let Ok(m) = rx.try_recv() {
+                accept(m, &mut out, &mut done, &mut remaining);
+            }
+            break;
+        }
+        match rx.recv_timeout(tick) {
+            Ok(m) => accept(m, &mut out, &mut done, &mut remaining),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        let Some(timeout) = opts.timeout else {
+            continue;
+        };
+        let now = Instant::now();
+        let mut k = 0;
+        while k < workers.len() {
+            let expired = workers
+                .get(k)
+                .and_then(|w| get_busy(w))
+                .filter(|(_, t)| now.duration_since(*t) >= timeout);
+            let Some((i, _)) = expired else {
+                k += 1;
+                continue;
+            };
+            // Take in whatever the stuck job delivered before it blocked.
+            while let Ok(m) = rx.try_recv() {
+                accept(m, &mut out, &mut done, &mut remaining);
+            }
+            if let (Some(f), Some(d)) = (out.get_mut(i), done.get_mut(i)) {
+                if !*d {
+                    *d = true;
+                    f.rest = Err(Failure::TimedOut { after: timeout });
+                    remaining -= 1;
+                }
+            }
+            let w = workers.swap_remove(k);
+            w.abandoned.store(true, Ordering::SeqCst);
+            stuck += 1;
+            // Every live worker may get stuck too: keep the total that can
+            // ever be stuck at `max_stuck`.
+            if stuck + workers.len() < opts.max_stuck {
+                if let Some(s) = spawn(tx.clone()) {
+                    workers.push(s);
+                }
+            }
+        }
+    }
+    // Jobs still marked not done can only be left if every sender vanished
+    // (a worker panicked): report them as lost rather than waiting.
+    for (f, d) in out.iter_mut().zip(done.iter()) {
+        if !*d && f.partial.is_none() {
+            f.rest = Err(Failure::Io {
+                errno: 0,
+                message: "worker thread failed".into(),
+            });
+        }
+    }
+    out
+}
+
+fn worker<I, P, R, F>(
+    queue: Queue<I>,
+    job: Arc<F>,
+    slot: Arc<Slot>,
+    tx: Sender<Msg<P, R>>,
+    mode: Mode,
+) where
+    F: Fn(I, &Ctx<P, R>) -> R,
+{
+    while !slot.abandoned.load(Ordering::SeqCst) {
+        let Some((i, item)) = pop(&queue) else { return };
+        let ctx = Ctx {
+            idx: i,
+            tx: tx.clone(),
+            slot: Some(Arc::clone(&slot)),
+            mode,
+        };
+        let r = job(item, &ctx);
+        if tx.send(Msg::Done(i, r)).is_err() {
+            return;
+        }
+    }
+}
+
+/// Runs one risky read `f` on a fresh thread and waits at most `timeout`.
+/// For commands about a single process; listings use [`run`].
+pub fn once<T, F>(timeout: Option<Duration>, f: F) -> Outcome<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Outcome<T> + Send + 'static,
+{
+    let mut r = run(
+        vec![f],
+        Options {
+            timeout,
+            workers: 1,
+            max_stuck: 1,
+        },
+        |f: F, ctx: &Ctx<(), Outcome<T>>| ctx.guarded(|| Ok(f())).and_then(|x| x),
+    );
+    match r.pop() {
+        Some(Finished { rest, .. }) => rest.and_then(|x| x),
+        None => Err(Failure::Gone),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    fn opts(ms: u64, workers: usize, max_stuck: usize) -> Options {
+        Options {
+            timeout: Some(Duration::from_millis(ms)),
+            workers,
+            max_stuck,
+        }
+    }
+
+    #[test]
+    fn results_in_order_and_partials_kept() {
+        let r = run((0..500).collect(), opts(1000, 3, 4), |i: u32, ctx| {
+            ctx.checkpoint(i * 2);
+            ctx.guarded(|| Ok(i + 1)).unwrap()
+        });
+        assert_eq!(r.len(), 500);
+        for (i, f) in r.iter().enumerate() {
+            assert_eq!(f.partial, Some(i as u32 * 2));
+            assert_eq!(f.rest, Ok(i as u32 + 1));
+        }
+    }
+
+    #[test]
+    fn stuck_job_times_out_and_others_finish() {
+        // Item 3 blocks "forever" (until the test ends) inside guarded().
+        let (_hold, release) = mpsc::channel::<()>();
+        let release = Arc::new(Mutex::new(release));
+        let start = Instant::now();
+        let r = run((0..50).collect(), opts(200, 2, 4), move |i: u32, ctx| {
+            ctx.checkpoint(i);
+            ctx.guarded(|| {
+                if i == 3 {
+                    let _ = release.lock().unwrap().recv();
+                }
+                Ok(i)
+            })
+        });
+        let took = start.elapsed();
+        assert!(took < Duration::from_millis(1500), "took {took:?}");
+        assert!(took >= Duration::from_millis(200), "took {took:?}");
+        for (i, f) in r.iter().enumerate() {
+            assert_eq!(f.partial, Some(i as u32));
+            if i == 3 {
+                assert_eq!(
+                    f.rest,
+                    Err(Failure::TimedOut {
+                        after: Duration::from_millis(200)
+                    })
+                );
+            } else {
+                assert_eq!(f.rest, Ok(Ok(i as u32)));
+            }
+        }
+    }
+
+    #[test]
+    fn stuck_cap_bounds_threads_and_refuses_the_rest() {
+        let started = Arc::new(AtomicUsize::new(0));
+        let s2 = Arc::clone(&started);
+        let (_hold, release) = mpsc::channel::<()>();
+        let release = Arc::new(Mutex::new(release));
+        let r = run((0..20).collect(), opts(100, 2, 3), move |i: u32, ctx| {
+            ctx.checkpoint(i);
+            ctx.guarded(|| {
+                s2.fetch_add(1, Ordering::SeqCst);
+                let _ = release
+                    .lock()
+                    .map(|r| r.recv_timeout(Duration::from_secs(30)));
+                Ok(i)
+            })
+        });
+        // Every job blocks: only max_stuck guarded reads were ever started.
+        assert!(
+            started.load(Ordering::SeqCst) <= 3,
+            "{}",
+            started.load(Ordering::SeqCst)
+        );
+        let timed_out = r
+            .iter()
+            .filter(|f| matches!(f.rest, Err(Failure::TimedOut { .. })))
+            .count();
+        let skipped = r
+            .iter()
+            .filter(|f| matches!(f.rest, Ok(Err(Failure::Skipped { .. }))))
+            .count();
+        assert_eq!(timed_out, 3);
+        assert_eq!(skipped, 17);
+        assert!(r.iter().all(|f| f.partial.is_some()));
+    }
+
+    #[test]
+    fn unguarded_and_once() {
+        let r = run(
+            vec![1, 2],
+            Options {
+                timeout: None,
+                workers: 1,
+                max_stuck: 1,
+            },
+            |i: i32, ctx: &Ctx<(), i32>| ctx.guarded(|| Ok(i)).unwrap(),
+        );
+        assert_eq!(
+            r.iter()
+                .map(|f| f.rest.clone().unwrap())
+                .collect::<Vec<_>>(),
+            vec![1, 2]
+        );
+        assert_eq!(once(Some(Duration::from_secs(1)), || Ok(5)), Ok(5));
+        let t = Instant::now();
+        let r: Outcome<()> = once(Some(Duration::from_millis(100)), || {
+            std::thread::sleep(Duration::from_secs(5));
+            Ok(())
+        });
+        assert!(matches!(r, Err(Failure::TimedOut { .. })));
+        assert!(t.elapsed() < Duration::from_secs(2));
+        assert!(
+            run(
+                Vec::<i32>::new(),
+                Options::default(),
+                |_, _: &Ctx<(), ()>| ()
+            )
+            .is_empty()
+        );
+    }
+}

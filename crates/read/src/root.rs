@@ -1,0 +1,339 @@
+//! The proc tree and per-process directory handles.
+
+use crate::failure::{Failure, Outcome};
+use rustix::fd::{AsFd, OwnedFd};
+use rustix::fs::{Mode, OFlags};
+use std::ffi::CStr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The proc tree: `/proc`, or any directory laid out like it (fixtures,
+/// captured snapshots). Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct ProcRoot {
+    fd: Arc<OwnedFd>,
+    path: PathBuf,
+}
+
+/// How a whole-file read ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileRead {
+    /// Bytes now in the buffer.
+    pub len: usize,
+    /// True if the file was longer than the cap and the rest was not read.
+    pub truncated: bool,
+}
+
+/// Files whose read takes the target's memory-map lock (`mmap_read_lock` in
+/// fs/proc/base.c `get_mm_cmdline()`, `environ_read()`, fs/proc/task_mmu.c):
+/// they can block for as long as a stuck thread of the target holds it.
+pub fn is_memory_lock_file(name: &[u8]) -> bool {
+    let base = name.rsplit(|&c| c == b'/').next().unwrap_or(name);
+    matches!(
+        base,
+        b"cmdline"
+            | b"environ"
+            | b"maps"
+            | b"smaps"
+            | b"smaps_rollup"
+            | b"numa_maps"
+            | b"mem"
+            | b"pagemap"
+            | b"auxv"
+    )
+}
+
+fn dir_flags() -> OFlags {
+    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW
+}
+
+impl ProcRoot {
+    /// Opens a proc tree.
+    pub fn open(path: impl AsRef<Path>) -> std::io::Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let fd = rustix::fs::open(
+            &path,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        Ok(ProcRoot {
+            fd: Arc::new(fd),
+            path,
+        })
+    }
+
+    /// The path this root was opened from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The PIDs of all thread-group leaders, ascending. (`readdir(/proc)`
+    /// lists leaders only; threads live under `task/`.)
+    pub fn pids(&self) -> Outcome<Vec<i32>> {
+        list_numeric(self.fd.as_fd(), b".")
+    }
+
+    /// Opens `/proc/PID` once; read everything of that process through it.
+    pub fn process(&self, pid: i32) -> Outcome<ProcDir> {
+        let mut name = itoa_buf(pid);
+        let c = as_cstr(&mut name);
+        match rustix::fs::openat(self.fd.as_fd(), c, dir_flags(), Mode::empty()) {
+            Ok(fd) => Ok(ProcDir {
+                fd: Arc::new(fd),
+                pid,
+            }),
+            Err(e) => Err(Failure::from_errno(e, b"")),
+        }
+    }
+
+    /// The calling process's own directory (`/proc/self`), resolved through
+    /// this root.
+    pub fn own_pid(&self) -> i32 {
+        i32::try_from(rustix::process::getpid().as_raw_nonzero().get()).unwrap_or(0)
+    }
+
+    /// Reads a file relative to the root (`stat`, `uptime`, `net/unix` …).
+    pub fn read(&self, name: &CStr, buf: &mut Vec<u8>, cap: usize) -> Outcome<FileRead> {
+        read_at(self.fd.as_fd(), name, buf, cap)
+    }
+}
+
+/// One process's (or thread's) directory, opened once. Cheap to clone; the
+/// handle can be moved to a worker thread.
+#[derive(Debug, Clone)]
+pub struct ProcDir {
+    fd: Arc<OwnedFd>,
+    pid: i32,
+}
+
+impl ProcDir {
+    /// The PID (or TID) this directory was opened for.
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// Reads the whole file `name` into `buf` (cleared first), at most `cap`
+    /// bytes. Memory-lock files are not special here: call this from a
+    /// [`crate::guard`] worker for those.
+    pub fn read(&self, name: &CStr, buf: &mut Vec<u8>, cap: usize) -> Outcome<FileRead> {
+        read_at(self.fd.as_fd(), name, buf, cap)
+    }
+
+    /// Reads the target of a symbolic link (`exe`, `cwd`, `fd/3`) without
+    /// following it: a magic link is never opened or stat'ed through.
+    pub fn readlink(&self, name: &CStr) -> Outcome<Vec<u8>> {
+        match rustix::fs::readlinkat(self.fd.as_fd(), name, Vec::new()) {
+            Ok(c) => Ok(c.into_bytes()),
+            Err(e) => Err(Failure::from_errno(e, name.to_bytes())),
+        }
+    }
+
+    /// The thread IDs under `task/`, ascending.
+    pub fn tids(&self) -> Outcome<Vec<i32>> {
+        list_numeric(self.fd.as_fd(), b"task")
+    }
+
+    /// Opens `task/TID` as a directory of its own.
+    pub fn task(&self, tid: i32) -> Outcome<ProcDir> {
+        let mut name = b"task/".to_vec();
+        name.extend_from_slice(itoa_buf(tid).split(|&c| c == 0).next().unwrap_or_default());
+        name.push(0);
+        let c = CStr::from_bytes_until_nul(&name).map_err(|_| Failure::Gone)?;
+        match rustix::fs::openat(self.fd.as_fd(), c, dir_flags(), Mode::empty()) {
+            Ok(fd) => Ok(ProcDir {
+                fd: Arc::new(fd),
+                pid: tid,
+            }),
+            Err(e) => Err(Failure::from_errno(e, b"task")),
+        }
+    }
+
+    /// Owner (effective UID of the process at the time `/proc/PID` was
+    /// created; root for non-dumpable processes) of the directory.
+    pub fn owner_uid(&self) -> Outcome<u32> {
+        match rustix::fs::fstat(self.fd.as_fd()) {
+            Ok(st) => Ok(st.st_uid),
+            Err(e) => Err(Failure::from_errno(e, b"")),
+        }
+    }
+}
+
+fn read_at(
+    dir: rustix::fd::BorrowedFd<'_>,
+    name: &CStr,
+    buf: &mut Vec<u8>,
+    cap: usize,
+) -> Outcome<FileRead> {
+    buf.clear();
+    let fd = rustix::fs::openat(
+        dir,
+        name,
+        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY,
+        Mode::empty(),
+    )
+    .map_err(|e| Failure::from_errno(e, name.to_bytes()))?;
+    // seq_file files fill one page (or their whole record) per read; loop
+    // until EOF or until one byte past the cap shows the file is longer.
+    let limit = cap.saturating_add(1);
+    loop {
+        if buf.len() >= limit {
+            buf.truncate(cap);
+            return Ok(FileRead {
+                len: cap,
+                truncated: true,
+            });
+        }
+        if buf.capacity() == buf.len() {
+            let grow = buf.len().max(4096).min(limit - buf.len());
+            buf.reserve_exact(grow);
+        }
+        match rustix::io::read(&fd, rustix::buffer::spare_capacity(buf)) {
+            Ok(0) => {
+                if buf.len() > cap {
+                    buf.truncate(cap);
+                    return Ok(FileRead {
+                        len: cap,
+                        truncated: true,
+                    });
+                }
+                return Ok(FileRead {
+                    len: buf.len(),
+                    truncated: false,
+                });
+            }
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(Failure::from_errno(e, name.to_bytes())),
+        }
+    }
+}
+
+/// Lists the numeric entries of `dir/sub`, sorted.
+fn list_numeric(dir: rustix::fd::BorrowedFd<'_>, sub: &[u8]) -> Outcome<Vec<i32>> {
+    let mut path = sub.to_vec();
+    path.push(0);
+    let c = CStr::from_bytes_until_nul(&path).map_err(|_| Failure::Gone)?;
+    let fd = rustix::fs::openat(
+        dir,
+        c,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Failure::from_errno(e, sub))?;
+    let d = rustix::fs::Dir::new(fd).map_err(|e| Failure::from_errno(e, sub))?;
+    let mut out = Vec::new();
+    for entry in d {
+        let entry = match entry {
+            Ok(e) => e,
+            // ENOENT mid-listing: the directory (process) went away.
+            Err(e) => return Err(Failure::from_errno(e, sub)),
+        };
+        if let Some(n) = procscope_pid(entry.file_name().to_bytes()) {
+            out.push(n);
+        }
+    }
+    out.sort_unstable();
+    Ok(out)
+}
+
+fn procscope_pid(name: &[u8]) -> Option<i32> {
+    if name.is_empty() || name.len() > 10 || !name.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut v: i64 = 0;
+    for &c in name {
+        v = v * 10 + i64::from(c - b'0');
+    }
+    i32::try_from(v).ok().filter(|&p| p > 0)
+}
+
+/// Formats a PID as a NUL-terminated decimal in a stack buffer.
+fn itoa_buf(n: i32) -> [u8; 12] {
+    let mut out = [0u8; 12];
+    let mut digits = [0u8; 11];
+    let mut v = n.unsigned_abs();
+    let mut i = 0usize;
+    loop {
+        if let Some(d) = digits.get_mut(i) {
+            *d = b'0' + (v % 10) as u8;
+        }
+        i += 1;
+        v /= 10;
+        if v == 0 || i >= digits.len() {
+            break;
+        }
+    }
+    let mut o = 0usize;
+    if n < 0 {
+        if let Some(s) = out.get_mut(0) {
+            *s = b'-';
+        }
+        o = 1;
+    }
+    for k in (0..i).rev() {
+        if let (Some(dst), Some(src)) = (out.get_mut(o), digits.get(k)) {
+            *dst = *src;
+        }
+        o += 1;
+    }
+    out
+}
+
+fn as_cstr(b: &mut [u8; 12]) -> &CStr {
+    CStr::from_bytes_until_nul(b).unwrap_or(c"")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    #[test]
+    fn pid_names() {
+        assert_eq!(procscope_pid(b"123"), Some(123));
+        assert_eq!(procscope_pid(b"self"), None);
+        assert_eq!(procscope_pid(b"0"), None);
+        assert_eq!(procscope_pid(b"99999999999"), None);
+        assert_eq!(&itoa_buf(4194304)[..8], b"4194304\0");
+        assert_eq!(&itoa_buf(-1)[..3], b"-1\0");
+    }
+
+    #[test]
+    fn fixture_tree() {
+        let t = tempfile::tempdir().unwrap();
+        fs::create_dir_all(t.path().join("42/task/42")).unwrap();
+        fs::create_dir_all(t.path().join("42/task/43")).unwrap();
+        fs::create_dir_all(t.path().join("7")).unwrap();
+        fs::create_dir_all(t.path().join("sys")).unwrap();
+        fs::write(t.path().join("42/stat"), b"42 (x) S 1").unwrap();
+        fs::write(t.path().join("42/cmdline"), vec![b'a'; 10_000]).unwrap();
+        let root = ProcRoot::open(t.path()).unwrap();
+        assert_eq!(root.pids().unwrap(), vec![7, 42]);
+        let p = root.process(42).unwrap();
+        let mut buf = Vec::new();
+        let r = p.read(c"stat", &mut buf, 1024).unwrap();
+        assert_eq!((r.len, r.truncated), (10, false));
+        assert_eq!(buf, b"42 (x) S 1");
+        let r = p.read(c"cmdline", &mut buf, 5000).unwrap();
+        assert_eq!((r.len, r.truncated), (5000, true));
+        let r = p.read(c"cmdline", &mut buf, 10_000).unwrap();
+        assert_eq!((r.len, r.truncated), (10_000, false));
+        assert_eq!(p.read(c"environ", &mut buf, 10), Err(Failure::Gone));
+        assert_eq!(p.tids().unwrap(), vec![42, 43]);
+        assert_eq!(root.process(9).err(), Some(Failure::Gone));
+        assert_eq!(root.process(7).unwrap().tids().err(), Some(Failure::Gone));
+    }
+
+    #[test]
+    fn live_self() {
+        let root = ProcRoot::open("/proc").unwrap();
+        let me = root.process(root.own_pid()).unwrap();
+        let mut buf = Vec::new();
+        me.read(c"stat", &mut buf, 4096).unwrap();
+        assert!(buf.starts_with(format!("{} (", root.own_pid()).as_bytes()));
+        assert!(!me.readlink(c"exe").unwrap().is_empty());
+        assert!(me.tids().unwrap().contains(&root.own_pid()));
+        assert!(is_memory_lock_file(b"task/3/environ"));
+        assert!(!is_memory_lock_file(b"stat"));
+    }
+}
