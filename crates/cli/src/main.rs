@@ -1,1 +1,21 @@
-fn main() {}
+//! `procscope`: what is this process doing, and why is it stuck?
+//!
+//! This file only parses the command line and dispatches; each subcommand
+//! lives in `cmd/`.
+
+mod cli;
+mod cmd;
+mod output;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    let result = match &args.command {
+        cli::Command::Ps(a) => cmd::ps::run(&args.global, a),
+        cli::Command::Completions(a) => cmd::completions::run(a),
+        cli::Command::Man => cmd::man::run(),
+    };
+    output::finish(result)
+}

@@ -1,1 +1,21 @@
-//! stub
+//! The process model: what people ask about, joined from `/proc` reads.
+//!
+//! - [`listing`] reads every process (or a chosen set) through the reader's
+//!   guarded pool and yields [`process::ProcessRow`]s, reading only the files
+//!   the caller's fields need.
+//! - [`select`], [`tree`] and [`sort`] are pure functions over rows.
+//! - [`bytes::Bytes`] keeps kernel bytes as bytes and serializes them
+//!   losslessly.
+//!
+//! Nothing here formats for terminals; see `procscope-render`.
+
+pub mod bytes;
+pub mod clock;
+pub mod listing;
+pub mod process;
+pub mod select;
+pub mod sort;
+pub mod tree;
+pub mod users;
+
+pub use procscope_read::{Failure, Need, Outcome};

@@ -128,7 +128,7 @@ impl Status {
                 b"Uid" => s.uid = ids(v),
                 b"Gid" => s.gid = ids(v),
                 b"FDSize" => s.fd_size = dec_u64(v),
-                b"Groups" => s.groups = words(v).map(|w| u32_of(w)).collect(),
+                b"Groups" => s.groups = words(v).map(u32_of).collect(),
                 b"NSpid" => s.ns_pid = words(v).map(i32_of).collect(),
                 b"Kthread" => s.kthread = flag(v),
                 b"VmPeak" => s.vm_peak = kb_to_bytes(v),

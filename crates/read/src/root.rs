@@ -89,7 +89,7 @@ impl ProcRoot {
     /// The calling process's own directory (`/proc/self`), resolved through
     /// this root.
     pub fn own_pid(&self) -> i32 {
-        i32::try_from(rustix::process::getpid().as_raw_nonzero().get()).unwrap_or(0)
+        rustix::process::getpid().as_raw_nonzero().get()
     }
 
     /// Reads a file relative to the root (`stat`, `uptime`, `net/unix` …).
@@ -187,7 +187,18 @@ fn read_at(
             let grow = buf.len().max(4096).min(limit - buf.len());
             buf.reserve_exact(grow);
         }
+        let room = buf.capacity() - buf.len();
         match rustix::io::read(&fd, rustix::buffer::spare_capacity(buf)) {
+            // procfs fills the whole buffer unless it reached the end
+            // (seq_read_iter() and the cmdline/environ readers loop until
+            // the request is met), and so do regular files of fixture trees:
+            // a short read is the end, which saves the extra read() per file.
+            Ok(n) if n > 0 && n < room && buf.len() <= cap => {
+                return Ok(FileRead {
+                    len: buf.len(),
+                    truncated: false,
+                });
+            }
             Ok(0) => {
                 if buf.len() > cap {
                     buf.truncate(cap);

@@ -1,0 +1,212 @@
+//! The command-line definition (also the source of completions and the man page).
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::time::Duration;
+
+const AFTER_HELP: &str = "\
+Examples:
+  procscope ps                      every process, like ps -ef
+  procscope ps nginx                processes whose name matches a regex, like pgrep -l
+  procscope ps -f 'python.*app.py'  match the whole command line, like pgrep -f
+  procscope ps --state D            who is in uninterruptible sleep right now
+  procscope ps --tree -u www-data   a user's processes as a forest
+  procscope ps --json | jq '.processes[].pid'
+
+Exit status: 0 success, 1 nothing matched, 2 usage or fatal error.
+Reads that can hang on a stuck process (command lines, environments, memory
+maps) give up after --timeout and say so; procscope itself never hangs.";
+
+/// What is this process doing, and why is it stuck? Straight from /proc.
+#[derive(Debug, Parser)]
+#[command(name = "procscope", version, about, after_help = AFTER_HELP, max_term_width = 100)]
+pub struct Cli {
+    /// Options for every command.
+    #[command(flatten)]
+    pub global: Global,
+    /// The subcommand.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options for every command.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Read this directory instead of /proc (a fixture tree or a copied /proc).
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        env = "PROCSCOPE_PROC_ROOT",
+        default_value = "/proc"
+    )]
+    pub proc_root: PathBuf,
+
+    /// Give up on a read that may block on a hung process after this long
+    /// (e.g. 500ms, 2s). 0 disables the deadline: only for measuring its cost.
+    #[arg(long, global = true, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    pub timeout: Duration,
+
+    /// Print JSON (see docs/json.md) instead of a table.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured).
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+/// Colour choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Colour when writing to a terminal and NO_COLOR is not set.
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Find and list processes (like ps and pgrep).
+    #[command(after_help = crate::cmd::ps::AFTER_HELP)]
+    Ps(PsArgs),
+    /// Print a shell completion script.
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff) to standard output.
+    Man,
+}
+
+/// `procscope ps`.
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// Regex matched against the process name (comm), or the whole command
+    /// line with -f. Without it, every process is listed.
+    pub pattern: Option<String>,
+
+    /// Match PATTERN against the full command line (like pgrep -f).
+    #[arg(short = 'f', long)]
+    pub full: bool,
+
+    /// PATTERN must match the whole name (or command line), not part of it.
+    #[arg(short = 'x', long)]
+    pub exact: bool,
+
+    /// Match PATTERN case-insensitively.
+    #[arg(short = 'i', long)]
+    pub ignore_case: bool,
+
+    /// Only these PIDs (comma-separated).
+    #[arg(
+        short = 'p',
+        long = "pid",
+        value_name = "PID,...",
+        value_delimiter = ','
+    )]
+    pub pids: Vec<i32>,
+
+    /// Only processes of these users (names or UIDs, comma-separated; effective UID).
+    #[arg(
+        short = 'u',
+        long = "user",
+        value_name = "USER,...",
+        value_delimiter = ','
+    )]
+    pub users: Vec<String>,
+
+    /// Only processes in these states (e.g. D,Z).
+    #[arg(long, value_name = "STATES")]
+    pub state: Option<String>,
+
+    /// Only children of these PIDs.
+    #[arg(long, value_name = "PID,...", value_delimiter = ',')]
+    pub ppid: Vec<i32>,
+
+    /// Only descendants (children, grandchildren, …) of these PIDs.
+    #[arg(long, value_name = "PID,...", value_delimiter = ',')]
+    pub children_of: Vec<i32>,
+
+    /// Print only the matching PIDs, one per line (like pgrep).
+    #[arg(long, conflicts_with_all = ["tree", "json"])]
+    pub pids_only: bool,
+
+    /// Show processes as a forest (like ps f / pstree).
+    #[arg(long, conflicts_with = "threads")]
+    pub tree: bool,
+
+    /// Sort by these keys, comma-separated; prefix - for descending
+    /// (pid, ppid, user, uid, state, threads, rss, vsz, cpu, start, elapsed, comm, command, nice, pri).
+    #[arg(long, value_name = "KEYS")]
+    pub sort: Option<String>,
+
+    /// One row per thread.
+    #[arg(long)]
+    pub threads: bool,
+
+    /// Columns to show, comma-separated (pid, tid, ppid, user, uid, state,
+    /// threads, rss, vsz, cpu, start, elapsed, nice, pri, pgrp, sid, tty, comm, command).
+    #[arg(short = 'o', long, value_name = "COLUMNS")]
+    pub columns: Option<String>,
+
+    /// Do not cut the command to the terminal width.
+    #[arg(short = 'w', long)]
+    pub wide: bool,
+
+    /// Do not print the header line.
+    #[arg(long)]
+    pub no_header: bool,
+}
+
+/// `procscope completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// Parses `1s`, `500ms`, `2.5s`, `1m`, or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, mult_ms) = if let Some(n) = s.strip_suffix("ms") {
+        (n, 1.0)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1000.0)
+    } else if let Some(n) = s.strip_suffix('m') {
+        (n, 60_000.0)
+    } else {
+        (s, 1000.0)
+    };
+    let v: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration (try 500ms, 2s, 1m)"))?;
+    if !v.is_finite() || v < 0.0 || v * mult_ms > 86_400_000.0 {
+        return Err(format!("`{s}` is out of range (0 to 24h)"));
+    }
+    Ok(Duration::from_micros((v * mult_ms * 1000.0).round() as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn definition_is_valid() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("1s"), Ok(Duration::from_secs(1)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert!(parse_duration("-1s").is_err());
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("NaN").is_err());
+    }
+}

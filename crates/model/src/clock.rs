@@ -1,0 +1,74 @@
+//! Converting kernel clock ticks and boot-relative times.
+
+use procscope_read::{Failure, Outcome, ProcRoot};
+use serde::Serialize;
+
+/// System facts needed to turn `stat` fields into times and sizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Clock {
+    /// `sysconf(_SC_CLK_TCK)`, the unit of `stat`'s time fields.
+    pub ticks_per_second: u64,
+    /// Boot time, seconds since the epoch (`btime` of `/proc/stat`).
+    pub boot_time_unix: u64,
+    /// Seconds since boot, in hundredths (`/proc/uptime`), when read.
+    pub uptime_centis: u64,
+    /// Page size in bytes, the unit of `stat`'s `rss`.
+    pub page_size: u64,
+}
+
+impl Clock {
+    /// Reads `stat` and `uptime` of the proc root.
+    pub fn read(root: &ProcRoot) -> Outcome<Clock> {
+        let mut buf = Vec::with_capacity(8192);
+        root.read(c"stat", &mut buf, 1 << 20)?;
+        let boot =
+            procscope_parse::system::boot_time(&buf).map_err(|e| Failure::malformed("stat", e))?;
+        root.read(c"uptime", &mut buf, 4096)?;
+        let (s, c) =
+            procscope_parse::system::uptime(&buf).map_err(|e| Failure::malformed("uptime", e))?;
+        Ok(Clock {
+            ticks_per_second: rustix::param::clock_ticks_per_second().max(1),
+            boot_time_unix: boot,
+            uptime_centis: s.saturating_mul(100).saturating_add(c),
+            page_size: u64::try_from(rustix::param::page_size()).unwrap_or(4096),
+        })
+    }
+
+    /// Converts ticks to milliseconds.
+    pub fn ticks_to_ms(&self, ticks: u64) -> u64 {
+        let t = u128::from(ticks) * 1000 / u128::from(self.ticks_per_second.max(1));
+        u64::try_from(t).unwrap_or(u64::MAX)
+    }
+
+    /// Start time of a process (ticks after boot) as Unix seconds.
+    pub fn start_unix(&self, start_ticks: u64) -> u64 {
+        self.boot_time_unix
+            .saturating_add(start_ticks / self.ticks_per_second.max(1))
+    }
+
+    /// Seconds a process started at `start_ticks` has been running.
+    pub fn elapsed_secs(&self, start_ticks: u64) -> u64 {
+        let start_centis = u128::from(start_ticks) * 100 / u128::from(self.ticks_per_second.max(1));
+        let e = u128::from(self.uptime_centis).saturating_sub(start_centis) / 100;
+        u64::try_from(e).unwrap_or(u64::MAX)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conversions() {
+        let c = Clock {
+            ticks_per_second: 100,
+            boot_time_unix: 1_000_000,
+            uptime_centis: 50_000,
+            page_size: 4096,
+        };
+        assert_eq!(c.ticks_to_ms(250), 2500);
+        assert_eq!(c.start_unix(12_345), 1_000_123);
+        assert_eq!(c.elapsed_secs(20_000), 300);
+        assert_eq!(c.elapsed_secs(u64::MAX), 0);
+    }
+}

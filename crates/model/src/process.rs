@@ -1,0 +1,231 @@
+//! One row of a process (or thread) listing.
+
+use crate::bytes::Bytes;
+use procscope_parse::cmdline::{Cmdline, Shape};
+use procscope_parse::stat::TaskState;
+use procscope_read::{Failure, Outcome};
+use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
+
+/// The `stat` facts of a process or thread, with units resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatInfo {
+    /// Command name (comm), raw bytes.
+    pub comm: Bytes,
+    /// Scheduler state.
+    pub state: TaskState,
+    /// Parent PID.
+    pub ppid: i32,
+    /// Process group.
+    pub pgrp: i32,
+    /// Session.
+    pub session: i32,
+    /// Controlling terminal device number (0: none).
+    pub tty_nr: i32,
+    /// Threads in the process.
+    pub threads: i64,
+    /// Resident set size in bytes.
+    pub rss_bytes: u64,
+    /// Virtual size in bytes.
+    pub vsz_bytes: u64,
+    /// User + system CPU time, milliseconds.
+    pub cpu_time_ms: u64,
+    /// Start time, seconds since the epoch.
+    pub start_time_unix: u64,
+    /// Seconds since start.
+    pub elapsed_secs: u64,
+    /// Nice value.
+    pub nice: i64,
+    /// Kernel priority.
+    pub priority: i64,
+    /// True for kernel threads.
+    pub kernel_thread: bool,
+    /// Start time in ticks after boot (with the PID, the process identity).
+    pub start_ticks: u64,
+}
+
+/// The command line as read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CmdlineInfo {
+    /// The exact bytes (up to the read cap).
+    pub raw: Vec<u8>,
+    /// True if the file was longer than the cap.
+    pub truncated: bool,
+}
+
+impl CmdlineInfo {
+    /// A parsed view.
+    pub fn view(&self) -> Cmdline<'_> {
+        Cmdline::parse(&self.raw)
+    }
+
+    /// Arguments joined by single spaces, as `pgrep -f` matches them
+    /// (padding of rewritten titles dropped).
+    pub fn joined(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.raw.len());
+        for (i, a) in self.view().display_args().enumerate() {
+            if i > 0 {
+                out.push(b' ');
+            }
+            out.extend_from_slice(a);
+        }
+        out
+    }
+}
+
+/// One process or thread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessRow {
+    /// Process ID (thread-group ID).
+    pub pid: i32,
+    /// Thread ID, for per-thread rows.
+    pub tid: Option<i32>,
+    /// `stat`, or why it could not be read.
+    pub stat: Outcome<StatInfo>,
+    /// Effective UID from `status`, when asked for.
+    pub uid: Option<Outcome<u32>>,
+    /// User name for `uid`, when known.
+    pub user: Option<Bytes>,
+    /// Command line, when asked for.
+    pub cmdline: Option<Outcome<CmdlineInfo>>,
+}
+
+impl ProcessRow {
+    /// The comm, if `stat` was read.
+    pub fn comm(&self) -> Option<&[u8]> {
+        self.stat.as_ref().ok().map(|s| s.comm.as_slice())
+    }
+
+    /// The parent PID, if known.
+    pub fn ppid(&self) -> Option<i32> {
+        self.stat.as_ref().ok().map(|s| s.ppid)
+    }
+
+    /// The state, if known.
+    pub fn state(&self) -> Option<TaskState> {
+        self.stat.as_ref().ok().map(|s| s.state)
+    }
+
+    /// True for kernel threads.
+    pub fn is_kernel_thread(&self) -> bool {
+        self.stat.as_ref().is_ok_and(|s| s.kernel_thread)
+    }
+}
+
+/// Serializes a failure as `{"reason": …, …, "message": …}`.
+pub struct FailureJson<'a>(pub &'a Failure);
+
+impl Serialize for FailureJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("reason", self.0.kind())?;
+        match self.0 {
+            Failure::Denied { need } => m.serialize_entry("need", need)?,
+            Failure::TimedOut { after } => m.serialize_entry(
+                "after_ms",
+                &u64::try_from(after.as_millis()).unwrap_or(u64::MAX),
+            )?,
+            Failure::Skipped { stuck } => m.serialize_entry("stuck", stuck)?,
+            Failure::Io { errno, .. } => m.serialize_entry("errno", errno)?,
+            _ => {}
+        }
+        m.serialize_entry("message", &self.0.to_string())?;
+        m.end()
+    }
+}
+
+/// An outcome as JSON: the value itself, or `{"error": {…}}`.
+pub struct OutcomeJson<'a, T>(pub &'a Outcome<T>);
+
+impl<T: Serialize> Serialize for OutcomeJson<'_, T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Ok(v) => v.serialize(s),
+            Err(f) => {
+                let mut m = s.serialize_map(Some(1))?;
+                m.serialize_entry("error", &FailureJson(f))?;
+                m.end()
+            }
+        }
+    }
+}
+
+fn shape_name(s: Shape) -> &'static str {
+    match s {
+        Shape::Empty => "empty",
+        Shape::Argv => "argv",
+        Shape::Unterminated => "rewritten_unterminated",
+        Shape::Padded { .. } => "rewritten_padded",
+    }
+}
+
+struct ArgsJson<'a>(&'a CmdlineInfo);
+
+impl Serialize for ArgsJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(None)?;
+        for a in self.0.view().args() {
+            seq.serialize_element(&BytesRef(a))?;
+        }
+        seq.end()
+    }
+}
+
+struct BytesRef<'a>(&'a [u8]);
+
+impl Serialize for BytesRef<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        crate::bytes::serialize_bytes(self.0, s)
+    }
+}
+
+impl Serialize for ProcessRow {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("pid", &self.pid)?;
+        if let Some(tid) = self.tid {
+            m.serialize_entry("tid", &tid)?;
+        }
+        match &self.stat {
+            Ok(st) => {
+                m.serialize_entry("ppid", &st.ppid)?;
+                m.serialize_entry("comm", &st.comm)?;
+                m.serialize_entry("state", &st.state.letter().to_string())?;
+                m.serialize_entry("state_meaning", st.state.meaning())?;
+                m.serialize_entry("kernel_thread", &st.kernel_thread)?;
+                m.serialize_entry("threads", &st.threads)?;
+                m.serialize_entry("rss_bytes", &st.rss_bytes)?;
+                m.serialize_entry("vsz_bytes", &st.vsz_bytes)?;
+                m.serialize_entry("cpu_time_ms", &st.cpu_time_ms)?;
+                m.serialize_entry("start_time_unix", &st.start_time_unix)?;
+                m.serialize_entry("elapsed_secs", &st.elapsed_secs)?;
+                m.serialize_entry("nice", &st.nice)?;
+                m.serialize_entry("priority", &st.priority)?;
+                m.serialize_entry("pgrp", &st.pgrp)?;
+                m.serialize_entry("session", &st.session)?;
+                m.serialize_entry("tty_nr", &st.tty_nr)?;
+            }
+            Err(f) => m.serialize_entry("stat", &OutcomeJson::<()>(&Err(f.clone())))?,
+        }
+        if let Some(uid) = &self.uid {
+            m.serialize_entry("uid", &OutcomeJson(uid))?;
+        }
+        if let Some(user) = &self.user {
+            m.serialize_entry("user", user)?;
+        }
+        if let Some(c) = &self.cmdline {
+            match c {
+                Ok(info) => {
+                    m.serialize_entry("cmdline", &ArgsJson(info))?;
+                    m.serialize_entry("cmdline_shape", shape_name(info.view().shape()))?;
+                    if info.truncated {
+                        m.serialize_entry("cmdline_truncated", &true)?;
+                    }
+                }
+                Err(f) => m.serialize_entry("cmdline", &OutcomeJson::<()>(&Err(f.clone())))?,
+            }
+        }
+        m.end()
+    }
+}

@@ -1,0 +1,122 @@
+//! UID → user name, without ever hanging.
+//!
+//! `/etc/passwd` is parsed directly (fast, cannot block). UIDs not found
+//! there (LDAP, sssd, systemd-homed …) are looked up through NSS
+//! (`getpwuid_r`) on a guarded thread: a broken directory service costs at
+//! most one deadline for the whole batch, after which names stay numeric.
+
+use crate::bytes::Bytes;
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// Parses `passwd(5)` content into a UID → name map (first entry wins).
+pub fn parse_passwd(b: &[u8]) -> HashMap<u32, Bytes> {
+    let mut m = HashMap::new();
+    for line in b.split(|&c| c == b'\n') {
+        let mut f = line.split(|&c| c == b':');
+        let (Some(name), Some(_pw), Some(uid)) = (f.next(), f.next(), f.next()) else {
+            continue;
+        };
+        if name.is_empty()
+            || name.starts_with(b"#")
+            || name.starts_with(b"+")
+            || name.starts_with(b"-")
+        {
+            continue;
+        }
+        if let Some(uid) = procscope_parse::num::dec_u64(uid).and_then(|u| u32::try_from(u).ok()) {
+            m.entry(uid).or_insert_with(|| Bytes(name.to_vec()));
+        }
+    }
+    m
+}
+
+/// Resolves UIDs to names. Unresolvable UIDs are absent from the result.
+pub fn resolve(
+    uids: impl IntoIterator<Item = u32>,
+    nss_timeout: Option<Duration>,
+) -> HashMap<u32, Bytes> {
+    let mut want: Vec<u32> = uids.into_iter().collect();
+    want.sort_unstable();
+    want.dedup();
+    let passwd = std::fs::read("/etc/passwd")
+        .map(|b| parse_passwd(&b))
+        .unwrap_or_default();
+    let mut out = HashMap::new();
+    let mut missing = Vec::new();
+    for u in want {
+        match passwd.get(&u) {
+            Some(n) => {
+                out.insert(u, n.clone());
+            }
+            None => missing.push(u),
+        }
+    }
+    if missing.is_empty() {
+        return out;
+    }
+    // At most 64 NSS lookups, all on one guarded thread.
+    missing.truncate(64);
+    let found = procscope_read::guard::once(nss_timeout, move || {
+        Ok(missing
+            .into_iter()
+            .filter_map(|u| {
+                nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(u))
+                    .ok()
+                    .flatten()
+                    .map(|user| (u, Bytes(user.name.into_bytes())))
+            })
+            .collect::<Vec<_>>())
+    });
+    if let Ok(found) = found {
+        out.extend(found);
+    }
+    out
+}
+
+/// Looks up a user name (or a numeric UID) as `-u NAME` needs it.
+pub fn uid_by_name(name: &str, nss_timeout: Option<Duration>) -> Option<u32> {
+    if let Ok(u) = name.parse::<u32>() {
+        return Some(u);
+    }
+    let passwd = std::fs::read("/etc/passwd")
+        .map(|b| parse_passwd(&b))
+        .unwrap_or_default();
+    if let Some((u, _)) = passwd.iter().find(|(_, n)| n.as_slice() == name.as_bytes()) {
+        return Some(*u);
+    }
+    let name = name.to_owned();
+    procscope_read::guard::once(nss_timeout, move || {
+        Ok(nix::unistd::User::from_name(&name)
+            .ok()
+            .flatten()
+            .map(|u| u.uid.as_raw()))
+    })
+    .ok()
+    .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwd_lines() {
+        let m = parse_passwd(b"root:x:0:0:root:/root:/bin/bash\n# c\nnobody:x:65534:65534::/:/x\nbad:x:zz:1\nroot2:x:0:0::/:/x\n+:::\n");
+        assert_eq!(m.get(&0), Some(&Bytes(b"root".to_vec())));
+        assert_eq!(m.get(&65534), Some(&Bytes(b"nobody".to_vec())));
+        assert_eq!(m.len(), 2);
+    }
+
+    #[test]
+    fn resolves_root() {
+        let m = resolve([0], Some(Duration::from_secs(1)));
+        assert_eq!(m.get(&0).map(|b| b.as_slice()), Some(&b"root"[..]));
+        assert_eq!(uid_by_name("root", None), Some(0));
+        assert_eq!(uid_by_name("4242", None), Some(4242));
+        assert_eq!(
+            uid_by_name("no-such-user-procscope", Some(Duration::from_secs(1))),
+            None
+        );
+    }
+}

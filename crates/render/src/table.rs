@@ -1,0 +1,205 @@
+//! Aligned text columns, sized to the content and the terminal.
+
+use anstyle::Style;
+use std::io::{self, Write};
+
+/// Horizontal alignment of a column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Align {
+    /// Text.
+    Left,
+    /// Numbers.
+    Right,
+}
+
+/// One cell: already escaped text and its style.
+#[derive(Debug, Clone, Default)]
+pub struct Cell {
+    /// Escaped text (never raw bytes from /proc).
+    pub text: String,
+    /// Colour and emphasis; dropped when colour is off.
+    pub style: Style,
+}
+
+impl Cell {
+    /// A plain cell.
+    pub fn plain(text: impl Into<String>) -> Self {
+        Cell {
+            text: text.into(),
+            style: Style::new(),
+        }
+    }
+
+    /// A styled cell.
+    pub fn styled(text: impl Into<String>, style: Style) -> Self {
+        Cell {
+            text: text.into(),
+            style,
+        }
+    }
+}
+
+/// A table: a header per column and rows of cells.
+#[derive(Debug, Clone, Default)]
+pub struct Table {
+    headers: Vec<(String, Align)>,
+    rows: Vec<Vec<Cell>>,
+}
+
+impl Table {
+    /// A table with these column headers.
+    pub fn new(headers: Vec<(String, Align)>) -> Self {
+        Table {
+            headers,
+            rows: Vec::new(),
+        }
+    }
+
+    /// Appends a row (missing cells print empty, extra cells are ignored).
+    pub fn push(&mut self, row: Vec<Cell>) {
+        self.rows.push(row);
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// True when there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Writes the table. The last column takes what is left of `max_width`
+    /// and is cut with `…` (no limit when `None`). Columns are separated by
+    /// one space; trailing spaces are not written.
+    pub fn write(
+        &self,
+        out: &mut dyn Write,
+        max_width: Option<usize>,
+        header: bool,
+    ) -> io::Result<()> {
+        let n = self.headers.len();
+        let mut widths: Vec<usize> = self
+            .headers
+            .iter()
+            .map(|(h, _)| crate::escape::width(h))
+            .collect();
+        for row in &self.rows {
+            for (w, c) in widths.iter_mut().zip(row.iter()) {
+                *w = (*w).max(crate::escape::width(&c.text));
+            }
+        }
+        let fixed: usize = widths.iter().take(n.saturating_sub(1)).map(|w| w + 1).sum();
+        let last_max = max_width.map(|m| m.saturating_sub(fixed).max(8));
+        let bold = Style::new().bold();
+        if header {
+            let cells: Vec<Cell> = self
+                .headers
+                .iter()
+                .map(|(h, _)| Cell::styled(h.clone(), bold))
+                .collect();
+            self.write_row(out, &cells, &widths, last_max)?;
+        }
+        for row in &self.rows {
+            self.write_row(out, row, &widths, last_max)?;
+        }
+        Ok(())
+    }
+
+    fn write_row(
+        &self,
+        out: &mut dyn Write,
+        row: &[Cell],
+        widths: &[usize],
+        last_max: Option<usize>,
+    ) -> io::Result<()> {
+        let n = self.headers.len();
+        let empty = Cell::default();
+        let mut line = String::with_capacity(128);
+        for (i, ((_, align), w)) in self.headers.iter().zip(widths).enumerate() {
+            let cell = row.get(i).unwrap_or(&empty);
+            let is_last = i + 1 == n;
+            let text = match (is_last, last_max) {
+                (true, Some(m)) => crate::escape::truncate(&cell.text, m),
+                _ => std::borrow::Cow::Borrowed(cell.text.as_str()),
+            };
+            let pad = w.saturating_sub(crate::escape::width(&text));
+            if i > 0 {
+                line.push(' ');
+            }
+            if *align == Align::Right {
+                line.extend(std::iter::repeat_n(' ', pad));
+            }
+            if cell.style == Style::new() {
+                line.push_str(&text);
+            } else {
+                use std::fmt::Write as _;
+                let _ = write!(
+                    line,
+                    "{}{}{}",
+                    cell.style.render(),
+                    text,
+                    cell.style.render_reset()
+                );
+            }
+            if *align == Align::Left && !is_last {
+                line.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
+        let trimmed = line.trim_end_matches(' ');
+        out.write_all(trimmed.as_bytes())?;
+        out.write_all(b"\n")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strip_ansi(s: &str) -> String {
+        let mut out = String::new();
+        let mut it = s.chars();
+        while let Some(c) = it.next() {
+            if c == '\x1b' {
+                for d in it.by_ref() {
+                    if d == 'm' {
+                        break;
+                    }
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn aligns_and_truncates() {
+        let mut t = Table::new(vec![
+            ("PID".into(), Align::Right),
+            ("NAME".into(), Align::Left),
+            ("CMD".into(), Align::Left),
+        ]);
+        t.push(vec![
+            Cell::plain("1"),
+            Cell::plain("init"),
+            Cell::plain("/sbin/init splash"),
+        ]);
+        t.push(vec![
+            Cell::plain("12345"),
+            Cell::plain("x"),
+            Cell::plain("a"),
+        ]);
+        let mut out = Vec::new();
+        t.write(&mut out, Some(20), true).unwrap();
+        let s = strip_ansi(&String::from_utf8(out).unwrap());
+        assert_eq!(s, "  PID NAME CMD\n    1 init /sbin/in…\n12345 x    a\n");
+        let mut out = Vec::new();
+        t.write(&mut out, None, false).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "    1 init /sbin/init splash\n12345 x    a\n"
+        );
+    }
+}
