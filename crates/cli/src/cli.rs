@@ -129,7 +129,7 @@ pub struct PsArgs {
     pub children_of: Vec<i32>,
 
     /// Print only the matching PIDs, one per line (like pgrep).
-    #[arg(long, conflicts_with_all = ["tree", "json"])]
+    #[arg(long = "pids", conflicts_with = "tree")]
     pub pids_only: bool,
 
     /// Show processes as a forest (like ps f / pstree).

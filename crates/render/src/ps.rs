@@ -166,9 +166,31 @@ fn warn() -> Style {
     Style::new().fg_color(Some(AnsiColor::Red.into()))
 }
 
-/// A placeholder for a value that could not be read: `?` and the reason.
-fn missing(f: &Failure) -> Cell {
-    Cell::styled(format!("?({})", f.kind()), dim())
+/// A placeholder for a value that could not be read. Tables show `?`; the
+/// reasons are summarised once on standard error (see [`problems`]) and
+/// given per field in JSON.
+fn missing(_f: &Failure) -> Cell {
+    Cell::styled("?", dim())
+}
+
+/// One line per row whose `stat` or `status` could not be read (vanished
+/// processes are not problems), for a warning under a table.
+pub fn problems(rows: &[ProcessRow]) -> Vec<String> {
+    let mut out = Vec::new();
+    for r in rows {
+        let id = r.tid.map_or_else(|| format!("PID {}", r.pid), |t| format!("PID {} TID {t}", r.pid));
+        if let Err(e) = &r.stat {
+            if *e != Failure::Gone {
+                out.push(format!("{id}: stat: {e}"));
+            }
+        }
+        if let Some(Err(e)) = &r.uid {
+            if *e != Failure::Gone {
+                out.push(format!("{id}: status: {e}"));
+            }
+        }
+    }
+    out
 }
 
 /// Decodes a `tty_nr` (Documentation/admin-guide/devices.txt).

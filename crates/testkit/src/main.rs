@@ -1,1 +1,258 @@
-fn main() {}
+//! `procscope-testkit`: puts processes into known states for procscope's
+//! integration tests. Not installed; built with the workspace.
+//!
+//! ```text
+//! procscope-testkit sleep                 sleep until killed
+//! procscope-testkit name HEX [THREADS]    set comm to the bytes HEX (prctl), start THREADS named
+//!                                         threads, then sleep
+//! procscope-testkit vfork-d SECONDS       parent blocks in vfork() (state D) while the child sleeps
+//! procscope-testkit fuse-hang DIR         mount a FUSE filesystem at DIR whose file `hang` never
+//!                                         answers a read and `ok` does; print "ready"; serve until killed
+//! procscope-testkit mem-hang FILE         map FILE; one thread reads /proc/self/mem inside the
+//!                                         mapping (stuck holding the memory lock), the main thread
+//!                                         then calls mmap (queued behind it): reading this process's
+//!                                         cmdline now blocks
+//! procscope-testkit read-hang FILE        read FILE (a reader in D state on a hung FUSE file)
+//! ```
+//! Every mode prints `ready` on standard output once it is in its state (for
+//! mem-hang: just before the queued mmap).
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
+
+use std::ffi::OsStr;
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::sync::Mutex;
+use std::time::{Duration, UNIX_EPOCH};
+
+fn ready() {
+    let mut o = std::io::stdout().lock();
+    o.write_all(b"ready\n").unwrap();
+    o.flush().unwrap();
+}
+
+fn sleep_forever() -> ! {
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
+    }
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len() / 2)
+        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).expect("hex"))
+        .collect()
+}
+
+fn set_name(name: &[u8]) {
+    let mut buf = [0u8; 16];
+    let n = name.len().min(15);
+    buf[..n].copy_from_slice(&name[..n]);
+    // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes.
+    let r = unsafe { libc::prctl(libc::PR_SET_NAME, buf.as_ptr() as libc::c_ulong, 0, 0, 0) };
+    assert_eq!(r, 0, "prctl(PR_SET_NAME)");
+}
+
+fn main() {
+    // Arguments may be hostile bytes (the tests pass them): never decode
+    // more than the mode word and its parameters.
+    let args: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
+    match args.get(1).map(String::as_str) {
+        Some("sleep") => {
+            ready();
+            sleep_forever()
+        }
+        Some("name") => {
+            let name = unhex(&args[2]);
+            let threads: usize = args.get(3).map_or(0, |t| t.parse().unwrap());
+            for i in 0..threads {
+                let mut tname = name.clone();
+                tname.truncate(12);
+                tname.extend_from_slice(format!("-{i}").as_bytes());
+                std::thread::spawn(move || {
+                    set_name(&tname);
+                    sleep_forever()
+                });
+            }
+            set_name(&name);
+            std::thread::sleep(Duration::from_millis(50));
+            ready();
+            sleep_forever()
+        }
+        Some("vfork-d") => vfork_d(args[2].parse().unwrap()),
+        Some("fuse-hang") => fuse_hang(&args[2]),
+        Some("mem-hang") => mem_hang(&args[2]),
+        Some("read-hang") => {
+            ready();
+            let r = std::fs::read(&args[2]);
+            eprintln!("read-hang: read returned {:?}", r.map(|v| v.len()));
+            sleep_forever()
+        }
+        _ => {
+            eprintln!("usage: procscope-testkit sleep|name HEX [N]|vfork-d SECS|fuse-hang DIR|mem-hang FILE|read-hang FILE");
+            std::process::exit(2);
+        }
+    }
+}
+
+extern "C" fn vfork_child(arg: *mut libc::c_void) -> libc::c_int {
+    let secs = arg as usize as libc::c_uint;
+    // SAFETY: async-signal-safe calls only, on the child's own stack.
+    unsafe {
+        libc::sleep(secs);
+        libc::_exit(0)
+    }
+}
+
+/// `vfork()` semantics (CLONE_VM | CLONE_VFORK) with a separate stack for
+/// the child, so nothing of the parent's stack is clobbered: the parent
+/// waits in `wait_for_vfork_done()`, a TASK_KILLABLE (shown as `D`) sleep.
+fn vfork_d(secs: u32) -> ! {
+    ready();
+    let mut stack = vec![0u8; 64 * 1024];
+    // SAFETY: the stack outlives the child (the parent cannot run until
+    // the child exits), and the child function touches nothing shared.
+    let top = unsafe { stack.as_mut_ptr().add(stack.len()) };
+    let pid = unsafe {
+        libc::clone(
+            vfork_child,
+            top.cast(),
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            secs as usize as *mut libc::c_void,
+        )
+    };
+    assert!(pid > 0, "clone failed");
+    sleep_forever()
+}
+
+fn mem_hang(file: &str) -> ! {
+    let f = std::fs::File::open(file).expect("open hung file");
+    let len = 1 << 20;
+    // SAFETY: a fresh shared read-only mapping of a file we keep open.
+    let addr = unsafe {
+        libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ, libc::MAP_SHARED, f.as_raw_fd(), 0)
+    };
+    assert_ne!(addr, libc::MAP_FAILED, "mmap of the FUSE file");
+    let a = addr as usize;
+    std::thread::Builder::new()
+        .name("mem-reader".into())
+        .spawn(move || {
+            // access_remote_vm() takes the memory lock, then faults in a page
+            // of the FUSE file, whose read never completes.
+            let mem = std::fs::File::open("/proc/self/mem").unwrap();
+            let mut buf = [0u8; 64];
+            // SAFETY: pread into a local buffer.
+            let r = unsafe { libc::pread(mem.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), a as libc::off_t) };
+            eprintln!("mem-hang: reader returned {r}");
+            sleep_forever()
+        })
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    ready();
+    // A writer of the memory lock queues behind the stuck reader; from now
+    // on, new readers (cat /proc/PID/cmdline, ps) queue behind the writer.
+    // SAFETY: an anonymous mapping that is never used.
+    let p = unsafe {
+        libc::mmap(std::ptr::null_mut(), 4096, libc::PROT_READ, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0)
+    };
+    eprintln!("mem-hang: mmap returned {p:?}");
+    sleep_forever()
+}
+
+struct HangFs {
+    held: Mutex<Vec<fuser::ReplyData>>,
+}
+
+const ROOT_INO: u64 = 1;
+const HANG_INO: u64 = 2;
+const OK_INO: u64 = 3;
+const FILE_SIZE: u64 = 1 << 20;
+
+fn attr(ino: u64) -> fuser::FileAttr {
+    let dir = ino == ROOT_INO;
+    fuser::FileAttr {
+        ino: fuser::INodeNo(ino),
+        size: if dir { 0 } else { FILE_SIZE },
+        blocks: if dir { 0 } else { FILE_SIZE / 512 },
+        atime: UNIX_EPOCH,
+        mtime: UNIX_EPOCH,
+        ctime: UNIX_EPOCH,
+        crtime: UNIX_EPOCH,
+        kind: if dir { fuser::FileType::Directory } else { fuser::FileType::RegularFile },
+        perm: if dir { 0o755 } else { 0o644 },
+        nlink: if dir { 2 } else { 1 },
+        uid: 0,
+        gid: 0,
+        rdev: 0,
+        flags: 0,
+        blksize: 4096,
+    }
+}
+
+impl fuser::Filesystem for HangFs {
+    fn lookup(&self, _req: &fuser::Request, parent: fuser::INodeNo, name: &OsStr, reply: fuser::ReplyEntry) {
+        let ino = match (u64::from(parent), name.as_encoded_bytes()) {
+            (ROOT_INO, b"hang") => HANG_INO,
+            (ROOT_INO, b"ok") => OK_INO,
+            _ => return reply.error(fuser::Errno::ENOENT),
+        };
+        reply.entry(&Duration::from_secs(3600), &attr(ino), fuser::Generation(0));
+    }
+
+    fn getattr(&self, _req: &fuser::Request, ino: fuser::INodeNo, _fh: Option<fuser::FileHandle>, reply: fuser::ReplyAttr) {
+        match u64::from(ino) {
+            i @ (ROOT_INO | HANG_INO | OK_INO) => reply.attr(&Duration::from_secs(3600), &attr(i)),
+            _ => reply.error(fuser::Errno::ENOENT),
+        }
+    }
+
+    fn read(
+        &self,
+        _req: &fuser::Request,
+        ino: fuser::INodeNo,
+        _fh: fuser::FileHandle,
+        offset: u64,
+        size: u32,
+        _flags: fuser::OpenFlags,
+        _lock: Option<fuser::LockOwner>,
+        reply: fuser::ReplyData,
+    ) {
+        if u64::from(ino) == HANG_INO {
+            // Never answer: keep the reply until the process dies, which
+            // aborts the connection and fails the waiting reader.
+            self.held.lock().unwrap().push(reply);
+            return;
+        }
+        let n = u64::from(size).min(FILE_SIZE.saturating_sub(offset));
+        reply.data(&vec![b'x'; n as usize]);
+    }
+
+    fn readdir(&self, _req: &fuser::Request, ino: fuser::INodeNo, _fh: fuser::FileHandle, offset: u64, mut reply: fuser::ReplyDirectory) {
+        if u64::from(ino) != ROOT_INO {
+            return reply.error(fuser::Errno::ENOENT);
+        }
+        let entries = [
+            (ROOT_INO, fuser::FileType::Directory, "."),
+            (ROOT_INO, fuser::FileType::Directory, ".."),
+            (HANG_INO, fuser::FileType::RegularFile, "hang"),
+            (OK_INO, fuser::FileType::RegularFile, "ok"),
+        ];
+        for (i, (ino, kind, name)) in entries.iter().enumerate().skip(offset as usize) {
+            if reply.add(fuser::INodeNo(*ino), (i + 1) as u64, *kind, name) {
+                break;
+            }
+        }
+        reply.ok();
+    }
+}
+
+fn fuse_hang(dir: &str) -> ! {
+    let mut cfg = fuser::Config::default();
+    cfg.mount_options.extend([
+        fuser::MountOption::RO,
+        fuser::MountOption::FSName("procscope-hang".into()),
+        fuser::MountOption::Subtype("procscope-hang".into()),
+    ]);
+    let session = fuser::spawn_mount(HangFs { held: Mutex::new(Vec::new()) }, dir, &cfg).expect("mount FUSE filesystem");
+    ready();
+    let _keep = session;
+    sleep_forever()
+}

@@ -55,6 +55,9 @@ pub fn run(g: &Global, a: &PsArgs) -> anyhow::Result<Exit> {
         Some(s) => sort::parse(s).map_err(UsageError)?,
         None => Vec::new(),
     };
+    if a.pids_only && g.json {
+        return Err(UsageError("--pids and --json cannot be combined: --json already lists the PIDs".into()).into());
+    }
     let nss_timeout = guard_timeout(g);
     let filter = build_filter(a, &root, nss_timeout)?;
 
@@ -176,6 +179,18 @@ pub fn run(g: &Global, a: &PsArgs) -> anyhow::Result<Exit> {
     }
     out.flush()?;
     drop(out);
+    if !g.json {
+        let problems = procscope_render::ps::problems(&rows);
+        if !problems.is_empty() {
+            let shown: Vec<&str> = problems.iter().take(5).map(String::as_str).collect();
+            let more = problems.len().saturating_sub(shown.len());
+            output::warn(&format!(
+                "some fields could not be read and show as `?`: {}{}",
+                shown.join("; "),
+                if more > 0 { format!("; and {more} more (see --json)") } else { String::new() }
+            ));
+        }
+    }
     if !timed_out.is_empty() && !g.json {
         timed_out.sort_unstable();
         timed_out.dedup();

@@ -1,0 +1,134 @@
+//! procscope against really hung targets: it must finish, and say why.
+
+use crate::support::*;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// A process whose memory lock is held by a thread stuck on a hung FUSE
+/// page, with a second thread queued in mmap: `cat /proc/PID/cmdline` and
+/// procps `ps` block on it.
+struct MemLockHang {
+    // Dropped first: killing the FUSE daemon aborts the connection, which
+    // fails the stuck page fault. Only then can the target be killed and
+    // reaped (a stuck thread delays the exit of its whole thread group).
+    _fuse: HungFuse,
+    target: Target,
+}
+
+fn mem_lock_hang() -> MemLockHang {
+    let fuse = HungFuse::mount();
+    let target = start_kit(&["mem-hang", fuse.hang_file().to_str().unwrap()]);
+    // Both threads end up in D: the reader in filemap_fault, the main thread
+    // in vm_mmap_pgoff.
+    assert!(
+        wait_all_threads(target.pid(), 'D', Duration::from_secs(5)),
+        "mem-hang threads did not reach D state"
+    );
+    let cmdline = std::path::PathBuf::from(format!("/proc/{}/cmdline", target.pid()));
+    assert!(
+        read_blocks(&cmdline, Duration::from_secs(1)),
+        "precondition: reading {} should block (the memory lock is held)",
+        cmdline.display()
+    );
+    MemLockHang { _fuse: fuse, target }
+}
+
+#[test]
+fn ps_finishes_in_about_the_timeout_on_a_memory_lock_hang() {
+    let h = mem_lock_hang();
+    let pid = h.target.pid_s();
+
+    // procps ps blocks on this process (it reads cmdline unguarded).
+    if let Ok(mut ps) = Command::new("ps")
+        .args(["-p", &pid, "-o", "pid,args"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+    {
+        std::thread::sleep(Duration::from_millis(1500));
+        let still_running = ps.try_wait().unwrap().is_none();
+        let _ = ps.kill();
+        let _ = ps.wait();
+        assert!(still_running, "precondition: procps ps should hang on the target");
+    }
+
+    // Every process on the host, with a 500 ms deadline.
+    let r = run_with(&["--timeout", "500ms", "ps", "-w"], &[], Duration::from_secs(10));
+    assert_eq!(r.status, 0, "stderr: {}", r.stderr);
+    assert!(r.took < Duration::from_millis(2500), "took {:?}", r.took);
+    assert!(r.took >= Duration::from_millis(500), "took {:?}: the deadline was not waited for?", r.took);
+    let out = r.out();
+    let line = out
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(pid.as_str()))
+        .unwrap_or_else(|| panic!("no row for {pid} in:\n{out}"));
+    assert!(line.contains(" D "), "{line}");
+    assert!(line.ends_with("[procscope-testk] <cmdline timed out: memory lock held>"), "{line}");
+    assert!(r.stderr.contains(&format!("(PID {pid})")), "stderr: {}", r.stderr);
+    assert!(r.stderr.contains("could not be read within 500 ms"), "stderr: {}", r.stderr);
+    // Other processes still have their command lines.
+    assert!(out.lines().count() > 3);
+
+    // JSON: the stat fields are there, the command line is a typed failure.
+    let r = run(&["--timeout", "300ms", "ps", "--json", "-p", &pid]);
+    assert_eq!(r.status, 0);
+    let v = r.json();
+    let p = &v["processes"][0];
+    assert_eq!(p["pid"].as_i64().unwrap().to_string(), pid);
+    assert_eq!(p["state"], "D");
+    assert_eq!(p["comm"], "procscope-testk");
+    assert_eq!(p["threads"], 2);
+    assert_eq!(p["cmdline"]["error"]["reason"], "timed_out");
+    assert_eq!(p["cmdline"]["error"]["after_ms"], 300);
+    assert_eq!(v["timed_out"][0].as_i64().unwrap().to_string(), pid);
+
+    // Per thread: both in D, the reader thread by name.
+    let r = run(&["--timeout", "300ms", "ps", "--threads", "-p", &pid, "-o", "tid,state,comm"]);
+    let out = r.out();
+    assert_eq!(out.lines().count(), 3, "{out}");
+    assert!(out.lines().any(|l| l.ends_with(" D mem-reader")), "{out}");
+    assert!(out.lines().any(|l| l.ends_with(" D procscope-testk")), "{out}");
+
+    let me = std::process::id().to_string();
+    // A pattern on comm needs no command line: no timeout, no warning.
+    let r = run(&["--timeout", "300ms", "ps", "--pids", "--ppid", &me, "-x", "mem-reader|procscope-testk"]);
+    assert!(r.out().lines().any(|l| l == pid), "{}", r.out());
+
+    // -f needs every command line: the hung one falls back to comm.
+    // (--ppid keeps other tests' processes out; every command line is still read.)
+    let r = run_with(&["--timeout", "300ms", "ps", "-f", "--pids", "--ppid", &me, "^procscope-testk$"], &[], Duration::from_secs(5));
+    assert_eq!(r.out().trim(), pid);
+    assert!(r.took < Duration::from_secs(2), "took {:?}", r.took);
+}
+
+#[test]
+fn a_d_state_vfork_parent_is_listed_with_its_child() {
+    let t = start_kit(&["vfork-d", "60"]);
+    assert!(wait_all_threads(t.pid(), 'D', Duration::from_secs(5)), "vfork parent not in D");
+    let pid = t.pid_s();
+
+    let r = run(&["ps", "--state", "D", "--pids"]);
+    assert_eq!(r.status, 0);
+    assert!(r.out().lines().any(|l| l == pid), "{}", r.out());
+
+    let r = run(&["ps", "-p", &pid, "-o", "pid,state,comm"]);
+    let w = pid.len().max(3);
+    assert_eq!(r.out(), format!("{:>w$} S COMM\n{pid:>w$} D procscope-testk\n", "PID"));
+
+    let r = run(&["ps", "--json", "-p", &pid]);
+    let p = &r.json()["processes"][0];
+    assert_eq!(p["state"], "D");
+    assert_eq!(p["state_meaning"], "uninterruptible sleep");
+    assert_eq!(p["cmdline"][1], "vfork-d");
+
+    // The child (sleeping, state S) is found through the parent.
+    let r = run(&["ps", "--children-of", &pid, "-o", "pid,ppid,state"]);
+    let out = r.out();
+    let rows: Vec<&str> = out.lines().skip(1).collect();
+    assert_eq!(rows.len(), 1, "{out}");
+    let f: Vec<&str> = rows[0].split_whitespace().collect();
+    assert_eq!(f[1], pid);
+    assert_eq!(f[2], "S");
+    let child: u32 = f[0].parse().unwrap();
+    kill(child);
+}

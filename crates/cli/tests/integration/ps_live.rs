@@ -1,0 +1,186 @@
+//! `procscope ps` against live processes with hostile names and arguments.
+
+use crate::support::*;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|c| format!("{c:02x}")).collect()
+}
+
+#[test]
+fn hostile_comm_is_escaped_for_people_and_exact_in_json() {
+    let cases: &[(&[u8], &str)] = &[
+        (b") S 1 (x", ") S 1 (x"),
+        (b"a\nb", "a\\nb"),
+        (b"\x1b[31mRED", "\\e[31mRED"),
+        (b"bad\xff\xfe", "bad\\xff\\xfe"),
+        (b"tab\there", "tab\\there"),
+        (b"back\\slash", "back\\\\slash"),
+        ("rtl\u{202e}fdp".as_bytes(), "rtl\\u{202e}fdp"),
+    ];
+    for (name, shown) in cases {
+        let t = start_kit(&["name", &hex(name)]);
+        let r = run(&["ps", "-p", &t.pid_s(), "-o", "pid,comm,command"]);
+        assert_eq!(r.status, 0);
+        let out = r.out();
+        assert_terminal_safe(&out);
+        let row = out.lines().nth(1).unwrap();
+        assert!(row.contains(&format!(" {shown} ")), "{name:?}: {row}");
+        // The pattern matches the raw bytes, not the escaped text.
+        let r = run(&["ps", "--json", "-p", &t.pid_s()]);
+        let comm = &r.json()["processes"][0]["comm"];
+        match std::str::from_utf8(name) {
+            Ok(s) => assert_eq!(comm, s),
+            Err(_) => {
+                use base64::Engine as _;
+                let b = base64::engine::general_purpose::STANDARD.encode(name);
+                assert_eq!(comm["base64"], b);
+            }
+        }
+    }
+}
+
+#[test]
+fn hostile_argv_round_trips_through_json_and_is_safe_on_a_terminal() {
+    let big = "A".repeat(100_000);
+    let args: Vec<&[u8]> = vec![
+        b"sleep",
+        b"",
+        b"line1\nline2",
+        b"\xff\xfe",
+        b"it's \"quoted\"",
+        b"\x1b]0;title\x07",
+        "\u{202e}evil".as_bytes(),
+        b"\xc2\x9b31m",
+        big.as_bytes(),
+        b"",
+    ];
+    let mut c = Command::new(testkit());
+    c.arg0("/usr/local/bin/hostile \x1b[2J");
+    for a in &args {
+        c.arg(OsStr::from_bytes(a));
+    }
+    let t = start(c);
+    let pid = t.pid_s();
+
+    let r = run(&["ps", "--json", "-p", &pid]);
+    let v = r.json();
+    let got = v["processes"][0]["cmdline"].as_array().unwrap().clone();
+    assert_eq!(got.len(), args.len() + 1);
+    assert_eq!(got[0], "/usr/local/bin/hostile \x1b[2J");
+    for (g, want) in got[1..].iter().zip(&args) {
+        match std::str::from_utf8(want) {
+            Ok(s) => assert_eq!(g, s),
+            Err(_) => {
+                use base64::Engine as _;
+                assert_eq!(g["base64"], base64::engine::general_purpose::STANDARD.encode(want));
+            }
+        }
+    }
+    assert_eq!(v["processes"][0]["cmdline_shape"], "argv");
+
+    // Human output: every hostile byte escaped, empty arguments visible.
+    let r = run(&["ps", "-w", "-p", &pid, "-o", "command"]);
+    let out = r.out();
+    assert_terminal_safe(&out);
+    let line = out.lines().nth(1).unwrap();
+    let prefix = "/usr/local/bin/hostile \\e[2J sleep '' line1\\nline2 \\xff\\xfe it's \"quoted\" \\e]0;title\\x07 \\u{202e}evil \\u{9b}31m ";
+    assert_eq!(line, format!("{prefix}{big} ''"));
+
+    // Cut to the terminal's width when COLUMNS says so.
+    let r = run_with(&["ps", "-p", &pid], &[("COLUMNS", "100")], std::time::Duration::from_secs(10));
+    for l in r.out().lines() {
+        assert!(l.chars().count() <= 100, "{l}");
+    }
+    assert!(r.out().lines().nth(1).unwrap().ends_with('…'));
+
+    // -f matches the raw bytes of the joined arguments.
+    let r = run(&["ps", "-f", "--pids", "(?s)line1\nline2 "]);
+    assert_eq!(r.out().trim(), pid);
+    let r = run(&["ps", "-f", "--pids", "-x", "(?s-u)/usr/local/bin/hostile \\x1b\\[2J sleep  line1.*"]);
+    assert_eq!(r.out().trim(), pid);
+}
+
+#[test]
+fn threads_tree_sort_and_selection() {
+    // A named process with three named threads.
+    let t = start_kit(&["name", &hex(b"psc-threads"), "3"]);
+    let pid = t.pid_s();
+    let r = run(&["ps", "--threads", "-p", &pid, "-o", "pid,tid,comm"]);
+    let out = r.out();
+    let comms: Vec<&str> = out.lines().skip(1).map(|l| l.split_whitespace().last().unwrap()).collect();
+    let mut sorted = comms.clone();
+    sorted.sort();
+    assert_eq!(sorted, vec!["psc-threads", "psc-threads-0", "psc-threads-1", "psc-threads-2"], "{out}");
+    assert!(out.lines().nth(1).unwrap().starts_with(&format!("{pid:>w$} {pid:>w$} ", w = pid.len())), "{out}");
+
+    // pgrep semantics: -x exact on comm; regex otherwise; never ourselves.
+    let r = run(&["ps", "--pids", "-x", "psc-threads"]);
+    assert_eq!(r.out().trim(), pid);
+    let r = run(&["ps", "--pids", "-x", "psc-thread"]);
+    assert_eq!((r.status, r.out()), (1, String::new()));
+    let r = run(&["ps", "--pids", "-i", "PSC-THR"]);
+    assert_eq!(r.out().trim(), pid);
+    let r = run(&["ps", "--pids", "procscope$"]);
+    assert_eq!(r.status, 1, "procscope matched itself: {}", r.out());
+
+    // A parent and child: the forest draws the child under the parent.
+    let kit = testkit();
+    let mut c = Command::new("sh");
+    c.arg("-c").arg(format!("'{}' sleep >/dev/null & exec '{}' sleep", kit.display(), kit.display()));
+    let parent = start(c);
+    let me = std::process::id().to_string();
+    let mut child_pid = String::new();
+    for _ in 0..100 {
+        let r = run(&["ps", "--pids", "--ppid", &parent.pid_s()]);
+        if r.status == 0 {
+            child_pid = r.out().trim().to_string();
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(!child_pid.is_empty());
+    let r = run(&["ps", "--tree", "--children-of", &me, "-o", "pid,comm"]);
+    let out = r.out();
+    let lines: Vec<&str> = out.lines().collect();
+    let pi = lines.iter().position(|l| l.trim_start().starts_with(&format!("{} procscope-testk", parent.pid_s()))).unwrap_or_else(|| panic!("{out}"));
+    assert!(lines[pi + 1].trim_start().starts_with(&format!("{child_pid}  └─ procscope-testk")), "{out}");
+    kill(child_pid.parse().unwrap());
+
+    // --user by name and by number select the same processes.
+    let by_name = run(&["ps", "--pids", "-u", "root", "-p", &pid]);
+    let by_uid = run(&["ps", "--pids", "-u", "0", "-p", &pid]);
+    assert_eq!(by_name.out(), by_uid.out());
+    assert_eq!(by_name.out().trim(), pid);
+
+    // --sort=-rss in JSON: non-increasing.
+    let v = run(&["ps", "--json", "--sort=-rss"]).json();
+    let rss: Vec<u64> = v["processes"].as_array().unwrap().iter().filter_map(|p| p["rss_bytes"].as_u64()).collect();
+    assert!(rss.len() > 5);
+    assert!(rss.windows(2).all(|w| w[0] >= w[1]), "{rss:?}");
+}
+
+#[test]
+fn matches_the_procfs_crate_on_our_own_children() {
+    let t = start_kit(&["name", &hex(b"oracle: a:b"), "2"]);
+    let v = run(&["ps", "--json", "-p", &t.pid_s()]).json();
+    let p = &v["processes"][0];
+    let oracle = procfs::process::Process::new(t.pid() as i32).unwrap();
+    let st = oracle.stat().unwrap();
+    assert_eq!(p["ppid"], st.ppid);
+    assert_eq!(p["pgrp"], st.pgrp);
+    assert_eq!(p["session"], st.session);
+    assert_eq!(p["threads"], st.num_threads);
+    assert_eq!(p["comm"], st.comm);
+    assert_eq!(p["state"], st.state.to_string());
+    assert_eq!(p["nice"], st.nice);
+    assert_eq!(p["vsz_bytes"], st.vsize);
+    let status = oracle.status().unwrap();
+    assert_eq!(p["uid"], status.euid);
+    let cmd = oracle.cmdline().unwrap();
+    let ours: Vec<String> = p["cmdline"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_string()).collect();
+    assert_eq!(ours, cmd);
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs every check CI runs, after installing what the tests need.
+#
+#   scripts/test.sh
+#
+# The hang tests mount a FUSE filesystem (fuse3, /dev/fuse) and compare with
+# procps `ps`; run as root (or with sudo available for apt-get).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v fusermount3 >/dev/null 2>&1 || need+=(fuse3)
+command -v ps >/dev/null 2>&1 || need+=(procps)
+if ((${#need[@]})); then
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  echo "==> installing ${need[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+if [ ! -e /dev/fuse ]; then
+  modprobe fuse 2>/dev/null || true
+fi
+command -v cargo-nextest >/dev/null 2>&1 || cargo install cargo-nextest --locked
+
+echo "==> cargo fmt --check"
+cargo fmt --all --check
+echo "==> cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "==> cargo doc"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
+echo "==> build (the integration tests run procscope-testkit, which nextest does not build)"
+cargo build --workspace --locked --quiet
+echo "==> tests"
+cargo nextest run --workspace --locked --no-fail-fast
+cargo test --workspace --doc --locked --quiet
