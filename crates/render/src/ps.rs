@@ -178,7 +178,10 @@ fn missing(_f: &Failure) -> Cell {
 pub fn problems(rows: &[ProcessRow]) -> Vec<String> {
     let mut out = Vec::new();
     for r in rows {
-        let id = r.tid.map_or_else(|| format!("PID {}", r.pid), |t| format!("PID {} TID {t}", r.pid));
+        let id = r.tid.map_or_else(
+            || format!("PID {}", r.pid),
+            |t| format!("PID {} TID {t}", r.pid),
+        );
         if let Err(e) = &r.stat {
             if *e != Failure::Gone {
                 out.push(format!("{id}: stat: {e}"));

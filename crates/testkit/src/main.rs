@@ -16,7 +16,12 @@
 //! ```
 //! Every mode prints `ready` on standard output once it is in its state (for
 //! mem-hang: just before the queued mmap).
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::ffi::OsStr;
 use std::io::Write;
@@ -54,7 +59,9 @@ fn set_name(name: &[u8]) {
 fn main() {
     // Arguments may be hostile bytes (the tests pass them): never decode
     // more than the mode word and its parameters.
-    let args: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
+    let args: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     match args.get(1).map(String::as_str) {
         Some("sleep") => {
             ready();
@@ -87,7 +94,9 @@ fn main() {
             sleep_forever()
         }
         _ => {
-            eprintln!("usage: procscope-testkit sleep|name HEX [N]|vfork-d SECS|fuse-hang DIR|mem-hang FILE|read-hang FILE");
+            eprintln!(
+                "usage: procscope-testkit sleep|name HEX [N]|vfork-d SECS|fuse-hang DIR|mem-hang FILE|read-hang FILE"
+            );
             std::process::exit(2);
         }
     }
@@ -128,7 +137,14 @@ fn mem_hang(file: &str) -> ! {
     let len = 1 << 20;
     // SAFETY: a fresh shared read-only mapping of a file we keep open.
     let addr = unsafe {
-        libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ, libc::MAP_SHARED, f.as_raw_fd(), 0)
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            f.as_raw_fd(),
+            0,
+        )
     };
     assert_ne!(addr, libc::MAP_FAILED, "mmap of the FUSE file");
     let a = addr as usize;
@@ -140,7 +156,14 @@ fn mem_hang(file: &str) -> ! {
             let mem = std::fs::File::open("/proc/self/mem").unwrap();
             let mut buf = [0u8; 64];
             // SAFETY: pread into a local buffer.
-            let r = unsafe { libc::pread(mem.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), a as libc::off_t) };
+            let r = unsafe {
+                libc::pread(
+                    mem.as_raw_fd(),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    a as libc::off_t,
+                )
+            };
             eprintln!("mem-hang: reader returned {r}");
             sleep_forever()
         })
@@ -151,7 +174,14 @@ fn mem_hang(file: &str) -> ! {
     // on, new readers (cat /proc/PID/cmdline, ps) queue behind the writer.
     // SAFETY: an anonymous mapping that is never used.
     let p = unsafe {
-        libc::mmap(std::ptr::null_mut(), 4096, libc::PROT_READ, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0)
+        libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_READ,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
     };
     eprintln!("mem-hang: mmap returned {p:?}");
     sleep_forever()
@@ -176,7 +206,11 @@ fn attr(ino: u64) -> fuser::FileAttr {
         mtime: UNIX_EPOCH,
         ctime: UNIX_EPOCH,
         crtime: UNIX_EPOCH,
-        kind: if dir { fuser::FileType::Directory } else { fuser::FileType::RegularFile },
+        kind: if dir {
+            fuser::FileType::Directory
+        } else {
+            fuser::FileType::RegularFile
+        },
         perm: if dir { 0o755 } else { 0o644 },
         nlink: if dir { 2 } else { 1 },
         uid: 0,
@@ -188,7 +222,13 @@ fn attr(ino: u64) -> fuser::FileAttr {
 }
 
 impl fuser::Filesystem for HangFs {
-    fn lookup(&self, _req: &fuser::Request, parent: fuser::INodeNo, name: &OsStr, reply: fuser::ReplyEntry) {
+    fn lookup(
+        &self,
+        _req: &fuser::Request,
+        parent: fuser::INodeNo,
+        name: &OsStr,
+        reply: fuser::ReplyEntry,
+    ) {
         let ino = match (u64::from(parent), name.as_encoded_bytes()) {
             (ROOT_INO, b"hang") => HANG_INO,
             (ROOT_INO, b"ok") => OK_INO,
@@ -197,7 +237,13 @@ impl fuser::Filesystem for HangFs {
         reply.entry(&Duration::from_secs(3600), &attr(ino), fuser::Generation(0));
     }
 
-    fn getattr(&self, _req: &fuser::Request, ino: fuser::INodeNo, _fh: Option<fuser::FileHandle>, reply: fuser::ReplyAttr) {
+    fn getattr(
+        &self,
+        _req: &fuser::Request,
+        ino: fuser::INodeNo,
+        _fh: Option<fuser::FileHandle>,
+        reply: fuser::ReplyAttr,
+    ) {
         match u64::from(ino) {
             i @ (ROOT_INO | HANG_INO | OK_INO) => reply.attr(&Duration::from_secs(3600), &attr(i)),
             _ => reply.error(fuser::Errno::ENOENT),
@@ -225,7 +271,14 @@ impl fuser::Filesystem for HangFs {
         reply.data(&vec![b'x'; n as usize]);
     }
 
-    fn readdir(&self, _req: &fuser::Request, ino: fuser::INodeNo, _fh: fuser::FileHandle, offset: u64, mut reply: fuser::ReplyDirectory) {
+    fn readdir(
+        &self,
+        _req: &fuser::Request,
+        ino: fuser::INodeNo,
+        _fh: fuser::FileHandle,
+        offset: u64,
+        mut reply: fuser::ReplyDirectory,
+    ) {
         if u64::from(ino) != ROOT_INO {
             return reply.error(fuser::Errno::ENOENT);
         }
@@ -251,7 +304,14 @@ fn fuse_hang(dir: &str) -> ! {
         fuser::MountOption::FSName("procscope-hang".into()),
         fuser::MountOption::Subtype("procscope-hang".into()),
     ]);
-    let session = fuser::spawn_mount(HangFs { held: Mutex::new(Vec::new()) }, dir, &cfg).expect("mount FUSE filesystem");
+    let session = fuser::spawn_mount(
+        HangFs {
+            held: Mutex::new(Vec::new()),
+        },
+        dir,
+        &cfg,
+    )
+    .expect("mount FUSE filesystem");
     ready();
     let _keep = session;
     sleep_forever()

@@ -56,7 +56,10 @@ pub fn run(g: &Global, a: &PsArgs) -> anyhow::Result<Exit> {
         None => Vec::new(),
     };
     if a.pids_only && g.json {
-        return Err(UsageError("--pids and --json cannot be combined: --json already lists the PIDs".into()).into());
+        return Err(UsageError(
+            "--pids and --json cannot be combined: --json already lists the PIDs".into(),
+        )
+        .into());
     }
     let nss_timeout = guard_timeout(g);
     let filter = build_filter(a, &root, nss_timeout)?;
@@ -187,7 +190,11 @@ pub fn run(g: &Global, a: &PsArgs) -> anyhow::Result<Exit> {
             output::warn(&format!(
                 "some fields could not be read and show as `?`: {}{}",
                 shown.join("; "),
-                if more > 0 { format!("; and {more} more (see --json)") } else { String::new() }
+                if more > 0 {
+                    format!("; and {more} more (see --json)")
+                } else {
+                    String::new()
+                }
             ));
         }
     }

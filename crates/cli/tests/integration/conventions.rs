@@ -17,17 +17,30 @@ fn exit_codes() {
     assert!(r.stderr.contains("invalid pattern `(`"), "{}", r.stderr);
     let r = run(&["ps", "-u", "no-such-user-procscope"]);
     assert_eq!(r.status, 2);
-    assert!(r.stderr.contains("unknown user `no-such-user-procscope`"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("unknown user `no-such-user-procscope`"),
+        "{}",
+        r.stderr
+    );
     let r = run(&["ps", "-o", "pid,bogus"]);
     assert_eq!(r.status, 2);
-    assert!(r.stderr.contains("unknown column `bogus` (known: pid"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("unknown column `bogus` (known: pid"),
+        "{}",
+        r.stderr
+    );
     let r = run(&["ps", "--sort", "bogus"]);
     assert_eq!(r.status, 2);
     let r = run(&["ps", "--state", "Q"]);
     assert_eq!(r.status, 2);
     let r = run(&["--proc-root", "/nonexistent-proc", "ps"]);
     assert_eq!(r.status, 2);
-    assert!(r.stderr.contains("cannot open the proc root /nonexistent-proc"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("cannot open the proc root /nonexistent-proc"),
+        "{}",
+        r.stderr
+    );
     assert!(r.stderr.contains("--proc-root"), "{}", r.stderr);
     let r = run(&["--timeout", "soon", "ps"]);
     assert_eq!(r.status, 2);
@@ -46,7 +59,12 @@ fn a_closed_pipe_is_a_clean_exit() {
     // Close the read end before procscope writes anything (like `| head -0`).
     drop(child.stdout.take());
     let mut err = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0), "stderr: {err}");
     assert_eq!(err, "");
@@ -58,7 +76,11 @@ fn colours_only_when_asked_or_on_a_terminal() {
     assert!(!plain.stdout.contains(&0x1b), "colour on a pipe");
     let forced = run(&["--color", "always", "ps", "-p", "1"]);
     assert!(forced.out().starts_with("\x1b[1m"), "{:?}", forced.out());
-    let never = run_with(&["ps", "-p", "1"], &[("NO_COLOR", "1"), ("CLICOLOR_FORCE", "1")], Duration::from_secs(10));
+    let never = run_with(
+        &["ps", "-p", "1"],
+        &[("NO_COLOR", "1"), ("CLICOLOR_FORCE", "1")],
+        Duration::from_secs(10),
+    );
     assert!(!never.stdout.contains(&0x1b));
 }
 
@@ -69,7 +91,10 @@ fn help_completions_and_man_page() {
     assert!(r.out().contains("Examples:"));
     let r = run(&["ps", "--help"]);
     assert!(r.out().contains("procscope ps --state D,Z --tree"));
-    assert!(r.out().contains("Exit status: 0 when something matched, 1 when nothing did, 2 on errors."));
+    assert!(
+        r.out()
+            .contains("Exit status: 0 when something matched, 1 when nothing did, 2 on errors.")
+    );
     for shell in ["bash", "zsh", "fish"] {
         let r = run(&["completions", shell]);
         assert_eq!(r.status, 0);
@@ -77,7 +102,11 @@ fn help_completions_and_man_page() {
         assert!(r.out().contains("children-of"), "{shell}");
     }
     let r = run(&["man"]);
-    assert!(r.out().starts_with(".ie \\n(.g .ds Aq") || r.out().starts_with(".TH"), "{}", &r.out()[..100]);
+    assert!(
+        r.out().starts_with(".ie \\n(.g .ds Aq") || r.out().starts_with(".TH"),
+        "{}",
+        &r.out()[..100]
+    );
     assert!(r.out().contains(".TH procscope-ps"));
     assert!(r.out().contains("children\\-of"));
 }

@@ -4,7 +4,16 @@ use crate::support::*;
 use std::fs;
 use std::path::Path;
 
-fn stat_line(pid: i32, comm: &[u8], state: char, ppid: i32, flags: u64, utime: u64, threads: i64, rss: i64) -> Vec<u8> {
+fn stat_line(
+    pid: i32,
+    comm: &[u8],
+    state: char,
+    ppid: i32,
+    flags: u64,
+    utime: u64,
+    threads: i64,
+    rss: i64,
+) -> Vec<u8> {
     let mut v = format!("{pid} (").into_bytes();
     v.extend_from_slice(comm);
     v.extend_from_slice(
@@ -29,23 +38,96 @@ const UID0: &[u8] = b"Name:\tx\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\n";
 fn fixture() -> tempfile::TempDir {
     let t = tempfile::tempdir().unwrap();
     let r = t.path();
-    fs::write(r.join("stat"), b"cpu  1 2 3 4\nbtime 1700000000\nprocesses 9\n").unwrap();
+    fs::write(
+        r.join("stat"),
+        b"cpu  1 2 3 4\nbtime 1700000000\nprocesses 9\n",
+    )
+    .unwrap();
     fs::write(r.join("uptime"), b"1000.00 1900.00\n").unwrap();
-    proc_dir(r, 1, &[("stat", &stat_line(1, b"init", 'S', 0, 4194560, 100, 1, 100)), ("status", UID0), ("cmdline", b"/sbin/init\0splash\0")]);
+    proc_dir(
+        r,
+        1,
+        &[
+            ("stat", &stat_line(1, b"init", 'S', 0, 4194560, 100, 1, 100)),
+            ("status", UID0),
+            ("cmdline", b"/sbin/init\0splash\0"),
+        ],
+    );
     // Kernel thread: PF_KTHREAD, empty cmdline.
-    proc_dir(r, 2, &[("stat", &stat_line(2, b"kthreadd", 'S', 0, 2129984, 0, 1, 0)), ("status", UID0), ("cmdline", b"")]);
+    proc_dir(
+        r,
+        2,
+        &[
+            ("stat", &stat_line(2, b"kthreadd", 'S', 0, 2129984, 0, 1, 0)),
+            ("status", UID0),
+            ("cmdline", b""),
+        ],
+    );
     // Zombie.
-    proc_dir(r, 3, &[("stat", &stat_line(3, b"reaped-late", 'Z', 1, 4194308, 0, 1, 0)), ("status", UID0), ("cmdline", b"")]);
+    proc_dir(
+        r,
+        3,
+        &[
+            (
+                "stat",
+                &stat_line(3, b"reaped-late", 'Z', 1, 4194308, 0, 1, 0),
+            ),
+            ("status", UID0),
+            ("cmdline", b""),
+        ],
+    );
     // A comm that breaks naive stat parsing, and an empty last argument.
-    proc_dir(r, 4, &[("stat", &stat_line(4, b") S 1 (x", 'S', 1, 4194304, 0, 1, 10)), ("status", UID0), ("cmdline", b"sh\0-c\0\0")]);
+    proc_dir(
+        r,
+        4,
+        &[
+            (
+                "stat",
+                &stat_line(4, b") S 1 (x", 'S', 1, 4194304, 0, 1, 10),
+            ),
+            ("status", UID0),
+            ("cmdline", b"sh\0-c\0\0"),
+        ],
+    );
     // Malformed stat: the row stays, with the reason.
-    proc_dir(r, 5, &[("stat", b"garbage"), ("status", UID0), ("cmdline", b"x\0")]);
+    proc_dir(
+        r,
+        5,
+        &[("stat", b"garbage"), ("status", UID0), ("cmdline", b"x\0")],
+    );
     // A directory without files: the process went away mid-listing.
     proc_dir(r, 6, &[]);
     // status without a Uid line; an unknown UID; a padded rewritten title.
-    proc_dir(r, 7, &[("stat", &stat_line(7, b"nouid", 'S', 1, 4194304, 0, 1, 10)), ("status", b"Name:\tnouid\n"), ("cmdline", b"nouid\0")]);
-    proc_dir(r, 8, &[("stat", &stat_line(8, b"nginx", 'R', 1, 4194304, 0, 3, 10)), ("status", b"Uid:\t4242\t4242\t4242\t4242\n"), ("cmdline", b"nginx: worker process\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0")]);
-    proc_dir(r, 9, &[("stat", &stat_line(9, b"child", 'D', 8, 4194304, 0, 1, 10)), ("status", UID0), ("cmdline", b"child\0")]);
+    proc_dir(
+        r,
+        7,
+        &[
+            ("stat", &stat_line(7, b"nouid", 'S', 1, 4194304, 0, 1, 10)),
+            ("status", b"Name:\tnouid\n"),
+            ("cmdline", b"nouid\0"),
+        ],
+    );
+    proc_dir(
+        r,
+        8,
+        &[
+            ("stat", &stat_line(8, b"nginx", 'R', 1, 4194304, 0, 3, 10)),
+            ("status", b"Uid:\t4242\t4242\t4242\t4242\n"),
+            (
+                "cmdline",
+                b"nginx: worker process\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0",
+            ),
+        ],
+    );
+    proc_dir(
+        r,
+        9,
+        &[
+            ("stat", &stat_line(9, b"child", 'D', 8, 4194304, 0, 1, 10)),
+            ("status", UID0),
+            ("cmdline", b"child\0"),
+        ],
+    );
     t
 }
 
@@ -53,7 +135,13 @@ fn fixture() -> tempfile::TempDir {
 fn fixture_listing_is_exact() {
     let t = fixture();
     let root = t.path().to_str().unwrap();
-    let r = run(&["--proc-root", root, "ps", "-o", "pid,ppid,user,state,threads,rss,cpu,command"]);
+    let r = run(&[
+        "--proc-root",
+        root,
+        "ps",
+        "-o",
+        "pid,ppid,user,state,threads,rss,cpu,command",
+    ]);
     assert_eq!(r.status, 0, "{}", r.stderr);
     let expected = "\
 PID PPID USER S THR  RSS     TIME COMMAND
@@ -69,8 +157,18 @@ PID PPID USER S THR  RSS     TIME COMMAND
     // PID 6 vanished (no files): not listed, not a problem. PIDs 5 and 7
     // could not be read in part: `?` in the table, the reasons on stderr.
     assert_eq!(r.out(), expected);
-    assert!(r.stderr.contains("PID 5: stat: malformed: stat: malformed: no `(` before comm"), "{}", r.stderr);
-    assert!(r.stderr.contains("PID 7: status: malformed: status: no Uid line"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("PID 5: stat: malformed: stat: malformed: no `(` before comm"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("PID 7: status: malformed: status: no Uid line"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -83,7 +181,10 @@ fn fixture_json_and_selection() {
     let procs = v["processes"].as_array().unwrap();
     let pids: Vec<i64> = procs.iter().map(|p| p["pid"].as_i64().unwrap()).collect();
     assert_eq!(pids, vec![1, 2, 3, 4, 5, 7, 8, 9]);
-    assert_eq!(procs[0]["cmdline"], serde_json::json!(["/sbin/init", "splash"]));
+    assert_eq!(
+        procs[0]["cmdline"],
+        serde_json::json!(["/sbin/init", "splash"])
+    );
     assert_eq!(procs[0]["cpu_time_ms"], 1500);
     assert_eq!(procs[0]["start_time_unix"], 1_700_000_005);
     assert_eq!(procs[0]["elapsed_secs"], 995);
@@ -101,7 +202,11 @@ fn fixture_json_and_selection() {
     let pids = |args: &[&str]| -> String {
         let mut a = vec!["--proc-root", root, "ps", "--pids"];
         a.extend_from_slice(args);
-        run(&a).out().split_whitespace().collect::<Vec<_>>().join(",")
+        run(&a)
+            .out()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(",")
     };
     assert_eq!(pids(&["--state", "D,Z"]), "3,9");
     assert_eq!(pids(&["--ppid", "1"]), "3,4,7,8");

@@ -30,7 +30,10 @@ fn mem_lock_hang() -> MemLockHang {
         "precondition: reading {} should block (the memory lock is held)",
         cmdline.display()
     );
-    MemLockHang { _fuse: fuse, target }
+    MemLockHang {
+        _fuse: fuse,
+        target,
+    }
 }
 
 #[test]
@@ -49,23 +52,45 @@ fn ps_finishes_in_about_the_timeout_on_a_memory_lock_hang() {
         let still_running = ps.try_wait().unwrap().is_none();
         let _ = ps.kill();
         let _ = ps.wait();
-        assert!(still_running, "precondition: procps ps should hang on the target");
+        assert!(
+            still_running,
+            "precondition: procps ps should hang on the target"
+        );
     }
 
     // Every process on the host, with a 500 ms deadline.
-    let r = run_with(&["--timeout", "500ms", "ps", "-w"], &[], Duration::from_secs(10));
+    let r = run_with(
+        &["--timeout", "500ms", "ps", "-w"],
+        &[],
+        Duration::from_secs(10),
+    );
     assert_eq!(r.status, 0, "stderr: {}", r.stderr);
     assert!(r.took < Duration::from_millis(2500), "took {:?}", r.took);
-    assert!(r.took >= Duration::from_millis(500), "took {:?}: the deadline was not waited for?", r.took);
+    assert!(
+        r.took >= Duration::from_millis(500),
+        "took {:?}: the deadline was not waited for?",
+        r.took
+    );
     let out = r.out();
     let line = out
         .lines()
         .find(|l| l.split_whitespace().next() == Some(pid.as_str()))
         .unwrap_or_else(|| panic!("no row for {pid} in:\n{out}"));
     assert!(line.contains(" D "), "{line}");
-    assert!(line.ends_with("[procscope-testk] <cmdline timed out: memory lock held>"), "{line}");
-    assert!(r.stderr.contains(&format!("(PID {pid})")), "stderr: {}", r.stderr);
-    assert!(r.stderr.contains("could not be read within 500 ms"), "stderr: {}", r.stderr);
+    assert!(
+        line.ends_with("[procscope-testk] <cmdline timed out: memory lock held>"),
+        "{line}"
+    );
+    assert!(
+        r.stderr.contains(&format!("(PID {pid})")),
+        "stderr: {}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("could not be read within 500 ms"),
+        "stderr: {}",
+        r.stderr
+    );
     // Other processes still have their command lines.
     assert!(out.lines().count() > 3);
 
@@ -83,20 +108,54 @@ fn ps_finishes_in_about_the_timeout_on_a_memory_lock_hang() {
     assert_eq!(v["timed_out"][0].as_i64().unwrap().to_string(), pid);
 
     // Per thread: both in D, the reader thread by name.
-    let r = run(&["--timeout", "300ms", "ps", "--threads", "-p", &pid, "-o", "tid,state,comm"]);
+    let r = run(&[
+        "--timeout",
+        "300ms",
+        "ps",
+        "--threads",
+        "-p",
+        &pid,
+        "-o",
+        "tid,state,comm",
+    ]);
     let out = r.out();
     assert_eq!(out.lines().count(), 3, "{out}");
     assert!(out.lines().any(|l| l.ends_with(" D mem-reader")), "{out}");
-    assert!(out.lines().any(|l| l.ends_with(" D procscope-testk")), "{out}");
+    assert!(
+        out.lines().any(|l| l.ends_with(" D procscope-testk")),
+        "{out}"
+    );
 
     let me = std::process::id().to_string();
     // A pattern on comm needs no command line: no timeout, no warning.
-    let r = run(&["--timeout", "300ms", "ps", "--pids", "--ppid", &me, "-x", "mem-reader|procscope-testk"]);
+    let r = run(&[
+        "--timeout",
+        "300ms",
+        "ps",
+        "--pids",
+        "--ppid",
+        &me,
+        "-x",
+        "mem-reader|procscope-testk",
+    ]);
     assert!(r.out().lines().any(|l| l == pid), "{}", r.out());
 
     // -f needs every command line: the hung one falls back to comm.
     // (--ppid keeps other tests' processes out; every command line is still read.)
-    let r = run_with(&["--timeout", "300ms", "ps", "-f", "--pids", "--ppid", &me, "^procscope-testk$"], &[], Duration::from_secs(5));
+    let r = run_with(
+        &[
+            "--timeout",
+            "300ms",
+            "ps",
+            "-f",
+            "--pids",
+            "--ppid",
+            &me,
+            "^procscope-testk$",
+        ],
+        &[],
+        Duration::from_secs(5),
+    );
     assert_eq!(r.out().trim(), pid);
     assert!(r.took < Duration::from_secs(2), "took {:?}", r.took);
 }
@@ -104,7 +163,10 @@ fn ps_finishes_in_about_the_timeout_on_a_memory_lock_hang() {
 #[test]
 fn a_d_state_vfork_parent_is_listed_with_its_child() {
     let t = start_kit(&["vfork-d", "60"]);
-    assert!(wait_all_threads(t.pid(), 'D', Duration::from_secs(5)), "vfork parent not in D");
+    assert!(
+        wait_all_threads(t.pid(), 'D', Duration::from_secs(5)),
+        "vfork parent not in D"
+    );
     let pid = t.pid_s();
 
     let r = run(&["ps", "--state", "D", "--pids"]);
@@ -113,7 +175,10 @@ fn a_d_state_vfork_parent_is_listed_with_its_child() {
 
     let r = run(&["ps", "-p", &pid, "-o", "pid,state,comm"]);
     let w = pid.len().max(3);
-    assert_eq!(r.out(), format!("{:>w$} S COMM\n{pid:>w$} D procscope-testk\n", "PID"));
+    assert_eq!(
+        r.out(),
+        format!("{:>w$} S COMM\n{pid:>w$} D procscope-testk\n", "PID")
+    );
 
     let r = run(&["ps", "--json", "-p", &pid]);
     let p = &r.json()["processes"][0];

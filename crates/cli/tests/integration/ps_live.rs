@@ -76,7 +76,10 @@ fn hostile_argv_round_trips_through_json_and_is_safe_on_a_terminal() {
             Ok(s) => assert_eq!(g, s),
             Err(_) => {
                 use base64::Engine as _;
-                assert_eq!(g["base64"], base64::engine::general_purpose::STANDARD.encode(want));
+                assert_eq!(
+                    g["base64"],
+                    base64::engine::general_purpose::STANDARD.encode(want)
+                );
             }
         }
     }
@@ -91,7 +94,11 @@ fn hostile_argv_round_trips_through_json_and_is_safe_on_a_terminal() {
     assert_eq!(line, format!("{prefix}{big} ''"));
 
     // Cut to the terminal's width when COLUMNS says so.
-    let r = run_with(&["ps", "-p", &pid], &[("COLUMNS", "100")], std::time::Duration::from_secs(10));
+    let r = run_with(
+        &["ps", "-p", &pid],
+        &[("COLUMNS", "100")],
+        std::time::Duration::from_secs(10),
+    );
     for l in r.out().lines() {
         assert!(l.chars().count() <= 100, "{l}");
     }
@@ -100,7 +107,13 @@ fn hostile_argv_round_trips_through_json_and_is_safe_on_a_terminal() {
     // -f matches the raw bytes of the joined arguments.
     let r = run(&["ps", "-f", "--pids", "(?s)line1\nline2 "]);
     assert_eq!(r.out().trim(), pid);
-    let r = run(&["ps", "-f", "--pids", "-x", "(?s-u)/usr/local/bin/hostile \\x1b\\[2J sleep  line1.*"]);
+    let r = run(&[
+        "ps",
+        "-f",
+        "--pids",
+        "-x",
+        "(?s-u)/usr/local/bin/hostile \\x1b\\[2J sleep  line1.*",
+    ]);
     assert_eq!(r.out().trim(), pid);
 }
 
@@ -111,11 +124,30 @@ fn threads_tree_sort_and_selection() {
     let pid = t.pid_s();
     let r = run(&["ps", "--threads", "-p", &pid, "-o", "pid,tid,comm"]);
     let out = r.out();
-    let comms: Vec<&str> = out.lines().skip(1).map(|l| l.split_whitespace().last().unwrap()).collect();
+    let comms: Vec<&str> = out
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().last().unwrap())
+        .collect();
     let mut sorted = comms.clone();
     sorted.sort();
-    assert_eq!(sorted, vec!["psc-threads", "psc-threads-0", "psc-threads-1", "psc-threads-2"], "{out}");
-    assert!(out.lines().nth(1).unwrap().starts_with(&format!("{pid:>w$} {pid:>w$} ", w = pid.len())), "{out}");
+    assert_eq!(
+        sorted,
+        vec![
+            "psc-threads",
+            "psc-threads-0",
+            "psc-threads-1",
+            "psc-threads-2"
+        ],
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .nth(1)
+            .unwrap()
+            .starts_with(&format!("{pid:>w$} {pid:>w$} ", w = pid.len())),
+        "{out}"
+    );
 
     // pgrep semantics: -x exact on comm; regex otherwise; never ourselves.
     let r = run(&["ps", "--pids", "-x", "psc-threads"]);
@@ -130,7 +162,11 @@ fn threads_tree_sort_and_selection() {
     // A parent and child: the forest draws the child under the parent.
     let kit = testkit();
     let mut c = Command::new("sh");
-    c.arg("-c").arg(format!("'{}' sleep >/dev/null & exec '{}' sleep", kit.display(), kit.display()));
+    c.arg("-c").arg(format!(
+        "'{}' sleep >/dev/null & exec '{}' sleep",
+        kit.display(),
+        kit.display()
+    ));
     let parent = start(c);
     let me = std::process::id().to_string();
     let mut child_pid = String::new();
@@ -146,8 +182,19 @@ fn threads_tree_sort_and_selection() {
     let r = run(&["ps", "--tree", "--children-of", &me, "-o", "pid,comm"]);
     let out = r.out();
     let lines: Vec<&str> = out.lines().collect();
-    let pi = lines.iter().position(|l| l.trim_start().starts_with(&format!("{} procscope-testk", parent.pid_s()))).unwrap_or_else(|| panic!("{out}"));
-    assert!(lines[pi + 1].trim_start().starts_with(&format!("{child_pid}  └─ procscope-testk")), "{out}");
+    let pi = lines
+        .iter()
+        .position(|l| {
+            l.trim_start()
+                .starts_with(&format!("{} procscope-testk", parent.pid_s()))
+        })
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        lines[pi + 1]
+            .trim_start()
+            .starts_with(&format!("{child_pid}  └─ procscope-testk")),
+        "{out}"
+    );
     kill(child_pid.parse().unwrap());
 
     // --user by name and by number select the same processes.
@@ -158,7 +205,12 @@ fn threads_tree_sort_and_selection() {
 
     // --sort=-rss in JSON: non-increasing.
     let v = run(&["ps", "--json", "--sort=-rss"]).json();
-    let rss: Vec<u64> = v["processes"].as_array().unwrap().iter().filter_map(|p| p["rss_bytes"].as_u64()).collect();
+    let rss: Vec<u64> = v["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["rss_bytes"].as_u64())
+        .collect();
     assert!(rss.len() > 5);
     assert!(rss.windows(2).all(|w| w[0] >= w[1]), "{rss:?}");
 }
@@ -181,6 +233,11 @@ fn matches_the_procfs_crate_on_our_own_children() {
     let status = oracle.status().unwrap();
     assert_eq!(p["uid"], status.euid);
     let cmd = oracle.cmdline().unwrap();
-    let ours: Vec<String> = p["cmdline"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_string()).collect();
+    let ours: Vec<String> = p["cmdline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect();
     assert_eq!(ours, cmd);
 }

@@ -38,15 +38,21 @@ impl Run {
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.stdout).unwrap_or_else(|e| panic!("bad JSON ({e}): {}", self.out()))
+        serde_json::from_slice(&self.stdout)
+            .unwrap_or_else(|e| panic!("bad JSON ({e}): {}", self.out()))
     }
 }
 
 /// Runs procscope with `args`, killing it (and failing) after `limit`.
 pub fn run_with(args: &[&str], env: &[(&str, &str)], limit: Duration) -> Run {
     let mut cmd = Command::new(procscope());
-    cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    cmd.env_remove("COLUMNS").env_remove("NO_COLOR").env_remove("CLICOLOR_FORCE");
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd.env_remove("COLUMNS")
+        .env_remove("NO_COLOR")
+        .env_remove("CLICOLOR_FORCE");
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -78,7 +84,10 @@ pub fn run(args: &[&str]) -> Run {
 }
 
 pub fn kill(pid: u32) {
-    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL);
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    );
 }
 
 /// A child process that is SIGKILLed and reaped when dropped.
@@ -105,7 +114,9 @@ impl Drop for Target {
 
 /// Starts `cmd` and waits (up to 10 s) for it to print `ready`.
 pub fn start(mut cmd: Command) -> Target {
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::inherit());
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
     let mut child = cmd.spawn().expect("spawn target");
     let stdout = child.stdout.take().expect("stdout");
     let (tx, rx) = mpsc::channel();
@@ -140,7 +151,10 @@ pub fn wait_all_threads(pid: u32, want: char, limit: Duration) -> bool {
     let start = Instant::now();
     while start.elapsed() < limit {
         let tasks: Vec<u32> = std::fs::read_dir(format!("/proc/{pid}/task"))
-            .map(|d| d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect())
+            .map(|d| {
+                d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                    .collect()
+            })
             .unwrap_or_default();
         let all = !tasks.is_empty()
             && tasks.iter().all(|t| {
@@ -187,7 +201,10 @@ impl HungFuse {
         );
         let dir = tempfile::tempdir().expect("tempdir");
         let daemon = start_kit(&["fuse-hang", dir.path().to_str().expect("utf8 path")]);
-        HungFuse { dir, daemon: Some(daemon) }
+        HungFuse {
+            dir,
+            daemon: Some(daemon),
+        }
     }
 
     pub fn hang_file(&self) -> PathBuf {

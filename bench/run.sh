@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Benchmarks procscope against ps, procs and the C floor on a realistic load.
+#
+#   bench/run.sh [N ...]        (default: 1000 3000; needs root, gcc, python3)
+#
+# Starts ../shared/bench/loadgen.py with N processes × 50 fds each, then times
+# every command in alternation (bench/measure.py) and prints Markdown tables
+# for docs/benchmarks.md. The load is always stopped, also on failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+kit="${PROCSCOPE_SHARED:-../shared}/bench"
+rounds="${ROUNDS:-15}"
+sizes=("$@")
+[ ${#sizes[@]} -gt 0 ] || sizes=(1000 3000)
+
+cargo build --release --quiet -p procscope
+ps_bin="$PWD/target/release/procscope"
+bin="$(sh "$kit/build.sh")"
+if ! command -v procs >/dev/null 2>&1; then
+  echo "installing procs (cargo install procs) for the comparison" >&2
+  cargo install procs --locked --quiet
+fi
+
+trap 'python3 "$kit/loadgen.py" stop >/dev/null 2>&1 || true' EXIT
+echo "# $(date -u +%FT%TZ) on $(nproc) cores, $(uname -r); procscope $(git rev-parse --short HEAD)"
+for n in "${sizes[@]}"; do
+  python3 "$kit/loadgen.py" start --n "$n" --m 50 >/dev/null
+  total=$(ls -d /proc/[0-9]* | wc -l)
+  echo
+  echo "## N=$n holders × 50 fds ($total processes on the host), $rounds rounds"
+  echo
+  python3 bench/measure.py --rounds "$rounds" --baseline floor_ps \
+    "floor_ps=$bin/floor_ps" \
+    "procscope ps=$ps_bin ps" \
+    "procscope ps --json=$ps_bin ps --json" \
+    "procscope ps --timeout 0 (no guard)=$ps_bin --timeout 0 ps" \
+    "ps -eo pid,user,stat,comm,args=ps -eo pid,user,stat,comm,args" \
+    "ps aux=ps aux" \
+    "procs=procs --color disable"
+  python3 "$kit/loadgen.py" stop >/dev/null
+done
