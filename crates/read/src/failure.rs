@@ -194,11 +194,6 @@ mod tests {
             after: Duration::from_millis(1500),
         };
         assert!(t.to_string().starts_with("timed out after 1500 ms"));
-        let j = serde_json_like(&t);
-        assert!(j.contains("timed_out"), "{j}");
-    }
-
-    fn serde_json_like(f: &Failure) -> String {
-        format!("{}", f.kind())
+        assert_eq!(t.kind(), "timed_out");
     }
 }

@@ -1,5 +1,13 @@
 //! Integration tests: procscope against real processes in known states,
 //! and against fixture proc trees. One test binary (see ripgrep's layout).
+// Test code: a failed expectation is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::too_many_arguments
+)]
 
 mod conventions;
 mod fixtures;

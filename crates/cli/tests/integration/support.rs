@@ -139,13 +139,6 @@ pub fn start_kit(args: &[&str]) -> Target {
     start(c)
 }
 
-/// Reads a process's state letter from /proc directly.
-pub fn state_of(pid: u32) -> Option<char> {
-    let s = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
-    let close = s.iter().rposition(|&c| c == b')')?;
-    s.get(close + 2).map(|&c| c as char)
-}
-
 /// Waits until every thread of `pid` is in state `want` (up to `limit`).
 pub fn wait_all_threads(pid: u32, want: char, limit: Duration) -> bool {
     let start = Instant::now();
