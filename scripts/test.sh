@@ -31,6 +31,7 @@ echo "==> cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 echo "==> build (the integration tests run procscope-testkit, which nextest does not build)"
 cargo build --workspace --locked --quiet
+echo "==> doc tests"
+cargo test --workspace --doc --locked --quiet
 echo "==> tests"
 cargo nextest run --workspace --locked --no-fail-fast
-cargo test --workspace --doc --locked --quiet
