@@ -17,8 +17,24 @@ pub struct Clock {
 }
 
 impl Clock {
-    /// Reads `stat` and `uptime` of the proc root.
+    /// Reads `stat` and `uptime` of the proc root. A proc mounted with
+    /// `subset=pid` has neither: then the same values come from
+    /// `CLOCK_BOOTTIME` (what `/proc/uptime` reports) and the wall clock.
     pub fn read(root: &ProcRoot) -> Outcome<Clock> {
+        let (boot, uptime_centis) = match Self::read_files(root) {
+            Ok(v) => v,
+            Err(Failure::Gone) | Err(Failure::Denied { .. }) => Self::from_clocks(),
+            Err(e) => return Err(e),
+        };
+        Ok(Clock {
+            ticks_per_second: rustix::param::clock_ticks_per_second().max(1),
+            boot_time_unix: boot,
+            uptime_centis,
+            page_size: u64::try_from(rustix::param::page_size()).unwrap_or(4096),
+        })
+    }
+
+    fn read_files(root: &ProcRoot) -> Outcome<(u64, u64)> {
         let mut buf = Vec::with_capacity(8192);
         root.read(c"stat", &mut buf, 1 << 20)?;
         let boot =
@@ -26,12 +42,19 @@ impl Clock {
         root.read(c"uptime", &mut buf, 4096)?;
         let (s, c) =
             procscope_parse::system::uptime(&buf).map_err(|e| Failure::malformed("uptime", e))?;
-        Ok(Clock {
-            ticks_per_second: rustix::param::clock_ticks_per_second().max(1),
-            boot_time_unix: boot,
-            uptime_centis: s.saturating_mul(100).saturating_add(c),
-            page_size: u64::try_from(rustix::param::page_size()).unwrap_or(4096),
-        })
+        Ok((boot, s.saturating_mul(100).saturating_add(c)))
+    }
+
+    fn from_clocks() -> (u64, u64) {
+        let up = rustix::time::clock_gettime(rustix::time::ClockId::Boottime);
+        let secs = u64::try_from(up.tv_sec).unwrap_or(0);
+        let centis = secs
+            .saturating_mul(100)
+            .saturating_add(u64::try_from(up.tv_nsec / 10_000_000).unwrap_or(0));
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        (now.saturating_sub(secs), centis)
     }
 
     /// Converts ticks to milliseconds.

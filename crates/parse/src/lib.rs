@@ -20,6 +20,7 @@ pub mod comm;
 pub mod environ;
 pub mod io;
 pub mod limits;
+pub mod mountinfo;
 pub mod num;
 pub mod stat;
 pub mod statm;
@@ -108,6 +109,28 @@ mod never_panics {
         fn environ(b in arb_bytes()) {
             for e in crate::environ::entries(&b) { let _ = (e.key(), e.value()); }
             let _ = crate::environ::duplicates(&b);
+        }
+        #[test]
+        fn mountinfo(b in arb_bytes()) {
+            let _ = crate::mountinfo::parse(&b);
+            let _ = crate::mountinfo::unescape(&b);
+        }
+        #[test]
+        fn cmdline_args_are_lossless(b in arb_bytes()) {
+            let c = crate::cmdline::Cmdline::parse(&b);
+            let mut joined = c.args().collect::<Vec<_>>().join(&0u8);
+            if b.last() == Some(&0) {
+                joined.push(0);
+            }
+            prop_assert_eq!(joined, b);
+        }
+        #[test]
+        fn environ_entries_are_lossless(b in arb_bytes()) {
+            let mut joined = crate::environ::entries(&b).map(|e| e.raw()).collect::<Vec<_>>().join(&0u8);
+            if b.last() == Some(&0) {
+                joined.push(0);
+            }
+            prop_assert_eq!(joined, b);
         }
         #[test]
         fn comm(b in arb_bytes()) { let _ = crate::comm::parse(&b); }

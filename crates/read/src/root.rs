@@ -92,6 +92,29 @@ impl ProcRoot {
         rustix::process::getpid().as_raw_nonzero().get()
     }
 
+    /// What the proc mount hides from this caller, if anything: the
+    /// `hidepid=` and `subset=` options of the procfs mounted at this root
+    /// (from `/proc/self/mountinfo`). `None` when nothing is hidden or the
+    /// root is not a proc mount (a fixture tree).
+    pub fn hiding(&self) -> Option<String> {
+        let info = std::fs::read("/proc/self/mountinfo").ok()?;
+        let canon = std::fs::canonicalize(&self.path).ok()?;
+        let mounts = procscope_parse::mountinfo::parse(&info).ok()?;
+        let m = mounts.iter().rev().find(|m| {
+            m.fs_type == b"proc" && m.mount_point == canon.as_os_str().as_encoded_bytes()
+        })?;
+        let mut parts = Vec::new();
+        if let Some(h) = m.super_option(b"hidepid") {
+            if !matches!(h, b"0" | b"off") {
+                parts.push(format!("hidepid={}", String::from_utf8_lossy(h)));
+            }
+        }
+        if let Some(s) = m.super_option(b"subset") {
+            parts.push(format!("subset={}", String::from_utf8_lossy(s)));
+        }
+        (!parts.is_empty()).then(|| parts.join(","))
+    }
+
     /// Reads a file relative to the root (`stat`, `uptime`, `net/unix` …).
     pub fn read(&self, name: &CStr, buf: &mut Vec<u8>, cap: usize) -> Outcome<FileRead> {
         read_at(self.fd.as_fd(), name, buf, cap)

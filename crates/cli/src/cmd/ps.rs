@@ -182,6 +182,14 @@ pub fn run(g: &Global, a: &PsArgs) -> anyhow::Result<Exit> {
     }
     out.flush()?;
     drop(out);
+    if !g.json && !rustix::process::geteuid().is_root() {
+        if let Some(h) = root.hiding() {
+            output::warn(&format!(
+                "{} is mounted with {h}: other users' processes are hidden from you; run as root to see them",
+                root.path().display()
+            ));
+        }
+    }
     if !g.json {
         let problems = procscope_render::ps::problems(&rows);
         if !problems.is_empty() {

@@ -241,3 +241,48 @@ fn matches_the_procfs_crate_on_our_own_children() {
         .collect();
     assert_eq!(ours, cmd);
 }
+
+#[test]
+fn hidepid_mounts_are_detected_and_said() {
+    struct Unmount(tempfile::TempDir);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = nix::mount::umount2(self.0.path(), nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    nix::mount::mount(
+        Some("proc"),
+        dir.path(),
+        Some("proc"),
+        nix::mount::MsFlags::empty(),
+        Some("hidepid=invisible,subset=pid"),
+    )
+    .expect("mounting a private procfs (the tests run as root)");
+    let m = Unmount(dir);
+    let root = m.0.path().to_str().unwrap();
+
+    // As nobody: only nobody's processes (procscope itself), and a warning
+    // that says why. /proc/stat is hidden by subset=pid: times still work.
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(procscope())
+        .args(["--proc-root", root, "ps", "-o", "pid,user,elapsed,comm"])
+        .output()
+        .expect("setpriv (util-linux)");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let rows: Vec<&str> = stdout.lines().skip(1).collect();
+    assert_eq!(rows.len(), 1, "{stdout}");
+    assert!(rows[0].ends_with(" nobody   00:00 procscope"), "{stdout}");
+    assert!(
+        stderr.contains(&format!("{root} is mounted with hidepid=invisible,subset=pid: other users' processes are hidden from you; run as root")),
+        "{stderr}"
+    );
+
+    // As root everything is visible and nothing is said.
+    let r = run(&["--proc-root", root, "ps", "--pids"]);
+    assert!(r.out().lines().count() > 5);
+    assert_eq!(r.stderr, "");
+}
