@@ -16,6 +16,8 @@ sizes=("$@")
 cargo build --release --quiet -p procscope
 ps_bin="$PWD/target/release/procscope"
 bin="$(sh "$kit/build.sh")"
+gcc -O2 -Wall -o "$bin/rusage_exec" bench/rusage_exec.c
+export RUSAGE_EXEC="$bin/rusage_exec"
 if ! command -v procs >/dev/null 2>&1; then
   echo "installing procs (cargo install procs) for the comparison" >&2
   cargo install procs --locked --quiet

@@ -3,7 +3,7 @@
 use crate::bytes::Bytes;
 use crate::clock::Clock;
 use crate::process::{CmdlineInfo, ProcessRow, StatInfo};
-use procscope_parse::stat::Stat;
+use procscope_parse::stat::{Stat, TaskState};
 use procscope_read::guard::{self, Ctx};
 use procscope_read::{Failure, Outcome, ProcDir, ProcRoot};
 use std::cell::RefCell;
@@ -136,6 +136,20 @@ fn read_one(
     if matches!(stat, Err(Failure::Gone)) {
         return None;
     }
+    // A leader that exited while other threads run reads as a zombie, and
+    // its cmdline as empty (its mm is gone): take the state and the command
+    // line from a live thread instead (reliability rule 7).
+    let mut stat = stat;
+    let mut cmd_dir = dir.clone();
+    if let Ok(st) = &mut stat {
+        if st.state == TaskState::Zombie && st.threads > 1 {
+            if let Some((t, tst)) = live_thread(&dir, pid, clock) {
+                st.state = tst.state;
+                st.leader_exited = true;
+                cmd_dir = t;
+            }
+        }
+    }
     let mut rows = Vec::new();
     if req.threads {
         match dir.tids() {
@@ -183,7 +197,20 @@ fn read_one(
         return None;
     }
     let cap = req.cmdline_cap;
-    Some(ctx.guarded(|| read_cmdline(&dir, cap)))
+    Some(ctx.guarded(|| read_cmdline(&cmd_dir, cap)))
+}
+
+/// The first thread other than the (exited) leader that is not a zombie.
+fn live_thread(dir: &ProcDir, pid: i32, clock: &Clock) -> Option<(ProcDir, StatInfo)> {
+    let tids = dir.tids().ok()?;
+    BUF.with(|b| {
+        let mut buf = b.borrow_mut();
+        tids.into_iter().filter(|&t| t != pid).find_map(|t| {
+            let td = dir.task(t).ok()?;
+            let st = read_stat(&td, c"stat", clock, &mut buf).ok()?;
+            (st.state != TaskState::Zombie).then_some((td, st))
+        })
+    })
 }
 
 /// Reads and converts `stat` of a process or thread directory.
@@ -219,6 +246,7 @@ pub fn stat_info(s: &Stat<'_>, clock: &Clock) -> StatInfo {
         priority: s.priority,
         kernel_thread: s.is_kernel_thread(),
         start_ticks: s.starttime_ticks,
+        leader_exited: false,
     }
 }
 

@@ -42,6 +42,9 @@ pub struct StatInfo {
     pub kernel_thread: bool,
     /// Start time in ticks after boot (with the PID, the process identity).
     pub start_ticks: u64,
+    /// The thread-group leader exited while other threads still run: the
+    /// leader's `stat` says `Z`, so `state` is taken from a live thread.
+    pub leader_exited: bool,
 }
 
 /// The command line as read.
@@ -194,6 +197,9 @@ impl Serialize for ProcessRow {
                 m.serialize_entry("state", &st.state.letter().to_string())?;
                 m.serialize_entry("state_meaning", st.state.meaning())?;
                 m.serialize_entry("kernel_thread", &st.kernel_thread)?;
+                if st.leader_exited {
+                    m.serialize_entry("leader_exited", &true)?;
+                }
                 m.serialize_entry("threads", &st.threads)?;
                 m.serialize_entry("rss_bytes", &st.rss_bytes)?;
                 m.serialize_entry("vsz_bytes", &st.vsz_bytes)?;

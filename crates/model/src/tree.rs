@@ -111,6 +111,7 @@ mod tests {
                 priority: 20,
                 kernel_thread: false,
                 start_ticks: 0,
+                leader_exited: false,
             }),
             uid: None,
             user: None,

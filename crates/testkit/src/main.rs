@@ -13,6 +13,7 @@
 //!                                         then calls mmap (queued behind it): reading this process's
 //!                                         cmdline now blocks
 //! procscope-testkit read-hang FILE        read FILE (a reader in D state on a hung FUSE file)
+//! procscope-testkit leader-exit           the main thread exits, another thread lives on
 //! ```
 //! Every mode prints `ready` on standard output once it is in its state (for
 //! mem-hang: just before the queued mmap).
@@ -83,6 +84,21 @@ fn main() {
             std::thread::sleep(Duration::from_millis(50));
             ready();
             sleep_forever()
+        }
+        Some("leader-exit") => {
+            // The main thread exits; a second thread keeps the process alive.
+            std::thread::spawn(|| {
+                std::thread::sleep(Duration::from_millis(100));
+                ready();
+                sleep_forever()
+            });
+            // The raw exit syscall (not exit_group) ends only the calling
+            // thread; pthread_exit would unwind through Rust's main and abort.
+            // SAFETY: nothing of this thread is used afterwards.
+            unsafe {
+                libc::syscall(libc::SYS_exit, 0);
+            }
+            unreachable!()
         }
         Some("vfork-d") => vfork_d(args[2].parse().unwrap()),
         Some("fuse-hang") => fuse_hang(&args[2]),

@@ -106,15 +106,14 @@ pub fn run(g: &Global, a: &PsArgs) -> anyhow::Result<Exit> {
         };
         let second = listing::list(&root, &req2).map_err(|f| proc_root_error(g, &f))?;
         timed_out.extend(second.timed_out);
-        let mut by_pid: HashMap<i32, ProcessRow> =
+        let by_pid: HashMap<i32, ProcessRow> =
             second.rows.into_iter().map(|r| (r.pid, r)).collect();
+        // Clone, not take: with --threads every row of a process shares it.
         for r in &mut rows {
-            r.cmdline = Some(
-                match by_pid.get_mut(&r.pid).and_then(|s| s.cmdline.take()) {
-                    Some(c) => c,
-                    None => Err(Failure::Gone),
-                },
-            );
+            r.cmdline = Some(match by_pid.get(&r.pid).and_then(|s| s.cmdline.clone()) {
+                Some(c) => c,
+                None => Err(Failure::Gone),
+            });
         }
     }
     if need_uid {

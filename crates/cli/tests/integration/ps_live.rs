@@ -286,3 +286,22 @@ fn hidepid_mounts_are_detected_and_said() {
     assert!(r.out().lines().count() > 5);
     assert_eq!(r.stderr, "");
 }
+
+#[test]
+fn a_process_whose_leader_exited_is_alive_not_defunct() {
+    let t = start_kit(&["leader-exit"]);
+    let pid = t.pid_s();
+    // The leader's own stat says Z; a live thread says S.
+    let leader = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    assert!(leader.contains(") Z "), "{leader}");
+    let r = run(&["ps", "-p", &pid, "-o", "pid,state,threads,command"]);
+    let out = r.out();
+    let row = out.lines().nth(1).unwrap();
+    assert!(row.contains(" S   2 "), "{out}");
+    assert!(row.ends_with("procscope-testkit leader-exit"), "{out}");
+    let v = run(&["ps", "--json", "-p", &pid]).json();
+    assert_eq!(v["processes"][0]["leader_exited"], true);
+    assert_eq!(v["processes"][0]["cmdline"][1], "leader-exit");
+    // Not a zombie for --state either.
+    assert_eq!(run(&["ps", "--state", "Z", "-p", &pid]).status, 1);
+}
