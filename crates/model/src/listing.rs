@@ -2,11 +2,12 @@
 
 use crate::bytes::Bytes;
 use crate::clock::Clock;
-use crate::process::{CmdlineInfo, ProcessRow, StatInfo};
+use crate::process::{CmdlineInfo, Handle, ProcessRow, StatInfo};
 use procscope_parse::stat::{Stat, TaskState};
 use procscope_read::guard::{self, Ctx};
 use procscope_read::{Failure, Outcome, ProcDir, ProcRoot};
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// What to read for each process.
 #[derive(Debug, Clone)]
@@ -23,6 +24,10 @@ pub struct Request {
     pub cmdline_cap: usize,
     /// Deadline and pool settings.
     pub guard: guard::Options,
+    /// Keep each process's directory handle in its row (for
+    /// [`stream_cmdlines`]), for at most this many processes; the rest are
+    /// reopened by PID and checked by start time.
+    pub keep_handles: usize,
 }
 
 impl Default for Request {
@@ -34,6 +39,7 @@ impl Default for Request {
             pids: None,
             cmdline_cap: 256 * 1024,
             guard: guard::Options::default(),
+            keep_handles: 0,
         }
     }
 }
@@ -50,6 +56,9 @@ pub struct Listing {
     pub timed_out: Vec<i32>,
 }
 
+/// Handles kept so far in this run (bounded by `Request::keep_handles`).
+static KEPT: AtomicUsize = AtomicUsize::new(0);
+
 thread_local! {
     static BUF: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(8192));
 }
@@ -58,6 +67,7 @@ thread_local! {
 /// cannot be listed.
 pub fn list(root: &ProcRoot, req: &Request) -> Outcome<Listing> {
     let clock = Clock::read(root)?;
+    KEPT.store(0, Ordering::Relaxed);
     let pids = match &req.pids {
         Some(p) => {
             let mut p = p.clone();
@@ -123,6 +133,7 @@ fn read_one(
                 uid: None,
                 user: None,
                 cmdline: None,
+                handle: None,
             }]);
             return None;
         }
@@ -169,6 +180,7 @@ fn read_one(
                         uid: uid.clone(),
                         user: None,
                         cmdline: None,
+                        handle: None,
                     });
                 }
             }),
@@ -180,9 +192,11 @@ fn read_one(
                 uid: uid.clone(),
                 user: None,
                 cmdline: None,
+                handle: None,
             }),
         }
     } else {
+        let keep = req.keep_handles > 0 && KEPT.fetch_add(1, Ordering::Relaxed) < req.keep_handles;
         rows.push(ProcessRow {
             pid,
             tid: None,
@@ -190,6 +204,7 @@ fn read_one(
             uid,
             user: None,
             cmdline: None,
+            handle: keep.then(|| Handle(cmd_dir.clone())),
         });
     }
     ctx.checkpoint(rows);
@@ -211,6 +226,61 @@ fn live_thread(dir: &ProcDir, pid: i32, clock: &Clock) -> Option<(ProcDir, StatI
             (st.state != TaskState::Zombie).then_some((td, st))
         })
     })
+}
+
+/// Reads the command line of each row, in the rows' order, and hands every
+/// row to `sink` as soon as it and the rows before it are complete (see
+/// [`guard::run_ordered`]): at most a few command lines are held at once.
+/// Rows should come from a listing with `keep_handles`; a row without a
+/// handle is reopened by PID and used only if its start time still matches.
+/// Returns the PIDs whose read timed out.
+pub fn stream_cmdlines(
+    root: &ProcRoot,
+    rows: Vec<ProcessRow>,
+    cap: usize,
+    opts: guard::Options,
+    mut sink: impl FnMut(ProcessRow),
+) -> Vec<i32> {
+    let root = root.clone();
+    let mut timed_out = Vec::new();
+    guard::run_ordered(
+        rows,
+        opts,
+        move |mut row: ProcessRow, ctx: &Ctx<ProcessRow, Outcome<CmdlineInfo>>| {
+            let handle = row.handle.take();
+            let start = row.stat.as_ref().ok().map(|s| s.start_ticks);
+            let pid = row.pid;
+            ctx.checkpoint(row);
+            let dir = match handle {
+                Some(h) => h.0,
+                None => reopen(&root, pid, start)?,
+            };
+            ctx.guarded(|| read_cmdline(&dir, cap))
+        },
+        |_, f| {
+            let Some(mut row) = f.partial else { return };
+            let cmd = f.rest.and_then(|r| r);
+            if matches!(cmd, Err(Failure::TimedOut { .. })) {
+                timed_out.push(row.pid);
+            }
+            row.cmdline = Some(cmd);
+            sink(row);
+        },
+    );
+    timed_out
+}
+
+/// Reopens `/proc/PID` and checks that it is still the process that started
+/// at `start_ticks` (PID and start time are a process's identity).
+fn reopen(root: &ProcRoot, pid: i32, start_ticks: Option<u64>) -> Outcome<ProcDir> {
+    let dir = root.process(pid)?;
+    let mut buf = Vec::with_capacity(1024);
+    dir.read(c"stat", &mut buf, 64 * 1024)?;
+    let now = Stat::parse(&buf).map_err(|e| Failure::malformed("stat", e))?;
+    if start_ticks.is_some_and(|s| s != now.starttime_ticks) {
+        return Err(Failure::Gone);
+    }
+    Ok(dir)
 }
 
 /// Reads and converts `stat` of a process or thread directory.
@@ -266,4 +336,67 @@ pub fn read_cmdline(dir: &ProcDir, cap: usize) -> Outcome<CmdlineInfo> {
         raw,
         truncated: r.truncated,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn stat(pid: i32, start: u64) -> String {
+        format!(
+            "{pid} (p{pid}) S 1 {pid} {pid} 0 -1 4194304 0 0 0 0 1 1 0 0 20 0 1 0 {start} 1000 10 0\n"
+        )
+    }
+
+    #[test]
+    fn streams_in_order_reopening_past_the_handle_budget_and_detecting_reuse() {
+        let t = tempfile::tempdir().unwrap();
+        fs::write(t.path().join("stat"), "btime 1700000000\n").unwrap();
+        fs::write(t.path().join("uptime"), "100.00 50.00\n").unwrap();
+        for pid in [10, 20, 30] {
+            let d = t.path().join(pid.to_string());
+            fs::create_dir(&d).unwrap();
+            fs::write(d.join("stat"), stat(pid, 500)).unwrap();
+            fs::write(d.join("cmdline"), format!("cmd{pid}\0arg\0")).unwrap();
+        }
+        let root = ProcRoot::open(t.path()).unwrap();
+        // One worker: PID 10 (listed first) is the one that keeps its handle.
+        let one = guard::Options {
+            workers: 1,
+            ..guard::Options::default()
+        };
+        let req = Request {
+            uid: false,
+            cmdline: false,
+            keep_handles: 1,
+            guard: one,
+            ..Request::default()
+        };
+        let l = list(&root, &req).unwrap();
+        let kept: Vec<i32> = l
+            .rows
+            .iter()
+            .filter(|r| r.handle.is_some())
+            .map(|r| r.pid)
+            .collect();
+        assert_eq!(kept, vec![10]);
+        assert!(l.rows.iter().all(|r| r.cmdline.is_none()));
+        // PID 30 is "reused" between the listing and the command-line read:
+        // its start time changed, so its new command line must not be shown.
+        fs::write(t.path().join("30/stat"), stat(30, 900)).unwrap();
+        let mut got = Vec::new();
+        let timed_out = stream_cmdlines(&root, l.rows, 1024, guard::Options::default(), |r| {
+            got.push((r.pid, r.cmdline.unwrap().map(|c| c.raw)));
+        });
+        assert!(timed_out.is_empty());
+        assert_eq!(
+            got,
+            vec![
+                (10, Ok(b"cmd10\0arg\0".to_vec())),
+                (20, Ok(b"cmd20\0arg\0".to_vec())),
+                (30, Err(Failure::Gone)),
+            ]
+        );
+    }
 }

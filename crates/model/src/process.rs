@@ -76,6 +76,21 @@ impl CmdlineInfo {
     }
 }
 
+/// The open `/proc/PID` directory a row was read through, kept so that a
+/// later read (the command line, streamed while printing) reaches the same
+/// process even if the PID has been reused since. Compares equal to any
+/// other handle: it is not part of the row's value.
+#[derive(Debug, Clone)]
+pub struct Handle(pub procscope_read::ProcDir);
+
+impl PartialEq for Handle {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Handle {}
+
 /// One process or thread.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcessRow {
@@ -91,6 +106,8 @@ pub struct ProcessRow {
     pub user: Option<Bytes>,
     /// Command line, when asked for.
     pub cmdline: Option<Outcome<CmdlineInfo>>,
+    /// The directory handle, when the listing was asked to keep it.
+    pub handle: Option<Handle>,
 }
 
 impl ProcessRow {

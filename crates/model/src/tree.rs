@@ -116,6 +116,7 @@ mod tests {
             uid: None,
             user: None,
             cmdline: None,
+            handle: None,
         }
     }
 

@@ -163,17 +163,36 @@ where
     R: Send + 'static,
     F: Fn(I, &Ctx<P, R>) -> R + Send + Sync + 'static,
 {
+    let mut out = Vec::with_capacity(items.len());
+    run_ordered(items, opts, job, |_, f| out.push(f));
+    out
+}
+
+/// Like [`run`], but hands each result to `sink` as soon as it and every
+/// result before it are in, in the items' order, instead of collecting them:
+/// memory then holds only the results that finished out of order (about one
+/// per worker), so a listing can print rows while later ones are read.
+pub fn run_ordered<I, P, R, F>(
+    items: Vec<I>,
+    opts: Options,
+    job: F,
+    mut sink: impl FnMut(usize, Finished<P, R>),
+) where
+    I: Send + 'static,
+    P: Send + 'static,
+    R: Send + 'static,
+    F: Fn(I, &Ctx<P, R>) -> R + Send + Sync + 'static,
+{
     let n = items.len();
-    let mut out: Vec<Finished<P, R>> = (0..n)
-        .map(|_| Finished {
-            partial: None,
-            rest: Err(Failure::Gone),
-        })
-        .collect();
-    let mut done = vec![false; n];
     if n == 0 {
-        return out;
+        return;
     }
+    let mut state = Collect::<P, R> {
+        partials: (0..n).map(|_| None).collect(),
+        rests: (0..n).map(|_| None).collect(),
+        next: 0,
+        remaining: n,
+    };
     let queue: Queue<I> = Arc::new(Mutex::new(items.into_iter().enumerate().collect()));
     let job = Arc::new(job);
     let (tx, rx) = mpsc::channel::<Msg<P, R>>();
@@ -198,55 +217,34 @@ where
         .filter_map(|_| spawn(tx.clone()))
         .collect();
     let mut stuck = 0usize;
-    let mut remaining = n;
     let tick = opts.timeout.map_or(Duration::from_millis(100), |t| {
         (t / 4).clamp(Duration::from_millis(5), Duration::from_millis(50))
     });
 
-    let accept = |msg: Msg<P, R>,
-                  out: &mut Vec<Finished<P, R>>,
-                  done: &mut Vec<bool>,
-                  remaining: &mut usize| {
-        match msg {
-            Msg::Partial(i, p) => {
-                if let Some(f) = out.get_mut(i) {
-                    f.partial = Some(p);
-                }
-            }
-            Msg::Done(i, r) => {
-                if let (Some(f), Some(d)) = (out.get_mut(i), done.get_mut(i)) {
-                    if !*d {
-                        *d = true;
-                        f.rest = Ok(r);
-                        *remaining -= 1;
-                    }
-                }
-            }
-        }
-    };
-
-    while remaining > 0 {
+    while state.remaining > 0 {
         if workers.is_empty() {
             // Past the stuck cap (or no thread could be started): finish the
             // rest here, refusing risky reads.
-            let ctx_tx = tx.clone();
             while let Some((i, item)) = pop(&queue) {
                 let ctx = Ctx {
                     idx: i,
-                    tx: ctx_tx.clone(),
+                    tx: tx.clone(),
                     slot: None,
                     mode: Mode::Refuse { stuck },
                 };
                 let r = job(item, &ctx);
-                let _ = ctx_tx.send(Msg::Done(i, r));
+                let _ = tx.send(Msg::Done(i, r));
+                while let Ok(m) = rx.try_recv() {
+                    state.accept(m, &mut sink);
+                }
             }
             while let Ok(m) = rx.try_recv() {
-                accept(m, &mut out, &mut done, &mut remaining);
+                state.accept(m, &mut sink);
             }
             break;
         }
         match rx.recv_timeout(tick) {
-            Ok(m) => accept(m, &mut out, &mut done, &mut remaining),
+            Ok(m) => state.accept(m, &mut sink),
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
@@ -266,15 +264,9 @@ where
             };
             // Take in whatever the stuck job delivered before it blocked.
             while let Ok(m) = rx.try_recv() {
-                accept(m, &mut out, &mut done, &mut remaining);
+                state.accept(m, &mut sink);
             }
-            if let (Some(f), Some(d)) = (out.get_mut(i), done.get_mut(i)) {
-                if !*d {
-                    *d = true;
-                    f.rest = Err(Failure::TimedOut { after: timeout });
-                    remaining -= 1;
-                }
-            }
+            state.finish(i, Err(Failure::TimedOut { after: timeout }), &mut sink);
             let w = workers.swap_remove(k);
             w.abandoned.store(true, Ordering::SeqCst);
             stuck += 1;
@@ -287,17 +279,63 @@ where
             }
         }
     }
-    // Jobs still marked not done can only be left if every sender vanished
-    // (a worker panicked): report them as lost rather than waiting.
-    for (f, d) in out.iter_mut().zip(done.iter()) {
-        if !*d && f.partial.is_none() {
-            f.rest = Err(Failure::Io {
+    // Jobs still unfinished can only be left if every sender vanished (a
+    // worker panicked): report them as lost rather than waiting.
+    for i in 0..n {
+        state.finish(
+            i,
+            Err(Failure::Io {
                 errno: 0,
                 message: "worker thread failed".into(),
-            });
+            }),
+            &mut sink,
+        );
+    }
+}
+
+/// The collector's bookkeeping: results wait here until every earlier one
+/// is in, then go to the sink in order.
+struct Collect<P, R> {
+    partials: Vec<Option<P>>,
+    rests: Vec<Option<Outcome<R>>>,
+    next: usize,
+    remaining: usize,
+}
+
+impl<P, R> Collect<P, R> {
+    fn accept(&mut self, m: Msg<P, R>, sink: &mut impl FnMut(usize, Finished<P, R>)) {
+        match m {
+            Msg::Partial(i, p) => {
+                if i >= self.next {
+                    if let Some(slot) = self.partials.get_mut(i) {
+                        *slot = Some(p);
+                    }
+                }
+            }
+            Msg::Done(i, r) => self.finish(i, Ok(r), sink),
         }
     }
-    out
+
+    /// Records job `i`'s outcome unless it already has one, then emits every
+    /// result that is now in order.
+    fn finish(&mut self, i: usize, rest: Outcome<R>, sink: &mut impl FnMut(usize, Finished<P, R>)) {
+        if i < self.next {
+            return;
+        }
+        let Some(slot) = self.rests.get_mut(i) else {
+            return;
+        };
+        if slot.is_some() {
+            return;
+        }
+        *slot = Some(rest);
+        self.remaining = self.remaining.saturating_sub(1);
+        while let Some(rest) = self.rests.get_mut(self.next).and_then(Option::take) {
+            let partial = self.partials.get_mut(self.next).and_then(Option::take);
+            sink(self.next, Finished { partial, rest });
+            self.next += 1;
+        }
+    }
 }
 
 fn worker<I, P, R, F>(
@@ -438,6 +476,31 @@ mod tests {
         assert_eq!(timed_out, 3);
         assert_eq!(skipped, 17);
         assert!(r.iter().all(|f| f.partial.is_some()));
+    }
+
+    #[test]
+    fn ordered_results_stream_before_the_run_ends() {
+        // Item 0 is slow: nothing may be emitted before it, everything in order after.
+        let mut seen = Vec::new();
+        run_ordered(
+            (0..100).collect(),
+            opts(1000, 2, 4),
+            |i: u32, ctx| {
+                if i == 0 {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                ctx.checkpoint(i);
+                i * 10
+            },
+            |idx, f: Finished<u32, u32>| {
+                assert_eq!(f.partial, Some(idx as u32));
+                seen.push((idx, f.rest.unwrap()));
+            },
+        );
+        assert_eq!(
+            seen,
+            (0..100).map(|i| (i as usize, i * 10)).collect::<Vec<_>>()
+        );
     }
 
     #[test]

@@ -79,48 +79,79 @@ impl Table {
         max_width: Option<usize>,
         header: bool,
     ) -> io::Result<()> {
-        let n = self.headers.len();
-        let mut widths: Vec<usize> = self
-            .headers
+        let layout = Layout::new(
+            self.headers.clone(),
+            self.rows.iter().map(Vec::as_slice),
+            max_width,
+        );
+        if header {
+            layout.write_header(out)?;
+        }
+        for row in &self.rows {
+            layout.write_row(out, row)?;
+        }
+        Ok(())
+    }
+}
+
+/// Column widths decided up front, so that rows can be written one at a
+/// time as they are produced (a streamed listing holds no table in memory).
+#[derive(Debug, Clone)]
+pub struct Layout {
+    headers: Vec<(String, Align)>,
+    widths: Vec<usize>,
+    last_max: Option<usize>,
+}
+
+impl Layout {
+    /// Sizes each column to its header and the widest cell in `rows`. Rows
+    /// may omit trailing cells (the last column of a streamed listing is
+    /// not known yet: it is left-aligned and cut to what is left of
+    /// `max_width`, so its width does not matter).
+    pub fn new<'a>(
+        headers: Vec<(String, Align)>,
+        rows: impl Iterator<Item = &'a [Cell]>,
+        max_width: Option<usize>,
+    ) -> Layout {
+        let n = headers.len();
+        let mut widths: Vec<usize> = headers
             .iter()
             .map(|(h, _)| crate::escape::width(h))
             .collect();
-        for row in &self.rows {
+        for row in rows {
             for (w, c) in widths.iter_mut().zip(row.iter()) {
                 *w = (*w).max(crate::escape::width(&c.text));
             }
         }
         let fixed: usize = widths.iter().take(n.saturating_sub(1)).map(|w| w + 1).sum();
         let last_max = max_width.map(|m| m.saturating_sub(fixed).max(8));
-        let bold = Style::new().bold();
-        if header {
-            let cells: Vec<Cell> = self
-                .headers
-                .iter()
-                .map(|(h, _)| Cell::styled(h.clone(), bold))
-                .collect();
-            self.write_row(out, &cells, &widths, last_max)?;
+        Layout {
+            headers,
+            widths,
+            last_max,
         }
-        for row in &self.rows {
-            self.write_row(out, row, &widths, last_max)?;
-        }
-        Ok(())
     }
 
-    fn write_row(
-        &self,
-        out: &mut dyn Write,
-        row: &[Cell],
-        widths: &[usize],
-        last_max: Option<usize>,
-    ) -> io::Result<()> {
+    /// Writes the header line, in bold.
+    pub fn write_header(&self, out: &mut dyn Write) -> io::Result<()> {
+        let bold = Style::new().bold();
+        let cells: Vec<Cell> = self
+            .headers
+            .iter()
+            .map(|(h, _)| Cell::styled(h.clone(), bold))
+            .collect();
+        self.write_row(out, &cells)
+    }
+
+    /// Writes one row.
+    pub fn write_row(&self, out: &mut dyn Write, row: &[Cell]) -> io::Result<()> {
         let n = self.headers.len();
         let empty = Cell::default();
         let mut line = String::with_capacity(128);
-        for (i, ((_, align), w)) in self.headers.iter().zip(widths).enumerate() {
+        for (i, ((_, align), w)) in self.headers.iter().zip(&self.widths).enumerate() {
             let cell = row.get(i).unwrap_or(&empty);
             let is_last = i + 1 == n;
-            let text = match (is_last, last_max) {
+            let text = match (is_last, self.last_max) {
                 (true, Some(m)) => crate::escape::truncate(&cell.text, m),
                 _ => std::borrow::Cow::Borrowed(cell.text.as_str()),
             };

@@ -10,9 +10,7 @@ use procscope_model::sort::{self, Key};
 use procscope_model::{tree, users};
 use procscope_read::{Failure, ProcRoot, guard};
 use procscope_render::ps::{CellCtx, Column, DEFAULT};
-use procscope_render::table::{Cell, Table};
-use serde::Serialize;
-use std::collections::HashMap;
+use procscope_render::table::{Align, Cell, Layout, Table};
 use std::io::Write;
 
 /// Extra help for `procscope ps --help`.
@@ -71,9 +69,15 @@ pub fn run(g: &Global, a: &PsArgs) -> anyhow::Result<Exit> {
     let need_cmd_out =
         !a.pids_only && (g.json || columns.iter().any(|c| c.needs_cmdline()) || sort_cmd);
     let need_cmd_filter = filter.needs_cmdline();
-    // With a selection that does not look at command lines, read them only
-    // for the processes that matched (a pgrep-like query reads one or two).
-    let two_phase = need_cmd_out && !need_cmd_filter && !filter.is_empty();
+    // Command lines are read last, in display order, and each row is printed
+    // as soon as its command line is in: memory holds the small stat rows,
+    // not every command line (and a pattern on names reads only the matches'
+    // command lines). This needs the command to be the table's last column
+    // (the others' widths are known before it is read), one row per process,
+    // and neither a -f pattern nor a sort on the command line.
+    let cmd_last = columns.last() == Some(&Column::Command);
+    let stream =
+        need_cmd_out && !need_cmd_filter && !sort_cmd && !a.threads && (g.json || cmd_last);
     let pid_hint = (!a.pids.is_empty() && a.ppid.is_empty() && a.children_of.is_empty())
         .then(|| a.pids.clone());
     let opts = guard::Options {
@@ -82,40 +86,17 @@ pub fn run(g: &Global, a: &PsArgs) -> anyhow::Result<Exit> {
     };
     let req = Request {
         uid: need_uid,
-        cmdline: need_cmd_filter || (need_cmd_out && !two_phase),
+        cmdline: (need_cmd_out && !stream) || need_cmd_filter,
         threads: a.threads,
         pids: pid_hint,
         cmdline_cap: CMDLINE_CAP,
         guard: opts,
+        keep_handles: if stream { handle_budget() } else { 0 },
     };
     let listing = listing::list(&root, &req).map_err(|f| proc_root_error(g, &f))?;
     let clock = listing.clock;
     let mut timed_out = listing.timed_out;
     let mut rows = filter.apply(listing.rows);
-
-    if two_phase && !rows.is_empty() {
-        let mut pids: Vec<i32> = rows.iter().map(|r| r.pid).collect();
-        pids.dedup();
-        let req2 = Request {
-            uid: false,
-            cmdline: true,
-            threads: false,
-            pids: Some(pids),
-            cmdline_cap: CMDLINE_CAP,
-            guard: opts,
-        };
-        let second = listing::list(&root, &req2).map_err(|f| proc_root_error(g, &f))?;
-        timed_out.extend(second.timed_out);
-        let by_pid: HashMap<i32, ProcessRow> =
-            second.rows.into_iter().map(|r| (r.pid, r)).collect();
-        // Clone, not take: with --threads every row of a process shares it.
-        for r in &mut rows {
-            r.cmdline = Some(match by_pid.get(&r.pid).and_then(|s| s.cmdline.clone()) {
-                Some(c) => c,
-                None => Err(Failure::Gone),
-            });
-        }
-    }
     if need_uid {
         let uids = rows
             .iter()
@@ -130,54 +111,123 @@ pub fn run(g: &Global, a: &PsArgs) -> anyhow::Result<Exit> {
     if !keys.is_empty() {
         sort::sort(&mut rows, &keys);
     }
+    // Display order, with the tree guide of each row.
+    let (rows, prefixes): (Vec<ProcessRow>, Vec<String>) = if a.tree && !a.pids_only {
+        let lines = tree::forest(&rows);
+        let mut slots: Vec<Option<ProcessRow>> = rows.into_iter().map(Some).collect();
+        lines
+            .iter()
+            .filter_map(|l| {
+                Some((
+                    slots.get_mut(l.index)?.take()?,
+                    procscope_render::ps::tree_prefix(l),
+                ))
+            })
+            .unzip()
+    } else {
+        let n = rows.len();
+        (rows, vec![String::new(); n])
+    };
+    let matched = !rows.is_empty();
+    let problems = if g.json {
+        Vec::new()
+    } else {
+        procscope_render::ps::problems(&rows)
+    };
 
     let mut out = output::stdout(g.color);
+    let ctx = CellCtx {
+        now_unix: clock
+            .boot_time_unix
+            .saturating_add(clock.uptime_centis / 100),
+    };
+    let width = if a.wide { None } else { output::term_width() };
+    let headers: Vec<(String, Align)> = columns
+        .iter()
+        .map(|c| (c.header().to_owned(), c.align()))
+        .collect();
+    let anchor = columns.iter().rposition(|c| c.is_tree_anchor());
+    let cells = |r: &ProcessRow, prefix: &str| -> Vec<Cell> {
+        let mut cells: Vec<Cell> = columns
+            .iter()
+            .map(|c| procscope_render::ps::cell(*c, r, &ctx))
+            .collect();
+        if let Some(cell) = anchor.and_then(|i| cells.get_mut(i)) {
+            cell.text.insert_str(0, prefix);
+        }
+        cells
+    };
+
     if a.pids_only {
         for r in &rows {
             writeln!(out, "{}", r.tid.unwrap_or(r.pid))?;
         }
     } else if g.json {
-        write_json(&mut out, &root, &rows, &timed_out)?;
-    } else if !rows.is_empty() {
-        let ctx = CellCtx {
-            now_unix: clock
-                .boot_time_unix
-                .saturating_add(clock.uptime_centis / 100),
-        };
-        let mut table = Table::new(
-            columns
-                .iter()
-                .map(|c| (c.header().to_owned(), c.align()))
-                .collect(),
-        );
-        let anchor = columns.iter().rposition(|c| c.is_tree_anchor());
-        if a.tree {
-            for line in tree::forest(&rows) {
-                let Some(r) = rows.get(line.index) else {
-                    continue;
-                };
-                let mut cells: Vec<Cell> = columns
-                    .iter()
-                    .map(|c| procscope_render::ps::cell(*c, r, &ctx))
-                    .collect();
-                if let Some(cell) = anchor.and_then(|i| cells.get_mut(i)) {
-                    cell.text
-                        .insert_str(0, &procscope_render::ps::tree_prefix(&line));
-                }
-                table.push(cells);
+        let mut doc = JsonStream::begin(&mut out, &root)?;
+        if stream {
+            let mut err = None;
+            timed_out.extend(listing::stream_cmdlines(
+                &root,
+                rows,
+                CMDLINE_CAP,
+                opts,
+                |r| {
+                    if err.is_none() {
+                        err = doc.row(&r).err();
+                    }
+                },
+            ));
+            if let Some(e) = err {
+                return Err(e.into());
             }
         } else {
             for r in &rows {
-                table.push(
-                    columns
-                        .iter()
-                        .map(|c| procscope_render::ps::cell(*c, r, &ctx))
-                        .collect(),
-                );
+                doc.row(r)?;
             }
         }
-        let width = if a.wide { None } else { output::term_width() };
-        table.write(&mut out, width, !a.no_header)?;
+        doc.end(&timed_out)?;
+    } else if matched {
+        if stream {
+            // Widths from every column but the command, which is last.
+            let known: Vec<Vec<Cell>> = rows
+                .iter()
+                .zip(&prefixes)
+                .map(|(r, p)| {
+                    let mut c = cells(r, p);
+                    c.pop();
+                    c
+                })
+                .collect();
+            let layout = Layout::new(headers, known.iter().map(Vec::as_slice), width);
+            drop(known);
+            if !a.no_header {
+                layout.write_header(&mut out)?;
+            }
+            let mut err = None;
+            let mut k = 0usize;
+            timed_out.extend(listing::stream_cmdlines(
+                &root,
+                rows,
+                CMDLINE_CAP,
+                opts,
+                |r| {
+                    let prefix = prefixes.get(k).map_or("", String::as_str);
+                    k += 1;
+                    if err.is_none() {
+                        err = layout.write_row(&mut out, &cells(&r, prefix)).err();
+                    }
+                },
+            ));
+            if let Some(e) = err {
+                return Err(e.into());
+            }
+        } else {
+            let mut table = Table::new(headers);
+            for (r, p) in rows.iter().zip(&prefixes) {
+                table.push(cells(r, p));
+            }
+            table.write(&mut out, width, !a.no_header)?;
+        }
     }
     out.flush()?;
     drop(out);
@@ -189,21 +239,18 @@ pub fn run(g: &Global, a: &PsArgs) -> anyhow::Result<Exit> {
             ));
         }
     }
-    if !g.json {
-        let problems = procscope_render::ps::problems(&rows);
-        if !problems.is_empty() {
-            let shown: Vec<&str> = problems.iter().take(5).map(String::as_str).collect();
-            let more = problems.len().saturating_sub(shown.len());
-            output::warn(&format!(
-                "some fields could not be read and show as `?`: {}{}",
-                shown.join("; "),
-                if more > 0 {
-                    format!("; and {more} more (see --json)")
-                } else {
-                    String::new()
-                }
-            ));
-        }
+    if !problems.is_empty() {
+        let shown: Vec<&str> = problems.iter().take(5).map(String::as_str).collect();
+        let more = problems.len().saturating_sub(shown.len());
+        output::warn(&format!(
+            "some fields could not be read and show as `?`: {}{}",
+            shown.join("; "),
+            if more > 0 {
+                format!("; and {more} more (see --json)")
+            } else {
+                String::new()
+            }
+        ));
     }
     if !timed_out.is_empty() && !g.json {
         timed_out.sort_unstable();
@@ -216,11 +263,61 @@ pub fn run(g: &Global, a: &PsArgs) -> anyhow::Result<Exit> {
             list.join(", ")
         ));
     }
-    Ok(if rows.is_empty() {
-        Exit::NoMatch
-    } else {
+    Ok(if matched {
         Exit::Success
+    } else {
+        Exit::NoMatch
     })
+}
+
+/// How many `/proc/PID` handles a streamed listing may keep open: the soft
+/// RLIMIT_NOFILE, raised to the hard limit first, less a reserve. Processes
+/// beyond it are reopened by PID and checked by start time.
+fn handle_budget() -> usize {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut lim = getrlimit(Resource::Nofile);
+    if lim.current < lim.maximum {
+        lim.current = lim.maximum;
+        let _ = setrlimit(Resource::Nofile, lim);
+    }
+    let soft = getrlimit(Resource::Nofile).current.unwrap_or(1 << 20);
+    usize::try_from(soft.min(1 << 20))
+        .unwrap_or(1024)
+        .saturating_sub(64)
+}
+
+/// `{"procscope":1,"kind":"ps",…,"processes":[` … `]}` written row by row.
+struct JsonStream<'a, W: Write> {
+    out: &'a mut W,
+    first: bool,
+}
+
+impl<'a, W: Write> JsonStream<'a, W> {
+    fn begin(out: &'a mut W, root: &ProcRoot) -> std::io::Result<Self> {
+        write!(
+            out,
+            "{{\"procscope\":{},\"kind\":\"ps\",\"proc_root\":",
+            procscope_render::json::VERSION
+        )?;
+        serde_json::to_writer(&mut *out, &root.path().display().to_string())?;
+        out.write_all(b",\"processes\":[")?;
+        Ok(JsonStream { out, first: true })
+    }
+
+    fn row(&mut self, r: &ProcessRow) -> std::io::Result<()> {
+        if !self.first {
+            self.out.write_all(b",")?;
+        }
+        self.first = false;
+        serde_json::to_writer(&mut *self.out, r)?;
+        Ok(())
+    }
+
+    fn end(self, timed_out: &[i32]) -> std::io::Result<()> {
+        self.out.write_all(b"],\"timed_out\":")?;
+        serde_json::to_writer(&mut *self.out, timed_out)?;
+        self.out.write_all(b"}\n")
+    }
 }
 
 fn guard_timeout(g: &Global) -> Option<std::time::Duration> {
@@ -269,25 +366,4 @@ fn build_filter(
     f.ppids = a.ppid.clone();
     f.descendants_of = a.children_of.clone();
     Ok(f)
-}
-
-#[derive(Serialize)]
-struct PsDoc<'a> {
-    proc_root: String,
-    processes: &'a [ProcessRow],
-    timed_out: &'a [i32],
-}
-
-fn write_json(
-    out: &mut dyn Write,
-    root: &ProcRoot,
-    rows: &[ProcessRow],
-    timed_out: &[i32],
-) -> std::io::Result<()> {
-    let doc = PsDoc {
-        proc_root: root.path().display().to_string(),
-        processes: rows,
-        timed_out,
-    };
-    procscope_render::json::write_document(out, "ps", &doc)
 }
