@@ -24,8 +24,7 @@
 //! guarded read, and the pool makes listings faster by using every core.
 
 use crate::failure::{Failure, Outcome};
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -76,12 +75,47 @@ enum Msg<P, R> {
     Done(usize, R),
 }
 
-#[derive(Default)]
-struct Slot {
+/// A worker's mailbox: what it is reading now, and the results it has
+/// finished that the collector has not taken yet. Results are batched here
+/// (one uncontended lock each) instead of sent one by one, and the collector
+/// is woken once per [`BATCH`] results; the collector drains a stuck
+/// worker's mailbox before abandoning it, so nothing it finished is lost.
+struct Slot<P, R> {
     /// The job index and start time of the guarded read in progress.
     busy: Mutex<Option<(usize, Instant)>>,
+    batch: Mutex<Vec<Msg<P, R>>>,
     abandoned: AtomicBool,
 }
+
+impl<P, R> Slot<P, R> {
+    fn new() -> Self {
+        Slot {
+            busy: Mutex::new(None),
+            batch: Mutex::new(Vec::new()),
+            abandoned: AtomicBool::new(false),
+        }
+    }
+
+    fn push(&self, m: Msg<P, R>) -> usize {
+        let mut g = match self.batch.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        g.push(m);
+        g.len()
+    }
+
+    fn drain(&self) -> Vec<Msg<P, R>> {
+        let mut g = match self.batch.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        std::mem::take(&mut *g)
+    }
+}
+
+/// Results a worker collects before waking the collector.
+const BATCH: usize = 32;
 
 #[derive(Clone, Copy)]
 enum Mode {
@@ -96,18 +130,27 @@ enum Mode {
 /// Passed to each job: deliver partial results and run guarded reads.
 pub struct Ctx<P, R> {
     idx: usize,
-    tx: Sender<Msg<P, R>>,
-    slot: Option<Arc<Slot>>,
+    out: Out<P, R>,
     mode: Mode,
+}
+
+/// Where a job's messages go: its worker's mailbox, or (on the caller's
+/// thread) straight to a local list.
+enum Out<P, R> {
+    Slot(Arc<Slot<P, R>>),
+    Local(std::cell::RefCell<Vec<Msg<P, R>>>),
 }
 
 impl<P, R> Ctx<P, R> {
     /// Delivers the part of the result that was read without risk, so that
     /// it survives if a later guarded read times out.
     pub fn checkpoint(&self, p: P) {
-        // The collector outlives every job it waits for; a send can only
-        // fail after it gave up on this job, when the value is moot.
-        let _ = self.tx.send(Msg::Partial(self.idx, p));
+        match &self.out {
+            Out::Slot(s) => {
+                s.push(Msg::Partial(self.idx, p));
+            }
+            Out::Local(v) => v.borrow_mut().push(Msg::Partial(self.idx, p)),
+        }
     }
 
     /// Runs `f`, a read that may block on the target's memory lock, under
@@ -115,40 +158,53 @@ impl<P, R> Ctx<P, R> {
     /// as timed out and this thread is abandoned (the call may return much
     /// later, or never).
     pub fn guarded<T>(&self, f: impl FnOnce() -> Outcome<T>) -> Outcome<T> {
-        match self.mode {
-            Mode::Refuse { stuck } => Err(Failure::Skipped { stuck }),
-            Mode::Unwatched => f(),
-            Mode::Watched => {
-                let Some(slot) = &self.slot else { return f() };
-                set_busy(slot, Some((self.idx, Instant::now())));
+        match (self.mode, &self.out) {
+            (Mode::Refuse { stuck }, _) => Err(Failure::Skipped { stuck }),
+            (Mode::Unwatched, _) | (Mode::Watched, Out::Local(_)) => f(),
+            (Mode::Watched, Out::Slot(slot)) => {
+                set_busy(&slot.busy, Some((self.idx, Instant::now())));
                 let r = f();
-                set_busy(slot, None);
+                set_busy(&slot.busy, None);
                 r
             }
         }
     }
 }
 
-fn set_busy(slot: &Slot, v: Option<(usize, Instant)>) {
-    match slot.busy.lock() {
+fn set_busy(busy: &Mutex<Option<(usize, Instant)>>, v: Option<(usize, Instant)>) {
+    match busy.lock() {
         Ok(mut g) => *g = v,
         Err(poisoned) => *poisoned.into_inner() = v,
     }
 }
 
-fn get_busy(slot: &Slot) -> Option<(usize, Instant)> {
-    match slot.busy.lock() {
+fn get_busy(busy: &Mutex<Option<(usize, Instant)>>) -> Option<(usize, Instant)> {
+    match busy.lock() {
         Ok(g) => *g,
         Err(poisoned) => *poisoned.into_inner(),
     }
 }
 
-type Queue<I> = Arc<Mutex<VecDeque<(usize, I)>>>;
+/// The items, handed out by an atomic index: no lock is shared between
+/// workers (each item has its own, taken once).
+struct Queue<I> {
+    items: Vec<Mutex<Option<I>>>,
+    next: AtomicUsize,
+}
 
-fn pop<I>(q: &Queue<I>) -> Option<(usize, I)> {
-    match q.lock() {
-        Ok(mut g) => g.pop_front(),
-        Err(p) => p.into_inner().pop_front(),
+impl<I> Queue<I> {
+    fn pop(&self) -> Option<(usize, I)> {
+        loop {
+            let i = self.next.fetch_add(1, Ordering::Relaxed);
+            let cell = self.items.get(i)?;
+            let item = match cell.lock() {
+                Ok(mut g) => g.take(),
+                Err(p) => p.into_inner().take(),
+            };
+            if let Some(item) = item {
+                return Some((i, item));
+            }
+        }
     }
 }
 
@@ -193,29 +249,35 @@ pub fn run_ordered<I, P, R, F>(
         next: 0,
         remaining: n,
     };
-    let queue: Queue<I> = Arc::new(Mutex::new(items.into_iter().enumerate().collect()));
+    let queue = Arc::new(Queue {
+        items: items.into_iter().map(|i| Mutex::new(Some(i))).collect(),
+        next: AtomicUsize::new(0),
+    });
     let job = Arc::new(job);
-    let (tx, rx) = mpsc::channel::<Msg<P, R>>();
+    // Workers only ping the collector (every BATCH results, and when they
+    // run out of work); results travel through their mailboxes.
+    let (ping, rx) = mpsc::channel::<()>();
     let mode = if opts.timeout.is_some() {
         Mode::Watched
     } else {
         Mode::Unwatched
     };
 
-    let spawn = |tx: Sender<Msg<P, R>>| -> Option<Arc<Slot>> {
-        let slot = Arc::new(Slot::default());
+    let spawn = |ping: Sender<()>| -> Option<Arc<Slot<P, R>>> {
+        let slot = Arc::new(Slot::new());
         let (q, j, s) = (Arc::clone(&queue), Arc::clone(&job), Arc::clone(&slot));
         std::thread::Builder::new()
             .name("procscope-read".into())
             .stack_size(256 * 1024)
-            .spawn(move || worker(q, j, s, tx, mode))
+            .spawn(move || worker(q, j, s, ping, mode))
             .ok()
             .map(|_| slot)
     };
 
-    let mut workers: Vec<Arc<Slot>> = (0..opts.workers.max(1).min(n).min(opts.max_stuck.max(1)))
-        .filter_map(|_| spawn(tx.clone()))
-        .collect();
+    let mut workers: Vec<Arc<Slot<P, R>>> =
+        (0..opts.workers.max(1).min(n).min(opts.max_stuck.max(1)))
+            .filter_map(|_| spawn(ping.clone()))
+            .collect();
     let mut stuck = 0usize;
     let tick = opts.timeout.map_or(Duration::from_millis(100), |t| {
         (t / 4).clamp(Duration::from_millis(5), Duration::from_millis(50))
@@ -225,62 +287,78 @@ pub fn run_ordered<I, P, R, F>(
         if workers.is_empty() {
             // Past the stuck cap (or no thread could be started): finish the
             // rest here, refusing risky reads.
-            while let Some((i, item)) = pop(&queue) {
+            while let Some((i, item)) = queue.pop() {
                 let ctx = Ctx {
                     idx: i,
-                    tx: tx.clone(),
-                    slot: None,
+                    out: Out::Local(std::cell::RefCell::new(Vec::new())),
                     mode: Mode::Refuse { stuck },
                 };
                 let r = job(item, &ctx);
-                let _ = tx.send(Msg::Done(i, r));
-                while let Ok(m) = rx.try_recv() {
-                    state.accept(m, &mut sink);
+                if let Out::Local(v) = ctx.out {
+                    for m in v.into_inner() {
+                        state.accept(m, &mut sink);
+                    }
                 }
-            }
-            while let Ok(m) = rx.try_recv() {
-                state.accept(m, &mut sink);
+                state.finish(i, Ok(r), &mut sink);
             }
             break;
         }
         match rx.recv_timeout(tick) {
-            Ok(m) => state.accept(m, &mut sink),
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => break,
+            Ok(()) | Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => {}
         }
-        let Some(timeout) = opts.timeout else {
-            continue;
-        };
-        let now = Instant::now();
-        let mut k = 0;
-        while k < workers.len() {
-            let expired = workers
-                .get(k)
-                .and_then(|w| get_busy(w))
-                .filter(|(_, t)| now.duration_since(*t) >= timeout);
-            let Some((i, _)) = expired else {
-                k += 1;
-                continue;
-            };
-            // Take in whatever the stuck job delivered before it blocked.
-            while let Ok(m) = rx.try_recv() {
+        for w in &workers {
+            for m in w.drain() {
                 state.accept(m, &mut sink);
             }
-            state.finish(i, Err(Failure::TimedOut { after: timeout }), &mut sink);
-            let w = workers.swap_remove(k);
-            w.abandoned.store(true, Ordering::SeqCst);
-            stuck += 1;
-            // Every live worker may get stuck too: keep the total that can
-            // ever be stuck at `max_stuck`.
-            if stuck + workers.len() < opts.max_stuck {
-                if let Some(s) = spawn(tx.clone()) {
-                    workers.push(s);
+        }
+        if let Some(timeout) = opts.timeout {
+            let now = Instant::now();
+            let mut k = 0;
+            while k < workers.len() {
+                let expired = workers
+                    .get(k)
+                    .and_then(|w| get_busy(&w.busy))
+                    .filter(|(_, t)| now.duration_since(*t) >= timeout);
+                let Some((i, _)) = expired else {
+                    k += 1;
+                    continue;
+                };
+                let w = workers.swap_remove(k);
+                w.abandoned.store(true, Ordering::SeqCst);
+                // Take in whatever the stuck worker finished or checkpointed.
+                for m in w.drain() {
+                    state.accept(m, &mut sink);
+                }
+                state.finish(i, Err(Failure::TimedOut { after: timeout }), &mut sink);
+                stuck += 1;
+                // Every live worker may get stuck too: keep the total that
+                // can ever be stuck at `max_stuck`.
+                if stuck + workers.len() < opts.max_stuck {
+                    if let Some(s) = spawn(ping.clone()) {
+                        workers.push(s);
+                    }
                 }
             }
         }
+        if state.remaining > 0
+            && !workers.is_empty()
+            && workers.iter().all(|w| Arc::strong_count(w) == 1)
+        {
+            // Every worker has exited. Pair the Release of their last Arc
+            // drop with an Acquire, take what they pushed before exiting,
+            // and stop: anything still missing was lost with a panicked job.
+            std::sync::atomic::fence(Ordering::Acquire);
+            for w in &workers {
+                for m in w.drain() {
+                    state.accept(m, &mut sink);
+                }
+            }
+            break;
+        }
     }
-    // Jobs still unfinished can only be left if every sender vanished (a
-    // worker panicked): report them as lost rather than waiting.
+    // Jobs still unfinished can only be left if a worker died (a job
+    // panicked): report them as lost rather than waiting.
     for i in 0..n {
         state.finish(
             i,
@@ -339,27 +417,33 @@ impl<P, R> Collect<P, R> {
 }
 
 fn worker<I, P, R, F>(
-    queue: Queue<I>,
+    queue: Arc<Queue<I>>,
     job: Arc<F>,
-    slot: Arc<Slot>,
-    tx: Sender<Msg<P, R>>,
+    slot: Arc<Slot<P, R>>,
+    ping: Sender<()>,
     mode: Mode,
 ) where
     F: Fn(I, &Ctx<P, R>) -> R,
 {
+    let ctx_slot = Arc::clone(&slot);
     while !slot.abandoned.load(Ordering::SeqCst) {
-        let Some((i, item)) = pop(&queue) else { return };
+        let Some((i, item)) = queue.pop() else { break };
         let ctx = Ctx {
             idx: i,
-            tx: tx.clone(),
-            slot: Some(Arc::clone(&slot)),
+            out: Out::Slot(Arc::clone(&ctx_slot)),
             mode,
         };
         let r = job(item, &ctx);
-        if tx.send(Msg::Done(i, r)).is_err() {
+        drop(ctx);
+        if slot.push(Msg::Done(i, r)) == BATCH && ping.send(()).is_err() {
             return;
         }
     }
+    drop(ctx_slot);
+    // Out of work: release our references first, so that the collector can
+    // tell from the reference count that this worker is gone.
+    drop(slot);
+    let _ = ping.send(());
 }
 
 /// Runs one risky read `f` on a fresh thread and waits at most `timeout`.

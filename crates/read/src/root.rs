@@ -62,6 +62,17 @@ impl ProcRoot {
         })
     }
 
+    /// About how many processes the root holds, without listing it: procfs
+    /// reports its root's link count as the number of processes plus a
+    /// constant (`proc_root_getattr()` in fs/proc/root.c). For other
+    /// directories (fixtures) it is the number of subdirectories plus two.
+    pub fn process_count_hint(&self) -> usize {
+        rustix::fs::fstat(self.fd.as_fd())
+            .ok()
+            .and_then(|st| usize::try_from(st.st_nlink).ok())
+            .unwrap_or(1024)
+    }
+
     /// The path this root was opened from.
     pub fn path(&self) -> &Path {
         &self.path

@@ -91,7 +91,7 @@ pub fn run(g: &Global, a: &PsArgs) -> anyhow::Result<Exit> {
         pids: pid_hint,
         cmdline_cap: CMDLINE_CAP,
         guard: opts,
-        keep_handles: if stream { handle_budget() } else { 0 },
+        keep_handles: if stream { handle_budget(&root) } else { 0 },
     };
     let listing = listing::list(&root, &req).map_err(|f| proc_root_error(g, &f))?;
     let clock = listing.clock;
@@ -270,10 +270,16 @@ pub fn run(g: &Global, a: &PsArgs) -> anyhow::Result<Exit> {
     })
 }
 
-/// How many `/proc/PID` handles a streamed listing may keep open: the soft
-/// RLIMIT_NOFILE, raised to the hard limit first, less a reserve. Processes
-/// beyond it are reopened by PID and checked by start time.
-fn handle_budget() -> usize {
+/// How many `/proc/PID` handles a streamed listing may keep open, and
+/// room for them made in the fd table. Processes beyond the budget are
+/// reopened by PID and checked by start time.
+///
+/// The soft RLIMIT_NOFILE is raised to the hard limit. Then the fd table is
+/// grown once to fit about every process, while procscope is still
+/// single-threaded: growing it later, with worker threads sharing it, makes
+/// the kernel wait for an RCU grace period at each doubling
+/// (`expand_fdtable()` in fs/file.c), which measured 13–16 ms each.
+fn handle_budget(root: &ProcRoot) -> usize {
     use rustix::process::{Resource, getrlimit, setrlimit};
     let mut lim = getrlimit(Resource::Nofile);
     if lim.current < lim.maximum {
@@ -281,9 +287,18 @@ fn handle_budget() -> usize {
         let _ = setrlimit(Resource::Nofile, lim);
     }
     let soft = getrlimit(Resource::Nofile).current.unwrap_or(1 << 20);
-    usize::try_from(soft.min(1 << 20))
-        .unwrap_or(1024)
-        .saturating_sub(64)
+    let soft = usize::try_from(soft.min(1 << 20)).unwrap_or(1024);
+    let want = root.process_count_hint().saturating_mul(5) / 4 + 256;
+    let room = want.min(soft.saturating_sub(1));
+    let stdout = std::io::stdout();
+    match rustix::io::fcntl_dupfd_cloexec(&stdout, i32::try_from(room).unwrap_or(i32::MAX)) {
+        Ok(fd) => {
+            drop(fd);
+            room.saturating_sub(128)
+        }
+        // Could not grow the table (fd limit): keep few handles.
+        Err(_) => 256,
+    }
 }
 
 /// `{"procscope":1,"kind":"ps",…,"processes":[` … `]}` written row by row.
