@@ -79,35 +79,39 @@ pub fn list(root: &ProcRoot, req: &Request) -> Outcome<Listing> {
     };
     let root2 = root.clone();
     let want = req.clone();
-    let results = guard::run(
+    let n = pids.len();
+    let mut rows = Vec::with_capacity(n);
+    let mut timed_out = Vec::new();
+    // Rows are merged as they come (in PID order) rather than collected
+    // first: the listing never holds two copies.
+    guard::run_ordered(
         pids,
         req.guard,
         move |pid: i32, ctx: &Ctx<Vec<ProcessRow>, Option<Outcome<CmdlineInfo>>>| {
             read_one(&root2, &want, &clock, pid, ctx)
         },
-    );
-    let mut rows = Vec::with_capacity(results.len());
-    let mut timed_out = Vec::new();
-    for f in results {
-        let Some(mut part) = f.partial else { continue };
-        let cmd = match f.rest {
-            Ok(c) => c,
-            Err(e) => {
-                if matches!(e, Failure::TimedOut { .. }) {
-                    if let Some(r) = part.first() {
-                        timed_out.push(r.pid);
+        |_, f| {
+            let Some(mut part) = f.partial else { return };
+            let cmd = match f.rest {
+                Ok(c) => c,
+                Err(e) => {
+                    if matches!(e, Failure::TimedOut { .. }) {
+                        if let Some(r) = part.first() {
+                            timed_out.push(r.pid);
+                        }
                     }
+                    Some(Err(e))
                 }
-                Some(Err(e))
+            };
+            if let Some(c) = cmd {
+                for r in part.iter_mut() {
+                    r.cmdline = Some(c.clone());
+                }
             }
-        };
-        if let Some(c) = cmd {
-            for r in part.iter_mut() {
-                r.cmdline = Some(c.clone());
-            }
-        }
-        rows.extend(part);
-    }
+            rows.extend(part);
+        },
+    );
+    rows.shrink_to_fit();
     Ok(Listing {
         rows,
         clock,
@@ -328,13 +332,22 @@ fn read_uid(dir: &ProcDir, buf: &mut Vec<u8>) -> Outcome<u32> {
 }
 
 /// Reads `cmdline` (call inside [`Ctx::guarded`]: it takes the memory lock).
+/// The read goes into the thread's reused buffer and is copied out at its
+/// exact size, so that thousands of command lines held or streamed leave no
+/// grown-then-shrunk allocations behind.
 pub fn read_cmdline(dir: &ProcDir, cap: usize) -> Outcome<CmdlineInfo> {
-    let mut raw = Vec::new();
-    let r = dir.read(c"cmdline", &mut raw, cap)?;
-    raw.shrink_to_fit();
-    Ok(CmdlineInfo {
-        raw,
-        truncated: r.truncated,
+    BUF.with(|b| {
+        let mut buf = b.borrow_mut();
+        let r = dir.read(c"cmdline", &mut buf, cap)?;
+        let raw = buf.to_vec();
+        // Don't keep a huge buffer around after one huge command line.
+        if buf.capacity() > 1 << 20 {
+            *buf = Vec::with_capacity(8192);
+        }
+        Ok(CmdlineInfo {
+            raw,
+            truncated: r.truncated,
+        })
     })
 }
 

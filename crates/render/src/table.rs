@@ -113,23 +113,46 @@ impl Layout {
         rows: impl Iterator<Item = &'a [Cell]>,
         max_width: Option<usize>,
     ) -> Layout {
-        let n = headers.len();
-        let mut widths: Vec<usize> = headers
+        let mut l = Layout::measuring(headers);
+        for row in rows {
+            l.measure(row);
+        }
+        l.finish(max_width)
+    }
+
+    /// Starts a layout sized to the headers; feed it rows with
+    /// [`Layout::measure`] (one at a time, so they need not all be held),
+    /// then call [`Layout::finish`].
+    pub fn measuring(headers: Vec<(String, Align)>) -> Layout {
+        let widths = headers
             .iter()
             .map(|(h, _)| crate::escape::width(h))
             .collect();
-        for row in rows {
-            for (w, c) in widths.iter_mut().zip(row.iter()) {
-                *w = (*w).max(crate::escape::width(&c.text));
-            }
-        }
-        let fixed: usize = widths.iter().take(n.saturating_sub(1)).map(|w| w + 1).sum();
-        let last_max = max_width.map(|m| m.saturating_sub(fixed).max(8));
         Layout {
             headers,
             widths,
-            last_max,
+            last_max: None,
         }
+    }
+
+    /// Widens columns to fit `row`.
+    pub fn measure(&mut self, row: &[Cell]) {
+        for (w, c) in self.widths.iter_mut().zip(row.iter()) {
+            *w = (*w).max(crate::escape::width(&c.text));
+        }
+    }
+
+    /// Fixes the last column's room from `max_width`.
+    pub fn finish(mut self, max_width: Option<usize>) -> Layout {
+        let n = self.headers.len();
+        let fixed: usize = self
+            .widths
+            .iter()
+            .take(n.saturating_sub(1))
+            .map(|w| w + 1)
+            .sum();
+        self.last_max = max_width.map(|m| m.saturating_sub(fixed).max(8));
+        self
     }
 
     /// Writes the header line, in bold.

@@ -188,18 +188,15 @@ pub fn run(g: &Global, a: &PsArgs) -> anyhow::Result<Exit> {
         doc.end(&timed_out)?;
     } else if matched {
         if stream {
-            // Widths from every column but the command, which is last.
-            let known: Vec<Vec<Cell>> = rows
-                .iter()
-                .zip(&prefixes)
-                .map(|(r, p)| {
-                    let mut c = cells(r, p);
-                    c.pop();
-                    c
-                })
-                .collect();
-            let layout = Layout::new(headers, known.iter().map(Vec::as_slice), width);
-            drop(known);
+            // Widths from every column but the command, which is last,
+            // measured row by row (no table is held).
+            let mut layout = Layout::measuring(headers);
+            for (r, p) in rows.iter().zip(&prefixes) {
+                let mut c = cells(r, p);
+                c.pop();
+                layout.measure(&c);
+            }
+            let layout = layout.finish(width);
             if !a.no_header {
                 layout.write_header(&mut out)?;
             }

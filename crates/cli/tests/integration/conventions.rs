@@ -50,24 +50,31 @@ fn exit_codes() {
 
 #[test]
 fn a_closed_pipe_is_a_clean_exit() {
-    let mut child = Command::new(procscope())
-        .args(["ps", "--threads", "-w"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Close the read end before procscope writes anything (like `| head -0`).
-    drop(child.stdout.take());
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(0), "stderr: {err}");
-    assert_eq!(err, "");
+    // Streamed rows (default), a collected table (--threads), and JSON.
+    for args in [
+        &["ps", "-w"][..],
+        &["ps", "--threads", "-w"],
+        &["ps", "--json"],
+    ] {
+        let mut child = Command::new(procscope())
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Close the read end before procscope writes anything (like `| head -0`).
+        drop(child.stdout.take());
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(0), "{args:?}: stderr: {err}");
+        assert_eq!(err, "", "{args:?}");
+    }
 }
 
 #[test]
