@@ -1,4 +1,5 @@
-//! Sorting rows by a named key (`--sort -rss,pid`).
+//! Sorting rows by keys (`--sort -rss,pid`; the names are the columns'
+//! names, parsed by the renderer).
 
 use crate::process::ProcessRow;
 use std::cmp::Ordering;
@@ -23,49 +24,9 @@ pub enum Key {
     Command,
     Nice,
     Priority,
-}
-
-/// Names accepted by [`parse`], for help and error messages.
-pub const NAMES: &[&str] = &[
-    "pid", "tid", "ppid", "user", "uid", "state", "threads", "rss", "vsz", "cpu", "start",
-    "elapsed", "comm", "command", "nice", "pri",
-];
-
-/// Parses `KEY` or `-KEY` (descending), comma-separated.
-pub fn parse(spec: &str) -> Result<Vec<(Key, bool)>, String> {
-    let mut out = Vec::new();
-    for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (desc, name) = match part.strip_prefix('-') {
-            Some(n) => (true, n),
-            None => (false, part.strip_prefix('+').unwrap_or(part)),
-        };
-        let key = match name.to_ascii_lowercase().as_str() {
-            "pid" => Key::Pid,
-            "tid" | "lwp" | "spid" => Key::Tid,
-            "ppid" => Key::Ppid,
-            "user" => Key::User,
-            "uid" => Key::Uid,
-            "state" | "stat" | "s" => Key::State,
-            "threads" | "nlwp" | "thcount" => Key::Threads,
-            "rss" | "mem" => Key::Rss,
-            "vsz" | "vsize" => Key::Vsz,
-            "cpu" | "time" | "cputime" => Key::Cpu,
-            "start" | "start_time" | "lstart" => Key::Start,
-            "elapsed" | "etime" | "age" => Key::Elapsed,
-            "comm" | "name" => Key::Comm,
-            "command" | "args" | "cmd" | "cmdline" => Key::Command,
-            "nice" | "ni" => Key::Nice,
-            "pri" | "priority" => Key::Priority,
-            other => {
-                return Err(format!(
-                    "unknown sort key `{other}` (known: {})",
-                    NAMES.join(", ")
-                ));
-            }
-        };
-        out.push((key, desc));
-    }
-    Ok(out)
+    Pgrp,
+    Session,
+    Tty,
 }
 
 /// Compares two rows by one key. Rows missing the value sort last.
@@ -108,6 +69,9 @@ pub fn compare(a: &ProcessRow, b: &ProcessRow, key: Key) -> Ordering {
         ),
         Key::Nice => opt(st(a).map(|s| s.nice), st(b).map(|s| s.nice)),
         Key::Priority => opt(st(a).map(|s| s.priority), st(b).map(|s| s.priority)),
+        Key::Pgrp => opt(st(a).map(|s| s.pgrp), st(b).map(|s| s.pgrp)),
+        Key::Session => opt(st(a).map(|s| s.session), st(b).map(|s| s.session)),
+        Key::Tty => opt(st(a).map(|s| s.tty_nr), st(b).map(|s| s.tty_nr)),
     }
 }
 
@@ -123,19 +87,4 @@ pub fn sort(rows: &mut [ProcessRow], keys: &[(Key, bool)]) {
         }
         a.pid.cmp(&b.pid).then(a.tid.cmp(&b.tid))
     });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_keys() {
-        assert_eq!(
-            parse("-rss,pid").unwrap(),
-            vec![(Key::Rss, true), (Key::Pid, false)]
-        );
-        assert_eq!(parse("+etime").unwrap(), vec![(Key::Elapsed, false)]);
-        assert!(parse("bogus").unwrap_err().contains("known: pid"));
-    }
 }

@@ -6,6 +6,7 @@ use crate::units;
 use anstyle::{AnsiColor, Style};
 use procscope_model::Failure;
 use procscope_model::process::ProcessRow;
+use procscope_model::sort::Key;
 use procscope_model::tree::TreeLine;
 use procscope_parse::cmdline::Shape;
 use procscope_parse::stat::TaskState;
@@ -123,6 +124,31 @@ impl Column {
         }
     }
 
+    /// The sort key of the column (`--sort` takes column names).
+    pub fn sort_key(self) -> Key {
+        match self {
+            Column::Pid => Key::Pid,
+            Column::Tid => Key::Tid,
+            Column::Ppid => Key::Ppid,
+            Column::User => Key::User,
+            Column::Uid => Key::Uid,
+            Column::State => Key::State,
+            Column::Threads => Key::Threads,
+            Column::Rss => Key::Rss,
+            Column::Vsz => Key::Vsz,
+            Column::Cpu => Key::Cpu,
+            Column::Start => Key::Start,
+            Column::Elapsed => Key::Elapsed,
+            Column::Nice => Key::Nice,
+            Column::Pri => Key::Priority,
+            Column::Pgrp => Key::Pgrp,
+            Column::Sid => Key::Session,
+            Column::Tty => Key::Tty,
+            Column::Comm => Key::Comm,
+            Column::Command => Key::Command,
+        }
+    }
+
     /// Whether the column needs the UID (`status`).
     pub fn needs_uid(self) -> bool {
         matches!(self, Column::User | Column::Uid)
@@ -137,6 +163,22 @@ impl Column {
     pub fn is_tree_anchor(self) -> bool {
         matches!(self, Column::Command | Column::Comm)
     }
+}
+
+/// Parses `--sort`: column names, comma-separated, each optionally
+/// prefixed with `-` (descending) or `+`.
+pub fn parse_sort(spec: &str) -> Result<Vec<(Key, bool)>, String> {
+    let mut out = Vec::new();
+    for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (desc, name) = match part.strip_prefix('-') {
+            Some(n) => (true, n),
+            None => (false, part.strip_prefix('+').unwrap_or(part)),
+        };
+        let cols = Column::parse_list(name)
+            .map_err(|_| format!("unknown sort key `{name}` (known: {NAMES})"))?;
+        out.extend(cols.into_iter().map(|c| (c.sort_key(), desc)));
+    }
+    Ok(out)
 }
 
 /// Context for formatting cells.
@@ -330,6 +372,21 @@ mod tests {
         assert_eq!(tty_name(34817 + 256 - 1), "pts/256");
         assert_eq!(tty_name(1025), "tty1");
         assert_eq!(tty_name(4 << 8 | 64), "ttyS0");
+    }
+
+    #[test]
+    fn sort_specs() {
+        assert_eq!(
+            parse_sort("-rss,pid").unwrap(),
+            vec![(Key::Rss, true), (Key::Pid, false)]
+        );
+        assert_eq!(parse_sort("+etime").unwrap(), vec![(Key::Elapsed, false)]);
+        assert_eq!(parse_sort("args").unwrap(), vec![(Key::Command, false)]);
+        assert!(
+            parse_sort("bogus")
+                .unwrap_err()
+                .contains("unknown sort key `bogus` (known: pid")
+        );
     }
 
     #[test]

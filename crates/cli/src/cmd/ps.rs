@@ -50,7 +50,7 @@ pub fn run(g: &Global, a: &PsArgs) -> anyhow::Result<Exit> {
         columns.insert(at, Column::Tid);
     }
     let keys = match &a.sort {
-        Some(s) => sort::parse(s).map_err(UsageError)?,
+        Some(s) => procscope_render::ps::parse_sort(s).map_err(UsageError)?,
         None => Vec::new(),
     };
     if a.pids_only && g.json {
@@ -165,21 +165,7 @@ pub fn run(g: &Global, a: &PsArgs) -> anyhow::Result<Exit> {
     } else if g.json {
         let mut doc = JsonStream::begin(&mut out, &root)?;
         if stream {
-            let mut err = None;
-            timed_out.extend(listing::stream_cmdlines(
-                &root,
-                rows,
-                CMDLINE_CAP,
-                opts,
-                |r| {
-                    if err.is_none() {
-                        err = doc.row(&r).err();
-                    }
-                },
-            ));
-            if let Some(e) = err {
-                return Err(e.into());
-            }
+            timed_out.extend(stream_rows(&root, rows, opts, |_, r| doc.row(r))?);
         } else {
             for r in &rows {
                 doc.row(r)?;
@@ -200,24 +186,10 @@ pub fn run(g: &Global, a: &PsArgs) -> anyhow::Result<Exit> {
             if !a.no_header {
                 layout.write_header(&mut out)?;
             }
-            let mut err = None;
-            let mut k = 0usize;
-            timed_out.extend(listing::stream_cmdlines(
-                &root,
-                rows,
-                CMDLINE_CAP,
-                opts,
-                |r| {
-                    let prefix = prefixes.get(k).map_or("", String::as_str);
-                    k += 1;
-                    if err.is_none() {
-                        err = layout.write_row(&mut out, &cells(&r, prefix)).err();
-                    }
-                },
-            ));
-            if let Some(e) = err {
-                return Err(e.into());
-            }
+            timed_out.extend(stream_rows(&root, rows, opts, |k, r| {
+                let prefix = prefixes.get(k).map_or("", String::as_str);
+                layout.write_row(&mut out, &cells(r, prefix))
+            })?);
         } else {
             let mut table = Table::new(headers);
             for (r, p) in rows.iter().zip(&prefixes) {
@@ -265,6 +237,30 @@ pub fn run(g: &Global, a: &PsArgs) -> anyhow::Result<Exit> {
     } else {
         Exit::NoMatch
     })
+}
+
+/// Streams command lines for `rows` (see [`listing::stream_cmdlines`]) and
+/// writes each row with `write(index, row)` as it completes. After the first
+/// write error (a closed pipe) nothing more is written, and the error is
+/// returned once the stream ends. Returns the PIDs whose read timed out.
+fn stream_rows(
+    root: &ProcRoot,
+    rows: Vec<ProcessRow>,
+    opts: guard::Options,
+    mut write: impl FnMut(usize, &ProcessRow) -> std::io::Result<()>,
+) -> std::io::Result<Vec<i32>> {
+    let mut err = None;
+    let mut k = 0usize;
+    let timed_out = listing::stream_cmdlines(root, rows, CMDLINE_CAP, opts, |r| {
+        if err.is_none() {
+            err = write(k, &r).err();
+        }
+        k += 1;
+    });
+    match err {
+        Some(e) => Err(e),
+        None => Ok(timed_out),
+    }
 }
 
 /// How many `/proc/PID` handles a streamed listing may keep open, and
