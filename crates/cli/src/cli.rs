@@ -73,6 +73,12 @@ pub enum Command {
     /// Find and list processes (like ps and pgrep).
     #[command(after_help = crate::cmd::ps::AFTER_HELP)]
     Ps(PsArgs),
+    /// Print a process's command line exactly (argv, raw bytes, hex, or shell).
+    #[command(after_help = crate::cmd::cmdline::AFTER_HELP)]
+    Cmdline(CmdlineArgs),
+    /// Print a process's environment exactly (as passed to execve).
+    #[command(after_help = crate::cmd::env::AFTER_HELP)]
+    Env(EnvArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
     /// Print the manual page (roff) to standard output.
@@ -157,6 +163,61 @@ pub struct PsArgs {
     /// Do not print the header line.
     #[arg(long)]
     pub no_header: bool,
+}
+
+/// `procscope cmdline`.
+#[derive(Debug, Args)]
+pub struct CmdlineArgs {
+    /// A PID, or a regex on process names (every match is shown).
+    pub target: String,
+
+    /// The exact bytes, NUL-separated, as /proc/PID/cmdline holds them (for xargs -0).
+    #[arg(short = '0', long, conflicts_with_all = ["hex", "shell"])]
+    pub raw: bool,
+
+    /// A hex dump (like xxd).
+    #[arg(long, conflicts_with = "shell")]
+    pub hex: bool,
+
+    /// One line of bash that runs the same program with byte-identical arguments.
+    #[arg(long)]
+    pub shell: bool,
+}
+
+/// `procscope env`.
+#[derive(Debug, Args)]
+pub struct EnvArgs {
+    /// A PID, or a regex on process names (every match is shown).
+    pub target: String,
+
+    /// Only these variables (names or globs like 'LC_*').
+    pub names: Vec<String>,
+
+    /// Sort by name (default: the kernel's order, which is the order getenv searches).
+    #[arg(long)]
+    pub sort: bool,
+
+    /// The exact bytes, NUL-separated (for xargs -0 or env -0 style tools).
+    #[arg(short = '0', long, conflicts_with_all = ["export", "diff"])]
+    pub raw: bool,
+
+    /// `export NAME=value` lines quoted for bash, to be sourced.
+    #[arg(long, conflicts_with = "diff")]
+    pub export: bool,
+
+    /// Mask secret-looking values (keys like *TOKEN*, *SECRET*, *PASSWORD*, *_KEY, AUTH*…,
+    /// and passwords in URLs), keeping the key and the value's length class.
+    #[arg(long)]
+    pub redact: bool,
+
+    /// More key globs to mask with --redact (repeatable).
+    #[arg(long = "redact-key", value_name = "GLOB", requires = "redact")]
+    pub redact_keys: Vec<String>,
+
+    /// Compare with another process (PID or pattern), your own environment (-),
+    /// or a file of KEY=value lines.
+    #[arg(long, value_name = "OTHER")]
+    pub diff: Option<String>,
 }
 
 /// `procscope completions`.

@@ -14,6 +14,8 @@ fn main() -> ExitCode {
     let args = cli::Cli::parse();
     let result = match &args.command {
         cli::Command::Ps(a) => cmd::ps::run(&args.global, a),
+        cli::Command::Cmdline(a) => cmd::cmdline::run(&args.global, a),
+        cli::Command::Env(a) => cmd::env::run(&args.global, a),
         cli::Command::Completions(a) => cmd::completions::run(a),
         cli::Command::Man => cmd::man::run(),
     };

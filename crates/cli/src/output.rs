@@ -11,6 +11,9 @@ pub enum Exit {
     Success,
     /// Exit status 1: nothing matched (like pgrep and grep).
     NoMatch,
+    /// Exit status 2: what was asked could not be done (the reasons were
+    /// already printed).
+    Failed,
 }
 
 /// An error the user can fix by changing the command line (exit status 2),
@@ -34,6 +37,12 @@ pub fn stdout(choice: ColorChoice) -> io::BufWriter<anstream::AutoStream<io::Std
         ColorChoice::Never => anstream::ColorChoice::Never,
     };
     io::BufWriter::with_capacity(64 * 1024, anstream::AutoStream::new(io::stdout().lock(), c))
+}
+
+/// Buffered standard output that passes every byte through untouched, for
+/// `--raw` (the colour-stripping stream would also drop control bytes).
+pub fn raw_stdout() -> io::BufWriter<io::StdoutLock<'static>> {
+    io::BufWriter::with_capacity(64 * 1024, io::stdout().lock())
 }
 
 /// The terminal's width when standard output is a terminal (`COLUMNS`
@@ -84,6 +93,7 @@ pub fn finish(result: anyhow::Result<Exit>) -> ExitCode {
     match result {
         Ok(Exit::Success) => ExitCode::SUCCESS,
         Ok(Exit::NoMatch) => ExitCode::from(1),
+        Ok(Exit::Failed) => ExitCode::from(2),
         // `procscope ps | head`: the reader went away; that is not an error.
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {

@@ -11,10 +11,13 @@
 
 pub mod bytes;
 pub mod clock;
+pub mod glob;
 pub mod listing;
 pub mod process;
+pub mod redact;
 pub mod select;
 pub mod sort;
+pub mod target;
 pub mod tree;
 pub mod users;
 

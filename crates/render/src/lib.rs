@@ -13,5 +13,6 @@
 pub mod escape;
 pub mod json;
 pub mod ps;
+pub mod shell;
 pub mod table;
 pub mod units;

@@ -14,6 +14,8 @@
 //!                                         cmdline now blocks
 //! procscope-testkit read-hang FILE        read FILE (a reader in D state on a hung FUSE file)
 //! procscope-testkit leader-exit           the main thread exits, another thread lives on
+//! procscope-testkit exec N ENV.. ARGV..   execve itself with exactly these hex-encoded bytes
+//!                                         (N environment entries, then argv; argv[1] picks the mode)
 //! ```
 //! Every mode prints `ready` on standard output once it is in its state (for
 //! mem-hang: just before the queued mmap).
@@ -84,6 +86,23 @@ fn main() {
             std::thread::sleep(Duration::from_millis(50));
             ready();
             sleep_forever()
+        }
+        Some("exec") => {
+            // exec NENV ENVHEX... ARGVHEX...: execve this program with exactly
+            // these bytes (duplicate keys, entries without '=', any argv[0]).
+            let nenv: usize = args[2].parse().unwrap();
+            // `*HH:N` is N copies of byte HH: one argument may be up to
+            // 128 KiB (MAX_ARG_STRLEN), too short for a big one in hex.
+            let bytes = |h: &String| match h.strip_prefix('*').and_then(|r| r.split_once(':')) {
+                Some((b, n)) => vec![unhex(b)[0]; n.parse().unwrap()],
+                None => unhex(h),
+            };
+            let cs = |h: &String| std::ffi::CString::new(bytes(h)).expect("no NUL inside");
+            let envp: Vec<std::ffi::CString> = args[3..3 + nenv].iter().map(cs).collect();
+            let argv: Vec<std::ffi::CString> = args[3 + nenv..].iter().map(cs).collect();
+            let exe = std::ffi::CString::new("/proc/self/exe").unwrap();
+            let e = nix::unistd::execve(&exe, &argv, &envp);
+            panic!("execve: {e:?}")
         }
         Some("leader-exit") => {
             // The main thread exits; a second thread keeps the process alive.

@@ -1,5 +1,8 @@
 //! One module per subcommand: each has a `run`.
 
+pub mod cmdline;
 pub mod completions;
+pub mod env;
 pub mod man;
 pub mod ps;
+pub mod targets;

@@ -127,6 +127,29 @@ fn ps_finishes_in_about_the_timeout_on_a_memory_lock_hang() {
     );
 
     let me = std::process::id().to_string();
+    // cmdline and env of the hung process: a typed answer after the deadline.
+    for cmd in ["cmdline", "env"] {
+        let r = run_with(
+            &["--timeout", "300ms", cmd, &pid],
+            &[],
+            Duration::from_secs(5),
+        );
+        assert_eq!(r.status, 2, "{cmd}: {}", r.stderr);
+        assert!(r.took < Duration::from_secs(2), "{cmd} took {:?}", r.took);
+        let file = if cmd == "cmdline" {
+            "cmdline"
+        } else {
+            "environ"
+        };
+        assert!(
+            r.stderr.contains(&format!(
+                "PID {pid} (procscope-testk): {file}: timed out after 300 ms"
+            )),
+            "{cmd}: {}",
+            r.stderr
+        );
+    }
+
     // A pattern on comm needs no command line: no timeout, no warning.
     let r = run(&[
         "--timeout",

@@ -14,3 +14,4 @@ mod fixtures;
 mod hang;
 mod ps_live;
 mod support;
+mod text;

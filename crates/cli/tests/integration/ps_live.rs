@@ -104,13 +104,17 @@ fn hostile_argv_round_trips_through_json_and_is_safe_on_a_terminal() {
     }
     assert!(r.out().lines().nth(1).unwrap().ends_with('…'));
 
-    // -f matches the raw bytes of the joined arguments.
-    let r = run(&["ps", "-f", "--pids", "(?s)line1\nline2 "]);
+    // -f matches the raw bytes of the joined arguments. (--ppid keeps the
+    // other tests' hostile processes, running in parallel, out.)
+    let me = std::process::id().to_string();
+    let r = run(&["ps", "-f", "--pids", "--ppid", &me, "(?s)line1\nline2 "]);
     assert_eq!(r.out().trim(), pid);
     let r = run(&[
         "ps",
         "-f",
         "--pids",
+        "--ppid",
+        &me,
         "-x",
         "(?s-u)/usr/local/bin/hostile \\x1b\\[2J sleep  line1.*",
     ]);

@@ -1,0 +1,73 @@
+//! Shared by commands about chosen processes: resolve TARGET, read what is
+//! needed under the deadline, and describe failures with what to do.
+
+use crate::cli::Global;
+use crate::cmd::ps::open_root;
+use crate::output::UsageError;
+use procscope_model::target::{self, ProcText, Target, TextRequest};
+use procscope_read::{Failure, ProcRoot, guard};
+use procscope_render::escape::escape;
+
+/// Files read by the text commands are capped here (argv and environments
+/// can be made huge on purpose; see reliability rule 2).
+pub const TEXT_CAP: usize = 64 << 20;
+
+/// Opens the root, resolves the target and reads `what` for each match.
+/// An empty result means nothing matched.
+pub fn read(
+    g: &Global,
+    target: &str,
+    cmdline: bool,
+    environ: bool,
+    cwd: bool,
+) -> anyhow::Result<(ProcRoot, Vec<ProcText>)> {
+    let root = open_root(g)?;
+    let t = Target::parse(target).map_err(UsageError)?;
+    let opts = guard::Options {
+        timeout: (!g.timeout.is_zero()).then_some(g.timeout),
+        ..guard::Options::default()
+    };
+    let pids = target::resolve(&root, &t, root.own_pid(), opts).map_err(|f| {
+        anyhow::anyhow!("cannot list processes under {}: {f}", root.path().display())
+    })?;
+    let texts = target::read(
+        &root,
+        pids,
+        TextRequest {
+            cmdline,
+            environ,
+            cwd,
+            cap: TEXT_CAP,
+            guard: opts,
+        },
+    )
+    .map_err(|f| anyhow::anyhow!("cannot read {}: {f}", root.path().display()))?;
+    // A PID that does not exist is "nothing matched", like a pattern.
+    let texts = texts
+        .into_iter()
+        .filter(|t| !matches!(t.stat, Err(Failure::Gone)))
+        .collect();
+    Ok((root, texts))
+}
+
+/// `PID 123 (name)`, escaped.
+pub fn title(t: &ProcText) -> String {
+    match &t.stat {
+        Ok(s) => format!("PID {} ({})", t.pid, escape(s.comm.as_slice())),
+        Err(_) => format!("PID {}", t.pid),
+    }
+}
+
+/// Why a file of `t` could not be read, with what to do about it.
+pub fn explain(t: &ProcText, file: &str, f: &Failure) -> String {
+    let who = match (f, t.uid) {
+        (Failure::Denied { .. }, Some(uid)) => format!(" (it runs as uid {uid})"),
+        _ => String::new(),
+    };
+    format!("{}: {file}: {f}{who}", title(t))
+}
+
+/// The message for "nothing matched".
+pub fn no_match(target: &str) -> String {
+    format!("no process matches `{}`", escape(target.as_bytes()))
+}

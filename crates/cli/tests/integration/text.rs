@@ -1,0 +1,264 @@
+//! `procscope cmdline` and `procscope env` on processes started with exact,
+//! hostile bytes.
+
+use crate::support::*;
+use std::process::Command;
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|c| format!("{c:02x}")).collect()
+}
+
+/// Starts the testkit through `execve` with exactly `argv` and `envp`.
+fn exact(argv: &[&[u8]], envp: &[&[u8]]) -> Target {
+    let mut c = Command::new(testkit());
+    c.arg("exec").arg(envp.len().to_string());
+    for e in envp {
+        c.arg(hex(e));
+    }
+    for a in argv {
+        // Long runs of one byte go as `*HH:N` (see the testkit's exec mode).
+        if a.len() > 1000 && a.iter().all(|&b| b == a[0]) {
+            c.arg(format!("*{:02x}:{}", a[0], a.len()));
+        } else {
+            c.arg(hex(a));
+        }
+    }
+    start(c)
+}
+
+fn big() -> Vec<u8> {
+    vec![b'A'; 100_000]
+}
+
+fn hostile() -> Target {
+    let big = big();
+    exact(
+        &[
+            b"/usr/local/bin/hostile \x1b[2J",
+            b"sleep",
+            b"",
+            b"line1\nline2",
+            b"\xff\xfe",
+            b"it's \"quoted\" $HOME `x` \\",
+            "\u{202e}evil".as_bytes(),
+            &big,
+            b"",
+        ],
+        &[
+            b"DUP=first",
+            b"DUP=second",
+            b"NOEQUALSSIGN",
+            b"EMPTY=",
+            b"MULTILINE=line1\nline2",
+            b"ESCAPE=\x1b[31mred\x1b[0m",
+            b"API_TOKEN=tok-123",
+            b"DB_PASSWORD=pw-456",
+            b"DATABASE_URL=postgres://user:hunter2@db/x",
+            b"BAD\xffKEY=v\xfe",
+            b"LC_ALL=C",
+            b"LC_TIME=C.UTF-8",
+        ],
+    )
+}
+
+#[test]
+fn cmdline_raw_is_byte_identical_and_shell_round_trips() {
+    let t = hostile();
+    let pid = t.pid_s();
+    let file = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    let r = run(&["cmdline", "--raw", &pid]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert!(r.stdout == file, "--raw differs from /proc/{pid}/cmdline");
+
+    // The shell line, run by bash, gives a program byte-identical argv.
+    let line = run(&["cmdline", "--shell", &pid]).out();
+    assert_eq!(line.lines().count(), 1, "{line}");
+    assert_terminal_safe(&line);
+    let again = {
+        let mut c = Command::new("bash");
+        c.arg("-c").arg(line.trim_end());
+        start(c)
+    };
+    let copy = std::fs::read(format!("/proc/{}/cmdline", again.pid())).unwrap();
+    assert!(
+        copy == file,
+        "bash -c \"$(procscope cmdline --shell)\" changed the arguments:\n{line}"
+    );
+
+    // People: one escaped argument per line, empty ones visible, argv[0] flagged.
+    let r = run(&["cmdline", &pid]);
+    let out = r.out();
+    assert_terminal_safe(&out);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[0].starts_with(&format!("PID {pid} (exe)  exe /")),
+        "{out}"
+    );
+    assert_eq!(
+        lines[1],
+        "  [0] /usr/local/bin/hostile \\e[2J  <- argv[0] is not the executable's name"
+    );
+    assert_eq!(lines[2], "  [1] sleep");
+    assert_eq!(lines[3], "  [2] ''");
+    assert_eq!(lines[4], "  [3] line1\\nline2");
+    assert_eq!(lines[5], "  [4] \\xff\\xfe");
+    assert_eq!(lines[6], "  [5] it's \"quoted\" $HOME `x` \\\\");
+    assert_eq!(lines[7], "  [6] \\u{202e}evil");
+    assert_eq!(lines[8].len(), "  [7] ".len() + 100_000);
+    assert_eq!(lines[9], "  [8] ''");
+    assert_eq!(lines.len(), 10);
+
+    // Hex dump like xxd.
+    let r = run(&["cmdline", "--hex", &pid]);
+    assert!(
+        r.out()
+            .starts_with("00000000: 2f75 7372 2f6c 6f63 616c 2f62 696e 2f68  /usr/local/bin/h\n"),
+        "{}",
+        &r.out()[..100]
+    );
+
+    // JSON: every argument exactly.
+    let v = run(&["cmdline", "--json", &pid]).json();
+    let argv = v["processes"][0]["argv"].as_array().unwrap();
+    assert_eq!(argv.len(), 9);
+    assert_eq!(argv[2], "");
+    assert_eq!(argv[4]["base64"], "//4=");
+    assert_eq!(v["processes"][0]["shape"], "argv");
+}
+
+#[test]
+fn env_is_exact_flags_duplicates_and_round_trips_through_export() {
+    let t = hostile();
+    let pid = t.pid_s();
+    let file = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+    let r = run(&["env", "-0", &pid]);
+    assert!(r.stdout == file, "--raw differs from /proc/{pid}/environ");
+
+    let out = run(&["env", &pid]).out();
+    assert_terminal_safe(&out);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "DUP=first");
+    assert_eq!(
+        lines[1],
+        "DUP=second  # duplicate: getenv() returns an earlier DUP"
+    );
+    assert_eq!(lines[2], "NOEQUALSSIGN  # no '=': not a variable");
+    assert_eq!(lines[3], "EMPTY=");
+    assert_eq!(lines[4], "MULTILINE=line1\\nline2");
+    assert_eq!(lines[5], "ESCAPE=\\e[31mred\\e[0m");
+    assert_eq!(lines[9], "BAD\\xffKEY=v\\xfe");
+
+    // Names and globs, sorted.
+    let out = run(&["env", "--sort", &pid, "LC_*", "DUP"]).out();
+    assert_eq!(
+        out,
+        "DUP=first\nDUP=second  # duplicate: getenv() returns an earlier DUP\nLC_ALL=C\nLC_TIME=C.UTF-8\n"
+    );
+
+    // --redact: keys and URL passwords, keeping the length class.
+    let out = run(&[
+        "env",
+        "--redact",
+        &pid,
+        "API_TOKEN",
+        "DB_PASSWORD",
+        "DATABASE_URL",
+        "LC_ALL",
+    ])
+    .out();
+    assert_eq!(
+        out,
+        "API_TOKEN=<redacted: 1-7 bytes>\nDB_PASSWORD=<redacted: 1-7 bytes>\nDATABASE_URL=postgres://user:<redacted: 1-7 bytes>@db/x\nLC_ALL=C\n"
+    );
+    let out = run(&["env", "--redact", "--redact-key", "LC_*", &pid, "LC_ALL"]).out();
+    assert_eq!(out, "LC_ALL=<redacted: 1-7 bytes>\n");
+
+    // --export, sourced by bash, gives what getenv() sees, byte for byte.
+    let exported = run(&["env", "--export", &pid]).out();
+    assert_terminal_safe(&exported);
+    let script = format!("{exported}\nenv -0");
+    let o = Command::new("env")
+        .args(["-i", "bash", "--noprofile", "--norc", "-c", &script])
+        .output()
+        .unwrap();
+    let got: Vec<&[u8]> = o
+        .stdout
+        .split(|&c| c == 0)
+        .filter(|e| !e.is_empty())
+        .collect();
+    for want in [
+        &b"DUP=first"[..],
+        b"EMPTY=",
+        b"MULTILINE=line1\nline2",
+        b"ESCAPE=\x1b[31mred\x1b[0m",
+        b"API_TOKEN=tok-123",
+        b"LC_TIME=C.UTF-8",
+    ] {
+        assert!(
+            got.contains(&want),
+            "{:?} missing after sourcing:\n{exported}",
+            String::from_utf8_lossy(want)
+        );
+    }
+    assert!(!got.contains(&&b"DUP=second"[..]));
+    assert!(exported.contains("# entry without '=', skipped: NOEQUALSSIGN"));
+    assert!(exported.contains("# not a shell name, skipped: BAD\\xffKEY"));
+
+    // JSON with duplicates flagged and bytes exact.
+    let v = run(&["env", "--json", &pid]).json();
+    let e = v["processes"][0]["environ"].as_array().unwrap();
+    assert_eq!(e[1]["duplicate"], true);
+    assert_eq!(e[2]["value"], serde_json::Value::Null);
+    assert_eq!(e[9]["key"]["base64"], "QkFE/0tFWQ==");
+
+    // --diff against a file of KEY=value lines.
+    let f = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(f.path(), "DUP=first\nLC_ALL=POSIX\nGONE=1\n").unwrap();
+    let out = run(&[
+        "env",
+        "--diff",
+        f.path().to_str().unwrap(),
+        &pid,
+        "DUP",
+        "LC_ALL",
+        "EMPTY",
+    ])
+    .out();
+    assert!(out.contains("~ LC_ALL=C  (other: POSIX)\n"), "{out}");
+    assert!(out.contains("+ EMPTY=\n"), "{out}");
+    assert!(out.contains("- GONE=1\n"), "{out}");
+    assert!(out.contains("(1 identical)"), "{out}");
+}
+
+#[test]
+fn kernel_threads_denied_and_missing_targets_say_why() {
+    let r = run(&["cmdline", "2"]);
+    assert_eq!(r.status, 0);
+    assert_eq!(
+        r.out(),
+        "PID 2 (kthreadd): a kernel thread: it has no command line\n"
+    );
+    let r = run(&["cmdline", "--shell", "2"]);
+    assert_eq!(r.status, 2);
+    let r = run(&["cmdline", "no-such-process-xyz"]);
+    assert_eq!(r.status, 1);
+    assert!(
+        r.stderr
+            .contains("no process matches `no-such-process-xyz`")
+    );
+
+    // Another user's environment: denied, and what would allow it.
+    let t = start_kit(&["sleep"]);
+    let o = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(procscope())
+        .args(["env", &t.pid_s()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("environ: denied: needs the same user as the process or CAP_SYS_PTRACE: run as that user or with sudo (it runs as uid 0)"),
+        "{err}"
+    );
+}

@@ -1,0 +1,144 @@
+//! Masking secrets in environments and command lines.
+//!
+//! A value is masked when its key matches one of the key patterns
+//! (case-insensitive globs, [`DEFAULT_KEYS`] plus any the user adds), and
+//! the password of a URL with credentials (`scheme://user:PASSWORD@host`) is
+//! masked in every value. A masked value keeps its key and says how long it
+//! was, by class: `<redacted: 1-7 bytes>`, `8-31`, `32-127`, `128+`.
+//! The same rules serve every output that offers `--redact`.
+
+use crate::glob::glob_match_ci;
+
+/// Key patterns that are masked by default.
+pub const DEFAULT_KEYS: &[&str] = &[
+    "*TOKEN*",
+    "*SECRET*",
+    "*PASSWORD*",
+    "*PASSWD*",
+    "*PASSPHRASE*",
+    "*_KEY",
+    "*_KEY_*",
+    "*APIKEY*",
+    "*API_KEY*",
+    "*PRIVATE*",
+    "*CREDENTIAL*",
+    "*SESSION*",
+    "*COOKIE*",
+    "AUTH*",
+    "*_AUTH",
+    "*SIGNATURE*",
+];
+
+/// The redaction rules in force.
+#[derive(Debug, Clone)]
+pub struct Redactor {
+    keys: Vec<String>,
+}
+
+impl Default for Redactor {
+    fn default() -> Self {
+        Redactor {
+            keys: DEFAULT_KEYS.iter().map(|s| (*s).to_owned()).collect(),
+        }
+    }
+}
+
+impl Redactor {
+    /// The default rules plus `extra` key globs.
+    pub fn with_keys(extra: &[String]) -> Self {
+        let mut r = Redactor::default();
+        r.keys.extend(extra.iter().cloned());
+        r
+    }
+
+    /// True if values under `key` are secret.
+    pub fn secret_key(&self, key: &[u8]) -> bool {
+        self.keys.iter().any(|g| glob_match_ci(g.as_bytes(), key))
+    }
+
+    /// The value to show for `key=value`: masked entirely, with URL
+    /// passwords masked, or unchanged.
+    pub fn value(&self, key: &[u8], value: &[u8]) -> Vec<u8> {
+        if self.secret_key(key) {
+            return mask(value.len());
+        }
+        mask_url_passwords(value)
+    }
+}
+
+/// The mask for a value of `len` bytes.
+pub fn mask(len: usize) -> Vec<u8> {
+    let class = match len {
+        0 => "empty",
+        1..=7 => "1-7 bytes",
+        8..=31 => "8-31 bytes",
+        32..=127 => "32-127 bytes",
+        _ => "128+ bytes",
+    };
+    format!("<redacted: {class}>").into_bytes()
+}
+
+/// Masks the password in every `scheme://user:password@` of `v`.
+pub fn mask_url_passwords(v: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(v.len());
+    let mut rest = v;
+    while let Some(i) = find(rest, b"://") {
+        let (head, tail) = rest.split_at(i + 3);
+        out.extend_from_slice(head);
+        // userinfo ends at the first '@' before any '/', '?', '#' or space.
+        let end = tail
+            .iter()
+            .position(|&c| matches!(c, b'/' | b'?' | b'#' | b' ' | b'\n'))
+            .unwrap_or(tail.len());
+        let authority = tail.get(..end).unwrap_or_default();
+        match (
+            authority.iter().rposition(|&c| c == b'@'),
+            authority.iter().position(|&c| c == b':'),
+        ) {
+            (Some(at), Some(colon)) if colon < at => {
+                out.extend_from_slice(tail.get(..=colon).unwrap_or_default());
+                out.extend_from_slice(&mask(at - colon - 1));
+                rest = tail.get(at..).unwrap_or_default();
+            }
+            _ => rest = tail,
+        }
+    }
+    out.extend_from_slice(rest);
+    out
+}
+
+fn find(h: &[u8], n: &[u8]) -> Option<usize> {
+    h.windows(n.len()).position(|w| w == n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_and_urls() {
+        let r = Redactor::default();
+        assert!(r.secret_key(b"API_TOKEN"));
+        assert!(r.secret_key(b"db_password"));
+        assert!(r.secret_key(b"AWS_SECRET_ACCESS_KEY"));
+        assert!(r.secret_key(b"AUTHORIZATION"));
+        assert!(!r.secret_key(b"PATH"));
+        assert!(!r.secret_key(b"KEYBOARD"));
+        assert_eq!(r.value(b"API_TOKEN", b"tok-123"), b"<redacted: 1-7 bytes>");
+        assert_eq!(
+            r.value(b"DATABASE_URL", b"postgres://user:hunter2@db/x"),
+            b"postgres://user:<redacted: 1-7 bytes>@db/x"
+        );
+        assert_eq!(
+            r.value(b"URL", b"https://host/a:b@c"),
+            b"https://host/a:b@c"
+        );
+        assert_eq!(r.value(b"URL", b"http://u@h"), b"http://u@h");
+        assert_eq!(
+            r.value(b"X", b"a://u:p@h b://v:qq@i"),
+            b"a://u:<redacted: 1-7 bytes>@h b://v:<redacted: 1-7 bytes>@i"
+        );
+        let r = Redactor::with_keys(&["MY_*".into()]);
+        assert!(r.secret_key(b"my_thing"));
+    }
+}

@@ -1,0 +1,214 @@
+//! Finding the processes a command is about, and reading their command
+//! line, environment and executable.
+
+use crate::bytes::Bytes;
+use crate::listing::{self, Request, read_stat};
+use crate::process::{CmdlineInfo, StatInfo};
+use crate::select::Filter;
+use procscope_read::guard::{self, Ctx};
+use procscope_read::{Failure, Outcome, ProcRoot};
+
+/// A command's TARGET: a PID, or a regex on process names (like `ps PATTERN`).
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// One process.
+    Pid(i32),
+    /// Every process whose name (comm) matches.
+    Pattern(regex::bytes::Regex),
+}
+
+impl Target {
+    /// Parses a TARGET: all digits is a PID, anything else a regex.
+    pub fn parse(s: &str) -> Result<Target, String> {
+        if let Ok(p) = s.parse::<i32>() {
+            if p > 0 {
+                return Ok(Target::Pid(p));
+            }
+        }
+        crate::select::compile(s, false, false)
+            .map(Target::Pattern)
+            .map_err(|e| format!("invalid pattern `{s}`: {e}"))
+    }
+}
+
+/// Resolves a target to PIDs (ascending), never including `exclude`.
+pub fn resolve(
+    root: &ProcRoot,
+    target: &Target,
+    exclude: i32,
+    opts: guard::Options,
+) -> Outcome<Vec<i32>> {
+    match target {
+        Target::Pid(p) => Ok(vec![*p]),
+        Target::Pattern(re) => {
+            let req = Request {
+                uid: false,
+                cmdline: false,
+                guard: opts,
+                ..Request::default()
+            };
+            let rows = listing::list(root, &req)?.rows;
+            let f = Filter {
+                pattern: Some(re.clone()),
+                exclude: vec![exclude],
+                ..Filter::default()
+            };
+            Ok(f.apply(rows).into_iter().map(|r| r.pid).collect())
+        }
+    }
+}
+
+/// What to read about each process.
+#[derive(Debug, Clone, Copy)]
+pub struct TextRequest {
+    /// Read `cmdline`.
+    pub cmdline: bool,
+    /// Read `environ`.
+    pub environ: bool,
+    /// Read `cwd` (a link; never followed).
+    pub cwd: bool,
+    /// At most this many bytes of each file.
+    pub cap: usize,
+    /// Deadline and pool settings.
+    pub guard: guard::Options,
+}
+
+/// A process's identity, executable, command line and environment.
+#[derive(Debug, Clone)]
+pub struct ProcText {
+    /// Process ID.
+    pub pid: i32,
+    /// `stat`, for the name, state and kernel-thread flag.
+    pub stat: Outcome<StatInfo>,
+    /// Effective UID, from `status`.
+    pub uid: Option<u32>,
+    /// The `exe` link's target (kernel threads have none).
+    pub exe: Outcome<Bytes>,
+    /// The `cwd` link's target, when asked.
+    pub cwd: Option<Outcome<Bytes>>,
+    /// `cmdline`, when asked.
+    pub cmdline: Option<Outcome<CmdlineInfo>>,
+    /// `environ` (same layout as a command line: NUL-separated), when asked.
+    pub environ: Option<Outcome<CmdlineInfo>>,
+}
+
+/// Reads `req` for every PID, in order. Vanished processes are reported
+/// with `stat: Err(Gone)`, so that a PID the user named gets an answer.
+pub fn read(root: &ProcRoot, pids: Vec<i32>, req: TextRequest) -> Outcome<Vec<ProcText>> {
+    let clock = crate::clock::Clock::read(root)?;
+    let root = root.clone();
+    type Risky = (Option<Outcome<CmdlineInfo>>, Option<Outcome<CmdlineInfo>>);
+    let results = guard::run(
+        pids,
+        req.guard,
+        move |pid: i32, ctx: &Ctx<ProcText, Risky>| {
+            let dir = match root.process(pid) {
+                Ok(d) => d,
+                Err(e) => {
+                    ctx.checkpoint(ProcText {
+                        pid,
+                        stat: Err(e),
+                        uid: None,
+                        exe: Err(Failure::Gone),
+                        cwd: None,
+                        cmdline: None,
+                        environ: None,
+                    });
+                    return (None, None);
+                }
+            };
+            let mut buf = Vec::with_capacity(4096);
+            let stat = read_stat(&dir, c"stat", &clock, &mut buf);
+            let uid = dir
+                .read(c"status", &mut buf, 64 * 1024)
+                .ok()
+                .and_then(|_| procscope_parse::status::uid(&buf))
+                .map(|i| i.effective);
+            let exe = dir.readlink(c"exe").map(Bytes);
+            let cwd = req.cwd.then(|| dir.readlink(c"cwd").map(Bytes));
+            ctx.checkpoint(ProcText {
+                pid,
+                stat,
+                uid,
+                exe,
+                cwd,
+                cmdline: None,
+                environ: None,
+            });
+            // Both memory-lock reads in one guarded call: if the first hangs,
+            // the second is never attempted (one outstanding read per process).
+            let r = ctx.guarded(|| {
+                let c = req.cmdline.then(|| read_file(&dir, c"cmdline", req.cap));
+                let e = req.environ.then(|| read_file(&dir, c"environ", req.cap));
+                Ok((c, e))
+            });
+            match r {
+                Ok(v) => v,
+                Err(f) => (
+                    req.cmdline.then(|| Err(f.clone())),
+                    req.environ.then_some(Err(f)),
+                ),
+            }
+        },
+    );
+    let mut out = Vec::with_capacity(results.len());
+    for f in results {
+        let Some(mut t) = f.partial else { continue };
+        match f.rest {
+            Ok((c, e)) => {
+                t.cmdline = c;
+                t.environ = e;
+            }
+            Err(fail) => {
+                t.cmdline = req.cmdline.then(|| Err(fail.clone()));
+                t.environ = req.environ.then_some(Err(fail));
+            }
+        }
+        out.push(t);
+    }
+    Ok(out)
+}
+
+fn read_file(
+    dir: &procscope_read::ProcDir,
+    name: &std::ffi::CStr,
+    cap: usize,
+) -> Outcome<CmdlineInfo> {
+    let mut raw = Vec::new();
+    let r = dir.read(name, &mut raw, cap)?;
+    raw.shrink_to_fit();
+    Ok(CmdlineInfo {
+        raw,
+        truncated: r.truncated,
+    })
+}
+
+/// The last path component of `p`.
+pub fn basename(p: &[u8]) -> &[u8] {
+    p.rsplit(|&c| c == b'/').next().unwrap_or(p)
+}
+
+/// Parses a `readlink` of `exe` into the path and whether the kernel says
+/// it was deleted (` (deleted)` suffix; ambiguous with a file really named
+/// so, which callers say when it matters).
+pub fn exe_path(link: &[u8]) -> (&[u8], bool) {
+    match link.strip_suffix(b" (deleted)") {
+        Some(p) => (p, true),
+        None => (link, false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_and_paths() {
+        assert!(matches!(Target::parse("123"), Ok(Target::Pid(123))));
+        assert!(matches!(Target::parse("ngin.x"), Ok(Target::Pattern(_))));
+        assert!(matches!(Target::parse("0"), Ok(Target::Pattern(_))));
+        assert!(Target::parse("(").is_err());
+        assert_eq!(basename(b"/usr/bin/python3"), b"python3");
+        assert_eq!(exe_path(b"/tmp/x (deleted)"), (&b"/tmp/x"[..], true));
+    }
+}
