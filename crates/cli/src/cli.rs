@@ -79,6 +79,9 @@ pub enum Command {
     /// Print a process's environment exactly (as passed to execve).
     #[command(after_help = crate::cmd::env::AFTER_HELP)]
     Env(EnvArgs),
+    /// Print a shell snippet that starts the same program the same way.
+    #[command(after_help = crate::cmd::repro::AFTER_HELP)]
+    Repro(ReproArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
     /// Print the manual page (roff) to standard output.
@@ -218,6 +221,21 @@ pub struct EnvArgs {
     /// or a file of KEY=value lines.
     #[arg(long, value_name = "OTHER")]
     pub diff: Option<String>,
+}
+
+/// `procscope repro`.
+#[derive(Debug, Args)]
+pub struct ReproArgs {
+    /// A PID, or a regex on process names (a snippet for each match).
+    pub target: String,
+
+    /// Mask secret-looking environment values (see `procscope env --help`).
+    #[arg(long)]
+    pub redact: bool,
+
+    /// More key globs to mask with --redact (repeatable).
+    #[arg(long = "redact-key", value_name = "GLOB", requires = "redact")]
+    pub redact_keys: Vec<String>,
 }
 
 /// `procscope completions`.

@@ -16,6 +16,7 @@ fn main() -> ExitCode {
         cli::Command::Ps(a) => cmd::ps::run(&args.global, a),
         cli::Command::Cmdline(a) => cmd::cmdline::run(&args.global, a),
         cli::Command::Env(a) => cmd::env::run(&args.global, a),
+        cli::Command::Repro(a) => cmd::repro::run(&args.global, a),
         cli::Command::Completions(a) => cmd::completions::run(a),
         cli::Command::Man => cmd::man::run(),
     };

@@ -67,6 +67,8 @@ pub struct TextRequest {
     pub environ: bool,
     /// Read `cwd` (a link; never followed).
     pub cwd: bool,
+    /// Read `limits` and `cgroup` (for `repro`'s comment).
+    pub context: bool,
     /// At most this many bytes of each file.
     pub cap: usize,
     /// Deadline and pool settings.
@@ -86,6 +88,8 @@ pub struct ProcText {
     pub exe: Outcome<Bytes>,
     /// The `cwd` link's target, when asked.
     pub cwd: Option<Outcome<Bytes>>,
+    /// `limits` and `cgroup` contents, when asked.
+    pub context: Option<(Outcome<Vec<u8>>, Outcome<Vec<u8>>)>,
     /// `cmdline`, when asked.
     pub cmdline: Option<Outcome<CmdlineInfo>>,
     /// `environ` (same layout as a command line: NUL-separated), when asked.
@@ -111,6 +115,7 @@ pub fn read(root: &ProcRoot, pids: Vec<i32>, req: TextRequest) -> Outcome<Vec<Pr
                         uid: None,
                         exe: Err(Failure::Gone),
                         cwd: None,
+                        context: None,
                         cmdline: None,
                         environ: None,
                     });
@@ -126,12 +131,20 @@ pub fn read(root: &ProcRoot, pids: Vec<i32>, req: TextRequest) -> Outcome<Vec<Pr
                 .map(|i| i.effective);
             let exe = dir.readlink(c"exe").map(Bytes);
             let cwd = req.cwd.then(|| dir.readlink(c"cwd").map(Bytes));
+            let context = req.context.then(|| {
+                let read = |name: &std::ffi::CStr| {
+                    let mut b = Vec::new();
+                    dir.read(name, &mut b, 1 << 20).map(|_| b)
+                };
+                (read(c"limits"), read(c"cgroup"))
+            });
             ctx.checkpoint(ProcText {
                 pid,
                 stat,
                 uid,
                 exe,
                 cwd,
+                context,
                 cmdline: None,
                 environ: None,
             });

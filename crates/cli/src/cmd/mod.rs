@@ -5,4 +5,5 @@ pub mod completions;
 pub mod env;
 pub mod man;
 pub mod ps;
+pub mod repro;
 pub mod targets;

@@ -21,6 +21,24 @@ pub fn read(
     environ: bool,
     cwd: bool,
 ) -> anyhow::Result<(ProcRoot, Vec<ProcText>)> {
+    let req = TextRequest {
+        cmdline,
+        environ,
+        cwd,
+        context: false,
+        cap: TEXT_CAP,
+        guard: guard::Options::default(),
+    };
+    read_with(g, target, req)
+}
+
+/// Like [`read`], with every choice of [`TextRequest`] (its guard options
+/// are replaced by the global --timeout).
+pub fn read_with(
+    g: &Global,
+    target: &str,
+    req: TextRequest,
+) -> anyhow::Result<(ProcRoot, Vec<ProcText>)> {
     let root = open_root(g)?;
     let t = Target::parse(target).map_err(UsageError)?;
     let opts = guard::Options {
@@ -30,18 +48,8 @@ pub fn read(
     let pids = target::resolve(&root, &t, root.own_pid(), opts).map_err(|f| {
         anyhow::anyhow!("cannot list processes under {}: {f}", root.path().display())
     })?;
-    let texts = target::read(
-        &root,
-        pids,
-        TextRequest {
-            cmdline,
-            environ,
-            cwd,
-            cap: TEXT_CAP,
-            guard: opts,
-        },
-    )
-    .map_err(|f| anyhow::anyhow!("cannot read {}: {f}", root.path().display()))?;
+    let texts = target::read(&root, pids, TextRequest { guard: opts, ..req })
+        .map_err(|f| anyhow::anyhow!("cannot read {}: {f}", root.path().display()))?;
     // A PID that does not exist is "nothing matched", like a pattern.
     let texts = texts
         .into_iter()

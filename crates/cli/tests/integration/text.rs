@@ -262,3 +262,82 @@ fn kernel_threads_denied_and_missing_targets_say_why() {
         "{err}"
     );
 }
+
+#[test]
+fn repro_starts_the_same_program_with_identical_argv_environment_and_cwd() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path().join("work dir\nwith newline");
+    std::fs::create_dir(&cwd).unwrap();
+    let envp: &[&[u8]] = &[
+        b"DUP=first",
+        b"PLAIN=1",
+        b"EMPTY=",
+        b"MULTI=a\nb",
+        b"ESC=\x1b]0;t\x07",
+        b"BIN=\xff\xfe",
+        b"DUP=second",
+        b"NOEQ",
+        b"QUOTE=it's $HOME",
+    ];
+    let argv: &[&[u8]] = &[b"custom argv0 \x1b[1m", b"sleep", b"", b"x y", b"\xff", b""];
+    let mut c = Command::new(testkit());
+    c.current_dir(&cwd).arg("exec").arg(envp.len().to_string());
+    for e in envp {
+        c.arg(hex(e));
+    }
+    for a in argv {
+        c.arg(hex(a));
+    }
+    let t = start(c);
+    let snippet = run(&["repro", &t.pid_s()]);
+    assert_eq!(snippet.status, 0, "{}", snippet.stderr);
+    let s = snippet.out();
+    assert_terminal_safe(&s);
+    assert!(
+        s.starts_with(&format!(
+            "# procscope repro of PID {} (exe), user root (uid 0)\n",
+            t.pid()
+        )),
+        "{s}"
+    );
+    assert!(s.contains("# limits (soft/hard): nofile "), "{s}");
+    assert!(s.contains("# cgroup: "), "{s}");
+    assert!(
+        s.contains("left out: duplicate DUP=second; entry without a name or '=' NOEQ"),
+        "{s}"
+    );
+
+    let mut b = Command::new("bash");
+    b.arg("-c").arg(&s);
+    let again = start(b);
+    let read = |pid: u32, f: &str| std::fs::read(format!("/proc/{pid}/{f}")).unwrap();
+    assert!(
+        read(again.pid(), "cmdline") == read(t.pid(), "cmdline"),
+        "argv differs:\n{s}"
+    );
+    let want: Vec<u8> = [
+        &b"DUP=first"[..],
+        b"PLAIN=1",
+        b"EMPTY=",
+        b"MULTI=a\nb",
+        b"ESC=\x1b]0;t\x07",
+        b"BIN=\xff\xfe",
+        b"QUOTE=it's $HOME",
+    ]
+    .iter()
+    .flat_map(|e| e.iter().copied().chain([0]))
+    .collect();
+    assert!(
+        read(again.pid(), "environ") == want,
+        "environment differs:\n{s}"
+    );
+    let cwd_again = std::fs::read_link(format!("/proc/{}/cwd", again.pid())).unwrap();
+    assert_eq!(cwd_again, cwd);
+
+    // --redact masks secrets in the snippet too.
+    let r = run(&["repro", "--redact", &t.pid_s()]);
+    assert!(
+        r.out()
+            .contains("# note: secret-looking values are redacted")
+    );
+}

@@ -1,0 +1,222 @@
+//! `procscope repro TARGET`: a shell snippet that starts the same program
+//! the same way.
+
+use crate::cli::{Global, ReproArgs};
+use crate::cmd::targets::{self, TEXT_CAP};
+use crate::output::{self, Exit};
+use procscope_model::redact::Redactor;
+use procscope_model::target::{ProcText, TextRequest, exe_path};
+use procscope_parse::cmdline::{Cmdline, Shape};
+use procscope_parse::environ;
+use procscope_parse::limits::{LimitValue, Limits, Resource};
+use procscope_read::guard;
+use procscope_render::escape::escape;
+use procscope_render::shell::quote;
+use std::collections::HashSet;
+use std::io::Write;
+
+/// Extra help for `procscope repro --help`.
+pub const AFTER_HELP: &str = "\
+Examples:
+  procscope repro 1234 > again.sh && bash again.sh
+  procscope repro --redact nginx       safe to paste into a ticket
+
+The snippet changes to the process's working directory and starts its
+executable with `env -i`, so the program sees exactly the same environment
+and arguments. When argv[0] is not the executable's path, perl (part of every
+Debian system) performs the final exec to set it. What no shell tool can
+reproduce is said in a comment: duplicate variable names (getenv sees the
+first, which is kept), entries without '=', and an executable deleted since
+the process started. Comments name the user, the main limits and the cgroup.";
+
+/// Runs `procscope repro`.
+pub fn run(g: &Global, a: &ReproArgs) -> anyhow::Result<Exit> {
+    let req = TextRequest {
+        cmdline: true,
+        environ: true,
+        cwd: true,
+        context: true,
+        cap: TEXT_CAP,
+        guard: guard::Options::default(),
+    };
+    let (_root, texts) = targets::read_with(g, &a.target, req)?;
+    if texts.is_empty() {
+        output::warn(&targets::no_match(&a.target));
+        return Ok(Exit::NoMatch);
+    }
+    let redactor = a.redact.then(|| Redactor::with_keys(&a.redact_keys));
+    let mut out = output::stdout(g.color);
+    let mut failed = 0usize;
+    for t in &texts {
+        match snippet(t, redactor.as_ref()) {
+            Ok(s) => out.write_all(s.as_bytes())?,
+            Err(msg) => {
+                out.flush()?;
+                output::warn(&msg);
+                failed += 1;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(if failed == texts.len() {
+        Exit::Failed
+    } else {
+        Exit::Success
+    })
+}
+
+/// The snippet for one process, or why there is none.
+pub fn snippet(t: &ProcText, redactor: Option<&Redactor>) -> Result<String, String> {
+    let cmd = match &t.cmdline {
+        Some(Ok(c)) => c,
+        Some(Err(f)) => return Err(targets::explain(t, "cmdline", f)),
+        None => return Err(format!("{}: no command line read", targets::title(t))),
+    };
+    let view = Cmdline::parse(&cmd.raw);
+    if view.shape() == Shape::Empty {
+        return Err(format!(
+            "{}: no command line (a kernel thread or a zombie): nothing to start",
+            targets::title(t)
+        ));
+    }
+    let env = match &t.environ {
+        Some(Ok(e)) => e,
+        Some(Err(f)) => return Err(targets::explain(t, "environ", f)),
+        None => return Err(format!("{}: no environment read", targets::title(t))),
+    };
+    let mut s = String::new();
+    s.push_str(&format!("# procscope repro of {}", targets::title(t)));
+    if let Some(uid) = t.uid {
+        let name = procscope_model::users::resolve([uid], None);
+        match name.get(&uid) {
+            Some(n) => s.push_str(&format!(", user {} (uid {uid})", escape(n.as_slice()))),
+            None => s.push_str(&format!(", uid {uid}")),
+        }
+    }
+    s.push('\n');
+    if let Some((limits, cgroup)) = &t.context {
+        if let Ok(l) = limits {
+            if let Ok(l) = Limits::parse(l) {
+                s.push_str(&format!("# limits (soft/hard): {}\n", limit_summary(&l)));
+            }
+        }
+        if let Ok(c) = cgroup {
+            for line in c.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                s.push_str(&format!("# cgroup: {}\n", escape(line)));
+            }
+        }
+    }
+    let exe = match &t.exe {
+        Ok(e) => {
+            let (p, deleted) = exe_path(e.as_slice());
+            if deleted {
+                s.push_str(&format!(
+                    "# note: the executable {} was deleted since the process started: this starts whatever is at that path now\n",
+                    escape(p)
+                ));
+            }
+            Some(p.to_vec())
+        }
+        Err(f) => {
+            s.push_str(&format!(
+                "# note: the executable could not be read ({f}); argv[0] is used instead\n"
+            ));
+            None
+        }
+    };
+    if redactor.is_some() {
+        s.push_str("# note: secret-looking values are redacted (--redact): this will not run as the original did\n");
+    }
+    if cmd.truncated || env.truncated {
+        s.push_str(&format!(
+            "# note: the command line or environment was cut at {} MiB\n",
+            TEXT_CAP >> 20
+        ));
+    }
+
+    // The environment as getenv() sees it, in the kernel's order.
+    let dups: HashSet<usize> = environ::duplicates(&env.raw).into_iter().collect();
+    let mut assigns = Vec::new();
+    let mut left_out = Vec::new();
+    for (i, e) in environ::entries(&env.raw).enumerate() {
+        match e.value() {
+            Some(_) if dups.contains(&i) => left_out.push(format!("duplicate {}", escape(e.raw()))),
+            Some(v) if !e.key().is_empty() => {
+                let v = match redactor {
+                    Some(r) => r.value(e.key(), v),
+                    None => v.to_vec(),
+                };
+                let mut kv = e.key().to_vec();
+                kv.push(b'=');
+                kv.extend_from_slice(&v);
+                assigns.push(quote(&kv));
+            }
+            _ => left_out.push(format!("entry without a name or '=' {}", escape(e.raw()))),
+        }
+    }
+    if !left_out.is_empty() {
+        s.push_str(&format!(
+            "# note: not reproducible with env(1), left out: {}\n",
+            left_out.join("; ")
+        ));
+    }
+    let cwd = match &t.cwd {
+        Some(Ok(c)) => {
+            let (p, deleted) = exe_path(c.as_slice());
+            if deleted {
+                s.push_str("# note: the working directory was deleted since\n");
+            }
+            Some(p.to_vec())
+        }
+        _ => {
+            s.push_str("# note: the working directory could not be read\n");
+            None
+        }
+    };
+    if let Some(c) = cwd {
+        s.push_str(&format!("cd -- {} || exit\n", quote(&c)));
+    }
+    let args: Vec<&[u8]> = view.args().collect();
+    let argv: Vec<String> = args.iter().map(|a| quote(a)).collect();
+    s.push_str("exec env -i --");
+    for a in &assigns {
+        s.push(' ');
+        s.push_str(a);
+    }
+    match (exe, args.first()) {
+        (Some(p), Some(a0)) if p.as_slice() != *a0 => {
+            // Set argv[0] without touching the environment (bash's exec -a
+            // would add SHLVL and PWD).
+            s.push_str(&format!(" perl -e 'exec {{ shift }} @ARGV' {}", quote(&p)));
+        }
+        _ => {}
+    }
+    for a in &argv {
+        s.push(' ');
+        s.push_str(a);
+    }
+    s.push('\n');
+    Ok(s)
+}
+
+fn limit_summary(l: &Limits<'_>) -> String {
+    let show = |v: LimitValue| match v {
+        LimitValue::Unlimited => "unlimited".to_string(),
+        LimitValue::Value(n) => n.to_string(),
+    };
+    [
+        (Resource::Nofile, "nofile"),
+        (Resource::Nproc, "nproc"),
+        (Resource::Core, "core"),
+        (Resource::Stack, "stack"),
+        (Resource::Memlock, "memlock"),
+        (Resource::As, "as"),
+    ]
+    .iter()
+    .filter_map(|(r, name)| {
+        l.get(*r)
+            .map(|x| format!("{name} {}/{}", show(x.soft), show(x.hard)))
+    })
+    .collect::<Vec<_>>()
+    .join(", ")
+}
