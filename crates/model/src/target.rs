@@ -75,6 +75,15 @@ pub struct TextRequest {
     pub guard: guard::Options,
 }
 
+/// The files `repro` names in its comments.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// `limits`.
+    pub limits: Outcome<Vec<u8>>,
+    /// `cgroup`.
+    pub cgroup: Outcome<Vec<u8>>,
+}
+
 /// A process's identity, executable, command line and environment.
 #[derive(Debug, Clone)]
 pub struct ProcText {
@@ -89,7 +98,7 @@ pub struct ProcText {
     /// The `cwd` link's target, when asked.
     pub cwd: Option<Outcome<Bytes>>,
     /// `limits` and `cgroup` contents, when asked.
-    pub context: Option<(Outcome<Vec<u8>>, Outcome<Vec<u8>>)>,
+    pub context: Option<Context>,
     /// `cmdline`, when asked.
     pub cmdline: Option<Outcome<CmdlineInfo>>,
     /// `environ` (same layout as a command line: NUL-separated), when asked.
@@ -136,7 +145,10 @@ pub fn read(root: &ProcRoot, pids: Vec<i32>, req: TextRequest) -> Outcome<Vec<Pr
                     let mut b = Vec::new();
                     dir.read(name, &mut b, 1 << 20).map(|_| b)
                 };
-                (read(c"limits"), read(c"cgroup"))
+                Context {
+                    limits: read(c"limits"),
+                    cgroup: read(c"cgroup"),
+                }
             });
             ctx.checkpoint(ProcText {
                 pid,

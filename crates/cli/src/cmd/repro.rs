@@ -94,7 +94,7 @@ pub fn snippet(t: &ProcText, redactor: Option<&Redactor>) -> Result<String, Stri
         }
     }
     s.push('\n');
-    if let Some((limits, cgroup)) = &t.context {
+    if let Some(procscope_model::target::Context { limits, cgroup }) = &t.context {
         if let Ok(l) = limits {
             if let Ok(l) = Limits::parse(l) {
                 s.push_str(&format!("# limits (soft/hard): {}\n", limit_summary(&l)));
