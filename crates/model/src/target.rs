@@ -82,6 +82,63 @@ pub struct Context {
     pub limits: Outcome<Vec<u8>>,
     /// `cgroup`.
     pub cgroup: Outcome<Vec<u8>>,
+    /// Whether the file now at the executable's path is the one running.
+    pub exe_on_disk: ExeOnDisk,
+}
+
+/// The executable's path on disk compared with the file the process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExeOnDisk {
+    /// Same device and inode.
+    Same,
+    /// Another file is at that path now (the program was upgraded or rebuilt).
+    Replaced,
+    /// Nothing is at that path now.
+    Missing,
+    /// Could not tell (no mapping found, not permitted, timed out).
+    Unknown,
+}
+
+/// Compares the mapping of the executable in `maps` (device and inode, as
+/// the kernel recorded them when it was mapped) with what is at its path
+/// now. `link` is the `exe` link as read, possibly ending in ` (deleted)`
+/// (then the running file was unlinked: replaced if another file is at the
+/// path now, missing if nothing is). Runs inside a guarded read: `maps`
+/// takes the memory lock, and the path may be on a hung filesystem.
+pub fn exe_on_disk(maps: &[u8], link: &[u8]) -> ExeOnDisk {
+    let mapped = maps.split(|&c| c == b'\n').find_map(|line| {
+        let mut f = line.splitn(6, |&c| c == b' ');
+        let (_, _, _, dev, ino) = (f.next()?, f.next()?, f.next()?, f.next()?, f.next()?);
+        if f.next()?.trim_ascii_start() != link {
+            return None;
+        }
+        let (maj, min) = procscope_parse::num::split_once(dev, b':')?;
+        let maj = procscope_parse::num::hex_u64(maj)?;
+        let min = procscope_parse::num::hex_u64(min)?;
+        let ino = procscope_parse::num::dec_u64(ino)?;
+        Some((maj, min, ino))
+    });
+    let Some((maj, min, ino)) = mapped else {
+        return ExeOnDisk::Unknown;
+    };
+    let same = |p: &[u8]| -> Result<bool, rustix::io::Errno> {
+        let st =
+            rustix::fs::stat(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(p))?;
+        Ok(st.st_ino == ino
+            && u64::from(rustix::fs::major(st.st_dev)) == maj
+            && u64::from(rustix::fs::minor(st.st_dev)) == min)
+    };
+    // A file really named "x (deleted)" that is still there: the same file.
+    if same(link) == Ok(true) {
+        return ExeOnDisk::Same;
+    }
+    let (path, _) = exe_path(link);
+    match same(path) {
+        Ok(true) => ExeOnDisk::Same,
+        Ok(false) => ExeOnDisk::Replaced,
+        Err(rustix::io::Errno::NOENT) => ExeOnDisk::Missing,
+        Err(_) => ExeOnDisk::Unknown,
+    }
 }
 
 /// A process's identity, executable, command line and environment.
@@ -110,7 +167,11 @@ pub struct ProcText {
 pub fn read(root: &ProcRoot, pids: Vec<i32>, req: TextRequest) -> Outcome<Vec<ProcText>> {
     let clock = crate::clock::Clock::read(root)?;
     let root = root.clone();
-    type Risky = (Option<Outcome<CmdlineInfo>>, Option<Outcome<CmdlineInfo>>);
+    type Risky = (
+        Option<Outcome<CmdlineInfo>>,
+        Option<Outcome<CmdlineInfo>>,
+        ExeOnDisk,
+    );
     let results = guard::run(
         pids,
         req.guard,
@@ -128,7 +189,7 @@ pub fn read(root: &ProcRoot, pids: Vec<i32>, req: TextRequest) -> Outcome<Vec<Pr
                         cmdline: None,
                         environ: None,
                     });
-                    return (None, None);
+                    return (None, None, ExeOnDisk::Unknown);
                 }
             };
             let mut buf = Vec::with_capacity(4096);
@@ -139,6 +200,7 @@ pub fn read(root: &ProcRoot, pids: Vec<i32>, req: TextRequest) -> Outcome<Vec<Pr
                 .and_then(|_| procscope_parse::status::uid(&buf))
                 .map(|i| i.effective);
             let exe = dir.readlink(c"exe").map(Bytes);
+            let exe_link: Option<Vec<u8>> = exe.as_ref().ok().map(|e| e.0.clone());
             let cwd = req.cwd.then(|| dir.readlink(c"cwd").map(Bytes));
             let context = req.context.then(|| {
                 let read = |name: &std::ffi::CStr| {
@@ -148,6 +210,7 @@ pub fn read(root: &ProcRoot, pids: Vec<i32>, req: TextRequest) -> Outcome<Vec<Pr
                 Context {
                     limits: read(c"limits"),
                     cgroup: read(c"cgroup"),
+                    exe_on_disk: ExeOnDisk::Unknown,
                 }
             });
             ctx.checkpoint(ProcText {
@@ -162,16 +225,25 @@ pub fn read(root: &ProcRoot, pids: Vec<i32>, req: TextRequest) -> Outcome<Vec<Pr
             });
             // Both memory-lock reads in one guarded call: if the first hangs,
             // the second is never attempted (one outstanding read per process).
+            // The executable comparison reads maps and stats a host path
+            // (possibly on a hung filesystem): also inside the guard.
+            let exe_now = exe_link.clone();
             let r = ctx.guarded(|| {
                 let c = req.cmdline.then(|| read_file(&dir, c"cmdline", req.cap));
                 let e = req.environ.then(|| read_file(&dir, c"environ", req.cap));
-                Ok((c, e))
+                let on_disk = match (&exe_now, req.context) {
+                    (Some(path), true) => read_file(&dir, c"maps", 64 << 20)
+                        .map_or(ExeOnDisk::Unknown, |m| exe_on_disk(&m.raw, path)),
+                    _ => ExeOnDisk::Unknown,
+                };
+                Ok((c, e, on_disk))
             });
             match r {
                 Ok(v) => v,
                 Err(f) => (
                     req.cmdline.then(|| Err(f.clone())),
                     req.environ.then_some(Err(f)),
+                    ExeOnDisk::Unknown,
                 ),
             }
         },
@@ -180,9 +252,12 @@ pub fn read(root: &ProcRoot, pids: Vec<i32>, req: TextRequest) -> Outcome<Vec<Pr
     for f in results {
         let Some(mut t) = f.partial else { continue };
         match f.rest {
-            Ok((c, e)) => {
+            Ok((c, e, on_disk)) => {
                 t.cmdline = c;
                 t.environ = e;
+                if let Some(ctx) = &mut t.context {
+                    ctx.exe_on_disk = on_disk;
+                }
             }
             Err(fail) => {
                 t.cmdline = req.cmdline.then(|| Err(fail.clone()));
@@ -235,5 +310,20 @@ mod tests {
         assert!(Target::parse("(").is_err());
         assert_eq!(basename(b"/usr/bin/python3"), b"python3");
         assert_eq!(exe_path(b"/tmp/x (deleted)"), (&b"/tmp/x"[..], true));
+        // No mapping of that path: cannot tell.
+        assert_eq!(
+            exe_on_disk(b"5-6 r-xp 0 fe:00 12 /bin/other\n", b"/bin/x"),
+            ExeOnDisk::Unknown
+        );
+        // Mapped from an inode that is not at the path: replaced.
+        let maps = b"5-6 r-xp 0 00:00 1 /proc/self/exe-does-not-matter\n";
+        assert_eq!(
+            exe_on_disk(maps, b"/proc/self/exe-does-not-matter"),
+            ExeOnDisk::Missing
+        );
+        assert_eq!(
+            exe_on_disk(b"5-6 r-xp 0 ff:ff 1 /\n", b"/"),
+            ExeOnDisk::Replaced
+        );
     }
 }

@@ -46,7 +46,8 @@ pub fn run(g: &Global, a: &CmdlineArgs) -> anyhow::Result<Exit> {
     if g.json {
         write_json(&mut out, &texts)?;
         out.flush()?;
-        return Ok(Exit::Success);
+        let ok = texts.iter().any(|t| matches!(t.cmdline, Some(Ok(_))));
+        return Ok(if ok { Exit::Success } else { Exit::Failed });
     }
     let mut failed = 0usize;
     let multi = texts.len() > 1;

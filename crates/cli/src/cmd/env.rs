@@ -71,9 +71,14 @@ pub fn run(g: &Global, a: &EnvArgs) -> anyhow::Result<Exit> {
         let env = match &t.environ {
             Some(Ok(e)) => e,
             Some(Err(f)) => {
-                out.flush()?;
-                output::warn(&targets::explain(t, "environ", f));
                 failed += 1;
+                if g.json {
+                    let err = procscope_model::process::OutcomeJson::<()>(&Err(f.clone()));
+                    docs.push(serde_json::json!({ "pid": t.pid, "environ": err }));
+                } else {
+                    out.flush()?;
+                    output::warn(&targets::explain(t, "environ", f));
+                }
                 continue;
             }
             None => continue,

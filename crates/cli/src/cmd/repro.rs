@@ -5,7 +5,7 @@ use crate::cli::{Global, ReproArgs};
 use crate::cmd::targets::{self, TEXT_CAP};
 use crate::output::{self, Exit};
 use procscope_model::redact::Redactor;
-use procscope_model::target::{ProcText, TextRequest, exe_path};
+use procscope_model::target::{ExeOnDisk, ProcText, TextRequest, exe_path};
 use procscope_parse::cmdline::{Cmdline, Shape};
 use procscope_parse::environ;
 use procscope_parse::limits::{LimitValue, Limits, Resource};
@@ -94,7 +94,7 @@ pub fn snippet(t: &ProcText, redactor: Option<&Redactor>) -> Result<String, Stri
         }
     }
     s.push('\n');
-    if let Some(procscope_model::target::Context { limits, cgroup }) = &t.context {
+    if let Some(procscope_model::target::Context { limits, cgroup, .. }) = &t.context {
         if let Ok(l) = limits {
             if let Ok(l) = Limits::parse(l) {
                 s.push_str(&format!("# limits (soft/hard): {}\n", limit_summary(&l)));
@@ -109,7 +109,13 @@ pub fn snippet(t: &ProcText, redactor: Option<&Redactor>) -> Result<String, Stri
     let exe = match &t.exe {
         Ok(e) => {
             let (p, deleted) = exe_path(e.as_slice());
-            if deleted {
+            let on_disk = t.context.as_ref().map(|c| c.exe_on_disk);
+            if on_disk == Some(ExeOnDisk::Replaced) {
+                s.push_str(&format!(
+                    "# note: the executable {} was replaced on disk since the process started (another file is at that path now)\n",
+                    escape(p)
+                ));
+            } else if deleted || on_disk == Some(ExeOnDisk::Missing) {
                 s.push_str(&format!(
                     "# note: the executable {} was deleted since the process started: this starts whatever is at that path now\n",
                     escape(p)

@@ -220,3 +220,50 @@ fn fixture_json_and_selection() {
     let out = r.out();
     assert!(out.starts_with("PID COMM\n  1 init\n  3  ├─ reaped-late\n  4  ├─ ) S 1 (x\n  7  ├─ nouid\n  8  └─ nginx\n  9      └─ child\n  2 kthreadd\n"), "{out}");
 }
+
+#[test]
+fn fixture_cmdline_explains_kernel_threads_zombies_and_rewritten_titles() {
+    let t = fixture();
+    let root = t.path().to_str().unwrap();
+    let r = run(&["--proc-root", root, "cmdline", "2"]);
+    assert_eq!(
+        r.out(),
+        "PID 2 (kthreadd): a kernel thread: it has no command line\n"
+    );
+    let r = run(&["--proc-root", root, "cmdline", "3"]);
+    assert_eq!(
+        r.out(),
+        "PID 3 (reaped-late): a zombie (exited, not yet reaped): its command line is gone\n"
+    );
+    // The padded title: shown without its padding, and said.
+    let r = run(&["--proc-root", root, "cmdline", "8"]);
+    let out = r.out();
+    assert!(out.contains("  [0] nginx: worker process\n"), "{out}");
+    assert!(
+        out.contains("rewrote its command line (setproctitle); 17 bytes of NUL padding not shown"),
+        "{out}"
+    );
+    // --raw still gives every byte.
+    let r = run(&["--proc-root", root, "cmdline", "--raw", "8"]);
+    assert_eq!(
+        r.stdout,
+        b"nginx: worker process\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0"
+    );
+    // A pattern that matches several processes prints one block each.
+    let r = run(&["--proc-root", root, "cmdline", "^(init|child)$"]);
+    assert_eq!(r.out().matches("PID ").count(), 2, "{}", r.out());
+    let r = run(&["--proc-root", root, "cmdline", "--raw", "^(init|child)$"]);
+    assert_eq!(r.status, 2);
+    assert!(
+        r.stderr
+            .contains("matches 2 processes (PIDs 1, 9): --raw and --hex need one"),
+        "{}",
+        r.stderr
+    );
+    // environ missing in the fixture: gone between listing and reading.
+    let r = run(&["--proc-root", root, "env", "--json", "1"]);
+    assert_eq!(
+        r.json()["processes"][0]["environ"]["error"]["reason"],
+        "gone"
+    );
+}

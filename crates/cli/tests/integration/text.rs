@@ -341,3 +341,38 @@ fn repro_starts_the_same_program_with_identical_argv_environment_and_cwd() {
             .contains("# note: secret-looking values are redacted")
     );
 }
+
+#[test]
+fn repro_says_when_the_executable_was_replaced_or_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = dir.path().join("kit");
+    std::fs::copy(testkit(), &exe).unwrap();
+    let t = start({
+        let mut c = Command::new(&exe);
+        c.arg("sleep");
+        c
+    });
+    let s = run(&["repro", &t.pid_s()]).out();
+    assert!(!s.contains("# note: the executable"), "{s}");
+    // Replace it the way upgrades do: a new file renamed over the path.
+    let new = dir.path().join("kit.new");
+    std::fs::copy(testkit(), &new).unwrap();
+    std::fs::rename(&new, &exe).unwrap();
+    let s = run(&["repro", &t.pid_s()]).out();
+    assert!(
+        s.contains(&format!(
+            "# note: the executable {} was replaced on disk since the process started",
+            exe.display()
+        )),
+        "{s}"
+    );
+    std::fs::remove_file(&exe).unwrap();
+    let s = run(&["repro", &t.pid_s()]).out();
+    assert!(
+        s.contains(&format!(
+            "# note: the executable {} was deleted since the process started",
+            exe.display()
+        )),
+        "{s}"
+    );
+}
