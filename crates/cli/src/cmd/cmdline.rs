@@ -122,15 +122,8 @@ fn human(
     view: &Cmdline<'_>,
     truncated: bool,
 ) -> std::io::Result<()> {
-    let bold = Style::new().bold();
     let dim = Style::new().dimmed();
-    write!(
-        out,
-        "{}{}{}",
-        bold.render(),
-        targets::title(t),
-        bold.render_reset()
-    )?;
+    targets::write_title(out, t)?;
     match exe(t) {
         Some((p, deleted)) => {
             write!(out, "  exe {}", escape(p))?;

@@ -121,16 +121,10 @@ pub fn run(g: &Global, a: &EnvArgs) -> anyhow::Result<Exit> {
             raw.flush()?;
             continue;
         }
-        let bold = Style::new().bold();
         let dim = Style::new().dimmed();
         if texts.len() > 1 || other.is_some() {
-            writeln!(
-                out,
-                "{}{}{}",
-                bold.render(),
-                targets::title(t),
-                bold.render_reset()
-            )?;
+            targets::write_title(&mut out, t)?;
+            writeln!(out)?;
         }
         if let Some(other) = &other {
             write_diff(&mut out, &shown, &dups, other, &value)?;

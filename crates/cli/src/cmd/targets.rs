@@ -66,6 +66,12 @@ pub fn title(t: &ProcText) -> String {
     }
 }
 
+/// Writes [`title`] in bold (no newline).
+pub fn write_title(out: &mut dyn std::io::Write, t: &ProcText) -> std::io::Result<()> {
+    let bold = anstyle::Style::new().bold();
+    write!(out, "{}{}{}", bold.render(), title(t), bold.render_reset())
+}
+
 /// Why a file of `t` could not be read, with what to do about it.
 pub fn explain(t: &ProcText, file: &str, f: &Failure) -> String {
     let who = match (f, t.uid) {
