@@ -83,6 +83,17 @@ pub fn run(g: &Global, a: &EnvArgs) -> anyhow::Result<Exit> {
             }
             None => continue,
         };
+        if env.raw.is_empty() && !g.json && !a.raw {
+            let why = match &t.stat {
+                Ok(st) if st.kernel_thread => "a kernel thread: it has no environment",
+                Ok(st) if st.state == procscope_parse::stat::TaskState::Zombie => {
+                    "a zombie (exited, not yet reaped): its environment is gone"
+                }
+                _ => "its environment is empty",
+            };
+            writeln!(out, "{}: {why}", targets::title(t))?;
+            continue;
+        }
         let all: Vec<Entry<'_>> = environ::entries(&env.raw).collect();
         let dups: HashSet<usize> = environ::duplicates(&env.raw).into_iter().collect();
         let mut shown: Vec<(usize, Entry<'_>)> = all

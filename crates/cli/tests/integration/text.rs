@@ -240,6 +240,14 @@ fn kernel_threads_denied_and_missing_targets_say_why() {
     );
     let r = run(&["cmdline", "--shell", "2"]);
     assert_eq!(r.status, 2);
+    let r = run(&["env", "2"]);
+    assert_eq!(
+        (r.status, r.out().as_str()),
+        (
+            0,
+            "PID 2 (kthreadd): a kernel thread: it has no environment\n"
+        )
+    );
     let r = run(&["cmdline", "no-such-process-xyz"]);
     assert_eq!(r.status, 1);
     assert!(
