@@ -264,6 +264,18 @@ pub fn read(root: &ProcRoot, pids: Vec<i32>, req: TextRequest) -> Outcome<Vec<Pr
                 t.environ = req.environ.then_some(Err(fail));
             }
         }
+        // Kernel threads have no memory: the kernel answers ESRCH for
+        // their environ (proc_mem_open() finds no mm), which is not "gone".
+        if t.stat.as_ref().is_ok_and(|s| s.kernel_thread) {
+            for f in [&mut t.cmdline, &mut t.environ] {
+                if matches!(f, Some(Err(Failure::Gone))) {
+                    *f = Some(Ok(CmdlineInfo {
+                        raw: Vec::new(),
+                        truncated: false,
+                    }));
+                }
+            }
+        }
         out.push(t);
     }
     Ok(out)
