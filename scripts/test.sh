@@ -11,6 +11,10 @@ cd "$(dirname "$0")/.."
 need=()
 command -v fusermount3 >/dev/null 2>&1 || need+=(fuse3)
 command -v ps >/dev/null 2>&1 || need+=(procps)
+# The syscall tables are checked against the kernel's uapi headers.
+[ -e /usr/include/x86_64-linux-gnu/asm/unistd_64.h ] || need+=(linux-libc-dev)
+command -v perl >/dev/null 2>&1 || need+=(perl-base)
+command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
 if ((${#need[@]})); then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"

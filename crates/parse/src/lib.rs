@@ -22,9 +22,12 @@ pub mod io;
 pub mod limits;
 pub mod mountinfo;
 pub mod num;
+pub mod stack;
 pub mod stat;
 pub mod statm;
 pub mod status;
+pub mod syscall;
+pub mod syscall_names;
 pub mod system;
 
 /// Why a `/proc` file's bytes could not be turned into a value.
@@ -131,6 +134,13 @@ mod never_panics {
                 joined.push(0);
             }
             prop_assert_eq!(joined, b);
+        }
+        #[test]
+        fn syscall_stack_wchan(b in arb_bytes()) {
+            let _ = crate::syscall::SyscallState::parse(&b);
+            let _ = crate::syscall::Abi::from_elf_header(&b);
+            let _ = crate::stack::frames(&b);
+            let _ = crate::stack::wchan(&b);
         }
         #[test]
         fn comm(b in arb_bytes()) { let _ = crate::comm::parse(&b); }
