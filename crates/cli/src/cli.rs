@@ -82,6 +82,9 @@ pub enum Command {
     /// Print a shell snippet that starts the same program the same way.
     #[command(after_help = crate::cmd::repro::AFTER_HELP)]
     Repro(ReproArgs),
+    /// Show every thread's state, wchan, system call and kernel stack, grouped.
+    #[command(after_help = crate::cmd::stack::AFTER_HELP)]
+    Stack(StackArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
     /// Print the manual page (roff) to standard output.
@@ -236,6 +239,17 @@ pub struct ReproArgs {
     /// More key globs to mask with --redact (repeatable).
     #[arg(long = "redact-key", value_name = "GLOB", requires = "redact")]
     pub redact_keys: Vec<String>,
+}
+
+/// `procscope stack`.
+#[derive(Debug, Args)]
+pub struct StackArgs {
+    /// A PID, or a regex on process names (every match is shown).
+    pub target: String,
+
+    /// One block per thread instead of grouping identical ones.
+    #[arg(long)]
+    pub no_group: bool,
 }
 
 /// `procscope completions`.

@@ -18,6 +18,7 @@ pub mod redact;
 pub mod select;
 pub mod sort;
 pub mod target;
+pub mod threads;
 pub mod tree;
 pub mod users;
 

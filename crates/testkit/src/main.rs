@@ -14,6 +14,7 @@
 //!                                         cmdline now blocks
 //! procscope-testkit read-hang FILE        read FILE (a reader in D state on a hung FUSE file)
 //! procscope-testkit leader-exit           the main thread exits, another thread lives on
+//! procscope-testkit threads               8 threads on one condition variable, 3 sleeping
 //! procscope-testkit exec N ENV.. ARGV..   execve itself with exactly these hex-encoded bytes
 //!                                         (N environment entries, then argv; argv[1] picks the mode)
 //! ```
@@ -103,6 +104,33 @@ fn main() {
             let exe = std::ffi::CString::new("/proc/self/exe").unwrap();
             let e = nix::unistd::execve(&exe, &argv, &envp);
             panic!("execve: {e:?}")
+        }
+        Some("threads") => {
+            // 8 threads waiting on one condition variable, 3 sleeping.
+            let pair =
+                std::sync::Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
+            for i in 0..8 {
+                let p = std::sync::Arc::clone(&pair);
+                std::thread::Builder::new()
+                    .name(format!("waiter-{i}"))
+                    .spawn(move || {
+                        let (m, c) = &*p;
+                        let mut g = m.lock().unwrap();
+                        while !*g {
+                            g = c.wait(g).unwrap();
+                        }
+                    })
+                    .unwrap();
+            }
+            for i in 0..3 {
+                std::thread::Builder::new()
+                    .name(format!("sleeper-{i}"))
+                    .spawn(|| sleep_forever())
+                    .unwrap();
+            }
+            std::thread::sleep(Duration::from_millis(200));
+            ready();
+            sleep_forever()
         }
         Some("leader-exit") => {
             // The main thread exits; a second thread keeps the process alive.

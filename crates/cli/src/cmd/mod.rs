@@ -6,4 +6,5 @@ pub mod env;
 pub mod man;
 pub mod ps;
 pub mod repro;
+pub mod stack;
 pub mod targets;

@@ -13,5 +13,6 @@ mod conventions;
 mod fixtures;
 mod hang;
 mod ps_live;
+mod stack;
 mod support;
 mod text;

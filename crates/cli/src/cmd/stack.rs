@@ -1,0 +1,261 @@
+//! `procscope stack TARGET`: what every thread is doing in the kernel.
+
+use crate::cli::{Global, StackArgs};
+use crate::cmd::targets;
+use crate::output::{self, Exit, UsageError};
+use anstyle::Style;
+use procscope_model::bytes::Bytes;
+use procscope_model::process::OutcomeJson;
+use procscope_model::target::{self, Target};
+use procscope_model::threads::{self, ProcessThreads, ThreadInfo};
+use procscope_parse::syscall::{Abi, SyscallState};
+use procscope_read::{Failure, guard};
+use procscope_render::escape::escape;
+use std::io::Write;
+
+/// Extra help for `procscope stack --help`.
+pub const AFTER_HELP: &str = "\
+Examples:
+  sudo procscope stack 1234            every thread, grouped by identical state, syscall and stack
+  sudo procscope stack --no-group 1234 one block per thread
+  procscope stack --json nginx | jq '.processes[].groups[] | {count, syscall}'
+
+Kernel stacks need CAP_SYS_ADMIN (run with sudo); the system call needs
+ptrace rights over the process. Without them everything else is shown and
+the missing part says what would allow it.";
+
+/// Runs `procscope stack`.
+pub fn run(g: &Global, a: &StackArgs) -> anyhow::Result<Exit> {
+    let root = crate::cmd::ps::open_root(g)?;
+    let t = Target::parse(&a.target).map_err(UsageError)?;
+    let opts = guard::Options {
+        timeout: (!g.timeout.is_zero()).then_some(g.timeout),
+        ..guard::Options::default()
+    };
+    let pids = target::resolve(&root, &t, root.own_pid(), opts).map_err(|f| {
+        anyhow::anyhow!("cannot list processes under {}: {f}", root.path().display())
+    })?;
+    let mut procs = Vec::new();
+    for pid in pids {
+        match threads::read(&root, pid, opts) {
+            Ok(p) => procs.push(p),
+            Err(Failure::Gone) => {}
+            Err(f) => output::warn(&format!("PID {pid}: {f}")),
+        }
+    }
+    if procs.is_empty() {
+        output::warn(&targets::no_match(&a.target));
+        return Ok(Exit::NoMatch);
+    }
+    let mut out = output::stdout(g.color);
+    if g.json {
+        let docs: Vec<serde_json::Value> =
+            procs.iter().map(|p| json_process(p, a.no_group)).collect();
+        procscope_render::json::write_document(
+            &mut out,
+            "stack",
+            &serde_json::json!({ "processes": docs }),
+        )?;
+        out.flush()?;
+        return Ok(Exit::Success);
+    }
+    let mut hints = Vec::new();
+    for p in &procs {
+        human(&mut out, p, a.no_group, &mut hints)?;
+    }
+    out.flush()?;
+    drop(out);
+    hints.sort();
+    hints.dedup();
+    for h in hints {
+        output::warn(&h);
+    }
+    Ok(Exit::Success)
+}
+
+fn syscall_text(sc: &SyscallState, abi: Option<Abi>) -> String {
+    match sc {
+        SyscallState::Running => "running (on a CPU)".into(),
+        SyscallState::Blocked { .. } => "not in a system call".into(),
+        SyscallState::InSyscall { nr, args, .. } => {
+            let name = abi
+                .and_then(|a| a.name(*nr))
+                .map_or_else(|| format!("syscall_{nr}"), str::to_owned);
+            let args: Vec<String> = args.iter().map(|a| format!("{a:#x}")).collect();
+            format!("{name}({})", args.join(", "))
+        }
+    }
+}
+
+fn syscall_name(sc: &SyscallState, abi: Option<Abi>) -> String {
+    match sc {
+        SyscallState::Running => "running".into(),
+        SyscallState::Blocked { .. } => "-".into(),
+        SyscallState::InSyscall { nr, .. } => abi
+            .and_then(|a| a.name(*nr))
+            .map_or_else(|| format!("syscall_{nr}"), str::to_owned),
+    }
+}
+
+fn human(
+    out: &mut dyn Write,
+    p: &ProcessThreads,
+    no_group: bool,
+    hints: &mut Vec<String>,
+) -> std::io::Result<()> {
+    let bold = Style::new().bold();
+    let dim = Style::new().dimmed();
+    let abi = p.abi.as_ref().ok().copied();
+    let abi_text = match &p.abi {
+        Ok(Abi::X86_64) => "x86_64".to_string(),
+        Ok(Abi::I386) => "i386".to_string(),
+        Ok(Abi::X32) => "x32".to_string(),
+        Err(f) => format!("ABI unknown: {f}"),
+    };
+    writeln!(
+        out,
+        "{}PID {} ({}){}: {} threads, {abi_text}",
+        bold.render(),
+        p.pid,
+        escape(p.comm.as_slice()),
+        bold.render_reset(),
+        p.threads.len()
+    )?;
+    let groups: Vec<Vec<usize>> = if no_group {
+        (0..p.threads.len()).map(|i| vec![i]).collect()
+    } else {
+        threads::group(&p.threads)
+    };
+    for g in groups {
+        let members: Vec<&ThreadInfo> = g.iter().filter_map(|&i| p.threads.get(i)).collect();
+        let Some(first) = members.first() else {
+            continue;
+        };
+        let state = first.state.as_ref().map_or_else(
+            |_| "?".to_string(),
+            |s| format!("{} ({})", s.letter(), s.meaning()),
+        );
+        let sc = first
+            .syscall
+            .as_ref()
+            .map_or_else(|f| format!("?({})", f.kind()), |s| syscall_name(s, abi));
+        let tids: Vec<String> = members
+            .iter()
+            .take(8)
+            .map(|t| format!("{} {}", t.tid, escape(t.comm.as_slice())))
+            .collect();
+        let more = if members.len() > 8 {
+            format!(", … {} more", members.len() - 8)
+        } else {
+            String::new()
+        };
+        writeln!(
+            out,
+            "  {}{} × {state} in {sc}{}  {}[{}{more}]{}",
+            bold.render(),
+            members.len(),
+            bold.render_reset(),
+            dim.render(),
+            tids.join(", "),
+            dim.render_reset()
+        )?;
+        match &first.wchan {
+            Ok(Some(w)) => writeln!(out, "      wchan   {}", escape(w.as_slice()))?,
+            Ok(None) => {}
+            Err(f) => writeln!(out, "      wchan   ? ({f})")?,
+        }
+        match &first.syscall {
+            Ok(s) => writeln!(out, "      syscall {}", syscall_text(s, abi))?,
+            Err(f) => {
+                writeln!(out, "      syscall ? ({})", f.kind())?;
+                hints.push(format!("system calls: {f}"));
+            }
+        }
+        match &first.stack {
+            Ok(frames) if frames.is_empty() => {
+                writeln!(out, "      (no kernel frames: running in user space)")?
+            }
+            Ok(frames) => {
+                for f in frames {
+                    write!(out, "        {}", escape(f.symbol.as_slice()))?;
+                    if let (Some(o), Some(l)) = (f.offset, f.len) {
+                        write!(out, "+{o:#x}/{l:#x}")?;
+                    }
+                    if let Some(m) = &f.module {
+                        write!(out, " [{}]", escape(m.as_slice()))?;
+                    }
+                    writeln!(out)?;
+                }
+            }
+            Err(f) => {
+                writeln!(out, "      kernel stack ? ({})", f.kind())?;
+                hints.push(format!("kernel stacks: {f}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn json_thread(t: &ThreadInfo, abi: Option<Abi>) -> serde_json::Value {
+    let state = t.state.as_ref().map(|s| s.letter().to_string());
+    let wchan = t.wchan.clone();
+    let syscall = t.syscall.as_ref().map(|s| match s {
+        SyscallState::InSyscall { nr, args, .. } => {
+            serde_json::json!({ "nr": nr, "name": abi.and_then(|a| a.name(*nr)), "args": args })
+        }
+        other => serde_json::json!({ "name": syscall_name(other, abi) }),
+    });
+    let stack = t.stack.as_ref().map(|fs| {
+        fs.iter()
+            .map(|f| serde_json::json!({ "symbol": f.symbol, "offset": f.offset, "len": f.len, "module": f.module }))
+            .collect::<Vec<_>>()
+    });
+    serde_json::json!({
+        "tid": t.tid,
+        "comm": t.comm,
+        "state": OutcomeJson(&state.map_err(|e| e.clone())),
+        "wchan": OutcomeJson::<Option<Bytes>>(&wchan),
+        "syscall": OutcomeJson(&syscall.map_err(|e| e.clone())),
+        "stack": OutcomeJson(&stack.map_err(|e| e.clone())),
+    })
+}
+
+fn json_process(p: &ProcessThreads, no_group: bool) -> serde_json::Value {
+    let abi = p.abi.as_ref().ok().copied();
+    let groups: Vec<Vec<usize>> = if no_group {
+        (0..p.threads.len()).map(|i| vec![i]).collect()
+    } else {
+        threads::group(&p.threads)
+    };
+    let groups: Vec<serde_json::Value> = groups
+        .iter()
+        .map(|g| {
+            let members: Vec<&ThreadInfo> = g.iter().filter_map(|&i| p.threads.get(i)).collect();
+            let first = members
+                .first()
+                .map(|t| json_thread(t, abi))
+                .unwrap_or_default();
+            serde_json::json!({
+                "count": members.len(),
+                "tids": members.iter().map(|t| t.tid).collect::<Vec<_>>(),
+                "names": members.iter().map(|t| t.comm.clone()).collect::<Vec<_>>(),
+                "state": first.get("state").cloned().unwrap_or_default(),
+                "wchan": first.get("wchan").cloned().unwrap_or_default(),
+                "syscall": first.get("syscall").cloned().unwrap_or_default(),
+                "stack": first.get("stack").cloned().unwrap_or_default(),
+            })
+        })
+        .collect();
+    let abi_name = p.abi.as_ref().map(|a| match a {
+        Abi::X86_64 => "x86_64",
+        Abi::I386 => "i386",
+        Abi::X32 => "x32",
+    });
+    serde_json::json!({
+        "pid": p.pid,
+        "comm": p.comm,
+        "abi": OutcomeJson(&abi_name.map_err(|e| e.clone())),
+        "threads": p.threads.len(),
+        "groups": groups,
+    })
+}

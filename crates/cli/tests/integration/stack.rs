@@ -1,0 +1,111 @@
+//! `procscope stack` on threads in known states.
+
+use crate::support::*;
+use std::process::Command;
+use std::time::Duration;
+
+#[test]
+fn threads_are_grouped_by_state_syscall_and_stack() {
+    let t = start_kit(&["threads"]);
+    let v = run(&["stack", "--json", &t.pid_s()]).json();
+    let p = &v["processes"][0];
+    assert_eq!(p["threads"], 12, "{p}");
+    assert_eq!(p["abi"], "x86_64");
+    let g = p["groups"].as_array().unwrap();
+    // 8 waiters on one condition variable (futex), then the 3 sleepers with
+    // the main thread (all in clock_nanosleep, same kernel stack).
+    assert_eq!(g.len(), 2, "{p:#}");
+    assert_eq!(g[0]["count"], 8);
+    assert!(
+        g[0]["names"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n.as_str().unwrap().starts_with("waiter-"))
+    );
+    assert_eq!(g[0]["state"], "S");
+    assert_eq!(g[0]["syscall"]["name"], "futex");
+    assert!(
+        g[0]["stack"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["symbol"].as_str().unwrap().contains("futex")),
+        "{:#}",
+        g[0]
+    );
+    assert_eq!(g[1]["count"], 4);
+    assert_eq!(g[1]["syscall"]["name"], "clock_nanosleep");
+    assert_eq!(g[1]["tids"][0], t.pid());
+
+    // --no-group: one block per thread.
+    let v = run(&["stack", "--json", "--no-group", &t.pid_s()]).json();
+    assert_eq!(v["processes"][0]["groups"].as_array().unwrap().len(), 12);
+
+    // People: the group lines.
+    let out = run(&["stack", &t.pid_s()]).out();
+    assert_terminal_safe(&out);
+    assert!(out.contains("  8 × S (sleeping) in futex  ["), "{out}");
+    assert!(
+        out.contains("  4 × S (sleeping) in clock_nanosleep  ["),
+        "{out}"
+    );
+    assert!(out.contains("      syscall futex(0x"), "{out}");
+}
+
+#[test]
+fn a_vfork_parent_in_d_state_shows_its_syscall_and_frames() {
+    let t = start_kit(&["vfork-d", "60"]);
+    assert!(wait_all_threads(t.pid(), 'D', Duration::from_secs(5)));
+    let v = run(&["stack", "--json", &t.pid_s()]).json();
+    let g = &v["processes"][0]["groups"][0];
+    assert_eq!(g["state"], "D");
+    // The testkit vforks with clone(CLONE_VM | CLONE_VFORK) on its own stack.
+    assert_eq!(g["syscall"]["name"], "clone");
+    let frames: Vec<&str> = g["stack"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["symbol"].as_str().unwrap())
+        .collect();
+    assert!(frames.contains(&"kernel_clone"), "{frames:?}");
+    // The child sleeps; kill it too.
+    let r = run(&["ps", "--pids", "--ppid", &t.pid_s()]);
+    if let Ok(c) = r.out().trim().parse::<u32>() {
+        kill(c);
+    }
+}
+
+#[test]
+fn without_privileges_everything_else_is_shown_and_the_missing_part_is_named() {
+    let t = start_kit(&["sleep"]);
+    let o = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
+        .arg(procscope())
+        .args(["stack", &t.pid_s()])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(out.contains("1 × S (sleeping) in ?(denied)"), "{out}");
+    // The state still comes through; wchan reads as 0 without ptrace
+    // rights (proc_pid_wchan()), and the ABI needs the exe link.
+    assert!(
+        out.contains("ABI unknown: denied: needs the same user as the process or CAP_SYS_PTRACE"),
+        "{out}"
+    );
+    assert!(
+        err.contains("kernel stacks: denied: needs CAP_SYS_ADMIN: run with sudo"),
+        "{err}"
+    );
+    assert!(
+        err.contains("system calls: denied: needs ptrace rights over the process"),
+        "{err}"
+    );
+}

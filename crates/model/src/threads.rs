@@ -1,0 +1,205 @@
+//! What every thread of a process is doing in the kernel: state, wchan,
+//! system call and kernel stack, and threads grouped by all of those.
+
+use crate::bytes::Bytes;
+use crate::clock::Clock;
+use crate::listing::read_stat;
+use procscope_parse::stack;
+use procscope_parse::stat::TaskState;
+use procscope_parse::syscall::{Abi, SyscallState};
+use procscope_read::guard::{self, Ctx};
+use procscope_read::{Failure, Outcome, ProcDir, ProcRoot};
+use std::collections::HashMap;
+
+/// One kernel stack frame, owned.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FrameInfo {
+    /// Function.
+    pub symbol: Bytes,
+    /// Offset into it.
+    pub offset: Option<u64>,
+    /// Its length.
+    pub len: Option<u64>,
+    /// Module, if any.
+    pub module: Option<Bytes>,
+}
+
+/// One thread.
+#[derive(Debug, Clone)]
+pub struct ThreadInfo {
+    /// Thread ID.
+    pub tid: i32,
+    /// Thread name.
+    pub comm: Bytes,
+    /// Scheduler state.
+    pub state: Outcome<TaskState>,
+    /// Where it sleeps (`None`: not sleeping in the kernel).
+    pub wchan: Outcome<Option<Bytes>>,
+    /// The system call it is in.
+    pub syscall: Outcome<SyscallState>,
+    /// Kernel stack, innermost first.
+    pub stack: Outcome<Vec<FrameInfo>>,
+}
+
+impl ThreadInfo {
+    /// What threads are grouped by: state, system call number, wchan and
+    /// every frame's symbol (offsets included: same code path).
+    pub fn group_key(&self) -> String {
+        let state = self.state.as_ref().map_or('?', |s| s.letter());
+        let sc = match &self.syscall {
+            Ok(SyscallState::Running) => "running".to_string(),
+            Ok(SyscallState::Blocked { .. }) => "-".to_string(),
+            Ok(SyscallState::InSyscall { nr, .. }) => nr.to_string(),
+            Err(f) => format!("?{}", f.kind()),
+        };
+        let w = match &self.wchan {
+            Ok(Some(w)) => String::from_utf8_lossy(w.as_slice()).into_owned(),
+            _ => String::new(),
+        };
+        let frames = match &self.stack {
+            Ok(f) => f
+                .iter()
+                .map(|f| {
+                    format!(
+                        "{}+{:?}",
+                        String::from_utf8_lossy(f.symbol.as_slice()),
+                        f.offset
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(","),
+            Err(e) => format!("?{}", e.kind()),
+        };
+        format!("{state}|{sc}|{w}|{frames}")
+    }
+}
+
+/// A process's threads.
+#[derive(Debug, Clone)]
+pub struct ProcessThreads {
+    /// Process ID.
+    pub pid: i32,
+    /// Process name.
+    pub comm: Bytes,
+    /// The system call ABI, from the executable's ELF header.
+    pub abi: Outcome<Abi>,
+    /// Every thread, by TID.
+    pub threads: Vec<ThreadInfo>,
+}
+
+/// Threads with the same [`ThreadInfo::group_key`], largest group first
+/// (then by lowest TID). Returns indexes into `threads`.
+pub fn group(threads: &[ThreadInfo]) -> Vec<Vec<usize>> {
+    let mut by: HashMap<String, Vec<usize>> = HashMap::new();
+    let mut order = Vec::new();
+    for (i, t) in threads.iter().enumerate() {
+        let k = t.group_key();
+        if !by.contains_key(&k) {
+            order.push(k.clone());
+        }
+        by.entry(k).or_default().push(i);
+    }
+    let mut groups: Vec<Vec<usize>> = order.into_iter().filter_map(|k| by.remove(&k)).collect();
+    groups.sort_by(|a, b| b.len().cmp(&a.len()).then(a.first().cmp(&b.first())));
+    groups
+}
+
+/// Reads every thread of `pid`. The reads of `syscall` and `stack` wait
+/// for the task's exec lock, and the ELF header is read through the `exe`
+/// link (on whatever filesystem it lives): all run under the deadline.
+pub fn read(root: &ProcRoot, pid: i32, opts: guard::Options) -> Outcome<ProcessThreads> {
+    let clock = Clock::read(root)?;
+    let dir = root.process(pid)?;
+    let mut buf = Vec::new();
+    let st = read_stat(&dir, c"stat", &clock, &mut buf)?;
+    let d2 = dir.clone();
+    let abi = guard::once(opts.timeout, move || {
+        let mut h = Vec::new();
+        d2.read(c"exe", &mut h, 64)?;
+        Abi::from_elf_header(&h).ok_or_else(|| Failure::Unsupported {
+            what: "executable is not an x86 ELF".into(),
+        })
+    });
+    let tids = dir.tids()?;
+    let results = guard::run(
+        tids,
+        opts,
+        move |tid: i32, ctx: &Ctx<ThreadInfo, ThreadInfo>| {
+            let t = read_thread(&dir, tid, &clock);
+            ctx.checkpoint(t.clone());
+            let d = dir.clone();
+            let (sc, stack) = match ctx.guarded(|| Ok(read_slow(&d, tid))) {
+                Ok(v) => v,
+                Err(f) => (Err(f.clone()), Err(f)),
+            };
+            ThreadInfo {
+                syscall: sc,
+                stack,
+                ..t
+            }
+        },
+    );
+    let threads = results
+        .into_iter()
+        .filter_map(|f| match (f.rest, f.partial) {
+            (Ok(t), _) => Some(t),
+            (Err(e), Some(t)) => Some(ThreadInfo {
+                syscall: Err(e.clone()),
+                stack: Err(e),
+                ..t
+            }),
+            (Err(_), None) => None,
+        })
+        .filter(|t| !matches!(t.state, Err(Failure::Gone)))
+        .collect();
+    Ok(ProcessThreads {
+        pid,
+        comm: st.comm,
+        abi,
+        threads,
+    })
+}
+
+fn read_thread(dir: &ProcDir, tid: i32, clock: &Clock) -> ThreadInfo {
+    let mut buf = Vec::with_capacity(1024);
+    let task = dir.task(tid);
+    let st = task
+        .as_ref()
+        .map_err(Clone::clone)
+        .and_then(|t| read_stat(t, c"stat", clock, &mut buf));
+    let wchan = task.as_ref().map_err(Clone::clone).and_then(|t| {
+        t.read(c"wchan", &mut buf, 4096)
+            .map(|_| stack::wchan(&buf).map(Bytes::from))
+    });
+    ThreadInfo {
+        tid,
+        comm: st.as_ref().map(|s| s.comm.clone()).unwrap_or_default(),
+        state: st.map(|s| s.state),
+        wchan,
+        syscall: Err(Failure::Gone),
+        stack: Err(Failure::Gone),
+    }
+}
+
+fn read_slow(dir: &ProcDir, tid: i32) -> (Outcome<SyscallState>, Outcome<Vec<FrameInfo>>) {
+    let task = match dir.task(tid) {
+        Ok(t) => t,
+        Err(e) => return (Err(e.clone()), Err(e)),
+    };
+    let mut buf = Vec::with_capacity(4096);
+    let sc = task
+        .read(c"syscall", &mut buf, 4096)
+        .and_then(|_| SyscallState::parse(&buf).map_err(|e| Failure::malformed("syscall", e)));
+    let st = task.read(c"stack", &mut buf, 64 * 1024).map(|_| {
+        stack::frames(&buf)
+            .into_iter()
+            .map(|f| FrameInfo {
+                symbol: Bytes::from(f.symbol),
+                offset: f.offset,
+                len: f.len,
+                module: f.module.map(Bytes::from),
+            })
+            .collect()
+    });
+    (sc, st)
+}
