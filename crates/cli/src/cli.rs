@@ -85,6 +85,9 @@ pub enum Command {
     /// Show every thread's state, wchan, system call and kernel stack, grouped.
     #[command(after_help = crate::cmd::stack::AFTER_HELP)]
     Stack(StackArgs),
+    /// Find every task stuck in uninterruptible sleep (D), grouped by cause.
+    #[command(after_help = crate::cmd::hung::AFTER_HELP)]
+    Hung(HungArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
     /// Print the manual page (roff) to standard output.
@@ -250,6 +253,18 @@ pub struct StackArgs {
     /// One block per thread instead of grouping identical ones.
     #[arg(long)]
     pub no_group: bool,
+}
+
+/// `procscope hung`.
+#[derive(Debug, Args)]
+pub struct HungArgs {
+    /// How long to watch: a task in D at every sample over this window is stuck.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    pub window: Duration,
+
+    /// How many samples to take over the window (at least 2).
+    #[arg(long, default_value_t = 5)]
+    pub samples: u32,
 }
 
 /// `procscope completions`.

@@ -12,6 +12,7 @@
 pub mod bytes;
 pub mod clock;
 pub mod glob;
+pub mod hung;
 pub mod listing;
 pub mod process;
 pub mod redact;

@@ -267,3 +267,30 @@ fn fixture_cmdline_explains_kernel_threads_zombies_and_rewritten_titles() {
         "gone"
     );
 }
+
+#[test]
+fn fixture_hung_reports_nothing_stuck_and_exits_0() {
+    let t = fixture();
+    // Give the sampled processes task directories (D only for PID 9).
+    for pid in [1, 9] {
+        let task = t.path().join(format!("{pid}/task/{pid}"));
+        fs::create_dir_all(&task).unwrap();
+        fs::copy(t.path().join(format!("{pid}/stat")), task.join("stat")).unwrap();
+    }
+    let root = t.path().to_str().unwrap();
+    // PID 9's thread is in D in the fixture: it stays D at every sample.
+    let r = run(&["--proc-root", root, "hung", "--window", "100ms", "--json"]);
+    assert_eq!(r.status, 1, "{}", r.stderr);
+    assert_eq!(r.json()["stuck"], 1);
+    // Once it is not in D any more, nothing is stuck: exit 0.
+    let s = fs::read_to_string(t.path().join("9/task/9/stat"))
+        .unwrap()
+        .replace(") D ", ") S ");
+    fs::write(t.path().join("9/task/9/stat"), s).unwrap();
+    let r = run(&["--proc-root", root, "hung", "--window", "100ms"]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(
+        r.out(),
+        "nothing is stuck: no task was in D at all 5 samples over 100 ms\n"
+    );
+}

@@ -220,3 +220,61 @@ fn a_d_state_vfork_parent_is_listed_with_its_child() {
     let child: u32 = f[0].parse().unwrap();
     kill(child);
 }
+
+#[test]
+fn hung_finds_a_stuck_fuse_reader_and_a_vfork_parent_and_names_the_causes() {
+    let fuse = HungFuse::mount();
+    let reader = start_kit(&["read-hang", fuse.hang_file().to_str().unwrap()]);
+    let parent = start_kit(&["vfork-d", "60"]);
+    assert!(
+        wait_all_threads(reader.pid(), 'D', Duration::from_secs(5)),
+        "reader not in D"
+    );
+    assert!(
+        wait_all_threads(parent.pid(), 'D', Duration::from_secs(5)),
+        "vfork parent not in D"
+    );
+
+    let r = run_with(
+        &["hung", "--window", "400ms", "--json"],
+        &[],
+        Duration::from_secs(10),
+    );
+    assert_eq!(r.status, 1, "{}", r.stderr);
+    let v = r.json();
+    let groups = v["groups"].as_array().unwrap();
+    let find = |pid: u32| {
+        groups
+            .iter()
+            .find(|g| {
+                g["tasks"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|t| t["pid"] == pid)
+            })
+            .unwrap_or_else(|| panic!("PID {pid} not reported: {v:#}"))
+    };
+    let g = find(reader.pid());
+    assert_eq!(g["syscall"], "read");
+    assert!(
+        g["cause"]
+            .as_str()
+            .unwrap()
+            .starts_with("reading a file's pages"),
+        "{g:#}"
+    );
+    let g = find(parent.pid());
+    assert_eq!(g["syscall"], "clone");
+    assert!(
+        g["cause"].as_str().unwrap().starts_with("a vfork parent"),
+        "{g:#}"
+    );
+    // Kill the vfork child too (it sleeps 60 s holding the parent).
+    let r = run(&["ps", "--pids", "--ppid", &parent.pid_s()]);
+    if let Ok(c) = r.out().trim().parse::<u32>() {
+        kill(c);
+    }
+    drop(reader);
+    drop(fuse);
+}

@@ -1,0 +1,214 @@
+//! `procscope hung`: every task stuck in uninterruptible sleep, grouped.
+
+use crate::cli::{Global, HungArgs};
+use crate::output::{self, Exit};
+use anstyle::Style;
+use procscope_model::hung;
+use procscope_model::threads::{self, ThreadInfo};
+use procscope_parse::syscall::{Abi, SyscallState};
+use procscope_read::guard;
+use procscope_render::escape::escape;
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+
+/// Extra help for `procscope hung --help`.
+pub const AFTER_HELP: &str = "\
+Examples:
+  sudo procscope hung                  sample for 1 s; exit 1 if anything stays in D
+  sudo procscope hung --window 5s --samples 10
+  procscope hung --json | jq '.groups[] | {count, cause}'
+
+A task in D (uninterruptible sleep) for a moment is normal (a disk read); one
+in D at every sample over the window is stuck. Stuck tasks are grouped by
+their kernel stack across processes, and each group names its likely cause
+from the frames (FUSE, NFS, block I/O, page-cache reads, kernel locks,
+memory reclaim, vfork). Kernel stacks need CAP_SYS_ADMIN.
+Exit status: 0 nothing is stuck, 1 something is, 2 error.";
+
+struct Task {
+    pid: i32,
+    process: procscope_model::bytes::Bytes,
+    thread: ThreadInfo,
+    abi: Option<Abi>,
+}
+
+/// Runs `procscope hung`.
+pub fn run(g: &Global, a: &HungArgs) -> anyhow::Result<Exit> {
+    let root = crate::cmd::ps::open_root(g)?;
+    let samples = a.samples.max(2);
+    let stuck = hung::sample(&root, a.window, samples).map_err(|f| {
+        anyhow::anyhow!("cannot list processes under {}: {f}", root.path().display())
+    })?;
+    let opts = guard::Options {
+        timeout: (!g.timeout.is_zero()).then_some(g.timeout),
+        ..guard::Options::default()
+    };
+    // Stacks and syscalls of the stuck threads, read per process.
+    let mut by_pid: BTreeMap<i32, Vec<i32>> = BTreeMap::new();
+    for s in &stuck {
+        by_pid.entry(s.pid).or_default().push(s.tid);
+    }
+    let mut tasks = Vec::new();
+    for (pid, tids) in by_pid {
+        let Ok(p) = threads::read(&root, pid, opts) else {
+            continue;
+        };
+        let abi = p.abi.as_ref().ok().copied();
+        for t in p.threads.into_iter().filter(|t| tids.contains(&t.tid)) {
+            tasks.push(Task {
+                pid,
+                process: p.comm.clone(),
+                thread: t,
+                abi,
+            });
+        }
+    }
+    // Group across processes by state, syscall name, wchan and frames.
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for (i, t) in tasks.iter().enumerate() {
+        let name = match &t.thread.syscall {
+            Ok(SyscallState::InSyscall { nr, .. }) => {
+                t.abi.and_then(|a| a.name(*nr)).unwrap_or("?").to_string()
+            }
+            _ => String::new(),
+        };
+        let key = format!(
+            "{name}|{}",
+            t.thread.group_key().split_once('|').map_or("", |(_, r)| r)
+        );
+        let gi = *index.entry(key).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        if let Some(g) = groups.get_mut(gi) {
+            g.push(i);
+        }
+    }
+    groups.sort_by_key(|g| std::cmp::Reverse(g.len()));
+    let mut out = output::stdout(g.color);
+    if g.json {
+        let gs: Vec<serde_json::Value> = groups.iter().map(|g| json_group(&tasks, g)).collect();
+        procscope_render::json::write_document(
+            &mut out,
+            "hung",
+            &serde_json::json!({
+                "window_ms": u64::try_from(a.window.as_millis()).unwrap_or(u64::MAX),
+                "samples": samples,
+                "stuck": tasks.len(),
+                "groups": gs,
+            }),
+        )?;
+    } else if tasks.is_empty() {
+        writeln!(
+            out,
+            "nothing is stuck: no task was in D at all {samples} samples over {} ms",
+            a.window.as_millis()
+        )?;
+    } else {
+        let bold = Style::new().bold();
+        let red = Style::new()
+            .fg_color(Some(anstyle::AnsiColor::Red.into()))
+            .bold();
+        writeln!(
+            out,
+            "{}{} task(s) stuck in D{} (in D at all {samples} samples over {} ms)",
+            red.render(),
+            tasks.len(),
+            red.render_reset(),
+            a.window.as_millis()
+        )?;
+        for g in &groups {
+            let Some(first) = g.first().and_then(|&i| tasks.get(i)) else {
+                continue;
+            };
+            let frames = frame_syms(&first.thread);
+            let wchan = first
+                .thread
+                .wchan
+                .as_ref()
+                .ok()
+                .and_then(|w| w.as_ref())
+                .map(|w| w.as_slice());
+            let cause = hung::likely_cause(&frames, wchan);
+            let sc = syscall_name(first);
+            writeln!(out)?;
+            writeln!(
+                out,
+                "{}{} × D in {sc}{} — likely: {cause}",
+                bold.render(),
+                g.len(),
+                bold.render_reset()
+            )?;
+            for t in g.iter().filter_map(|&i| tasks.get(i)).take(20) {
+                writeln!(
+                    out,
+                    "    PID {} ({}) TID {} ({})",
+                    t.pid,
+                    escape(t.process.as_slice()),
+                    t.thread.tid,
+                    escape(t.thread.comm.as_slice())
+                )?;
+            }
+            if g.len() > 20 {
+                writeln!(out, "    … and {} more", g.len() - 20)?;
+            }
+            if let Some(w) = wchan {
+                writeln!(out, "    wchan {}", escape(w))?;
+            }
+            match &first.thread.stack {
+                Ok(fr) => {
+                    for f in fr {
+                        writeln!(out, "      {}", escape(f.symbol.as_slice()))?;
+                    }
+                }
+                Err(f) => writeln!(out, "    kernel stack: {f}")?,
+            }
+        }
+    }
+    out.flush()?;
+    Ok(if tasks.is_empty() {
+        Exit::Success
+    } else {
+        Exit::NoMatch
+    })
+}
+
+fn frame_syms(t: &ThreadInfo) -> Vec<&[u8]> {
+    t.stack
+        .as_ref()
+        .map(|f| f.iter().map(|f| f.symbol.as_slice()).collect())
+        .unwrap_or_default()
+}
+
+fn syscall_name(t: &Task) -> String {
+    match &t.thread.syscall {
+        Ok(SyscallState::InSyscall { nr, .. }) => t
+            .abi
+            .and_then(|a| a.name(*nr))
+            .map_or_else(|| format!("syscall_{nr}"), str::to_owned),
+        Ok(SyscallState::Running) => "running".into(),
+        Ok(SyscallState::Blocked { .. }) => "no system call (a page fault?)".into(),
+        Err(f) => format!("?({})", f.kind()),
+    }
+}
+
+fn json_group(tasks: &[Task], g: &[usize]) -> serde_json::Value {
+    let members: Vec<&Task> = g.iter().filter_map(|&i| tasks.get(i)).collect();
+    let Some(first) = members.first() else {
+        return serde_json::Value::Null;
+    };
+    let wchan = first.thread.wchan.as_ref().ok().and_then(|w| w.clone());
+    let cause = hung::likely_cause(
+        &frame_syms(&first.thread),
+        wchan.as_ref().map(|w| w.as_slice()),
+    );
+    serde_json::json!({
+        "count": members.len(),
+        "cause": cause,
+        "syscall": syscall_name(first),
+        "wchan": wchan,
+        "stack": first.thread.stack.as_ref().ok().map(|f| f.iter().map(|f| f.symbol.clone()).collect::<Vec<_>>()),
+        "tasks": members.iter().map(|t| serde_json::json!({"pid": t.pid, "tid": t.thread.tid, "process": t.process, "comm": t.thread.comm})).collect::<Vec<_>>(),
+    })
+}

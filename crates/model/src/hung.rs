@@ -1,0 +1,138 @@
+//! Finding tasks stuck in uninterruptible sleep (`D`) across the host.
+//!
+//! A momentary `D` (a disk read) is normal; a task still in `D` at every
+//! sample over a window is stuck. The first sample reads every thread's
+//! `stat`; later ones re-read only the threads that were in `D`, so the
+//! cost after the first pass is proportional to what is stuck.
+
+use crate::bytes::Bytes;
+use crate::clock::Clock;
+use crate::listing::read_stat;
+use procscope_parse::stat::TaskState;
+use procscope_read::{Outcome, ProcRoot};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// A thread found in `D` at every sample.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StuckThread {
+    /// Process ID.
+    pub pid: i32,
+    /// Thread ID.
+    pub tid: i32,
+    /// Process name.
+    pub process: Bytes,
+    /// Thread name.
+    pub comm: Bytes,
+}
+
+/// Samples the host `samples` times over `window` and returns the threads
+/// that were in `D` at every sample.
+pub fn sample(root: &ProcRoot, window: Duration, samples: u32) -> Outcome<Vec<StuckThread>> {
+    let clock = Clock::read(root)?;
+    let mut buf = Vec::with_capacity(1024);
+    // First pass: every thread of every process.
+    let mut d: BTreeMap<(i32, i32), StuckThread> = BTreeMap::new();
+    for pid in root.pids()? {
+        let Ok(dir) = root.process(pid) else { continue };
+        let Ok(pst) = read_stat(&dir, c"stat", &clock, &mut buf) else {
+            continue;
+        };
+        let Ok(tids) = dir.tids() else { continue };
+        for tid in tids {
+            let Ok(t) = dir.task(tid) else { continue };
+            if let Ok(st) = read_stat(&t, c"stat", &clock, &mut buf) {
+                if st.state == TaskState::DiskSleep {
+                    d.insert(
+                        (pid, tid),
+                        StuckThread {
+                            pid,
+                            tid,
+                            process: pst.comm.clone(),
+                            comm: st.comm,
+                        },
+                    );
+                }
+            }
+        }
+    }
+    let rest = samples.saturating_sub(1).max(1);
+    for _ in 0..rest {
+        if d.is_empty() {
+            break;
+        }
+        std::thread::sleep(window / rest);
+        d.retain(|(pid, tid), _| {
+            root.process(*pid)
+                .and_then(|p| p.task(*tid))
+                .and_then(|t| read_stat(&t, c"stat", &clock, &mut buf))
+                .is_ok_and(|st| st.state == TaskState::DiskSleep)
+        });
+    }
+    Ok(d.into_values().collect())
+}
+
+/// The subsystem a kernel stack waits in, from its frames (innermost
+/// first): a best guess that names what to look at next.
+pub fn likely_cause(frames: &[&[u8]], wchan: Option<&[u8]>) -> &'static str {
+    let has = |p: &[u8]| {
+        frames
+            .iter()
+            .chain(wchan.iter())
+            .any(|f| f.starts_with(p) || f.windows(p.len()).any(|w| w == p))
+    };
+    if has(b"fuse_") {
+        "a FUSE filesystem (its daemon is not answering)"
+    } else if has(b"nfs") || has(b"rpc_") {
+        "NFS (the server is not answering)"
+    } else if has(b"wait_for_vfork_done")
+        || (has(b"kernel_clone")
+            && frames
+                .first()
+                .is_some_and(|f| f.starts_with(b"kernel_clone")))
+    {
+        "a vfork parent waiting for its child to exec or exit"
+    } else if has(b"filemap_fault")
+        || has(b"folio_wait")
+        || has(b"wait_on_page")
+        || has(b"filemap_read")
+    {
+        "reading a file's pages (the filesystem or device behind it is slow or hung)"
+    } else if has(b"blk_") || has(b"io_schedule") || has(b"bio_") {
+        "block I/O (a slow or failing disk)"
+    } else if has(b"rwsem") || has(b"mutex_lock") || has(b"down_read") || has(b"down_write") {
+        "a kernel lock (held by another task: look for the holder in the same group)"
+    } else if has(b"shrink_") || has(b"reclaim") || has(b"compact") {
+        "memory reclaim (the host is short of memory)"
+    } else if has(b"cgroup") || has(b"freezer") || has(b"do_freezer_trap") {
+        "a frozen cgroup"
+    } else {
+        "unknown: read the kernel frames"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn causes() {
+        assert_eq!(
+            likely_cause(&[b"fuse_wait_answer", b"fuse_request_send"], None),
+            "a FUSE filesystem (its daemon is not answering)"
+        );
+        assert!(
+            likely_cause(&[b"kernel_clone", b"__do_sys_vfork"], None).starts_with("a vfork parent")
+        );
+        assert!(
+            likely_cause(&[b"folio_wait_bit_common", b"filemap_fault"], None)
+                .starts_with("reading a file")
+        );
+        assert!(
+            likely_cause(&[b"rpc_wait_bit_killable"], Some(b"rpc_wait_bit_killable"))
+                .starts_with("NFS")
+        );
+        assert!(likely_cause(&[b"rwsem_down_write_slowpath"], None).starts_with("a kernel lock"));
+        assert_eq!(likely_cause(&[], None), "unknown: read the kernel frames");
+    }
+}
