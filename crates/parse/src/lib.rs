@@ -17,7 +17,10 @@
 
 pub mod cmdline;
 pub mod comm;
+pub mod decode;
 pub mod environ;
+pub mod fdinfo;
+pub mod fdlink;
 pub mod io;
 pub mod limits;
 pub mod mountinfo;
@@ -141,6 +144,18 @@ mod never_panics {
             let _ = crate::syscall::Abi::from_elf_header(&b);
             let _ = crate::stack::frames(&b);
             let _ = crate::stack::wchan(&b);
+        }
+        #[test]
+        fn fdinfo_and_links(b in arb_bytes()) {
+            let _ = crate::fdinfo::FdInfo::parse(&b);
+            let _ = crate::fdlink::classify(&b);
+        }
+        #[test]
+        fn decoders(v in any::<u64>()) {
+            let _ = crate::decode::open_flags(v);
+            let _ = crate::decode::bits(v, crate::decode::EPOLL_EVENTS);
+            let _ = crate::decode::signals(v);
+            let _ = crate::decode::signal_name((v % 200) as u32);
         }
         #[test]
         fn comm(b in arb_bytes()) { let _ = crate::comm::parse(&b); }

@@ -1,0 +1,217 @@
+//! Numbers from /proc as names: open flags, epoll events, inotify masks,
+//! signals. The values are the x86_64 / generic Linux ABI
+//! (include/uapi/asm-generic/fcntl.h, uapi/linux/eventpoll.h,
+//! uapi/linux/inotify.h, asm-generic/signal.h).
+
+/// `O_*` bits of fdinfo's `flags:` (octal there), as the generic ABI
+/// defines them. The access mode (the low two bits) is decoded separately.
+pub const OPEN_FLAGS: &[(u64, &str)] = &[
+    (0o100, "O_CREAT"),
+    (0o200, "O_EXCL"),
+    (0o400, "O_NOCTTY"),
+    (0o1000, "O_TRUNC"),
+    (0o2000, "O_APPEND"),
+    (0o4000, "O_NONBLOCK"),
+    (0o10000, "O_DSYNC"),
+    (0o20000, "O_ASYNC"),
+    (0o40000, "O_DIRECT"),
+    (0o100000, "O_LARGEFILE"),
+    (0o200000, "O_DIRECTORY"),
+    (0o400000, "O_NOFOLLOW"),
+    (0o1000000, "O_NOATIME"),
+    (0o2000000, "O_CLOEXEC"),
+    (0o4000000, "__O_SYNC"),
+    (0o10000000, "O_PATH"),
+    (0o20000000, "__O_TMPFILE"),
+];
+
+/// The access mode: `r`, `w`, `rw`, or `?` for the invalid 3.
+pub fn access_mode(flags: u64) -> &'static str {
+    match flags & 3 {
+        0 => "r",
+        1 => "w",
+        2 => "rw",
+        _ => "?",
+    }
+}
+
+/// `O_RDONLY|O_CLOEXEC`-style names of `flags`; unknown bits as hex.
+pub fn open_flags(flags: u64) -> Vec<String> {
+    let mode = match flags & 3 {
+        0 => "O_RDONLY",
+        1 => "O_WRONLY",
+        2 => "O_RDWR",
+        _ => "O_ACCMODE",
+    };
+    let mut out = vec![mode.to_string()];
+    let mut rest = flags & !3;
+    // __O_SYNC is O_SYNC together with O_DSYNC.
+    if rest & 0o4010000 == 0o4010000 {
+        out.push("O_SYNC".into());
+        rest &= !0o4010000;
+    }
+    for &(bit, name) in OPEN_FLAGS {
+        if rest & bit != 0 {
+            out.push(name.into());
+            rest &= !bit;
+        }
+    }
+    if rest != 0 {
+        out.push(format!("{rest:#o}"));
+    }
+    out
+}
+
+/// `EPOLL*` event bits.
+pub const EPOLL_EVENTS: &[(u64, &str)] = &[
+    (0x001, "EPOLLIN"),
+    (0x002, "EPOLLPRI"),
+    (0x004, "EPOLLOUT"),
+    (0x008, "EPOLLERR"),
+    (0x010, "EPOLLHUP"),
+    (0x020, "EPOLLNVAL"),
+    (0x040, "EPOLLRDNORM"),
+    (0x080, "EPOLLRDBAND"),
+    (0x100, "EPOLLWRNORM"),
+    (0x200, "EPOLLWRBAND"),
+    (0x400, "EPOLLMSG"),
+    (0x2000, "EPOLLRDHUP"),
+    (1 << 25, "EPOLLURING_WAKE"),
+    (1 << 27, "EPOLLEXCLUSIVE"),
+    (1 << 28, "EPOLLWAKEUP"),
+    (1 << 29, "EPOLLONESHOT"),
+    (1 << 31, "EPOLLET"),
+];
+
+/// `IN_*` bits of inotify masks.
+pub const INOTIFY_MASK: &[(u64, &str)] = &[
+    (0x1, "IN_ACCESS"),
+    (0x2, "IN_MODIFY"),
+    (0x4, "IN_ATTRIB"),
+    (0x8, "IN_CLOSE_WRITE"),
+    (0x10, "IN_CLOSE_NOWRITE"),
+    (0x20, "IN_OPEN"),
+    (0x40, "IN_MOVED_FROM"),
+    (0x80, "IN_MOVED_TO"),
+    (0x100, "IN_CREATE"),
+    (0x200, "IN_DELETE"),
+    (0x400, "IN_DELETE_SELF"),
+    (0x800, "IN_MOVE_SELF"),
+    (0x2000, "IN_UNMOUNT"),
+    (0x4000, "IN_Q_OVERFLOW"),
+    (0x8000, "IN_IGNORED"),
+    (0x0100_0000, "IN_ONLYDIR"),
+    (0x0200_0000, "IN_DONT_FOLLOW"),
+    (0x0400_0000, "IN_EXCL_UNLINK"),
+    (0x1000_0000, "IN_MASK_CREATE"),
+    (0x2000_0000, "IN_MASK_ADD"),
+    (0x4000_0000, "IN_ISDIR"),
+    (0x8000_0000, "IN_ONESHOT"),
+];
+
+/// Names of the set bits of `v` from `table`, `A|B`; unknown bits as hex;
+/// `0` when none is set.
+pub fn bits(v: u64, table: &[(u64, &str)]) -> String {
+    let mut names = Vec::new();
+    let mut rest = v;
+    for &(bit, name) in table {
+        if v & bit != 0 {
+            names.push(name.to_string());
+            rest &= !bit;
+        }
+    }
+    if rest != 0 {
+        names.push(format!("{rest:#x}"));
+    }
+    if names.is_empty() {
+        "0".into()
+    } else {
+        names.join("|")
+    }
+}
+
+/// Signal names 1–31; 32 and 33 are glibc's; 34.. are `SIGRTMIN+n`.
+const SIGNALS: [&str; 31] = [
+    "SIGHUP",
+    "SIGINT",
+    "SIGQUIT",
+    "SIGILL",
+    "SIGTRAP",
+    "SIGABRT",
+    "SIGBUS",
+    "SIGFPE",
+    "SIGKILL",
+    "SIGUSR1",
+    "SIGSEGV",
+    "SIGUSR2",
+    "SIGPIPE",
+    "SIGALRM",
+    "SIGTERM",
+    "SIGSTKFLT",
+    "SIGCHLD",
+    "SIGCONT",
+    "SIGSTOP",
+    "SIGTSTP",
+    "SIGTTIN",
+    "SIGTTOU",
+    "SIGURG",
+    "SIGXCPU",
+    "SIGXFSZ",
+    "SIGVTALRM",
+    "SIGPROF",
+    "SIGWINCH",
+    "SIGIO",
+    "SIGPWR",
+    "SIGSYS",
+];
+
+/// The name of signal `n` (1-based).
+pub fn signal_name(n: u32) -> String {
+    match n {
+        1..=31 => SIGNALS
+            .get(n as usize - 1)
+            .map_or_else(|| n.to_string(), |s| (*s).to_string()),
+        32 | 33 => format!("SIG{n} (glibc internal)"),
+        34 => "SIGRTMIN".into(),
+        35..=64 => format!("SIGRTMIN+{}", n - 34),
+        _ => n.to_string(),
+    }
+}
+
+/// The signals of a mask (bit n-1 is signal n), by name.
+pub fn signals(mask: u64) -> Vec<String> {
+    (1..=64u32)
+        .filter(|n| mask & (1u64 << (n - 1)) != 0)
+        .map(signal_name)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_and_masks() {
+        assert_eq!(
+            open_flags(0o2100000).join("|"),
+            "O_RDONLY|O_LARGEFILE|O_CLOEXEC"
+        );
+        assert_eq!(
+            open_flags(0o102001).join("|"),
+            "O_WRONLY|O_APPEND|O_LARGEFILE"
+        );
+        assert_eq!(open_flags(0o4010002).join("|"), "O_RDWR|O_SYNC");
+        assert_eq!(access_mode(0o2), "rw");
+        assert_eq!(
+            bits(0x8000_0019, EPOLL_EVENTS),
+            "EPOLLIN|EPOLLERR|EPOLLHUP|EPOLLET"
+        );
+        assert_eq!(bits(0x300, INOTIFY_MASK), "IN_CREATE|IN_DELETE");
+        assert_eq!(bits(0, INOTIFY_MASK), "0");
+        assert_eq!(bits(0x10_0000, EPOLL_EVENTS), "0x100000");
+        assert_eq!(signals(0x4200), vec!["SIGUSR1", "SIGTERM"]);
+        assert_eq!(signal_name(34), "SIGRTMIN");
+        assert_eq!(signal_name(64), "SIGRTMIN+30");
+        assert_eq!(signals(1 << 63), vec!["SIGRTMIN+30"]);
+    }
+}
