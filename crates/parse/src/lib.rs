@@ -23,7 +23,9 @@ pub mod fdinfo;
 pub mod fdlink;
 pub mod io;
 pub mod limits;
+pub mod locks;
 pub mod mountinfo;
+pub mod net;
 pub mod num;
 pub mod stack;
 pub mod stat;
@@ -156,6 +158,13 @@ mod never_panics {
             let _ = crate::decode::bits(v, crate::decode::EPOLL_EVENTS);
             let _ = crate::decode::signals(v);
             let _ = crate::decode::signal_name((v % 200) as u32);
+        }
+        #[test]
+        fn net_and_locks(b in arb_bytes()) {
+            let _ = crate::net::inet_table(&b);
+            let _ = crate::net::unix_table(&b);
+            let _ = crate::net::inet_addr(&b);
+            let _ = crate::locks::parse(&b);
         }
         #[test]
         fn comm(b in arb_bytes()) { let _ = crate::comm::parse(&b); }
