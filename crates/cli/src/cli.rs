@@ -88,6 +88,9 @@ pub enum Command {
     /// Find every task stuck in uninterruptible sleep (D), grouped by cause.
     #[command(after_help = crate::cmd::hung::AFTER_HELP)]
     Hung(HungArgs),
+    /// List a process's open file descriptors, fully decoded.
+    #[command(after_help = crate::cmd::fds::AFTER_HELP)]
+    Fds(FdsArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
     /// Print the manual page (roff) to standard output.
@@ -265,6 +268,20 @@ pub struct HungArgs {
     /// How many samples to take over the window (at least 2).
     #[arg(long, default_value_t = 5)]
     pub samples: u32,
+}
+
+/// `procscope fds`.
+#[derive(Debug, Args)]
+pub struct FdsArgs {
+    /// A PID, or a regex on process names (every match is shown).
+    pub target: String,
+
+    /// Only these fd numbers.
+    pub fds: Vec<i32>,
+
+    /// Do not cut descriptions to the terminal width.
+    #[arg(short = 'w', long)]
+    pub wide: bool,
 }
 
 /// `procscope completions`.

@@ -11,6 +11,7 @@
 
 pub mod bytes;
 pub mod clock;
+pub mod fds;
 pub mod glob;
 pub mod hung;
 pub mod listing;

@@ -167,6 +167,11 @@ impl ProcDir {
         list_numeric(self.fd.as_fd(), b"task")
     }
 
+    /// The open file descriptor numbers under `fd/`, ascending.
+    pub fn fds(&self) -> Outcome<Vec<i32>> {
+        list_numeric_from_zero(self.fd.as_fd(), b"fd")
+    }
+
     /// Opens `task/TID` as a directory of its own.
     pub fn task(&self, tid: i32) -> Outcome<ProcDir> {
         let mut name = b"task/".to_vec();
@@ -274,6 +279,33 @@ fn list_numeric(dir: rustix::fd::BorrowedFd<'_>, sub: &[u8]) -> Outcome<Vec<i32>
             Err(e) => return Err(Failure::from_errno(e, sub)),
         };
         if let Some(n) = procscope_pid(entry.file_name().to_bytes()) {
+            out.push(n);
+        }
+    }
+    out.sort_unstable();
+    Ok(out)
+}
+
+/// Like [`list_numeric`], keeping 0 (fd numbers start at 0).
+fn list_numeric_from_zero(dir: rustix::fd::BorrowedFd<'_>, sub: &[u8]) -> Outcome<Vec<i32>> {
+    let mut path = sub.to_vec();
+    path.push(0);
+    let c = CStr::from_bytes_until_nul(&path).map_err(|_| Failure::Gone)?;
+    let fd = rustix::fs::openat(
+        dir,
+        c,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Failure::from_errno(e, sub))?;
+    let d = rustix::fs::Dir::new(fd).map_err(|e| Failure::from_errno(e, sub))?;
+    let mut out = Vec::new();
+    for entry in d {
+        let entry = entry.map_err(|e| Failure::from_errno(e, sub))?;
+        let name = entry.file_name().to_bytes();
+        if name == b"0" {
+            out.push(0);
+        } else if let Some(n) = procscope_pid(name) {
             out.push(n);
         }
     }

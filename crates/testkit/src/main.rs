@@ -15,6 +15,7 @@
 //! procscope-testkit read-hang FILE        read FILE (a reader in D state on a hung FUSE file)
 //! procscope-testkit leader-exit           the main thread exits, another thread lives on
 //! procscope-testkit threads               8 threads on one condition variable, 3 sleeping
+//! procscope-testkit fdzoo DIR             hold one fd of every kind with known values (files in DIR)
 //! procscope-testkit exec N ENV.. ARGV..   execve itself with exactly these hex-encoded bytes
 //!                                         (N environment entries, then argv; argv[1] picks the mode)
 //! ```
@@ -132,6 +133,7 @@ fn main() {
             ready();
             sleep_forever()
         }
+        Some("fdzoo") => fdzoo(&args[2]),
         Some("leader-exit") => {
             // The main thread exits; a second thread keeps the process alive.
             std::thread::spawn(|| {
@@ -377,5 +379,86 @@ fn fuse_hang(dir: &str) -> ! {
     .expect("mount FUSE filesystem");
     ready();
     let _keep = session;
+    sleep_forever()
+}
+
+/// Holds one fd of every kind, with known values, then sleeps.
+fn fdzoo(dir: &str) -> ! {
+    use std::os::fd::IntoRawFd;
+    let d = std::path::Path::new(dir);
+    let c = |p: &std::path::Path| std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY (whole block): plain syscalls on fds this process owns; every
+    // fd is deliberately leaked so that it stays open.
+    unsafe {
+        // A file at position 100, opened write-only and append.
+        let f = libc::open(
+            c(&d.join("append.log")).as_ptr(),
+            libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT,
+            0o644,
+        );
+        assert!(f >= 0);
+        assert_eq!(libc::write(f, [b'x'; 100].as_ptr().cast(), 100), 100);
+        // A deleted file.
+        let del = d.join("deleted.bin");
+        assert!(libc::open(c(&del).as_ptr(), libc::O_RDWR | libc::O_CREAT, 0o644) >= 0);
+        std::fs::remove_file(&del).unwrap();
+        // A file held with flock.
+        let l = libc::open(
+            c(&d.join("flock.lck")).as_ptr(),
+            libc::O_RDWR | libc::O_CREAT,
+            0o644,
+        );
+        assert_eq!(libc::flock(l, libc::LOCK_EX), 0);
+        // eventfd with counter 5; a pipe; an epoll set watching both.
+        let ev = libc::eventfd(5, 0);
+        let mut p = [0i32; 2];
+        assert_eq!(libc::pipe(p.as_mut_ptr()), 0);
+        let ep = libc::epoll_create1(0);
+        let mut e1 = libc::epoll_event {
+            events: libc::EPOLLIN as u32,
+            u64: ev as u64,
+        };
+        let mut e2 = libc::epoll_event {
+            events: (libc::EPOLLIN | libc::EPOLLET) as u32,
+            u64: p[0] as u64,
+        };
+        assert_eq!(libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, ev, &mut e1), 0);
+        assert_eq!(libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, p[0], &mut e2), 0);
+        // timerfd: monotonic, first expiry in 1000 s, then every 5 s.
+        let tf = libc::timerfd_create(libc::CLOCK_MONOTONIC, 0);
+        let spec = libc::itimerspec {
+            it_interval: libc::timespec {
+                tv_sec: 5,
+                tv_nsec: 0,
+            },
+            it_value: libc::timespec {
+                tv_sec: 1000,
+                tv_nsec: 0,
+            },
+        };
+        assert_eq!(libc::timerfd_settime(tf, 0, &spec, std::ptr::null_mut()), 0);
+        // signalfd for SIGUSR1 and SIGTERM.
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGUSR1);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        assert!(libc::signalfd(-1, &set, 0) >= 0);
+        // memfd, inotify on a directory with a space in its name.
+        assert!(libc::memfd_create(c"zoo".as_ptr(), 0) >= 0);
+        let watched = d.join("watched dir");
+        std::fs::create_dir_all(&watched).unwrap();
+        let ino = libc::inotify_init1(0);
+        assert!(
+            libc::inotify_add_watch(ino, c(&watched).as_ptr(), libc::IN_CREATE | libc::IN_DELETE)
+                >= 0
+        );
+    }
+    // A TCP listener and a unix listener at a path with a space.
+    let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let _ = tcp.into_raw_fd();
+    let ux = std::os::unix::net::UnixListener::bind(d.join("zoo sock")).unwrap();
+    let _ = ux.into_raw_fd();
+    ready();
     sleep_forever()
 }

@@ -3,6 +3,7 @@
 pub mod cmdline;
 pub mod completions;
 pub mod env;
+pub mod fds;
 pub mod hung;
 pub mod man;
 pub mod ps;

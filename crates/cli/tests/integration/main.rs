@@ -10,6 +10,7 @@
 )]
 
 mod conventions;
+mod fds;
 mod fixtures;
 mod hang;
 mod ps_live;

@@ -1,0 +1,327 @@
+//! `procscope fds TARGET [FD…]`: open file descriptors, decoded.
+
+use crate::cli::{FdsArgs, Global};
+use crate::cmd::targets;
+use crate::output::{self, Exit, UsageError};
+use procscope_model::fds::{self, Detail, FdEntry, SocketDesc};
+use procscope_model::target::{self, Target};
+use procscope_parse::decode;
+use procscope_read::guard;
+use procscope_render::escape::escape;
+use procscope_render::table::{Align, Cell, Table};
+use std::collections::BTreeMap;
+use std::io::Write;
+
+/// Extra help for `procscope fds --help`.
+pub const AFTER_HELP: &str = "\
+Examples:
+  procscope fds 1234                   every fd: type, mode, O_* flags, position, what it is
+  procscope fds 1234 3 5               only fds 3 and 5
+  procscope fds --json nginx
+
+Everything comes from /proc/PID/fd, fdinfo, the process's own mountinfo and
+the socket tables of its network namespace: nothing is opened or stat'ed
+through the fd links, so a dead NFS or FUSE mount cannot hang it.";
+
+fn clock_name(id: i64) -> String {
+    match id {
+        0 => "CLOCK_REALTIME".into(),
+        1 => "CLOCK_MONOTONIC".into(),
+        7 => "CLOCK_BOOTTIME".into(),
+        8 => "CLOCK_REALTIME_ALARM".into(),
+        9 => "CLOCK_BOOTTIME_ALARM".into(),
+        n => format!("clock {n}"),
+    }
+}
+
+fn secs(ns: i128) -> String {
+    let s = ns as f64 / 1e9;
+    if s == s.trunc() {
+        format!("{s:.0}s")
+    } else {
+        format!("{s:.3}s")
+    }
+}
+
+fn addr(a: std::net::IpAddr, p: u16) -> String {
+    match a {
+        std::net::IpAddr::V6(v6) => format!("[{v6}]:{p}"),
+        v4 => format!("{v4}:{p}"),
+    }
+}
+
+/// The human description of an fd.
+pub fn describe(e: &FdEntry) -> String {
+    let mut s = match &e.detail {
+        Detail::File {
+            path,
+            deleted,
+            mount_point,
+            fs_type,
+        } => {
+            let mut s = escape(path.as_slice()).into_owned();
+            if *deleted {
+                s.push_str(" (deleted)");
+            }
+            if let (Some(m), Some(t)) = (mount_point, fs_type) {
+                s.push_str(&format!(
+                    "  [on {} {}]",
+                    escape(m.as_slice()),
+                    escape(t.as_slice())
+                ));
+            }
+            s
+        }
+        Detail::Socket {
+            inode,
+            socket: None,
+        } => format!("socket:[{inode}] (not in this namespace's tcp/udp/unix tables)"),
+        Detail::Socket {
+            socket:
+                Some(SocketDesc::Inet {
+                    local,
+                    local_port,
+                    remote,
+                    remote_port,
+                    state,
+                    tx_queue,
+                    rx_queue,
+                    ..
+                }),
+            ..
+        } => {
+            let mut s = if *state == "LISTEN" || (remote.is_unspecified() && *remote_port == 0) {
+                format!("{} {state}", addr(*local, *local_port))
+            } else {
+                format!(
+                    "{} -> {} {state}",
+                    addr(*local, *local_port),
+                    addr(*remote, *remote_port)
+                )
+            };
+            if *tx_queue > 0 || *rx_queue > 0 {
+                s.push_str(&format!(
+                    " (queued: {tx_queue} to send, {rx_queue} to read)"
+                ));
+            }
+            s
+        }
+        Detail::Socket {
+            socket: Some(SocketDesc::Unix { path, kind, state }),
+            inode,
+        } => match path {
+            Some(p) => format!("{kind} {state} {}", escape(p.as_slice())),
+            None => format!("{kind} {state} (unnamed) socket:[{inode}]"),
+        },
+        Detail::Pipe { inode } => format!("pipe:[{inode}]"),
+        Detail::Eventfd { count, semaphore } => {
+            format!(
+                "count {count}{}",
+                if *semaphore == Some(true) {
+                    " (semaphore)"
+                } else {
+                    ""
+                }
+            )
+        }
+        Detail::Epoll { watches } => {
+            let w: Vec<String> = watches
+                .iter()
+                .map(|(fd, ev, what)| {
+                    let what = what.as_ref().map_or_else(
+                        || "closed".to_string(),
+                        |b| escape(b.as_slice()).into_owned(),
+                    );
+                    format!(
+                        "fd {fd} {} -> {what}",
+                        decode::bits(*ev, decode::EPOLL_EVENTS)
+                    )
+                })
+                .collect();
+            if w.is_empty() {
+                "empty set".into()
+            } else {
+                format!("watches {}", w.join(", "))
+            }
+        }
+        Detail::Inotify { watches } => {
+            let w: Vec<String> = watches
+                .iter()
+                .map(|(wd, ino, dev, mask)| {
+                    format!(
+                        "wd {wd}: {} on inode {ino} (dev {}:{})",
+                        decode::bits(*mask, decode::INOTIFY_MASK),
+                        dev >> 20,
+                        dev & 0xfffff
+                    )
+                })
+                .collect();
+            if w.is_empty() {
+                "no watches".into()
+            } else {
+                w.join(", ")
+            }
+        }
+        Detail::Timerfd {
+            clockid,
+            ticks,
+            next_ns,
+            interval_ns,
+        } => {
+            let next = if *next_ns == 0 {
+                "disarmed".to_string()
+            } else {
+                format!("next in {}", secs(*next_ns))
+            };
+            let every = if *interval_ns == 0 {
+                "one-shot".to_string()
+            } else {
+                format!("every {}", secs(*interval_ns))
+            };
+            format!(
+                "{}, {next}, {every}, {ticks} unread expirations",
+                clock_name(*clockid)
+            )
+        }
+        Detail::Signalfd { sigmask } => decode::signals(*sigmask).join(", "),
+        Detail::Pidfd { pid } => {
+            if *pid < 0 {
+                "process exited".into()
+            } else {
+                format!("PID {pid}")
+            }
+        }
+        Detail::Memfd { name } => format!("memfd:{}", escape(name.as_slice())),
+        Detail::Anon { name } => format!("anon_inode:{}", escape(name.as_slice())),
+        Detail::Other => e.link.as_ref().map_or_else(
+            |f| format!("? ({f})"),
+            |l| escape(l.as_slice()).into_owned(),
+        ),
+    };
+    for l in &e.locks {
+        s.push_str(&format!("  lock: {}", escape(l.as_slice())));
+    }
+    s
+}
+
+/// Runs `procscope fds`.
+pub fn run(g: &Global, a: &FdsArgs) -> anyhow::Result<Exit> {
+    let root = crate::cmd::ps::open_root(g)?;
+    let t = Target::parse(&a.target).map_err(UsageError)?;
+    let opts = guard::Options {
+        timeout: (!g.timeout.is_zero()).then_some(g.timeout),
+        ..guard::Options::default()
+    };
+    let pids = target::resolve(&root, &t, root.own_pid(), opts).map_err(|f| {
+        anyhow::anyhow!("cannot list processes under {}: {f}", root.path().display())
+    })?;
+    let mut out = output::stdout(g.color);
+    let mut docs = Vec::new();
+    let mut shown = 0usize;
+    for pid in pids {
+        let Ok(dir) = root.process(pid) else { continue };
+        let mut buf = Vec::new();
+        let comm = dir
+            .read(c"comm", &mut buf, 4096)
+            .map(|_| procscope_parse::comm::parse(&buf).to_vec())
+            .unwrap_or_default();
+        let title = format!("PID {pid} ({})", escape(&comm));
+        let entries = match fds::read(&dir, &a.fds) {
+            Ok(e) => e,
+            Err(procscope_read::Failure::Gone) => continue,
+            Err(f) => {
+                shown += 1;
+                if g.json {
+                    docs.push(serde_json::json!({ "pid": pid, "fds": procscope_model::process::OutcomeJson::<()>(&Err(f)) }));
+                } else {
+                    out.flush()?;
+                    output::warn(&format!("{title}: fd: {f}"));
+                }
+                continue;
+            }
+        };
+        shown += 1;
+        let soft = dir.read(c"limits", &mut buf, 64 * 1024).ok().and_then(|_| {
+            let l = procscope_parse::limits::Limits::parse(&buf).ok()?;
+            match l.get(procscope_parse::limits::Resource::Nofile)?.soft {
+                procscope_parse::limits::LimitValue::Value(v) => Some(v),
+                procscope_parse::limits::LimitValue::Unlimited => None,
+            }
+        });
+        if g.json {
+            docs.push(serde_json::json!({ "pid": pid, "comm": procscope_model::bytes::Bytes(comm.clone()), "nofile_soft_limit": soft, "fds": entries }));
+            continue;
+        }
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        for e in &entries {
+            *counts.entry(e.detail.type_name()).or_default() += 1;
+        }
+        let by_type: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
+        let limit = match soft {
+            Some(s) if s > 0 && a.fds.is_empty() => format!(
+                " — {}/{s}, {}% of RLIMIT_NOFILE",
+                entries.len(),
+                entries.len() as u64 * 100 / s
+            ),
+            _ => String::new(),
+        };
+        let bold = anstyle::Style::new().bold();
+        write!(out, "{}{title}{}", bold.render(), bold.render_reset())?;
+        writeln!(
+            out,
+            ": {} fds ({}){limit}",
+            entries.len(),
+            by_type.join(", ")
+        )?;
+        let mut table = Table::new(vec![
+            ("FD".into(), Align::Right),
+            ("TYPE".into(), Align::Left),
+            ("MODE".into(), Align::Left),
+            ("POS".into(), Align::Right),
+            ("FLAGS".into(), Align::Left),
+            ("DESCRIPTION".into(), Align::Left),
+        ]);
+        for e in &entries {
+            let flags = e
+                .flags
+                .map(|f| {
+                    decode::open_flags(f)
+                        .into_iter()
+                        .skip(1)
+                        .collect::<Vec<_>>()
+                        .join("|")
+                })
+                .unwrap_or_default();
+            table.push(vec![
+                Cell::plain(e.fd.to_string()),
+                Cell::plain(e.detail.type_name()),
+                Cell::plain(e.flags.map_or("?", decode::access_mode)),
+                Cell::plain(e.pos.map_or_else(|| "?".into(), |p| p.to_string())),
+                Cell::plain(if flags.is_empty() {
+                    "-".to_string()
+                } else {
+                    flags
+                }),
+                Cell::plain(describe(e)),
+            ]);
+        }
+        table.write(
+            &mut out,
+            if a.wide { None } else { output::term_width() },
+            true,
+        )?;
+    }
+    if g.json {
+        procscope_render::json::write_document(
+            &mut out,
+            "fds",
+            &serde_json::json!({ "processes": docs }),
+        )?;
+    }
+    out.flush()?;
+    if shown == 0 {
+        output::warn(&targets::no_match(&a.target));
+        return Ok(Exit::NoMatch);
+    }
+    Ok(Exit::Success)
+}

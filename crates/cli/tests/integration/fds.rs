@@ -1,0 +1,138 @@
+//! `procscope fds` on a process holding one fd of every kind.
+
+use crate::support::*;
+
+#[test]
+fn every_fd_kind_is_decoded_with_exact_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = start_kit(&["fdzoo", dir.path().to_str().unwrap()]);
+    let v = run(&["fds", "--json", &t.pid_s()]).json();
+    let fds = v["processes"][0]["fds"].as_array().unwrap().clone();
+    let of = |ty: &str| -> Vec<serde_json::Value> {
+        fds.iter()
+            .filter(|f| f["detail"]["type"] == ty)
+            .cloned()
+            .collect()
+    };
+    let path_of =
+        |f: &serde_json::Value| f["detail"]["path"].as_str().unwrap_or_default().to_string();
+
+    let append = of("file")
+        .into_iter()
+        .find(|f| path_of(f).ends_with("/append.log"))
+        .unwrap();
+    assert_eq!(append["pos"], 100);
+    let flags = append["flags"].as_u64().unwrap();
+    assert_eq!(flags & 3, 1, "O_WRONLY");
+    assert_ne!(flags & 0o2000, 0, "O_APPEND");
+    assert_eq!(
+        append["detail"]["fs_type"].as_str().map(|s| !s.is_empty()),
+        Some(true)
+    );
+
+    let deleted = of("file")
+        .into_iter()
+        .find(|f| path_of(f).ends_with("/deleted.bin"))
+        .unwrap();
+    assert_eq!(deleted["detail"]["deleted"], true);
+
+    let locked = of("file")
+        .into_iter()
+        .find(|f| path_of(f).ends_with("/flock.lck"))
+        .unwrap();
+    let lock = locked["locks"][0].as_str().unwrap();
+    assert!(
+        lock.contains("FLOCK")
+            && lock.contains("WRITE")
+            && lock.contains(&format!(" {} ", t.pid())),
+        "{lock}"
+    );
+
+    let ev = &of("eventfd")[0];
+    assert_eq!(ev["detail"]["count"], 5);
+    let evfd = ev["fd"].as_i64().unwrap();
+    let pipes = of("pipe");
+    let read_end = pipes
+        .iter()
+        .find(|p| p["flags"].as_u64().unwrap() & 3 == 0 && p["fd"].as_i64().unwrap() < 100)
+        .unwrap();
+    let watches = of("epoll")[0]["detail"]["watches"]
+        .as_array()
+        .unwrap()
+        .clone();
+    // (fd, events, what): EPOLLIN on the eventfd, EPOLLIN|EPOLLET on the pipe (the kernel adds ERR|HUP).
+    // The kernel lists watches in its own order.
+    let w_ev = watches
+        .iter()
+        .find(|w| w[0].as_i64() == Some(evfd))
+        .unwrap();
+    let w_pipe = watches.iter().find(|w| w[0] == read_end["fd"]).unwrap();
+    assert_eq!(watches.len(), 2);
+    assert_eq!(w_ev[1].as_u64().unwrap() & 0x8000_0001, 0x1);
+    assert_eq!(w_pipe[1].as_u64().unwrap() & 0x8000_0001, 0x8000_0001);
+    assert_eq!(w_ev[2], "anon_inode:[eventfd]");
+
+    let tf = &of("timerfd")[0]["detail"];
+    assert_eq!(tf["clockid"], 1);
+    assert_eq!(tf["interval_ns"], 5_000_000_000i64);
+    let next = tf["next_ns"].as_i64().unwrap();
+    assert!(
+        next > 990_000_000_000 && next <= 1_000_000_000_000,
+        "{next}"
+    );
+    assert_eq!(
+        of("signalfd")[0]["detail"]["sigmask"],
+        (1u64 << 9) | (1u64 << 14)
+    );
+    assert_eq!(of("memfd")[0]["detail"]["name"], "zoo");
+    let ino = &of("inotify")[0]["detail"]["watches"][0];
+    assert_eq!(ino[3], 0x300);
+
+    let tcp = &of("socket")
+        .into_iter()
+        .find(|s| s["detail"]["socket"]["proto"] == "tcp")
+        .unwrap()["detail"]["socket"];
+    assert_eq!(
+        (tcp["local"].as_str(), tcp["state"].as_str()),
+        (Some("127.0.0.1"), Some("LISTEN"))
+    );
+    let ux = &of("socket")
+        .into_iter()
+        .find(|s| s["detail"]["socket"]["family"] == "unix")
+        .unwrap()["detail"]["socket"];
+    assert_eq!(ux["state"], "listening");
+    assert_eq!(
+        ux["path"].as_str().unwrap(),
+        dir.path().join("zoo sock").to_str().unwrap()
+    );
+
+    // People: one line each, decoded, nothing raw.
+    let out = run(&["fds", "-w", &t.pid_s()]).out();
+    assert_terminal_safe(&out);
+    for want in [
+        "count 5",
+        "CLOCK_MONOTONIC, next in 99",
+        "every 5s",
+        "SIGUSR1, SIGTERM",
+        "memfd:zoo",
+        "IN_CREATE|IN_DELETE on inode",
+        " LISTEN",
+        "stream listening ",
+        "/deleted.bin (deleted)",
+        "EPOLLIN|EPOLLERR|EPOLLHUP|EPOLLET -> pipe:[",
+        "lock: 1: FLOCK",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in:\n{out}");
+    }
+    let first = out.lines().next().unwrap();
+    assert!(
+        first.contains("1 eventfd")
+            && first.contains("1 timerfd")
+            && first.contains("% of RLIMIT_NOFILE"),
+        "{first}"
+    );
+    // Only some fds.
+    let evs = ev["fd"].to_string();
+    let one = run(&["fds", "--json", &t.pid_s(), &evs]).json();
+    assert_eq!(one["processes"][0]["fds"].as_array().unwrap().len(), 1);
+}
