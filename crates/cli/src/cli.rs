@@ -91,6 +91,9 @@ pub enum Command {
     /// List a process's open file descriptors, fully decoded.
     #[command(after_help = crate::cmd::fds::AFTER_HELP)]
     Fds(FdsArgs),
+    /// Which processes hold a file, a port, a pipe or a socket (fuser, lsof FILE, ss -p).
+    #[command(name = "who-has", after_help = crate::cmd::whohas::AFTER_HELP)]
+    WhoHas(WhoHasArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
     /// Print the manual page (roff) to standard output.
@@ -282,6 +285,21 @@ pub struct FdsArgs {
     /// Do not cut descriptions to the terminal width.
     #[arg(short = 'w', long)]
     pub wide: bool,
+}
+
+/// `procscope who-has`.
+#[derive(Debug, Args)]
+pub struct WhoHasArgs {
+    /// A path, `:PORT`, `tcp:PORT`, `udp:PORT`, `ADDR:PORT`, `pipe:[INODE]` or `socket:[INODE]`.
+    pub what: Option<String>,
+
+    /// Anything under the path (a mount point or directory), not only the path itself.
+    #[arg(long)]
+    pub mount: bool,
+
+    /// Open files that were deleted, with their sizes.
+    #[arg(long, conflicts_with = "what")]
+    pub deleted: bool,
 }
 
 /// `procscope completions`.

@@ -20,6 +20,7 @@ fn main() -> ExitCode {
         cli::Command::Stack(a) => cmd::stack::run(&args.global, a),
         cli::Command::Hung(a) => cmd::hung::run(&args.global, a),
         cli::Command::Fds(a) => cmd::fds::run(&args.global, a),
+        cli::Command::WhoHas(a) => cmd::whohas::run(&args.global, a),
         cli::Command::Completions(a) => cmd::completions::run(a),
         cli::Command::Man => cmd::man::run(),
     };

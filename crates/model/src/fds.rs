@@ -170,6 +170,83 @@ pub struct FdEntry {
     pub locks: Vec<Bytes>,
     /// Decoded.
     pub detail: Detail,
+    /// Other holders of the same pipe or socket (see [`resolve_peers`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub peers: Vec<Peer>,
+}
+
+/// Another process's fd on the same pipe or socket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Peer {
+    /// Process ID.
+    pub pid: i32,
+    /// Its name.
+    pub comm: Bytes,
+    /// Its fd number.
+    pub fd: i32,
+    /// Its access mode (`r`, `w`, `rw`), from its fdinfo.
+    pub mode: Option<&'static str>,
+}
+
+/// Fills [`FdEntry::peers`] for pipes and sockets: every other fd, in any
+/// process, on the same inode (a host-wide `readlink` scan, done only when
+/// there is a pipe or socket to resolve).
+pub fn resolve_peers(
+    root: &procscope_read::ProcRoot,
+    pid: i32,
+    entries: &mut [FdEntry],
+    opts: procscope_read::guard::Options,
+) {
+    let inodes: Vec<u64> = entries
+        .iter()
+        .filter_map(|e| match e.detail {
+            Detail::Pipe { inode } | Detail::Socket { inode, .. } => Some(inode),
+            _ => None,
+        })
+        .collect();
+    if inodes.is_empty() {
+        return;
+    }
+    let holders = crate::fdscan::scan(root, opts, crate::fdscan::inode_filter(inodes));
+    let mut buf = Vec::new();
+    let mut comms: HashMap<i32, Bytes> = HashMap::new();
+    for e in entries.iter_mut() {
+        let inode = match e.detail {
+            Detail::Pipe { inode } | Detail::Socket { inode, .. } => inode,
+            _ => continue,
+        };
+        for h in holders.iter().filter(|h| !(h.pid == pid && h.fd == e.fd)) {
+            let same = match classify(h.link.as_slice()) {
+                FdLink::Pipe(i) | FdLink::Socket(i) => i == inode,
+                _ => false,
+            };
+            if !same {
+                continue;
+            }
+            let Ok(dir) = root.process(h.pid) else {
+                continue;
+            };
+            let comm = comms
+                .entry(h.pid)
+                .or_insert_with(|| {
+                    dir.read(c"comm", &mut buf, 4096)
+                        .map(|_| Bytes::from(procscope_parse::comm::parse(&buf)))
+                        .unwrap_or_default()
+                })
+                .clone();
+            let mode = std::ffi::CString::new(format!("fdinfo/{}", h.fd))
+                .ok()
+                .and_then(|n| dir.read(&n, &mut buf, 64 * 1024).ok())
+                .and_then(|_| FdInfo::parse(&buf).ok())
+                .map(|i| procscope_parse::decode::access_mode(i.flags));
+            e.peers.push(Peer {
+                pid: h.pid,
+                comm,
+                fd: h.fd,
+                mode,
+            });
+        }
+    }
 }
 
 fn ser_outcome<S: serde::Serializer, T: Serialize>(
@@ -252,6 +329,7 @@ pub fn read(dir: &ProcDir, only: &[i32]) -> Outcome<Vec<FdEntry>> {
                 .map(|p| p.locks.iter().map(|l| Bytes::from(*l)).collect())
                 .unwrap_or_default(),
             detail,
+            peers: Vec::new(),
         });
     }
     Ok(out)

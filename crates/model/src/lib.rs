@@ -12,6 +12,7 @@
 pub mod bytes;
 pub mod clock;
 pub mod fds;
+pub mod fdscan;
 pub mod glob;
 pub mod hung;
 pub mod listing;

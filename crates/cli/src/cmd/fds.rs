@@ -198,6 +198,30 @@ pub fn describe(e: &FdEntry) -> String {
             |l| escape(l.as_slice()).into_owned(),
         ),
     };
+    if let Detail::Pipe { .. } = e.detail {
+        let end = match e.flags.map(decode::access_mode) {
+            Some("r") => " read end",
+            Some("w") => " write end",
+            _ => "",
+        };
+        s.push_str(end);
+    }
+    if !e.peers.is_empty() {
+        let p: Vec<String> = e
+            .peers
+            .iter()
+            .map(|p| {
+                format!(
+                    "{} ({}) fd {}{}",
+                    p.pid,
+                    escape(p.comm.as_slice()),
+                    p.fd,
+                    p.mode.map(|m| format!(" {m}")).unwrap_or_default()
+                )
+            })
+            .collect();
+        s.push_str(&format!("; also held by {}", p.join(", ")));
+    }
     for l in &e.locks {
         s.push_str(&format!("  lock: {}", escape(l.as_slice())));
     }
@@ -226,7 +250,10 @@ pub fn run(g: &Global, a: &FdsArgs) -> anyhow::Result<Exit> {
             .map(|_| procscope_parse::comm::parse(&buf).to_vec())
             .unwrap_or_default();
         let title = format!("PID {pid} ({})", escape(&comm));
-        let entries = match fds::read(&dir, &a.fds) {
+        let entries = match fds::read(&dir, &a.fds).map(|mut e| {
+            fds::resolve_peers(&root, pid, &mut e, opts);
+            e
+        }) {
             Ok(e) => e,
             Err(procscope_read::Failure::Gone) => continue,
             Err(f) => {

@@ -10,3 +10,4 @@ pub mod ps;
 pub mod repro;
 pub mod stack;
 pub mod targets;
+pub mod whohas;

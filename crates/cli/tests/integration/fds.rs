@@ -136,3 +136,90 @@ fn every_fd_kind_is_decoded_with_exact_values() {
     let one = run(&["fds", "--json", &t.pid_s(), &evs]).json();
     assert_eq!(one["processes"][0]["fds"].as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn who_has_files_ports_pipes_and_deleted_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = start_kit(&["fdzoo", dir.path().to_str().unwrap()]);
+    let pid = t.pid_s();
+    let v = run(&["fds", "--json", &pid]).json();
+    let fds = v["processes"][0]["fds"].as_array().unwrap().clone();
+    let port = fds
+        .iter()
+        .find(|f| f["detail"]["socket"]["proto"] == "tcp")
+        .unwrap()["detail"]["socket"]["local_port"]
+        .clone();
+    // The zoo's own pipe: the inode it holds twice (stdout is a pipe too).
+    let pipe_inodes: Vec<serde_json::Value> = fds
+        .iter()
+        .filter(|f| f["detail"]["type"] == "pipe")
+        .map(|f| f["detail"]["inode"].clone())
+        .collect();
+    let pipe = pipe_inodes
+        .iter()
+        .find(|i| pipe_inodes.iter().filter(|j| j == i).count() == 2)
+        .unwrap()
+        .clone();
+
+    // A file, by path: the holder, its fd and mode.
+    let lck = dir.path().join("flock.lck");
+    let r = run(&["who-has", "--json", lck.to_str().unwrap()]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let h = r.json()["holders"].as_array().unwrap().clone();
+    assert_eq!(h.len(), 1);
+    assert_eq!(h[0]["pid"].as_i64().unwrap().to_string(), pid);
+    assert_eq!(
+        (h[0]["mode"].as_str(), h[0]["user"].as_str()),
+        (Some("rw"), Some("root"))
+    );
+
+    // Anything under the directory.
+    let r = run(&["who-has", "--json", "--mount", dir.path().to_str().unwrap()]);
+    let n = r.json()["holders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["pid"].as_i64().unwrap().to_string() == pid)
+        .count();
+    assert!(n >= 3, "append.log, deleted.bin, flock.lck: {n}");
+
+    // The TCP port.
+    let r = run(&["who-has", "--json", &format!(":{port}")]);
+    let h = r.json()["holders"].as_array().unwrap().clone();
+    assert!(
+        h.iter()
+            .any(|h| h["pid"].as_i64().unwrap().to_string() == pid),
+        "{h:?}"
+    );
+    let r = run(&["who-has", &format!("udp:{port}")]);
+    assert!(!r.out().contains(&pid), "{}", r.out());
+
+    // Both ends of the pipe, with their modes.
+    let r = run(&["who-has", "--json", &format!("pipe:[{pipe}]")]);
+    let h = r.json()["holders"].as_array().unwrap().clone();
+    let mut modes: Vec<&str> = h
+        .iter()
+        .filter(|h| h["pid"].as_i64().unwrap().to_string() == pid)
+        .map(|h| h["mode"].as_str().unwrap())
+        .collect();
+    modes.sort();
+    assert_eq!(modes, vec!["r", "w"]);
+
+    // Deleted but open, with the size (0 bytes here).
+    let r = run(&["who-has", "--deleted"]);
+    let ours = format!("{}/deleted.bin (deleted)", dir.path().display());
+    let line = r
+        .out()
+        .lines()
+        .find(|l| l.ends_with(&ours))
+        .map(str::to_owned)
+        .unwrap_or_else(|| panic!("{}", r.out()));
+    assert!(line.contains(" rw ") && line.contains(" 0 "), "{line}");
+    assert!(line.trim_start().starts_with(&pid), "{line}");
+
+    // Nobody: exit 1, nothing printed.
+    let r = run(&["who-has", "/nonexistent/procscope-nothing"]);
+    assert_eq!((r.status, r.out().as_str()), (1, ""));
+    let r = run(&["who-has"]);
+    assert_eq!(r.status, 2);
+}

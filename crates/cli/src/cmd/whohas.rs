@@ -1,0 +1,239 @@
+//! `procscope who-has WHAT`: which processes hold a file, a port, a pipe.
+
+use crate::cli::{Global, WhoHasArgs};
+use crate::output::{self, Exit, UsageError};
+use procscope_model::bytes::Bytes;
+use procscope_model::fdscan::{self, Holder};
+use procscope_parse::fdlink::{FdLink, classify};
+use procscope_parse::{decode, net};
+use procscope_read::{ProcRoot, guard};
+use procscope_render::escape::escape;
+use procscope_render::table::{Align, Cell, Table};
+use std::collections::HashMap;
+use std::io::Write;
+
+/// Extra help for `procscope who-has --help`.
+pub const AFTER_HELP: &str = "\
+Examples:
+  procscope who-has /var/log/syslog    who has this file open (like fuser / lsof FILE)
+  procscope who-has --mount /mnt/data  anything under this path (a mount point: who keeps it busy)
+  procscope who-has :8080              who has a socket on port 8080 (tcp or udp); tcp:8080, udp:53, 127.0.0.1:8080
+  procscope who-has 'pipe:[123456]'    both ends of a pipe
+  procscope who-has --deleted          open but deleted files, with sizes (the disk is full but du disagrees)
+
+Only fd links, fdinfo and the socket tables are read (no stat through a hung
+mount, except the size of deleted files, which is read under the deadline).
+Ports are looked up in procscope's own network namespace.
+Exit status: 0 when someone has it, 1 when nobody does.";
+
+enum What {
+    Inodes(Vec<u64>),
+    Path { path: Vec<u8>, under: bool },
+    Deleted,
+}
+
+fn parse_what(a: &WhoHasArgs, root: &ProcRoot) -> anyhow::Result<What> {
+    if a.deleted {
+        return Ok(What::Deleted);
+    }
+    let Some(w) = &a.what else {
+        return Err(UsageError(
+            "who-has needs WHAT (a path, :PORT, pipe:[INODE], socket:[INODE]) or --deleted".into(),
+        )
+        .into());
+    };
+    match classify(w.as_bytes()) {
+        FdLink::Pipe(i) | FdLink::Socket(i) => return Ok(What::Inodes(vec![i])),
+        _ => {}
+    }
+    if let Some((proto, port)) = port_spec(w) {
+        let mut buf = Vec::new();
+        let mut inodes = Vec::new();
+        for (file, name) in [
+            (c"net/tcp", "tcp"),
+            (c"net/tcp6", "tcp"),
+            (c"net/udp", "udp"),
+            (c"net/udp6", "udp"),
+        ] {
+            if proto.0.is_some_and(|p| p != name) || root.read(file, &mut buf, 256 << 20).is_err() {
+                continue;
+            }
+            for s in net::inet_table(&buf) {
+                if s.local.1 == port && proto.1.is_none_or(|ip| ip == s.local.0) {
+                    inodes.push(s.inode);
+                }
+            }
+        }
+        return Ok(What::Inodes(inodes));
+    }
+    let p = std::path::Path::new(w);
+    let abs = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir()?.join(p)
+    };
+    let mut path = abs.as_os_str().as_encoded_bytes().to_vec();
+    while path.len() > 1 && path.ends_with(b"/") {
+        path.pop();
+    }
+    Ok(What::Path {
+        path,
+        under: a.mount,
+    })
+}
+
+type ProtoAddr = (Option<&'static str>, Option<std::net::IpAddr>);
+
+/// `:PORT`, `tcp:PORT`, `udp:PORT`, `ADDR:PORT`, `[V6]:PORT`.
+fn port_spec(w: &str) -> Option<(ProtoAddr, u16)> {
+    let (head, port) = w.rsplit_once(':')?;
+    let port: u16 = port.parse().ok()?;
+    let head = head.trim_start_matches('[').trim_end_matches(']');
+    match head {
+        "" => Some(((None, None), port)),
+        "tcp" => Some(((Some("tcp"), None), port)),
+        "udp" => Some(((Some("udp"), None), port)),
+        ip => ip.parse().ok().map(|ip| ((None, Some(ip)), port)),
+    }
+}
+
+/// Runs `procscope who-has`.
+pub fn run(g: &Global, a: &WhoHasArgs) -> anyhow::Result<Exit> {
+    let root = crate::cmd::ps::open_root(g)?;
+    let what = parse_what(a, &root)?;
+    let opts = guard::Options {
+        timeout: (!g.timeout.is_zero()).then_some(g.timeout),
+        ..guard::Options::default()
+    };
+    let holders: Vec<Holder> = match &what {
+        What::Inodes(i) if i.is_empty() => Vec::new(),
+        What::Inodes(i) => fdscan::scan(&root, opts, fdscan::inode_filter(i.clone())),
+        What::Path { path, under } => {
+            let (path, under) = (path.clone(), *under);
+            fdscan::scan(&root, opts, move |l: &[u8]| {
+                let l = l.strip_suffix(b" (deleted)").unwrap_or(l);
+                l == path.as_slice()
+                    || (under && l.starts_with(&path) && l.get(path.len()) == Some(&b'/'))
+                    || (under && path.as_slice() == b"/")
+            })
+        }
+        What::Deleted => fdscan::scan(&root, opts, |l: &[u8]| {
+            l.starts_with(b"/") && l.ends_with(b" (deleted)") && !l.starts_with(b"/memfd:")
+        }),
+    };
+    // Sizes of deleted files: fstat through the fd link, under the deadline
+    // (the file may live on a hung filesystem).
+    let sizes: Vec<Option<u64>> = if matches!(what, What::Deleted) {
+        let items: Vec<(i32, i32)> = holders.iter().map(|h| (h.pid, h.fd)).collect();
+        let r2 = root.clone();
+        guard::run(
+            items,
+            opts,
+            move |(pid, fd): (i32, i32), ctx: &guard::Ctx<(), Option<u64>>| {
+                ctx.guarded(|| {
+                    let p = r2.path().join(format!("{pid}/fd/{fd}"));
+                    Ok(std::fs::metadata(p).ok().map(|m| m.len()))
+                })
+                .ok()
+                .flatten()
+            },
+        )
+        .into_iter()
+        .map(|f| f.rest.ok().flatten())
+        .collect()
+    } else {
+        Vec::new()
+    };
+    let mut out = output::stdout(g.color);
+    let mut buf = Vec::new();
+    let mut names: HashMap<i32, (Bytes, Option<u32>)> = HashMap::new();
+    let uids: Vec<u32> = holders
+        .iter()
+        .filter_map(|h| {
+            let dir = root.process(h.pid).ok()?;
+            dir.read(c"status", &mut buf, 64 * 1024).ok()?;
+            procscope_parse::status::uid(&buf).map(|i| i.effective)
+        })
+        .collect();
+    let users = procscope_model::users::resolve(uids, opts.timeout);
+    let mut rows = Vec::new();
+    for (k, h) in holders.iter().enumerate() {
+        let Ok(dir) = root.process(h.pid) else {
+            continue;
+        };
+        let (comm, uid) = names
+            .entry(h.pid)
+            .or_insert_with(|| {
+                let c = dir
+                    .read(c"comm", &mut buf, 4096)
+                    .map(|_| Bytes::from(procscope_parse::comm::parse(&buf)))
+                    .unwrap_or_default();
+                let u = dir
+                    .read(c"status", &mut buf, 64 * 1024)
+                    .ok()
+                    .and_then(|_| procscope_parse::status::uid(&buf))
+                    .map(|i| i.effective);
+                (c, u)
+            })
+            .clone();
+        let mode = std::ffi::CString::new(format!("fdinfo/{}", h.fd))
+            .ok()
+            .and_then(|n| dir.read(&n, &mut buf, 64 * 1024).ok())
+            .and_then(|_| procscope_parse::fdinfo::FdInfo::parse(&buf).ok())
+            .map(|i| decode::access_mode(i.flags));
+        let user = uid.map(|u| {
+            users
+                .get(&u)
+                .map_or_else(|| u.to_string(), |n| escape(n.as_slice()).into_owned())
+        });
+        rows.push((h, comm, user, mode, sizes.get(k).copied().flatten()));
+    }
+    if g.json {
+        let v: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|(h, comm, user, mode, size)| serde_json::json!({"pid": h.pid, "comm": comm, "user": user, "fd": h.fd, "mode": mode, "link": h.link, "size": size}))
+            .collect();
+        procscope_render::json::write_document(
+            &mut out,
+            "who-has",
+            &serde_json::json!({ "holders": v }),
+        )?;
+    } else if !rows.is_empty() {
+        let deleted = matches!(what, What::Deleted);
+        let mut headers = vec![
+            ("PID".to_string(), Align::Right),
+            ("COMMAND".into(), Align::Left),
+            ("USER".into(), Align::Left),
+            ("FD".into(), Align::Right),
+            ("MODE".into(), Align::Left),
+        ];
+        if deleted {
+            headers.push(("SIZE".into(), Align::Right));
+        }
+        headers.push(("WHAT".into(), Align::Left));
+        let mut t = Table::new(headers);
+        for (h, comm, user, mode, size) in &rows {
+            let mut cells = vec![
+                Cell::plain(h.pid.to_string()),
+                Cell::plain(escape(comm.as_slice()).into_owned()),
+                Cell::plain(user.clone().unwrap_or_else(|| "?".into())),
+                Cell::plain(h.fd.to_string()),
+                Cell::plain(mode.unwrap_or("?")),
+            ];
+            if deleted {
+                cells.push(Cell::plain(
+                    size.map_or_else(|| "?".into(), procscope_render::units::size),
+                ));
+            }
+            cells.push(Cell::plain(escape(h.link.as_slice()).into_owned()));
+            t.push(cells);
+        }
+        t.write(&mut out, output::term_width(), true)?;
+    }
+    out.flush()?;
+    Ok(if rows.is_empty() {
+        Exit::NoMatch
+    } else {
+        Exit::Success
+    })
+}

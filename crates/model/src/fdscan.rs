@@ -1,0 +1,78 @@
+//! Every fd of every process, by `readlink` only (what `fuser` and `ss -p`
+//! need): who holds a pipe's other end, a socket, a path, a port.
+
+use crate::bytes::Bytes;
+use procscope_parse::fdlink::{FdLink, classify};
+use procscope_read::ProcRoot;
+use procscope_read::guard::{self, Ctx};
+
+/// One fd of one process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    /// Process ID.
+    pub pid: i32,
+    /// The fd number.
+    pub fd: i32,
+    /// The link target.
+    pub link: Bytes,
+}
+
+/// Reads every fd link of every process (processes that refuse or vanish
+/// are skipped: the scan is best effort by nature). `keep` decides which
+/// links are kept, so that memory follows the answer, not the host.
+pub fn scan(
+    root: &ProcRoot,
+    opts: guard::Options,
+    keep: impl Fn(&[u8]) -> bool + Send + Sync + 'static,
+) -> Vec<Holder> {
+    let Ok(pids) = root.pids() else {
+        return Vec::new();
+    };
+    let root = root.clone();
+    let mut out = Vec::new();
+    guard::run_ordered(
+        pids,
+        opts,
+        move |pid: i32, _ctx: &Ctx<(), Vec<Holder>>| {
+            let Ok(dir) = root.process(pid) else {
+                return Vec::new();
+            };
+            let Ok(fds) = dir.fds() else {
+                return Vec::new();
+            };
+            let mut v = Vec::new();
+            let mut name = Vec::with_capacity(16);
+            for fd in fds {
+                name.clear();
+                name.extend_from_slice(format!("fd/{fd}\0").as_bytes());
+                let Ok(c) = std::ffi::CStr::from_bytes_with_nul(&name) else {
+                    continue;
+                };
+                if let Ok(link) = dir.readlink(c) {
+                    if keep(&link) {
+                        v.push(Holder {
+                            pid,
+                            fd,
+                            link: Bytes(link),
+                        });
+                    }
+                }
+            }
+            v
+        },
+        |_, f| {
+            if let Ok(v) = f.rest {
+                out.extend(v);
+            }
+        },
+    );
+    out
+}
+
+/// Keeps links to pipes and sockets with these inodes.
+pub fn inode_filter(inodes: Vec<u64>) -> impl Fn(&[u8]) -> bool + Send + Sync + 'static {
+    move |l: &[u8]| match classify(l) {
+        FdLink::Pipe(i) | FdLink::Socket(i) => inodes.contains(&i),
+        _ => false,
+    }
+}
