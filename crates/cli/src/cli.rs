@@ -277,7 +277,29 @@ pub struct HungArgs {
 #[derive(Debug, Args)]
 pub struct FdsArgs {
     /// A PID, or a regex on process names (every match is shown).
-    pub target: String,
+    #[arg(required_unless_present = "all")]
+    pub target: Option<String>,
+
+    /// Every process on the host (like lsof).
+    #[arg(long, conflicts_with = "target")]
+    pub all: bool,
+
+    /// Only fds of these types (file, pipe, tcp, tcp6, udp, udp6, unix, socket,
+    /// eventfd, epoll, inotify, timerfd, signalfd, pidfd, memfd, anon), comma-separated.
+    #[arg(long = "type", value_name = "TYPES", value_delimiter = ',')]
+    pub types: Vec<String>,
+
+    /// Only processes of this user (name or UID; effective UID).
+    #[arg(short = 'u', long)]
+    pub user: Option<String>,
+
+    /// Only files whose path starts with this prefix.
+    #[arg(long, value_name = "PREFIX")]
+    pub path: Option<String>,
+
+    /// Only open files that were deleted.
+    #[arg(long)]
+    pub deleted: bool,
 
     /// Only these fd numbers.
     pub fds: Vec<i32>,

@@ -259,19 +259,39 @@ fn ser_outcome<S: serde::Serializer, T: Serialize>(
 /// An fd number, its link, and its fdinfo bytes, as read.
 type RawFd = (i32, Outcome<Vec<u8>>, Option<Vec<u8>>);
 
+/// Socket tables already read, by network namespace (`net:[INODE]`), so
+/// that a host-wide listing reads each namespace's tables once.
+pub type SocketCache = std::sync::Mutex<HashMap<Vec<u8>, std::sync::Arc<HashMap<u64, SocketDesc>>>>;
+
 /// Reads every fd of a process (or only `only`).
 pub fn read(dir: &ProcDir, only: &[i32]) -> Outcome<Vec<FdEntry>> {
+    read_cached(dir, only, None)
+}
+
+/// Like [`read`], sharing socket tables between processes of the same
+/// network namespace through `cache`.
+pub fn read_cached(
+    dir: &ProcDir,
+    only: &[i32],
+    cache: Option<&SocketCache>,
+) -> Outcome<Vec<FdEntry>> {
     let mut fds = dir.fds()?;
     if !only.is_empty() {
         fds.retain(|f| only.contains(f));
     }
     let mut buf = Vec::with_capacity(4096);
     let mut raw: Vec<RawFd> = Vec::with_capacity(fds.len());
+    let mut denied = None;
     for fd in fds {
         let name = std::ffi::CString::new(format!("fd/{fd}")).map_err(|_| Failure::Gone)?;
         let link = dir.readlink(&name);
         if matches!(link, Err(Failure::Gone)) {
             continue; // closed since the listing
+        }
+        if let Err(e @ Failure::Denied { .. }) = &link {
+            // Some LSMs let the fd directory be listed but refuse every
+            // link: that is one answer for the process, not one per fd.
+            denied.get_or_insert_with(|| e.clone());
         }
         let iname = std::ffi::CString::new(format!("fdinfo/{fd}")).map_err(|_| Failure::Gone)?;
         let info = dir
@@ -279,6 +299,11 @@ pub fn read(dir: &ProcDir, only: &[i32]) -> Outcome<Vec<FdEntry>> {
             .ok()
             .map(|_| buf.clone());
         raw.push((fd, link, info));
+    }
+    if let Some(e) = denied {
+        if raw.iter().all(|(_, l, _)| l.is_err()) {
+            return Err(e);
+        }
     }
     // Tables are read only when something needs them, once.
     let needs_sockets = raw.iter().any(|(_, l, _)| {
@@ -289,10 +314,25 @@ pub fn read(dir: &ProcDir, only: &[i32]) -> Outcome<Vec<FdEntry>> {
         l.as_ref()
             .is_ok_and(|l| matches!(classify(l), FdLink::Path { .. }))
     });
-    let sockets = if needs_sockets {
-        socket_tables(dir)
-    } else {
-        HashMap::new()
+    let sockets: std::sync::Arc<HashMap<u64, SocketDesc>> = match (needs_sockets, cache) {
+        (false, _) => std::sync::Arc::new(HashMap::new()),
+        (true, None) => std::sync::Arc::new(socket_tables(dir)),
+        (true, Some(c)) => match dir.readlink(c"ns/net") {
+            Ok(ns) => {
+                let hit = c.lock().ok().and_then(|m| m.get(&ns).cloned());
+                match hit {
+                    Some(t) => t,
+                    None => {
+                        let t = std::sync::Arc::new(socket_tables(dir));
+                        if let Ok(mut m) = c.lock() {
+                            m.insert(ns, std::sync::Arc::clone(&t));
+                        }
+                        t
+                    }
+                }
+            }
+            Err(_) => std::sync::Arc::new(socket_tables(dir)),
+        },
     };
     let mounts: HashMap<u64, (Bytes, Bytes)> = if needs_mounts {
         dir.read(c"mountinfo", &mut buf, 16 << 20)

@@ -228,127 +228,251 @@ pub fn describe(e: &FdEntry) -> String {
     s
 }
 
+/// One process's answer, produced on a worker.
+struct ProcFds {
+    pid: i32,
+    comm: Vec<u8>,
+    uid: Option<u32>,
+    soft: Option<u64>,
+    entries: procscope_read::Outcome<Vec<FdEntry>>,
+}
+
+fn keep(e: &FdEntry, a: &FdsArgs) -> bool {
+    if !a.types.is_empty()
+        && !a.types.iter().any(|t| {
+            t == e.detail.type_name()
+                || (t == "socket" && matches!(e.detail, Detail::Socket { .. }))
+        })
+    {
+        return false;
+    }
+    match (&e.detail, &a.path, a.deleted) {
+        (Detail::File { path, deleted, .. }, prefix, want_deleted) => {
+            (!want_deleted || *deleted)
+                && prefix
+                    .as_ref()
+                    .is_none_or(|p| path.as_slice().starts_with(p.as_bytes()))
+        }
+        (_, None, false) => true,
+        _ => false,
+    }
+}
+
 /// Runs `procscope fds`.
 pub fn run(g: &Global, a: &FdsArgs) -> anyhow::Result<Exit> {
     let root = crate::cmd::ps::open_root(g)?;
-    let t = Target::parse(&a.target).map_err(UsageError)?;
     let opts = guard::Options {
         timeout: (!g.timeout.is_zero()).then_some(g.timeout),
         ..guard::Options::default()
     };
-    let pids = target::resolve(&root, &t, root.own_pid(), opts).map_err(|f| {
-        anyhow::anyhow!("cannot list processes under {}: {f}", root.path().display())
-    })?;
-    let mut out = output::stdout(g.color);
-    let mut docs = Vec::new();
-    let mut shown = 0usize;
-    for pid in pids {
-        let Ok(dir) = root.process(pid) else { continue };
-        let mut buf = Vec::new();
-        let comm = dir
-            .read(c"comm", &mut buf, 4096)
-            .map(|_| procscope_parse::comm::parse(&buf).to_vec())
-            .unwrap_or_default();
-        let title = format!("PID {pid} ({})", escape(&comm));
-        let entries = match fds::read(&dir, &a.fds).map(|mut e| {
-            fds::resolve_peers(&root, pid, &mut e, opts);
-            e
-        }) {
-            Ok(e) => e,
-            Err(procscope_read::Failure::Gone) => continue,
-            Err(f) => {
-                shown += 1;
-                if g.json {
-                    docs.push(serde_json::json!({ "pid": pid, "fds": procscope_model::process::OutcomeJson::<()>(&Err(f)) }));
-                } else {
-                    out.flush()?;
-                    output::warn(&format!("{title}: fd: {f}"));
-                }
-                continue;
-            }
-        };
-        shown += 1;
-        let soft = dir.read(c"limits", &mut buf, 64 * 1024).ok().and_then(|_| {
-            let l = procscope_parse::limits::Limits::parse(&buf).ok()?;
-            match l.get(procscope_parse::limits::Resource::Nofile)?.soft {
-                procscope_parse::limits::LimitValue::Value(v) => Some(v),
-                procscope_parse::limits::LimitValue::Unlimited => None,
-            }
-        });
-        if g.json {
-            docs.push(serde_json::json!({ "pid": pid, "comm": procscope_model::bytes::Bytes(comm.clone()), "nofile_soft_limit": soft, "fds": entries }));
-            continue;
+    let pids = match (&a.target, a.all) {
+        (Some(t), _) => {
+            let t = Target::parse(t).map_err(UsageError)?;
+            target::resolve(&root, &t, root.own_pid(), opts)
         }
-        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-        for e in &entries {
-            *counts.entry(e.detail.type_name()).or_default() += 1;
-        }
-        let by_type: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
-        let limit = match soft {
-            Some(s) if s > 0 && a.fds.is_empty() => format!(
-                " — {}/{s}, {}% of RLIMIT_NOFILE",
-                entries.len(),
-                entries.len() as u64 * 100 / s
-            ),
-            _ => String::new(),
-        };
-        let bold = anstyle::Style::new().bold();
-        write!(out, "{}{title}{}", bold.render(), bold.render_reset())?;
-        writeln!(
-            out,
-            ": {} fds ({}){limit}",
-            entries.len(),
-            by_type.join(", ")
-        )?;
-        let mut table = Table::new(vec![
-            ("FD".into(), Align::Right),
-            ("TYPE".into(), Align::Left),
-            ("MODE".into(), Align::Left),
-            ("POS".into(), Align::Right),
-            ("FLAGS".into(), Align::Left),
-            ("DESCRIPTION".into(), Align::Left),
-        ]);
-        for e in &entries {
-            let flags = e
-                .flags
-                .map(|f| {
-                    decode::open_flags(f)
-                        .into_iter()
-                        .skip(1)
-                        .collect::<Vec<_>>()
-                        .join("|")
-                })
-                .unwrap_or_default();
-            table.push(vec![
-                Cell::plain(e.fd.to_string()),
-                Cell::plain(e.detail.type_name()),
-                Cell::plain(e.flags.map_or("?", decode::access_mode)),
-                Cell::plain(e.pos.map_or_else(|| "?".into(), |p| p.to_string())),
-                Cell::plain(if flags.is_empty() {
-                    "-".to_string()
-                } else {
-                    flags
-                }),
-                Cell::plain(describe(e)),
-            ]);
-        }
-        table.write(
-            &mut out,
-            if a.wide { None } else { output::term_width() },
-            true,
-        )?;
+        (None, _) => root.pids(),
     }
-    if g.json {
-        procscope_render::json::write_document(
-            &mut out,
-            "fds",
-            &serde_json::json!({ "processes": docs }),
+    .map_err(|f| anyhow::anyhow!("cannot list processes under {}: {f}", root.path().display()))?;
+    let want_uid = match &a.user {
+        Some(u) => Some(
+            procscope_model::users::uid_by_name(u, opts.timeout)
+                .ok_or_else(|| UsageError(format!("unknown user `{u}`")))?,
+        ),
+        None => None,
+    };
+    let cache = std::sync::Arc::new(fds::SocketCache::default());
+    let only = a.fds.clone();
+    let r2 = root.clone();
+    let mut out = output::stdout(g.color);
+    let mut json = if g.json {
+        write!(
+            out,
+            "{{\"procscope\":{},\"kind\":\"fds\",\"processes\":[",
+            procscope_render::json::VERSION
         )?;
+        Some(true)
+    } else {
+        None
+    };
+    let mut shown = 0usize;
+    let mut err: Option<std::io::Error> = None;
+    let width = if a.wide { None } else { output::term_width() };
+    let single = !a.all;
+    guard::run_ordered(
+        pids,
+        opts,
+        move |pid: i32, _ctx: &guard::Ctx<(), Option<ProcFds>>| {
+            let dir = r2.process(pid).ok()?;
+            let mut buf = Vec::new();
+            let uid = dir
+                .read(c"status", &mut buf, 64 * 1024)
+                .ok()
+                .and_then(|_| procscope_parse::status::uid(&buf))
+                .map(|i| i.effective);
+            if want_uid.is_some() && uid != want_uid {
+                return None;
+            }
+            let comm = dir
+                .read(c"comm", &mut buf, 4096)
+                .map(|_| procscope_parse::comm::parse(&buf).to_vec())
+                .unwrap_or_default();
+            let entries = fds::read_cached(&dir, &only, Some(&cache));
+            if matches!(entries, Err(procscope_read::Failure::Gone)) {
+                return None;
+            }
+            let soft = dir.read(c"limits", &mut buf, 64 * 1024).ok().and_then(|_| {
+                let l = procscope_parse::limits::Limits::parse(&buf).ok()?;
+                match l.get(procscope_parse::limits::Resource::Nofile)?.soft {
+                    procscope_parse::limits::LimitValue::Value(v) => Some(v),
+                    procscope_parse::limits::LimitValue::Unlimited => None,
+                }
+            });
+            Some(ProcFds {
+                pid,
+                comm,
+                uid,
+                soft,
+                entries,
+            })
+        },
+        |_, f| {
+            let Ok(Some(mut p)) = f.rest else { return };
+            if err.is_some() {
+                return;
+            }
+            if single {
+                if let Ok(e) = &mut p.entries {
+                    fds::resolve_peers(&root, p.pid, e, opts);
+                }
+            }
+            let filtered =
+                p.entries.is_ok() && (!a.types.is_empty() || a.path.is_some() || a.deleted);
+            if let Ok(e) = &mut p.entries {
+                e.retain(|x| keep(x, a));
+                if filtered && e.is_empty() {
+                    return;
+                }
+            } else if a.all {
+                // A listing of the host skips processes it may not look into.
+                return;
+            }
+            shown += 1;
+            let r = print_one(&mut out, &p, a, json.as_mut(), width);
+            if let Err(e) = r {
+                err = Some(e);
+            }
+        },
+    );
+    if let Some(e) = err {
+        return Err(e.into());
+    }
+    if json.is_some() {
+        out.write_all(b"]}\n")?;
     }
     out.flush()?;
     if shown == 0 {
-        output::warn(&targets::no_match(&a.target));
+        if !g.json {
+            let filtered = !a.fds.is_empty()
+                || !a.types.is_empty()
+                || a.path.is_some()
+                || a.deleted
+                || a.user.is_some();
+            let msg = match (&a.target, filtered) {
+                (_, true) => "no fd matches the filters".to_string(),
+                (Some(t), false) => targets::no_match(t),
+                (None, false) => "no process to show".to_string(),
+            };
+            output::warn(&msg);
+        }
         return Ok(Exit::NoMatch);
     }
     Ok(Exit::Success)
+}
+
+fn print_one(
+    out: &mut dyn Write,
+    p: &ProcFds,
+    a: &FdsArgs,
+    json: Option<&mut bool>,
+    width: Option<usize>,
+) -> std::io::Result<()> {
+    let title = format!("PID {} ({})", p.pid, escape(&p.comm));
+    if let Some(first) = json {
+        if !*first {
+            out.write_all(b",")?;
+        }
+        *first = false;
+        let v = match &p.entries {
+            Ok(e) => {
+                serde_json::json!({ "pid": p.pid, "comm": procscope_model::bytes::Bytes(p.comm.clone()), "uid": p.uid, "nofile_soft_limit": p.soft, "fds": e })
+            }
+            Err(f) => {
+                serde_json::json!({ "pid": p.pid, "fds": procscope_model::process::OutcomeJson::<()>(&Err(f.clone())) })
+            }
+        };
+        return serde_json::to_writer(&mut *out, &v).map_err(std::io::Error::other);
+    }
+    let entries = match &p.entries {
+        Ok(e) => e,
+        Err(f) => {
+            writeln!(out, "{title}: fd: {f}")?;
+            return Ok(());
+        }
+    };
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for e in entries {
+        *counts.entry(e.detail.type_name()).or_default() += 1;
+    }
+    let by_type: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
+    let filtered = !a.fds.is_empty() || !a.types.is_empty() || a.path.is_some() || a.deleted;
+    let limit = match p.soft {
+        Some(s) if s > 0 && !filtered => format!(
+            " — {}/{s}, {}% of RLIMIT_NOFILE",
+            entries.len(),
+            entries.len() as u64 * 100 / s
+        ),
+        _ => String::new(),
+    };
+    let bold = anstyle::Style::new().bold();
+    writeln!(
+        out,
+        "{}{title}{}: {} fds ({}){limit}",
+        bold.render(),
+        bold.render_reset(),
+        entries.len(),
+        by_type.join(", ")
+    )?;
+    let mut table = Table::new(vec![
+        ("FD".into(), Align::Right),
+        ("TYPE".into(), Align::Left),
+        ("MODE".into(), Align::Left),
+        ("POS".into(), Align::Right),
+        ("FLAGS".into(), Align::Left),
+        ("DESCRIPTION".into(), Align::Left),
+    ]);
+    for e in entries {
+        let flags = e
+            .flags
+            .map(|f| {
+                decode::open_flags(f)
+                    .into_iter()
+                    .skip(1)
+                    .collect::<Vec<_>>()
+                    .join("|")
+            })
+            .unwrap_or_default();
+        table.push(vec![
+            Cell::plain(e.fd.to_string()),
+            Cell::plain(e.detail.type_name()),
+            Cell::plain(e.flags.map_or("?", decode::access_mode)),
+            Cell::plain(e.pos.map_or_else(|| "?".into(), |p| p.to_string())),
+            Cell::plain(if flags.is_empty() {
+                "-".to_string()
+            } else {
+                flags
+            }),
+            Cell::plain(describe(e)),
+        ]);
+    }
+    table.write(out, width, true)
 }

@@ -223,3 +223,54 @@ fn who_has_files_ports_pipes_and_deleted_files() {
     let r = run(&["who-has"]);
     assert_eq!(r.status, 2);
 }
+
+#[test]
+fn fds_all_with_filters() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = start_kit(&["fdzoo", dir.path().to_str().unwrap()]);
+    let pid = t.pid();
+    let find = |args: &[&str]| -> Vec<serde_json::Value> {
+        let mut a = vec!["fds", "--all", "--json"];
+        a.extend_from_slice(args);
+        let v = run(&a).json();
+        v["processes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["pid"] == pid)
+            .map(|p| p["fds"].as_array().unwrap().clone())
+            .unwrap_or_default()
+    };
+    let d = find(&["--deleted"]);
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert!(
+        d[0]["detail"]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("/deleted.bin")
+    );
+    let e = find(&["--type", "eventfd,timerfd", "-u", "root"]);
+    let mut types: Vec<&str> = e
+        .iter()
+        .map(|f| f["detail"]["type"].as_str().unwrap())
+        .collect();
+    types.sort();
+    assert_eq!(types, vec!["eventfd", "timerfd"]);
+    let p = find(&["--path", dir.path().to_str().unwrap()]);
+    assert_eq!(p.len(), 3, "append.log, deleted.bin, flock.lck: {p:?}");
+    assert!(find(&["-u", "nobody"]).is_empty());
+    // Text: one block per process, streamed; nothing raw reaches the terminal.
+    let out = run(&["fds", "--all", "-w"]).out();
+    assert_terminal_safe(&out);
+    assert!(
+        out.contains(&format!("PID {pid} (procscope-testk): ")),
+        "{out}"
+    );
+    let r = run(&["fds", "--all", "--type", "no-such-type"]);
+    assert_eq!(r.status, 1);
+    assert!(
+        r.stderr.contains("no fd matches the filters"),
+        "{}",
+        r.stderr
+    );
+}
