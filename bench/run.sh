@@ -39,5 +39,29 @@ for n in "${sizes[@]}"; do
     "ps -eo pid,user,stat,comm,args=ps -eo pid,user,stat,comm,args" \
     "ps aux=ps aux" \
     "procs=procs --color disable"
+  echo
+  echo "### fds and who-has (N=$n)"
+  echo
+  busy=$(cat "${PROCSCOPE_BENCH_DIR:-/tmp/procscope-bench}/run/busy.pid" 2>/dev/null || head -1 "${PROCSCOPE_BENCH_DIR:-/tmp/procscope-bench}/run/pids.txt" | cut -d' ' -f1)
+  port_hex=$(awk 'NR==2 {split($2,a,":"); print a[2]}' /proc/net/tcp)
+  port=$((16#$port_hex))
+  file="${PROCSCOPE_BENCH_DIR:-/tmp/procscope-bench}/data/f0000.dat"
+  python3 bench/measure.py --rounds "$rounds" --baseline floor_lsof \
+    "floor_lsof=$bin/floor_lsof" \
+    "procscope fds --all=$ps_bin fds --all" \
+    "procscope fds --all --json=$ps_bin fds --all --json" \
+    "lsof -n -P=lsof -n -P"
+  echo
+  python3 bench/measure.py --rounds "$rounds" --baseline "floor_lsof -l" \
+    "floor_lsof -l=$bin/floor_lsof -l" \
+    "procscope who-has :PORT=$ps_bin who-has :$port" \
+    "ss -tanp=ss -tanp" \
+    "procscope who-has FILE=$ps_bin who-has $file" \
+    "fuser FILE=fuser $file"
+  echo
+  python3 bench/measure.py --rounds "$rounds" --baseline "floor_lsof -p" \
+    "floor_lsof -p=$bin/floor_lsof -p $busy" \
+    "procscope fds PID=$ps_bin fds $busy" \
+    "lsof -p PID=lsof -n -P -p $busy"
   python3 "$kit/loadgen.py" stop >/dev/null
 done
