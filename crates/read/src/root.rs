@@ -169,7 +169,7 @@ impl ProcDir {
 
     /// The open file descriptor numbers under `fd/`, ascending.
     pub fn fds(&self) -> Outcome<Vec<i32>> {
-        list_numeric_from_zero(self.fd.as_fd(), b"fd")
+        list_numeric_with(self.fd.as_fd(), b"fd", true)
     }
 
     /// Opens `task/TID` as a directory of its own.
@@ -258,36 +258,14 @@ fn read_at(
     }
 }
 
-/// Lists the numeric entries of `dir/sub`, sorted.
+/// Lists the numeric entries of `dir/sub` (PIDs, TIDs), sorted.
 fn list_numeric(dir: rustix::fd::BorrowedFd<'_>, sub: &[u8]) -> Outcome<Vec<i32>> {
-    let mut path = sub.to_vec();
-    path.push(0);
-    let c = CStr::from_bytes_until_nul(&path).map_err(|_| Failure::Gone)?;
-    let fd = rustix::fs::openat(
-        dir,
-        c,
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| Failure::from_errno(e, sub))?;
-    let d = rustix::fs::Dir::new(fd).map_err(|e| Failure::from_errno(e, sub))?;
-    let mut out = Vec::new();
-    for entry in d {
-        let entry = match entry {
-            Ok(e) => e,
-            // ENOENT mid-listing: the directory (process) went away.
-            Err(e) => return Err(Failure::from_errno(e, sub)),
-        };
-        if let Some(n) = procscope_pid(entry.file_name().to_bytes()) {
-            out.push(n);
-        }
-    }
-    out.sort_unstable();
-    Ok(out)
+    list_numeric_with(dir, sub, false)
 }
 
-/// Like [`list_numeric`], keeping 0 (fd numbers start at 0).
-fn list_numeric_from_zero(dir: rustix::fd::BorrowedFd<'_>, sub: &[u8]) -> Outcome<Vec<i32>> {
+/// Lists the numeric entries of `dir/sub`, sorted; `zero` keeps `0` (fd
+/// numbers start at 0, PIDs at 1).
+fn list_numeric_with(dir: rustix::fd::BorrowedFd<'_>, sub: &[u8], zero: bool) -> Outcome<Vec<i32>> {
     let mut path = sub.to_vec();
     path.push(0);
     let c = CStr::from_bytes_until_nul(&path).map_err(|_| Failure::Gone)?;
@@ -301,9 +279,10 @@ fn list_numeric_from_zero(dir: rustix::fd::BorrowedFd<'_>, sub: &[u8]) -> Outcom
     let d = rustix::fs::Dir::new(fd).map_err(|e| Failure::from_errno(e, sub))?;
     let mut out = Vec::new();
     for entry in d {
+        // ENOENT mid-listing: the directory (process) went away.
         let entry = entry.map_err(|e| Failure::from_errno(e, sub))?;
         let name = entry.file_name().to_bytes();
-        if name == b"0" {
+        if zero && name == b"0" {
             out.push(0);
         } else if let Some(n) = procscope_pid(name) {
             out.push(n);

@@ -4,7 +4,6 @@ use crate::cli::{FdsArgs, Global};
 use crate::cmd::targets;
 use crate::output::{self, Exit, UsageError};
 use procscope_model::fds::{self, Detail, FdEntry, SocketDesc};
-use procscope_model::target::{self, Target};
 use procscope_parse::decode;
 use procscope_read::guard;
 use procscope_render::escape::escape;
@@ -261,18 +260,13 @@ fn keep(e: &FdEntry, a: &FdsArgs) -> bool {
 /// Runs `procscope fds`.
 pub fn run(g: &Global, a: &FdsArgs) -> anyhow::Result<Exit> {
     let root = crate::cmd::ps::open_root(g)?;
-    let opts = guard::Options {
-        timeout: (!g.timeout.is_zero()).then_some(g.timeout),
-        ..guard::Options::default()
+    let opts = targets::guard_opts(g);
+    let pids = match &a.target {
+        Some(t) => targets::resolve(g, &root, t)?,
+        None => root.pids().map_err(|f| {
+            anyhow::anyhow!("cannot list processes under {}: {f}", root.path().display())
+        })?,
     };
-    let pids = match (&a.target, a.all) {
-        (Some(t), _) => {
-            let t = Target::parse(t).map_err(UsageError)?;
-            target::resolve(&root, &t, root.own_pid(), opts)
-        }
-        (None, _) => root.pids(),
-    }
-    .map_err(|f| anyhow::anyhow!("cannot list processes under {}: {f}", root.path().display()))?;
     let want_uid = match &a.user {
         Some(u) => Some(
             procscope_model::users::uid_by_name(u, opts.timeout)

@@ -2,14 +2,13 @@
 
 use crate::cli::{Global, StackArgs};
 use crate::cmd::targets;
-use crate::output::{self, Exit, UsageError};
+use crate::output::{self, Exit};
 use anstyle::Style;
 use procscope_model::bytes::Bytes;
 use procscope_model::process::OutcomeJson;
-use procscope_model::target::{self, Target};
 use procscope_model::threads::{self, ProcessThreads, ThreadInfo};
 use procscope_parse::syscall::{Abi, SyscallState};
-use procscope_read::{Failure, guard};
+use procscope_read::Failure;
 use procscope_render::escape::escape;
 use std::io::Write;
 
@@ -27,14 +26,8 @@ the missing part says what would allow it.";
 /// Runs `procscope stack`.
 pub fn run(g: &Global, a: &StackArgs) -> anyhow::Result<Exit> {
     let root = crate::cmd::ps::open_root(g)?;
-    let t = Target::parse(&a.target).map_err(UsageError)?;
-    let opts = guard::Options {
-        timeout: (!g.timeout.is_zero()).then_some(g.timeout),
-        ..guard::Options::default()
-    };
-    let pids = target::resolve(&root, &t, root.own_pid(), opts).map_err(|f| {
-        anyhow::anyhow!("cannot list processes under {}: {f}", root.path().display())
-    })?;
+    let opts = targets::guard_opts(g);
+    let pids = targets::resolve(g, &root, &a.target)?;
     let mut procs = Vec::new();
     for pid in pids {
         match threads::read(&root, pid, opts) {

@@ -32,6 +32,22 @@ pub fn read(
     read_with(g, target, req)
 }
 
+/// The pool options every command uses: the global `--timeout` (0: none).
+pub fn guard_opts(g: &Global) -> guard::Options {
+    guard::Options {
+        timeout: (!g.timeout.is_zero()).then_some(g.timeout),
+        ..guard::Options::default()
+    }
+}
+
+/// The PIDs a TARGET names (a PID, or every process whose name matches),
+/// never procscope itself.
+pub fn resolve(g: &Global, root: &ProcRoot, target: &str) -> anyhow::Result<Vec<i32>> {
+    let t = Target::parse(target).map_err(UsageError)?;
+    target::resolve(root, &t, root.own_pid(), guard_opts(g))
+        .map_err(|f| anyhow::anyhow!("cannot list processes under {}: {f}", root.path().display()))
+}
+
 /// Like [`read`], with every choice of [`TextRequest`] (its guard options
 /// are replaced by the global --timeout).
 pub fn read_with(
@@ -40,14 +56,8 @@ pub fn read_with(
     req: TextRequest,
 ) -> anyhow::Result<(ProcRoot, Vec<ProcText>)> {
     let root = open_root(g)?;
-    let t = Target::parse(target).map_err(UsageError)?;
-    let opts = guard::Options {
-        timeout: (!g.timeout.is_zero()).then_some(g.timeout),
-        ..guard::Options::default()
-    };
-    let pids = target::resolve(&root, &t, root.own_pid(), opts).map_err(|f| {
-        anyhow::anyhow!("cannot list processes under {}: {f}", root.path().display())
-    })?;
+    let opts = guard_opts(g);
+    let pids = resolve(g, &root, target)?;
     let texts = target::read(&root, pids, TextRequest { guard: opts, ..req })
         .map_err(|f| anyhow::anyhow!("cannot read {}: {f}", root.path().display()))?;
     // A PID that does not exist is "nothing matched", like a pattern.
