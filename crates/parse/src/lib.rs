@@ -24,6 +24,7 @@ pub mod fdlink;
 pub mod io;
 pub mod limits;
 pub mod locks;
+pub mod maps;
 pub mod mountinfo;
 pub mod net;
 pub mod num;
@@ -165,6 +166,12 @@ mod never_panics {
             let _ = crate::net::unix_table(&b);
             let _ = crate::net::inet_addr(&b);
             let _ = crate::locks::parse(&b);
+        }
+        #[test]
+        fn maps_rollup_cgroup(b in arb_bytes()) {
+            let _ = crate::maps::mappings(&b);
+            let _ = crate::maps::rollup(&b);
+            let _ = crate::maps::cgroups(&b);
         }
         #[test]
         fn comm(b in arb_bytes()) { let _ = crate::comm::parse(&b); }
