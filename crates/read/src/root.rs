@@ -108,7 +108,12 @@ impl ProcRoot {
     /// (from `/proc/self/mountinfo`). `None` when nothing is hidden or the
     /// root is not a proc mount (a fixture tree).
     pub fn hiding(&self) -> Option<String> {
-        let info = std::fs::read("/proc/self/mountinfo").ok()?;
+        // Our own mount table, from the real /proc (whatever this root is).
+        let mut info = Vec::new();
+        ProcRoot::open("/proc")
+            .ok()?
+            .read(c"self/mountinfo", &mut info, 16 << 20)
+            .ok()?;
         let canon = std::fs::canonicalize(&self.path).ok()?;
         let mounts = procscope_parse::mountinfo::parse(&info).ok()?;
         let m = mounts.iter().rev().find(|m| {

@@ -146,36 +146,33 @@ pub fn run(g: &Global, a: &WhoHasArgs) -> anyhow::Result<Exit> {
     };
     let mut out = output::stdout(g.color);
     let mut buf = Vec::new();
-    let mut names: HashMap<i32, (Bytes, Option<u32>)> = HashMap::new();
-    let uids: Vec<u32> = holders
-        .iter()
-        .filter_map(|h| {
-            let dir = root.process(h.pid).ok()?;
-            dir.read(c"status", &mut buf, 64 * 1024).ok()?;
-            procscope_parse::status::uid(&buf).map(|i| i.effective)
-        })
-        .collect();
-    let users = procscope_model::users::resolve(uids, opts.timeout);
-    let mut rows = Vec::new();
-    for (k, h) in holders.iter().enumerate() {
+    // Each holding process once: its directory, name and effective UID.
+    let mut procs: HashMap<i32, (procscope_read::ProcDir, Bytes, Option<u32>)> = HashMap::new();
+    for h in &holders {
+        if procs.contains_key(&h.pid) {
+            continue;
+        }
         let Ok(dir) = root.process(h.pid) else {
             continue;
         };
-        let (comm, uid) = names
-            .entry(h.pid)
-            .or_insert_with(|| {
-                let c = dir
-                    .read(c"comm", &mut buf, 4096)
-                    .map(|_| Bytes::from(procscope_parse::comm::parse(&buf)))
-                    .unwrap_or_default();
-                let u = dir
-                    .read(c"status", &mut buf, 64 * 1024)
-                    .ok()
-                    .and_then(|_| procscope_parse::status::uid(&buf))
-                    .map(|i| i.effective);
-                (c, u)
-            })
-            .clone();
+        let comm = dir
+            .read(c"comm", &mut buf, 4096)
+            .map(|_| Bytes::from(procscope_parse::comm::parse(&buf)))
+            .unwrap_or_default();
+        let uid = dir
+            .read(c"status", &mut buf, 64 * 1024)
+            .ok()
+            .and_then(|_| procscope_parse::status::uid(&buf))
+            .map(|i| i.effective);
+        procs.insert(h.pid, (dir, comm, uid));
+    }
+    let users = procscope_model::users::resolve(procs.values().filter_map(|p| p.2), opts.timeout);
+    let mut rows = Vec::new();
+    for (k, h) in holders.iter().enumerate() {
+        let Some((dir, comm, uid)) = procs.get(&h.pid) else {
+            continue;
+        };
+        let (comm, uid) = (comm.clone(), *uid);
         let mode = std::ffi::CString::new(format!("fdinfo/{}", h.fd))
             .ok()
             .and_then(|n| dir.read(&n, &mut buf, 64 * 1024).ok())
