@@ -165,6 +165,22 @@ const SIGNALS: [&str; 31] = [
     "SIGSYS",
 ];
 
+/// The name of scheduling policy `p` (`stat` field 41; `SCHED_*` in
+/// include/uapi/linux/sched.h; 7 is sched_ext, 6.12+).
+pub fn sched_policy(p: u64) -> String {
+    match p {
+        0 => "SCHED_OTHER".into(),
+        1 => "SCHED_FIFO".into(),
+        2 => "SCHED_RR".into(),
+        3 => "SCHED_BATCH".into(),
+        4 => "SCHED_ISO".into(),
+        5 => "SCHED_IDLE".into(),
+        6 => "SCHED_DEADLINE".into(),
+        7 => "SCHED_EXT".into(),
+        _ => format!("policy {p}"),
+    }
+}
+
 /// The name of signal `n` (1-based).
 pub fn signal_name(n: u32) -> String {
     match n {
@@ -213,5 +229,7 @@ mod tests {
         assert_eq!(signal_name(34), "SIGRTMIN");
         assert_eq!(signal_name(64), "SIGRTMIN+30");
         assert_eq!(signals(1 << 63), vec!["SIGRTMIN+30"]);
+        assert_eq!(sched_policy(1), "SCHED_FIFO");
+        assert_eq!(sched_policy(99), "policy 99");
     }
 }

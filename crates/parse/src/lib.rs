@@ -15,8 +15,10 @@
 //! The format traps each parser handles are listed in its module docs, with
 //! the kernel source that causes them.
 
+pub mod caps;
 pub mod cmdline;
 pub mod comm;
+pub mod container;
 pub mod decode;
 pub mod environ;
 pub mod fdinfo;
@@ -158,6 +160,9 @@ mod never_panics {
             let _ = crate::decode::open_flags(v);
             let _ = crate::decode::bits(v, crate::decode::EPOLL_EVENTS);
             let _ = crate::decode::signals(v);
+            let _ = crate::decode::sched_policy(v);
+            let _ = crate::caps::names(v);
+            let _ = crate::caps::summary(v, (v % 70) as u32).to_string();
             let _ = crate::decode::signal_name((v % 200) as u32);
         }
         #[test]
@@ -172,6 +177,8 @@ mod never_panics {
             let _ = crate::maps::mappings(&b);
             let _ = crate::maps::rollup(&b);
             let _ = crate::maps::cgroups(&b);
+            let _ = crate::maps::smaps(&b);
+            let _ = crate::container::recognise(&b);
         }
         #[test]
         fn comm(b in arb_bytes()) { let _ = crate::comm::parse(&b); }

@@ -82,6 +82,53 @@ pub fn rollup(b: &[u8]) -> Vec<(&[u8], u64)> {
         .collect()
 }
 
+/// One entry of `smaps`: the mapping line and its `Key: N kB` fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmapsEntry<'a> {
+    /// The mapping.
+    pub mapping: Mapping<'a>,
+    /// Its fields in bytes (`Rss`, `Pss`, `Private_Dirty`, `Swap`, …), in
+    /// kernel order. `VmFlags` and other non-size lines are not here.
+    pub fields: Vec<(&'a [u8], u64)>,
+}
+
+impl SmapsEntry<'_> {
+    /// The field `key`, 0 when absent.
+    pub fn get(&self, key: &[u8]) -> u64 {
+        self.fields
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map_or(0, |(_, v)| *v)
+    }
+}
+
+/// Parses `smaps`: mapping lines (which start with a hex range, unlike the
+/// `Key:` lines — a key never contains `-` before its colon) each followed
+/// by their fields. Fields before the first mapping are dropped.
+pub fn smaps(b: &[u8]) -> Vec<SmapsEntry<'_>> {
+    let mut out: Vec<SmapsEntry<'_>> = Vec::new();
+    for line in b.split(|&c| c == b'\n') {
+        let is_key = line
+            .iter()
+            .position(|&c| c == b' ' || c == b':')
+            .is_some_and(|i| line.get(i) == Some(&b':'));
+        if is_key {
+            if let (Some(e), Some((k, v))) = (out.last_mut(), split_once(line, b':')) {
+                // Only sizes: `THPeligible: 0` and `ProtectionKey: 0` are not.
+                if let Some(n) = trim(v).ends_with(b" kB").then(|| kb_to_bytes(v)).flatten() {
+                    e.fields.push((trim(k), n));
+                }
+            }
+        } else if let Some(m) = mapping(line) {
+            out.push(SmapsEntry {
+                mapping: m,
+                fields: Vec::new(),
+            });
+        }
+    }
+    out
+}
+
 /// One line of `/proc/PID/cgroup`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CgroupLine<'a> {
@@ -133,6 +180,27 @@ garbage\n",
         );
         assert_eq!(m[2].path, Some(&b"[stack]"[..]));
         assert_eq!(m[3].path, None);
+    }
+
+    #[test]
+    fn smaps_entries() {
+        let e = smaps(
+            b"00400000-00401000 r-xp 00000000 fe:00 12   /bin/a b\n\
+Size:                  4 kB\n\
+Rss:                   4 kB\n\
+Private_Dirty:         0 kB\n\
+VmFlags: rd ex mr mw me\n\
+7ffd0000-7ffd2000 rw-p 00000000 00:00 0   [stack]\n\
+Rss:                   8 kB\n\
+Private_Dirty:         8 kB\n\
+THPeligible:    0\n",
+        );
+        assert_eq!(e.len(), 2);
+        assert_eq!(e[0].mapping.path, Some(&b"/bin/a b"[..]));
+        assert_eq!((e[0].get(b"Rss"), e[0].get(b"Swap")), (4096, 0));
+        assert_eq!(e[1].get(b"Private_Dirty"), 8192);
+        assert_eq!(e[1].fields.len(), 2);
+        assert!(smaps(b"Rss: 4 kB\n").is_empty());
     }
 
     #[test]

@@ -70,6 +70,24 @@ pub struct Status {
     pub rss_shmem: Option<u64>,
     /// `VmSwap:` in bytes.
     pub vm_swap: Option<u64>,
+    /// `VmData:` (data + heap) in bytes.
+    pub vm_data: Option<u64>,
+    /// `VmStk:` (main thread's stack) in bytes.
+    pub vm_stk: Option<u64>,
+    /// `VmExe:` in bytes.
+    pub vm_exe: Option<u64>,
+    /// `VmLib:` in bytes.
+    pub vm_lib: Option<u64>,
+    /// `VmPTE:` (page tables) in bytes.
+    pub vm_pte: Option<u64>,
+    /// `SigQ:` queued signals and the `RLIMIT_SIGPENDING` they count against.
+    pub sig_q: Option<(u64, u64)>,
+    /// `Cpus_allowed_list:` as the kernel prints it (`0-3,8`).
+    pub cpus_allowed_list: Option<Vec<u8>>,
+    /// `Mems_allowed_list:`.
+    pub mems_allowed_list: Option<Vec<u8>>,
+    /// `Seccomp_filters:` (5.9+).
+    pub seccomp_filters: Option<u64>,
     /// `Threads:`.
     pub threads: Option<u64>,
     /// `SigPnd:` thread-pending signals mask.
@@ -140,6 +158,17 @@ impl Status {
                 b"RssFile" => s.rss_file = kb_to_bytes(v),
                 b"RssShmem" => s.rss_shmem = kb_to_bytes(v),
                 b"VmSwap" => s.vm_swap = kb_to_bytes(v),
+                b"VmData" => s.vm_data = kb_to_bytes(v),
+                b"VmStk" => s.vm_stk = kb_to_bytes(v),
+                b"VmExe" => s.vm_exe = kb_to_bytes(v),
+                b"VmLib" => s.vm_lib = kb_to_bytes(v),
+                b"VmPTE" => s.vm_pte = kb_to_bytes(v),
+                b"SigQ" => {
+                    s.sig_q = split_once(v, b'/').and_then(|(a, b)| Some((dec_u64(a)?, dec_u64(b)?)))
+                }
+                b"Cpus_allowed_list" => s.cpus_allowed_list = Some(v.to_vec()),
+                b"Mems_allowed_list" => s.mems_allowed_list = Some(v.to_vec()),
+                b"Seccomp_filters" => s.seccomp_filters = dec_u64(v),
                 b"Threads" => s.threads = dec_u64(v),
                 b"SigPnd" => s.sig_pnd = hex_u64(v),
                 b"ShdPnd" => s.shd_pnd = hex_u64(v),
@@ -276,6 +305,11 @@ mod tests {
         assert_eq!(s.no_new_privs, Some(false));
         assert_eq!(s.seccomp, Some(0));
         assert_eq!(s.nonvoluntary_ctxt_switches, Some(3));
+        assert_eq!(s.vm_stk, Some(228 * 1024));
+        assert_eq!(s.vm_data, Some(204 * 1024));
+        assert_eq!(s.sig_q, Some((0, 96365)));
+        assert_eq!(s.cpus_allowed_list.as_deref(), Some(&b"0-1"[..]));
+        assert_eq!(s.seccomp_filters, Some(0));
     }
 
     #[test]
