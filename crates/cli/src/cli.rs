@@ -94,6 +94,31 @@ pub enum Command {
     /// Which processes hold a file, a port, a pipe or a socket (fuser, lsof FILE, ss -p).
     #[command(name = "who-has", after_help = crate::cmd::whohas::AFTER_HELP)]
     WhoHas(WhoHasArgs),
+    /// Everything about a process on one page (identity, program, state,
+    /// memory, files, io, limits, security, signals, namespaces, cgroup).
+    #[command(after_help = crate::cmd::show::AFTER_HELP)]
+    Show(ShowArgs),
+    /// Resource limits with current usage and warnings near a limit.
+    #[command(after_help = crate::cmd::show::LIMITS_HELP)]
+    Limits(TargetArgs),
+    /// Memory mappings, like pmap (-x: RSS, PSS, dirty and swap per mapping).
+    #[command(after_help = crate::cmd::show::MAPS_HELP)]
+    Maps(MapsArgs),
+    /// Capabilities by name, no_new_privs, seccomp and the LSM label.
+    #[command(after_help = crate::cmd::show::CAPS_HELP)]
+    Caps(TargetArgs),
+    /// Pending, blocked, ignored and caught signals by name, per thread.
+    #[command(after_help = crate::cmd::show::SIGNALS_HELP)]
+    Signals(TargetArgs),
+    /// Namespaces, marked where they differ from PID 1's.
+    #[command(after_help = crate::cmd::show::NS_HELP)]
+    Ns(TargetArgs),
+    /// Control groups, the container/pod/unit they reveal, cgroup limits and usage.
+    #[command(after_help = crate::cmd::show::CGROUP_HELP)]
+    Cgroup(TargetArgs),
+    /// The process's mount table, compared with PID 1's.
+    #[command(after_help = crate::cmd::show::MOUNTS_HELP)]
+    Mounts(TargetArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
     /// Print the manual page (roff) to standard output.
@@ -259,6 +284,45 @@ pub struct StackArgs {
     /// One block per thread instead of grouping identical ones.
     #[arg(long)]
     pub no_group: bool,
+}
+
+/// `procscope show`.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// A PID, or a regex on process names (every match gets a dossier).
+    pub target: String,
+
+    /// Only these sections (repeat or separate with commas): identity,
+    /// program, state, memory, files, io, limits, security, signals,
+    /// namespaces, cgroup, maps, mounts.
+    #[arg(long, short = 's', value_name = "NAME", value_delimiter = ',')]
+    pub section: Vec<String>,
+
+    /// Add every memory mapping (like pmap -x) and the mount table.
+    #[arg(long)]
+    pub all: bool,
+
+    /// How long to watch CPU use for the CPU % (0 skips it).
+    #[arg(long, value_name = "DURATION", default_value = "200ms", value_parser = parse_duration)]
+    pub sample: Duration,
+}
+
+/// A command about chosen processes.
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    /// A PID, or a regex on process names (every match is shown).
+    pub target: String,
+}
+
+/// `procscope maps`.
+#[derive(Debug, Args)]
+pub struct MapsArgs {
+    /// A PID, or a regex on process names (every match is shown).
+    pub target: String,
+
+    /// Read smaps for RSS, PSS, dirty and swap of every mapping (like pmap -x).
+    #[arg(short = 'x', long)]
+    pub extended: bool,
 }
 
 /// `procscope hung`.

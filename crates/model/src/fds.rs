@@ -45,6 +45,14 @@ pub enum SocketDesc {
     },
 }
 
+/// `ADDR:PORT`, IPv6 addresses bracketed (`[::1]:80`).
+pub fn addr_port(a: &IpAddr, p: u16) -> String {
+    match a {
+        IpAddr::V6(v6) => format!("[{v6}]:{p}"),
+        IpAddr::V4(v4) => format!("{v4}:{p}"),
+    }
+}
+
 /// The decoded part of an fd.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -249,12 +257,7 @@ pub fn resolve_peers(
     }
 }
 
-fn ser_outcome<S: serde::Serializer, T: Serialize>(
-    v: &Outcome<T>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    crate::process::OutcomeJson(v).serialize(s)
-}
+use crate::process::ser_outcome;
 
 /// An fd number, its link, and its fdinfo bytes, as read.
 type RawFd = (i32, Outcome<Vec<u8>>, Option<Vec<u8>>);

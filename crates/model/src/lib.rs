@@ -11,6 +11,7 @@
 
 pub mod bytes;
 pub mod clock;
+pub mod dossier;
 pub mod fds;
 pub mod fdscan;
 pub mod glob;

@@ -154,6 +154,11 @@ impl Serialize for FailureJson<'_> {
     }
 }
 
+/// `serialize_with` for `Outcome` fields: see [`OutcomeJson`].
+pub fn ser_outcome<S: Serializer, T: Serialize>(v: &Outcome<T>, s: S) -> Result<S::Ok, S::Error> {
+    OutcomeJson(v).serialize(s)
+}
+
 /// An outcome as JSON: the value itself, or `{"error": {…}}`.
 pub struct OutcomeJson<'a, T>(pub &'a Outcome<T>);
 

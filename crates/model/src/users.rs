@@ -36,16 +36,46 @@ pub fn resolve(
     uids: impl IntoIterator<Item = u32>,
     nss_timeout: Option<Duration>,
 ) -> HashMap<u32, Bytes> {
-    let mut want: Vec<u32> = uids.into_iter().collect();
+    resolve_in("/etc/passwd", uids, nss_timeout, |u| {
+        nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(u))
+            .ok()
+            .flatten()
+            .map(|user| user.name.into_bytes())
+    })
+}
+
+/// Resolves GIDs to group names (`/etc/group`, then NSS).
+pub fn resolve_groups(
+    gids: impl IntoIterator<Item = u32>,
+    nss_timeout: Option<Duration>,
+) -> HashMap<u32, Bytes> {
+    resolve_in("/etc/group", gids, nss_timeout, |g| {
+        nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(g))
+            .ok()
+            .flatten()
+            .map(|group| group.name.into_bytes())
+    })
+}
+
+/// Looks IDs up in `file` (passwd(5) and group(5) share the layout
+/// `name:password:id:…`), then the rest through `nss` — which may block on
+/// a network directory, so at most 64 lookups run, all on one guarded thread.
+fn resolve_in(
+    file: &str,
+    ids: impl IntoIterator<Item = u32>,
+    nss_timeout: Option<Duration>,
+    nss: fn(u32) -> Option<Vec<u8>>,
+) -> HashMap<u32, Bytes> {
+    let mut want: Vec<u32> = ids.into_iter().collect();
     want.sort_unstable();
     want.dedup();
-    let passwd = std::fs::read("/etc/passwd")
+    let db = std::fs::read(file)
         .map(|b| parse_passwd(&b))
         .unwrap_or_default();
     let mut out = HashMap::new();
     let mut missing = Vec::new();
     for u in want {
-        match passwd.get(&u) {
+        match db.get(&u) {
             Some(n) => {
                 out.insert(u, n.clone());
             }
@@ -55,17 +85,11 @@ pub fn resolve(
     if missing.is_empty() {
         return out;
     }
-    // At most 64 NSS lookups, all on one guarded thread.
     missing.truncate(64);
     let found = procscope_read::guard::once(nss_timeout, move || {
         Ok(missing
             .into_iter()
-            .filter_map(|u| {
-                nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(u))
-                    .ok()
-                    .flatten()
-                    .map(|user| (u, Bytes(user.name.into_bytes())))
-            })
+            .filter_map(|u| nss(u).map(|n| (u, Bytes(n))))
             .collect::<Vec<_>>())
     });
     if let Ok(found) = found {

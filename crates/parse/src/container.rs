@@ -48,7 +48,8 @@ fn is_id(b: &[u8]) -> bool {
 fn is_uid(b: &[u8]) -> bool {
     !b.is_empty()
         && b.len() <= 64
-        && b.iter().all(|c| c.is_ascii_hexdigit() || *c == b'-' || *c == b'_')
+        && b.iter()
+            .all(|c| c.is_ascii_hexdigit() || *c == b'-' || *c == b'_')
 }
 
 fn text(b: &[u8]) -> String {
@@ -157,14 +158,28 @@ mod tests {
     #[test]
     fn runtimes() {
         let r = rec(&format!("/system.slice/docker-{ID}.scope"));
-        assert_eq!((r.runtime, r.container_id.as_deref()), (Some("docker"), Some(ID)));
+        assert_eq!(
+            (r.runtime, r.container_id.as_deref()),
+            (Some("docker"), Some(ID))
+        );
         assert_eq!(rec(&format!("/docker/{ID}")).runtime, Some("docker"));
-        assert_eq!(rec(&format!("/machine.slice/libpod-{ID}.scope")).runtime, Some("podman"));
+        assert_eq!(
+            rec(&format!("/machine.slice/libpod-{ID}.scope")).runtime,
+            Some("podman")
+        );
         let r = rec(&format!("/machine.slice/libpod-conmon-{ID}.scope"));
         assert!(r.monitor && r.runtime == Some("podman"));
-        assert_eq!(rec(&format!("/libpod_parent/libpod-{ID}")).container_id.as_deref(), Some(ID));
+        assert_eq!(
+            rec(&format!("/libpod_parent/libpod-{ID}"))
+                .container_id
+                .as_deref(),
+            Some(ID)
+        );
         let r = rec("/lxc.payload.web1");
-        assert_eq!((r.runtime, r.container_id.as_deref()), (Some("lxc"), Some("web1")));
+        assert_eq!(
+            (r.runtime, r.container_id.as_deref()),
+            (Some("lxc"), Some("web1"))
+        );
         // Not 64 hex digits: not a container.
         assert_eq!(rec("/system.slice/docker-abc.scope").runtime, None);
         assert_eq!(rec("/system.slice/docker.service").runtime, None);
@@ -176,18 +191,31 @@ mod tests {
             "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod0f1e2d3c_4b5a_6978_8a9b_0c1d2e3f4a5b.slice/cri-containerd-{ID}.scope"
         ));
         assert_eq!(r.qos, Some("burstable"));
-        assert_eq!(r.pod_uid.as_deref(), Some("0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"));
-        assert_eq!((r.runtime, r.container_id.as_deref()), (Some("containerd"), Some(ID)));
+        assert_eq!(
+            r.pod_uid.as_deref(),
+            Some("0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b")
+        );
+        assert_eq!(
+            (r.runtime, r.container_id.as_deref()),
+            (Some("containerd"), Some(ID))
+        );
         let r = rec(&format!(
             "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-podaa_bb.slice/crio-{ID}.scope"
         ));
         assert_eq!((r.qos, r.runtime), (Some("besteffort"), Some("cri-o")));
-        let r = rec(&format!("/kubepods.slice/kubepods-podaa_bb.slice/crio-conmon-{ID}.scope"));
+        let r = rec(&format!(
+            "/kubepods.slice/kubepods-podaa_bb.slice/crio-conmon-{ID}.scope"
+        ));
         assert_eq!((r.qos, r.monitor), (Some("guaranteed"), true));
         // cgroupfs driver.
         let r = rec(&format!("/kubepods/burstable/pod0f1e2d3c-4b5a/{ID}"));
         assert_eq!(
-            (r.qos, r.pod_uid.as_deref(), r.container_id.as_deref(), r.runtime),
+            (
+                r.qos,
+                r.pod_uid.as_deref(),
+                r.container_id.as_deref(),
+                r.runtime
+            ),
             (Some("burstable"), Some("0f1e2d3c-4b5a"), Some(ID), None)
         );
         assert_eq!(rec("/kubepods/podabc/x").qos, Some("guaranteed"));

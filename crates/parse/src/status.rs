@@ -164,7 +164,8 @@ impl Status {
                 b"VmLib" => s.vm_lib = kb_to_bytes(v),
                 b"VmPTE" => s.vm_pte = kb_to_bytes(v),
                 b"SigQ" => {
-                    s.sig_q = split_once(v, b'/').and_then(|(a, b)| Some((dec_u64(a)?, dec_u64(b)?)))
+                    s.sig_q =
+                        split_once(v, b'/').and_then(|(a, b)| Some((dec_u64(a)?, dec_u64(b)?)))
                 }
                 b"Cpus_allowed_list" => s.cpus_allowed_list = Some(v.to_vec()),
                 b"Mems_allowed_list" => s.mems_allowed_list = Some(v.to_vec()),

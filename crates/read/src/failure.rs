@@ -82,6 +82,13 @@ pub enum Failure {
         /// The missing file or feature.
         what: String,
     },
+    /// The process has no such thing (kernel threads have no executable or
+    /// memory, zombies no open files, a root cgroup no limit files).
+    #[error("not available: {what}")]
+    Absent {
+        /// What is missing, and why.
+        what: String,
+    },
     /// Any other I/O error, with its errno.
     #[error("I/O error: {message}")]
     Io {
@@ -106,6 +113,7 @@ impl Failure {
             Failure::Skipped { .. } => "skipped",
             Failure::Malformed { .. } => "malformed",
             Failure::Unsupported { .. } => "unsupported",
+            Failure::Absent { .. } => "absent",
             Failure::Io { .. } => "io",
         }
     }

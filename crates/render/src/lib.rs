@@ -6,10 +6,12 @@
 //! - [`table`] lays out aligned columns sized to the terminal.
 //! - [`units`] formats sizes, durations and start times.
 //! - [`ps`] turns process rows into table cells.
+//! - [`dossier`] lays out `procscope show` and its focused subcommands.
 //! - [`json`] writes the versioned JSON documents described in docs/json.md.
 //!
 //! This crate never reads `/proc`.
 
+pub mod dossier;
 pub mod escape;
 pub mod json;
 pub mod ps;

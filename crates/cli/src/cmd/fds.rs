@@ -43,10 +43,7 @@ fn secs(ns: i128) -> String {
 }
 
 fn addr(a: std::net::IpAddr, p: u16) -> String {
-    match a {
-        std::net::IpAddr::V6(v6) => format!("[{v6}]:{p}"),
-        v4 => format!("{v4}:{p}"),
-    }
+    procscope_model::fds::addr_port(&a, p)
 }
 
 /// The human description of an fd.

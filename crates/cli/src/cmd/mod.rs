@@ -8,6 +8,7 @@ pub mod hung;
 pub mod man;
 pub mod ps;
 pub mod repro;
+pub mod show;
 pub mod stack;
 pub mod targets;
 pub mod whohas;
