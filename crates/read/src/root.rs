@@ -43,6 +43,44 @@ pub fn is_memory_lock_file(name: &[u8]) -> bool {
     )
 }
 
+/// Files the kernel produces in one piece per read: `single_open()` seq
+/// files (one record, whose buffer grows until it fits: `stat`, `status`,
+/// `stack`, `fdinfo/N`, …) and the `cmdline`/`environ` readers, which loop
+/// until the request is met. For these a short read is the end of the file.
+///
+/// Multi-record seq files (`maps`, `smaps`, `mountinfo`, `net/tcp`,
+/// `locks`, …) are NOT like that: `seq_read_iter()` returns at most one
+/// seq buffer (a page) per call and stops early when the next record does
+/// not fit, so a short read says nothing about the end. Those are read
+/// until `read()` returns 0.
+pub fn is_single_record_file(name: &[u8]) -> bool {
+    let base = name.rsplit(|&c| c == b'/').next().unwrap_or(name);
+    let in_fdinfo = name
+        .rsplit(|&c| c == b'/')
+        .nth(1)
+        .is_some_and(|d| d == b"fdinfo");
+    in_fdinfo
+        || matches!(
+            base,
+            b"stat"
+                | b"status"
+                | b"statm"
+                | b"cmdline"
+                | b"environ"
+                | b"comm"
+                | b"wchan"
+                | b"syscall"
+                | b"stack"
+                | b"io"
+                | b"limits"
+                | b"cgroup"
+                | b"oom_score"
+                | b"oom_score_adj"
+                | b"uptime"
+                | b"cap_last_cap"
+        )
+}
+
 fn dir_flags() -> OFlags {
     OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW
 }
@@ -216,8 +254,9 @@ fn read_at(
         Mode::empty(),
     )
     .map_err(|e| Failure::from_errno(e, name.to_bytes()))?;
-    // seq_file files fill one page (or their whole record) per read; loop
-    // until EOF or until one byte past the cap shows the file is longer.
+    // Loop until EOF or until one byte past the cap shows the file is
+    // longer. A short read ends early only for single-record files.
+    let short_is_end = is_single_record_file(name.to_bytes());
     let limit = cap.saturating_add(1);
     loop {
         if buf.len() >= limit {
@@ -233,11 +272,10 @@ fn read_at(
         }
         let room = buf.capacity() - buf.len();
         match rustix::io::read(&fd, rustix::buffer::spare_capacity(buf)) {
-            // procfs fills the whole buffer unless it reached the end
-            // (seq_read_iter() and the cmdline/environ readers loop until
-            // the request is met), and so do regular files of fixture trees:
-            // a short read is the end, which saves the extra read() per file.
-            Ok(n) if n > 0 && n < room && buf.len() <= cap => {
+            // A single-record file returned everything it had: the end,
+            // which saves the extra read() per file in listings (see
+            // is_single_record_file for why others must read on).
+            Ok(n) if short_is_end && n > 0 && n < room && buf.len() <= cap => {
                 return Ok(FileRead {
                     len: buf.len(),
                     truncated: false,
@@ -396,5 +434,46 @@ mod tests {
         assert!(me.tids().unwrap().contains(&root.own_pid()));
         assert!(is_memory_lock_file(b"task/3/environ"));
         assert!(!is_memory_lock_file(b"stat"));
+    }
+
+    /// Multi-record seq files return at most a page per read() and stop
+    /// early before a record that does not fit: reading must go on to EOF.
+    /// (This was a real bug: `maps`, `smaps` and `net/*` were cut after
+    /// their first ~4 KB.)
+    #[test]
+    fn multi_record_files_are_read_to_the_end() {
+        let root = ProcRoot::open("/proc").unwrap();
+        let me = root.process(root.own_pid()).unwrap();
+        // Make sure smaps is well over a page.
+        let keep: Vec<Vec<u8>> = (0..64).map(|i| vec![i as u8; 1 << 16]).collect();
+        let mut buf = Vec::new();
+        me.read(c"smaps", &mut buf, 64 << 20).unwrap();
+        let direct = fs::read(format!("/proc/{}/smaps", root.own_pid())).unwrap();
+        assert!(
+            direct.len() > 16 * 1024,
+            "smaps is only {} bytes",
+            direct.len()
+        );
+        // Both reads list about the same mappings (threads of the test
+        // runner may map or unmap between the two reads).
+        let count = |b: &[u8]| {
+            b.split(|&c| c == b'\n')
+                .filter(|l| l.starts_with(b"Size:"))
+                .count()
+        };
+        assert!(buf.len() > 16 * 1024, "read only {} bytes", buf.len());
+        assert!(
+            count(&buf) + 4 >= count(&direct),
+            "{} vs {}",
+            count(&buf),
+            count(&direct)
+        );
+        assert!(buf.ends_with(b"\n"));
+        drop(keep);
+        assert!(is_single_record_file(b"task/3/fdinfo/7"));
+        assert!(is_single_record_file(b"stat"));
+        assert!(!is_single_record_file(b"maps"));
+        assert!(!is_single_record_file(b"net/tcp"));
+        assert!(!is_single_record_file(b"mountinfo"));
     }
 }

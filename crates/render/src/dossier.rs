@@ -12,7 +12,7 @@ use procscope_model::dossier::identity::{IdSet, Identity, NamedId};
 use procscope_model::dossier::limits::LimitRow;
 use procscope_model::dossier::memory::{MapRow, Memory};
 use procscope_model::dossier::mounts::Mounts;
-use procscope_model::dossier::namespaces::Namespace;
+use procscope_model::dossier::namespaces::Table as NsTable;
 use procscope_model::dossier::program::{OnDisk, Program};
 use procscope_model::dossier::security::{CapSet, Security};
 use procscope_model::dossier::signals::Signals;
@@ -570,16 +570,20 @@ impl<'a> Page<'a> {
         let Ok(p) = &x.process else {
             return self.outcome("signals", &x.process, |_| String::new());
         };
-        let mut pending = p.pending.clone();
-        for s in &p.thread_pending {
-            if !pending.contains(s) {
-                pending.push(s.clone());
-            }
-        }
+        let pending = match (p.pending.is_empty(), p.thread_pending.is_empty()) {
+            (true, true) => String::new(),
+            (false, true) => format!("{} (for the process)", list(&p.pending)),
+            (true, false) => format!("{} (for the main thread)", list(&p.thread_pending)),
+            (false, false) => format!(
+                "{} (for the process), {} (for the main thread)",
+                list(&p.pending),
+                list(&p.thread_pending)
+            ),
+        };
         if pending.is_empty() {
             self.field("pending", "none")?;
         } else {
-            self.styled("pending", &list(&pending), warn())?;
+            self.styled("pending", &pending, warn())?;
         }
         self.field("blocked", &list(&p.blocked))?;
         self.field("ignored", &list(&p.ignored))?;
@@ -619,16 +623,16 @@ impl<'a> Page<'a> {
     }
 
     /// The namespaces table (also `procscope ns`).
-    pub fn namespaces(&mut self, x: &Outcome<Vec<Namespace>>) -> io::Result<()> {
+    pub fn namespaces(&mut self, x: &Outcome<NsTable>) -> io::Result<()> {
         self.heading("Namespaces")?;
-        let v = match x {
-            Ok(v) => v,
+        let (v, reference) = match x {
+            Ok(t) => (&t.namespaces, reference_name(t.reference_pid)),
             Err(f) => return self.styled("namespaces", &reason(f), warn()),
         };
         let mut t = Table::new(vec![
             ("NAMESPACE".into(), Align::Left),
             ("INODE".into(), Align::Right),
-            ("PID 1".into(), Align::Right),
+            (reference.to_uppercase(), Align::Right),
             ("".into(), Align::Left),
         ]);
         let mut differ = 0;
@@ -651,7 +655,7 @@ impl<'a> Page<'a> {
             t.push(vec![
                 Cell::plain(n.kind),
                 Cell::plain(ino(&n.inode)),
-                Cell::plain(ino(&n.pid1_inode)),
+                Cell::plain(ino(&n.reference_inode)),
                 Cell::styled(mark, style),
             ]);
         }
@@ -661,7 +665,10 @@ impl<'a> Page<'a> {
         {
             self.field("", "own mount and PID namespaces: it runs in a container")?;
         } else if differ > 0 {
-            self.field("", &format!("{differ} namespace(s) differ from PID 1's"))?;
+            self.field(
+                "",
+                &format!("{differ} namespace(s) differ from {reference}'s"),
+            )?;
         }
         Ok(())
     }
@@ -789,13 +796,16 @@ impl<'a> Page<'a> {
     /// The mount table (`procscope mounts`).
     pub fn mounts(&mut self, x: &Mounts) -> io::Result<()> {
         self.heading("Mounts")?;
-        match x.same_namespace_as_pid1 {
-            Some(true) => self.field("namespace", "same mount namespace as PID 1")?,
+        let reference = reference_name(x.reference_pid);
+        match x.same_namespace {
+            Some(true) => {
+                self.field("namespace", &format!("same mount namespace as {reference}"))?
+            }
             Some(false) => self.field(
                 "namespace",
-                "its own mount namespace (marked: not in PID 1's)",
+                &format!("its own mount namespace (marked: not in {reference}'s)"),
             )?,
-            None => self.field("namespace", "cannot compare with PID 1")?,
+            None => self.field("namespace", &format!("cannot compare with {reference}"))?,
         }
         let rows = match &x.mounts {
             Ok(r) => r,
@@ -820,17 +830,20 @@ impl<'a> Page<'a> {
                 Cell::plain(escape(m.fs_type.as_slice())),
                 Cell::plain(escape(m.source.as_slice())),
                 Cell::plain(escape(m.options.as_slice())),
-                if m.only_here && x.same_namespace_as_pid1 == Some(false) {
-                    Cell::styled("not in PID 1", warn())
+                if m.only_here && x.same_namespace == Some(false) {
+                    Cell::styled(format!("not in {reference}"), warn())
                 } else {
                     Cell::plain("")
                 },
             ]);
         }
         self.table(&t)?;
-        if let Ok(only) = &x.only_in_pid1 {
-            if !only.is_empty() && x.same_namespace_as_pid1 == Some(false) {
-                self.field("only in PID 1", &format!("{} mounts, e.g.:", only.len()))?;
+        if let Ok(only) = &x.only_in_reference {
+            if !only.is_empty() && x.same_namespace == Some(false) {
+                self.field(
+                    &format!("only in {reference}"),
+                    &format!("{} mounts, e.g.:", only.len()),
+                )?;
                 for m in only.iter().take(10) {
                     let t = format!(
                         "{} {} {}",
@@ -866,6 +879,15 @@ fn signal_list(v: &[String]) -> String {
         format!("all except {}", m.join(" "))
     } else {
         v.join(" ")
+    }
+}
+
+/// `PID 1`, or `procscope` when the comparison fell back to itself.
+fn reference_name(pid: i32) -> String {
+    if pid == 1 {
+        "PID 1".into()
+    } else {
+        format!("procscope (PID {pid})")
     }
 }
 

@@ -134,6 +134,8 @@ fn main() {
             sleep_forever()
         }
         Some("fdzoo") => fdzoo(&args[2]),
+        Some("signals") => signals(),
+        Some("zombie") => zombie(),
         Some("leader-exit") => {
             // The main thread exits; a second thread keeps the process alive.
             std::thread::spawn(|| {
@@ -459,6 +461,68 @@ fn fdzoo(dir: &str) -> ! {
     let _ = tcp.into_raw_fd();
     let ux = std::os::unix::net::UnixListener::bind(d.join("zoo sock")).unwrap();
     let _ = ux.into_raw_fd();
+    ready();
+    sleep_forever()
+}
+
+extern "C" fn on_signal(_: libc::c_int) {}
+
+/// Known signal state: SIGUSR1 ignored; SIGTERM and SIGRTMIN+3 (glibc
+/// numbering, 37) caught; the main thread blocks SIGUSR2 and SIGRTMIN+1 (35)
+/// and has SIGUSR2 pending; SIGRTMIN+1 is pending for the process (every
+/// thread blocks it); thread "other-mask" blocks only SIGRTMIN+1.
+fn signals() -> ! {
+    unsafe {
+        assert_ne!(libc::signal(libc::SIGUSR1, libc::SIG_IGN), libc::SIG_ERR);
+        let h = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        assert_ne!(libc::signal(libc::SIGTERM, h), libc::SIG_ERR);
+        assert_ne!(libc::signal(37, h), libc::SIG_ERR);
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, 35);
+        assert_eq!(
+            libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()),
+            0
+        );
+    }
+    std::thread::Builder::new()
+        .name("other-mask".into())
+        .spawn(|| sleep_forever())
+        .unwrap();
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGUSR2);
+        assert_eq!(
+            libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()),
+            0
+        );
+        assert_eq!(libc::raise(libc::SIGUSR2), 0);
+        assert_eq!(libc::kill(libc::getpid(), 35), 0);
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    ready();
+    sleep_forever()
+}
+
+/// A child that exited and is never reaped. SIGCHLD is set to the default
+/// first: when it is inherited as ignored, the kernel reaps at once.
+fn zombie() -> ! {
+    unsafe {
+        libc::signal(libc::SIGCHLD, libc::SIG_DFL);
+        let pid = libc::fork();
+        assert!(pid >= 0, "fork");
+        if pid == 0 {
+            libc::_exit(0);
+        }
+        loop {
+            let st = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+            if st.rsplit_once(')').unwrap().1.trim_start().starts_with('Z') {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
     ready();
     sleep_forever()
 }

@@ -68,7 +68,8 @@ Examples:
   procscope ns 1234           each namespace's inode, PID 1's, and whether they differ
 
 A process whose mount and PID namespaces differ from PID 1's runs in a
-container. Reading PID 1's namespaces needs root.";
+container. When PID 1's namespaces cannot be read (run with sudo), procscope
+compares with its own and says so.";
 
 /// Help for `procscope cgroup`.
 pub const CGROUP_HELP: &str = "\
@@ -197,7 +198,8 @@ fn show(
 
 /// One warning per kind of missing field (denied, timed out) naming the
 /// fields, so that the way to get them is said once, not per field. The
-/// comparisons with PID 1 are left out: they are about PID 1.
+/// comparisons with the reference process are left out: they are not
+/// about this one.
 fn missing_summary(found: &[Dossier]) -> Vec<String> {
     let mut out = Vec::new();
     for d in found {
@@ -224,7 +226,7 @@ fn missing_summary(found: &[Dossier]) -> Vec<String> {
                         continue;
                     }
                     for (k, v) in m {
-                        if k.starts_with("pid1") || k == "only_in_pid1" {
+                        if k.starts_with("reference") || k == "only_in_reference" {
                             continue;
                         }
                         let p = if path.is_empty() {

@@ -14,6 +14,7 @@ mod fds;
 mod fixtures;
 mod hang;
 mod ps_live;
+mod show;
 mod stack;
 mod support;
 mod text;

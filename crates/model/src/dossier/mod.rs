@@ -193,7 +193,7 @@ pub struct Dossier {
         skip_serializing_if = "Option::is_none",
         serialize_with = "ser_opt_outcome"
     )]
-    pub namespaces: Option<Outcome<Vec<namespaces::Namespace>>>,
+    pub namespaces: Option<Outcome<namespaces::Table>>,
     /// Control groups.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cgroup: Option<cgroup::Cgroup>,
@@ -411,7 +411,16 @@ fn read_risky(src: &Source<'_>, req: &Request) -> Risky {
     let want_cmdline = req.wants(Section::Program);
     let want_smaps = req.wants(Section::Memory) || (req.wants(Section::Maps) && req.maps_detail);
     let want_maps = req.wants(Section::Maps) && !req.maps_detail;
-    let exe = if want_cmdline {
+    // The path in `exe` is only meaningful here when the process sees the
+    // same filesystem tree as procscope (same mount namespace, root `/`);
+    // otherwise a lookup would find another file or none, so do not compare.
+    let same_view = || {
+        let own = src.root.process(src.root.own_pid()).ok()?;
+        let ns = |d: &ProcDir| d.readlink(c"ns/mnt").ok();
+        let root_is_slash = src.dir.readlink(c"root").ok()? == b"/";
+        Some(root_is_slash && ns(src.dir)? == ns(&own)?)
+    };
+    let exe = if want_cmdline && same_view() == Some(true) {
         src.dir.readlink(c"exe").ok()
     } else {
         None

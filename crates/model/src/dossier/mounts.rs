@@ -1,4 +1,5 @@
-//! The process's mount table, escapes decoded, compared with PID 1's.
+//! The process's mount table, escapes decoded, compared with PID 1's (or
+//! procscope's own when PID 1's is not readable).
 
 use super::Source;
 use crate::bytes::Bytes;
@@ -29,21 +30,24 @@ pub struct MountRow {
     pub super_options: Bytes,
     /// Propagation (`shared:1 master:2`).
     pub propagation: Bytes,
-    /// Not in PID 1's table (same point, type, source and root).
+    /// Not in the reference's table (same point, type, source and root).
     pub only_here: bool,
 }
 
 /// The mounts section.
 #[derive(Debug, Clone, Serialize)]
 pub struct Mounts {
-    /// Same mount namespace as PID 1 (`None`: cannot tell).
-    pub same_namespace_as_pid1: Option<bool>,
+    /// The process compared with: 1, or procscope itself when PID 1's
+    /// mount table is not readable.
+    pub reference_pid: i32,
+    /// Same mount namespace as the reference (`None`: cannot tell).
+    pub same_namespace: Option<bool>,
     /// Its mounts, in the kernel's order.
     #[serde(serialize_with = "ser_outcome")]
     pub mounts: Outcome<Vec<MountRow>>,
-    /// PID 1's mounts this process does not have.
+    /// The reference's mounts this process does not have.
     #[serde(serialize_with = "ser_outcome")]
-    pub only_in_pid1: Outcome<Vec<MountRow>>,
+    pub only_in_reference: Outcome<Vec<MountRow>>,
 }
 
 type Key = (Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>);
@@ -80,22 +84,39 @@ fn table(dir: &procscope_read::ProcDir) -> Outcome<Vec<Mount>> {
 
 pub(crate) fn read(src: &Source<'_>) -> Mounts {
     let mine = table(src.dir);
-    let init = src.root.process(1).and_then(|d| table(&d));
     let ns = |d: &procscope_read::ProcDir| d.readlink(c"ns/mnt").ok();
-    let same = match (ns(src.dir), src.root.process(1).ok().and_then(|d| ns(&d))) {
+    // PID 1 when both its table and its namespace link are readable, else
+    // procscope itself (PID 1 may be undumpable, or hidden by a sandbox).
+    let mut reference_pid = 1;
+    let mut reference = src.root.process(1).and_then(|d| Ok((ns(&d), table(&d)?)));
+    let own = src.root.own_pid();
+    if !matches!(reference, Ok((Some(_), _))) && own > 0 && own != src.dir.pid() {
+        if let Ok(d) = src.root.process(own) {
+            if let (Some(n), Ok(t)) = (ns(&d), table(&d)) {
+                reference_pid = own;
+                reference = Ok((Some(n), t));
+            }
+        }
+    }
+    let same = match (
+        ns(src.dir),
+        reference.as_ref().ok().and_then(|r| r.0.clone()),
+    ) {
         (Some(a), Some(b)) => Some(a == b),
         _ => None,
     };
+    let init = reference.map(|r| r.1);
     let init_keys: Option<HashSet<Key>> = init.as_ref().ok().map(|v| v.iter().map(key).collect());
     let mine_keys: HashSet<Key> = mine.iter().flatten().map(key).collect();
     Mounts {
-        same_namespace_as_pid1: same,
+        reference_pid,
+        same_namespace: same,
         mounts: mine.as_ref().map_err(Clone::clone).map(|v| {
             v.iter()
                 .map(|m| row(m, init_keys.as_ref().is_some_and(|k| !k.contains(&key(m)))))
                 .collect()
         }),
-        only_in_pid1: init.map(|v| {
+        only_in_reference: init.map(|v| {
             if mine_keys.is_empty() {
                 return Vec::new();
             }

@@ -1,5 +1,7 @@
 //! Namespaces, each compared with PID 1's: a process in a container differs
-//! in most of them.
+//! in most of them. When PID 1's cannot be read (it is not dumpable, or a
+//! sandbox denies it), procscope's own namespaces are the reference, and
+//! the output says so.
 
 use super::Source;
 use crate::process::ser_outcome;
@@ -28,11 +30,21 @@ pub struct Namespace {
     /// Its inode number (what `lsns` shows).
     #[serde(serialize_with = "ser_outcome")]
     pub inode: Outcome<u64>,
-    /// PID 1's, for comparison.
+    /// The reference process's, for comparison.
     #[serde(serialize_with = "ser_outcome")]
-    pub pid1_inode: Outcome<u64>,
-    /// Differs from PID 1's (`None`: cannot tell).
+    pub reference_inode: Outcome<u64>,
+    /// Differs from the reference's (`None`: cannot tell).
     pub differs: Option<bool>,
+}
+
+/// Every namespace and what it was compared with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Table {
+    /// The process compared with: 1, or procscope's own PID when PID 1's
+    /// namespaces are not readable.
+    pub reference_pid: i32,
+    /// One row per kind.
+    pub namespaces: Vec<Namespace>,
 }
 
 /// Parses a namespace link (`net:[4026531840]`).
@@ -69,27 +81,41 @@ fn mark_missing(v: &mut [Outcome<u64>]) {
     }
 }
 
-pub(crate) fn read(src: &Source<'_>) -> Outcome<Vec<Namespace>> {
+pub(crate) fn read(src: &Source<'_>) -> Outcome<Table> {
     let mut mine = links(Ok(src.dir.clone()));
     if mine.iter().all(|o| matches!(o, Err(Failure::Gone))) {
         // Zombies and exited processes have no namespaces left.
         return Err(Failure::Gone);
     }
     mark_missing(&mut mine);
+    let mut reference_pid = 1;
     let mut init = links(src.root.process(1));
+    if init.iter().all(Result::is_err) {
+        let own = src.root.own_pid();
+        if own > 0 && own != src.dir.pid() {
+            let mut o = links(src.root.process(own));
+            if o.iter().any(Result::is_ok) {
+                reference_pid = own;
+                init = std::mem::take(&mut o);
+            }
+        }
+    }
     mark_missing(&mut init);
-    Ok(KINDS
-        .iter()
-        .zip(mine)
-        .zip(init)
-        .map(|((kind, inode), pid1_inode)| Namespace {
-            kind,
-            differs: match (&inode, &pid1_inode) {
-                (Ok(a), Ok(b)) => Some(a != b),
-                _ => None,
-            },
-            inode,
-            pid1_inode,
-        })
-        .collect())
+    Ok(Table {
+        reference_pid,
+        namespaces: KINDS
+            .iter()
+            .zip(mine)
+            .zip(init)
+            .map(|((kind, inode), reference_inode)| Namespace {
+                kind,
+                differs: match (&inode, &reference_inode) {
+                    (Ok(a), Ok(b)) => Some(a != b),
+                    _ => None,
+                },
+                inode,
+                reference_inode,
+            })
+            .collect(),
+    })
 }
