@@ -164,6 +164,10 @@ fn show(
             &serde_json::json!({ "processes": found }),
         )?;
         out.flush()?;
+        drop(out);
+        for w in missing_summary(&found) {
+            output::warn(&w);
+        }
         return Ok(Exit::Success);
     }
     let now = std::time::SystemTime::now()

@@ -278,3 +278,46 @@ fn hung_finds_a_stuck_fuse_reader_and_a_vfork_parent_and_names_the_causes() {
     drop(reader);
     drop(fuse);
 }
+
+#[test]
+fn show_completes_on_a_memory_lock_hang_and_says_what_timed_out() {
+    let h = mem_lock_hang();
+    let pid = h.target.pid_s();
+    let r = run_with(
+        &["--timeout", "500ms", "show", "--json", "--all", &pid],
+        &[],
+        Duration::from_secs(10),
+    );
+    assert_eq!(r.status, 0, "stderr: {}", r.stderr);
+    assert!(r.took < Duration::from_millis(3000), "took {:?}", r.took);
+    let p = r.json()["processes"][0].clone();
+    // The memory-lock reads timed out, each saying so…
+    for v in [
+        &p["program"]["cmdline"],
+        &p["memory"]["totals"],
+        &p["memory"]["largest"],
+        &p["maps"],
+    ] {
+        assert_eq!(v["error"]["reason"], "timed_out", "{v}");
+    }
+    // …and everything else is there.
+    assert_eq!(p["state"]["sched"]["state"], "D");
+    assert!(p["memory"]["counters"]["rss"].as_u64().is_some());
+    assert!(p["limits"].as_array().is_some_and(|l| l.len() == 16));
+    assert!(p["files"]["open"].as_u64().is_some(), "{}", p["files"]);
+    assert!(
+        r.stderr.contains("timed out"),
+        "the timeout is summarised: {}",
+        r.stderr
+    );
+    // The human page, too.
+    let r = run_with(
+        &["--timeout", "500ms", "show", &pid],
+        &[],
+        Duration::from_secs(10),
+    );
+    assert_eq!(r.status, 0, "stderr: {}", r.stderr);
+    let out = r.out();
+    assert!(out.contains("command        ? timed out after 500 ms"), "{out}");
+    assert!(out.contains("state          D (uninterruptible sleep), 2 threads"), "{out}");
+}
