@@ -185,7 +185,8 @@ impl Layout {
             if *align == Align::Right {
                 line.extend(std::iter::repeat_n(' ', pad));
             }
-            if cell.style == Style::new() {
+            // An empty cell gets no style codes, so trailing padding trims.
+            if cell.style == Style::new() || text.is_empty() {
                 line.push_str(&text);
             } else {
                 use std::fmt::Write as _;

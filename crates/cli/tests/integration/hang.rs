@@ -318,6 +318,12 @@ fn show_completes_on_a_memory_lock_hang_and_says_what_timed_out() {
     );
     assert_eq!(r.status, 0, "stderr: {}", r.stderr);
     let out = r.out();
-    assert!(out.contains("command        ? timed out after 500 ms"), "{out}");
-    assert!(out.contains("state          D (uninterruptible sleep), 2 threads"), "{out}");
+    assert!(
+        out.contains("command        ? timed out after 500 ms"),
+        "{out}"
+    );
+    assert!(
+        out.contains("state          D (uninterruptible sleep), 2 threads"),
+        "{out}"
+    );
 }

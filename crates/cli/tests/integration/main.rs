@@ -15,6 +15,7 @@ mod fixtures;
 mod hang;
 mod ps_live;
 mod show;
+mod show_fixtures;
 mod stack;
 mod support;
 mod text;

@@ -101,6 +101,13 @@ fn lsm_label(src: &Source<'_>) -> Outcome<Bytes> {
             let t = t.strip_suffix(b"\0").unwrap_or(t);
             Ok(Bytes(t.to_vec()))
         }
+        // EINVAL: no LSM provides labels. ENOENT while the process is
+        // there: a kernel without CONFIG_SECURITY (or a fixture tree).
+        Err(Failure::Gone) if src.dir.read(c"stat", &mut Vec::new(), 4096).is_ok() => {
+            Err(Failure::Absent {
+                what: "no security module provides a label".into(),
+            })
+        }
         Err(Failure::Io { errno, .. }) if errno == rustix::io::Errno::INVAL.raw_os_error() => {
             Err(Failure::Absent {
                 what: "no security module provides a label".into(),
