@@ -302,6 +302,10 @@ pub struct ShowArgs {
     #[arg(long)]
     pub all: bool,
 
+    /// Add every memory mapping with RSS, PSS, dirty and swap (like pmap -x).
+    #[arg(long)]
+    pub maps: bool,
+
     /// How long to watch CPU use for the CPU % (0 skips it).
     #[arg(long, value_name = "DURATION", default_value = "200ms", value_parser = parse_duration)]
     pub sample: Duration,

@@ -16,6 +16,7 @@ pub const AFTER_HELP: &str = "\
 Examples:
   procscope show 1234                   the whole dossier
   procscope show nginx -s memory,files  only some sections, for every nginx
+  procscope show --maps 1234            plus every mapping (pmap -x)
   procscope show --all 1234             plus every mapping and the mount table
   procscope show --json 1234 > incident-1234.json
 
@@ -109,9 +110,12 @@ pub fn run(g: &Global, a: &ShowArgs) -> anyhow::Result<Exit> {
             sections.extend([Section::Maps, Section::Mounts]);
         }
     }
+    if a.maps {
+        sections.push(Section::Maps);
+    }
     sections.sort();
     sections.dedup();
-    let detail = a.all || sections.contains(&Section::Maps);
+    let detail = sections.contains(&Section::Maps);
     show(g, &a.target, "show", sections, detail, a.sample)
 }
 

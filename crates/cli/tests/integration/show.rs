@@ -405,4 +405,13 @@ fn show_of_self_started_process_has_every_section() {
     assert!(x["maps"][0]["rss"].is_u64());
     let plain = process(&run(&["maps", "--json", &t.pid_s()]));
     assert!(plain["maps"][0]["rss"].is_null());
+    let with_maps = process(&run(&[
+        "show",
+        "--json",
+        "--maps",
+        "--sample",
+        "0",
+        &t.pid_s(),
+    ]));
+    assert!(with_maps["maps"][0]["rss"].is_u64() && with_maps.get("mounts").is_none());
 }
