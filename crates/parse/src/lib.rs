@@ -30,6 +30,7 @@ pub mod maps;
 pub mod mountinfo;
 pub mod net;
 pub mod num;
+pub mod sockdiag;
 pub mod stack;
 pub mod stat;
 pub mod statm;
@@ -171,6 +172,7 @@ mod never_panics {
             let _ = crate::net::unix_table(&b);
             let _ = crate::net::inet_addr(&b);
             let _ = crate::locks::parse(&b);
+            let _ = crate::sockdiag::unix_replies(&b);
         }
         #[test]
         fn maps_rollup_cgroup(b in arb_bytes()) {

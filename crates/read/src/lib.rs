@@ -27,6 +27,7 @@
 mod failure;
 pub mod guard;
 mod root;
+pub mod sockdiag;
 
 pub use failure::{Failure, Need, Outcome};
 pub use root::{FileRead, ProcDir, ProcRoot, is_memory_lock_file};

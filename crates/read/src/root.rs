@@ -196,6 +196,17 @@ impl ProcDir {
         read_at(self.fd.as_fd(), name, buf, cap)
     }
 
+    /// Opens `name` (e.g. `ns/net`) read-only, for calls that take an fd.
+    pub fn open(&self, name: &CStr) -> Outcome<OwnedFd> {
+        rustix::fs::openat(
+            self.fd.as_fd(),
+            name,
+            OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY,
+            Mode::empty(),
+        )
+        .map_err(|e| Failure::from_errno(e, name.to_bytes()))
+    }
+
     /// Reads the target of a symbolic link (`exe`, `cwd`, `fd/3`) without
     /// following it: a magic link is never opened or stat'ed through.
     pub fn readlink(&self, name: &CStr) -> Outcome<Vec<u8>> {

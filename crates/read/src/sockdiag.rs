@@ -1,0 +1,139 @@
+//! Asking the kernel which unix socket is connected to which
+//! (`NETLINK_SOCK_DIAG`), in the network namespace of a given process.
+//!
+//! A netlink socket answers about the namespace it was created in. To ask
+//! about another namespace, the socket is created on a short-lived thread
+//! that first joins that namespace (`setns(2)` changes only the calling
+//! thread; needs CAP_SYS_ADMIN). The reply comes from kernel memory: these
+//! calls cannot block on a hung process or filesystem (a receive timeout
+//! bounds them anyway).
+
+use crate::{Failure, Outcome, ProcDir};
+use procscope_parse::sockdiag::{unix_replies, unix_request};
+use rustix::fd::{AsFd, OwnedFd};
+use rustix::net::{AddressFamily, RecvFlags, SendFlags, SocketType};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// Above this many sockets, one dump of the namespace is cheaper than one
+/// exact query per socket.
+const EXACT_MAX: usize = 64;
+
+fn errno(e: rustix::io::Errno) -> Failure {
+    Failure::from_errno(e, b"netlink sock_diag")
+}
+
+fn new_socket() -> Outcome<OwnedFd> {
+    let fd = rustix::net::socket_with(
+        AddressFamily::NETLINK,
+        SocketType::RAW,
+        rustix::net::SocketFlags::CLOEXEC,
+        Some(rustix::net::netlink::SOCK_DIAG),
+    )
+    .map_err(errno)?;
+    rustix::net::sockopt::set_socket_timeout(
+        &fd,
+        rustix::net::sockopt::Timeout::Recv,
+        Some(Duration::from_secs(1)),
+    )
+    .map_err(errno)?;
+    Ok(fd)
+}
+
+/// A sock_diag socket for one network namespace.
+pub struct SockDiag {
+    fd: OwnedFd,
+    seq: u32,
+}
+
+impl SockDiag {
+    /// A socket in the network namespace of `dir` (`ns/net`), or in
+    /// procscope's own when that is the same one. `own` is procscope's
+    /// `ns/net` link, to tell.
+    pub fn for_process(dir: &ProcDir, own: Option<&[u8]>) -> Outcome<SockDiag> {
+        let theirs = dir.readlink(c"ns/net")?;
+        let fd = if own == Some(theirs.as_slice()) {
+            new_socket()?
+        } else {
+            let ns = dir.open(c"ns/net")?;
+            std::thread::spawn(move || {
+                rustix::thread::move_into_link_name_space(
+                    ns.as_fd(),
+                    Some(rustix::thread::LinkNameSpaceType::Network),
+                )
+                .map_err(errno)?;
+                new_socket()
+            })
+            .join()
+            .map_err(|_| Failure::Io {
+                errno: 0,
+                message: "namespace thread failed".into(),
+            })??
+        };
+        Ok(SockDiag { fd, seq: 0 })
+    }
+
+    fn exchange(&mut self, inode: Option<u32>, out: &mut HashMap<u64, u64>) -> Outcome<()> {
+        self.seq = self.seq.wrapping_add(1);
+        let req = unix_request(inode, self.seq);
+        rustix::net::send(&self.fd, &req, SendFlags::empty()).map_err(errno)?;
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let (n, _) = rustix::net::recv(&self.fd, &mut buf, RecvFlags::empty()).map_err(errno)?;
+            let r = unix_replies(buf.get(..n).unwrap_or_default());
+            for s in &r.sockets {
+                if let Some(p) = s.peer.filter(|p| *p != 0) {
+                    out.insert(u64::from(s.inode), u64::from(p));
+                }
+            }
+            // An exact query gets one answer (the socket or an error); a
+            // dump ends with NLMSG_DONE.
+            if r.done || r.error.is_some() || (inode.is_some() && !r.sockets.is_empty()) || n == 0 {
+                return Ok(());
+            }
+        }
+    }
+
+    /// The peer inode of each of `inodes` that is a connected unix socket.
+    pub fn unix_peers(&mut self, inodes: &[u64]) -> Outcome<HashMap<u64, u64>> {
+        let mut out = HashMap::new();
+        if inodes.len() > EXACT_MAX {
+            self.exchange(None, &mut out)?;
+            out.retain(|k, _| inodes.contains(k));
+        } else {
+            for &i in inodes {
+                if let Ok(i) = u32::try_from(i) {
+                    self.exchange(Some(i), &mut out)?;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    #[test]
+    fn socketpair_peers_are_found_both_ways() {
+        let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let ino = |s: &std::os::unix::net::UnixStream| {
+            use std::os::fd::AsRawFd;
+            std::fs::metadata(format!("/proc/self/fd/{}", s.as_raw_fd())).unwrap().ino()
+        };
+        let (ia, ib) = (ino(&a), ino(&b));
+        let root = crate::ProcRoot::open("/proc").unwrap();
+        let me = root.process(root.own_pid()).unwrap();
+        let own = me.readlink(c"ns/net").ok();
+        let mut d = SockDiag::for_process(&me, own.as_deref()).unwrap();
+        let p = d.unix_peers(&[ia, ib, 1]).unwrap();
+        assert_eq!(p.get(&ia), Some(&ib));
+        assert_eq!(p.get(&ib), Some(&ia));
+        assert_eq!(p.get(&1), None);
+        // The dump path gives the same answer.
+        let many: Vec<u64> = std::iter::once(ia).chain(1..=EXACT_MAX as u64).collect();
+        assert_eq!(d.unix_peers(&many).unwrap().get(&ia), Some(&ib));
+    }
+}
