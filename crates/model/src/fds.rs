@@ -33,6 +33,9 @@ pub enum SocketDesc {
         tx_queue: u64,
         /// Receive queue, bytes.
         rx_queue: u64,
+        /// The socket at the other end, when it is on this host in the same
+        /// network namespace (a loopback connection): its inode.
+        peer_inode: Option<u64>,
     },
     /// A unix-domain socket.
     Unix {
@@ -42,7 +45,56 @@ pub enum SocketDesc {
         kind: &'static str,
         /// `listening`, `connected`, `unconnected`, …
         state: &'static str,
+        /// The socket at the other end (from sock_diag), when connected.
+        peer_inode: Option<u64>,
     },
+}
+
+impl SocketDesc {
+    /// The inode of the socket at the other end, when known.
+    pub fn peer_inode(&self) -> Option<u64> {
+        match self {
+            SocketDesc::Inet { peer_inode, .. } | SocketDesc::Unix { peer_inode, .. } => {
+                *peer_inode
+            }
+        }
+    }
+}
+
+/// One inotify watch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InotifyWatch {
+    /// Watch descriptor.
+    pub wd: u64,
+    /// Watched inode.
+    pub inode: u64,
+    /// Its device (`major:minor`).
+    pub device: (u64, u64),
+    /// `IN_*` mask.
+    pub mask: u64,
+    /// The watched path, resolved from the file handle (see
+    /// [`resolve_peers`]), or why not.
+    #[serde(serialize_with = "ser_opt_outcome")]
+    pub path: Option<Outcome<Bytes>>,
+    /// File handle type and bytes (hex), as fdinfo gives them.
+    #[serde(skip)]
+    pub handle: Option<(u64, Vec<u8>)>,
+}
+
+fn ser_opt_outcome<S: serde::Serializer, T: Serialize>(
+    v: &Option<Outcome<T>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(o) => ser_outcome(o, s),
+        None => s.serialize_none(),
+    }
+}
+
+/// Splits a kernel `dev_t` (`(major << 20) | minor`, as fdinfo's `sdev`
+/// prints it) into major and minor.
+pub fn split_dev(dev: u64) -> (u64, u64) {
+    (dev >> 20, dev & 0xf_ffff)
 }
 
 /// `ADDR:PORT`, IPv6 addresses bracketed (`[::1]:80`).
@@ -61,8 +113,17 @@ pub enum Detail {
     File {
         /// The path.
         path: Bytes,
-        /// The link said ` (deleted)`.
+        /// Deleted: no link to the inode is left (its space is freed when
+        /// the last fd closes). Decided by the link count when it could be
+        /// read (see [`resolve_peers`]), else by the link's ` (deleted)`.
         deleted: bool,
+        /// The link said ` (deleted)`: this name was unlinked (other hard
+        /// links may remain: see `nlink`).
+        unlinked: bool,
+        /// Hard links to the inode, when read.
+        nlink: Option<u64>,
+        /// Size in bytes of a regular file, when read.
+        size: Option<u64>,
         /// Mount point of its mount (from mountinfo by mnt_id).
         mount_point: Option<Bytes>,
         /// Filesystem type of its mount.
@@ -94,8 +155,8 @@ pub enum Detail {
     },
     /// An inotify instance.
     Inotify {
-        /// Watches: (wd, inode, device, mask).
-        watches: Vec<(u64, u64, u64, u64)>,
+        /// Its watches.
+        watches: Vec<InotifyWatch>,
     },
     /// A timerfd.
     Timerfd {
@@ -115,8 +176,10 @@ pub enum Detail {
     },
     /// A pidfd.
     Pidfd {
-        /// The PID (-1: exited).
+        /// The PID (-1: exited; 0: in a PID namespace not visible here).
         pid: i64,
+        /// That process's name, when it is still there.
+        comm: Option<Bytes>,
     },
     /// A memfd.
     Memfd {
@@ -181,6 +244,39 @@ pub struct FdEntry {
     /// Other holders of the same pipe or socket (see [`resolve_peers`]).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub peers: Vec<Peer>,
+    /// Holders of the socket at the other end of a connected unix socket
+    /// or a loopback TCP connection (see [`resolve_peers`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub other_end: Vec<Peer>,
+    /// The file's device and inode (`major`, `minor`, `inode`), from
+    /// mountinfo and fdinfo's `ino:` (5.14+): how /proc/locks names it.
+    #[serde(skip)]
+    pub file_id: Option<(u64, u64, u64)>,
+    /// Every lock on this file in /proc/locks, holders and waiters, with
+    /// their process names (see [`resolve_peers`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub file_locks: Vec<FileLock>,
+}
+
+/// A lock on a file, from /proc/locks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileLock {
+    /// `FLOCK`, `POSIX`, `OFDLCK`, `LEASE`.
+    pub kind: Bytes,
+    /// `READ` or `WRITE`.
+    pub access: Bytes,
+    /// `ADVISORY` or `MANDATORY`.
+    pub mode: Bytes,
+    /// The process holding (or waiting for) it (-1 for OFD locks).
+    pub pid: i64,
+    /// Its name.
+    pub comm: Option<Bytes>,
+    /// First byte.
+    pub start: u64,
+    /// Last byte (`None`: to the end of the file).
+    pub end: Option<u64>,
+    /// True for a process blocked waiting for this lock.
+    pub waiting: bool,
 }
 
 /// Another process's fd on the same pipe or socket.
@@ -196,68 +292,300 @@ pub struct Peer {
     pub mode: Option<&'static str>,
 }
 
-/// Fills [`FdEntry::peers`] for pipes and sockets: every other fd, in any
-/// process, on the same inode (a host-wide `readlink` scan, done only when
-/// there is a pipe or socket to resolve).
+/// Fills in what needs the rest of the host, for the fds of process `pid`:
+/// - [`FdEntry::peers`] (every other fd, in any process, on the same pipe or
+///   socket) and [`FdEntry::other_end`] (the holders of the socket at the
+///   other end of a connected unix socket or loopback connection): one
+///   host-wide `readlink` scan, done only when there is something to find;
+/// - [`FdEntry::file_locks`]: every lock on each file from /proc/locks, with
+///   the names of holders and waiters;
+/// - the command of a pidfd's process;
+/// - the paths inotify watches, from their file handles (guarded: the
+///   lookup may reach a hung filesystem).
 pub fn resolve_peers(
     root: &procscope_read::ProcRoot,
     pid: i32,
     entries: &mut [FdEntry],
     opts: procscope_read::guard::Options,
 ) {
+    let mut names = Names::new(root);
+    resolve_links(root, pid, entries, opts);
+    resolve_holders(root, pid, entries, opts, &mut names);
+    resolve_locks(root, entries, &mut names);
+    for e in entries.iter_mut() {
+        if let Detail::Pidfd { pid, comm } = &mut e.detail {
+            if let Ok(p) = i32::try_from(*pid) {
+                *comm = (p > 0).then(|| names.comm(p)).flatten();
+            }
+        }
+    }
+    resolve_inotify(root, pid, entries, opts);
+}
+
+/// Link counts and sizes of the open files, in one guarded call (see
+/// [`procscope_read::ProcDir::fd_stat`]).
+fn resolve_links(
+    root: &procscope_read::ProcRoot,
+    pid: i32,
+    entries: &mut [FdEntry],
+    opts: procscope_read::guard::Options,
+) {
+    let fds: Vec<i32> = entries
+        .iter()
+        .filter(|e| matches!(e.detail, Detail::File { .. }))
+        .map(|e| e.fd)
+        .collect();
+    if fds.is_empty() {
+        return;
+    }
+    let Ok(dir) = root.process(pid) else { return };
+    let Ok(stats) = procscope_read::guard::once(opts.timeout, move || {
+        Ok(fds
+            .into_iter()
+            .map(|fd| (fd, dir.fd_stat(fd).ok()))
+            .collect::<HashMap<_, _>>())
+    }) else {
+        return;
+    };
+    for e in entries.iter_mut() {
+        if let (
+            Detail::File {
+                deleted,
+                nlink,
+                size,
+                ..
+            },
+            Some(Some(st)),
+        ) = (&mut e.detail, stats.get(&e.fd))
+        {
+            *nlink = Some(st.nlink);
+            *deleted = st.nlink == 0;
+            *size = st.regular.then_some(st.size);
+        }
+    }
+}
+
+/// Process names, each read once.
+struct Names<'a> {
+    root: &'a procscope_read::ProcRoot,
+    seen: HashMap<i32, Option<Bytes>>,
+    buf: Vec<u8>,
+}
+
+impl<'a> Names<'a> {
+    fn new(root: &'a procscope_read::ProcRoot) -> Self {
+        Names {
+            root,
+            seen: HashMap::new(),
+            buf: Vec::new(),
+        }
+    }
+
+    fn comm(&mut self, pid: i32) -> Option<Bytes> {
+        if let Some(c) = self.seen.get(&pid) {
+            return c.clone();
+        }
+        let c = self
+            .root
+            .process(pid)
+            .and_then(|d| d.read(c"comm", &mut self.buf, 4096))
+            .ok()
+            .map(|_| Bytes::from(procscope_parse::comm::parse(&self.buf)));
+        self.seen.insert(pid, c.clone());
+        c
+    }
+}
+
+fn link_inode(e: &FdEntry) -> Option<u64> {
+    match &e.detail {
+        Detail::Pipe { inode } | Detail::Socket { inode, .. } => Some(*inode),
+        _ => None,
+    }
+}
+
+fn peer_of(e: &FdEntry) -> Option<u64> {
+    match &e.detail {
+        Detail::Socket {
+            socket: Some(s), ..
+        } => s.peer_inode(),
+        _ => None,
+    }
+}
+
+fn resolve_holders(
+    root: &procscope_read::ProcRoot,
+    pid: i32,
+    entries: &mut [FdEntry],
+    opts: procscope_read::guard::Options,
+    names: &mut Names<'_>,
+) {
     let inodes: Vec<u64> = entries
         .iter()
-        .filter_map(|e| match e.detail {
-            Detail::Pipe { inode } | Detail::Socket { inode, .. } => Some(inode),
-            _ => None,
-        })
+        .flat_map(|e| [link_inode(e), peer_of(e)])
+        .flatten()
         .collect();
     if inodes.is_empty() {
         return;
     }
-    let holders = crate::fdscan::scan(root, opts, crate::fdscan::inode_filter(inodes));
+    // procscope's own fds (inherited pipes) are not the answer.
+    let own = root.own_pid();
+    let mut holders = crate::fdscan::scan(root, opts, crate::fdscan::inode_filter(inodes));
+    holders.retain(|h| h.pid != own);
     let mut buf = Vec::new();
-    let mut comms: HashMap<i32, Bytes> = HashMap::new();
+    let mut peer = |h: &crate::fdscan::Holder, names: &mut Names<'_>| -> Option<Peer> {
+        let dir = root.process(h.pid).ok()?;
+        let mode = std::ffi::CString::new(format!("fdinfo/{}", h.fd))
+            .ok()
+            .and_then(|n| dir.read(&n, &mut buf, 64 * 1024).ok())
+            .and_then(|_| FdInfo::parse(&buf).ok())
+            .map(|i| procscope_parse::decode::access_mode(i.flags));
+        Some(Peer {
+            pid: h.pid,
+            comm: names.comm(h.pid).unwrap_or_default(),
+            fd: h.fd,
+            mode,
+        })
+    };
+    let inode_of = |h: &crate::fdscan::Holder| match classify(h.link.as_slice()) {
+        FdLink::Pipe(i) | FdLink::Socket(i) => Some(i),
+        _ => None,
+    };
     for e in entries.iter_mut() {
-        let inode = match e.detail {
-            Detail::Pipe { inode } | Detail::Socket { inode, .. } => inode,
-            _ => continue,
-        };
-        for h in holders.iter().filter(|h| !(h.pid == pid && h.fd == e.fd)) {
-            let same = match classify(h.link.as_slice()) {
-                FdLink::Pipe(i) | FdLink::Socket(i) => i == inode,
-                _ => false,
-            };
-            if !same {
-                continue;
+        if let Some(inode) = link_inode(e) {
+            for h in holders.iter().filter(|h| !(h.pid == pid && h.fd == e.fd)) {
+                if inode_of(h) == Some(inode) {
+                    if let Some(p) = peer(h, names) {
+                        e.peers.push(p);
+                    }
+                }
             }
-            let Ok(dir) = root.process(h.pid) else {
-                continue;
-            };
-            let comm = comms
-                .entry(h.pid)
-                .or_insert_with(|| {
-                    dir.read(c"comm", &mut buf, 4096)
-                        .map(|_| Bytes::from(procscope_parse::comm::parse(&buf)))
-                        .unwrap_or_default()
-                })
-                .clone();
-            let mode = std::ffi::CString::new(format!("fdinfo/{}", h.fd))
+        }
+        if let Some(other) = peer_of(e) {
+            for h in holders.iter().filter(|h| inode_of(h) == Some(other)) {
+                if let Some(p) = peer(h, names) {
+                    e.other_end.push(p);
+                }
+            }
+        }
+    }
+}
+
+/// Matches files with /proc/locks by device and inode.
+fn resolve_locks(root: &procscope_read::ProcRoot, entries: &mut [FdEntry], names: &mut Names<'_>) {
+    if entries.iter().all(|e| e.file_id.is_none()) {
+        return;
+    }
+    let mut b = Vec::new();
+    if root.read(c"locks", &mut b, 64 << 20).is_err() {
+        return;
+    }
+    let locks = procscope_parse::locks::parse(&b);
+    for e in entries.iter_mut() {
+        let Some(id) = e.file_id else { continue };
+        for l in locks.iter().filter(|l| l.dev_ino == id) {
+            let comm = i32::try_from(l.pid)
                 .ok()
-                .and_then(|n| dir.read(&n, &mut buf, 64 * 1024).ok())
-                .and_then(|_| FdInfo::parse(&buf).ok())
-                .map(|i| procscope_parse::decode::access_mode(i.flags));
-            e.peers.push(Peer {
-                pid: h.pid,
+                .filter(|p| *p > 0)
+                .and_then(|p| names.comm(p));
+            e.file_locks.push(FileLock {
+                kind: Bytes::from(l.kind),
+                access: Bytes::from(l.access),
+                mode: Bytes::from(l.mode),
+                pid: l.pid,
                 comm,
-                fd: h.fd,
-                mode,
+                start: l.start,
+                end: l.end,
+                waiting: l.waiter,
             });
         }
     }
 }
 
+/// Resolves inotify watch paths from their file handles, in one guarded
+/// call for the whole process.
+fn resolve_inotify(
+    root: &procscope_read::ProcRoot,
+    pid: i32,
+    entries: &mut [FdEntry],
+    opts: procscope_read::guard::Options,
+) {
+    let wanted: Vec<(u64, u64, i32, Vec<u8>)> = entries
+        .iter()
+        .flat_map(|e| match &e.detail {
+            Detail::Inotify { watches } => watches
+                .iter()
+                .filter_map(|w| {
+                    let (t, h) = w.handle.clone()?;
+                    Some((w.device.0, w.device.1, i32::try_from(t).ok()?, h))
+                })
+                .collect(),
+            _ => Vec::new(),
+        })
+        .collect();
+    if wanted.is_empty() {
+        return;
+    }
+    let Ok(dir) = root.process(pid) else { return };
+    let r = procscope_read::guard::once(opts.timeout, move || {
+        let mut b = Vec::new();
+        dir.read(c"mountinfo", &mut b, 16 << 20)?;
+        let mounts = procscope_parse::mountinfo::parse(&b)
+            .map_err(|e| Failure::malformed("mountinfo", e))?;
+        Ok(wanted
+            .into_iter()
+            .map(|(ma, mi, t, h)| {
+                // A mount of that filesystem's root, else any of it.
+                let dev = (
+                    u32::try_from(ma).unwrap_or(0),
+                    u32::try_from(mi).unwrap_or(0),
+                );
+                let m = mounts
+                    .iter()
+                    .filter(|m| m.dev == dev)
+                    .min_by_key(|m| m.root != b"/");
+                let path = match m {
+                    Some(m) => procscope_read::handle::path_of(&dir, &m.mount_point, t, &h),
+                    None => Err(Failure::Absent {
+                        what: format!("no mount of device {ma}:{mi} in its mount table"),
+                    }),
+                };
+                ((ma, mi, h), path)
+            })
+            .collect::<Vec<_>>())
+    });
+    let found = match r {
+        Ok(v) => v,
+        Err(f) => {
+            // Every watch gets the same reason (timed out, denied, …).
+            for e in entries.iter_mut() {
+                if let Detail::Inotify { watches } = &mut e.detail {
+                    for w in watches.iter_mut().filter(|w| w.handle.is_some()) {
+                        w.path = Some(Err(f.clone()));
+                    }
+                }
+            }
+            return;
+        }
+    };
+    for e in entries.iter_mut() {
+        if let Detail::Inotify { watches } = &mut e.detail {
+            for w in watches.iter_mut() {
+                let Some((_, h)) = &w.handle else { continue };
+                if let Some((_, p)) = found
+                    .iter()
+                    .find(|((ma, mi, fh), _)| (*ma, *mi) == w.device && fh == h)
+                {
+                    w.path = Some(p.clone().map(Bytes));
+                }
+            }
+        }
+    }
+}
+
 use crate::process::ser_outcome;
+
+/// Mount point, filesystem type and device of a mount, by mount ID.
+type MountBrief = (Bytes, Bytes, (u32, u32));
 
 /// An fd number, its link, and its fdinfo bytes, as read.
 type RawFd = (i32, Outcome<Vec<u8>>, Option<Vec<u8>>);
@@ -319,14 +647,24 @@ pub fn read_cached(
     });
     let sockets: std::sync::Arc<HashMap<u64, SocketDesc>> = match (needs_sockets, cache) {
         (false, _) => std::sync::Arc::new(HashMap::new()),
-        (true, None) => std::sync::Arc::new(socket_tables(dir)),
+        (true, None) => {
+            // One process: ask sock_diag about its unix sockets only.
+            let mine: Vec<u64> = raw
+                .iter()
+                .filter_map(|(_, l, _)| match l.as_ref().map(|l| classify(l)) {
+                    Ok(FdLink::Socket(i)) => Some(i),
+                    _ => None,
+                })
+                .collect();
+            std::sync::Arc::new(socket_tables(dir, Some(&mine)))
+        }
         (true, Some(c)) => match dir.readlink(c"ns/net") {
             Ok(ns) => {
                 let hit = c.lock().ok().and_then(|m| m.get(&ns).cloned());
                 match hit {
                     Some(t) => t,
                     None => {
-                        let t = std::sync::Arc::new(socket_tables(dir));
+                        let t = std::sync::Arc::new(socket_tables(dir, None));
                         if let Ok(mut m) = c.lock() {
                             m.insert(ns, std::sync::Arc::clone(&t));
                         }
@@ -334,16 +672,16 @@ pub fn read_cached(
                     }
                 }
             }
-            Err(_) => std::sync::Arc::new(socket_tables(dir)),
+            Err(_) => std::sync::Arc::new(socket_tables(dir, None)),
         },
     };
-    let mounts: HashMap<u64, (Bytes, Bytes)> = if needs_mounts {
+    let mounts: HashMap<u64, MountBrief> = if needs_mounts {
         dir.read(c"mountinfo", &mut buf, 16 << 20)
             .ok()
             .and_then(|_| procscope_parse::mountinfo::parse(&buf).ok())
             .map(|ms| {
                 ms.into_iter()
-                    .map(|m| (m.mount_id, (Bytes(m.mount_point), Bytes(m.fs_type))))
+                    .map(|m| (m.mount_id, (Bytes(m.mount_point), Bytes(m.fs_type), m.dev)))
                     .collect()
             })
             .unwrap_or_default()
@@ -361,6 +699,14 @@ pub fn read_cached(
             Ok(l) => describe(l, parsed.as_ref(), &sockets, &mounts, &links),
             Err(_) => Detail::Other,
         };
+        let file_id = match (&detail, parsed.as_ref()) {
+            (Detail::File { .. }, Some(p)) => p
+                .mnt_id
+                .and_then(|m| mounts.get(&m))
+                .zip(p.ino)
+                .map(|((_, _, (ma, mi)), ino)| (u64::from(*ma), u64::from(*mi), ino)),
+            _ => None,
+        };
         out.push(FdEntry {
             fd,
             link: link.map(Bytes),
@@ -373,12 +719,19 @@ pub fn read_cached(
                 .unwrap_or_default(),
             detail,
             peers: Vec::new(),
+            other_end: Vec::new(),
+            file_id,
+            file_locks: Vec::new(),
         });
     }
     Ok(out)
 }
 
-fn socket_tables(dir: &ProcDir) -> HashMap<u64, SocketDesc> {
+/// The sockets of `dir`'s network namespace, from its tcp/udp/unix tables.
+/// Loopback TCP/UDP connections get the inode of their other end from the
+/// same tables; connected unix sockets from sock_diag: for the inodes in
+/// `unix` (`None`: every unix socket, in one dump).
+fn socket_tables(dir: &ProcDir, unix: Option<&[u64]>) -> HashMap<u64, SocketDesc> {
     let mut m = HashMap::new();
     let mut buf = Vec::new();
     for (file, proto) in [
@@ -402,10 +755,12 @@ fn socket_tables(dir: &ProcDir) -> HashMap<u64, SocketDesc> {
                     state: net::tcp_state_name(s.state),
                     tx_queue: s.tx_queue,
                     rx_queue: s.rx_queue,
+                    peer_inode: None,
                 },
             );
         }
     }
+    link_inet_peers(&mut m);
     if dir.read(c"net/unix", &mut buf, 256 << 20).is_ok() {
         for s in net::unix_table(&buf) {
             let kind = match s.sock_type {
@@ -431,18 +786,109 @@ fn socket_tables(dir: &ProcDir) -> HashMap<u64, SocketDesc> {
                     path: s.path.map(Bytes::from),
                     kind,
                     state,
+                    peer_inode: None,
                 },
             );
         }
+        let want: Vec<u64> = match unix {
+            Some(v) => v
+                .iter()
+                .copied()
+                .filter(|i| matches!(m.get(i), Some(SocketDesc::Unix { .. })))
+                .collect(),
+            None => m
+                .iter()
+                .filter(|(_, d)| matches!(d, SocketDesc::Unix { .. }))
+                .map(|(i, _)| *i)
+                .collect(),
+        };
+        if !want.is_empty() {
+            let own = std::fs::read_link("/proc/self/ns/net")
+                .ok()
+                .map(|p| p.into_os_string().into_encoded_bytes());
+            let peers = procscope_read::sockdiag::SockDiag::for_process(dir, own.as_deref())
+                .and_then(|mut d| d.unix_peers(&want))
+                .unwrap_or_default();
+            for (i, p) in peers {
+                if let Some(SocketDesc::Unix { peer_inode, .. }) = m.get_mut(&i) {
+                    *peer_inode = Some(p);
+                }
+            }
+        }
     }
     m
+}
+
+/// An IPv4-mapped IPv6 address as IPv4 (a v4 client's connection to a
+/// dual-stack listener is in `tcp`, the accepted end in `tcp6`).
+fn canonical(a: IpAddr) -> IpAddr {
+    match a {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// Pairs the two ends of connections that are both in these tables.
+fn link_inet_peers(m: &mut HashMap<u64, SocketDesc>) {
+    type End = (bool, IpAddr, u16, IpAddr, u16);
+    let mut by_ends: HashMap<End, u64> = HashMap::new();
+    for (i, d) in m.iter() {
+        if let SocketDesc::Inet {
+            proto,
+            local,
+            local_port,
+            remote,
+            remote_port,
+            ..
+        } = d
+        {
+            if *remote_port != 0 {
+                let tcp = proto.starts_with("tcp");
+                by_ends.insert(
+                    (
+                        tcp,
+                        canonical(*local),
+                        *local_port,
+                        canonical(*remote),
+                        *remote_port,
+                    ),
+                    *i,
+                );
+            }
+        }
+    }
+    for d in m.values_mut() {
+        if let SocketDesc::Inet {
+            proto,
+            local,
+            local_port,
+            remote,
+            remote_port,
+            peer_inode,
+            ..
+        } = d
+        {
+            if *remote_port != 0 {
+                let tcp = proto.starts_with("tcp");
+                *peer_inode = by_ends
+                    .get(&(
+                        tcp,
+                        canonical(*remote),
+                        *remote_port,
+                        canonical(*local),
+                        *local_port,
+                    ))
+                    .copied();
+            }
+        }
+    }
 }
 
 fn describe(
     link: &[u8],
     info: Option<&FdInfo<'_>>,
     sockets: &HashMap<u64, SocketDesc>,
-    mounts: &HashMap<u64, (Bytes, Bytes)>,
+    mounts: &HashMap<u64, MountBrief>,
     links: &HashMap<i32, Bytes>,
 ) -> Detail {
     let extra = info.map(|i| &i.extra);
@@ -463,6 +909,9 @@ fn describe(
             Detail::File {
                 path: Bytes::from(path),
                 deleted: deleted_suffix,
+                unlinked: deleted_suffix,
+                nlink: None,
+                size: None,
                 mount_point: m.map(|m| m.0.clone()),
                 fs_type: m.map(|m| m.1.clone()),
             }
@@ -492,7 +941,16 @@ fn describe(
             Some(Extra::Inotify(w)) => Detail::Inotify {
                 watches: w
                     .iter()
-                    .map(|w| (w.wd.unwrap_or(0), w.ino, w.sdev, w.mask))
+                    .map(|w| InotifyWatch {
+                        wd: w.wd.unwrap_or(0),
+                        inode: w.ino,
+                        device: split_dev(w.sdev),
+                        mask: w.mask,
+                        path: None,
+                        handle: w
+                            .fhandle_type
+                            .zip(w.f_handle.and_then(procscope_read::handle::parse_hex)),
+                    })
                     .collect(),
             },
             Some(Extra::Timerfd {
@@ -508,7 +966,10 @@ fn describe(
                 interval_ns: i128::from(it_interval.0) * 1_000_000_000 + i128::from(it_interval.1),
             },
             Some(Extra::Signalfd { sigmask }) => Detail::Signalfd { sigmask: *sigmask },
-            Some(Extra::Pidfd { pid, .. }) => Detail::Pidfd { pid: *pid },
+            Some(Extra::Pidfd { pid, .. }) => Detail::Pidfd {
+                pid: *pid,
+                comm: None,
+            },
             _ if name == b"eventpoll" => Detail::Epoll {
                 watches: Vec::new(),
             },

@@ -181,7 +181,15 @@ mod tests {
         b.extend(reply(102, None));
         let r = unix_replies(&b);
         assert_eq!(r.sockets.len(), 3);
-        assert_eq!(r.sockets[0], UnixDiag { inode: 100, kind: 1, state: 1, peer: Some(101) });
+        assert_eq!(
+            r.sockets[0],
+            UnixDiag {
+                inode: 100,
+                kind: 1,
+                state: 1,
+                peer: Some(101)
+            }
+        );
         assert_eq!(r.sockets[2].peer, None);
         assert!(!r.done);
         // NLMSG_ERROR with -ENOENT.

@@ -26,8 +26,9 @@
 
 mod failure;
 pub mod guard;
+pub mod handle;
 mod root;
 pub mod sockdiag;
 
 pub use failure::{Failure, Need, Outcome};
-pub use root::{FileRead, ProcDir, ProcRoot, is_memory_lock_file};
+pub use root::{FdStat, FileRead, ProcDir, ProcRoot, is_memory_lock_file};

@@ -24,6 +24,17 @@ pub struct FileRead {
     pub truncated: bool,
 }
 
+/// What `statx` says about an open file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FdStat {
+    /// Hard links to the inode (0: deleted, the space is freed on close).
+    pub nlink: u64,
+    /// Size in bytes.
+    pub size: u64,
+    /// A regular file.
+    pub regular: bool,
+}
+
 /// Files whose read takes the target's memory-map lock (`mmap_read_lock` in
 /// fs/proc/base.c `get_mm_cmdline()`, `environ_read()`, fs/proc/task_mmu.c):
 /// they can block for as long as a stuck thread of the target holds it.
@@ -198,13 +209,38 @@ impl ProcDir {
 
     /// Opens `name` (e.g. `ns/net`) read-only, for calls that take an fd.
     pub fn open(&self, name: &CStr) -> Outcome<OwnedFd> {
-        rustix::fs::openat(
+        self.open_with(name, OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY)
+    }
+
+    /// Opens `name` with `flags` (e.g. `O_PATH` through `root/…`). Opening a
+    /// path inside the process's root walks its filesystems: a hung mount
+    /// on the way blocks, so callers guard it.
+    pub fn open_with(&self, name: &CStr, flags: OFlags) -> Outcome<OwnedFd> {
+        rustix::fs::openat(self.fd.as_fd(), name, flags, Mode::empty())
+            .map_err(|e| Failure::from_errno(e, name.to_bytes()))
+    }
+
+    /// Link count and size of the file open as fd `fd`, through its magic
+    /// link, from what the kernel already knows (`AT_STATX_DONT_SYNC`: FUSE
+    /// and NFS answer from their caches instead of asking the server).
+    /// Other network filesystems may still ask theirs: call this from a
+    /// deadline-guarded thread.
+    pub fn fd_stat(&self, fd: i32) -> Outcome<FdStat> {
+        let name = format!("fd/{fd}");
+        let st = rustix::fs::statx(
             self.fd.as_fd(),
-            name,
-            OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY,
-            Mode::empty(),
+            name.as_str(),
+            rustix::fs::AtFlags::STATX_DONT_SYNC,
+            rustix::fs::StatxFlags::NLINK
+                | rustix::fs::StatxFlags::SIZE
+                | rustix::fs::StatxFlags::TYPE,
         )
-        .map_err(|e| Failure::from_errno(e, name.to_bytes()))
+        .map_err(|e| Failure::from_errno(e, name.as_bytes()))?;
+        Ok(FdStat {
+            nlink: u64::from(st.stx_nlink),
+            size: st.stx_size,
+            regular: u32::from(st.stx_mode) & 0o170_000 == 0o100_000,
+        })
     }
 
     /// Reads the target of a symbolic link (`exe`, `cwd`, `fd/3`) without

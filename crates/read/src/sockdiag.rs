@@ -79,7 +79,8 @@ impl SockDiag {
         rustix::net::send(&self.fd, &req, SendFlags::empty()).map_err(errno)?;
         let mut buf = vec![0u8; 64 * 1024];
         loop {
-            let (n, _) = rustix::net::recv(&self.fd, &mut buf, RecvFlags::empty()).map_err(errno)?;
+            let (n, _) =
+                rustix::net::recv(&self.fd, &mut buf, RecvFlags::empty()).map_err(errno)?;
             let r = unix_replies(buf.get(..n).unwrap_or_default());
             for s in &r.sockets {
                 if let Some(p) = s.peer.filter(|p| *p != 0) {
@@ -121,7 +122,9 @@ mod tests {
         let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
         let ino = |s: &std::os::unix::net::UnixStream| {
             use std::os::fd::AsRawFd;
-            std::fs::metadata(format!("/proc/self/fd/{}", s.as_raw_fd())).unwrap().ino()
+            std::fs::metadata(format!("/proc/self/fd/{}", s.as_raw_fd()))
+                .unwrap()
+                .ino()
         };
         let (ia, ib) = (ino(&a), ino(&b));
         let root = crate::ProcRoot::open("/proc").unwrap();

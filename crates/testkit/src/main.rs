@@ -456,13 +456,92 @@ fn fdzoo(dir: &str) -> ! {
                 >= 0
         );
     }
-    // A TCP listener and a unix listener at a path with a space.
+    // A TCP listener and a connection to it (both ends here), and a unix
+    // listener at a path with a space.
     let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let _ = tcp.into_raw_fd();
+    let client = std::net::TcpStream::connect(tcp.local_addr().unwrap()).unwrap();
+    let (server, _) = tcp.accept().unwrap();
+    let _ = (
+        tcp.into_raw_fd(),
+        client.into_raw_fd(),
+        server.into_raw_fd(),
+    );
     let ux = std::os::unix::net::UnixListener::bind(d.join("zoo sock")).unwrap();
     let _ = ux.into_raw_fd();
+    // SAFETY (whole block): fork while single-threaded; the children only
+    // make syscalls and never return.
+    unsafe {
+        // A pipe and a socketpair whose other ends live in a child, and a
+        // pidfd for that child.
+        let mut p = [0i32; 2];
+        assert_eq!(libc::pipe(p.as_mut_ptr()), 0);
+        let mut sp = [0i32; 2];
+        assert_eq!(
+            libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0, sp.as_mut_ptr()),
+            0
+        );
+        let child = libc::fork();
+        assert!(child >= 0);
+        if child == 0 {
+            child_keeping(&[p[1], sp[1]], c"zoo-child");
+        }
+        libc::close(p[1]);
+        libc::close(sp[1]);
+        let pidfd = libc::syscall(libc::SYS_pidfd_open, child, 0);
+        assert!(pidfd >= 0, "pidfd_open");
+        // An fcntl write lock on bytes 0-99, and a child waiting for it.
+        let lf = libc::open(
+            c(&d.join("fcntl.lck")).as_ptr(),
+            libc::O_RDWR | libc::O_CREAT,
+            0o644,
+        );
+        assert!(lf >= 0);
+        let mut fl: libc::flock = std::mem::zeroed();
+        fl.l_type = libc::F_WRLCK as i16;
+        fl.l_whence = libc::SEEK_SET as i16;
+        fl.l_start = 0;
+        fl.l_len = 100;
+        assert_eq!(libc::fcntl(lf, libc::F_SETLK, &fl), 0);
+        let waiter = libc::fork();
+        assert!(waiter >= 0);
+        if waiter == 0 {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            libc::prctl(libc::PR_SET_NAME, c"zoo-waiter".as_ptr());
+            for fd in 3..4096 {
+                libc::close(fd);
+            }
+            let w = libc::open(c(&d.join("fcntl.lck")).as_ptr(), libc::O_RDWR);
+            libc::fcntl(w, libc::F_SETLKW, &fl);
+            libc::_exit(0);
+        }
+        // Ready once the waiter is blocked on the lock.
+        while !std::fs::read_to_string("/proc/locks")
+            .unwrap()
+            .lines()
+            .any(|l| l.contains("->") && l.contains(&format!(" {waiter} ")))
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
     ready();
     sleep_forever()
+}
+
+/// In a forked child: close every fd but stdio and `keep`, take a name,
+/// die with the parent, and wait.
+unsafe fn child_keeping(keep: &[i32], name: &std::ffi::CStr) -> ! {
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        libc::prctl(libc::PR_SET_NAME, name.as_ptr());
+        for fd in 3..4096 {
+            if !keep.contains(&fd) {
+                libc::close(fd);
+            }
+        }
+        loop {
+            libc::pause();
+        }
+    }
 }
 
 extern "C" fn on_signal(_: libc::c_int) {}

@@ -52,19 +52,39 @@ pub fn describe(e: &FdEntry) -> String {
         Detail::File {
             path,
             deleted,
+            unlinked,
+            nlink,
+            size,
             mount_point,
             fs_type,
         } => {
             let mut s = escape(path.as_slice()).into_owned();
             if *deleted {
                 s.push_str(" (deleted)");
+            } else if *unlinked {
+                let n = nlink.map_or_else(String::new, |n| format!(": {n} other link(s) remain"));
+                s.push_str(&format!(" (this name was unlinked{n})"));
             }
-            if let (Some(m), Some(t)) = (mount_point, fs_type) {
-                s.push_str(&format!(
+            let size = size.map(|z| {
+                if z < 1024 {
+                    format!("{z} B")
+                } else {
+                    procscope_render::units::size(z)
+                }
+            });
+            match (size, mount_point, fs_type) {
+                (Some(z), Some(m), Some(t)) => s.push_str(&format!(
+                    "  [{z}, on {} {}]",
+                    escape(m.as_slice()),
+                    escape(t.as_slice())
+                )),
+                (None, Some(m), Some(t)) => s.push_str(&format!(
                     "  [on {} {}]",
                     escape(m.as_slice()),
                     escape(t.as_slice())
-                ));
+                )),
+                (Some(z), _, _) => s.push_str(&format!("  [{z}]")),
+                _ => {}
             }
             s
         }
@@ -103,12 +123,24 @@ pub fn describe(e: &FdEntry) -> String {
             s
         }
         Detail::Socket {
-            socket: Some(SocketDesc::Unix { path, kind, state }),
+            socket:
+                Some(SocketDesc::Unix {
+                    path,
+                    kind,
+                    state,
+                    peer_inode,
+                }),
             inode,
-        } => match path {
-            Some(p) => format!("{kind} {state} {}", escape(p.as_slice())),
-            None => format!("{kind} {state} (unnamed) socket:[{inode}]"),
-        },
+        } => {
+            let mut s = match path {
+                Some(p) => format!("{kind} {state} {}", escape(p.as_slice())),
+                None => format!("{kind} {state} (unnamed) socket:[{inode}]"),
+            };
+            if let (Some(p), true) = (peer_inode, e.other_end.is_empty()) {
+                s.push_str(&format!(" -> socket:[{p}]"));
+            }
+            s
+        }
         Detail::Pipe { inode } => format!("pipe:[{inode}]"),
         Detail::Eventfd { count, semaphore } => {
             format!(
@@ -143,13 +175,17 @@ pub fn describe(e: &FdEntry) -> String {
         Detail::Inotify { watches } => {
             let w: Vec<String> = watches
                 .iter()
-                .map(|(wd, ino, dev, mask)| {
-                    format!(
-                        "wd {wd}: {} on inode {ino} (dev {}:{})",
-                        decode::bits(*mask, decode::INOTIFY_MASK),
-                        dev >> 20,
-                        dev & 0xfffff
-                    )
+                .map(|w| {
+                    let mask = decode::bits(w.mask, decode::INOTIFY_MASK);
+                    let (ma, mi) = w.device;
+                    match &w.path {
+                        Some(Ok(p)) => format!("wd {}: {mask} on {}", w.wd, escape(p.as_slice())),
+                        Some(Err(f)) => format!(
+                            "wd {}: {mask} on inode {} (dev {ma}:{mi}; path: {f})",
+                            w.wd, w.inode
+                        ),
+                        None => format!("wd {}: {mask} on inode {} (dev {ma}:{mi})", w.wd, w.inode),
+                    }
                 })
                 .collect();
             if w.is_empty() {
@@ -180,13 +216,12 @@ pub fn describe(e: &FdEntry) -> String {
             )
         }
         Detail::Signalfd { sigmask } => decode::signals(*sigmask).join(", "),
-        Detail::Pidfd { pid } => {
-            if *pid < 0 {
-                "process exited".into()
-            } else {
-                format!("PID {pid}")
-            }
-        }
+        Detail::Pidfd { pid, comm } => match (*pid, comm) {
+            (p, _) if p < 0 => "process exited".into(),
+            (0, _) => "a process in another PID namespace".into(),
+            (p, Some(c)) => format!("PID {p} ({})", escape(c.as_slice())),
+            (p, None) => format!("PID {p} (exited since)"),
+        },
         Detail::Memfd { name } => format!("memfd:{}", escape(name.as_slice())),
         Detail::Anon { name } => format!("anon_inode:{}", escape(name.as_slice())),
         Detail::Other => e.link.as_ref().map_or_else(
@@ -202,26 +237,85 @@ pub fn describe(e: &FdEntry) -> String {
         };
         s.push_str(end);
     }
-    if !e.peers.is_empty() {
-        let p: Vec<String> = e
+    if let (Detail::Pipe { .. }, false) = (&e.detail, e.peers.is_empty()) {
+        // Who is at the other end of a pipe: writers for a read end,
+        // readers for a write end.
+        let (writers, readers): (Vec<_>, Vec<_>) = e
             .peers
             .iter()
-            .map(|p| {
-                format!(
-                    "{} ({}) fd {}{}",
-                    p.pid,
-                    escape(p.comm.as_slice()),
-                    p.fd,
-                    p.mode.map(|m| format!(" {m}")).unwrap_or_default()
-                )
-            })
-            .collect();
-        s.push_str(&format!("; also held by {}", p.join(", ")));
+            .cloned()
+            .partition(|p| matches!(p.mode, Some("w" | "rw")));
+        let mine_is_read = matches!(e.flags.map(decode::access_mode), Some("r"));
+        let (other, same, other_verb, same_verb) = if mine_is_read {
+            (writers, readers, "written by", "also read by")
+        } else {
+            (readers, writers, "read by", "also written by")
+        };
+        if other.is_empty() {
+            s.push_str(if mine_is_read {
+                "; no writer left"
+            } else {
+                "; no reader left"
+            });
+        } else {
+            s.push_str(&format!("; {other_verb} {}", holders(&other)));
+        }
+        if !same.is_empty() {
+            s.push_str(&format!("; {same_verb} {}", holders(&same)));
+        }
+    } else if !e.peers.is_empty() {
+        s.push_str(&format!("; also held by {}", holders(&e.peers)));
     }
-    for l in &e.locks {
-        s.push_str(&format!("  lock: {}", escape(l.as_slice())));
+    if !e.other_end.is_empty() {
+        s.push_str(&format!("; other end: {}", holders(&e.other_end)));
+    }
+    if e.file_locks.is_empty() {
+        for l in &e.locks {
+            s.push_str(&format!("  lock: {}", escape(l.as_slice())));
+        }
+    } else {
+        let (held, waiting): (Vec<_>, Vec<_>) = e.file_locks.iter().partition(|l| !l.waiting);
+        let text = |l: &procscope_model::fds::FileLock| {
+            let who = match &l.comm {
+                Some(c) => format!("{} ({})", l.pid, escape(c.as_slice())),
+                None => l.pid.to_string(),
+            };
+            let range = match (l.start, l.end) {
+                (0, None) => String::new(),
+                (a, None) => format!(" {a}-EOF"),
+                (a, Some(b)) => format!(" {a}-{b}"),
+            };
+            format!(
+                "{} {}{range} by {who}",
+                escape(l.kind.as_slice()),
+                escape(l.access.as_slice())
+            )
+        };
+        if !held.is_empty() {
+            let h: Vec<String> = held.iter().map(|l| text(l)).collect();
+            s.push_str(&format!("  locked: {}", h.join(", ")));
+        }
+        if !waiting.is_empty() {
+            let w: Vec<String> = waiting.iter().map(|l| text(l)).collect();
+            s.push_str(&format!("; waiting: {}", w.join(", ")));
+        }
     }
     s
+}
+
+fn holders(v: &[procscope_model::fds::Peer]) -> String {
+    v.iter()
+        .map(|p| {
+            format!(
+                "{} ({}) fd {}{}",
+                p.pid,
+                escape(p.comm.as_slice()),
+                p.fd,
+                p.mode.map(|m| format!(" {m}")).unwrap_or_default()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// One process's answer, produced on a worker.

@@ -121,28 +121,33 @@ pub fn run(g: &Global, a: &WhoHasArgs) -> anyhow::Result<Exit> {
             l.starts_with(b"/") && l.ends_with(b" (deleted)") && !l.starts_with(b"/memfd:")
         }),
     };
-    // Sizes of deleted files: fstat through the fd link, under the deadline
-    // (the file may live on a hung filesystem).
-    let sizes: Vec<Option<u64>> = if matches!(what, What::Deleted) {
+    // Deleted means no link left (a name that was unlinked while another
+    // hard link remains frees nothing): link count and size through the fd
+    // link, from the kernel's cached inode, under the deadline.
+    let (holders, sizes): (Vec<Holder>, Vec<Option<u64>>) = if matches!(what, What::Deleted) {
         let items: Vec<(i32, i32)> = holders.iter().map(|h| (h.pid, h.fd)).collect();
         let r2 = root.clone();
-        guard::run(
+        let stats: Vec<Option<procscope_read::FdStat>> = guard::run(
             items,
             opts,
-            move |(pid, fd): (i32, i32), ctx: &guard::Ctx<(), Option<u64>>| {
-                ctx.guarded(|| {
-                    let p = r2.path().join(format!("{pid}/fd/{fd}"));
-                    Ok(std::fs::metadata(p).ok().map(|m| m.len()))
-                })
-                .ok()
-                .flatten()
+            move |(pid, fd): (i32, i32), ctx: &guard::Ctx<(), Option<procscope_read::FdStat>>| {
+                ctx.guarded(|| Ok(r2.process(pid).and_then(|d| d.fd_stat(fd)).ok()))
+                    .ok()
+                    .flatten()
             },
         )
         .into_iter()
         .map(|f| f.rest.ok().flatten())
-        .collect()
+        .collect();
+        holders
+            .into_iter()
+            .zip(stats)
+            .filter(|(_, st)| st.is_none_or(|st| st.nlink == 0))
+            .map(|(h, st)| (h, st.map(|s| s.size)))
+            .unzip()
     } else {
-        Vec::new()
+        let n = holders.len();
+        (holders, vec![None; n])
     };
     let mut out = output::stdout(g.color);
     let mut buf = Vec::new();

@@ -86,7 +86,100 @@ fn every_fd_kind_is_decoded_with_exact_values() {
     );
     assert_eq!(of("memfd")[0]["detail"]["name"], "zoo");
     let ino = &of("inotify")[0]["detail"]["watches"][0];
-    assert_eq!(ino[3], 0x300);
+    assert_eq!(ino["mask"], 0x300);
+    // The watched path, from the file handle.
+    assert_eq!(
+        ino["path"],
+        dir.path().join("watched dir").to_str().unwrap()
+    );
+
+    // The children: one holds the other ends of a pipe and a socketpair
+    // (and is the pidfd's process), one waits for the fcntl lock.
+    let kids = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", t.pid())).unwrap();
+    let kid = |name: &str| -> i64 {
+        kids.split_whitespace()
+            .find(|k| {
+                std::fs::read_to_string(format!("/proc/{k}/comm"))
+                    .unwrap()
+                    .trim()
+                    == name
+            })
+            .unwrap_or_else(|| panic!("no {name} among {kids}"))
+            .parse()
+            .unwrap()
+    };
+    let (child, waiter) = (kid("zoo-child"), kid("zoo-waiter"));
+    let pidfd = &of("pidfd")[0]["detail"];
+    assert_eq!(
+        (pidfd["pid"].as_i64(), pidfd["comm"].as_str()),
+        (Some(child), Some("zoo-child"))
+    );
+    // (stdout is a pipe the child shares too: skip the stdio fds.)
+    let child_pipe = pipes
+        .iter()
+        .filter(|p| p["fd"].as_i64().unwrap() > 2)
+        .find(|p| {
+            p["peers"]
+                .as_array()
+                .is_some_and(|v| v.iter().any(|x| x["pid"] == child))
+        })
+        .expect("a pipe whose other end is in the child");
+    assert_eq!(
+        child_pipe["flags"].as_u64().unwrap() & 3,
+        0,
+        "our end reads: {child_pipe}"
+    );
+    assert_eq!(child_pipe["peers"][0]["mode"], "w");
+    assert_eq!(child_pipe["peers"].as_array().unwrap().len(), 1);
+    let pair = of("socket")
+        .into_iter()
+        .find(|s| s["detail"]["socket"]["state"] == "connected")
+        .expect("the socketpair end");
+    assert_eq!(pair["other_end"].as_array().unwrap().len(), 1, "{pair}");
+    assert_eq!(pair["other_end"][0]["pid"], child);
+    assert_eq!(pair["other_end"][0]["comm"], "zoo-child");
+    // The loopback TCP connection: each end's other end is the other fd here.
+    let est: Vec<_> = of("socket")
+        .into_iter()
+        .filter(|s| s["detail"]["socket"]["state"] == "ESTABLISHED")
+        .collect();
+    assert_eq!(est.len(), 2);
+    assert_eq!(est[0]["other_end"][0]["fd"], est[1]["fd"]);
+    assert_eq!(est[1]["other_end"][0]["fd"], est[0]["fd"]);
+    assert_eq!(est[0]["other_end"][0]["pid"], t.pid());
+    // The fcntl lock: held here on bytes 0-99, the waiter queued.
+    let fl = of("file")
+        .into_iter()
+        .find(|f| path_of(f).ends_with("/fcntl.lck"))
+        .unwrap();
+    let locks = fl["file_locks"].as_array().unwrap();
+    assert_eq!(locks.len(), 2, "{locks:?}");
+    let held = locks.iter().find(|l| l["waiting"] == false).unwrap();
+    assert_eq!(
+        (
+            held["kind"].as_str(),
+            held["access"].as_str(),
+            held["pid"].as_i64(),
+            held["start"].as_u64(),
+            held["end"].as_u64()
+        ),
+        (
+            Some("POSIX"),
+            Some("WRITE"),
+            Some(t.pid() as i64),
+            Some(0),
+            Some(99)
+        )
+    );
+    let wait = locks.iter().find(|l| l["waiting"] == true).unwrap();
+    assert_eq!(
+        (wait["pid"].as_i64(), wait["comm"].as_str()),
+        (Some(waiter), Some("zoo-waiter"))
+    );
+    // Deleted by link count; sizes of regular files.
+    assert_eq!(deleted["detail"]["nlink"], 0);
+    assert_eq!(append["detail"]["size"], 100);
+    assert_eq!(append["detail"]["deleted"], false);
 
     let tcp = &of("socket")
         .into_iter()
@@ -115,12 +208,18 @@ fn every_fd_kind_is_decoded_with_exact_values() {
         "every 5s",
         "SIGUSR1, SIGTERM",
         "memfd:zoo",
-        "IN_CREATE|IN_DELETE on inode",
+        "IN_CREATE|IN_DELETE on /",
         " LISTEN",
         "stream listening ",
         "/deleted.bin (deleted)",
         "EPOLLIN|EPOLLERR|EPOLLHUP|EPOLLET -> pipe:[",
-        "lock: 1: FLOCK",
+        "locked: FLOCK WRITE by",
+        "watched dir",
+        "(zoo-child)",
+        "waiting: POSIX WRITE 0-99 by",
+        "ESTABLISHED; other end:",
+        "stream connected (unnamed)",
+        "[100 B, on ",
     ] {
         assert!(out.contains(want), "missing {want:?} in:\n{out}");
     }
@@ -130,6 +229,15 @@ fn every_fd_kind_is_decoded_with_exact_values() {
             && first.contains("1 timerfd")
             && first.contains("% of RLIMIT_NOFILE"),
         "{first}"
+    );
+    assert!(out.contains(&format!("PID {child} (zoo-child)")), "{out}");
+    assert!(
+        out.contains(&format!("read end; written by {child} (zoo-child) fd")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("on {}", dir.path().join("watched dir").display())),
+        "{out}"
     );
     // Only some fds.
     let evs = ev["fd"].to_string();
@@ -257,7 +365,11 @@ fn fds_all_with_filters() {
     types.sort();
     assert_eq!(types, vec!["eventfd", "timerfd"]);
     let p = find(&["--path", dir.path().to_str().unwrap()]);
-    assert_eq!(p.len(), 3, "append.log, deleted.bin, flock.lck: {p:?}");
+    assert_eq!(
+        p.len(),
+        4,
+        "append.log, deleted.bin, flock.lck, fcntl.lck: {p:?}"
+    );
     assert!(find(&["-u", "nobody"]).is_empty());
     // Text: one block per process, streamed; nothing raw reaches the terminal.
     let out = run(&["fds", "--all", "-w"]).out();
