@@ -136,6 +136,34 @@ fn main() {
         Some("fdzoo") => fdzoo(&args[2]),
         Some("signals") => signals(),
         Some("zombie") => zombie(),
+        Some("pair") => {
+            // A unix socketpair whose other end lives in a child.
+            // SAFETY: fork while single-threaded; the child never returns.
+            unsafe {
+                let mut sp = [0i32; 2];
+                assert_eq!(
+                    libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0, sp.as_mut_ptr()),
+                    0
+                );
+                let child = libc::fork();
+                assert!(child >= 0);
+                if child == 0 {
+                    child_keeping(&[sp[1]], c"pair-child");
+                }
+                libc::close(sp[1]);
+            }
+            ready();
+            sleep_forever()
+        }
+        Some("listen") => {
+            // A TCP listener on 0.0.0.0:PORT (works in a new network
+            // namespace whose loopback is down).
+            let l =
+                std::net::TcpListener::bind(("0.0.0.0", args[2].parse::<u16>().unwrap())).unwrap();
+            ready();
+            let _keep = l;
+            sleep_forever()
+        }
         Some("leader-exit") => {
             // The main thread exits; a second thread keeps the process alive.
             std::thread::spawn(|| {

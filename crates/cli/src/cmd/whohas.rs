@@ -47,24 +47,7 @@ fn parse_what(a: &WhoHasArgs, root: &ProcRoot) -> anyhow::Result<What> {
         _ => {}
     }
     if let Some((proto, port)) = port_spec(w) {
-        let mut buf = Vec::new();
-        let mut inodes = Vec::new();
-        for (file, name) in [
-            (c"net/tcp", "tcp"),
-            (c"net/tcp6", "tcp"),
-            (c"net/udp", "udp"),
-            (c"net/udp6", "udp"),
-        ] {
-            if proto.0.is_some_and(|p| p != name) || root.read(file, &mut buf, 256 << 20).is_err() {
-                continue;
-            }
-            for s in net::inet_table(&buf) {
-                if s.local.1 == port && proto.1.is_none_or(|ip| ip == s.local.0) {
-                    inodes.push(s.inode);
-                }
-            }
-        }
-        return Ok(What::Inodes(inodes));
+        return Ok(What::Inodes(port_inodes(root, proto, port)));
     }
     let p = std::path::Path::new(w);
     let abs = if p.is_absolute() {
@@ -83,6 +66,51 @@ fn parse_what(a: &WhoHasArgs, root: &ProcRoot) -> anyhow::Result<What> {
 }
 
 type ProtoAddr = (Option<&'static str>, Option<std::net::IpAddr>);
+
+/// The inodes of sockets bound to `port`, in every network namespace a
+/// process is in (containers have their own tables): procscope's own
+/// namespace, then one process per other namespace (socket inodes are
+/// unique across namespaces, so the lists merge).
+fn port_inodes(root: &ProcRoot, proto: ProtoAddr, port: u16) -> Vec<u64> {
+    let mut buf = Vec::new();
+    let mut inodes = Vec::new();
+    let mut scan = |read: &mut dyn FnMut(&std::ffi::CStr, &mut Vec<u8>) -> bool| {
+        for (file, name) in [
+            (c"net/tcp", "tcp"),
+            (c"net/tcp6", "tcp"),
+            (c"net/udp", "udp"),
+            (c"net/udp6", "udp"),
+        ] {
+            if proto.0.is_some_and(|p| p != name) || !read(file, &mut buf) {
+                continue;
+            }
+            for s in net::inet_table(&buf) {
+                if s.local.1 == port && proto.1.is_none_or(|ip| ip == s.local.0) {
+                    inodes.push(s.inode);
+                }
+            }
+        }
+    };
+    scan(&mut |f, b| root.read(f, b, 256 << 20).is_ok());
+    let mut seen = std::collections::HashSet::new();
+    if let Ok(me) = root.process(root.own_pid()) {
+        if let Ok(ns) = me.readlink(c"ns/net") {
+            seen.insert(ns);
+        }
+    }
+    for pid in root.pids().unwrap_or_default() {
+        let Ok(dir) = root.process(pid) else { continue };
+        let Ok(ns) = dir.readlink(c"ns/net") else {
+            continue;
+        };
+        if seen.insert(ns) {
+            scan(&mut |f, b| dir.read(f, b, 256 << 20).is_ok());
+        }
+    }
+    inodes.sort_unstable();
+    inodes.dedup();
+    inodes
+}
 
 /// `:PORT`, `tcp:PORT`, `udp:PORT`, `ADDR:PORT`, `[V6]:PORT`.
 fn port_spec(w: &str) -> Option<(ProtoAddr, u16)> {

@@ -386,3 +386,38 @@ fn fds_all_with_filters() {
         r.stderr
     );
 }
+
+#[test]
+fn sockets_in_another_network_namespace() {
+    // A listener on a port inside its own network namespace: invisible in
+    // procscope's /proc/net/tcp, found through the process's own tables.
+    let mut c = std::process::Command::new("unshare");
+    c.args(["--net", testkit().to_str().unwrap(), "listen", "47931"]);
+    let t = start(c);
+    let r = run(&["who-has", "--json", ":47931"]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let holders = r.json()["holders"].as_array().unwrap().clone();
+    assert!(holders.iter().any(|h| h["pid"] == t.pid()), "{holders:?}");
+    let v = run(&["fds", "--json", &t.pid_s()]).json();
+    let fds = v["processes"][0]["fds"].as_array().unwrap().clone();
+    let s = fds
+        .iter()
+        .find(|f| f["detail"]["type"] == "socket")
+        .expect("the listener");
+    assert_eq!(s["detail"]["socket"]["local_port"], 47931);
+    assert_eq!(s["detail"]["socket"]["state"], "LISTEN");
+    // Nothing listens on it here.
+    assert_eq!(run(&["who-has", ":47932"]).status, 1);
+
+    // A socketpair in another namespace: sock_diag is asked from inside it.
+    let mut c = std::process::Command::new("unshare");
+    c.args(["--net", testkit().to_str().unwrap(), "pair"]);
+    let t = start(c);
+    let v = run(&["fds", "--json", &t.pid_s()]).json();
+    let fds = v["processes"][0]["fds"].as_array().unwrap().clone();
+    let s = fds
+        .iter()
+        .find(|f| f["detail"]["socket"]["family"] == "unix")
+        .expect("the pair");
+    assert_eq!(s["other_end"][0]["comm"], "pair-child", "{s}");
+}
