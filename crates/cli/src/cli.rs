@@ -375,6 +375,12 @@ pub struct FdsArgs {
     /// Do not cut descriptions to the terminal width.
     #[arg(short = 'w', long)]
     pub wide: bool,
+
+    /// Skip the host-wide scan that names who holds the other ends of pipes
+    /// and sockets (and the lock, pidfd and inotify lookups): as fast as
+    /// lsof -p on a busy host.
+    #[arg(long)]
+    pub no_peers: bool,
 }
 
 /// `procscope who-has`.

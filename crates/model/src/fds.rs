@@ -727,19 +727,41 @@ pub fn read_cached(
     Ok(out)
 }
 
-/// The sockets of `dir`'s network namespace, from its tcp/udp/unix tables.
-/// Loopback TCP/UDP connections get the inode of their other end from the
-/// same tables; connected unix sockets from sock_diag: for the inodes in
-/// `unix` (`None`: every unix socket, in one dump).
-fn socket_tables(dir: &ProcDir, unix: Option<&[u64]>) -> HashMap<u64, SocketDesc> {
+/// The sockets of `dir`'s network namespace. Unix sockets come from
+/// sock_diag (name, type, state and the peer's inode), asked about `only`
+/// those inodes one by one, or in one dump for every socket (`None`); the
+/// text table `net/unix` when sock_diag is not available. TCP/UDP come from
+/// the `net/tcp*`/`net/udp*` tables — with `only`, just the tables still
+/// needed for inodes not found yet (a process with unix sockets and one TCP
+/// socket does not pay for the UDP tables). Loopback connections get the
+/// inode of their other end from the same tables.
+fn socket_tables(dir: &ProcDir, only: Option<&[u64]>) -> HashMap<u64, SocketDesc> {
     let mut m = HashMap::new();
     let mut buf = Vec::new();
+    let own = std::fs::read_link("/proc/self/ns/net")
+        .ok()
+        .map(|p| p.into_os_string().into_encoded_bytes());
+    let diag = procscope_read::sockdiag::SockDiag::for_process(dir, own.as_deref())
+        .and_then(|mut d| d.unix(only));
+    match diag {
+        Ok(found) => {
+            for (i, d) in found {
+                m.insert(i, unix_desc(&d));
+            }
+        }
+        Err(_) => unix_from_text(dir, &mut buf, &mut m),
+    }
+    let all_found =
+        |m: &HashMap<u64, SocketDesc>| only.is_some_and(|v| v.iter().all(|i| m.contains_key(i)));
     for (file, proto) in [
         (c"net/tcp", "tcp"),
         (c"net/tcp6", "tcp6"),
         (c"net/udp", "udp"),
         (c"net/udp6", "udp6"),
     ] {
+        if all_found(&m) {
+            break;
+        }
         if dir.read(file, &mut buf, 256 << 20).is_err() {
             continue;
         }
@@ -761,62 +783,79 @@ fn socket_tables(dir: &ProcDir, unix: Option<&[u64]>) -> HashMap<u64, SocketDesc
         }
     }
     link_inet_peers(&mut m);
-    if dir.read(c"net/unix", &mut buf, 256 << 20).is_ok() {
-        for s in net::unix_table(&buf) {
-            let kind = match s.sock_type {
-                1 => "stream",
-                2 => "dgram",
-                5 => "seqpacket",
-                _ => "unix",
-            };
-            let state = if s.listening {
-                "listening"
-            } else {
-                match s.state {
-                    1 => "unconnected",
-                    2 => "connecting",
-                    3 => "connected",
-                    4 => "disconnecting",
-                    _ => "unknown",
-                }
-            };
-            m.insert(
-                s.inode,
-                SocketDesc::Unix {
-                    path: s.path.map(Bytes::from),
-                    kind,
-                    state,
-                    peer_inode: None,
-                },
-            );
-        }
-        let want: Vec<u64> = match unix {
-            Some(v) => v
-                .iter()
-                .copied()
-                .filter(|i| matches!(m.get(i), Some(SocketDesc::Unix { .. })))
-                .collect(),
-            None => m
-                .iter()
-                .filter(|(_, d)| matches!(d, SocketDesc::Unix { .. }))
-                .map(|(i, _)| *i)
-                .collect(),
-        };
-        if !want.is_empty() {
-            let own = std::fs::read_link("/proc/self/ns/net")
-                .ok()
-                .map(|p| p.into_os_string().into_encoded_bytes());
-            let peers = procscope_read::sockdiag::SockDiag::for_process(dir, own.as_deref())
-                .and_then(|mut d| d.unix_peers(&want))
-                .unwrap_or_default();
-            for (i, p) in peers {
-                if let Some(SocketDesc::Unix { peer_inode, .. }) = m.get_mut(&i) {
-                    *peer_inode = Some(p);
-                }
-            }
-        }
-    }
     m
+}
+
+fn unix_kind(t: u8) -> &'static str {
+    match t {
+        1 => "stream",
+        2 => "dgram",
+        5 => "seqpacket",
+        _ => "unix",
+    }
+}
+
+/// A unix socket as sock_diag describes it. Its states are the TCP ones
+/// (`TCP_LISTEN` 10, `TCP_ESTABLISHED` 1, `TCP_SYN_SENT` 2, `TCP_CLOSE` 7).
+fn unix_desc(d: &procscope_parse::sockdiag::UnixDiag) -> SocketDesc {
+    let state = match d.state {
+        10 => "listening",
+        1 => "connected",
+        2 => "connecting",
+        7 => "unconnected",
+        _ => "unknown",
+    };
+    // An abstract name starts with NUL; shown with `@` like ss and /proc/net/unix.
+    let path = d
+        .name
+        .as_ref()
+        .filter(|n| !n.is_empty())
+        .map(|n| match n.split_first() {
+            Some((0, rest)) => {
+                let mut v = b"@".to_vec();
+                v.extend_from_slice(rest);
+                Bytes(v)
+            }
+            // A path name may carry its terminating NUL (the bind() length
+            // included it); a path cannot contain NUL, so cut at the first.
+            _ => Bytes(n.split(|&c| c == 0).next().unwrap_or_default().to_vec()),
+        });
+    SocketDesc::Unix {
+        path,
+        kind: unix_kind(d.kind),
+        state,
+        peer_inode: d.peer.filter(|p| *p != 0).map(u64::from),
+    }
+}
+
+/// `net/unix` as text (no peers): when sock_diag is not available (a
+/// fixture tree, a kernel without CONFIG_UNIX_DIAG).
+fn unix_from_text(dir: &ProcDir, buf: &mut Vec<u8>, m: &mut HashMap<u64, SocketDesc>) {
+    if dir.read(c"net/unix", buf, 256 << 20).is_err() {
+        return;
+    }
+    for s in net::unix_table(buf) {
+        let state = if s.listening {
+            "listening"
+        } else {
+            match s.state {
+                1 => "unconnected",
+                2 => "connecting",
+                3 => "connected",
+                4 => "disconnecting",
+                _ => "unknown",
+            }
+        };
+        m.insert(
+            s.inode,
+            SocketDesc::Unix {
+                path: s.path.map(Bytes::from),
+                kind: unix_kind(u8::try_from(s.sock_type).unwrap_or(0)),
+                state,
+                peer_inode: None,
+            },
+        );
+    }
 }
 
 /// An IPv4-mapped IPv6 address as IPv4 (a v4 client's connection to a
@@ -981,5 +1020,82 @@ fn describe(
             },
         },
         FdLink::Other(_) => Detail::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use procscope_parse::sockdiag::UnixDiag;
+
+    fn diag(name: Option<&[u8]>, state: u8, peer: Option<u32>) -> UnixDiag {
+        UnixDiag {
+            inode: 1,
+            kind: 1,
+            state,
+            peer,
+            name: name.map(<[u8]>::to_vec),
+        }
+    }
+
+    #[test]
+    fn unix_names_and_states_from_sock_diag() {
+        let path = |d: &SocketDesc| match d {
+            SocketDesc::Unix { path, .. } => path.clone(),
+            SocketDesc::Inet { .. } => None,
+        };
+        // A path bound with its NUL; an abstract name with NULs inside.
+        assert_eq!(
+            path(&unix_desc(&diag(Some(b"/run/a b\0"), 10, None))),
+            Some(Bytes(b"/run/a b".to_vec()))
+        );
+        assert_eq!(
+            path(&unix_desc(&diag(Some(b"\0x\0y"), 1, None))),
+            Some(Bytes(b"@x\0y".to_vec()))
+        );
+        assert_eq!(path(&unix_desc(&diag(None, 1, None))), None);
+        let d = unix_desc(&diag(None, 1, Some(77)));
+        assert!(matches!(
+            d,
+            SocketDesc::Unix {
+                state: "connected",
+                kind: "stream",
+                peer_inode: Some(77),
+                ..
+            }
+        ));
+        assert!(matches!(
+            unix_desc(&diag(None, 10, Some(0))),
+            SocketDesc::Unix {
+                state: "listening",
+                peer_inode: None,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn loopback_ends_are_paired_across_tcp_and_tcp6() {
+        let v4: IpAddr = "127.0.0.1".parse().unwrap();
+        let mapped: IpAddr = "::ffff:127.0.0.1".parse().unwrap();
+        let sock = |proto, l: IpAddr, lp, r: IpAddr, rp| SocketDesc::Inet {
+            proto,
+            local: l,
+            local_port: lp,
+            remote: r,
+            remote_port: rp,
+            state: "ESTABLISHED",
+            tx_queue: 0,
+            rx_queue: 0,
+            peer_inode: None,
+        };
+        let mut m = HashMap::new();
+        m.insert(1, sock("tcp", v4, 5000, v4, 80));
+        m.insert(2, sock("tcp6", mapped, 80, mapped, 5000));
+        m.insert(3, sock("udp", v4, 5000, v4, 80)); // UDP never pairs with TCP
+        link_inet_peers(&mut m);
+        assert_eq!(m[&1].peer_inode(), Some(2));
+        assert_eq!(m[&2].peer_inode(), Some(1));
+        assert_eq!(m[&3].peer_inode(), None);
     }
 }

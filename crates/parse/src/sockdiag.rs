@@ -12,14 +12,16 @@ const NLMSG_DONE: u16 = 3;
 const NLM_F_REQUEST: u16 = 1;
 const NLM_F_DUMP: u16 = 0x300;
 const AF_UNIX: u8 = 1;
-/// Ask for the peer's inode.
+/// Ask for the bound name and the peer's inode.
+const UDIAG_SHOW_NAME: u32 = 0x1;
 const UDIAG_SHOW_PEER: u32 = 0x4;
+const UNIX_DIAG_NAME: u16 = 0;
 const UNIX_DIAG_PEER: u16 = 2;
 const NLMSG_HDRLEN: usize = 16;
 const UNIX_DIAG_MSG_LEN: usize = 16;
 
 /// One unix socket in a reply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnixDiag {
     /// Its inode (`socket:[INODE]`).
     pub inode: u32,
@@ -29,6 +31,8 @@ pub struct UnixDiag {
     pub state: u8,
     /// The inode of the socket at the other end, when connected.
     pub peer: Option<u32>,
+    /// The bound name (`sun_path`; an abstract name starts with NUL).
+    pub name: Option<Vec<u8>>,
 }
 
 /// What a buffer of replies held.
@@ -62,7 +66,7 @@ pub fn unix_request(inode: Option<u32>, seq: u32) -> Vec<u8> {
     b.extend_from_slice(&0u16.to_ne_bytes());
     b.extend_from_slice(&u32::MAX.to_ne_bytes()); // every state
     b.extend_from_slice(&inode.unwrap_or(0).to_ne_bytes());
-    b.extend_from_slice(&UDIAG_SHOW_PEER.to_ne_bytes());
+    b.extend_from_slice(&(UDIAG_SHOW_NAME | UDIAG_SHOW_PEER).to_ne_bytes());
     // No cookie: INET_DIAG_NOCOOKIE in both words.
     b.extend_from_slice(&u32::MAX.to_ne_bytes());
     b.extend_from_slice(&u32::MAX.to_ne_bytes());
@@ -116,6 +120,7 @@ fn unix_msg(p: &[u8]) -> Option<UnixDiag> {
     let state = *p.get(2)?;
     let inode = u32_at(p, 4)?;
     let mut peer = None;
+    let mut name = None;
     let mut at = UNIX_DIAG_MSG_LEN;
     while let (Some(alen), Some(aty)) = (u16_at(p, at), u16_at(p, at + 2)) {
         let alen = usize::from(alen);
@@ -124,6 +129,8 @@ fn unix_msg(p: &[u8]) -> Option<UnixDiag> {
         }
         if aty == UNIX_DIAG_PEER {
             peer = u32_at(p, at + 4);
+        } else if aty == UNIX_DIAG_NAME {
+            name = p.get(at + 4..at + alen).map(<[u8]>::to_vec);
         }
         at += align4(alen);
     }
@@ -132,6 +139,7 @@ fn unix_msg(p: &[u8]) -> Option<UnixDiag> {
         kind,
         state,
         peer,
+        name,
     })
 }
 
@@ -148,6 +156,10 @@ mod tests {
             p.extend_from_slice(&UNIX_DIAG_PEER.to_ne_bytes());
             p.extend_from_slice(&x.to_ne_bytes());
         }
+        // A name attribute ("/a b", 4 bytes).
+        p.extend_from_slice(&8u16.to_ne_bytes());
+        p.extend_from_slice(&UNIX_DIAG_NAME.to_ne_bytes());
+        p.extend_from_slice(b"/a b");
         // An attribute with a 2-byte payload, padded to 4: skipped.
         p.extend_from_slice(&6u16.to_ne_bytes());
         p.extend_from_slice(&9u16.to_ne_bytes());
@@ -170,7 +182,7 @@ mod tests {
         assert_eq!(u32_at(&r, 8), Some(7));
         assert_eq!(r[16], 1);
         assert_eq!(u32_at(&r, 24), Some(1234));
-        assert_eq!(u32_at(&r, 28), Some(4));
+        assert_eq!(u32_at(&r, 28), Some(5));
         assert_eq!(u16_at(&unix_request(None, 1), 6), Some(0x301));
     }
 
@@ -187,10 +199,12 @@ mod tests {
                 inode: 100,
                 kind: 1,
                 state: 1,
-                peer: Some(101)
+                peer: Some(101),
+                name: Some(b"/a b".to_vec())
             }
         );
         assert_eq!(r.sockets[2].peer, None);
+        assert_eq!(r.sockets[2].name.as_deref(), Some(&b"/a b"[..]));
         assert!(!r.done);
         // NLMSG_ERROR with -ENOENT.
         let mut e = Vec::new();

@@ -9,7 +9,7 @@
 //! bounds them anyway).
 
 use crate::{Failure, Outcome, ProcDir};
-use procscope_parse::sockdiag::{unix_replies, unix_request};
+use procscope_parse::sockdiag::{UnixDiag, unix_replies, unix_request};
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::net::{AddressFamily, RecvFlags, SendFlags, SocketType};
 use std::collections::HashMap;
@@ -73,7 +73,7 @@ impl SockDiag {
         Ok(SockDiag { fd, seq: 0 })
     }
 
-    fn exchange(&mut self, inode: Option<u32>, out: &mut HashMap<u64, u64>) -> Outcome<()> {
+    fn exchange(&mut self, inode: Option<u32>, out: &mut HashMap<u64, UnixDiag>) -> Outcome<()> {
         self.seq = self.seq.wrapping_add(1);
         let req = unix_request(inode, self.seq);
         rustix::net::send(&self.fd, &req, SendFlags::empty()).map_err(errno)?;
@@ -82,33 +82,47 @@ impl SockDiag {
             let (n, _) =
                 rustix::net::recv(&self.fd, &mut buf, RecvFlags::empty()).map_err(errno)?;
             let r = unix_replies(buf.get(..n).unwrap_or_default());
-            for s in &r.sockets {
-                if let Some(p) = s.peer.filter(|p| *p != 0) {
-                    out.insert(u64::from(s.inode), u64::from(p));
-                }
+            let got = !r.sockets.is_empty();
+            for s in r.sockets {
+                out.insert(u64::from(s.inode), s);
             }
             // An exact query gets one answer (the socket or an error); a
             // dump ends with NLMSG_DONE.
-            if r.done || r.error.is_some() || (inode.is_some() && !r.sockets.is_empty()) || n == 0 {
+            if r.done || r.error.is_some() || (inode.is_some() && got) || n == 0 {
                 return Ok(());
             }
         }
     }
 
-    /// The peer inode of each of `inodes` that is a connected unix socket.
-    pub fn unix_peers(&mut self, inodes: &[u64]) -> Outcome<HashMap<u64, u64>> {
+    /// The unix sockets among `inodes` (`None`: every unix socket of the
+    /// namespace, in one dump), by inode. Inodes that are not unix sockets
+    /// are absent from the answer.
+    pub fn unix(&mut self, inodes: Option<&[u64]>) -> Outcome<HashMap<u64, UnixDiag>> {
         let mut out = HashMap::new();
-        if inodes.len() > EXACT_MAX {
-            self.exchange(None, &mut out)?;
-            out.retain(|k, _| inodes.contains(k));
-        } else {
-            for &i in inodes {
-                if let Ok(i) = u32::try_from(i) {
-                    self.exchange(Some(i), &mut out)?;
+        match inodes {
+            Some(v) if v.len() <= EXACT_MAX => {
+                for &i in v {
+                    if let Ok(i) = u32::try_from(i) {
+                        self.exchange(Some(i), &mut out)?;
+                    }
                 }
             }
+            Some(v) => {
+                self.exchange(None, &mut out)?;
+                out.retain(|k, _| v.contains(k));
+            }
+            None => self.exchange(None, &mut out)?,
         }
         Ok(out)
+    }
+
+    /// The peer inode of each of `inodes` that is a connected unix socket.
+    pub fn unix_peers(&mut self, inodes: &[u64]) -> Outcome<HashMap<u64, u64>> {
+        Ok(self
+            .unix(Some(inodes))?
+            .into_iter()
+            .filter_map(|(i, d)| d.peer.filter(|p| *p != 0).map(|p| (i, u64::from(p))))
+            .collect())
     }
 }
 

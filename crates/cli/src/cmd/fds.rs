@@ -17,10 +17,16 @@ Examples:
   procscope fds 1234                   every fd: type, mode, O_* flags, position, what it is
   procscope fds 1234 3 5               only fds 3 and 5
   procscope fds --json nginx
+  procscope fds --no-peers 1234        without the host-wide scan for other ends (fast on busy hosts)
+  procscope fds --all --deleted        lsof-style, every process
 
-Everything comes from /proc/PID/fd, fdinfo, the process's own mountinfo and
-the socket tables of its network namespace: nothing is opened or stat'ed
-through the fd links, so a dead NFS or FUSE mount cannot hang it.";
+Everything comes from /proc/PID/fd, fdinfo, the process's own mountinfo, the
+socket tables and sock_diag of its network namespace, and /proc/locks. The
+few things that reach a filesystem — link counts and sizes (statx from the
+kernel's cache), inotify watch paths (open_by_handle_at) — run under
+--timeout, so a dead NFS or FUSE mount cannot hang it. For one process, the
+other ends of its pipes and sockets are named by scanning every process's fd
+links (like ss -p and lsof +E); --no-peers skips that.";
 
 fn clock_name(id: i64) -> String {
     match id {
@@ -382,7 +388,7 @@ pub fn run(g: &Global, a: &FdsArgs) -> anyhow::Result<Exit> {
     let mut shown = 0usize;
     let mut err: Option<std::io::Error> = None;
     let width = if a.wide { None } else { output::term_width() };
-    let single = !a.all;
+    let single = !a.all && !a.no_peers;
     guard::run_ordered(
         pids,
         opts,
