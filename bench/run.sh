@@ -62,6 +62,7 @@ for n in "${sizes[@]}"; do
   python3 bench/measure.py --rounds "$rounds" --baseline "floor_lsof -p" \
     "floor_lsof -p=$bin/floor_lsof -p $busy" \
     "procscope fds PID=$ps_bin fds $busy" \
+    "procscope fds --no-peers PID=$ps_bin fds --no-peers $busy" \
     "lsof -p PID=lsof -n -P -p $busy"
   python3 "$kit/loadgen.py" stop >/dev/null
 done
