@@ -85,6 +85,10 @@ pub enum Command {
     /// Show every thread's state, wchan, system call and kernel stack, grouped.
     #[command(after_help = crate::cmd::stack::AFTER_HELP)]
     Stack(StackArgs),
+    /// Explain what a process waits for, following pipes, locks, sockets,
+    /// FUSE mounts and children to the process at the end (and deadlocks).
+    #[command(after_help = crate::cmd::why::AFTER_HELP)]
+    Why(WhyArgs),
     /// Find every task stuck in uninterruptible sleep (D), grouped by cause.
     #[command(after_help = crate::cmd::hung::AFTER_HELP)]
     Hung(HungArgs),
@@ -327,6 +331,13 @@ pub struct MapsArgs {
     /// Read smaps for RSS, PSS, dirty and swap of every mapping (like pmap -x).
     #[arg(short = 'x', long)]
     pub extended: bool,
+}
+
+/// `procscope why`.
+#[derive(Debug, Args)]
+pub struct WhyArgs {
+    /// A PID, or a regex on process names (every match is explained).
+    pub target: String,
 }
 
 /// `procscope hung`.

@@ -10,6 +10,7 @@
 //! Nothing here formats for terminals; see `procscope-render`.
 
 pub mod bytes;
+pub mod calls;
 pub mod clock;
 pub mod dossier;
 pub mod fds;
@@ -25,5 +26,6 @@ pub mod target;
 pub mod threads;
 pub mod tree;
 pub mod users;
+pub mod why;
 
 pub use procscope_read::{Failure, Need, Outcome};

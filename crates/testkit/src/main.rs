@@ -136,6 +136,24 @@ fn main() {
         Some("fdzoo") => fdzoo(&args[2]),
         Some("signals") => signals(),
         Some("zombie") => zombie(),
+        Some("flock") => {
+            // Holds an exclusive flock on FILE.
+            let f = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&args[2])
+                .unwrap();
+            // SAFETY: flock on an fd we own.
+            assert_eq!(
+                unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&f), libc::LOCK_EX) },
+                0
+            );
+            ready();
+            let _keep = f;
+            sleep_forever()
+        }
         Some("pair") => {
             // A unix socketpair whose other end lives in a child.
             // SAFETY: fork while single-threaded; the child never returns.

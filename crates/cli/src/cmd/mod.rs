@@ -12,3 +12,4 @@ pub mod show;
 pub mod stack;
 pub mod targets;
 pub mod whohas;
+pub mod why;

@@ -19,3 +19,4 @@ mod show_fixtures;
 mod stack;
 mod support;
 mod text;
+mod why;

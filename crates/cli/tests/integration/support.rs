@@ -203,6 +203,10 @@ impl HungFuse {
     pub fn hang_file(&self) -> PathBuf {
         self.dir.path().join("hang")
     }
+
+    pub fn daemon_pid(&self) -> u32 {
+        self.daemon.as_ref().map_or(0, Target::pid)
+    }
 }
 
 impl Drop for HungFuse {

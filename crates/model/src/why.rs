@@ -1,0 +1,731 @@
+//! `why`: what a process is waiting for, followed from process to process
+//! — a pipe to the process at its other end, a lock to its holder, a socket
+//! to the local peer, a FUSE file to the daemon, a wait to the child — until
+//! something that is not waiting on another process, or a cycle (a
+//! deadlock).
+
+use crate::bytes::Bytes;
+use crate::fds::{Detail, FdEntry, Peer, SocketDesc};
+use crate::threads::{self, ThreadInfo};
+use procscope_parse::stat::TaskState;
+use procscope_parse::syscall::{Abi, SyscallState};
+use procscope_read::guard;
+use procscope_read::{Outcome, ProcRoot};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+/// A process named as the cause.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Who {
+    /// Process ID.
+    pub pid: i32,
+    /// Its name.
+    pub comm: Bytes,
+    /// The fd it holds (when that is how it was found).
+    pub fd: Option<i32>,
+}
+
+/// What a group of threads waits for.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Wait {
+    /// On a CPU or runnable.
+    Running,
+    /// Stopped by a signal (`T`).
+    Stopped,
+    /// Stopped by a debugger (`t`).
+    Traced,
+    /// Exited, not yet reaped by its parent.
+    Zombie,
+    /// Reading from an empty pipe, or writing to a full one.
+    Pipe {
+        /// The fd.
+        fd: i32,
+        /// The pipe's inode.
+        inode: u64,
+        /// `read` or `write`.
+        end: &'static str,
+        /// Who holds the other end (writers of a read end, readers of a
+        /// write end).
+        other_end: Vec<Who>,
+    },
+    /// Reading from or writing to a socket.
+    Socket {
+        /// The fd.
+        fd: i32,
+        /// What the socket is.
+        what: String,
+        /// Who holds its other end on this host.
+        other_end: Vec<Who>,
+    },
+    /// Waiting for a file lock.
+    Lock {
+        /// The fd.
+        fd: i32,
+        /// The file.
+        path: Bytes,
+        /// Who holds a lock on it.
+        holders: Vec<Who>,
+    },
+    /// Reading or writing a file on a network or FUSE filesystem.
+    File {
+        /// The fd.
+        fd: i32,
+        /// The file.
+        path: Bytes,
+        /// Its mount point.
+        mount_point: Option<Bytes>,
+        /// Its filesystem type.
+        fs_type: Option<Bytes>,
+        /// The FUSE daemons (processes holding `/dev/fuse`).
+        daemons: Vec<Who>,
+    },
+    /// Waiting for a child (wait4, or a vfork parent).
+    Children {
+        /// The children.
+        children: Vec<Who>,
+    },
+    /// A user-space lock or condition variable.
+    Futex {
+        /// The futex address (threads on the same address wait together).
+        addr: u64,
+    },
+    /// Waiting for events (epoll, poll, select): idle.
+    Events,
+    /// Sleeping by choice (nanosleep, pause, sigsuspend).
+    Sleep,
+    /// Waiting for a connection.
+    Accept,
+    /// In the kernel, for the reason its frames tell.
+    Kernel {
+        /// The likely cause.
+        cause: &'static str,
+    },
+    /// Another system call.
+    Other,
+    /// The system call could not be read.
+    Unknown {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Threads of one process doing the same thing.
+#[derive(Debug, Clone, Serialize)]
+pub struct Group {
+    /// Their TIDs.
+    pub tids: Vec<i32>,
+    /// Scheduler state letter.
+    pub state: char,
+    /// What it means.
+    pub meaning: &'static str,
+    /// The system call, decoded (`read(fd 0 → pipe:[12] read end, 4096 bytes)`).
+    pub call: Option<String>,
+    /// Where it sleeps.
+    pub wchan: Option<Bytes>,
+    /// What it waits for.
+    pub wait: Wait,
+    /// The processes it waits on (followed in turn).
+    pub waits_for: Vec<i32>,
+    /// One line for people.
+    pub verdict: String,
+}
+
+/// One process in the chain.
+#[derive(Debug, Clone, Serialize)]
+pub struct Process {
+    /// Process ID.
+    pub pid: i32,
+    /// Its name.
+    pub comm: Bytes,
+    /// Its thread groups, the ones waiting on other processes first.
+    pub groups: Vec<Group>,
+}
+
+/// The answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct Why {
+    /// The process asked about.
+    pub target: i32,
+    /// Every process visited, the target first, in the order followed.
+    pub processes: Vec<Process>,
+    /// A cycle of processes waiting on each other (a deadlock), when found:
+    /// the PIDs in order, the first repeated at the end.
+    pub cycle: Option<Vec<i32>>,
+    /// The chain from the target to where it ends, as PIDs.
+    pub chain: Vec<i32>,
+}
+
+/// At most this many processes are followed.
+pub const MAX_PROCESSES: usize = 32;
+
+/// Follows what `pid` waits for.
+pub fn explain(root: &ProcRoot, pid: i32, opts: guard::Options) -> Outcome<Why> {
+    let mut processes: Vec<Process> = Vec::new();
+    let mut index: HashMap<i32, usize> = HashMap::new();
+    let mut queue = VecDeque::from([pid]);
+    let mut fuse: Option<Vec<Who>> = None;
+    while let Some(p) = queue.pop_front() {
+        if index.contains_key(&p) || processes.len() >= MAX_PROCESSES {
+            continue;
+        }
+        let proc = match analyse(root, p, opts, &mut fuse) {
+            Ok(x) => x,
+            Err(f) if p == pid => return Err(f),
+            Err(_) => continue,
+        };
+        for g in &proc.groups {
+            queue.extend(g.waits_for.iter().copied());
+        }
+        index.insert(p, processes.len());
+        processes.push(proc);
+    }
+    let edges: BTreeMap<i32, Vec<i32>> = processes
+        .iter()
+        .map(|p| {
+            let mut next: Vec<i32> = p.groups.iter().flat_map(|g| g.waits_for.clone()).collect();
+            next.sort_unstable();
+            next.dedup();
+            (p.pid, next)
+        })
+        .collect();
+    let cycle = find_cycle(pid, &edges);
+    let chain = chain_from(pid, &edges);
+    Ok(Why {
+        target: pid,
+        processes,
+        cycle,
+        chain,
+    })
+}
+
+/// A cycle reachable from `start` (depth-first, in PID order).
+fn find_cycle(start: i32, edges: &BTreeMap<i32, Vec<i32>>) -> Option<Vec<i32>> {
+    fn dfs(
+        n: i32,
+        edges: &BTreeMap<i32, Vec<i32>>,
+        path: &mut Vec<i32>,
+        done: &mut Vec<i32>,
+    ) -> Option<Vec<i32>> {
+        if let Some(i) = path.iter().position(|&p| p == n) {
+            let mut c = path.get(i..).unwrap_or_default().to_vec();
+            c.push(n);
+            return Some(c);
+        }
+        if done.contains(&n) {
+            return None;
+        }
+        path.push(n);
+        for &m in edges.get(&n).map(Vec::as_slice).unwrap_or_default() {
+            if let Some(c) = dfs(m, edges, path, done) {
+                return Some(c);
+            }
+        }
+        path.pop();
+        done.push(n);
+        None
+    }
+    dfs(start, edges, &mut Vec::new(), &mut Vec::new())
+}
+
+/// The first path from `start`, following the first edge of each process,
+/// until a process that waits on nobody (or one already on the path).
+fn chain_from(start: i32, edges: &BTreeMap<i32, Vec<i32>>) -> Vec<i32> {
+    let mut chain = vec![start];
+    let mut n = start;
+    while let Some(&next) = edges.get(&n).and_then(|v| v.first()) {
+        let seen = chain.contains(&next);
+        chain.push(next);
+        if seen || !edges.contains_key(&next) {
+            break;
+        }
+        n = next;
+    }
+    chain
+}
+
+fn comm_of(root: &ProcRoot, pid: i32) -> Bytes {
+    let mut b = Vec::new();
+    root.process(pid)
+        .and_then(|d| d.read(c"comm", &mut b, 4096))
+        .map(|_| Bytes::from(procscope_parse::comm::parse(&b)))
+        .unwrap_or_default()
+}
+
+fn who(p: &Peer) -> Who {
+    Who {
+        pid: p.pid,
+        comm: p.comm.clone(),
+        fd: Some(p.fd),
+    }
+}
+
+/// The processes holding `/dev/fuse` (FUSE daemons), found once per run.
+fn fuse_daemons(root: &ProcRoot, opts: guard::Options) -> Vec<Who> {
+    let mut v: Vec<Who> = crate::fdscan::scan(root, opts, |l: &[u8]| l == b"/dev/fuse")
+        .into_iter()
+        .map(|h| Who {
+            pid: h.pid,
+            comm: comm_of(root, h.pid),
+            fd: Some(h.fd),
+        })
+        .collect();
+    v.dedup_by_key(|w| w.pid);
+    v
+}
+
+fn children_of(root: &ProcRoot, pid: i32) -> Vec<Who> {
+    let Ok(dir) = root.process(pid) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut b = Vec::new();
+    for tid in dir.tids().unwrap_or_default() {
+        let Ok(name) = std::ffi::CString::new(format!("task/{tid}/children")) else {
+            continue;
+        };
+        if dir.read(&name, &mut b, 1 << 20).is_ok() {
+            for c in procscope_parse::num::words(&b) {
+                if let Some(c) =
+                    procscope_parse::num::dec_i64(c).and_then(|c| i32::try_from(c).ok())
+                {
+                    out.push(Who {
+                        pid: c,
+                        comm: comm_of(root, c),
+                        fd: None,
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+fn analyse(
+    root: &ProcRoot,
+    pid: i32,
+    opts: guard::Options,
+    fuse: &mut Option<Vec<Who>>,
+) -> Outcome<Process> {
+    let pt = threads::read(root, pid, opts)?;
+    let abi = pt.abi.as_ref().ok().copied();
+    let mut groups: Vec<Group> = threads::group(&pt.threads)
+        .into_iter()
+        .filter_map(|idx| {
+            let first = pt.threads.get(*idx.first()?)?;
+            let tids = idx
+                .iter()
+                .filter_map(|&i| pt.threads.get(i).map(|t| t.tid))
+                .collect();
+            Some(group(root, pid, first, tids, abi, opts, fuse))
+        })
+        .collect();
+    // Groups that wait on other processes first, then by size.
+    groups.sort_by_key(|g| (g.waits_for.is_empty(), std::cmp::Reverse(g.tids.len())));
+    Ok(Process {
+        pid,
+        comm: pt.comm,
+        groups,
+    })
+}
+
+fn fd_entry(root: &ProcRoot, pid: i32, fd: i32, opts: guard::Options) -> Option<FdEntry> {
+    let dir = root.process(pid).ok()?;
+    let mut v = crate::fds::read(&dir, &[fd]).ok()?;
+    crate::fds::resolve_peers(root, pid, &mut v, opts);
+    v.into_iter().next()
+}
+
+/// A short description of an fd for the decoded call.
+fn fd_text(e: &FdEntry) -> String {
+    match &e.detail {
+        Detail::File { path, .. } => String::from_utf8_lossy(path.as_slice()).into_owned(),
+        Detail::Pipe { inode } => {
+            let end = match e.flags.map(procscope_parse::decode::access_mode) {
+                Some("r") => " read end",
+                Some("w") => " write end",
+                _ => "",
+            };
+            format!("pipe:[{inode}]{end}")
+        }
+        Detail::Socket {
+            socket: Some(SocketDesc::Unix { path, kind, .. }),
+            inode,
+        } => match path {
+            Some(p) => format!("unix {kind} {}", String::from_utf8_lossy(p.as_slice())),
+            None => format!("unix {kind} socket:[{inode}]"),
+        },
+        Detail::Socket {
+            socket:
+                Some(SocketDesc::Inet {
+                    proto,
+                    local,
+                    local_port,
+                    remote,
+                    remote_port,
+                    ..
+                }),
+            ..
+        } => format!(
+            "{proto} {} -> {}",
+            crate::fds::addr_port(local, *local_port),
+            crate::fds::addr_port(remote, *remote_port)
+        ),
+        other => other.type_name().to_string(),
+    }
+}
+
+fn group(
+    root: &ProcRoot,
+    pid: i32,
+    t: &ThreadInfo,
+    tids: Vec<i32>,
+    abi: Option<Abi>,
+    opts: guard::Options,
+    fuse: &mut Option<Vec<Who>>,
+) -> Group {
+    let state = t.state.as_ref().ok().copied();
+    let (letter, meaning) = state.map_or(('?', "unknown"), |s| (s.letter(), s.meaning()));
+    let frames: Vec<&[u8]> = t
+        .stack
+        .as_ref()
+        .map(|f| f.iter().map(|f| f.symbol.as_slice()).collect())
+        .unwrap_or_default();
+    let wchan = t.wchan.as_ref().ok().cloned().flatten();
+    let kernel = || Wait::Kernel {
+        cause: crate::hung::likely_cause(&frames, wchan.as_ref().map(Bytes::as_slice)),
+    };
+    let mut call = None;
+    let wait = match (state, &t.syscall) {
+        (Some(TaskState::Zombie | TaskState::Dead), _) => Wait::Zombie,
+        (Some(TaskState::Stopped), _) => Wait::Stopped,
+        (Some(TaskState::TracingStop), _) => Wait::Traced,
+        (Some(TaskState::Running), _) | (_, Ok(SyscallState::Running)) => Wait::Running,
+        (_, Err(f)) => match state {
+            Some(TaskState::DiskSleep) => kernel(),
+            _ => Wait::Unknown {
+                reason: f.to_string(),
+            },
+        },
+        (_, Ok(SyscallState::Blocked { .. })) => kernel(),
+        (_, Ok(SyscallState::InSyscall { nr, args, .. })) => {
+            let name = abi.and_then(|a| a.name(*nr)).unwrap_or("?");
+            let entry =
+                crate::calls::fd_arg(name, args).and_then(|fd| fd_entry(root, pid, fd, opts));
+            call = Some(crate::calls::describe(name, args, &|fd| {
+                entry.as_ref().filter(|e| e.fd == fd).map(fd_text)
+            }));
+            classify(
+                root,
+                pid,
+                name,
+                args,
+                entry.as_ref(),
+                state,
+                &kernel,
+                opts,
+                fuse,
+            )
+        }
+    };
+    let waits_for: Vec<i32> = {
+        let mut v: Vec<i32> = match &wait {
+            Wait::Pipe { other_end, .. } | Wait::Socket { other_end, .. } => {
+                other_end.iter().map(|w| w.pid).collect()
+            }
+            Wait::Lock { holders, .. } => holders.iter().map(|w| w.pid).collect(),
+            Wait::File { daemons, .. } => daemons.iter().map(|w| w.pid).collect(),
+            Wait::Children { children } => children.iter().map(|w| w.pid).collect(),
+            _ => Vec::new(),
+        };
+        v.retain(|p| *p != pid);
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    let verdict = verdict(pid, &wait);
+    Group {
+        tids,
+        state: letter,
+        meaning,
+        call,
+        wchan,
+        wait,
+        waits_for,
+        verdict,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn classify(
+    root: &ProcRoot,
+    pid: i32,
+    name: &str,
+    args: &[u64; 6],
+    entry: Option<&FdEntry>,
+    state: Option<TaskState>,
+    kernel: &dyn Fn() -> Wait,
+    opts: guard::Options,
+    fuse: &mut Option<Vec<Who>>,
+) -> Wait {
+    let reading = matches!(
+        name,
+        "read" | "readv" | "pread64" | "preadv" | "preadv2" | "recvfrom" | "recvmsg" | "recvmmsg"
+    );
+    let writing = matches!(
+        name,
+        "write"
+            | "writev"
+            | "pwrite64"
+            | "pwritev"
+            | "pwritev2"
+            | "sendto"
+            | "sendmsg"
+            | "sendmmsg"
+            | "splice"
+            | "sendfile"
+    );
+    let locking =
+        name == "flock" || (name.starts_with("fcntl") && crate::calls::fcntl_waits(args[1]));
+    match (entry, name) {
+        (Some(e), _) if locking => {
+            let path = match &e.detail {
+                Detail::File { path, .. } => path.clone(),
+                _ => Bytes::default(),
+            };
+            let holders = e
+                .file_locks
+                .iter()
+                .filter(|l| !l.waiting && l.pid != i64::from(pid))
+                .filter_map(|l| {
+                    Some(Who {
+                        pid: i32::try_from(l.pid).ok().filter(|p| *p > 0)?,
+                        comm: l.comm.clone().unwrap_or_default(),
+                        fd: None,
+                    })
+                })
+                .collect();
+            Wait::Lock {
+                fd: e.fd,
+                path,
+                holders,
+            }
+        }
+        (Some(e), _) if reading || writing => match &e.detail {
+            Detail::Pipe { inode } => {
+                let want = if reading { ["w", "rw"] } else { ["r", "rw"] };
+                let other_end = e
+                    .peers
+                    .iter()
+                    .filter(|p| p.mode.is_some_and(|m| want.contains(&m)))
+                    .map(who)
+                    .collect();
+                Wait::Pipe {
+                    fd: e.fd,
+                    inode: *inode,
+                    end: if reading { "read" } else { "write" },
+                    other_end,
+                }
+            }
+            Detail::Socket { .. } => Wait::Socket {
+                fd: e.fd,
+                what: fd_text(e),
+                other_end: e.other_end.iter().map(who).collect(),
+            },
+            Detail::File {
+                path,
+                mount_point,
+                fs_type,
+                ..
+            } => {
+                let remote = fs_type.as_ref().is_some_and(|t| {
+                    let t = t.as_slice();
+                    t.starts_with(b"fuse")
+                        || t.starts_with(b"nfs")
+                        || t == b"cifs"
+                        || t == b"smb3"
+                        || t == b"9p"
+                        || t == b"ceph"
+                });
+                if remote || state == Some(TaskState::DiskSleep) {
+                    let is_fuse = fs_type
+                        .as_ref()
+                        .is_some_and(|t| t.as_slice().starts_with(b"fuse"));
+                    let daemons = if is_fuse {
+                        fuse.get_or_insert_with(|| fuse_daemons(root, opts)).clone()
+                    } else {
+                        Vec::new()
+                    };
+                    Wait::File {
+                        fd: e.fd,
+                        path: path.clone(),
+                        mount_point: mount_point.clone(),
+                        fs_type: fs_type.clone(),
+                        daemons,
+                    }
+                } else {
+                    Wait::Other
+                }
+            }
+            _ => Wait::Other,
+        },
+        (_, "wait4" | "waitid" | "waitpid") => Wait::Children {
+            children: children_of(root, pid),
+        },
+        (_, "vfork" | "clone" | "clone3") if state == Some(TaskState::DiskSleep) => {
+            Wait::Children {
+                children: children_of(root, pid),
+            }
+        }
+        (_, "futex" | "futex_time64" | "futex_waitv") => Wait::Futex { addr: args[0] },
+        (
+            _,
+            "epoll_wait" | "epoll_pwait" | "epoll_pwait2" | "poll" | "ppoll" | "select"
+            | "pselect6" | "io_getevents" | "io_uring_enter",
+        ) => Wait::Events,
+        (
+            _,
+            "nanosleep" | "clock_nanosleep" | "pause" | "rt_sigsuspend" | "rt_sigtimedwait"
+            | "sigsuspend",
+        ) => Wait::Sleep,
+        (_, "accept" | "accept4") => Wait::Accept,
+        _ if state == Some(TaskState::DiskSleep) => kernel(),
+        _ => Wait::Other,
+    }
+}
+
+fn names(v: &[Who]) -> String {
+    v.iter()
+        .map(|w| format!("{} ({})", w.pid, String::from_utf8_lossy(w.comm.as_slice())))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One line for people. Process names are not escaped here: renderers do
+/// that (`verdict` goes through their escaping like any other text).
+fn verdict(pid: i32, w: &Wait) -> String {
+    match w {
+        Wait::Running => "running on a CPU: not waiting".into(),
+        Wait::Stopped => format!("stopped by a signal: resume it with kill -CONT {pid}"),
+        Wait::Traced => "stopped by a debugger or tracer (see TracerPid)".into(),
+        Wait::Zombie => "exited; its parent has not reaped it".into(),
+        Wait::Pipe {
+            end: "read",
+            other_end,
+            ..
+        } if other_end.is_empty() => "waiting for data on a pipe nobody else can write".into(),
+        Wait::Pipe {
+            end: "read",
+            other_end,
+            ..
+        } => {
+            format!("waiting for data on a pipe written by {}", names(other_end))
+        }
+        Wait::Pipe { other_end, .. } if other_end.is_empty() => {
+            "the pipe is full and nobody else can read it".into()
+        }
+        Wait::Pipe { other_end, .. } => {
+            format!(
+                "the pipe is full: waiting for {} to read it",
+                names(other_end)
+            )
+        }
+        Wait::Socket {
+            what, other_end, ..
+        } if other_end.is_empty() => {
+            format!("waiting on a socket ({what}); the other end is not a process on this host")
+        }
+        Wait::Socket { other_end, .. } => {
+            format!("waiting on a socket connected to {}", names(other_end))
+        }
+        Wait::Lock { path, holders, .. } if holders.is_empty() => format!(
+            "waiting for a lock on {}",
+            String::from_utf8_lossy(path.as_slice())
+        ),
+        Wait::Lock { path, holders, .. } => format!(
+            "waiting for a lock on {} held by {}",
+            String::from_utf8_lossy(path.as_slice()),
+            names(holders)
+        ),
+        Wait::File {
+            path,
+            mount_point,
+            fs_type,
+            daemons,
+            ..
+        } => {
+            let on = match (mount_point, fs_type) {
+                (Some(m), Some(t)) => format!(
+                    " on {} ({})",
+                    String::from_utf8_lossy(m.as_slice()),
+                    String::from_utf8_lossy(t.as_slice())
+                ),
+                _ => String::new(),
+            };
+            let d = if daemons.is_empty() {
+                String::new()
+            } else {
+                format!("; FUSE daemon: {}", names(daemons))
+            };
+            format!(
+                "waiting for I/O on {}{on}: the filesystem is not answering{d}",
+                String::from_utf8_lossy(path.as_slice())
+            )
+        }
+        Wait::Children { children } if children.is_empty() => "waiting for a child".into(),
+        Wait::Children { children } => format!("waiting for its child {}", names(children)),
+        Wait::Futex { addr } => {
+            format!("waiting on a user-space lock or condition variable (futex {addr:#x})")
+        }
+        Wait::Events => "idle: waiting for events (epoll/poll/select)".into(),
+        Wait::Sleep => "sleeping by choice".into(),
+        Wait::Accept => "waiting for a connection".into(),
+        Wait::Kernel { cause } => format!("in the kernel: {cause}"),
+        Wait::Other => "in a system call".into(),
+        Wait::Unknown { reason } => format!("cannot tell: {reason}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cycles_and_chains() {
+        let e: BTreeMap<i32, Vec<i32>> = [(1, vec![2]), (2, vec![3]), (3, vec![1])].into();
+        assert_eq!(find_cycle(1, &e), Some(vec![1, 2, 3, 1]));
+        let e: BTreeMap<i32, Vec<i32>> = [(1, vec![2]), (2, vec![3]), (3, vec![])].into();
+        assert_eq!(find_cycle(1, &e), None);
+        assert_eq!(chain_from(1, &e), vec![1, 2, 3]);
+        let e: BTreeMap<i32, Vec<i32>> = [(1, vec![2, 5]), (2, vec![]), (5, vec![5])].into();
+        assert_eq!(find_cycle(1, &e), Some(vec![5, 5]));
+        assert_eq!(chain_from(1, &e), vec![1, 2]);
+        let e: BTreeMap<i32, Vec<i32>> = [(1, vec![2]), (2, vec![1])].into();
+        assert_eq!(chain_from(1, &e), vec![1, 2, 1]);
+    }
+
+    #[test]
+    fn verdicts() {
+        let w = |pid, c: &str| Who {
+            pid,
+            comm: Bytes(c.as_bytes().to_vec()),
+            fd: None,
+        };
+        assert_eq!(
+            verdict(
+                9,
+                &Wait::Pipe {
+                    fd: 1,
+                    inode: 5,
+                    end: "write",
+                    other_end: vec![w(812, "gzip")]
+                }
+            ),
+            "the pipe is full: waiting for 812 (gzip) to read it"
+        );
+        assert_eq!(
+            verdict(9, &Wait::Stopped),
+            "stopped by a signal: resume it with kill -CONT 9"
+        );
+    }
+}
