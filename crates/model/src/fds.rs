@@ -292,6 +292,120 @@ pub struct Peer {
     pub mode: Option<&'static str>,
 }
 
+/// A one-line description of an fd for a decoded system call: what it is,
+/// and who is at the other end or holds its locks, when resolved
+/// (`pipe:[123] read end [written by 812 (tar)]`).
+pub fn brief(e: &FdEntry) -> String {
+    let lossy = |b: &Bytes| String::from_utf8_lossy(b.as_slice()).into_owned();
+    let names = |v: &[Peer]| {
+        let mut seen: Vec<String> = Vec::new();
+        for p in v {
+            let n = format!("{} ({})", p.pid, lossy(&p.comm));
+            if !seen.contains(&n) {
+                seen.push(n);
+            }
+        }
+        seen.join(", ")
+    };
+    let mode = e.flags.map(procscope_parse::decode::access_mode);
+    let mut s = match &e.detail {
+        Detail::File {
+            path,
+            mount_point,
+            fs_type,
+            ..
+        } => match (mount_point, fs_type) {
+            (Some(m), Some(t)) if m.as_slice() != b"/" => {
+                format!("{} on {} {}", lossy(path), lossy(m), lossy(t))
+            }
+            _ => lossy(path),
+        },
+        Detail::Pipe { inode } => {
+            let end = match mode {
+                Some("r") => " read end",
+                Some("w") => " write end",
+                _ => "",
+            };
+            format!("pipe:[{inode}]{end}")
+        }
+        Detail::Socket {
+            socket: Some(SocketDesc::Unix {
+                path, kind, state, ..
+            }),
+            inode,
+        } => match path {
+            Some(p) => format!("unix {kind} {state} {}", lossy(p)),
+            None => format!("unix {kind} {state} socket:[{inode}]"),
+        },
+        Detail::Socket {
+            socket:
+                Some(SocketDesc::Inet {
+                    proto,
+                    local,
+                    local_port,
+                    remote,
+                    remote_port,
+                    state,
+                    ..
+                }),
+            ..
+        } => {
+            if *remote_port == 0 {
+                format!("{proto} {} {state}", addr_port(local, *local_port))
+            } else {
+                format!(
+                    "{proto} {} -> {} {state}",
+                    addr_port(local, *local_port),
+                    addr_port(remote, *remote_port)
+                )
+            }
+        }
+        Detail::Socket { inode, .. } => format!("socket:[{inode}]"),
+        other => other.type_name().to_string(),
+    };
+    let mut extra: Vec<String> = Vec::new();
+    if let Detail::Pipe { .. } = e.detail {
+        let want: &[&str] = if mode == Some("r") {
+            &["w", "rw"]
+        } else {
+            &["r", "rw"]
+        };
+        let verb = if mode == Some("r") {
+            "written by"
+        } else {
+            "read by"
+        };
+        let other: Vec<Peer> = e
+            .peers
+            .iter()
+            .filter(|p| p.mode.is_some_and(|m| want.contains(&m)))
+            .cloned()
+            .collect();
+        if !other.is_empty() {
+            extra.push(format!("{verb} {}", names(&other)));
+        }
+    }
+    if !e.other_end.is_empty() {
+        extra.push(format!("peer {}", names(&e.other_end)));
+    }
+    let holders: Vec<String> = e
+        .file_locks
+        .iter()
+        .filter(|l| !l.waiting)
+        .map(|l| match &l.comm {
+            Some(c) => format!("{} ({})", l.pid, lossy(c)),
+            None => l.pid.to_string(),
+        })
+        .collect();
+    if !holders.is_empty() {
+        extra.push(format!("locked by {}", holders.join(", ")));
+    }
+    if !extra.is_empty() {
+        s.push_str(&format!(" [{}]", extra.join("; ")));
+    }
+    s
+}
+
 /// Fills in what needs the rest of the host, for the fds of process `pid`:
 /// - [`FdEntry::peers`] (every other fd, in any process, on the same pipe or
 ///   socket) and [`FdEntry::other_end`] (the holders of the socket at the

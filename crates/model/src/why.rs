@@ -5,7 +5,7 @@
 //! deadlock).
 
 use crate::bytes::Bytes;
-use crate::fds::{Detail, FdEntry, Peer, SocketDesc};
+use crate::fds::{Detail, FdEntry, Peer};
 use crate::threads::{self, ThreadInfo};
 use procscope_parse::stat::TaskState;
 use procscope_parse::syscall::{Abi, SyscallState};
@@ -338,41 +338,7 @@ fn fd_entry(root: &ProcRoot, pid: i32, fd: i32, opts: guard::Options) -> Option<
 
 /// A short description of an fd for the decoded call.
 fn fd_text(e: &FdEntry) -> String {
-    match &e.detail {
-        Detail::File { path, .. } => String::from_utf8_lossy(path.as_slice()).into_owned(),
-        Detail::Pipe { inode } => {
-            let end = match e.flags.map(procscope_parse::decode::access_mode) {
-                Some("r") => " read end",
-                Some("w") => " write end",
-                _ => "",
-            };
-            format!("pipe:[{inode}]{end}")
-        }
-        Detail::Socket {
-            socket: Some(SocketDesc::Unix { path, kind, .. }),
-            inode,
-        } => match path {
-            Some(p) => format!("unix {kind} {}", String::from_utf8_lossy(p.as_slice())),
-            None => format!("unix {kind} socket:[{inode}]"),
-        },
-        Detail::Socket {
-            socket:
-                Some(SocketDesc::Inet {
-                    proto,
-                    local,
-                    local_port,
-                    remote,
-                    remote_port,
-                    ..
-                }),
-            ..
-        } => format!(
-            "{proto} {} -> {}",
-            crate::fds::addr_port(local, *local_port),
-            crate::fds::addr_port(remote, *remote_port)
-        ),
-        other => other.type_name().to_string(),
-    }
+    crate::fds::brief(e)
 }
 
 fn group(

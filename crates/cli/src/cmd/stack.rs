@@ -5,11 +5,13 @@ use crate::cmd::targets;
 use crate::output::{self, Exit};
 use anstyle::Style;
 use procscope_model::bytes::Bytes;
+use procscope_model::calls;
 use procscope_model::process::OutcomeJson;
 use procscope_model::threads::{self, ProcessThreads, ThreadInfo};
 use procscope_parse::syscall::{Abi, SyscallState};
 use procscope_read::Failure;
 use procscope_render::escape::escape;
+use std::collections::HashMap;
 use std::io::Write;
 
 /// Extra help for `procscope stack --help`.
@@ -31,7 +33,10 @@ pub fn run(g: &Global, a: &StackArgs) -> anyhow::Result<Exit> {
     let mut procs = Vec::new();
     for pid in pids {
         match threads::read(&root, pid, opts) {
-            Ok(p) => procs.push(p),
+            Ok(p) => {
+                let fds = fd_texts(&root, &p, opts);
+                procs.push((p, fds));
+            }
             Err(Failure::Gone) => {}
             Err(f) => output::warn(&format!("PID {pid}: {f}")),
         }
@@ -42,8 +47,10 @@ pub fn run(g: &Global, a: &StackArgs) -> anyhow::Result<Exit> {
     }
     let mut out = output::stdout(g.color);
     if g.json {
-        let docs: Vec<serde_json::Value> =
-            procs.iter().map(|p| json_process(p, a.no_group)).collect();
+        let docs: Vec<serde_json::Value> = procs
+            .iter()
+            .map(|(p, fds)| json_process(p, fds, a.no_group))
+            .collect();
         procscope_render::json::write_document(
             &mut out,
             "stack",
@@ -53,8 +60,8 @@ pub fn run(g: &Global, a: &StackArgs) -> anyhow::Result<Exit> {
         return Ok(Exit::Success);
     }
     let mut hints = Vec::new();
-    for p in &procs {
-        human(&mut out, p, a.no_group, &mut hints)?;
+    for (p, fds) in &procs {
+        human(&mut out, p, fds, a.no_group, &mut hints)?;
     }
     out.flush()?;
     drop(out);
@@ -66,18 +73,73 @@ pub fn run(g: &Global, a: &StackArgs) -> anyhow::Result<Exit> {
     Ok(Exit::Success)
 }
 
-fn syscall_text(sc: &SyscallState, abi: Option<Abi>) -> String {
+/// What the fds in the threads' system calls are, with who is at their
+/// other end: one `fds` read and one peer scan for the whole process.
+fn fd_texts(
+    root: &procscope_read::ProcRoot,
+    p: &ProcessThreads,
+    opts: procscope_read::guard::Options,
+) -> HashMap<i32, String> {
+    let abi = p.abi.as_ref().ok().copied();
+    let mut wanted: Vec<i32> = p
+        .threads
+        .iter()
+        .filter_map(|t| match (&t.syscall, abi) {
+            (Ok(SyscallState::InSyscall { nr, args, .. }), Some(a)) => {
+                a.name(*nr).and_then(|n| calls::fd_arg(n, args))
+            }
+            _ => None,
+        })
+        .collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    if wanted.is_empty() {
+        return HashMap::new();
+    }
+    let Ok(dir) = root.process(p.pid) else {
+        return HashMap::new();
+    };
+    let Ok(mut entries) = procscope_model::fds::read(&dir, &wanted) else {
+        return HashMap::new();
+    };
+    procscope_model::fds::resolve_peers(root, p.pid, &mut entries, opts);
+    entries
+        .iter()
+        .map(|e| (e.fd, procscope_model::fds::brief(e)))
+        .collect()
+}
+
+/// The system call with its arguments decoded (fds resolved).
+fn syscall_text(sc: &SyscallState, abi: Option<Abi>, fds: &HashMap<i32, String>) -> String {
     match sc {
         SyscallState::Running => "running (on a CPU)".into(),
         SyscallState::Blocked { .. } => "not in a system call".into(),
-        SyscallState::InSyscall { nr, args, .. } => {
-            let name = abi
-                .and_then(|a| a.name(*nr))
-                .map_or_else(|| format!("syscall_{nr}"), str::to_owned);
-            let args: Vec<String> = args.iter().map(|a| format!("{a:#x}")).collect();
-            format!("{name}({})", args.join(", "))
+        SyscallState::InSyscall { nr, args, .. } => match abi.and_then(|a| a.name(*nr)) {
+            Some(name) => calls::describe(name, args, &|fd| fds.get(&fd).cloned()),
+            None => {
+                let args: Vec<String> = args.iter().map(|a| format!("{a:#x}")).collect();
+                format!("syscall_{nr}({})", args.join(", "))
+            }
+        },
+    }
+}
+
+/// Futex addresses of a group's threads, most waited-on first, when they
+/// are not all the same (threads on one address wait for the same thing).
+fn futexes(members: &[&ThreadInfo], abi: Option<Abi>) -> Vec<(u64, usize)> {
+    let mut by: Vec<(u64, usize)> = Vec::new();
+    for t in members {
+        if let (Ok(SyscallState::InSyscall { nr, args, .. }), Some(a)) = (&t.syscall, abi) {
+            if a.name(*nr).is_some_and(|n| n.starts_with("futex")) {
+                match by.iter_mut().find(|(addr, _)| *addr == args[0]) {
+                    Some((_, c)) => *c += 1,
+                    None => by.push((args[0], 1)),
+                }
+            }
         }
     }
+    by.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    by
 }
 
 fn syscall_name(sc: &SyscallState, abi: Option<Abi>) -> String {
@@ -93,6 +155,7 @@ fn syscall_name(sc: &SyscallState, abi: Option<Abi>) -> String {
 fn human(
     out: &mut dyn Write,
     p: &ProcessThreads,
+    fds: &HashMap<i32, String>,
     no_group: bool,
     hints: &mut Vec<String>,
 ) -> std::io::Result<()> {
@@ -158,11 +221,23 @@ fn human(
             Err(f) => writeln!(out, "      wchan   ? ({f})")?,
         }
         match &first.syscall {
-            Ok(s) => writeln!(out, "      syscall {}", syscall_text(s, abi))?,
+            Ok(s) => writeln!(
+                out,
+                "      syscall {}",
+                escape(syscall_text(s, abi, fds).as_bytes())
+            )?,
             Err(f) => {
                 writeln!(out, "      syscall ? ({})", f.kind())?;
                 hints.push(format!("system calls: {f}"));
             }
+        }
+        let fx = futexes(&members, abi);
+        if fx.len() > 1 {
+            let list: Vec<String> = fx
+                .iter()
+                .map(|(a, n)| format!("{a:#x} ({n} threads)"))
+                .collect();
+            writeln!(out, "      futexes {}", list.join(", "))?;
         }
         match &first.stack {
             Ok(frames) if frames.is_empty() => {
@@ -189,12 +264,13 @@ fn human(
     Ok(())
 }
 
-fn json_thread(t: &ThreadInfo, abi: Option<Abi>) -> serde_json::Value {
+fn json_thread(t: &ThreadInfo, abi: Option<Abi>, fds: &HashMap<i32, String>) -> serde_json::Value {
     let state = t.state.as_ref().map(|s| s.letter().to_string());
     let wchan = t.wchan.clone();
     let syscall = t.syscall.as_ref().map(|s| match s {
         SyscallState::InSyscall { nr, args, .. } => {
-            serde_json::json!({ "nr": nr, "name": abi.and_then(|a| a.name(*nr)), "args": args })
+            serde_json::json!({ "nr": nr, "name": abi.and_then(|a| a.name(*nr)), "args": args,
+                                "call": syscall_text(s, abi, fds) })
         }
         other => serde_json::json!({ "name": syscall_name(other, abi) }),
     });
@@ -213,7 +289,11 @@ fn json_thread(t: &ThreadInfo, abi: Option<Abi>) -> serde_json::Value {
     })
 }
 
-fn json_process(p: &ProcessThreads, no_group: bool) -> serde_json::Value {
+fn json_process(
+    p: &ProcessThreads,
+    fds: &HashMap<i32, String>,
+    no_group: bool,
+) -> serde_json::Value {
     let abi = p.abi.as_ref().ok().copied();
     let groups: Vec<Vec<usize>> = if no_group {
         (0..p.threads.len()).map(|i| vec![i]).collect()
@@ -226,8 +306,12 @@ fn json_process(p: &ProcessThreads, no_group: bool) -> serde_json::Value {
             let members: Vec<&ThreadInfo> = g.iter().filter_map(|&i| p.threads.get(i)).collect();
             let first = members
                 .first()
-                .map(|t| json_thread(t, abi))
+                .map(|t| json_thread(t, abi, fds))
                 .unwrap_or_default();
+            let fx: Vec<serde_json::Value> = futexes(&members, abi)
+                .into_iter()
+                .map(|(a, n)| serde_json::json!({ "addr": a, "threads": n }))
+                .collect();
             serde_json::json!({
                 "count": members.len(),
                 "tids": members.iter().map(|t| t.tid).collect::<Vec<_>>(),
@@ -236,6 +320,7 @@ fn json_process(p: &ProcessThreads, no_group: bool) -> serde_json::Value {
                 "wchan": first.get("wchan").cloned().unwrap_or_default(),
                 "syscall": first.get("syscall").cloned().unwrap_or_default(),
                 "stack": first.get("stack").cloned().unwrap_or_default(),
+                "futexes": fx,
             })
         })
         .collect();

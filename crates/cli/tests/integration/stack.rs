@@ -34,6 +34,17 @@ fn threads_are_grouped_by_state_syscall_and_stack() {
         "{:#}",
         g[0]
     );
+    // All 8 wait on the one condition variable: one futex address, decoded.
+    assert_eq!(g[0]["futexes"].as_array().unwrap().len(), 1, "{:#}", g[0]);
+    assert_eq!(g[0]["futexes"][0]["threads"], 8);
+    let call = g[0]["syscall"]["call"].as_str().unwrap();
+    assert_eq!(
+        call,
+        format!(
+            "futex({:#x}, FUTEX_WAIT_BITSET_PRIVATE)",
+            g[0]["futexes"][0]["addr"].as_u64().unwrap()
+        )
+    );
     assert_eq!(g[1]["count"], 4);
     assert_eq!(g[1]["syscall"]["name"], "clock_nanosleep");
     assert_eq!(g[1]["tids"][0], t.pid());

@@ -114,6 +114,14 @@ fn an_fcntl_waiter_leads_to_the_holder() {
     assert_eq!(g["wait"]["holders"][0]["pid"], zoo.pid());
     assert!(g["call"].as_str().unwrap().contains("F_SETLKW"), "{g}");
     assert!(w["cycle"].is_null());
+    // `stack` decodes the same call, the fd resolved with its lock holder.
+    let out = run(&["stack", &waiter.to_string()]).out();
+    let want = format!(
+        "syscall fcntl(fd 3 → {} [locked by {} (procscope-testk)], F_SETLKW)",
+        dir.path().join("fcntl.lck").display(),
+        zoo.pid()
+    );
+    assert!(out.contains(&want), "{want} not in:\n{out}");
 }
 
 #[test]
