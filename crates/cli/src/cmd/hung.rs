@@ -88,7 +88,10 @@ pub fn run(g: &Global, a: &HungArgs) -> anyhow::Result<Exit> {
     groups.sort_by_key(|g| std::cmp::Reverse(g.len()));
     let mut out = output::stdout(g.color);
     if g.json {
-        let gs: Vec<serde_json::Value> = groups.iter().map(|g| json_group(&tasks, g)).collect();
+        let gs: Vec<serde_json::Value> = groups
+            .iter()
+            .map(|g| json_group(&root, &tasks, g))
+            .collect();
         procscope_render::json::write_document(
             &mut out,
             "hung",
@@ -130,7 +133,12 @@ pub fn run(g: &Global, a: &HungArgs) -> anyhow::Result<Exit> {
                 .ok()
                 .and_then(|w| w.as_ref())
                 .map(|w| w.as_slice());
-            let cause = hung::likely_cause(&frames, wchan);
+            let res: Vec<_> = g
+                .iter()
+                .filter_map(|&i| tasks.get(i))
+                .filter_map(|t| resource(&root, t))
+                .collect();
+            let cause = group_cause(&frames, wchan, &res);
             let sc = syscall_name(first);
             writeln!(out)?;
             writeln!(
@@ -153,6 +161,12 @@ pub fn run(g: &Global, a: &HungArgs) -> anyhow::Result<Exit> {
             if g.len() > 20 {
                 writeln!(out, "    … and {} more", g.len() - 20)?;
             }
+            let mut paths: Vec<&String> = res.iter().map(|r| &r.0).collect();
+            paths.sort();
+            paths.dedup();
+            for p in paths.iter().take(5) {
+                writeln!(out, "    on {p}")?;
+            }
             if let Some(w) = wchan {
                 writeln!(out, "    wchan {}", escape(w))?;
             }
@@ -174,6 +188,63 @@ pub fn run(g: &Global, a: &HungArgs) -> anyhow::Result<Exit> {
     })
 }
 
+/// The file a stuck task's system call is about (its fd argument),
+/// resolved from fd/fdinfo/mountinfo only: (path, mount point, fs type).
+fn resource(
+    root: &procscope_read::ProcRoot,
+    t: &Task,
+) -> Option<(String, Option<String>, Option<String>)> {
+    let SyscallState::InSyscall { nr, args, .. } = t.thread.syscall.as_ref().ok()? else {
+        return None;
+    };
+    let fd = procscope_model::calls::fd_arg(t.abi?.name(*nr)?, args)?;
+    let dir = root.process(t.pid).ok()?;
+    let e = procscope_model::fds::read(&dir, &[fd])
+        .ok()?
+        .into_iter()
+        .next()?;
+    let lossy = |b: &procscope_model::bytes::Bytes| escape(b.as_slice()).into_owned();
+    match &e.detail {
+        procscope_model::fds::Detail::File {
+            path,
+            mount_point,
+            fs_type,
+            ..
+        } => Some((
+            lossy(path),
+            mount_point.as_ref().map(lossy),
+            fs_type.as_ref().map(lossy),
+        )),
+        _ => Some((procscope_model::fds::brief(&e), None, None)),
+    }
+}
+
+/// The likely cause of a group, sharpened by the mount its tasks' files
+/// are on (a page-cache wait on a FUSE file is the FUSE daemon's fault).
+fn group_cause(
+    frames: &[&[u8]],
+    wchan: Option<&[u8]>,
+    res: &[(String, Option<String>, Option<String>)],
+) -> String {
+    let base = hung::likely_cause(frames, wchan);
+    let mut mounts: Vec<(String, String)> = res
+        .iter()
+        .filter_map(|(_, m, t)| Some((m.clone()?, t.clone()?)))
+        .collect();
+    mounts.sort();
+    mounts.dedup();
+    match mounts.as_slice() {
+        [(m, t)] if t.starts_with("fuse") => {
+            format!("the FUSE filesystem at {m} ({t}): its daemon is not answering")
+        }
+        [(m, t)] if t.starts_with("nfs") => {
+            format!("the NFS mount {m} ({t}): the server is not answering")
+        }
+        [(m, t)] => format!("{base} — the files are on {m} ({t})"),
+        _ => base.to_string(),
+    }
+}
+
 fn frame_syms(t: &ThreadInfo) -> Vec<&[u8]> {
     t.stack
         .as_ref()
@@ -193,19 +264,26 @@ fn syscall_name(t: &Task) -> String {
     }
 }
 
-fn json_group(tasks: &[Task], g: &[usize]) -> serde_json::Value {
+fn json_group(root: &procscope_read::ProcRoot, tasks: &[Task], g: &[usize]) -> serde_json::Value {
     let members: Vec<&Task> = g.iter().filter_map(|&i| tasks.get(i)).collect();
     let Some(first) = members.first() else {
         return serde_json::Value::Null;
     };
     let wchan = first.thread.wchan.as_ref().ok().and_then(|w| w.clone());
-    let cause = hung::likely_cause(
+    let res: Vec<_> = members.iter().filter_map(|t| resource(root, t)).collect();
+    let cause = group_cause(
         &frame_syms(&first.thread),
         wchan.as_ref().map(|w| w.as_slice()),
+        &res,
     );
+    let files: Vec<serde_json::Value> = res
+        .iter()
+        .map(|(p, m, t)| serde_json::json!({"what": p, "mount_point": m, "fs_type": t}))
+        .collect();
     serde_json::json!({
         "count": members.len(),
         "cause": cause,
+        "files": files,
         "syscall": syscall_name(first),
         "wchan": wchan,
         "stack": first.thread.stack.as_ref().ok().map(|f| f.iter().map(|f| f.symbol.clone()).collect::<Vec<_>>()),
