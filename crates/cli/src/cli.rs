@@ -350,6 +350,13 @@ pub struct HungArgs {
     /// How many samples to take over the window (at least 2).
     #[arg(long, default_value_t = 5)]
     pub samples: u32,
+
+    /// Also report tasks asleep (S) in the same system call, without
+    /// running once, for longer than this (e.g. 30s, 5m; a bare number is
+    /// seconds). Calls that wait by design (epoll, poll, select, sleep,
+    /// wait4, accept) are left out.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub over: Option<Duration>,
 }
 
 /// `procscope fds`.

@@ -24,13 +24,34 @@ pub struct StuckThread {
     pub process: Bytes,
     /// Thread name.
     pub comm: Bytes,
+    /// `D`, or `S` for a task that has not run for longer than `over`.
+    pub state: char,
+    /// How long since it last ran (ms), when `sched` tells.
+    pub idle_ms: Option<u64>,
+}
+
+/// When a thread last started running (`se.exec_start`, ms since boot).
+fn exec_start(t: &procscope_read::ProcDir, buf: &mut Vec<u8>) -> Option<u64> {
+    t.read(c"sched", buf, 64 * 1024).ok()?;
+    procscope_parse::sched::exec_start_ms(buf)
 }
 
 /// Samples the host `samples` times over `window` and returns the threads
-/// that were in `D` at every sample.
-pub fn sample(root: &ProcRoot, window: Duration, samples: u32) -> Outcome<Vec<StuckThread>> {
+/// that were in `D` at every sample — and, with `over`, the threads that
+/// were asleep (`S`) at every sample without running once, and had not run
+/// for longer than `over` (so they sat in the same system call all along).
+pub fn sample(
+    root: &ProcRoot,
+    window: Duration,
+    samples: u32,
+    over: Option<Duration>,
+) -> Outcome<Vec<StuckThread>> {
     let clock = Clock::read(root)?;
+    let now_ms = clock.uptime_centis.saturating_mul(10);
+    let over_ms = over.map(|o| u64::try_from(o.as_millis()).unwrap_or(u64::MAX));
     let mut buf = Vec::with_capacity(1024);
+    // Threads asleep too long: (pid, tid) → exec_start, which must not move.
+    let mut asleep: BTreeMap<(i32, i32), u64> = BTreeMap::new();
     // First pass: every thread of every process.
     let mut d: BTreeMap<(i32, i32), StuckThread> = BTreeMap::new();
     for pid in root.pids()? {
@@ -42,17 +63,31 @@ pub fn sample(root: &ProcRoot, window: Duration, samples: u32) -> Outcome<Vec<St
         for tid in tids {
             let Ok(t) = dir.task(tid) else { continue };
             if let Ok(st) = read_stat(&t, c"stat", &clock, &mut buf) {
-                if st.state == TaskState::DiskSleep {
-                    d.insert(
-                        (pid, tid),
-                        StuckThread {
-                            pid,
-                            tid,
-                            process: pst.comm.clone(),
-                            comm: st.comm,
-                        },
-                    );
-                }
+                let idle =
+                    |buf: &mut Vec<u8>| exec_start(&t, buf).map(|s| (s, now_ms.saturating_sub(s)));
+                let (state, idle_ms) = match (st.state, over_ms) {
+                    (TaskState::DiskSleep, _) => ('D', idle(&mut buf).map(|i| i.1)),
+                    // Kernel threads sleep between jobs by design.
+                    (TaskState::Sleeping, Some(o)) if !pst.kernel_thread => match idle(&mut buf) {
+                        Some((start, ms)) if ms >= o => {
+                            asleep.insert((pid, tid), start);
+                            ('S', Some(ms))
+                        }
+                        _ => continue,
+                    },
+                    _ => continue,
+                };
+                d.insert(
+                    (pid, tid),
+                    StuckThread {
+                        pid,
+                        tid,
+                        process: pst.comm.clone(),
+                        comm: st.comm,
+                        state,
+                        idle_ms,
+                    },
+                );
             }
         }
     }
@@ -62,11 +97,20 @@ pub fn sample(root: &ProcRoot, window: Duration, samples: u32) -> Outcome<Vec<St
             break;
         }
         std::thread::sleep(window / rest);
-        d.retain(|(pid, tid), _| {
-            root.process(*pid)
-                .and_then(|p| p.task(*tid))
-                .and_then(|t| read_stat(&t, c"stat", &clock, &mut buf))
-                .is_ok_and(|st| st.state == TaskState::DiskSleep)
+        d.retain(|(pid, tid), s| {
+            let Ok(t) = root.process(*pid).and_then(|p| p.task(*tid)) else {
+                return false;
+            };
+            let Ok(st) = read_stat(&t, c"stat", &clock, &mut buf) else {
+                return false;
+            };
+            match s.state {
+                'S' => {
+                    st.state == TaskState::Sleeping
+                        && exec_start(&t, &mut buf) == asleep.get(&(*pid, *tid)).copied()
+                }
+                _ => st.state == TaskState::DiskSleep,
+            }
         });
     }
     Ok(d.into_values().collect())
@@ -102,6 +146,21 @@ pub fn likely_cause(frames: &[&[u8]], wchan: Option<&[u8]>) -> &'static str {
         "block I/O (a slow or failing disk)"
     } else if has(b"rwsem") || has(b"mutex_lock") || has(b"down_read") || has(b"down_write") {
         "a kernel lock (held by another task: look for the holder in the same group)"
+    } else if has(b"fcntl_setlk")
+        || has(b"flock_lock")
+        || has(b"locks_lock")
+        || has(b"posix_lock")
+        || has(b"__flock")
+    {
+        "a file lock held by another process (procscope why names the holder)"
+    } else if has(b"pipe_read") || has(b"pipe_write") || has(b"pipe_wait") {
+        "a pipe (procscope why names the process at the other end)"
+    } else if has(b"unix_stream")
+        || has(b"sk_wait")
+        || has(b"tcp_recvmsg")
+        || has(b"inet_csk_accept")
+    {
+        "a socket (procscope why names the local peer)"
     } else if has(b"shrink_") || has(b"reclaim") || has(b"compact") {
         "memory reclaim (the host is short of memory)"
     } else if has(b"cgroup") || has(b"freezer") || has(b"do_freezer_trap") {
@@ -133,6 +192,8 @@ mod tests {
                 .starts_with("NFS")
         );
         assert!(likely_cause(&[b"rwsem_down_write_slowpath"], None).starts_with("a kernel lock"));
+        assert!(likely_cause(&[b"fcntl_setlk", b"do_fcntl"], None).starts_with("a file lock"));
+        assert!(likely_cause(&[b"pipe_write", b"vfs_write"], None).starts_with("a pipe"));
         assert_eq!(likely_cause(&[], None), "unknown: read the kernel frames");
     }
 }

@@ -39,6 +39,9 @@ pub struct ThreadInfo {
     pub syscall: Outcome<SyscallState>,
     /// Kernel stack, innermost first.
     pub stack: Outcome<Vec<FrameInfo>>,
+    /// How long ago it last ran, in milliseconds (from `sched`; `None` on
+    /// kernels without `CONFIG_SCHED_DEBUG`, or when it is running).
+    pub idle_ms: Option<u64>,
 }
 
 impl ThreadInfo {
@@ -171,6 +174,14 @@ fn read_thread(dir: &ProcDir, tid: i32, clock: &Clock) -> ThreadInfo {
         t.read(c"wchan", &mut buf, 4096)
             .map(|_| stack::wchan(&buf).map(Bytes::from))
     });
+    let running = st.as_ref().is_ok_and(|s| s.state == TaskState::Running);
+    let idle_ms = task
+        .as_ref()
+        .ok()
+        .filter(|_| !running)
+        .and_then(|t| t.read(c"sched", &mut buf, 64 * 1024).ok())
+        .and_then(|_| procscope_parse::sched::exec_start_ms(&buf))
+        .map(|start| clock.uptime_centis.saturating_mul(10).saturating_sub(start));
     ThreadInfo {
         tid,
         comm: st.as_ref().map(|s| s.comm.clone()).unwrap_or_default(),
@@ -178,6 +189,7 @@ fn read_thread(dir: &ProcDir, tid: i32, clock: &Clock) -> ThreadInfo {
         wchan,
         syscall: Err(Failure::Gone),
         stack: Err(Failure::Gone),
+        idle_ms,
     }
 }
 

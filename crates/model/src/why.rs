@@ -123,6 +123,8 @@ pub struct Group {
     pub call: Option<String>,
     /// Where it sleeps.
     pub wchan: Option<Bytes>,
+    /// How long since any of these threads last ran (ms), when known.
+    pub idle_ms: Option<u64>,
     /// What it waits for.
     pub wait: Wait,
     /// The processes it waits on (followed in turn).
@@ -317,7 +319,15 @@ fn analyse(
                 .iter()
                 .filter_map(|&i| pt.threads.get(i).map(|t| t.tid))
                 .collect();
-            Some(group(root, pid, first, tids, abi, opts, fuse))
+            // The most recently run member: the group has waited at least that long.
+            let idle = idx
+                .iter()
+                .map(|&i| pt.threads.get(i).and_then(|t| t.idle_ms))
+                .collect::<Option<Vec<u64>>>()
+                .and_then(|v| v.into_iter().min());
+            let mut g = group(root, pid, first, tids, abi, opts, fuse);
+            g.idle_ms = idle;
+            Some(g)
         })
         .collect();
     // Groups that wait on other processes first, then by size.
@@ -416,6 +426,7 @@ fn group(
         meaning,
         call,
         wchan,
+        idle_ms: None,
         wait,
         waits_for,
         verdict,

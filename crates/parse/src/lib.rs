@@ -30,6 +30,7 @@ pub mod maps;
 pub mod mountinfo;
 pub mod net;
 pub mod num;
+pub mod sched;
 pub mod sockdiag;
 pub mod stack;
 pub mod stat;
@@ -173,6 +174,7 @@ mod never_panics {
             let _ = crate::net::inet_addr(&b);
             let _ = crate::locks::parse(&b);
             let _ = crate::sockdiag::unix_replies(&b);
+            let _ = crate::sched::exec_start_ms(&b);
         }
         #[test]
         fn maps_rollup_cgroup(b in arb_bytes()) {

@@ -5,6 +5,7 @@ use crate::output::{self, Exit};
 use anstyle::Style;
 use procscope_model::hung;
 use procscope_model::threads::{self, ThreadInfo};
+use procscope_parse::stat::TaskState;
 use procscope_parse::syscall::{Abi, SyscallState};
 use procscope_read::guard;
 use procscope_render::escape::escape;
@@ -17,6 +18,7 @@ Examples:
   sudo procscope hung                  sample for 1 s; exit 1 if anything stays in D
   sudo procscope hung --window 5s --samples 10
   procscope hung --json | jq '.groups[] | {count, cause}'
+  sudo procscope hung --over 5m        also tasks asleep in one call (a read, a lock) for 5+ minutes
 
 A task in D (uninterruptible sleep) for a moment is normal (a disk read); one
 in D at every sample over the window is stuck. Stuck tasks are grouped by
@@ -32,11 +34,38 @@ struct Task {
     abi: Option<Abi>,
 }
 
+/// System calls that wait by design: a task asleep in one of them for
+/// hours is idle, not stuck.
+fn waits_by_design(name: &str) -> bool {
+    matches!(
+        name,
+        "epoll_wait"
+            | "epoll_pwait"
+            | "epoll_pwait2"
+            | "poll"
+            | "ppoll"
+            | "select"
+            | "pselect6"
+            | "nanosleep"
+            | "clock_nanosleep"
+            | "pause"
+            | "rt_sigsuspend"
+            | "rt_sigtimedwait"
+            | "sigsuspend"
+            | "wait4"
+            | "waitid"
+            | "accept"
+            | "accept4"
+            | "io_getevents"
+            | "io_uring_enter"
+    )
+}
+
 /// Runs `procscope hung`.
 pub fn run(g: &Global, a: &HungArgs) -> anyhow::Result<Exit> {
     let root = crate::cmd::ps::open_root(g)?;
     let samples = a.samples.max(2);
-    let stuck = hung::sample(&root, a.window, samples).map_err(|f| {
+    let stuck = hung::sample(&root, a.window, samples, a.over).map_err(|f| {
         anyhow::anyhow!("cannot list processes under {}: {f}", root.path().display())
     })?;
     let opts = guard::Options {
@@ -55,6 +84,17 @@ pub fn run(g: &Global, a: &HungArgs) -> anyhow::Result<Exit> {
         };
         let abi = p.abi.as_ref().ok().copied();
         for t in p.threads.into_iter().filter(|t| tids.contains(&t.tid)) {
+            // Asleep a long time in a call that waits by design: idle.
+            let asleep = t.state.as_ref().is_ok_and(|s| *s != TaskState::DiskSleep);
+            let idle_call = match &t.syscall {
+                Ok(SyscallState::InSyscall { nr, .. }) => {
+                    abi.and_then(|a| a.name(*nr)).is_some_and(waits_by_design)
+                }
+                _ => false,
+            };
+            if asleep && idle_call {
+                continue;
+            }
             tasks.push(Task {
                 pid,
                 process: p.comm.clone(),
@@ -113,14 +153,32 @@ pub fn run(g: &Global, a: &HungArgs) -> anyhow::Result<Exit> {
         let red = Style::new()
             .fg_color(Some(anstyle::AnsiColor::Red.into()))
             .bold();
+        let in_d = tasks
+            .iter()
+            .filter(|t| {
+                t.thread
+                    .state
+                    .as_ref()
+                    .is_ok_and(|s| *s == TaskState::DiskSleep)
+            })
+            .count();
         writeln!(
             out,
-            "{}{} task(s) stuck in D{} (in D at all {samples} samples over {} ms)",
+            "{}{in_d} task(s) stuck in D{} (in D at all {samples} samples over {} ms)",
             red.render(),
-            tasks.len(),
             red.render_reset(),
             a.window.as_millis()
         )?;
+        if let Some(o) = a.over {
+            writeln!(
+                out,
+                "{}{} task(s) asleep in one system call for over {}{} (never ran during the window)",
+                red.render(),
+                tasks.len() - in_d,
+                procscope_render::dossier::human_secs(o.as_secs()),
+                red.render_reset()
+            )?;
+        }
         for g in &groups {
             let Some(first) = g.first().and_then(|&i| tasks.get(i)) else {
                 continue;
@@ -140,10 +198,19 @@ pub fn run(g: &Global, a: &HungArgs) -> anyhow::Result<Exit> {
                 .collect();
             let cause = group_cause(&frames, wchan, &res);
             let sc = syscall_name(first);
+            let letter = first.thread.state.as_ref().map_or('?', |s| s.letter());
+            let idle = g
+                .iter()
+                .filter_map(|&i| tasks.get(i).and_then(|t| t.thread.idle_ms))
+                .min()
+                .filter(|ms| *ms >= 1000)
+                .map_or_else(String::new, |ms| {
+                    format!(" for {}", procscope_render::dossier::human_secs(ms / 1000))
+                });
             writeln!(out)?;
             writeln!(
                 out,
-                "{}{} × D in {sc}{} — likely: {cause}",
+                "{}{} × {letter} in {sc}{idle}{} — likely: {cause}",
                 bold.render(),
                 g.len(),
                 bold.render_reset()
@@ -161,6 +228,7 @@ pub fn run(g: &Global, a: &HungArgs) -> anyhow::Result<Exit> {
             if g.len() > 20 {
                 writeln!(out, "    … and {} more", g.len() - 20)?;
             }
+            writeln!(out, "    → procscope why {}", first.pid)?;
             let mut paths: Vec<&String> = res.iter().map(|r| &r.0).collect();
             paths.sort();
             paths.dedup();
@@ -282,6 +350,8 @@ fn json_group(root: &procscope_read::ProcRoot, tasks: &[Task], g: &[usize]) -> s
         .collect();
     serde_json::json!({
         "count": members.len(),
+        "state": first.thread.state.as_ref().map(|s| s.letter().to_string()).ok(),
+        "idle_ms": members.iter().filter_map(|t| t.thread.idle_ms).min(),
         "cause": cause,
         "files": files,
         "syscall": syscall_name(first),

@@ -205,9 +205,19 @@ fn human(
         } else {
             String::new()
         };
+        // The most recently run member: the group has waited at least that long.
+        let idle = members
+            .iter()
+            .map(|t| t.idle_ms)
+            .collect::<Option<Vec<u64>>>()
+            .and_then(|v| v.into_iter().min())
+            .filter(|ms| *ms >= 1000)
+            .map_or_else(String::new, |ms| {
+                format!(" for {}", procscope_render::dossier::human_secs(ms / 1000))
+            });
         writeln!(
             out,
-            "  {}{} × {state} in {sc}{}  {}[{}{more}]{}",
+            "  {}{} × {state} in {sc}{idle}{}  {}[{}{more}]{}",
             bold.render(),
             members.len(),
             bold.render_reset(),
@@ -286,6 +296,7 @@ fn json_thread(t: &ThreadInfo, abi: Option<Abi>, fds: &HashMap<i32, String>) -> 
         "wchan": OutcomeJson::<Option<Bytes>>(&wchan),
         "syscall": OutcomeJson(&syscall.map_err(|e| e.clone())),
         "stack": OutcomeJson(&stack.map_err(|e| e.clone())),
+        "idle_ms": t.idle_ms,
     })
 }
 
@@ -320,6 +331,7 @@ fn json_process(
                 "wchan": first.get("wchan").cloned().unwrap_or_default(),
                 "syscall": first.get("syscall").cloned().unwrap_or_default(),
                 "stack": first.get("stack").cloned().unwrap_or_default(),
+                "idle_ms": members.iter().map(|t| t.idle_ms).collect::<Option<Vec<u64>>>().and_then(|v| v.into_iter().min()),
                 "futexes": fx,
             })
         })

@@ -80,9 +80,15 @@ fn write_group(out: &mut dyn Write, g: &Group, indent: &str) -> std::io::Result<
         .call
         .as_ref()
         .map_or_else(String::new, |c| format!(" in {}", escape(c.as_bytes())));
+    let idle = g
+        .idle_ms
+        .filter(|ms| *ms >= 1000 && g.state != 'R')
+        .map_or_else(String::new, |ms| {
+            format!(", for {}", procscope_render::dossier::human_secs(ms / 1000))
+        });
     writeln!(
         out,
-        "{indent}{} {} ({}){call}",
+        "{indent}{} {} ({}){call}{idle}",
         threads(g),
         g.state,
         g.meaning

@@ -122,6 +122,44 @@ fn an_fcntl_waiter_leads_to_the_holder() {
         zoo.pid()
     );
     assert!(out.contains(&want), "{want} not in:\n{out}");
+
+    // hung --over: the waiter has sat in fcntl without running; the zoo
+    // itself sleeps by design (clock_nanosleep) and is left out.
+    std::thread::sleep(Duration::from_millis(1200));
+    let r = run_with(
+        &["hung", "--over", "1s", "--window", "300ms", "--json"],
+        &[],
+        Duration::from_secs(20),
+    );
+    assert_eq!(r.status, 1, "{}", r.stderr);
+    let v = r.json();
+    let groups = v["groups"].as_array().unwrap();
+    let tasks = |pid: u32| {
+        groups
+            .iter()
+            .filter(|g| {
+                g["tasks"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|t| t["pid"] == pid)
+            })
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let g = tasks(waiter);
+    assert_eq!(g.len(), 1, "{v:#}");
+    assert_eq!(
+        (g[0]["state"].as_str(), g[0]["syscall"].as_str()),
+        (Some("S"), Some("fcntl"))
+    );
+    assert!(g[0]["idle_ms"].as_u64().unwrap() >= 1000);
+    assert!(
+        g[0]["cause"].as_str().unwrap().starts_with("a file lock"),
+        "{:#}",
+        g[0]
+    );
+    assert!(tasks(zoo.pid()).is_empty(), "{v:#}");
 }
 
 #[test]
