@@ -142,6 +142,16 @@ pub fn read(root: &ProcRoot, pid: i32, opts: guard::Options) -> Outcome<ProcessT
             }
         },
     );
+    // Kernel threads run no program: their `syscall` reads as "0 0x0 …",
+    // which is not a read(2), and there is no executable to take an ABI from.
+    let kernel = st.kernel_thread;
+    let abi = if kernel {
+        Err(Failure::Absent {
+            what: "kernel thread: no user-space program".into(),
+        })
+    } else {
+        abi
+    };
     let threads = results
         .into_iter()
         .filter_map(|f| match (f.rest, f.partial) {
@@ -154,6 +164,18 @@ pub fn read(root: &ProcRoot, pid: i32, opts: guard::Options) -> Outcome<ProcessT
             (Err(_), None) => None,
         })
         .filter(|t| !matches!(t.state, Err(Failure::Gone)))
+        .map(|t| {
+            if kernel {
+                ThreadInfo {
+                    syscall: Err(Failure::Absent {
+                        what: "kernel threads make no system calls".into(),
+                    }),
+                    ..t
+                }
+            } else {
+                t
+            }
+        })
         .collect();
     Ok(ProcessThreads {
         pid,

@@ -379,6 +379,9 @@ fn group(
         (Some(TaskState::Running), _) | (_, Ok(SyscallState::Running)) => Wait::Running,
         (_, Err(f)) => match state {
             Some(TaskState::DiskSleep) => kernel(),
+            _ if matches!(f, procscope_read::Failure::Absent { .. }) => Wait::Kernel {
+                cause: "a kernel thread, idle until it has work",
+            },
             _ => Wait::Unknown {
                 reason: f.to_string(),
             },

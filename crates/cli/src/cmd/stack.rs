@@ -166,6 +166,7 @@ fn human(
         Ok(Abi::X86_64) => "x86_64".to_string(),
         Ok(Abi::I386) => "i386".to_string(),
         Ok(Abi::X32) => "x32".to_string(),
+        Err(Failure::Absent { .. }) => "kernel thread".to_string(),
         Err(f) => format!("ABI unknown: {f}"),
     };
     writeln!(
@@ -191,10 +192,13 @@ fn human(
             |_| "?".to_string(),
             |s| format!("{} ({})", s.letter(), s.meaning()),
         );
-        let sc = first
-            .syscall
-            .as_ref()
-            .map_or_else(|f| format!("?({})", f.kind()), |s| syscall_name(s, abi));
+        let sc = first.syscall.as_ref().map_or_else(
+            |f| match f {
+                Failure::Absent { .. } => "the kernel".to_string(),
+                f => format!("?({})", f.kind()),
+            },
+            |s| syscall_name(s, abi),
+        );
         let tids: Vec<String> = members
             .iter()
             .take(8)
@@ -236,6 +240,7 @@ fn human(
                 "      syscall {}",
                 escape(syscall_text(s, abi, fds).as_bytes())
             )?,
+            Err(Failure::Absent { what }) => writeln!(out, "      syscall none ({what})")?,
             Err(f) => {
                 writeln!(out, "      syscall ? ({})", f.kind())?;
                 hints.push(format!("system calls: {f}"));

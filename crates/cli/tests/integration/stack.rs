@@ -120,3 +120,22 @@ fn without_privileges_everything_else_is_shown_and_the_missing_part_is_named() {
         "{err}"
     );
 }
+
+#[test]
+fn kernel_threads_make_no_system_calls() {
+    // kthreadd: its `syscall` file reads "0 0x0 …", which is not read(2).
+    let v = run(&["stack", "--json", "2"]).json();
+    let p = &v["processes"][0];
+    assert_eq!(p["comm"], "kthreadd");
+    assert_eq!(p["abi"]["error"]["reason"], "absent");
+    assert_eq!(p["groups"][0]["syscall"]["error"]["reason"], "absent");
+    let out = run(&["stack", "2"]).out();
+    assert!(
+        out.contains("kernel thread") && out.contains("in the kernel"),
+        "{out}"
+    );
+    assert!(!out.contains("syscall_0"), "{out}");
+    let w = run(&["why", "--json", "2"]).json();
+    let g = &w["processes"][0]["processes"][0]["groups"][0];
+    assert_eq!(g["wait"]["kind"], "kernel", "{g}");
+}
