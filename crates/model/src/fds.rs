@@ -48,6 +48,15 @@ pub enum SocketDesc {
         /// The socket at the other end (from sock_diag), when connected.
         peer_inode: Option<u64>,
     },
+    /// Another family (netlink, packet, raw IP, vsock…), as the socket
+    /// describes itself.
+    Other {
+        /// `netlink`, `packet`, `raw`, `vsock`, …
+        name: &'static str,
+        /// Protocol number (the netlink family, the IP protocol of a raw
+        /// socket, the ethertype of a packet socket).
+        protocol: Option<u32>,
+    },
 }
 
 impl SocketDesc {
@@ -57,8 +66,36 @@ impl SocketDesc {
             SocketDesc::Inet { peer_inode, .. } | SocketDesc::Unix { peer_inode, .. } => {
                 *peer_inode
             }
+            SocketDesc::Other { .. } => None,
         }
     }
+}
+
+/// The name of an `AF_*` family that is neither IP nor unix.
+fn family_name(family: u16, sock_type: u32) -> &'static str {
+    match (i32::from(family), sock_type) {
+        (libc_af::NETLINK, _) => "netlink",
+        (libc_af::PACKET, _) => "packet",
+        (libc_af::INET | libc_af::INET6, 3) => "raw",
+        (libc_af::INET | libc_af::INET6, _) => "inet",
+        (libc_af::VSOCK, _) => "vsock",
+        (libc_af::BLUETOOTH, _) => "bluetooth",
+        (libc_af::ALG, _) => "alg",
+        (libc_af::XDP, _) => "xdp",
+        _ => "socket",
+    }
+}
+
+/// `AF_*` numbers (include/linux/socket.h).
+mod libc_af {
+    pub const INET: i32 = 2;
+    pub const INET6: i32 = 10;
+    pub const NETLINK: i32 = 16;
+    pub const PACKET: i32 = 17;
+    pub const BLUETOOTH: i32 = 31;
+    pub const ALG: i32 = 38;
+    pub const VSOCK: i32 = 40;
+    pub const XDP: i32 = 44;
 }
 
 /// One inotify watch.
@@ -208,6 +245,10 @@ impl Detail {
                 socket: Some(SocketDesc::Unix { .. }),
                 ..
             } => "unix",
+            Detail::Socket {
+                socket: Some(SocketDesc::Other { name, .. }),
+                ..
+            } => name,
             Detail::Socket { .. } => "socket",
             Detail::Pipe { .. } => "pipe",
             Detail::Eventfd { .. } => "eventfd",
@@ -770,7 +811,7 @@ pub fn read_cached(
                     _ => None,
                 })
                 .collect();
-            std::sync::Arc::new(socket_tables(dir, Some(&mine)))
+            std::sync::Arc::new(own_sockets(dir, &raw, &mine))
         }
         (true, Some(c)) => match dir.readlink(c"ns/net") {
             Ok(ns) => {
@@ -972,6 +1013,105 @@ fn unix_from_text(dir: &ProcDir, buf: &mut Vec<u8>, m: &mut HashMap<u64, SocketD
     }
 }
 
+/// The sockets of one process, asked of the sockets themselves
+/// ([`procscope_read::sockinfo`]): unix ones through sock_diag, the others
+/// duplicated with pidfd_getfd — no table of the host is read, unless a
+/// connection is to this host (its other end is then looked up in the
+/// tables) or the process cannot be asked (then the tables answer).
+fn own_sockets(dir: &ProcDir, raw: &[RawFd], mine: &[u64]) -> HashMap<u64, SocketDesc> {
+    let own = std::fs::read_link("/proc/self/ns/net")
+        .ok()
+        .map(|p| p.into_os_string().into_encoded_bytes());
+    let mut m: HashMap<u64, SocketDesc> =
+        procscope_read::sockdiag::SockDiag::for_process(dir, own.as_deref())
+            .and_then(|mut d| d.unix(Some(mine)))
+            .map(|found| found.into_iter().map(|(i, d)| (i, unix_desc(&d))).collect())
+            .unwrap_or_default();
+    let rest: Vec<(i32, u64)> = raw
+        .iter()
+        .filter_map(|(fd, l, _)| match l.as_ref().map(|l| classify(l)) {
+            Ok(FdLink::Socket(i)) if !m.contains_key(&i) => Some((*fd, i)),
+            _ => None,
+        })
+        .collect();
+    if rest.is_empty() {
+        return m;
+    }
+    let d2 = dir.clone();
+    let r2 = rest.clone();
+    let asked = procscope_read::guard::once(
+        procscope_read::guard::Options::default().timeout,
+        move || procscope_read::sockinfo::sockets(&d2, &r2),
+    );
+    let Ok(infos) = asked else {
+        return socket_tables(dir, Some(mine));
+    };
+    let mut local_peer = false;
+    for (fd, inode) in &rest {
+        let Some(i) = infos.get(fd) else { continue };
+        let desc = match (i32::from(i.family), i.sock_type, i.local) {
+            (libc_af::INET | libc_af::INET6, 1 | 2, Some(local)) => {
+                let tcp = i.sock_type == 1;
+                let v6 = i32::from(i.family) == libc_af::INET6;
+                let proto = match (tcp, v6) {
+                    (true, false) => "tcp",
+                    (true, true) => "tcp6",
+                    (false, false) => "udp",
+                    (false, true) => "udp6",
+                };
+                let (remote, remote_port) = i.peer.map_or_else(
+                    || {
+                        let any: IpAddr = if v6 {
+                            std::net::Ipv6Addr::UNSPECIFIED.into()
+                        } else {
+                            std::net::Ipv4Addr::UNSPECIFIED.into()
+                        };
+                        (any, 0)
+                    },
+                    |p| (p.ip(), p.port()),
+                );
+                if i.peer.is_some_and(|p| {
+                    let ip = canonical(p.ip());
+                    ip.is_loopback() || ip == canonical(local.ip())
+                }) {
+                    local_peer = true;
+                }
+                let state = match (tcp, i.tcp_state, i.peer) {
+                    (true, Some(s), _) => net::tcp_state_name(s),
+                    (false, _, Some(_)) => "ESTABLISHED",
+                    _ => "CLOSE",
+                };
+                SocketDesc::Inet {
+                    proto,
+                    local: local.ip(),
+                    local_port: local.port(),
+                    remote,
+                    remote_port,
+                    state,
+                    tx_queue: i.tx_queue.unwrap_or(0),
+                    rx_queue: i.rx_queue.unwrap_or(0),
+                    peer_inode: None,
+                }
+            }
+            _ => SocketDesc::Other {
+                name: family_name(i.family, i.sock_type),
+                protocol: i.protocol,
+            },
+        };
+        m.insert(*inode, desc);
+    }
+    if local_peer {
+        // Connections to this host: their other ends are in the tables.
+        let tables = socket_tables(dir, Some(mine));
+        for (i, d) in m.iter_mut() {
+            if let (SocketDesc::Inet { peer_inode, .. }, Some(t)) = (d, tables.get(i)) {
+                *peer_inode = t.peer_inode();
+            }
+        }
+    }
+    m
+}
+
 /// An IPv4-mapped IPv6 address as IPv4 (a v4 client's connection to a
 /// dual-stack listener is in `tcp`, the accepted end in `tcp6`).
 fn canonical(a: IpAddr) -> IpAddr {
@@ -1156,7 +1296,7 @@ mod tests {
     fn unix_names_and_states_from_sock_diag() {
         let path = |d: &SocketDesc| match d {
             SocketDesc::Unix { path, .. } => path.clone(),
-            SocketDesc::Inet { .. } => None,
+            SocketDesc::Inet { .. } | SocketDesc::Other { .. } => None,
         };
         // A path bound with its NUL; an abstract name with NULs inside.
         assert_eq!(

@@ -29,6 +29,7 @@ pub mod guard;
 pub mod handle;
 mod root;
 pub mod sockdiag;
+pub mod sockinfo;
 
 pub use failure::{Failure, Need, Outcome};
 pub use root::{FdStat, FileRead, ProcDir, ProcRoot, is_memory_lock_file};

@@ -514,6 +514,9 @@ fn fdzoo(dir: &str) -> ! {
     );
     let ux = std::os::unix::net::UnixListener::bind(d.join("zoo sock")).unwrap();
     let _ = ux.into_raw_fd();
+    // A netlink socket (NETLINK_ROUTE): in no tcp/udp/unix table.
+    // SAFETY: a plain socket() call; the fd is leaked on purpose.
+    assert!(unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_RAW, libc::NETLINK_ROUTE) } >= 0);
     // SAFETY (whole block): fork while single-threaded; the children only
     // make syscalls and never return.
     unsafe {

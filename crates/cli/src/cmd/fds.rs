@@ -99,6 +99,13 @@ pub fn describe(e: &FdEntry) -> String {
             socket: None,
         } => format!("socket:[{inode}] (not in this namespace's tcp/udp/unix tables)"),
         Detail::Socket {
+            inode,
+            socket: Some(SocketDesc::Other { name, protocol }),
+        } => match protocol {
+            Some(p) => format!("{name} socket:[{inode}] protocol {p}"),
+            None => format!("{name} socket:[{inode}]"),
+        },
+        Detail::Socket {
             socket:
                 Some(SocketDesc::Inet {
                     local,
@@ -372,6 +379,7 @@ pub fn run(g: &Global, a: &FdsArgs) -> anyhow::Result<Exit> {
         None => None,
     };
     let cache = std::sync::Arc::new(fds::SocketCache::default());
+    let all = a.all;
     let only = a.fds.clone();
     let r2 = root.clone();
     let mut out = output::stdout(g.color);
@@ -407,7 +415,9 @@ pub fn run(g: &Global, a: &FdsArgs) -> anyhow::Result<Exit> {
                 .read(c"comm", &mut buf, 4096)
                 .map(|_| procscope_parse::comm::parse(&buf).to_vec())
                 .unwrap_or_default();
-            let entries = fds::read_cached(&dir, &only, Some(&cache));
+            // Host-wide: each namespace's tables once, shared. Chosen
+            // processes: each socket asked about itself (cost follows them).
+            let entries = fds::read_cached(&dir, &only, all.then_some(&*cache));
             if matches!(entries, Err(procscope_read::Failure::Gone)) {
                 return None;
             }

@@ -138,6 +138,19 @@ fn every_fd_kind_is_decoded_with_exact_values() {
     assert_eq!(pair["other_end"].as_array().unwrap().len(), 1, "{pair}");
     assert_eq!(pair["other_end"][0]["pid"], child);
     assert_eq!(pair["other_end"][0]["comm"], "zoo-child");
+    // A netlink socket describes itself (no table has it).
+    let nl = &of("socket")
+        .into_iter()
+        .find(|s| s["detail"]["socket"]["family"] == "other")
+        .expect("the netlink socket")["detail"]["socket"];
+    assert_eq!(
+        (
+            nl["family"].as_str(),
+            nl["name"].as_str(),
+            nl["protocol"].as_u64()
+        ),
+        (Some("other"), Some("netlink"), Some(0))
+    );
     // The loopback TCP connection: each end's other end is the other fd here.
     let est: Vec<_> = of("socket")
         .into_iter()
@@ -219,6 +232,7 @@ fn every_fd_kind_is_decoded_with_exact_values() {
         "waiting: POSIX WRITE 0-99 by",
         "ESTABLISHED; other end:",
         "stream connected (unnamed)",
+        "netlink socket:[",
         "[100 B, on ",
     ] {
         assert!(out.contains(want), "missing {want:?} in:\n{out}");
