@@ -1022,11 +1022,12 @@ fn own_sockets(dir: &ProcDir, raw: &[RawFd], mine: &[u64]) -> HashMap<u64, Socke
     let own = std::fs::read_link("/proc/self/ns/net")
         .ok()
         .map(|p| p.into_os_string().into_encoded_bytes());
-    let mut m: HashMap<u64, SocketDesc> =
-        procscope_read::sockdiag::SockDiag::for_process(dir, own.as_deref())
-            .and_then(|mut d| d.unix(Some(mine)))
-            .map(|found| found.into_iter().map(|(i, d)| (i, unix_desc(&d))).collect())
-            .unwrap_or_default();
+    let mut diag = procscope_read::sockdiag::SockDiag::for_process(dir, own.as_deref()).ok();
+    let mut m: HashMap<u64, SocketDesc> = diag
+        .as_mut()
+        .and_then(|d| d.unix(Some(mine)).ok())
+        .map(|found| found.into_iter().map(|(i, d)| (i, unix_desc(&d))).collect())
+        .unwrap_or_default();
     let rest: Vec<(i32, u64)> = raw
         .iter()
         .filter_map(|(fd, l, _)| match l.as_ref().map(|l| classify(l)) {
@@ -1047,6 +1048,7 @@ fn own_sockets(dir: &ProcDir, raw: &[RawFd], mine: &[u64]) -> HashMap<u64, Socke
         return socket_tables(dir, Some(mine));
     };
     let mut local_peer = false;
+    let mut tcp_ends: Vec<(u64, std::net::SocketAddr, std::net::SocketAddr)> = Vec::new();
     for (fd, inode) in &rest {
         let Some(i) = infos.get(fd) else { continue };
         let desc = match (i32::from(i.family), i.sock_type, i.local) {
@@ -1070,11 +1072,15 @@ fn own_sockets(dir: &ProcDir, raw: &[RawFd], mine: &[u64]) -> HashMap<u64, Socke
                     },
                     |p| (p.ip(), p.port()),
                 );
-                if i.peer.is_some_and(|p| {
+                if let Some(p) = i.peer.filter(|p| {
                     let ip = canonical(p.ip());
                     ip.is_loopback() || ip == canonical(local.ip())
                 }) {
-                    local_peer = true;
+                    if tcp {
+                        tcp_ends.push((*inode, local, p));
+                    } else {
+                        local_peer = true;
+                    }
                 }
                 let state = match (tcp, i.tcp_state, i.peer) {
                     (true, Some(s), _) => net::tcp_state_name(s),
@@ -1100,8 +1106,18 @@ fn own_sockets(dir: &ProcDir, raw: &[RawFd], mine: &[u64]) -> HashMap<u64, Socke
         };
         m.insert(*inode, desc);
     }
+    // TCP connections to this host: the other end by exact sock_diag
+    // lookup of the reversed ends (one query each, no table).
+    for (inode, local, remote) in tcp_ends {
+        let found = diag.as_mut().and_then(|d| d.tcp_inode(remote, local));
+        match (found, m.get_mut(&inode)) {
+            (Some(p), Some(SocketDesc::Inet { peer_inode, .. })) => *peer_inode = Some(p),
+            (None, _) => local_peer = true,
+            _ => {}
+        }
+    }
     if local_peer {
-        // Connections to this host: their other ends are in the tables.
+        // UDP to this host, or a lookup that failed: the tables answer.
         let tables = socket_tables(dir, Some(mine));
         for (i, d) in m.iter_mut() {
             if let (SocketDesc::Inet { peer_inode, .. }, Some(t)) = (d, tables.get(i)) {

@@ -73,6 +73,59 @@ pub fn unix_request(inode: Option<u32>, seq: u32) -> Vec<u8> {
     b
 }
 
+/// `IPPROTO_TCP`.
+pub const IPPROTO_TCP: u8 = 6;
+
+/// A request for the one TCP socket whose local end is `src`:`sport` and
+/// remote end `dst`:`dport` (`inet_diag_find_one_icsk()`): 16-byte
+/// addresses (IPv4 in the first 4 bytes), ports in host order.
+pub fn inet_request(
+    family: u8,
+    src: [u8; 16],
+    sport: u16,
+    dst: [u8; 16],
+    dport: u16,
+    seq: u32,
+) -> Vec<u8> {
+    let len: u32 = 16 + 56;
+    let mut b = Vec::with_capacity(72);
+    b.extend_from_slice(&len.to_ne_bytes());
+    b.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+    b.extend_from_slice(&NLM_F_REQUEST.to_ne_bytes());
+    b.extend_from_slice(&seq.to_ne_bytes());
+    b.extend_from_slice(&0u32.to_ne_bytes());
+    // struct inet_diag_req_v2
+    b.push(family);
+    b.push(IPPROTO_TCP);
+    b.push(0); // idiag_ext
+    b.push(0);
+    b.extend_from_slice(&u32::MAX.to_ne_bytes()); // every state
+    // struct inet_diag_sockid: ports and addresses in network order.
+    b.extend_from_slice(&sport.to_be_bytes());
+    b.extend_from_slice(&dport.to_be_bytes());
+    b.extend_from_slice(&src);
+    b.extend_from_slice(&dst);
+    b.extend_from_slice(&0u32.to_ne_bytes()); // any interface
+    b.extend_from_slice(&u32::MAX.to_ne_bytes());
+    b.extend_from_slice(&u32::MAX.to_ne_bytes());
+    b
+}
+
+/// The inode in an `inet_diag_msg` reply (72-byte message, inode last),
+/// or the errno of an `NLMSG_ERROR`.
+pub fn inet_reply_inode(b: &[u8]) -> Result<u32, i32> {
+    let len = u32_at(b, 0).map_or(0, |l| l as usize);
+    match u16_at(b, 4) {
+        Some(SOCK_DIAG_BY_FAMILY) if len >= NLMSG_HDRLEN + 72 => {
+            u32_at(b, NLMSG_HDRLEN + 68).ok_or(-22)
+        }
+        Some(NLMSG_ERROR) => {
+            Err(u32_at(b, NLMSG_HDRLEN).map_or(-22, |e| i32::from_ne_bytes(e.to_ne_bytes())))
+        }
+        _ => Err(-22),
+    }
+}
+
 fn u16_at(b: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_ne_bytes(b.get(at..at + 2)?.try_into().ok()?))
 }
@@ -184,6 +237,35 @@ mod tests {
         assert_eq!(u32_at(&r, 24), Some(1234));
         assert_eq!(u32_at(&r, 28), Some(5));
         assert_eq!(u16_at(&unix_request(None, 1), 6), Some(0x301));
+    }
+
+    #[test]
+    fn inet_exact_lookup() {
+        let mut src = [0u8; 16];
+        src[..4].copy_from_slice(&[127, 0, 0, 1]);
+        let r = inet_request(2, src, 8080, src, 40000, 9);
+        assert_eq!(r.len(), 72);
+        assert_eq!(u32_at(&r, 0), Some(72));
+        assert_eq!((r[16], r[17]), (2, 6));
+        assert_eq!(&r[24..26], &8080u16.to_be_bytes());
+        assert_eq!(&r[26..28], &40000u16.to_be_bytes());
+        assert_eq!(&r[28..32], &[127, 0, 0, 1]);
+        // A reply: header + inet_diag_msg with the inode at its end.
+        let mut m = Vec::new();
+        m.extend_from_slice(&88u32.to_ne_bytes());
+        m.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+        m.extend_from_slice(&[0; 10]);
+        m.extend_from_slice(&[0; 68]);
+        m.extend_from_slice(&4242u32.to_ne_bytes());
+        assert_eq!(inet_reply_inode(&m), Ok(4242));
+        let mut e = Vec::new();
+        e.extend_from_slice(&20u32.to_ne_bytes());
+        e.extend_from_slice(&NLMSG_ERROR.to_ne_bytes());
+        e.extend_from_slice(&[0; 10]);
+        e.extend_from_slice(&(-2i32).to_ne_bytes());
+        assert_eq!(inet_reply_inode(&e), Err(-2));
+        assert_eq!(inet_reply_inode(&m[..40]), Err(-22));
+        assert_eq!(inet_reply_inode(&[]), Err(-22));
     }
 
     #[test]

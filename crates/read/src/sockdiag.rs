@@ -116,6 +116,56 @@ impl SockDiag {
         Ok(out)
     }
 
+    /// The inode of the TCP socket whose local end is `local` and remote
+    /// end `remote` (the other end of a connection on this host), when the
+    /// kernel knows one. IPv4 ends are also looked for among IPv6 sockets
+    /// (a dual-stack listener's accepted connections use mapped addresses).
+    pub fn tcp_inode(
+        &mut self,
+        local: std::net::SocketAddr,
+        remote: std::net::SocketAddr,
+    ) -> Option<u64> {
+        let bytes = |ip: std::net::IpAddr, v6: bool| -> [u8; 16] {
+            let mut b = [0u8; 16];
+            match (ip, v6) {
+                (std::net::IpAddr::V4(a), false) => b[..4].copy_from_slice(&a.octets()),
+                (std::net::IpAddr::V4(a), true) => b = a.to_ipv6_mapped().octets(),
+                (std::net::IpAddr::V6(a), _) => b = a.octets(),
+            }
+            b
+        };
+        let v4 = local.is_ipv4() && remote.is_ipv4();
+        let families: &[(u8, bool)] = if v4 {
+            &[(2, false), (10, true)]
+        } else {
+            &[(10, true)]
+        };
+        let mut buf = vec![0u8; 4096];
+        for &(family, v6) in families {
+            self.seq = self.seq.wrapping_add(1);
+            let req = procscope_parse::sockdiag::inet_request(
+                family,
+                bytes(local.ip(), v6),
+                local.port(),
+                bytes(remote.ip(), v6),
+                remote.port(),
+                self.seq,
+            );
+            if rustix::net::send(&self.fd, &req, SendFlags::empty()).is_err() {
+                return None;
+            }
+            let Ok((n, _)) = rustix::net::recv(&self.fd, &mut buf, RecvFlags::empty()) else {
+                return None;
+            };
+            if let Ok(i) =
+                procscope_parse::sockdiag::inet_reply_inode(buf.get(..n).unwrap_or_default())
+            {
+                return Some(u64::from(i));
+            }
+        }
+        None
+    }
+
     /// The peer inode of each of `inodes` that is a connected unix socket.
     pub fn unix_peers(&mut self, inodes: &[u64]) -> Outcome<HashMap<u64, u64>> {
         Ok(self
