@@ -253,6 +253,20 @@ fn every_fd_kind_is_decoded_with_exact_values() {
         out.contains(&format!("on {}", dir.path().join("watched dir").display())),
         "{out}"
     );
+    // --no-peers: the same descriptions without the host-wide scan.
+    let v = run(&["fds", "--json", "--no-peers", &t.pid_s()]).json();
+    let quick = v["processes"][0]["fds"].as_array().unwrap().clone();
+    assert_eq!(quick.len(), fds.len());
+    assert!(
+        quick
+            .iter()
+            .all(|f| f.get("peers").is_none() && f.get("other_end").is_none())
+    );
+    let listen = quick
+        .iter()
+        .find(|f| f["detail"]["socket"]["state"] == "LISTEN")
+        .expect("the listener, described without peers");
+    assert_eq!(listen["detail"]["socket"]["local"], "127.0.0.1");
     // Only some fds.
     let evs = ev["fd"].to_string();
     let one = run(&["fds", "--json", &t.pid_s(), &evs]).json();
