@@ -120,7 +120,7 @@ pub fn read(root: &ProcRoot, pid: i32, opts: guard::Options) -> Outcome<ProcessT
         let mut h = Vec::new();
         d2.read(c"exe", &mut h, 64)?;
         Abi::from_elf_header(&h).ok_or_else(|| Failure::Unsupported {
-            what: "executable is not an x86 ELF".into(),
+            what: "executable is not an x86, x86_64, arm or arm64 ELF".into(),
         })
     });
     let tids = dir.tids()?;

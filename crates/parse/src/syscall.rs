@@ -84,14 +84,19 @@ pub enum Abi {
     I386,
     /// x32 (ILP32 on x86_64; numbers carry bit 0x40000000).
     X32,
+    /// arm64 (the kernel's generic numbering).
+    Aarch64,
+    /// 32-bit arm EABI (also 32-bit processes on arm64 hosts).
+    Arm,
 }
 
 /// `__X32_SYSCALL_BIT`.
 pub const X32_SYSCALL_BIT: i64 = 0x4000_0000;
 
 impl Abi {
-    /// The ABI of an ELF executable from its header: 64-bit → x86_64;
-    /// 32-bit x86 → i386; 32-bit x86_64 machine → x32. `None` when the
+    /// The ABI of an ELF executable from its header (`e_ident[EI_CLASS]` and
+    /// `e_machine`): x86_64 (62) 64-bit → x86_64, 32-bit → x32; i386 (3) →
+    /// i386; aarch64 (183) → arm64; arm (40) → arm EABI. `None` when the
     /// header is not an ELF for these machines.
     pub fn from_elf_header(h: &[u8]) -> Option<Abi> {
         if h.get(..4)? != b"\x7fELF" {
@@ -103,7 +108,20 @@ impl Abi {
             (2, 62) => Some(Abi::X86_64),
             (1, 3) => Some(Abi::I386),
             (1, 62) => Some(Abi::X32),
+            (2, 183) => Some(Abi::Aarch64),
+            (1, 40) => Some(Abi::Arm),
             _ => None,
+        }
+    }
+
+    /// The ABI's name (`x86_64`, `i386`, `x32`, `aarch64`, `arm`).
+    pub fn label(self) -> &'static str {
+        match self {
+            Abi::X86_64 => "x86_64",
+            Abi::I386 => "i386",
+            Abi::X32 => "x32",
+            Abi::Aarch64 => "aarch64",
+            Abi::Arm => "arm",
         }
     }
 
@@ -117,6 +135,8 @@ impl Abi {
             Abi::X32 => (crate::syscall_names::X32, nr & !X32_SYSCALL_BIT),
             Abi::X86_64 => (crate::syscall_names::X86_64, nr),
             Abi::I386 => (crate::syscall_names::I386, nr),
+            Abi::Aarch64 => (crate::syscall_names::AARCH64, nr),
+            Abi::Arm => (crate::syscall_names::ARM, nr),
         };
         let n = u32::try_from(n).ok()?;
         table
@@ -210,6 +230,82 @@ mod tests {
         elf64[18] = 3;
         assert_eq!(Abi::from_elf_header(&elf64), Some(Abi::I386));
         assert_eq!(Abi::from_elf_header(b"#!/bin/sh"), None);
+        elf64[4] = 2;
+        elf64[18] = 183;
+        assert_eq!(Abi::from_elf_header(&elf64), Some(Abi::Aarch64));
+        elf64[4] = 1;
+        elf64[18] = 40;
+        assert_eq!(Abi::from_elf_header(&elf64), Some(Abi::Arm));
+    }
+
+    /// The arm tables against numbers every arm64/arm libc hard-codes
+    /// (asm-generic/unistd.h and arch/arm/include/uapi/asm/unistd.h), and
+    /// the calls the stuck-process commands decode.
+    #[test]
+    fn arm_tables() {
+        for (nr, name) in [
+            (22, "epoll_pwait"),
+            (25, "fcntl"),
+            (32, "flock"),
+            (56, "openat"),
+            (57, "close"),
+            (63, "read"),
+            (64, "write"),
+            (73, "ppoll"),
+            (98, "futex"),
+            (101, "nanosleep"),
+            (115, "clock_nanosleep"),
+            (202, "accept"),
+            (207, "recvfrom"),
+            (220, "clone"),
+            (221, "execve"),
+            (260, "wait4"),
+            (435, "clone3"),
+            (441, "epoll_pwait2"),
+        ] {
+            assert_eq!(Abi::Aarch64.name(nr), Some(name), "arm64 {nr}");
+        }
+        // arm64 has no open(2), poll(2) or 32-bit-only calls.
+        for name in ["open", "poll", "fcntl64", "mmap2"] {
+            assert!(
+                crate::syscall_names::AARCH64
+                    .iter()
+                    .all(|(_, n)| *n != name),
+                "{name}"
+            );
+        }
+        assert_eq!(Abi::Aarch64.name(38), Some("renameat"));
+        for (nr, name) in [
+            (3, "read"),
+            (4, "write"),
+            (5, "open"),
+            (114, "wait4"),
+            (120, "clone"),
+            (143, "flock"),
+            (162, "nanosleep"),
+            (168, "poll"),
+            (190, "vfork"),
+            (221, "fcntl64"),
+            (240, "futex"),
+            (252, "epoll_wait"),
+            (265, "clock_nanosleep"),
+            (346, "epoll_pwait"),
+            (407, "clock_nanosleep_time64"),
+            (422, "futex_time64"),
+            (435, "clone3"),
+        ] {
+            assert_eq!(Abi::Arm.name(nr), Some(name), "arm {nr}");
+        }
+        // OABI-only calls are not EABI's.
+        assert_eq!(Abi::Arm.name(13), None);
+        // Numbers from 424 on are the same everywhere.
+        for (nr, name) in crate::syscall_names::X86_64
+            .iter()
+            .filter(|(n, _)| *n >= 424)
+        {
+            assert_eq!(Abi::Aarch64.name(i64::from(*nr)), Some(*name));
+            assert_eq!(Abi::Arm.name(i64::from(*nr)), Some(*name));
+        }
     }
 
     /// The generated tables match this machine's kernel headers, entry for

@@ -163,9 +163,7 @@ fn human(
     let dim = Style::new().dimmed();
     let abi = p.abi.as_ref().ok().copied();
     let abi_text = match &p.abi {
-        Ok(Abi::X86_64) => "x86_64".to_string(),
-        Ok(Abi::I386) => "i386".to_string(),
-        Ok(Abi::X32) => "x32".to_string(),
+        Ok(a) => a.label().to_string(),
         Err(Failure::Absent { .. }) => "kernel thread".to_string(),
         Err(f) => format!("ABI unknown: {f}"),
     };
@@ -341,11 +339,7 @@ fn json_process(
             })
         })
         .collect();
-    let abi_name = p.abi.as_ref().map(|a| match a {
-        Abi::X86_64 => "x86_64",
-        Abi::I386 => "i386",
-        Abi::X32 => "x32",
-    });
+    let abi_name = p.abi.as_ref().map(|a| a.label());
     serde_json::json!({
         "pid": p.pid,
         "comm": p.comm,
