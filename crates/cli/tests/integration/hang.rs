@@ -267,6 +267,24 @@ fn hung_finds_a_stuck_fuse_reader_and_a_vfork_parent_and_names_the_causes() {
     );
     assert_eq!(g["files"][0]["mount_point"], mount);
     assert_eq!(g["files"][0]["what"], fuse.hang_file().to_str().unwrap());
+    // The human report names the mount, the file and what to run next.
+    let r = run_with(&["hung", "--window", "400ms"], &[], Duration::from_secs(10));
+    assert_eq!(r.status, 1, "{}", r.stderr);
+    let out = r.out();
+    assert_terminal_safe(&out);
+    assert!(out.contains("task(s) stuck in D"), "{out}");
+    assert!(
+        out.contains(&format!("likely: the FUSE filesystem at {mount} (fuse)")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("on {}", fuse.hang_file().display())),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("→ procscope why {}", reader.pid())),
+        "{out}"
+    );
     let g = find(parent.pid());
     assert_eq!(g["syscall"], "clone");
     assert!(

@@ -384,3 +384,37 @@ fn repro_says_when_the_executable_was_replaced_or_deleted() {
         "{s}"
     );
 }
+
+#[test]
+fn env_diff_against_another_process_and_our_own_environment() {
+    let start_env = |vars: &[(&str, &str)]| {
+        let mut c = std::process::Command::new(testkit());
+        c.env_clear().arg("sleep");
+        for (k, v) in vars {
+            c.env(k, v);
+        }
+        start(c)
+    };
+    let a = start_env(&[("A", "1"), ("B", "2"), ("ONLY_A", "x")]);
+    let b = start_env(&[("A", "1"), ("B", "3"), ("C", "4")]);
+    // b compared with a: B changed, C added, ONLY_A removed, A the same.
+    let out = run(&["env", "--diff", &a.pid_s(), &b.pid_s()]).out();
+    assert!(out.contains("~ B=3  (other: 2)\n"), "{out}");
+    assert!(out.contains("+ C=4\n"), "{out}");
+    assert!(out.contains("- ONLY_A=x\n"), "{out}");
+    assert!(out.contains("(1 identical)"), "{out}");
+    // `-`: procscope's own environment (set here for the run).
+    let r = run_with(
+        &["env", "--diff", "-", &b.pid_s(), "A", "B"],
+        &[("A", "1"), ("B", "9")],
+        std::time::Duration::from_secs(20),
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let out = r.out();
+    assert!(out.contains("~ B=3  (other: 9)\n"), "{out}");
+    assert!(out.contains("(1 identical)"), "{out}");
+    // A pattern that matches several processes is refused with a hint.
+    let r = run(&["env", "--diff", "procscope-testk", &b.pid_s()]);
+    assert_eq!(r.status, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("give a PID"), "{}", r.stderr);
+}
