@@ -754,6 +754,19 @@ pub fn read(dir: &ProcDir, only: &[i32]) -> Outcome<Vec<FdEntry>> {
     read_cached(dir, only, None)
 }
 
+/// Fills `cache` with the socket tables of `dir`'s network namespace
+/// (before a host-wide listing: most processes share one namespace, and a
+/// worker reading the tables while the others run ahead would make the
+/// ordered output hold everything they produced meanwhile).
+pub fn warm(dir: &ProcDir, cache: &SocketCache) {
+    if let Ok(ns) = dir.readlink(c"ns/net") {
+        let t = std::sync::Arc::new(socket_tables(dir, None));
+        if let Ok(mut m) = cache.lock() {
+            m.insert(ns, t);
+        }
+    }
+}
+
 /// Like [`read`], sharing socket tables between processes of the same
 /// network namespace through `cache`.
 pub fn read_cached(

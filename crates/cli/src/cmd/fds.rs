@@ -380,6 +380,11 @@ pub fn run(g: &Global, a: &FdsArgs) -> anyhow::Result<Exit> {
     };
     let cache = std::sync::Arc::new(fds::SocketCache::default());
     let all = a.all;
+    if all {
+        if let Ok(me) = root.process(root.own_pid()) {
+            fds::warm(&me, &cache);
+        }
+    }
     let only = a.fds.clone();
     let r2 = root.clone();
     let mut out = output::stdout(g.color);
