@@ -182,6 +182,8 @@ pub enum Detail {
     Eventfd {
         /// The counter.
         count: u64,
+        /// `eventfd-id` (5.x+): the same id means the same eventfd.
+        id: Option<u64>,
         /// `EFD_SEMAPHORE`.
         semaphore: Option<bool>,
     },
@@ -193,6 +195,11 @@ pub enum Detail {
     /// An inotify instance.
     Inotify {
         /// Its watches.
+        watches: Vec<InotifyWatch>,
+    },
+    /// A fanotify group: its inode marks (`wd` is 0).
+    Fanotify {
+        /// Its inode marks.
         watches: Vec<InotifyWatch>,
     },
     /// A timerfd.
@@ -227,6 +234,9 @@ pub enum Detail {
     Anon {
         /// Its name.
         name: Bytes,
+        /// What its fdinfo adds beyond the common lines (`map_type: 2`,
+        /// `prog_tag: …`), in the kernel's order, at most [`ANON_FIELDS`].
+        fields: Vec<(Bytes, Bytes)>,
     },
     /// Something else.
     Other,
@@ -254,6 +264,7 @@ impl Detail {
             Detail::Eventfd { .. } => "eventfd",
             Detail::Epoll { .. } => "epoll",
             Detail::Inotify { .. } => "inotify",
+            Detail::Fanotify { .. } => "fanotify",
             Detail::Timerfd { .. } => "timerfd",
             Detail::Signalfd { .. } => "signalfd",
             Detail::Pidfd { .. } => "pidfd",
@@ -667,7 +678,7 @@ fn resolve_inotify(
     let wanted: Vec<(u64, u64, i32, Vec<u8>)> = entries
         .iter()
         .flat_map(|e| match &e.detail {
-            Detail::Inotify { watches } => watches
+            Detail::Inotify { watches } | Detail::Fanotify { watches } => watches
                 .iter()
                 .filter_map(|w| {
                     let (t, h) = w.handle.clone()?;
@@ -713,7 +724,7 @@ fn resolve_inotify(
         Err(f) => {
             // Every watch gets the same reason (timed out, denied, …).
             for e in entries.iter_mut() {
-                if let Detail::Inotify { watches } = &mut e.detail {
+                if let Detail::Inotify { watches } | Detail::Fanotify { watches } = &mut e.detail {
                     for w in watches.iter_mut().filter(|w| w.handle.is_some()) {
                         w.path = Some(Err(f.clone()));
                     }
@@ -723,7 +734,7 @@ fn resolve_inotify(
         }
     };
     for e in entries.iter_mut() {
-        if let Detail::Inotify { watches } = &mut e.detail {
+        if let Detail::Inotify { watches } | Detail::Fanotify { watches } = &mut e.detail {
             for w in watches.iter_mut() {
                 let Some((_, h)) = &w.handle else { continue };
                 if let Some((_, p)) = found
@@ -864,7 +875,13 @@ pub fn read_cached(
     for (fd, link, info) in raw {
         let parsed = info.as_deref().and_then(|b| FdInfo::parse(b).ok());
         let detail = match &link {
-            Ok(l) => describe(l, parsed.as_ref(), &sockets, &mounts, &links),
+            Ok(l) => {
+                let mut d = describe(l, parsed.as_ref(), &sockets, &mounts, &links);
+                if let (Detail::Anon { fields, .. }, Some(raw)) = (&mut d, info.as_deref()) {
+                    *fields = anon_fields(raw);
+                }
+                d
+            }
             Err(_) => Detail::Other,
         };
         let file_id = match (&detail, parsed.as_ref()) {
@@ -1240,9 +1257,12 @@ fn describe(
         }
         FdLink::Anon(name) => match extra {
             Some(Extra::Eventfd {
-                count, semaphore, ..
+                count,
+                id,
+                semaphore,
             }) => Detail::Eventfd {
                 count: *count,
+                id: *id,
                 semaphore: *semaphore,
             },
             Some(Extra::Epoll(w)) => Detail::Epoll {
@@ -1261,6 +1281,21 @@ fn describe(
                     .collect(),
             },
             Some(Extra::Inotify(w)) => Detail::Inotify {
+                watches: w
+                    .iter()
+                    .map(|w| InotifyWatch {
+                        wd: w.wd.unwrap_or(0),
+                        inode: w.ino,
+                        device: split_dev(w.sdev),
+                        mask: w.mask,
+                        path: None,
+                        handle: w
+                            .fhandle_type
+                            .zip(w.f_handle.and_then(procscope_read::handle::parse_hex)),
+                    })
+                    .collect(),
+            },
+            Some(Extra::Fanotify(w)) => Detail::Fanotify {
                 watches: w
                     .iter()
                     .map(|w| InotifyWatch {
@@ -1300,10 +1335,27 @@ fn describe(
             },
             _ => Detail::Anon {
                 name: Bytes::from(name),
+                fields: Vec::new(),
             },
         },
         FdLink::Other(_) => Detail::Other,
     }
+}
+
+/// At most this many fdinfo lines are kept for an anonymous inode (an
+/// io_uring prints one per queued request).
+pub const ANON_FIELDS: usize = 32;
+
+/// The lines an anonymous inode's fdinfo adds to the common ones, split at
+/// the first `:` (`map_type:\t2` → (`map_type`, `2`)).
+fn anon_fields(raw: &[u8]) -> Vec<(Bytes, Bytes)> {
+    raw.split(|&c| c == b'\n')
+        .filter_map(|l| procscope_parse::num::split_once(l, b':'))
+        .map(|(k, v)| (procscope_parse::num::trim(k), procscope_parse::num::trim(v)))
+        .filter(|(k, _)| !matches!(*k, b"pos" | b"flags" | b"mnt_id" | b"ino" | b"lock" | b""))
+        .take(ANON_FIELDS)
+        .map(|(k, v)| (Bytes::from(k), Bytes::from(v)))
+        .collect()
 }
 
 #[cfg(test)]
@@ -1355,6 +1407,23 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn anonymous_inode_fields() {
+        let f = anon_fields(b"pos:\t0\nflags:\t02000002\nmnt_id:\t17\nino:\t1038\nmap_type:\t2\nkey_size:\t4\nmemlock:\t4096\n");
+        assert_eq!(
+            f,
+            vec![
+                (Bytes(b"map_type".to_vec()), Bytes(b"2".to_vec())),
+                (Bytes(b"key_size".to_vec()), Bytes(b"4".to_vec())),
+                (Bytes(b"memlock".to_vec()), Bytes(b"4096".to_vec())),
+            ]
+        );
+        let many: Vec<u8> = (0..100)
+            .flat_map(|i| format!("k{i}: v\n").into_bytes())
+            .collect();
+        assert_eq!(anon_fields(&many).len(), ANON_FIELDS);
     }
 
     #[test]

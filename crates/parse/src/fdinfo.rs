@@ -183,11 +183,15 @@ impl<'a> FdInfo<'a> {
                 .strip_prefix(b"inotify ")
                 .or_else(|| line.strip_prefix(b"fanotify "))
             {
+                // fanotify also prints its group (`fanotify flags:0
+                // event-flags:8000`) and mount/superblock marks, which name
+                // no inode: not watches of a path (fs/notify/fdinfo.c).
+                let Some(ino) = field(rest, b"ino") else {
+                    continue;
+                };
                 let w = InotifyWatch {
                     wd: field(rest, b"wd").and_then(hex_u64),
-                    ino: field(rest, b"ino")
-                        .and_then(hex_u64)
-                        .ok_or_else(|| ParseError::invalid("ino", line))?,
+                    ino: hex_u64(ino).ok_or_else(|| ParseError::invalid("ino", line))?,
                     sdev: field(rest, b"sdev")
                         .and_then(hex_u64)
                         .ok_or_else(|| ParseError::invalid("sdev", line))?,
@@ -269,6 +273,22 @@ impl<'a> FdInfo<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fanotify_group_line_and_inode_mark() {
+        // Real fdinfo of a fanotify group with one inode mark (6.18).
+        let b = b"pos:\t0\nflags:\t02\nmnt_id:\t17\nino:\t1038\nfanotify flags:0 event-flags:8000\nfanotify ino:9ba8ed sdev:fe00000 mflags:0 mask:8 ignored_mask:0 fhandle-bytes:8 fhandle-type:1 f_handle:eda89b0056fbb812\nfanotify mnt_id:1d mflags:0 mask:1 ignored_mask:0\n";
+        let i = FdInfo::parse(b).unwrap();
+        let Extra::Fanotify(w) = &i.extra else {
+            panic!("{:?}", i.extra)
+        };
+        assert_eq!(w.len(), 1);
+        assert_eq!(
+            (w[0].ino, w[0].sdev, w[0].mask, w[0].wd),
+            (0x9b_a8ed, 0xfe0_0000, 8, None)
+        );
+        assert_eq!(w[0].f_handle, Some(&b"eda89b0056fbb812"[..]));
+    }
 
     macro_rules! sample {
         ($n:literal) => {

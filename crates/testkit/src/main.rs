@@ -501,6 +501,25 @@ fn fdzoo(dir: &str) -> ! {
             libc::inotify_add_watch(ino, c(&watched).as_ptr(), libc::IN_CREATE | libc::IN_DELETE)
                 >= 0
         );
+        // fanotify with an inode mark on the same directory (needs
+        // CAP_SYS_ADMIN), and a userfaultfd (an anonymous inode whose
+        // fdinfo carries its own lines).
+        let fan = libc::fanotify_init(libc::FAN_CLASS_NOTIF, libc::O_RDONLY as u32);
+        assert!(fan >= 0, "fanotify_init");
+        assert_eq!(
+            libc::fanotify_mark(
+                fan,
+                libc::FAN_MARK_ADD,
+                libc::FAN_CLOSE_WRITE,
+                libc::AT_FDCWD,
+                c(&watched).as_ptr()
+            ),
+            0
+        );
+        assert!(
+            libc::syscall(libc::SYS_userfaultfd, libc::O_CLOEXEC) >= 0,
+            "userfaultfd"
+        );
     }
     // A TCP listener and a connection to it (both ends here), and a unix
     // listener at a path with a space.

@@ -155,15 +155,18 @@ pub fn describe(e: &FdEntry) -> String {
             s
         }
         Detail::Pipe { inode } => format!("pipe:[{inode}]"),
-        Detail::Eventfd { count, semaphore } => {
-            format!(
-                "count {count}{}",
-                if *semaphore == Some(true) {
-                    " (semaphore)"
-                } else {
-                    ""
-                }
-            )
+        Detail::Eventfd {
+            count,
+            id,
+            semaphore,
+        } => {
+            let id = id.map_or_else(String::new, |i| format!(", id {i}"));
+            let sem = if *semaphore == Some(true) {
+                " (semaphore)"
+            } else {
+                ""
+            };
+            format!("count {count}{sem}{id}")
         }
         Detail::Epoll { watches } => {
             let w: Vec<String> = watches
@@ -185,7 +188,7 @@ pub fn describe(e: &FdEntry) -> String {
                 format!("watches {}", w.join(", "))
             }
         }
-        Detail::Inotify { watches } => {
+        Detail::Inotify { watches } | Detail::Fanotify { watches } => {
             let w: Vec<String> = watches
                 .iter()
                 .map(|w| {
@@ -236,7 +239,20 @@ pub fn describe(e: &FdEntry) -> String {
             (p, None) => format!("PID {p} (exited since)"),
         },
         Detail::Memfd { name } => format!("memfd:{}", escape(name.as_slice())),
-        Detail::Anon { name } => format!("anon_inode:{}", escape(name.as_slice())),
+        Detail::Anon { name, fields } => {
+            let mut s = format!("anon_inode:{}", escape(name.as_slice()));
+            for (k, v) in fields.iter().take(6) {
+                s.push_str(&format!(
+                    " {}={}",
+                    escape(k.as_slice()),
+                    escape(v.as_slice())
+                ));
+            }
+            if fields.len() > 6 {
+                s.push_str(&format!(" (+{} more in --json)", fields.len() - 6));
+            }
+            s
+        }
         Detail::Other => e.link.as_ref().map_or_else(
             |f| format!("? ({f})"),
             |l| escape(l.as_slice()).into_owned(),

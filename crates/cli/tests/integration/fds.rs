@@ -92,6 +92,29 @@ fn every_fd_kind_is_decoded_with_exact_values() {
         ino["path"],
         dir.path().join("watched dir").to_str().unwrap()
     );
+    // fanotify: the inode mark, its mask and path the same way.
+    let fan = &of("fanotify")[0]["detail"]["watches"][0];
+    assert_eq!(fan["mask"], 0x8, "FAN_CLOSE_WRITE: {fan}");
+    assert_eq!(
+        fan["path"],
+        dir.path().join("watched dir").to_str().unwrap()
+    );
+    // An anonymous inode keeps what its fdinfo says.
+    let uffd = of("anon")
+        .into_iter()
+        .find(|f| f["detail"]["name"] == "userfaultfd")
+        .expect("the userfaultfd");
+    let keys: Vec<&str> = uffd["detail"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|kv| kv[0].as_str().unwrap())
+        .collect();
+    assert!(
+        keys.contains(&"pending") && keys.contains(&"API"),
+        "{keys:?}"
+    );
+    assert!(ev["detail"]["id"].is_u64(), "eventfd-id: {ev}");
 
     // The children: one holds the other ends of a pipe and a socketpair
     // (and is the pidfd's process), one waits for the fcntl lock.
