@@ -25,6 +25,10 @@ enum Arg {
     Count,
     /// A number of fds.
     Nfds,
+    /// A `clockid_t`.
+    Clock,
+    /// clock_nanosleep flags (`TIMER_ABSTIME`).
+    TimerFlags,
     /// Not shown.
     Skip,
 }
@@ -45,6 +49,7 @@ fn signature(name: &str) -> &'static [Arg] {
         "poll" => &[Skip, Nfds, TimeoutMs],
         "futex" | "futex_time64" => &[Addr, FutexOp],
         "wait4" | "waitpid" => &[WaitPid],
+        "clock_nanosleep" | "clock_nanosleep_time64" => &[Clock, TimerFlags],
         _ => &[],
     }
 }
@@ -149,6 +154,19 @@ pub fn describe(name: &str, args: &[u64; 6], fd: &dyn Fn(i32) -> Option<String>)
             },
             Arg::Count => format!("{v} bytes"),
             Arg::Nfds => format!("{v} fds"),
+            Arg::Clock => match v {
+                0 => "CLOCK_REALTIME".into(),
+                1 => "CLOCK_MONOTONIC".into(),
+                7 => "CLOCK_BOOTTIME".into(),
+                n => format!("clock {n}"),
+            },
+            Arg::TimerFlags => {
+                if v & 1 != 0 {
+                    "TIMER_ABSTIME".into()
+                } else {
+                    "relative".into()
+                }
+            }
             Arg::Skip => String::new(),
         })
         .collect();
@@ -208,6 +226,10 @@ mod tests {
             "wait4(child 812)"
         );
         assert_eq!(describe("nanosleep", &[0; 6], &none), "nanosleep()");
+        assert_eq!(
+            describe("clock_nanosleep", &[1, 0, 0x7ff0, 0, 0, 0], &none),
+            "clock_nanosleep(CLOCK_MONOTONIC, relative)"
+        );
         assert_eq!(fd_arg("write", &[1, 0, 0, 0, 0, 0]), Some(1));
         assert_eq!(fd_arg("futex", &[1, 0, 0, 0, 0, 0]), None);
         assert_eq!(fd_arg("read", &[u64::MAX, 0, 0, 0, 0, 0]), None);

@@ -42,6 +42,38 @@ pub struct ThreadInfo {
     /// How long ago it last ran, in milliseconds (from `sched`; `None` on
     /// kernels without `CONFIG_SCHED_DEBUG`, or when it is running).
     pub idle_ms: Option<u64>,
+    /// What a thread in nanosleep/clock_nanosleep asked for.
+    pub sleep: Option<Sleep>,
+}
+
+/// A sleep's length, read from the timespec the call points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sleep {
+    /// A relative sleep of this many milliseconds (it began about when the
+    /// thread last ran: see [`ThreadInfo::idle_ms`]).
+    For {
+        /// Requested length.
+        ms: u64,
+    },
+    /// An absolute deadline (`TIMER_ABSTIME`), this many milliseconds from
+    /// now (negative: already passed).
+    Until {
+        /// Time left.
+        left_ms: i64,
+    },
+}
+
+impl ThreadInfo {
+    /// Milliseconds until a sleeping thread wakes, when known.
+    pub fn wakes_in_ms(&self) -> Option<i64> {
+        match self.sleep? {
+            Sleep::Until { left_ms } => Some(left_ms),
+            Sleep::For { ms } => {
+                let slept = i64::try_from(self.idle_ms?).ok()?;
+                Some(i64::try_from(ms).ok()?.saturating_sub(slept))
+            }
+        }
+    }
 }
 
 impl ThreadInfo {
@@ -124,6 +156,7 @@ pub fn read(root: &ProcRoot, pid: i32, opts: guard::Options) -> Outcome<ProcessT
         })
     });
     let tids = dir.tids()?;
+    let known_abi = abi.as_ref().ok().copied();
     let results = guard::run(
         tids,
         opts,
@@ -131,13 +164,14 @@ pub fn read(root: &ProcRoot, pid: i32, opts: guard::Options) -> Outcome<ProcessT
             let t = read_thread(&dir, tid, &clock);
             ctx.checkpoint(t.clone());
             let d = dir.clone();
-            let (sc, stack) = match ctx.guarded(|| Ok(read_slow(&d, tid))) {
+            let (sc, stack, sleep) = match ctx.guarded(|| Ok(read_slow(&d, tid, known_abi))) {
                 Ok(v) => v,
-                Err(f) => (Err(f.clone()), Err(f)),
+                Err(f) => (Err(f.clone()), Err(f), None),
             };
             ThreadInfo {
                 syscall: sc,
                 stack,
+                sleep,
                 ..t
             }
         },
@@ -212,13 +246,20 @@ fn read_thread(dir: &ProcDir, tid: i32, clock: &Clock) -> ThreadInfo {
         syscall: Err(Failure::Gone),
         stack: Err(Failure::Gone),
         idle_ms,
+        sleep: None,
     }
 }
 
-fn read_slow(dir: &ProcDir, tid: i32) -> (Outcome<SyscallState>, Outcome<Vec<FrameInfo>>) {
+type Slow = (
+    Outcome<SyscallState>,
+    Outcome<Vec<FrameInfo>>,
+    Option<Sleep>,
+);
+
+fn read_slow(dir: &ProcDir, tid: i32, abi: Option<Abi>) -> Slow {
     let task = match dir.task(tid) {
         Ok(t) => t,
-        Err(e) => return (Err(e.clone()), Err(e)),
+        Err(e) => return (Err(e.clone()), Err(e), None),
     };
     let mut buf = Vec::with_capacity(4096);
     let sc = task
@@ -235,5 +276,63 @@ fn read_slow(dir: &ProcDir, tid: i32) -> (Outcome<SyscallState>, Outcome<Vec<Fra
             })
             .collect()
     });
-    (sc, st)
+    let sleep = match (&sc, abi) {
+        (Ok(s), Some(a)) => sleep_of(dir, a, s),
+        _ => None,
+    };
+    (sc, st, sleep)
+}
+
+/// Reads the timespec of a nanosleep/clock_nanosleep (its address is an
+/// argument register; the struct is in the process's memory). 64-bit
+/// ABIs and the `_time64` calls use 64-bit fields, the old 32-bit calls
+/// 32-bit ones; x86 and arm are little-endian.
+fn sleep_of(dir: &ProcDir, abi: Abi, sc: &SyscallState) -> Option<Sleep> {
+    let SyscallState::InSyscall { nr, args, .. } = sc else {
+        return None;
+    };
+    let name = abi.name(*nr)?;
+    let (addr, absolute, clock) = match name {
+        "nanosleep" => (args[0], false, 1),
+        "clock_nanosleep" | "clock_nanosleep_time64" => (args[2], args[1] & 1 != 0, args[0]),
+        _ => return None,
+    };
+    let wide = matches!(abi, Abi::X86_64 | Abi::X32 | Abi::Aarch64) || name.ends_with("_time64");
+    let mut b = [0u8; 16];
+    let len = if wide { 16 } else { 8 };
+    let got = dir.read_memory(addr, b.get_mut(..len)?).ok()?;
+    if got != len {
+        return None;
+    }
+    let (sec, nsec) = if wide {
+        (
+            i64::from_le_bytes(b.get(..8)?.try_into().ok()?),
+            i64::from_le_bytes(b.get(8..16)?.try_into().ok()?),
+        )
+    } else {
+        (
+            i64::from(i32::from_le_bytes(b.get(..4)?.try_into().ok()?)),
+            i64::from(i32::from_le_bytes(b.get(4..8)?.try_into().ok()?)),
+        )
+    };
+    let ms = sec.checked_mul(1000)?.checked_add(nsec / 1_000_000)?;
+    if !absolute {
+        return Some(Sleep::For {
+            ms: u64::try_from(ms).ok()?,
+        });
+    }
+    let id = match clock {
+        0 => rustix::time::ClockId::Realtime,
+        1 => rustix::time::ClockId::Monotonic,
+        7 => rustix::time::ClockId::Boottime,
+        _ => return None,
+    };
+    let now = rustix::time::clock_gettime(id);
+    let now_ms = now
+        .tv_sec
+        .checked_mul(1000)?
+        .checked_add(now.tv_nsec / 1_000_000)?;
+    Some(Sleep::Until {
+        left_ms: ms.saturating_sub(now_ms),
+    })
 }

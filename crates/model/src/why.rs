@@ -93,7 +93,11 @@ pub enum Wait {
     /// Waiting for events (epoll, poll, select): idle.
     Events,
     /// Sleeping by choice (nanosleep, pause, sigsuspend).
-    Sleep,
+    Sleep {
+        /// When a nanosleep wakes, in ms from now (its timespec, read from
+        /// the process's memory), when known.
+        wakes_in_ms: Option<i64>,
+    },
     /// Waiting for a connection.
     Accept,
     /// In the kernel, for the reason its frames tell.
@@ -394,7 +398,7 @@ fn group(
             call = Some(crate::calls::describe(name, args, &|fd| {
                 entry.as_ref().filter(|e| e.fd == fd).map(fd_text)
             }));
-            classify(
+            match classify(
                 root,
                 pid,
                 name,
@@ -404,7 +408,12 @@ fn group(
                 &kernel,
                 opts,
                 fuse,
-            )
+            ) {
+                Wait::Sleep { .. } => Wait::Sleep {
+                    wakes_in_ms: t.wakes_in_ms(),
+                },
+                w => w,
+            }
         }
     };
     let waits_for: Vec<i32> = {
@@ -565,9 +574,14 @@ fn classify(
         ) => Wait::Events,
         (
             _,
-            "nanosleep" | "clock_nanosleep" | "pause" | "rt_sigsuspend" | "rt_sigtimedwait"
+            "nanosleep"
+            | "clock_nanosleep"
+            | "clock_nanosleep_time64"
+            | "pause"
+            | "rt_sigsuspend"
+            | "rt_sigtimedwait"
             | "sigsuspend",
-        ) => Wait::Sleep,
+        ) => Wait::Sleep { wakes_in_ms: None },
         (_, "accept" | "accept4") => Wait::Accept,
         _ if state == Some(TaskState::DiskSleep) => kernel(),
         _ => Wait::Other,
@@ -658,7 +672,13 @@ fn verdict(pid: i32, w: &Wait) -> String {
             format!("waiting on a user-space lock or condition variable (futex {addr:#x})")
         }
         Wait::Events => "idle: waiting for events (epoll/poll/select)".into(),
-        Wait::Sleep => "sleeping by choice".into(),
+        Wait::Sleep {
+            wakes_in_ms: Some(ms),
+        } if *ms > 0 => format!(
+            "sleeping by choice; wakes in {}",
+            crate::calls::ms(ms.unsigned_abs())
+        ),
+        Wait::Sleep { .. } => "sleeping by choice".into(),
         Wait::Accept => "waiting for a connection".into(),
         Wait::Kernel { cause } => format!("in the kernel: {cause}"),
         Wait::Other => "in a system call".into(),

@@ -243,6 +243,36 @@ impl ProcDir {
         })
     }
 
+    /// Reads `buf.len()` bytes of the process's memory at `addr`
+    /// (`process_vm_readv(2)`: ptrace attach rights). It takes the target's
+    /// memory-map lock: call it from a deadline-guarded thread.
+    pub fn read_memory(&self, addr: u64, buf: &mut [u8]) -> Outcome<usize> {
+        let local = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
+        let remote = libc::iovec {
+            iov_base: usize::try_from(addr).map_err(|e| Failure::malformed("address", e))?
+                as *mut libc::c_void,
+            iov_len: buf.len(),
+        };
+        // SAFETY: `local` describes `buf`, which outlives the call; the
+        // remote range is only read by the kernel, in the other process.
+        let n = unsafe { libc::process_vm_readv(self.pid, &local, 1, &remote, 1, 0) };
+        if n < 0 {
+            let e = rustix::io::Errno::from_raw_os_error(
+                std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
+            );
+            return Err(match e {
+                rustix::io::Errno::PERM | rustix::io::Errno::ACCESS => Failure::Denied {
+                    need: crate::Need::PtraceAttach,
+                },
+                e => Failure::from_errno(e, b"process_vm_readv"),
+            });
+        }
+        usize::try_from(n).map_err(|e| Failure::malformed("process_vm_readv", e))
+    }
+
     /// Reads the target of a symbolic link (`exe`, `cwd`, `fd/3`) without
     /// following it: a magic link is never opened or stat'ed through.
     pub fn readlink(&self, name: &CStr) -> Outcome<Vec<u8>> {

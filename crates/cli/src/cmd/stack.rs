@@ -244,6 +244,25 @@ fn human(
                 hints.push(format!("system calls: {f}"));
             }
         }
+        // A sleep's length, read from its timespec: the soonest waker.
+        if let Some(w) = members.iter().filter_map(|t| t.wakes_in_ms()).min() {
+            let asked = match first.sleep {
+                Some(threads::Sleep::For { ms }) => {
+                    format!(" (asked for {})", procscope_model::calls::ms(ms))
+                }
+                Some(threads::Sleep::Until { .. }) => " (an absolute deadline)".to_string(),
+                None => String::new(),
+            };
+            if w > 0 {
+                writeln!(
+                    out,
+                    "      wakes   in {}{asked}",
+                    procscope_model::calls::ms(w.unsigned_abs())
+                )?;
+            } else {
+                writeln!(out, "      wakes   now (the deadline has passed){asked}")?;
+            }
+        }
         let fx = futexes(&members, abi);
         if fx.len() > 1 {
             let list: Vec<String> = fx
@@ -300,6 +319,7 @@ fn json_thread(t: &ThreadInfo, abi: Option<Abi>, fds: &HashMap<i32, String>) -> 
         "syscall": OutcomeJson(&syscall.map_err(|e| e.clone())),
         "stack": OutcomeJson(&stack.map_err(|e| e.clone())),
         "idle_ms": t.idle_ms,
+        "wakes_in_ms": t.wakes_in_ms(),
     })
 }
 
@@ -336,6 +356,7 @@ fn json_process(
                 "stack": first.get("stack").cloned().unwrap_or_default(),
                 "idle_ms": members.iter().map(|t| t.idle_ms).collect::<Option<Vec<u64>>>().and_then(|v| v.into_iter().min()),
                 "futexes": fx,
+                "wakes_in_ms": members.iter().filter_map(|t| t.wakes_in_ms()).min(),
             })
         })
         .collect();

@@ -47,6 +47,14 @@ fn threads_are_grouped_by_state_syscall_and_stack() {
     );
     assert_eq!(g[1]["count"], 4);
     assert_eq!(g[1]["syscall"]["name"], "clock_nanosleep");
+    // The sleepers asked for an hour (std's sleep): the timespec is read
+    // from their memory, so the group says when the first one wakes.
+    let wakes = g[1]["wakes_in_ms"].as_i64().unwrap();
+    assert!(wakes > 3_500_000 && wakes <= 3_600_000, "{wakes}");
+    assert_eq!(
+        g[1]["syscall"]["call"],
+        "clock_nanosleep(CLOCK_MONOTONIC, relative)"
+    );
     assert_eq!(g[1]["tids"][0], t.pid());
 
     // --no-group: one block per thread.
@@ -62,6 +70,10 @@ fn threads_are_grouped_by_state_syscall_and_stack() {
         "{out}"
     );
     assert!(out.contains("      syscall futex(0x"), "{out}");
+    assert!(
+        out.contains("      wakes   in 5") && out.contains("(asked for 60 min)"),
+        "{out}"
+    );
 }
 
 #[test]
