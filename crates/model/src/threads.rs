@@ -164,15 +164,32 @@ pub fn read(root: &ProcRoot, pid: i32, opts: guard::Options) -> Outcome<ProcessT
             let t = read_thread(&dir, tid, &clock);
             ctx.checkpoint(t.clone());
             let d = dir.clone();
-            let (sc, stack, sleep) = match ctx.guarded(|| Ok(read_slow(&d, tid, known_abi))) {
+            let (sc, stack) = match ctx.guarded(|| Ok(read_slow(&d, tid))) {
                 Ok(v) => v,
-                Err(f) => (Err(f.clone()), Err(f), None),
+                Err(f) => (Err(f.clone()), Err(f)),
             };
-            ThreadInfo {
+            let t = ThreadInfo {
                 syscall: sc,
                 stack,
-                sleep,
                 ..t
+            };
+            // The sleep's timespec is in the process's memory: its own
+            // guarded call, after the syscall and stack are safe.
+            let asleep = match (&t.syscall, known_abi) {
+                (Ok(s @ SyscallState::InSyscall { nr, .. }), Some(a))
+                    if a.name(*nr).is_some_and(|n| n.contains("nanosleep")) =>
+                {
+                    Some((*s, a))
+                }
+                _ => None,
+            };
+            match asleep {
+                Some((s, a)) => {
+                    ctx.checkpoint(t.clone());
+                    let sleep = ctx.guarded(|| Ok(sleep_of(&d, a, &s))).ok().flatten();
+                    ThreadInfo { sleep, ..t }
+                }
+                None => t,
             }
         },
     );
@@ -190,6 +207,9 @@ pub fn read(root: &ProcRoot, pid: i32, opts: guard::Options) -> Outcome<ProcessT
         .into_iter()
         .filter_map(|f| match (f.rest, f.partial) {
             (Ok(t), _) => Some(t),
+            // Timed out after the syscall and stack were read (reading a
+            // sleep's timespec): keep them.
+            (Err(_), Some(t)) if !matches!(t.syscall, Err(Failure::Gone)) => Some(t),
             (Err(e), Some(t)) => Some(ThreadInfo {
                 syscall: Err(e.clone()),
                 stack: Err(e),
@@ -250,16 +270,10 @@ fn read_thread(dir: &ProcDir, tid: i32, clock: &Clock) -> ThreadInfo {
     }
 }
 
-type Slow = (
-    Outcome<SyscallState>,
-    Outcome<Vec<FrameInfo>>,
-    Option<Sleep>,
-);
-
-fn read_slow(dir: &ProcDir, tid: i32, abi: Option<Abi>) -> Slow {
+fn read_slow(dir: &ProcDir, tid: i32) -> (Outcome<SyscallState>, Outcome<Vec<FrameInfo>>) {
     let task = match dir.task(tid) {
         Ok(t) => t,
-        Err(e) => return (Err(e.clone()), Err(e), None),
+        Err(e) => return (Err(e.clone()), Err(e)),
     };
     let mut buf = Vec::with_capacity(4096);
     let sc = task
@@ -276,11 +290,7 @@ fn read_slow(dir: &ProcDir, tid: i32, abi: Option<Abi>) -> Slow {
             })
             .collect()
     });
-    let sleep = match (&sc, abi) {
-        (Ok(s), Some(a)) => sleep_of(dir, a, s),
-        _ => None,
-    };
-    (sc, st, sleep)
+    (sc, st)
 }
 
 /// Reads the timespec of a nanosleep/clock_nanosleep (its address is an
