@@ -10,8 +10,12 @@ Examples:
   procscope ps nginx                processes whose name matches a regex, like pgrep -l
   procscope ps -f 'python.*app.py'  match the whole command line, like pgrep -f
   procscope ps --state D            who is in uninterruptible sleep right now
-  procscope ps --tree -u www-data   a user's processes as a forest
   procscope ps --json | jq '.processes[].pid'
+  procscope show 1234               everything about one process on one page
+  sudo procscope why 1234           what it waits for, followed to the process at the end
+  sudo procscope hung               every task stuck in D, grouped, with the likely cause
+  procscope fds 1234                every fd decoded, with who holds the other end
+  procscope who-has :8080           who has this port (or a file, a pipe, deleted files)
 
 Exit status: 0 success, 1 nothing matched, 2 usage or fatal error.
 Reads that can hang on a stuck process (command lines, environments, memory
