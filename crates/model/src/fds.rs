@@ -474,9 +474,53 @@ pub fn resolve_peers(
     entries: &mut [FdEntry],
     opts: procscope_read::guard::Options,
 ) {
+    resolve_peers_with(root, pid, entries, opts, None);
+}
+
+/// Every holder of every pipe and socket on the host, by inode: one scan
+/// shared by the lookups of a command that follows several processes
+/// (`why` along a pipeline), instead of one scan per process.
+#[derive(Debug, Default)]
+pub struct HolderIndex(HashMap<u64, Vec<crate::fdscan::Holder>>);
+
+impl HolderIndex {
+    /// Scans every process's fd links once.
+    pub fn scan(root: &procscope_read::ProcRoot, opts: procscope_read::guard::Options) -> Self {
+        let own = root.own_pid();
+        let mut m: HashMap<u64, Vec<crate::fdscan::Holder>> = HashMap::new();
+        let all = crate::fdscan::scan(root, opts, |l: &[u8]| {
+            matches!(classify(l), FdLink::Pipe(_) | FdLink::Socket(_))
+        });
+        for h in all.into_iter().filter(|h| h.pid != own) {
+            if let FdLink::Pipe(i) | FdLink::Socket(i) = classify(h.link.as_slice()) {
+                m.entry(i).or_default().push(h);
+            }
+        }
+        HolderIndex(m)
+    }
+
+    fn holders(&self, inodes: &[u64]) -> Vec<crate::fdscan::Holder> {
+        inodes
+            .iter()
+            .filter_map(|i| self.0.get(i))
+            .flatten()
+            .cloned()
+            .collect()
+    }
+}
+
+/// [`resolve_peers`] with the holders taken from `index` when given (no
+/// scan of its own).
+pub fn resolve_peers_with(
+    root: &procscope_read::ProcRoot,
+    pid: i32,
+    entries: &mut [FdEntry],
+    opts: procscope_read::guard::Options,
+    index: Option<&HolderIndex>,
+) {
     let mut names = Names::new(root);
     resolve_links(root, pid, entries, opts);
-    resolve_holders(root, pid, entries, opts, &mut names);
+    resolve_holders(root, pid, entries, opts, index, &mut names);
     resolve_locks(root, entries, &mut names);
     for e in entries.iter_mut() {
         if let Detail::Pidfd { pid, comm } = &mut e.detail {
@@ -583,6 +627,7 @@ fn resolve_holders(
     pid: i32,
     entries: &mut [FdEntry],
     opts: procscope_read::guard::Options,
+    index: Option<&HolderIndex>,
     names: &mut Names<'_>,
 ) {
     let inodes: Vec<u64> = entries
@@ -595,7 +640,10 @@ fn resolve_holders(
     }
     // procscope's own fds (inherited pipes) are not the answer.
     let own = root.own_pid();
-    let mut holders = crate::fdscan::scan(root, opts, crate::fdscan::inode_filter(inodes));
+    let mut holders = match index {
+        Some(ix) => ix.holders(&inodes),
+        None => crate::fdscan::scan(root, opts, crate::fdscan::inode_filter(inodes)),
+    };
     holders.retain(|h| h.pid != own);
     let mut buf = Vec::new();
     let mut peer = |h: &crate::fdscan::Holder, names: &mut Names<'_>| -> Option<Peer> {

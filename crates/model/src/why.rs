@@ -162,6 +162,15 @@ pub struct Why {
     pub chain: Vec<i32>,
 }
 
+/// What one `why` run looks up once and shares along the chain.
+#[derive(Default)]
+struct Shared {
+    /// The FUSE daemons (holders of /dev/fuse).
+    fuse: Option<Vec<Who>>,
+    /// Every holder of every pipe and socket.
+    holders: Option<crate::fds::HolderIndex>,
+}
+
 /// At most this many processes are followed.
 pub const MAX_PROCESSES: usize = 32;
 
@@ -170,12 +179,12 @@ pub fn explain(root: &ProcRoot, pid: i32, opts: guard::Options) -> Outcome<Why> 
     let mut processes: Vec<Process> = Vec::new();
     let mut index: HashMap<i32, usize> = HashMap::new();
     let mut queue = VecDeque::from([pid]);
-    let mut fuse: Option<Vec<Who>> = None;
+    let mut shared = Shared::default();
     while let Some(p) = queue.pop_front() {
         if index.contains_key(&p) || processes.len() >= MAX_PROCESSES {
             continue;
         }
-        let proc = match analyse(root, p, opts, &mut fuse) {
+        let proc = match analyse(root, p, opts, &mut shared) {
             Ok(x) => x,
             Err(f) if p == pid => return Err(f),
             Err(_) => continue,
@@ -311,7 +320,7 @@ fn analyse(
     root: &ProcRoot,
     pid: i32,
     opts: guard::Options,
-    fuse: &mut Option<Vec<Who>>,
+    shared: &mut Shared,
 ) -> Outcome<Process> {
     let pt = threads::read(root, pid, opts)?;
     let abi = pt.abi.as_ref().ok().copied();
@@ -329,7 +338,7 @@ fn analyse(
                 .map(|&i| pt.threads.get(i).and_then(|t| t.idle_ms))
                 .collect::<Option<Vec<u64>>>()
                 .and_then(|v| v.into_iter().min());
-            let mut g = group(root, pid, first, tids, abi, opts, fuse);
+            let mut g = group(root, pid, first, tids, abi, opts, shared);
             g.idle_ms = idle;
             Some(g)
         })
@@ -343,10 +352,26 @@ fn analyse(
     })
 }
 
-fn fd_entry(root: &ProcRoot, pid: i32, fd: i32, opts: guard::Options) -> Option<FdEntry> {
+/// One fd with who is at its other end; the holder scan is done once per
+/// `why` and shared along the chain.
+fn fd_entry(
+    root: &ProcRoot,
+    pid: i32,
+    fd: i32,
+    opts: guard::Options,
+    index: &mut Option<crate::fds::HolderIndex>,
+) -> Option<FdEntry> {
     let dir = root.process(pid).ok()?;
     let mut v = crate::fds::read(&dir, &[fd]).ok()?;
-    crate::fds::resolve_peers(root, pid, &mut v, opts);
+    let needs_scan = v
+        .iter()
+        .any(|e| matches!(e.detail, Detail::Pipe { .. } | Detail::Socket { .. }));
+    let ix = if needs_scan {
+        Some(&*index.get_or_insert_with(|| crate::fds::HolderIndex::scan(root, opts)))
+    } else {
+        None
+    };
+    crate::fds::resolve_peers_with(root, pid, &mut v, opts, ix);
     v.into_iter().next()
 }
 
@@ -362,7 +387,7 @@ fn group(
     tids: Vec<i32>,
     abi: Option<Abi>,
     opts: guard::Options,
-    fuse: &mut Option<Vec<Who>>,
+    shared: &mut Shared,
 ) -> Group {
     let state = t.state.as_ref().ok().copied();
     let (letter, meaning) = state.map_or(('?', "unknown"), |s| (s.letter(), s.meaning()));
@@ -393,8 +418,8 @@ fn group(
         (_, Ok(SyscallState::Blocked { .. })) => kernel(),
         (_, Ok(SyscallState::InSyscall { nr, args, .. })) => {
             let name = abi.and_then(|a| a.name(*nr)).unwrap_or("?");
-            let entry =
-                crate::calls::fd_arg(name, args).and_then(|fd| fd_entry(root, pid, fd, opts));
+            let entry = crate::calls::fd_arg(name, args)
+                .and_then(|fd| fd_entry(root, pid, fd, opts, &mut shared.holders));
             call = Some(crate::calls::describe(name, args, &|fd| {
                 entry.as_ref().filter(|e| e.fd == fd).map(fd_text)
             }));
@@ -407,7 +432,7 @@ fn group(
                 state,
                 &kernel,
                 opts,
-                fuse,
+                shared,
             ) {
                 Wait::Sleep { .. } => Wait::Sleep {
                     wakes_in_ms: t.wakes_in_ms(),
@@ -455,7 +480,7 @@ fn classify(
     state: Option<TaskState>,
     kernel: &dyn Fn() -> Wait,
     opts: guard::Options,
-    fuse: &mut Option<Vec<Who>>,
+    shared: &mut Shared,
 ) -> Wait {
     let reading = matches!(
         name,
@@ -541,7 +566,10 @@ fn classify(
                         .as_ref()
                         .is_some_and(|t| t.as_slice().starts_with(b"fuse"));
                     let daemons = if is_fuse {
-                        fuse.get_or_insert_with(|| fuse_daemons(root, opts)).clone()
+                        shared
+                            .fuse
+                            .get_or_insert_with(|| fuse_daemons(root, opts))
+                            .clone()
                     } else {
                         Vec::new()
                     };
