@@ -30,6 +30,11 @@ pub fn path_of(
     handle_type: i32,
     handle: &[u8],
 ) -> Outcome<Vec<u8>> {
+    if !dir.is_live() {
+        return Err(Failure::Unsupported {
+            what: "a live /proc (this proc root is a fixture or a copy)".into(),
+        });
+    }
     let mut rel = b"root".to_vec();
     let mp = mount_point.strip_prefix(b"/").unwrap_or(mount_point);
     if !mp.is_empty() {

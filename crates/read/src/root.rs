@@ -13,6 +13,7 @@ use std::sync::Arc;
 pub struct ProcRoot {
     fd: Arc<OwnedFd>,
     path: PathBuf,
+    live: bool,
 }
 
 /// How a whole-file read ended.
@@ -105,10 +106,23 @@ impl ProcRoot {
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         )?;
+        // procfs itself (PROC_SUPER_MAGIC), not a fixture tree or a copy:
+        // only then may PIDs be handed to syscalls (pidfd_getfd,
+        // process_vm_readv, sock_diag) — in a fixture they name unrelated
+        // host processes.
+        // `f_type` is i64 on x86_64 but narrower on some ABIs: cast.
+        #[allow(clippy::unnecessary_cast)]
+        let live = rustix::fs::fstatfs(&fd).is_ok_and(|st| st.f_type as i64 == 0x9fa0);
         Ok(ProcRoot {
             fd: Arc::new(fd),
             path,
+            live,
         })
+    }
+
+    /// True when this root is a procfs mount (not a fixture or a copy).
+    pub fn is_live(&self) -> bool {
+        self.live
     }
 
     /// About how many processes the root holds, without listing it: procfs
@@ -141,6 +155,7 @@ impl ProcRoot {
             Ok(fd) => Ok(ProcDir {
                 fd: Arc::new(fd),
                 pid,
+                live: self.live,
             }),
             Err(e) => Err(Failure::from_errno(e, b"")),
         }
@@ -192,9 +207,23 @@ impl ProcRoot {
 pub struct ProcDir {
     fd: Arc<OwnedFd>,
     pid: i32,
+    live: bool,
+}
+
+/// Refusal for live-kernel calls on a fixture tree.
+fn not_live() -> Failure {
+    Failure::Unsupported {
+        what: "a live /proc (this proc root is a fixture or a copy)".into(),
+    }
 }
 
 impl ProcDir {
+    /// True when this directory is in a procfs mount: its PID names a real
+    /// process that syscalls may be asked about.
+    pub fn is_live(&self) -> bool {
+        self.live
+    }
+
     /// The PID (or TID) this directory was opened for.
     pub fn pid(&self) -> i32 {
         self.pid
@@ -226,6 +255,9 @@ impl ProcDir {
     /// Other network filesystems may still ask theirs: call this from a
     /// deadline-guarded thread.
     pub fn fd_stat(&self, fd: i32) -> Outcome<FdStat> {
+        if !self.live {
+            return Err(not_live());
+        }
         let name = format!("fd/{fd}");
         let st = rustix::fs::statx(
             self.fd.as_fd(),
@@ -247,6 +279,9 @@ impl ProcDir {
     /// (`process_vm_readv(2)`: ptrace attach rights). It takes the target's
     /// memory-map lock: call it from a deadline-guarded thread.
     pub fn read_memory(&self, addr: u64, buf: &mut [u8]) -> Outcome<usize> {
+        if !self.live {
+            return Err(not_live());
+        }
         let local = libc::iovec {
             iov_base: buf.as_mut_ptr().cast(),
             iov_len: buf.len(),
@@ -302,6 +337,7 @@ impl ProcDir {
             Ok(fd) => Ok(ProcDir {
                 fd: Arc::new(fd),
                 pid: tid,
+                live: self.live,
             }),
             Err(e) => Err(Failure::from_errno(e, b"task")),
         }
@@ -485,6 +521,16 @@ mod tests {
         fs::write(t.path().join("42/cmdline"), vec![b'a'; 10_000]).unwrap();
         let root = ProcRoot::open(t.path()).unwrap();
         assert_eq!(root.pids().unwrap(), vec![7, 42]);
+        // A fixture is not live: its PIDs are never handed to syscalls.
+        assert!(!root.is_live());
+        assert!(ProcRoot::open("/proc").unwrap().is_live());
+        let d = root.process(42).unwrap();
+        assert!(!d.is_live());
+        assert!(matches!(
+            d.read_memory(0x1000, &mut [0u8; 8]),
+            Err(Failure::Unsupported { .. })
+        ));
+        assert!(matches!(d.fd_stat(0), Err(Failure::Unsupported { .. })));
         let p = root.process(42).unwrap();
         let mut buf = Vec::new();
         let r = p.read(c"stat", &mut buf, 1024).unwrap();

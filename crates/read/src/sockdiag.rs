@@ -51,6 +51,11 @@ impl SockDiag {
     /// procscope's own when that is the same one. `own` is procscope's
     /// `ns/net` link, to tell.
     pub fn for_process(dir: &ProcDir, own: Option<&[u8]>) -> Outcome<SockDiag> {
+        if !dir.is_live() {
+            return Err(Failure::Unsupported {
+                what: "a live /proc (this proc root is a fixture or a copy)".into(),
+            });
+        }
         let theirs = dir.readlink(c"ns/net")?;
         let fd = if own == Some(theirs.as_slice()) {
             new_socket()?

@@ -109,6 +109,11 @@ fn describe(fd: &OwnedFd) -> Outcome<SockInfo> {
 /// socket with the given inode (an fd that is no longer that socket is
 /// skipped). Fails as a whole when the process cannot be asked.
 pub fn sockets(dir: &ProcDir, fds: &[(i32, u64)]) -> Outcome<HashMap<i32, SockInfo>> {
+    if !dir.is_live() {
+        return Err(Failure::Unsupported {
+            what: "a live /proc (this proc root is a fixture or a copy)".into(),
+        });
+    }
     let pid = rustix::process::Pid::from_raw(dir.pid()).ok_or(Failure::Gone)?;
     let pidfd =
         rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).map_err(errno)?;
