@@ -130,7 +130,7 @@ pub fn run(g: &Global, a: &HungArgs) -> anyhow::Result<Exit> {
     if g.json {
         let gs: Vec<serde_json::Value> = groups
             .iter()
-            .map(|g| json_group(&root, &tasks, g))
+            .map(|g| json_group(&root, &tasks, g, opts))
             .collect();
         procscope_render::json::write_document(
             &mut out,
@@ -194,7 +194,7 @@ pub fn run(g: &Global, a: &HungArgs) -> anyhow::Result<Exit> {
             let res: Vec<_> = g
                 .iter()
                 .filter_map(|&i| tasks.get(i))
-                .filter_map(|t| resource(&root, t))
+                .filter_map(|t| resource(&root, t, opts))
                 .collect();
             let cause = group_cause(&frames, wchan, &res);
             let sc = syscall_name(first);
@@ -229,7 +229,7 @@ pub fn run(g: &Global, a: &HungArgs) -> anyhow::Result<Exit> {
                 writeln!(out, "    … and {} more", g.len() - 20)?;
             }
             writeln!(out, "    → procscope why {}", first.pid)?;
-            let mut paths: Vec<&String> = res.iter().map(|r| &r.0).collect();
+            let mut paths: Vec<&String> = res.iter().map(|r| &r.what).collect();
             paths.sort();
             paths.dedup();
             for p in paths.iter().take(5) {
@@ -257,47 +257,75 @@ pub fn run(g: &Global, a: &HungArgs) -> anyhow::Result<Exit> {
 }
 
 /// The file a stuck task's system call is about (its fd argument),
-/// resolved from fd/fdinfo/mountinfo only: (path, mount point, fs type).
-fn resource(
-    root: &procscope_read::ProcRoot,
-    t: &Task,
-) -> Option<(String, Option<String>, Option<String>)> {
+/// resolved from fd/fdinfo/mountinfo, with who holds a lock on it.
+struct Resource {
+    what: String,
+    mount: Option<String>,
+    fs_type: Option<String>,
+    /// Processes holding a lock on the file (not the task's own).
+    lock_holders: Vec<String>,
+}
+
+fn resource(root: &procscope_read::ProcRoot, t: &Task, opts: guard::Options) -> Option<Resource> {
     let SyscallState::InSyscall { nr, args, .. } = t.thread.syscall.as_ref().ok()? else {
         return None;
     };
     let fd = procscope_model::calls::fd_arg(t.abi?.name(*nr)?, args)?;
     let dir = root.process(t.pid).ok()?;
-    let e = procscope_model::fds::read(&dir, &[fd])
-        .ok()?
-        .into_iter()
-        .next()?;
+    let mut v = procscope_model::fds::read(&dir, &[fd]).ok()?;
+    // Files only: no holder scan, just /proc/locks and the link count.
+    if v.iter()
+        .all(|e| matches!(e.detail, procscope_model::fds::Detail::File { .. }))
+    {
+        procscope_model::fds::resolve_peers(root, t.pid, &mut v, opts);
+    }
+    let e = v.into_iter().next()?;
     let lossy = |b: &procscope_model::bytes::Bytes| escape(b.as_slice()).into_owned();
+    let lock_holders = e
+        .file_locks
+        .iter()
+        .filter(|l| !l.waiting && l.pid != i64::from(t.pid))
+        .map(|l| match &l.comm {
+            Some(c) => format!("{} ({})", l.pid, lossy(c)),
+            None => l.pid.to_string(),
+        })
+        .collect();
     match &e.detail {
         procscope_model::fds::Detail::File {
             path,
             mount_point,
             fs_type,
             ..
-        } => Some((
-            lossy(path),
-            mount_point.as_ref().map(lossy),
-            fs_type.as_ref().map(lossy),
-        )),
-        _ => Some((procscope_model::fds::brief(&e), None, None)),
+        } => Some(Resource {
+            what: lossy(path),
+            mount: mount_point.as_ref().map(lossy),
+            fs_type: fs_type.as_ref().map(lossy),
+            lock_holders,
+        }),
+        _ => Some(Resource {
+            what: procscope_model::fds::brief(&e),
+            mount: None,
+            fs_type: None,
+            lock_holders,
+        }),
     }
 }
 
 /// The likely cause of a group, sharpened by the mount its tasks' files
 /// are on (a page-cache wait on a FUSE file is the FUSE daemon's fault).
-fn group_cause(
-    frames: &[&[u8]],
-    wchan: Option<&[u8]>,
-    res: &[(String, Option<String>, Option<String>)],
-) -> String {
+fn group_cause(frames: &[&[u8]], wchan: Option<&[u8]>, res: &[Resource]) -> String {
     let base = hung::likely_cause(frames, wchan);
+    // Waiting for a file lock: name the file and who holds it.
+    if let Some(r) = res.iter().find(|r| !r.lock_holders.is_empty()) {
+        let mut holders: Vec<&String> = res.iter().flat_map(|r| &r.lock_holders).collect();
+        holders.sort();
+        holders.dedup();
+        let h: Vec<&str> = holders.iter().map(|s| s.as_str()).collect();
+        return format!("a file lock on {} held by {}", r.what, h.join(", "));
+    }
     let mut mounts: Vec<(String, String)> = res
         .iter()
-        .filter_map(|(_, m, t)| Some((m.clone()?, t.clone()?)))
+        .filter_map(|r| Some((r.mount.clone()?, r.fs_type.clone()?)))
         .collect();
     mounts.sort();
     mounts.dedup();
@@ -332,13 +360,21 @@ fn syscall_name(t: &Task) -> String {
     }
 }
 
-fn json_group(root: &procscope_read::ProcRoot, tasks: &[Task], g: &[usize]) -> serde_json::Value {
+fn json_group(
+    root: &procscope_read::ProcRoot,
+    tasks: &[Task],
+    g: &[usize],
+    opts: guard::Options,
+) -> serde_json::Value {
     let members: Vec<&Task> = g.iter().filter_map(|&i| tasks.get(i)).collect();
     let Some(first) = members.first() else {
         return serde_json::Value::Null;
     };
     let wchan = first.thread.wchan.as_ref().ok().and_then(|w| w.clone());
-    let res: Vec<_> = members.iter().filter_map(|t| resource(root, t)).collect();
+    let res: Vec<_> = members
+        .iter()
+        .filter_map(|t| resource(root, t, opts))
+        .collect();
     let cause = group_cause(
         &frame_syms(&first.thread),
         wchan.as_ref().map(|w| w.as_slice()),
@@ -346,7 +382,7 @@ fn json_group(root: &procscope_read::ProcRoot, tasks: &[Task], g: &[usize]) -> s
     );
     let files: Vec<serde_json::Value> = res
         .iter()
-        .map(|(p, m, t)| serde_json::json!({"what": p, "mount_point": m, "fs_type": t}))
+        .map(|r| serde_json::json!({"what": r.what, "mount_point": r.mount, "fs_type": r.fs_type, "lock_holders": r.lock_holders}))
         .collect();
     serde_json::json!({
         "count": members.len(),
