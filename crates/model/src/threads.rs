@@ -44,6 +44,13 @@ pub struct ThreadInfo {
     pub idle_ms: Option<u64>,
     /// What a thread in nanosleep/clock_nanosleep asked for.
     pub sleep: Option<Sleep>,
+    /// For a thread waiting on a futex that is a locked pthread mutex: the
+    /// TID of another thread of this process that owns it (glibc keeps the
+    /// owner next to the lock word, `__owner` at +8; a PI futex holds the
+    /// owner in the word itself). Only kept when that TID is a thread of
+    /// the process, so a futex that is not a mutex is almost never taken
+    /// for one.
+    pub futex_owner: Option<i32>,
 }
 
 /// A sleep's length, read from the timespec the call points at.
@@ -173,21 +180,27 @@ pub fn read(root: &ProcRoot, pid: i32, opts: guard::Options) -> Outcome<ProcessT
                 stack,
                 ..t
             };
-            // The sleep's timespec is in the process's memory: its own
-            // guarded call, after the syscall and stack are safe.
-            let asleep = match (&t.syscall, known_abi) {
-                (Ok(s @ SyscallState::InSyscall { nr, .. }), Some(a))
-                    if a.name(*nr).is_some_and(|n| n.contains("nanosleep")) =>
-                {
-                    Some((*s, a))
-                }
+            // A sleep's timespec, or the mutex a futex waiter waits for, is
+            // in the process's memory: its own guarded call, after the
+            // syscall and stack are safe.
+            let memory = match (&t.syscall, known_abi) {
+                (Ok(s @ SyscallState::InSyscall { nr, .. }), Some(a)) => a
+                    .name(*nr)
+                    .filter(|n| n.contains("nanosleep") || n.starts_with("futex"))
+                    .map(|_| (*s, a)),
                 _ => None,
             };
-            match asleep {
+            match memory {
                 Some((s, a)) => {
                     ctx.checkpoint(t.clone());
-                    let sleep = ctx.guarded(|| Ok(sleep_of(&d, a, &s))).ok().flatten();
-                    ThreadInfo { sleep, ..t }
+                    let (sleep, futex_word) = ctx
+                        .guarded(|| Ok((sleep_of(&d, a, &s), futex_word(&d, a, &s))))
+                        .unwrap_or((None, None));
+                    ThreadInfo {
+                        sleep,
+                        futex_owner: futex_word,
+                        ..t
+                    }
                 }
                 None => t,
             }
@@ -203,7 +216,7 @@ pub fn read(root: &ProcRoot, pid: i32, opts: guard::Options) -> Outcome<ProcessT
     } else {
         abi
     };
-    let threads = results
+    let threads: Vec<ThreadInfo> = results
         .into_iter()
         .filter_map(|f| match (f.rest, f.partial) {
             (Ok(t), _) => Some(t),
@@ -229,6 +242,16 @@ pub fn read(root: &ProcRoot, pid: i32, opts: guard::Options) -> Outcome<ProcessT
             } else {
                 t
             }
+        })
+        .collect();
+    // A futex "owner" that is not another thread of this process was not
+    // a mutex owner after all.
+    let tids: Vec<i32> = threads.iter().map(|t: &ThreadInfo| t.tid).collect();
+    let threads = threads
+        .into_iter()
+        .map(|t| ThreadInfo {
+            futex_owner: t.futex_owner.filter(|o| *o != t.tid && tids.contains(o)),
+            ..t
         })
         .collect();
     Ok(ProcessThreads {
@@ -267,6 +290,7 @@ fn read_thread(dir: &ProcDir, tid: i32, clock: &Clock) -> ThreadInfo {
         stack: Err(Failure::Gone),
         idle_ms,
         sleep: None,
+        futex_owner: None,
     }
 }
 
@@ -291,6 +315,35 @@ fn read_slow(dir: &ProcDir, tid: i32) -> (Outcome<SyscallState>, Outcome<Vec<Fra
             .collect()
     });
     (sc, st)
+}
+
+/// The candidate owner of the futex a thread waits on: for FUTEX_LOCK_PI
+/// the TID in the word (`FUTEX_TID_MASK`), for a plain wait on a locked
+/// word (non-zero) the int at +8 (glibc's `__owner`). Validated against the
+/// process's threads by the caller.
+fn futex_word(dir: &ProcDir, abi: Abi, sc: &SyscallState) -> Option<i32> {
+    let SyscallState::InSyscall { nr, args, .. } = sc else {
+        return None;
+    };
+    if !abi.name(*nr)?.starts_with("futex") || abi.name(*nr)? == "futex_waitv" {
+        return None;
+    }
+    let op = args[1] & !(128 | 256); // without PRIVATE and CLOCK_REALTIME
+    let mut b = [0u8; 12];
+    if dir.read_memory(args[0], &mut b).ok()? != 12 {
+        return None;
+    }
+    let word = u32::from_le_bytes(b.get(..4)?.try_into().ok()?);
+    match op {
+        // FUTEX_LOCK_PI, FUTEX_LOCK_PI2, FUTEX_WAIT_REQUEUE_PI
+        6 | 13 => i32::try_from(word & 0x3fff_ffff).ok().filter(|t| *t > 0),
+        // FUTEX_WAIT, FUTEX_WAIT_BITSET
+        0 | 9 if word != 0 => {
+            let owner = i32::from_le_bytes(b.get(8..12)?.try_into().ok()?);
+            (owner > 0).then_some(owner)
+        }
+        _ => None,
+    }
 }
 
 /// Reads the timespec of a nanosleep/clock_nanosleep (its address is an

@@ -90,6 +90,15 @@ pub enum Wait {
         /// The futex address (threads on the same address wait together).
         addr: u64,
     },
+    /// A pthread mutex held by another thread of the same process.
+    Mutex {
+        /// The futex address.
+        addr: u64,
+        /// The owning thread's TID.
+        owner: i32,
+        /// Its name.
+        owner_name: Bytes,
+    },
     /// Waiting for events (epoll, poll, select): idle.
     Events,
     /// Sleeping by choice (nanosleep, pause, sigsuspend).
@@ -146,6 +155,18 @@ pub struct Process {
     pub comm: Bytes,
     /// Its thread groups, the ones waiting on other processes first.
     pub groups: Vec<Group>,
+    /// Threads of this process waiting on each other's mutexes in a cycle
+    /// (a deadlock inside the process), the first repeated at the end.
+    pub thread_cycle: Option<Vec<ThreadRef>>,
+}
+
+/// A thread, named.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ThreadRef {
+    /// Its TID.
+    pub tid: i32,
+    /// Its name.
+    pub name: Bytes,
 }
 
 /// The answer.
@@ -324,6 +345,8 @@ fn analyse(
 ) -> Outcome<Process> {
     let pt = threads::read(root, pid, opts)?;
     let abi = pt.abi.as_ref().ok().copied();
+    let thread_names: HashMap<i32, Bytes> =
+        pt.threads.iter().map(|t| (t.tid, t.comm.clone())).collect();
     let mut groups: Vec<Group> = threads::group(&pt.threads)
         .into_iter()
         .filter_map(|idx| {
@@ -338,17 +361,34 @@ fn analyse(
                 .map(|&i| pt.threads.get(i).and_then(|t| t.idle_ms))
                 .collect::<Option<Vec<u64>>>()
                 .and_then(|v| v.into_iter().min());
-            let mut g = group(root, pid, first, tids, abi, opts, shared);
+            let mut g = group(root, pid, &thread_names, first, tids, abi, opts, shared);
             g.idle_ms = idle;
             Some(g)
         })
         .collect();
     // Groups that wait on other processes first, then by size.
     groups.sort_by_key(|g| (g.waits_for.is_empty(), std::cmp::Reverse(g.tids.len())));
+    let owners: BTreeMap<i32, Vec<i32>> = pt
+        .threads
+        .iter()
+        .filter_map(|t| Some((t.tid, vec![t.futex_owner?])))
+        .collect();
+    let thread_cycle = owners
+        .keys()
+        .find_map(|&t| find_cycle(t, &owners))
+        .map(|c| {
+            c.into_iter()
+                .map(|tid| ThreadRef {
+                    tid,
+                    name: thread_names.get(&tid).cloned().unwrap_or_default(),
+                })
+                .collect()
+        });
     Ok(Process {
         pid,
         comm: pt.comm,
         groups,
+        thread_cycle,
     })
 }
 
@@ -380,9 +420,11 @@ fn fd_text(e: &FdEntry) -> String {
     crate::fds::brief(e)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn group(
     root: &ProcRoot,
     pid: i32,
+    thread_names: &HashMap<i32, Bytes>,
     t: &ThreadInfo,
     tids: Vec<i32>,
     abi: Option<Abi>,
@@ -436,6 +478,14 @@ fn group(
             ) {
                 Wait::Sleep { .. } => Wait::Sleep {
                     wakes_in_ms: t.wakes_in_ms(),
+                },
+                Wait::Futex { addr } => match t.futex_owner {
+                    Some(owner) => Wait::Mutex {
+                        addr,
+                        owner,
+                        owner_name: thread_names.get(&owner).cloned().unwrap_or_default(),
+                    },
+                    None => Wait::Futex { addr },
                 },
                 w => w,
             }
@@ -699,6 +749,14 @@ fn verdict(pid: i32, w: &Wait) -> String {
         Wait::Futex { addr } => {
             format!("waiting on a user-space lock or condition variable (futex {addr:#x})")
         }
+        Wait::Mutex {
+            addr,
+            owner,
+            owner_name,
+        } => format!(
+            "waiting for a mutex (futex {addr:#x}) held by thread {owner} ({})",
+            String::from_utf8_lossy(owner_name.as_slice())
+        ),
         Wait::Events => "idle: waiting for events (epoll/poll/select)".into(),
         Wait::Sleep {
             wakes_in_ms: Some(ms),

@@ -136,6 +136,7 @@ fn main() {
         Some("fdzoo") => fdzoo(&args[2]),
         Some("signals") => signals(),
         Some("zombie") => zombie(),
+        Some("mutex-deadlock") => mutex_deadlock(),
         Some("flock") => {
             // Holds an exclusive flock on FILE.
             let f = std::fs::OpenOptions::new()
@@ -670,6 +671,39 @@ fn zombie() -> ! {
             std::thread::sleep(Duration::from_millis(5));
         }
     }
+    ready();
+    sleep_forever()
+}
+
+/// Two threads that take two pthread mutexes in opposite orders and
+/// deadlock: "lock-a" holds A and waits for B, "lock-b" holds B and waits
+/// for A (glibc mutexes record their owner, which `why` reads).
+fn mutex_deadlock() -> ! {
+    struct Shared(std::cell::UnsafeCell<[libc::pthread_mutex_t; 2]>);
+    // SAFETY: only used through pthread calls, which synchronise.
+    unsafe impl Sync for Shared {}
+    static M: Shared = Shared(std::cell::UnsafeCell::new([
+        libc::PTHREAD_MUTEX_INITIALIZER,
+        libc::PTHREAD_MUTEX_INITIALIZER,
+    ]));
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(3));
+    for (name, first, second) in [("lock-a", 0usize, 1usize), ("lock-b", 1, 0)] {
+        let b = std::sync::Arc::clone(&barrier);
+        std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || {
+                // SAFETY: the mutexes are static and initialised.
+                unsafe {
+                    let m = M.0.get().cast::<libc::pthread_mutex_t>();
+                    libc::pthread_mutex_lock(m.add(first));
+                    b.wait();
+                    libc::pthread_mutex_lock(m.add(second));
+                }
+            })
+            .unwrap();
+    }
+    barrier.wait();
+    std::thread::sleep(Duration::from_millis(100));
     ready();
     sleep_forever()
 }

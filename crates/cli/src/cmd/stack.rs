@@ -267,7 +267,10 @@ fn human(
         if fx.len() > 1 {
             let list: Vec<String> = fx
                 .iter()
-                .map(|(a, n)| format!("{a:#x} ({n} threads)"))
+                .map(|(a, n)| {
+                    let s = if *n == 1 { "" } else { "s" };
+                    format!("{a:#x} ({n} thread{s})")
+                })
                 .collect();
             writeln!(out, "      futexes {}", list.join(", "))?;
         }

@@ -137,6 +137,22 @@ fn human(out: &mut dyn Write, w: &Why) -> std::io::Result<()> {
             warn.render_reset()
         )?;
     }
+    for p in &w.processes {
+        if let Some(c) = &p.thread_cycle {
+            let path: Vec<String> = c
+                .iter()
+                .map(|t| format!("{} ({})", t.tid, escape(t.name.as_slice())))
+                .collect();
+            writeln!(
+                out,
+                "  {}deadlock inside {}: threads {}{} — each holds the mutex the next waits for",
+                warn.render(),
+                name(w, p.pid),
+                path.join(" → "),
+                warn.render_reset()
+            )?;
+        }
+    }
     let Some(target) = by_pid.get(&w.target) else {
         return Ok(());
     };

@@ -278,3 +278,58 @@ fn a_reader_of_a_hung_fuse_file_leads_to_the_mount_and_its_daemon() {
     drop(reader);
     drop(fuse);
 }
+
+#[test]
+fn two_threads_deadlocked_on_mutexes_are_found_inside_the_process() {
+    let t = start_kit(&["mutex-deadlock"]);
+    let tid = |name: &str| -> u32 {
+        std::fs::read_dir(format!("/proc/{}/task", t.pid()))
+            .unwrap()
+            .flatten()
+            .find(|e| {
+                std::fs::read_to_string(e.path().join("comm"))
+                    .unwrap()
+                    .trim()
+                    == name
+            })
+            .unwrap()
+            .file_name()
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let (a, b) = (tid("lock-a"), tid("lock-b"));
+    let w = why(t.pid());
+    let p = process(&w, t.pid());
+    let cycle: Vec<u64> = p["thread_cycle"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no thread cycle: {p:#}"))
+        .iter()
+        .map(|x| x["tid"].as_u64().unwrap())
+        .collect();
+    let (a, b) = (u64::from(a), u64::from(b));
+    assert!(cycle == [a, b, a] || cycle == [b, a, b], "{cycle:?}");
+    let g = p["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["wait"]["kind"] == "mutex")
+        .unwrap_or_else(|| panic!("{p:#}"))
+        .clone();
+    let owner = g["wait"]["owner"].as_u64().unwrap();
+    assert!(owner == a || owner == b, "{g}");
+    let out = run(&["why", &t.pid_s()]).out();
+    assert!(out.contains("deadlock inside procscope-testk"), "{out}");
+    assert!(
+        out.contains("(lock-a)") && out.contains("(lock-b)"),
+        "{out}"
+    );
+    // stack counts the two different futex addresses of the group.
+    let v = run(&["stack", "--json", &t.pid_s()]).json();
+    let fx = v["processes"][0]["groups"][0]["futexes"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(fx, 2, "{v:#}");
+}
