@@ -137,6 +137,7 @@ fn main() {
         Some("signals") => signals(),
         Some("zombie") => zombie(),
         Some("mutex-deadlock") => mutex_deadlock(),
+        Some("mutex-pipe") => mutex_pipe(),
         Some("flock") => {
             // Holds an exclusive flock on FILE.
             let f = std::fs::OpenOptions::new()
@@ -703,6 +704,39 @@ fn mutex_deadlock() -> ! {
             .unwrap();
     }
     barrier.wait();
+    std::thread::sleep(Duration::from_millis(100));
+    ready();
+    sleep_forever()
+}
+
+/// Thread "holder" takes a pthread mutex and then blocks reading stdin (a
+/// pipe the caller keeps open); thread "waiter" blocks on the mutex.
+fn mutex_pipe() -> ! {
+    struct Shared(std::cell::UnsafeCell<libc::pthread_mutex_t>);
+    // SAFETY: only used through pthread calls, which synchronise.
+    unsafe impl Sync for Shared {}
+    static M: Shared = Shared(std::cell::UnsafeCell::new(libc::PTHREAD_MUTEX_INITIALIZER));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("holder".into())
+        .spawn(move || {
+            // SAFETY: the mutex is static and initialised; fd 0 is ours.
+            unsafe {
+                libc::pthread_mutex_lock(M.0.get());
+                tx.send(()).unwrap();
+                let mut b = [0u8; 1];
+                libc::read(0, b.as_mut_ptr().cast(), 1);
+            }
+        })
+        .unwrap();
+    rx.recv().unwrap();
+    std::thread::Builder::new()
+        .name("waiter".into())
+        // SAFETY: as above.
+        .spawn(|| unsafe {
+            libc::pthread_mutex_lock(M.0.get());
+        })
+        .unwrap();
     std::thread::sleep(Duration::from_millis(100));
     ready();
     sleep_forever()

@@ -157,10 +157,26 @@ fn human(out: &mut dyn Write, w: &Why) -> std::io::Result<()> {
         return Ok(());
     };
     for g in &target.groups {
-        // Follow the first process this group waits on to the end.
+        // A mutex held by another thread: say what that thread does (and
+        // follow it, when it waits on another process).
         let mut text = escape(g.verdict.as_bytes()).into_owned();
+        let mut first_wait = g.waits_for.first().copied();
+        if let why::Wait::Mutex { owner, .. } = &g.wait {
+            if let Some(og) = target
+                .groups
+                .iter()
+                .find(|o| o.tids.contains(owner) && !std::ptr::eq(*o, g))
+            {
+                text.push_str(&format!(
+                    "; thread {owner}: {}",
+                    escape(og.verdict.as_bytes())
+                ));
+                first_wait = first_wait.or(og.waits_for.first().copied());
+            }
+        }
+        // Follow the first process this group waits on to the end.
         let mut seen = vec![w.target];
-        let mut next = g.waits_for.first().copied();
+        let mut next = first_wait;
         while let Some(n) = next {
             if seen.contains(&n) {
                 break;

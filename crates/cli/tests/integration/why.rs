@@ -333,3 +333,40 @@ fn two_threads_deadlocked_on_mutexes_are_found_inside_the_process() {
         .len();
     assert_eq!(fx, 2, "{v:#}");
 }
+
+#[test]
+fn a_mutex_waiter_leads_to_the_owning_thread_and_what_it_waits_for() {
+    // The holder thread reads a pipe whose only writer is this test.
+    let (r, w): (OwnedFd, OwnedFd) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+    // (Not `start`: it gives the child /dev/null as stdin.)
+    let mut c = Command::new(testkit());
+    c.arg("mutex-pipe")
+        .stdin(Stdio::from(r))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = c.spawn().unwrap();
+    drop(c);
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line.trim(), "ready");
+    let t = Target { child };
+    let out = run(&["why", &t.pid_s()]).out();
+    let me = std::process::id();
+    assert!(out.contains("waiting for a mutex (futex 0x"), "{out}");
+    assert!(out.contains("held by thread"), "{out}");
+    assert!(
+        out.contains(&format!("waiting for data on a pipe written by {me} (")),
+        "{out}"
+    );
+    // The verdict of the waiter's group continues into the holder thread.
+    let line = out
+        .lines()
+        .find(|l| l.contains("waiting for a mutex") && l.contains("; thread "))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(line.contains("waiting for data on a pipe"), "{line}");
+    drop(w);
+}
