@@ -112,6 +112,31 @@ fn port_inodes(root: &ProcRoot, proto: ProtoAddr, port: u16) -> Vec<u64> {
     inodes
 }
 
+/// Inodes of the unix sockets bound at `path` (or under it), from
+/// sock_diag of procscope's network namespace (path sockets are reached
+/// through the filesystem, not the namespace, but are listed by the
+/// namespace that created them: the common case is the same one).
+fn unix_sockets_at(root: &ProcRoot, path: &[u8], under: bool) -> Vec<u64> {
+    let Ok(me) = root.process(root.own_pid()) else {
+        return Vec::new();
+    };
+    let own = me.readlink(c"ns/net").ok();
+    let Ok(all) = procscope_read::sockdiag::SockDiag::for_process(&me, own.as_deref())
+        .and_then(|mut d| d.unix(None))
+    else {
+        return Vec::new();
+    };
+    all.into_iter()
+        .filter(|(_, d)| {
+            let Some(n) = &d.name else { return false };
+            let n = n.split(|&c| c == 0).next().unwrap_or_default();
+            !n.is_empty()
+                && (n == path || (under && n.starts_with(path) && n.get(path.len()) == Some(&b'/')))
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
 /// `:PORT`, `tcp:PORT`, `udp:PORT`, `ADDR:PORT`, `[V6]:PORT`.
 fn port_spec(w: &str) -> Option<(ProtoAddr, u16)> {
     let (head, port) = w.rsplit_once(':')?;
@@ -138,7 +163,13 @@ pub fn run(g: &Global, a: &WhoHasArgs) -> anyhow::Result<Exit> {
         What::Inodes(i) => fdscan::scan(&root, opts, fdscan::inode_filter(i.clone())),
         What::Path { path, under } => {
             let (path, under) = (path.clone(), *under);
+            // A unix socket bound at the path (or under it): its fds show
+            // as socket:[INODE], not as the path.
+            let sockets = unix_sockets_at(&root, &path, under);
             fdscan::scan(&root, opts, move |l: &[u8]| {
+                if let FdLink::Socket(i) = classify(l) {
+                    return sockets.contains(&i);
+                }
                 let l = l.strip_suffix(b" (deleted)").unwrap_or(l);
                 l == path.as_slice()
                     || (under && l.starts_with(&path) && l.get(path.len()) == Some(&b'/'))

@@ -332,6 +332,15 @@ fn who_has_files_ports_pipes_and_deleted_files() {
         (Some("rw"), Some("root"))
     );
 
+    // A unix socket by the path it is bound at (its fd shows socket:[…]).
+    let sock = dir.path().join("zoo sock");
+    let r = run(&["who-has", "--json", sock.to_str().unwrap()]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let h = r.json()["holders"].as_array().unwrap().clone();
+    assert_eq!(h.len(), 1, "{h:?}");
+    assert_eq!(h[0]["pid"].as_i64().unwrap().to_string(), pid);
+    assert!(h[0]["link"].as_str().unwrap().starts_with("socket:["));
+
     // Anything under the directory.
     let r = run(&["who-has", "--json", "--mount", dir.path().to_str().unwrap()]);
     let n = r.json()["holders"]
