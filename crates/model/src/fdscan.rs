@@ -37,27 +37,17 @@ pub fn scan(
             let Ok(dir) = root.process(pid) else {
                 return Vec::new();
             };
-            let Ok(fds) = dir.fds() else {
-                return Vec::new();
-            };
             let mut v = Vec::new();
-            let mut name = Vec::with_capacity(16);
-            for fd in fds {
-                name.clear();
-                name.extend_from_slice(format!("fd/{fd}\0").as_bytes());
-                let Ok(c) = std::ffi::CStr::from_bytes_with_nul(&name) else {
-                    continue;
-                };
-                if let Ok(link) = dir.readlink(c) {
-                    if keep(&link) {
-                        v.push(Holder {
-                            pid,
-                            fd,
-                            link: Bytes(link),
-                        });
-                    }
+            let _ = dir.fd_links(|fd, link| {
+                if keep(link) {
+                    v.push(Holder {
+                        pid,
+                        fd,
+                        link: Bytes(link.to_vec()),
+                    });
                 }
-            }
+            });
+            v.sort_by_key(|h| h.fd);
             v
         },
         |_, f| {

@@ -308,6 +308,40 @@ impl ProcDir {
         usize::try_from(n).map_err(|e| Failure::malformed("process_vm_readv", e))
     }
 
+    /// Calls `f(fd, link)` for every open fd of the process: the `fd`
+    /// directory is opened once and each link read relative to it into one
+    /// reused buffer (a host-wide scan does this for every fd on the host,
+    /// so it avoids a path walk and an allocation per fd). Links that
+    /// vanish meanwhile are skipped.
+    pub fn fd_links(&self, mut f: impl FnMut(i32, &[u8])) -> Outcome<()> {
+        let dir = rustix::fs::openat(
+            self.fd.as_fd(),
+            c"fd",
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| Failure::from_errno(e, b"fd"))?;
+        let entries =
+            rustix::fs::Dir::read_from(&dir).map_err(|e| Failure::from_errno(e, b"fd"))?;
+        // Paths are at most PATH_MAX (4096) bytes; " (deleted)" may follow.
+        let mut buf = vec![0u8; 8192];
+        for entry in entries {
+            let Ok(entry) = entry else { break };
+            let name = entry.file_name();
+            let Some(n) =
+                procscope_pid(name.to_bytes()).or_else(|| (name.to_bytes() == b"0").then_some(0))
+            else {
+                continue;
+            };
+            if let Ok(len) = rustix::fs::readlinkat_raw(&dir, name, buf.as_mut_slice()) {
+                if let Some(link) = buf.get(..len) {
+                    f(n, link);
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Reads the target of a symbolic link (`exe`, `cwd`, `fd/3`) without
     /// following it: a magic link is never opened or stat'ed through.
     pub fn readlink(&self, name: &CStr) -> Outcome<Vec<u8>> {
