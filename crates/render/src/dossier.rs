@@ -317,7 +317,11 @@ impl<'a> Page<'a> {
             _ => String::new(),
         };
         self.outcome("state", &x.sched, |s| {
-            format!("{} ({}), {} threads{wchan}", s.state, s.meaning, s.threads)
+            let plural = if s.threads == 1 { "" } else { "s" };
+            format!(
+                "{} ({}), {} thread{plural}{wchan}",
+                s.state, s.meaning, s.threads
+            )
         })?;
         let cpu = x
             .cpu_percent

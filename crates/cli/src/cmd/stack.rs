@@ -169,12 +169,13 @@ fn human(
     };
     writeln!(
         out,
-        "{}PID {} ({}){}: {} threads, {abi_text}",
+        "{}PID {} ({}){}: {} thread{}, {abi_text}",
         bold.render(),
         p.pid,
         escape(p.comm.as_slice()),
         bold.render_reset(),
-        p.threads.len()
+        p.threads.len(),
+        if p.threads.len() == 1 { "" } else { "s" }
     )?;
     let groups: Vec<Vec<usize>> = if no_group {
         (0..p.threads.len()).map(|i| vec![i]).collect()
