@@ -209,9 +209,14 @@ pub fn read(root: &ProcRoot, pid: i32, opts: guard::Options) -> Outcome<ProcessT
     // Kernel threads run no program: their `syscall` reads as "0 0x0 …",
     // which is not a read(2), and there is no executable to take an ABI from.
     let kernel = st.kernel_thread;
+    let zombie = st.state == TaskState::Zombie && !st.leader_exited;
     let abi = if kernel {
         Err(Failure::Absent {
             what: "kernel thread: no user-space program".into(),
+        })
+    } else if zombie {
+        Err(Failure::Absent {
+            what: "zombie: it exited, its parent has not reaped it".into(),
         })
     } else {
         abi
@@ -236,6 +241,13 @@ pub fn read(root: &ProcRoot, pid: i32, opts: guard::Options) -> Outcome<ProcessT
                 ThreadInfo {
                     syscall: Err(Failure::Absent {
                         what: "kernel threads make no system calls".into(),
+                    }),
+                    ..t
+                }
+            } else if t.state.as_ref().is_ok_and(|s| *s == TaskState::Zombie) {
+                ThreadInfo {
+                    syscall: Err(Failure::Absent {
+                        what: "it exited".into(),
                     }),
                     ..t
                 }

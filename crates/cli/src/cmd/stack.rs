@@ -8,6 +8,7 @@ use procscope_model::bytes::Bytes;
 use procscope_model::calls;
 use procscope_model::process::OutcomeJson;
 use procscope_model::threads::{self, ProcessThreads, ThreadInfo};
+use procscope_parse::stat::TaskState;
 use procscope_parse::syscall::{Abi, SyscallState};
 use procscope_read::Failure;
 use procscope_render::escape::escape;
@@ -164,6 +165,7 @@ fn human(
     let abi = p.abi.as_ref().ok().copied();
     let abi_text = match &p.abi {
         Ok(a) => a.label().to_string(),
+        Err(Failure::Absent { what }) if what.starts_with("zombie") => "zombie".to_string(),
         Err(Failure::Absent { .. }) => "kernel thread".to_string(),
         Err(f) => format!("ABI unknown: {f}"),
     };
@@ -193,6 +195,9 @@ fn human(
         );
         let sc = first.syscall.as_ref().map_or_else(
             |f| match f {
+                Failure::Absent { what } if what == "it exited" => {
+                    "nothing (it exited)".to_string()
+                }
                 Failure::Absent { .. } => "the kernel".to_string(),
                 f => format!("?({})", f.kind()),
             },
@@ -277,7 +282,11 @@ fn human(
         }
         match &first.stack {
             Ok(frames) if frames.is_empty() => {
-                writeln!(out, "      (no kernel frames: running in user space)")?
+                if first.state.as_ref().is_ok_and(|s| *s == TaskState::Zombie) {
+                    writeln!(out, "      (exited: waiting for its parent to reap it)")?
+                } else {
+                    writeln!(out, "      (no kernel frames: running in user space)")?
+                }
             }
             Ok(frames) => {
                 for f in frames {

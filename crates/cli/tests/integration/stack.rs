@@ -151,3 +151,25 @@ fn kernel_threads_make_no_system_calls() {
     let g = &w["processes"][0]["processes"][0]["groups"][0];
     assert_eq!(g["wait"]["kind"], "kernel", "{g}");
 }
+
+#[test]
+fn a_zombie_says_it_exited() {
+    let t = start_kit(&["zombie"]);
+    let kids = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", t.pid())).unwrap();
+    let z = kids
+        .split_whitespace()
+        .next()
+        .expect("the zombie")
+        .to_string();
+    let out = run(&["stack", &z]).out();
+    assert!(out.contains(": 1 thread, zombie"), "{out}");
+    assert!(out.contains("Z (zombie) in nothing (it exited)"), "{out}");
+    assert!(
+        out.contains("(exited: waiting for its parent to reap it)"),
+        "{out}"
+    );
+    assert!(!out.contains("user space"), "{out}");
+    let v = run(&["why", "--json", &z]).json();
+    let g = &v["processes"][0]["processes"][0]["groups"][0];
+    assert_eq!(g["wait"]["kind"], "zombie", "{g}");
+}
