@@ -418,6 +418,8 @@ pub fn run(g: &Global, a: &FdsArgs) -> anyhow::Result<Exit> {
     let mut err: Option<std::io::Error> = None;
     let width = if a.wide { None } else { output::term_width() };
     let single = !a.all && !a.no_peers;
+    let several = pids.len() > 1;
+    let mut index: Option<fds::HolderIndex> = None;
     guard::run_ordered(
         pids,
         opts,
@@ -464,7 +466,17 @@ pub fn run(g: &Global, a: &FdsArgs) -> anyhow::Result<Exit> {
             }
             if single {
                 if let Ok(e) = &mut p.entries {
-                    fds::resolve_peers(&root, p.pid, e, opts);
+                    // Several processes (a pattern): one holder scan for all.
+                    let needs = e.iter().any(|x| {
+                        matches!(
+                            x.detail,
+                            fds::Detail::Pipe { .. } | fds::Detail::Socket { .. }
+                        )
+                    });
+                    let ix = (several && needs).then(|| {
+                        &*index.get_or_insert_with(|| fds::HolderIndex::scan(&root, opts))
+                    });
+                    fds::resolve_peers_with(&root, p.pid, e, opts, ix);
                 }
             }
             let filtered =
