@@ -15,6 +15,10 @@ command -v ps >/dev/null 2>&1 || need+=(procps)
 [ -e /usr/include/x86_64-linux-gnu/asm/unistd_64.h ] || need+=(linux-libc-dev)
 command -v perl >/dev/null 2>&1 || need+=(perl-base)
 command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
+# unshare, flock (util-linux); mount (the show/ns tests mount a tmpfs and a bind).
+command -v unshare >/dev/null 2>&1 || need+=(util-linux)
+command -v flock >/dev/null 2>&1 || need+=(util-linux)
+command -v mount >/dev/null 2>&1 || need+=(mount)
 if ((${#need[@]})); then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"
