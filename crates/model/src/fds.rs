@@ -118,16 +118,6 @@ pub struct InotifyWatch {
     pub handle: Option<(u64, Vec<u8>)>,
 }
 
-fn ser_opt_outcome<S: serde::Serializer, T: Serialize>(
-    v: &Option<Outcome<T>>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    match v {
-        Some(o) => ser_outcome(o, s),
-        None => s.serialize_none(),
-    }
-}
-
 /// Splits a kernel `dev_t` (`(major << 20) | minor`, as fdinfo's `sdev`
 /// prints it) into major and minor.
 pub fn split_dev(dev: u64) -> (u64, u64) {
@@ -796,7 +786,7 @@ fn resolve_inotify(
     }
 }
 
-use crate::process::ser_outcome;
+use crate::process::{ser_opt_outcome, ser_outcome};
 
 /// Mount point, filesystem type and device of a mount, by mount ID.
 type MountBrief = (Bytes, Bytes, (u32, u32));
@@ -971,11 +961,7 @@ pub fn read_cached(
 fn socket_tables(dir: &ProcDir, only: Option<&[u64]>) -> HashMap<u64, SocketDesc> {
     let mut m = HashMap::new();
     let mut buf = Vec::new();
-    let own = std::fs::read_link("/proc/self/ns/net")
-        .ok()
-        .map(|p| p.into_os_string().into_encoded_bytes());
-    let diag = procscope_read::sockdiag::SockDiag::for_process(dir, own.as_deref())
-        .and_then(|mut d| d.unix(only));
+    let diag = procscope_read::sockdiag::SockDiag::for_process(dir).and_then(|mut d| d.unix(only));
     match diag {
         Ok(found) => {
             for (i, d) in found {
@@ -1097,10 +1083,7 @@ fn unix_from_text(dir: &ProcDir, buf: &mut Vec<u8>, m: &mut HashMap<u64, SocketD
 /// connection is to this host (its other end is then looked up in the
 /// tables) or the process cannot be asked (then the tables answer).
 fn own_sockets(dir: &ProcDir, raw: &[RawFd], mine: &[u64]) -> HashMap<u64, SocketDesc> {
-    let own = std::fs::read_link("/proc/self/ns/net")
-        .ok()
-        .map(|p| p.into_os_string().into_encoded_bytes());
-    let mut diag = procscope_read::sockdiag::SockDiag::for_process(dir, own.as_deref()).ok();
+    let mut diag = procscope_read::sockdiag::SockDiag::for_process(dir).ok();
     let mut m: HashMap<u64, SocketDesc> = diag
         .as_mut()
         .and_then(|d| d.unix(Some(mine)).ok())
@@ -1329,34 +1312,10 @@ fn describe(
                     .collect(),
             },
             Some(Extra::Inotify(w)) => Detail::Inotify {
-                watches: w
-                    .iter()
-                    .map(|w| InotifyWatch {
-                        wd: w.wd.unwrap_or(0),
-                        inode: w.ino,
-                        device: split_dev(w.sdev),
-                        mask: w.mask,
-                        path: None,
-                        handle: w
-                            .fhandle_type
-                            .zip(w.f_handle.and_then(procscope_read::handle::parse_hex)),
-                    })
-                    .collect(),
+                watches: watches(w),
             },
             Some(Extra::Fanotify(w)) => Detail::Fanotify {
-                watches: w
-                    .iter()
-                    .map(|w| InotifyWatch {
-                        wd: w.wd.unwrap_or(0),
-                        inode: w.ino,
-                        device: split_dev(w.sdev),
-                        mask: w.mask,
-                        path: None,
-                        handle: w
-                            .fhandle_type
-                            .zip(w.f_handle.and_then(procscope_read::handle::parse_hex)),
-                    })
-                    .collect(),
+                watches: watches(w),
             },
             Some(Extra::Timerfd {
                 clockid,
@@ -1388,6 +1347,22 @@ fn describe(
         },
         FdLink::Other(_) => Detail::Other,
     }
+}
+
+/// inotify watches or fanotify inode marks as parsed from fdinfo.
+fn watches(w: &[procscope_parse::fdinfo::InotifyWatch<'_>]) -> Vec<InotifyWatch> {
+    w.iter()
+        .map(|w| InotifyWatch {
+            wd: w.wd.unwrap_or(0),
+            inode: w.ino,
+            device: split_dev(w.sdev),
+            mask: w.mask,
+            path: None,
+            handle: w
+                .fhandle_type
+                .zip(w.f_handle.and_then(procscope_read::handle::parse_hex)),
+        })
+        .collect()
 }
 
 /// At most this many fdinfo lines are kept for an anonymous inode (an

@@ -159,6 +159,17 @@ pub fn ser_outcome<S: Serializer, T: Serialize>(v: &Outcome<T>, s: S) -> Result<
     OutcomeJson(v).serialize(s)
 }
 
+/// `serialize_with` for optional `Outcome` fields (`None`: null).
+pub fn ser_opt_outcome<S: Serializer, T: Serialize>(
+    v: &Option<Outcome<T>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(o) => ser_outcome(o, s),
+        None => s.serialize_none(),
+    }
+}
+
 /// An outcome as JSON: the value itself, or `{"error": {…}}`.
 pub struct OutcomeJson<'a, T>(pub &'a Outcome<T>);
 

@@ -47,17 +47,21 @@ pub struct SockDiag {
 }
 
 impl SockDiag {
-    /// A socket in the network namespace of `dir` (`ns/net`), or in
-    /// procscope's own when that is the same one. `own` is procscope's
-    /// `ns/net` link, to tell.
-    pub fn for_process(dir: &ProcDir, own: Option<&[u8]>) -> Outcome<SockDiag> {
+    /// A socket in the network namespace of `dir` (`ns/net`): created
+    /// directly when that is procscope's own namespace (the calling
+    /// thread's, from the live kernel: `dir` is refused unless its root is
+    /// a live procfs), else on a thread that joins it.
+    pub fn for_process(dir: &ProcDir) -> Outcome<SockDiag> {
         if !dir.is_live() {
             return Err(Failure::Unsupported {
                 what: "a live /proc (this proc root is a fixture or a copy)".into(),
             });
         }
         let theirs = dir.readlink(c"ns/net")?;
-        let fd = if own == Some(theirs.as_slice()) {
+        let own = rustix::fs::readlink("/proc/thread-self/ns/net", Vec::new())
+            .ok()
+            .map(|l| l.into_bytes());
+        let fd = if own.as_deref() == Some(theirs.as_slice()) {
             new_socket()?
         } else {
             let ns = dir.open(c"ns/net")?;
@@ -198,8 +202,7 @@ mod tests {
         let (ia, ib) = (ino(&a), ino(&b));
         let root = crate::ProcRoot::open("/proc").unwrap();
         let me = root.process(root.own_pid()).unwrap();
-        let own = me.readlink(c"ns/net").ok();
-        let mut d = SockDiag::for_process(&me, own.as_deref()).unwrap();
+        let mut d = SockDiag::for_process(&me).unwrap();
         let p = d.unix_peers(&[ia, ib, 1]).unwrap();
         assert_eq!(p.get(&ia), Some(&ib));
         assert_eq!(p.get(&ib), Some(&ia));

@@ -303,7 +303,7 @@ fn resource(root: &procscope_read::ProcRoot, t: &Task, opts: guard::Options) -> 
             lock_holders,
         }),
         _ => Some(Resource {
-            what: procscope_model::fds::brief(&e),
+            what: escape(procscope_model::fds::brief(&e).as_bytes()).into_owned(),
             mount: None,
             fs_type: None,
             lock_holders,

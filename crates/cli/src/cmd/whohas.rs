@@ -120,9 +120,8 @@ fn unix_sockets_at(root: &ProcRoot, path: &[u8], under: bool) -> Vec<u64> {
     let Ok(me) = root.process(root.own_pid()) else {
         return Vec::new();
     };
-    let own = me.readlink(c"ns/net").ok();
-    let Ok(all) = procscope_read::sockdiag::SockDiag::for_process(&me, own.as_deref())
-        .and_then(|mut d| d.unix(None))
+    let Ok(all) =
+        procscope_read::sockdiag::SockDiag::for_process(&me).and_then(|mut d| d.unix(None))
     else {
         return Vec::new();
     };

@@ -21,7 +21,7 @@ pub mod state;
 
 use crate::bytes::Bytes;
 use crate::clock::Clock;
-use crate::process::ser_outcome;
+use crate::process::{ser_opt_outcome, ser_outcome};
 use procscope_parse::status::Status;
 use procscope_read::{Failure, Outcome, ProcDir, ProcRoot, guard};
 use serde::Serialize;
@@ -208,16 +208,6 @@ pub struct Dossier {
     pub mounts: Option<mounts::Mounts>,
 }
 
-fn ser_opt_outcome<S: serde::Serializer, T: Serialize>(
-    v: &Option<Outcome<T>>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    match v {
-        Some(o) => ser_outcome(o, s),
-        None => s.serialize_none(),
-    }
-}
-
 /// `/proc/PID/io`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct IoCounters {
@@ -330,7 +320,12 @@ fn read_one(root: &ProcRoot, pid: i32, req: &Request, clock: Clock) -> Outcome<(
         let s = procscope_parse::stat::Stat::parse(b).ok()?;
         Some((Instant::now(), s.utime_ticks.saturating_add(s.stime_ticks)))
     });
-    let stat = crate::listing::read_stat(&dir, c"stat", &clock, &mut buf);
+    // One read of `stat`: the CPU mark and the model both come from it.
+    let stat = raw_stat.clone().and_then(|b| {
+        procscope_parse::stat::Stat::parse(&b)
+            .map(|s| crate::listing::stat_info(&s, &clock))
+            .map_err(|e| Failure::malformed("stat", e))
+    });
     if matches!(stat, Err(Failure::Gone)) {
         return Err(Failure::Gone);
     }
