@@ -62,7 +62,15 @@ for n in "${sizes[@]}"; do
   python3 bench/measure.py --rounds "$rounds" --baseline "floor_lsof -p" \
     "floor_lsof -p=$bin/floor_lsof -p $busy" \
     "procscope fds PID=$ps_bin fds $busy" \
-    "procscope fds --no-peers PID=$ps_bin fds --no-peers $busy" \
+    "procscope fds --peers none PID=$ps_bin fds --peers none $busy" \
+    "procscope fds --peers all PID=$ps_bin fds --peers all $busy" \
     "lsof -p PID=lsof -n -P -p $busy"
+  echo
+  one=$(sed -n 2p "${PROCSCOPE_BENCH_DIR:-/tmp/procscope-bench}/run/pids.txt" | cut -d' ' -f1)
+  python3 bench/measure.py --rounds "$rounds" --baseline "floor_lsof -p" \
+    "floor_lsof -p=$bin/floor_lsof -p $one" \
+    "procscope fds PID (one holder)=$ps_bin fds $one" \
+    "procscope fds --peers all PID (one holder)=$ps_bin fds --peers all $one" \
+    "lsof -p PID (one holder)=lsof -n -P -p $one"
   python3 "$kit/loadgen.py" stop >/dev/null
 done

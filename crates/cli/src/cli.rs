@@ -398,11 +398,30 @@ pub struct FdsArgs {
     #[arg(short = 'w', long)]
     pub wide: bool,
 
-    /// Skip the host-wide scan that names who holds the other ends of pipes
-    /// and sockets (and the lock, pidfd and inotify lookups): as fast as
-    /// lsof -p on a busy host.
-    #[arg(long)]
+    /// How far to look for who holds the other ends of pipes and sockets:
+    /// `near` looks outward from the process (itself, its ancestors, the
+    /// processes its unix sockets' credentials name, its children, siblings,
+    /// process group and session) and reads every process only when the
+    /// kernel says an end is held by none of them; `all` reads every process
+    /// and lists every holder (like lsof +E, ss -p); `none` looks nowhere,
+    /// and skips the lock, pidfd and inotify lookups too.
+    #[arg(long, value_enum, value_name = "HOW", default_value_t = Peers::Near)]
+    pub peers: Peers,
+
+    /// The same as --peers none.
+    #[arg(long, conflicts_with = "peers")]
     pub no_peers: bool,
+}
+
+/// `fds --peers`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Peers {
+    /// Outward from the process, until every other end is found.
+    Near,
+    /// Every process on the host.
+    All,
+    /// Nowhere.
+    None,
 }
 
 /// `procscope who-has`.

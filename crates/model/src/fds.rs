@@ -448,11 +448,43 @@ pub fn brief(e: &FdEntry) -> String {
     s
 }
 
-/// Fills in what needs the rest of the host, for the fds of process `pid`:
-/// - [`FdEntry::peers`] (every other fd, in any process, on the same pipe or
+/// How far [`resolve_peers_with`] looks for the other holders of a
+/// process's pipes and sockets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PeerScope {
+    /// Not at all (`fds --peers none`).
+    None,
+    /// Outward from the process, until every other end the kernel says is
+    /// held has been found: the process and its ancestors; the processes
+    /// named by its unix sockets' `SO_PEERCRED`; its children, siblings,
+    /// process group and session ([`crate::kin`]); every process only when
+    /// an end is still missing. The cost follows the process, not the host,
+    /// whenever its other ends are among its relatives.
+    #[default]
+    Near,
+    /// Every process on the host: every holder of each pipe and socket
+    /// (what `lsof +E` and `ss -p` do).
+    All,
+}
+
+/// Where the holders of a process's pipes and sockets were looked for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PeerSearch {
+    /// `near` (the process's relatives, see [`PeerScope::Near`]) or `all`.
+    pub scope: &'static str,
+    /// How many processes' fds were read.
+    pub processes: usize,
+    /// A near search that went on to every process: the fd whose other end
+    /// none of the near processes held.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub widened_for_fd: Option<i32>,
+}
+
+/// Fills in what needs the rest of the host, for the fds of process `pid`
+/// (the holders looked for as far as [`PeerScope::Near`] says):
+/// - [`FdEntry::peers`] (other fds, in any process, on the same pipe or
 ///   socket) and [`FdEntry::other_end`] (the holders of the socket at the
-///   other end of a connected unix socket or loopback connection): one
-///   host-wide `readlink` scan, done only when there is something to find;
+///   other end of a connected unix socket or loopback connection);
 /// - [`FdEntry::file_locks`]: every lock on each file from /proc/locks, with
 ///   the names of holders and waiters;
 /// - the command of a pidfd's process;
@@ -463,22 +495,27 @@ pub fn resolve_peers(
     pid: i32,
     entries: &mut [FdEntry],
     opts: procscope_read::guard::Options,
-) {
-    resolve_peers_with(root, pid, entries, opts, None);
+) -> Option<PeerSearch> {
+    resolve_peers_with(root, pid, entries, opts, PeerScope::Near, None)
 }
 
 /// Every holder of every pipe and socket on the host, by inode: one scan
 /// shared by the lookups of a command that follows several processes
 /// (`why` along a pipeline), instead of one scan per process.
 #[derive(Debug, Default)]
-pub struct HolderIndex(HashMap<u64, Vec<crate::fdscan::Holder>>);
+pub struct HolderIndex {
+    by_inode: HashMap<u64, Vec<crate::fdscan::Holder>>,
+    processes: usize,
+}
 
 impl HolderIndex {
     /// Scans every process's fd links once.
     pub fn scan(root: &procscope_read::ProcRoot, opts: procscope_read::guard::Options) -> Self {
         let own = root.own_pid();
+        let pids = root.pids().unwrap_or_default();
+        let processes = pids.len();
         let mut m: HashMap<u64, Vec<crate::fdscan::Holder>> = HashMap::new();
-        let all = crate::fdscan::scan(root, opts, |l: &[u8]| {
+        let all = crate::fdscan::scan_pids(root, opts, pids, |l: &[u8]| {
             matches!(classify(l), FdLink::Pipe(_) | FdLink::Socket(_))
         });
         for h in all.into_iter().filter(|h| h.pid != own) {
@@ -486,31 +523,36 @@ impl HolderIndex {
                 m.entry(i).or_default().push(h);
             }
         }
-        HolderIndex(m)
+        HolderIndex {
+            by_inode: m,
+            processes,
+        }
     }
 
     fn holders(&self, inodes: &[u64]) -> Vec<crate::fdscan::Holder> {
         inodes
             .iter()
-            .filter_map(|i| self.0.get(i))
+            .filter_map(|i| self.by_inode.get(i))
             .flatten()
             .cloned()
             .collect()
     }
 }
 
-/// [`resolve_peers`] with the holders taken from `index` when given (no
-/// scan of its own).
+/// [`resolve_peers`] looking as far as `scope` says, or taking the holders
+/// from `index` when given (no search of its own). Returns where it looked
+/// (`None`: the process has no pipe or socket, or `scope` is `None`).
 pub fn resolve_peers_with(
     root: &procscope_read::ProcRoot,
     pid: i32,
     entries: &mut [FdEntry],
     opts: procscope_read::guard::Options,
+    scope: PeerScope,
     index: Option<&HolderIndex>,
-) {
+) -> Option<PeerSearch> {
     let mut names = Names::new(root);
     resolve_links(root, pid, entries, opts);
-    resolve_holders(root, pid, entries, opts, index, &mut names);
+    let search = resolve_holders(root, pid, entries, opts, scope, index, &mut names);
     resolve_locks(root, entries, &mut names);
     for e in entries.iter_mut() {
         if let Detail::Pidfd { pid, comm } = &mut e.detail {
@@ -520,6 +562,7 @@ pub fn resolve_peers_with(
         }
     }
     resolve_inotify(root, pid, entries, opts);
+    search
 }
 
 /// Link counts and sizes of the open files, in one guarded call (see
@@ -617,47 +660,66 @@ fn resolve_holders(
     pid: i32,
     entries: &mut [FdEntry],
     opts: procscope_read::guard::Options,
+    scope: PeerScope,
     index: Option<&HolderIndex>,
     names: &mut Names<'_>,
-) {
+) -> Option<PeerSearch> {
     let inodes: Vec<u64> = entries
         .iter()
         .flat_map(|e| [link_inode(e), peer_of(e)])
         .flatten()
         .collect();
     if inodes.is_empty() {
-        return;
+        return None;
     }
+    let mut modes = Modes::new(root);
+    // The process's own fds: their modes are already known.
+    for e in entries.iter() {
+        if let Some(f) = e.flags {
+            modes
+                .seen
+                .insert((pid, e.fd), Some(procscope_parse::decode::access_mode(f)));
+        }
+    }
+    let (mut holders, search) = match (index, scope) {
+        (Some(ix), _) => (
+            ix.holders(&inodes),
+            PeerSearch {
+                scope: "all",
+                processes: ix.processes,
+                widened_for_fd: None,
+            },
+        ),
+        (None, PeerScope::None) => return None,
+        (None, PeerScope::All) => {
+            let pids = root.pids().unwrap_or_default();
+            let n = pids.len();
+            (
+                crate::fdscan::scan_pids(root, opts, pids, crate::fdscan::inode_filter(inodes)),
+                PeerSearch {
+                    scope: "all",
+                    processes: n,
+                    widened_for_fd: None,
+                },
+            )
+        }
+        (None, PeerScope::Near) => near_holders(root, pid, entries, opts, inodes, &mut modes),
+    };
     // procscope's own fds (inherited pipes) are not the answer.
     let own = root.own_pid();
-    let mut holders = match index {
-        Some(ix) => ix.holders(&inodes),
-        None => crate::fdscan::scan(root, opts, crate::fdscan::inode_filter(inodes)),
-    };
     holders.retain(|h| h.pid != own);
-    let mut buf = Vec::new();
     let mut peer = |h: &crate::fdscan::Holder, names: &mut Names<'_>| -> Option<Peer> {
-        let dir = root.process(h.pid).ok()?;
-        let mode = std::ffi::CString::new(format!("fdinfo/{}", h.fd))
-            .ok()
-            .and_then(|n| dir.read(&n, &mut buf, 64 * 1024).ok())
-            .and_then(|_| FdInfo::parse(&buf).ok())
-            .map(|i| procscope_parse::decode::access_mode(i.flags));
         Some(Peer {
             pid: h.pid,
             comm: names.comm(h.pid).unwrap_or_default(),
             fd: h.fd,
-            mode,
+            mode: modes.get(h),
         })
-    };
-    let inode_of = |h: &crate::fdscan::Holder| match classify(h.link.as_slice()) {
-        FdLink::Pipe(i) | FdLink::Socket(i) => Some(i),
-        _ => None,
     };
     for e in entries.iter_mut() {
         if let Some(inode) = link_inode(e) {
             for h in holders.iter().filter(|h| !(h.pid == pid && h.fd == e.fd)) {
-                if inode_of(h) == Some(inode) {
+                if holder_inode(h) == Some(inode) {
                     if let Some(p) = peer(h, names) {
                         e.peers.push(p);
                     }
@@ -665,11 +727,214 @@ fn resolve_holders(
             }
         }
         if let Some(other) = peer_of(e) {
-            for h in holders.iter().filter(|h| inode_of(h) == Some(other)) {
+            for h in holders.iter().filter(|h| holder_inode(h) == Some(other)) {
                 if let Some(p) = peer(h, names) {
                     e.other_end.push(p);
                 }
             }
+        }
+    }
+    Some(search)
+}
+
+fn holder_inode(h: &crate::fdscan::Holder) -> Option<u64> {
+    match classify(h.link.as_slice()) {
+        FdLink::Pipe(i) | FdLink::Socket(i) => Some(i),
+        _ => None,
+    }
+}
+
+/// Access modes of holders' fds (`r`, `w`, `rw`, from their fdinfo), each
+/// read once.
+struct Modes<'a> {
+    root: &'a procscope_read::ProcRoot,
+    seen: HashMap<(i32, i32), Option<&'static str>>,
+    buf: Vec<u8>,
+}
+
+impl<'a> Modes<'a> {
+    fn new(root: &'a procscope_read::ProcRoot) -> Self {
+        Modes {
+            root,
+            seen: HashMap::new(),
+            buf: Vec::new(),
+        }
+    }
+
+    fn get(&mut self, h: &crate::fdscan::Holder) -> Option<&'static str> {
+        if let Some(m) = self.seen.get(&(h.pid, h.fd)) {
+            return *m;
+        }
+        let m = std::ffi::CString::new(format!("fdinfo/{}", h.fd))
+            .ok()
+            .and_then(|n| {
+                let dir = self.root.process(h.pid).ok()?;
+                dir.read(&n, &mut self.buf, 64 * 1024).ok()
+            })
+            .and_then(|_| FdInfo::parse(&self.buf).ok())
+            .map(|i| procscope_parse::decode::access_mode(i.flags));
+        self.seen.insert((h.pid, h.fd), m);
+        m
+    }
+}
+
+/// The modes an fd at the other side of a pipe end opened with `mine` has.
+fn other_side(mine: Option<&str>) -> Option<&'static [&'static str]> {
+    match mine {
+        Some("r") => Some(&["w", "rw"]),
+        Some("w") => Some(&["r", "rw"]),
+        _ => None,
+    }
+}
+
+/// The fds of `pid` whose other end none of `holders` holds: pipe ends
+/// without a holder of the other side (unless the kernel said none is
+/// left), connected sockets without a holder of the peer socket.
+fn unfound(
+    pid: i32,
+    entries: &[FdEntry],
+    holders: &[crate::fdscan::Holder],
+    modes: &mut Modes<'_>,
+    ends: &procscope_read::ends::Ends,
+) -> Vec<(i32, u64, bool)> {
+    let mut by_inode: HashMap<u64, Vec<&crate::fdscan::Holder>> = HashMap::new();
+    for h in holders {
+        if let Some(i) = holder_inode(h) {
+            by_inode.entry(i).or_default().push(h);
+        }
+    }
+    let mut out = Vec::new();
+    for e in entries {
+        let held = |i: u64| by_inode.get(&i).map(Vec::as_slice).unwrap_or(&[]);
+        match &e.detail {
+            Detail::Pipe { inode } => {
+                let Some(want) = other_side(e.flags.map(procscope_parse::decode::access_mode))
+                else {
+                    continue;
+                };
+                if ends.pipe_other_side_open.get(&e.fd) == Some(&false) {
+                    continue;
+                }
+                let found = held(*inode)
+                    .iter()
+                    .filter(|h| !(h.pid == pid && h.fd == e.fd))
+                    .any(|h| modes.get(h).is_some_and(|m| want.contains(&m)));
+                if !found {
+                    out.push((e.fd, *inode, true));
+                }
+            }
+            _ => {
+                if let (Some(p), Some(i)) = (peer_of(e).filter(|p| *p != 0), link_inode(e)) {
+                    if held(p).is_empty() {
+                        out.push((e.fd, i, false));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// [`PeerScope::Near`]: looks outward from `pid` and stops as soon as every
+/// other end is found.
+fn near_holders(
+    root: &procscope_read::ProcRoot,
+    pid: i32,
+    entries: &[FdEntry],
+    opts: procscope_read::guard::Options,
+    inodes: Vec<u64>,
+    modes: &mut Modes<'_>,
+) -> (Vec<crate::fdscan::Holder>, PeerSearch) {
+    let own = root.own_pid();
+    let mut searched = std::collections::HashSet::from([own, pid]);
+    let mut holders = Vec::new();
+    let wanted: std::sync::Arc<std::collections::HashSet<u64>> =
+        std::sync::Arc::new(inodes.iter().copied().collect());
+    let mut look = |pids: Vec<i32>, holders: &mut Vec<crate::fdscan::Holder>| {
+        let new: Vec<i32> = pids.into_iter().filter(|p| searched.insert(*p)).collect();
+        if new.is_empty() {
+            return;
+        }
+        let w = std::sync::Arc::clone(&wanted);
+        holders.extend(crate::fdscan::scan_pids(root, opts, new, move |l: &[u8]| {
+            matches!(classify(l), FdLink::Pipe(i) | FdLink::Socket(i) if w.contains(&i))
+        }));
+    };
+    let none = procscope_read::ends::Ends::default();
+    // 1. The process itself (self-pipes, both ends of a socketpair) and the
+    //    processes it descends from (a shell's pipes, sshd's).
+    holders.extend(entries.iter().filter_map(|e| {
+        let link = e.link.as_ref().ok()?;
+        link_inode(e)?;
+        Some(crate::fdscan::Holder {
+            pid,
+            fd: e.fd,
+            link: link.clone(),
+        })
+    }));
+    look(crate::kin::ancestors(root, pid), &mut holders);
+    let mut missing = unfound(pid, entries, &holders, modes, &none);
+    // 2. What the kernel says: which pipes still have another side, which
+    //    process created each unix socket's peer.
+    let mut ends = none.clone();
+    if !missing.is_empty() {
+        let pipes: Vec<(i32, u64)> = missing.iter().filter(|m| m.2).map(|m| (m.0, m.1)).collect();
+        let unix: Vec<(i32, u64)> = missing
+            .iter()
+            .filter(|m| !m.2)
+            .filter(|m| {
+                entries.iter().any(|e| {
+                    e.fd == m.0
+                        && matches!(
+                            e.detail,
+                            Detail::Socket {
+                                socket: Some(SocketDesc::Unix { .. }),
+                                ..
+                            }
+                        )
+                })
+            })
+            .map(|m| (m.0, m.1))
+            .collect();
+        if let Ok(dir) = root.process(pid) {
+            ends = procscope_read::guard::once(opts.timeout, move || {
+                procscope_read::ends::ends(&dir, &pipes, &unix)
+            })
+            .unwrap_or_default();
+        }
+        let mut creds: Vec<i32> = ends.unix_peer_pid.values().copied().collect();
+        creds.sort_unstable();
+        creds.dedup();
+        look(creds, &mut holders);
+        missing = unfound(pid, entries, &holders, modes, &ends);
+    }
+    // 3. Its children, siblings, process group and session.
+    if !missing.is_empty() {
+        look(crate::kin::related(root, opts, pid), &mut holders);
+        missing = unfound(pid, entries, &holders, modes, &ends);
+    }
+    let near = searched.iter().filter(|p| **p != own || own == pid).count();
+    // 4. An end the kernel says is held, by nobody related: every process.
+    match missing.first() {
+        None => (
+            holders,
+            PeerSearch {
+                scope: "near",
+                processes: near,
+                widened_for_fd: None,
+            },
+        ),
+        Some(&(fd, _, _)) => {
+            let pids = root.pids().unwrap_or_default();
+            let n = pids.len();
+            (
+                crate::fdscan::scan_pids(root, opts, pids, crate::fdscan::inode_filter(inodes)),
+                PeerSearch {
+                    scope: "all",
+                    processes: n,
+                    widened_for_fd: Some(fd),
+                },
+            )
         }
     }
 }

@@ -28,6 +28,16 @@ pub fn scan(
     let Ok(pids) = root.pids() else {
         return Vec::new();
     };
+    scan_pids(root, opts, pids, keep)
+}
+
+/// [`scan`] over the processes `pids` only.
+pub fn scan_pids(
+    root: &ProcRoot,
+    opts: guard::Options,
+    pids: Vec<i32>,
+    keep: impl Fn(&[u8]) -> bool + Send + Sync + 'static,
+) -> Vec<Holder> {
     let root = root.clone();
     let mut out = Vec::new();
     guard::run_ordered(

@@ -17,6 +17,7 @@ pub mod fds;
 pub mod fdscan;
 pub mod glob;
 pub mod hung;
+pub mod kin;
 pub mod listing;
 pub mod process;
 pub mod redact;

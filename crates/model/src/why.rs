@@ -411,7 +411,7 @@ fn fd_entry(
     } else {
         None
     };
-    crate::fds::resolve_peers_with(root, pid, &mut v, opts, ix);
+    crate::fds::resolve_peers_with(root, pid, &mut v, opts, crate::fds::PeerScope::All, ix);
     v.into_iter().next()
 }
 

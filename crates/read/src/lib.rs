@@ -24,6 +24,7 @@
 //! }
 //! ```
 
+pub mod ends;
 mod failure;
 pub mod guard;
 pub mod handle;

@@ -16,6 +16,10 @@
 //! procscope-testkit leader-exit           the main thread exits, another thread lives on
 //! procscope-testkit threads               8 threads on one condition variable, 3 sleeping
 //! procscope-testkit fdzoo DIR             hold one fd of every kind with known values (files in DIR)
+//! procscope-testkit orphan MODE ARGS..   run MODE in an orphaned grandchild with its own session;
+//!                                         its PID goes to standard error
+//! procscope-testkit unix-serve PATH       accept one connection on a unix socket at PATH, keep it
+//! procscope-testkit unix-connect PATH     connect to the unix socket at PATH, keep it
 //! procscope-testkit exec N ENV.. ARGV..   execve itself with exactly these hex-encoded bytes
 //!                                         (N environment entries, then argv; argv[1] picks the mode)
 //! ```
@@ -59,6 +63,35 @@ fn set_name(name: &[u8]) {
     // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes.
     let r = unsafe { libc::prctl(libc::PR_SET_NAME, buf.as_ptr() as libc::c_ulong, 0, 0, 0) };
     assert_eq!(r, 0, "prctl(PR_SET_NAME)");
+}
+
+/// `orphan MODE ARGS…`: runs `MODE ARGS…` in a grandchild that is in a
+/// session of its own and whose parent has exited (so it is nobody's
+/// relative: its parent is PID 1 or the nearest subreaper). Prints the
+/// grandchild's PID on standard error, then exits once it is there.
+fn orphan(rest: &[String]) -> ! {
+    // SAFETY: fork while single-threaded; each child execs or exits.
+    unsafe {
+        let mid = libc::fork();
+        assert!(mid >= 0);
+        if mid == 0 {
+            libc::setsid();
+            let gc = libc::fork();
+            if gc != 0 {
+                libc::_exit(if gc > 0 { 0 } else { 1 });
+            }
+            let me = libc::getpid();
+            let line = format!("{me}\n");
+            libc::write(2, line.as_ptr().cast(), line.len());
+            let e = std::os::unix::process::CommandExt::exec(
+                std::process::Command::new("/proc/self/exe").args(rest),
+            );
+            panic!("exec: {e}");
+        }
+        let mut st = 0;
+        libc::waitpid(mid, &mut st, 0);
+        libc::_exit(0)
+    }
 }
 
 fn main() {
@@ -182,6 +215,21 @@ fn main() {
                 std::net::TcpListener::bind(("0.0.0.0", args[2].parse::<u16>().unwrap())).unwrap();
             ready();
             let _keep = l;
+            sleep_forever()
+        }
+        Some("orphan") => orphan(&args[2..]),
+        Some("unix-serve") => {
+            // Accepts one connection on a unix socket at PATH and keeps it.
+            let l = std::os::unix::net::UnixListener::bind(&args[2]).unwrap();
+            ready();
+            let (c, _) = l.accept().unwrap();
+            let _keep = (l, c);
+            sleep_forever()
+        }
+        Some("unix-connect") => {
+            let c = std::os::unix::net::UnixStream::connect(&args[2]).unwrap();
+            ready();
+            let _keep = c;
             sleep_forever()
         }
         Some("leader-exit") => {

@@ -1,6 +1,6 @@
 //! `procscope fds TARGET [FD…]`: open file descriptors, decoded.
 
-use crate::cli::{FdsArgs, Global};
+use crate::cli::{FdsArgs, Global, Peers};
 use crate::cmd::targets;
 use crate::output::{self, Exit, UsageError};
 use procscope_model::fds::{self, Detail, FdEntry, SocketDesc};
@@ -17,16 +17,25 @@ Examples:
   procscope fds 1234                   every fd: type, mode, O_* flags, position, what it is
   procscope fds 1234 3 5               only fds 3 and 5
   procscope fds --json nginx
-  procscope fds --no-peers 1234        without the host-wide scan for other ends (fast on busy hosts)
+  procscope fds --peers all 1234       every holder of each pipe and socket on the host (like lsof +E)
+  procscope fds --peers none 1234      no search for the other ends at all
   procscope fds --all --deleted        lsof-style, every process
 
 Everything comes from /proc/PID/fd, fdinfo, the process's own mountinfo, the
 socket tables and sock_diag of its network namespace, and /proc/locks. The
 few things that reach a filesystem — link counts and sizes (statx from the
 kernel's cache), inotify watch paths (open_by_handle_at) — run under
---timeout, so a dead NFS or FUSE mount cannot hang it. For one process, the
-other ends of its pipes and sockets are named by scanning every process's fd
-links (like ss -p and lsof +E); --no-peers skips that.";
+--timeout, so a dead NFS or FUSE mount cannot hang it.
+
+Who holds the other end of each pipe and socket is looked for outward from
+the process (--peers near): itself and its ancestors, then the process each
+unix socket's credentials (SO_PEERCRED) name, then its children, siblings,
+process group and session — where pipes and socketpairs travel by fork.
+Only when the kernel says an end is still held (a pipe end that does not
+poll HUP/ERR, a connected socket whose peer exists) and none of those holds
+it are every process's fd links read, as ss -p and lsof +E always do. The
+cost then follows the process, not the host. --peers all always reads every
+process and lists every holder; the last line says how far it looked.";
 
 fn clock_name(id: i64) -> String {
     match id {
@@ -52,8 +61,9 @@ fn addr(a: std::net::IpAddr, p: u16) -> String {
     procscope_model::fds::addr_port(&a, p)
 }
 
-/// The human description of an fd.
-pub fn describe(e: &FdEntry) -> String {
+/// The human description of an fd; `searched`: its other ends were looked
+/// for (an empty list then means nobody holds them).
+pub fn describe(e: &FdEntry, searched: bool) -> String {
     let mut s = match &e.detail {
         Detail::File {
             path,
@@ -266,7 +276,7 @@ pub fn describe(e: &FdEntry) -> String {
         };
         s.push_str(end);
     }
-    if let (Detail::Pipe { .. }, false) = (&e.detail, e.peers.is_empty()) {
+    if matches!(e.detail, Detail::Pipe { .. }) && (searched || !e.peers.is_empty()) {
         // Who is at the other end of a pipe: writers for a read end,
         // readers for a write end.
         let (writers, readers): (Vec<_>, Vec<_>) = e
@@ -354,6 +364,7 @@ struct ProcFds {
     uid: Option<u32>,
     soft: Option<u64>,
     entries: procscope_read::Outcome<Vec<FdEntry>>,
+    search: Option<fds::PeerSearch>,
 }
 
 fn keep(e: &FdEntry, a: &FdsArgs) -> bool {
@@ -417,7 +428,12 @@ pub fn run(g: &Global, a: &FdsArgs) -> anyhow::Result<Exit> {
     let mut shown = 0usize;
     let mut err: Option<std::io::Error> = None;
     let width = if a.wide { None } else { output::term_width() };
-    let single = !a.all && !a.no_peers;
+    let scope = match (a.no_peers, a.peers) {
+        (true, _) | (_, Peers::None) => fds::PeerScope::None,
+        (false, Peers::Near) => fds::PeerScope::Near,
+        (false, Peers::All) => fds::PeerScope::All,
+    };
+    let single = !a.all && scope != fds::PeerScope::None;
     let several = pids.len() > 1;
     let mut index: Option<fds::HolderIndex> = None;
     guard::run_ordered(
@@ -457,6 +473,7 @@ pub fn run(g: &Global, a: &FdsArgs) -> anyhow::Result<Exit> {
                 uid,
                 soft,
                 entries,
+                search: None,
             })
         },
         |_, f| {
@@ -466,17 +483,18 @@ pub fn run(g: &Global, a: &FdsArgs) -> anyhow::Result<Exit> {
             }
             if single {
                 if let Ok(e) = &mut p.entries {
-                    // Several processes (a pattern): one holder scan for all.
+                    // Several processes (a pattern) with --peers all: one
+                    // holder scan for all of them.
                     let needs = e.iter().any(|x| {
                         matches!(
                             x.detail,
                             fds::Detail::Pipe { .. } | fds::Detail::Socket { .. }
                         )
                     });
-                    let ix = (several && needs).then(|| {
+                    let ix = (several && needs && scope == fds::PeerScope::All).then(|| {
                         &*index.get_or_insert_with(|| fds::HolderIndex::scan(&root, opts))
                     });
-                    fds::resolve_peers_with(&root, p.pid, e, opts, ix);
+                    p.search = fds::resolve_peers_with(&root, p.pid, e, opts, scope, ix);
                 }
             }
             let filtered =
@@ -538,7 +556,7 @@ fn print_one(
         *first = false;
         let v = match &p.entries {
             Ok(e) => {
-                serde_json::json!({ "pid": p.pid, "comm": procscope_model::bytes::Bytes(p.comm.clone()), "uid": p.uid, "nofile_soft_limit": p.soft, "fds": e })
+                serde_json::json!({ "pid": p.pid, "comm": procscope_model::bytes::Bytes(p.comm.clone()), "uid": p.uid, "nofile_soft_limit": p.soft, "fds": e, "peer_search": p.search })
             }
             Err(f) => {
                 serde_json::json!({ "pid": p.pid, "fds": procscope_model::process::OutcomeJson::<()>(&Err(f.clone())) })
@@ -605,8 +623,28 @@ fn print_one(
             } else {
                 flags
             }),
-            Cell::plain(describe(e)),
+            Cell::plain(describe(e, p.search.is_some())),
         ]);
     }
-    table.write(out, width, true)
+    table.write(out, width, true)?;
+    if let Some(line) = p.search.as_ref().map(search_line) {
+        let dim = anstyle::Style::new().dimmed();
+        writeln!(out, "{}{line}{}", dim.render(), dim.render_reset())?;
+    }
+    Ok(())
+}
+
+/// How far the holders of the other ends were looked for.
+fn search_line(s: &fds::PeerSearch) -> String {
+    match (s.scope, s.widened_for_fd) {
+        ("near", _) => format!(
+            "other ends looked for among {} related processes; --peers all lists every holder on the host",
+            s.processes
+        ),
+        (_, Some(fd)) => format!(
+            "other ends looked for in all {} processes: fd {fd}'s other end is held by no related process",
+            s.processes
+        ),
+        _ => format!("other ends looked for in all {} processes", s.processes),
+    }
 }

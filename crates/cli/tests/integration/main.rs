@@ -13,6 +13,7 @@ mod conventions;
 mod fds;
 mod fixtures;
 mod hang;
+mod peers;
 mod ps_live;
 mod show;
 mod show_fixtures;

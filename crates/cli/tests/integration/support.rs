@@ -227,3 +227,60 @@ pub fn assert_terminal_safe(s: &str) {
         assert!(!bad, "raw {c:?} (U+{u:04X}) reached the terminal in:\n{s}");
     }
 }
+
+/// A process started by `procscope-testkit orphan`: in a session of its
+/// own, its parent gone. SIGKILLed when dropped.
+pub struct Orphan {
+    pub pid: u32,
+}
+
+impl Orphan {
+    pub fn pid_s(&self) -> String {
+        self.pid.to_string()
+    }
+}
+
+impl Drop for Orphan {
+    fn drop(&mut self) {
+        kill(self.pid);
+    }
+}
+
+/// Starts testkit mode `args` as an orphan with these standard input and
+/// output; waits (up to 10 s) for its PID, and for `ready` on its output
+/// when `stdout` is `None` (a pipe read here).
+pub fn start_orphan(args: &[&str], stdin: Stdio, stdout: Option<Stdio>) -> Orphan {
+    let wait_ready = stdout.is_none();
+    let mut launcher = Command::new(testkit())
+        .arg("orphan")
+        .args(args)
+        .stdin(stdin)
+        .stdout(stdout.unwrap_or_else(Stdio::piped))
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn orphan");
+    let err = launcher.stderr.take().expect("stderr");
+    let out = launcher.stdout.take();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(err).read_line(&mut line);
+        let mut ready = String::new();
+        if let Some(o) = out {
+            let _ = BufReader::new(o).read_line(&mut ready);
+        }
+        let _ = tx.send((line, ready));
+    });
+    let (line, ready) = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("orphan did not start");
+    let _ = launcher.wait();
+    let o = Orphan {
+        pid: line.trim().parse().expect("orphan pid"),
+    };
+    assert!(
+        !wait_ready || ready.trim() == "ready",
+        "not ready: {ready:?}"
+    );
+    o
+}
