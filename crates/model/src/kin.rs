@@ -59,13 +59,42 @@ pub fn ancestors(root: &ProcRoot, pid: i32) -> Vec<i32> {
     out
 }
 
+/// The children of `pid`, from each of its threads' `task/TID/children`
+/// (a child belongs to the thread that forked it). `None` when the kernel
+/// has no such file (built without `CONFIG_PROC_CHILDREN`) or the process
+/// is gone.
+pub fn children(root: &ProcRoot, pid: i32) -> Option<Vec<i32>> {
+    let dir = root.process(pid).ok()?;
+    let mut out = Vec::new();
+    let mut buf = Vec::new();
+    let mut any = false;
+    for tid in dir.tids().ok()? {
+        let Ok(name) = std::ffi::CString::new(format!("task/{tid}/children")) else {
+            continue;
+        };
+        if dir.read(&name, &mut buf, 1 << 20).is_ok() {
+            any = true;
+            out.extend(
+                procscope_parse::num::words(&buf)
+                    .filter_map(procscope_parse::num::dec_i64)
+                    .filter_map(|c| i32::try_from(c).ok()),
+            );
+        }
+    }
+    any.then_some(out)
+}
+
 /// `pid`'s relatives other than its ancestors, nearest first: its
 /// descendants, its siblings and their descendants (unless its parent is
-/// PID 1 or 0, whose children are the whole host), the other members of its
-/// process group and of its session (unless either is huge or PID 1's).
-/// One read of every process's `stat` (ppid, pgrp, session); at most
-/// [`MAX_RELATED`] PIDs.
+/// PID 1 or 0, whose children are the whole host, or has more than 256
+/// children). From the `children` files when the kernel has them (cost
+/// follows the family); else from one read of every process's `stat`,
+/// which also gives the other members of its process group and session
+/// (unless either is huge or PID 1's). At most [`MAX_RELATED`] PIDs.
 pub fn related(root: &ProcRoot, opts: guard::Options, pid: i32) -> Vec<i32> {
+    if let Some(v) = related_by_children(root, pid) {
+        return v;
+    }
     let Ok(pids) = root.pids() else {
         return Vec::new();
     };
@@ -85,6 +114,37 @@ pub fn related(root: &ProcRoot, opts: guard::Options, pid: i32) -> Vec<i32> {
         },
     );
     pick(pid, &rows)
+}
+
+/// [`related`] from the `children` files; `None` without them.
+fn related_by_children(root: &ProcRoot, pid: i32) -> Option<Vec<i32>> {
+    let mine = children(root, pid)?;
+    let mut seen = HashSet::from([pid]);
+    let mut out = Vec::new();
+    let mut walk = |start: Vec<i32>, out: &mut Vec<i32>| {
+        let mut queue: std::collections::VecDeque<i32> = start.into();
+        while let Some(p) = queue.pop_front() {
+            if out.len() >= MAX_RELATED {
+                return;
+            }
+            if seen.insert(p) {
+                out.push(p);
+                queue.extend(children(root, p).unwrap_or_default());
+            }
+        }
+    };
+    walk(mine, &mut out);
+    let mut buf = Vec::new();
+    if let Some(ppid) = stat_of(root, pid, &mut buf)
+        .map(|r| r.ppid)
+        .filter(|p| *p > 1)
+    {
+        let siblings = children(root, ppid).unwrap_or_default();
+        if siblings.len() <= MAX_GROUP {
+            walk(siblings, &mut out);
+        }
+    }
+    Some(out)
 }
 
 /// [`related`] on already-read rows.
@@ -122,7 +182,7 @@ fn pick(pid: i32, rows: &[Row]) -> Vec<i32> {
     let Some(me) = me else {
         return out;
     };
-    if me.ppid > 1 {
+    if me.ppid > 1 && children.get(&me.ppid).map_or(0, Vec::len) <= MAX_GROUP {
         for p in subtree(me.ppid) {
             add(p, &mut out);
         }
@@ -198,6 +258,28 @@ mod tests {
         v.push((7, (1, 7, 7)));
         let rows = rows(&v);
         assert!(pick(7, &rows).is_empty());
+    }
+
+    #[test]
+    fn children_files_give_this_tests_children_and_relatives() {
+        let root = ProcRoot::open("/proc").unwrap();
+        let mut a = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let mut b = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let me = root.own_pid();
+        let (pa, pb) = (a.id() as i32, b.id() as i32);
+        let kids = children(&root, me).unwrap();
+        assert!(kids.contains(&pa) && kids.contains(&pb), "{kids:?}");
+        // a's relatives: its sibling b (both children of this test).
+        let rel = related(&root, guard::Options::default(), pa);
+        assert!(rel.contains(&pb), "{rel:?}");
+        assert!(!rel.contains(&pa), "{rel:?}");
+        let _ = (a.kill(), b.kill(), a.wait(), b.wait());
     }
 
     #[test]

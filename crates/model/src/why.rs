@@ -311,30 +311,15 @@ fn fuse_daemons(root: &ProcRoot, opts: guard::Options) -> Vec<Who> {
 }
 
 fn children_of(root: &ProcRoot, pid: i32) -> Vec<Who> {
-    let Ok(dir) = root.process(pid) else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    let mut b = Vec::new();
-    for tid in dir.tids().unwrap_or_default() {
-        let Ok(name) = std::ffi::CString::new(format!("task/{tid}/children")) else {
-            continue;
-        };
-        if dir.read(&name, &mut b, 1 << 20).is_ok() {
-            for c in procscope_parse::num::words(&b) {
-                if let Some(c) =
-                    procscope_parse::num::dec_i64(c).and_then(|c| i32::try_from(c).ok())
-                {
-                    out.push(Who {
-                        pid: c,
-                        comm: comm_of(root, c),
-                        fd: None,
-                    });
-                }
-            }
-        }
-    }
-    out
+    crate::kin::children(root, pid)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| Who {
+            pid: c,
+            comm: comm_of(root, c),
+            fd: None,
+        })
+        .collect()
 }
 
 fn analyse(
