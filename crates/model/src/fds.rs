@@ -908,9 +908,21 @@ fn near_holders(
         look(creds, &mut holders);
         missing = unfound(pid, entries, &holders, modes, &ends);
     }
-    // 3. Its children, siblings, process group and session.
+    // 3. Its children and siblings (and their descendants), then its
+    //    process group and session (an orphaned pipeline's members are
+    //    PID 1's children, but still one job).
+    let mut groups = false;
     if !missing.is_empty() {
-        look(crate::kin::related(root, opts, pid), &mut holders);
+        let r = crate::kin::related(root, opts, pid, false);
+        groups = r.groups;
+        look(r.pids, &mut holders);
+        missing = unfound(pid, entries, &holders, modes, &ends);
+    }
+    if !missing.is_empty() && !groups {
+        look(
+            crate::kin::related(root, opts, pid, true).pids,
+            &mut holders,
+        );
         missing = unfound(pid, entries, &holders, modes, &ends);
     }
     let near = searched.iter().filter(|p| **p != own || own == pid).count();

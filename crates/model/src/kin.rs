@@ -84,19 +84,35 @@ pub fn children(root: &ProcRoot, pid: i32) -> Option<Vec<i32>> {
     any.then_some(out)
 }
 
+/// Relatives found by [`related`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Related {
+    /// Their PIDs, nearest first, at most [`MAX_RELATED`].
+    pub pids: Vec<i32>,
+    /// Whether the members of the process group and session are included
+    /// (they need a read of every process's `stat`).
+    pub groups: bool,
+}
+
 /// `pid`'s relatives other than its ancestors, nearest first: its
 /// descendants, its siblings and their descendants (unless its parent is
 /// PID 1 or 0, whose children are the whole host, or has more than 256
-/// children). From the `children` files when the kernel has them (cost
-/// follows the family); else from one read of every process's `stat`,
-/// which also gives the other members of its process group and session
-/// (unless either is huge or PID 1's). At most [`MAX_RELATED`] PIDs.
-pub fn related(root: &ProcRoot, opts: guard::Options, pid: i32) -> Vec<i32> {
-    if let Some(v) = related_by_children(root, pid) {
-        return v;
+/// children); with `groups`, also the other members of its process group
+/// and session (unless either has more than 256 members or is PID 1's).
+/// Without `groups`, from the `children` files when the kernel has them:
+/// the cost follows the family. Otherwise one read of every process's
+/// `stat`, which always gives the groups too.
+pub fn related(root: &ProcRoot, opts: guard::Options, pid: i32, groups: bool) -> Related {
+    if !groups {
+        if let Some(pids) = related_by_children(root, pid) {
+            return Related {
+                pids,
+                groups: false,
+            };
+        }
     }
     let Ok(pids) = root.pids() else {
-        return Vec::new();
+        return Related::default();
     };
     let r2 = root.clone();
     let mut rows: Vec<Row> = Vec::with_capacity(pids.len());
@@ -113,7 +129,10 @@ pub fn related(root: &ProcRoot, opts: guard::Options, pid: i32) -> Vec<i32> {
             }
         },
     );
-    pick(pid, &rows)
+    Related {
+        pids: pick(pid, &rows),
+        groups: true,
+    }
 }
 
 /// [`related`] from the `children` files; `None` without them.
@@ -276,9 +295,12 @@ mod tests {
         let kids = children(&root, me).unwrap();
         assert!(kids.contains(&pa) && kids.contains(&pb), "{kids:?}");
         // a's relatives: its sibling b (both children of this test).
-        let rel = related(&root, guard::Options::default(), pa);
-        assert!(rel.contains(&pb), "{rel:?}");
-        assert!(!rel.contains(&pa), "{rel:?}");
+        for groups in [false, true] {
+            let rel = related(&root, guard::Options::default(), pa, groups);
+            assert!(rel.pids.contains(&pb), "{rel:?}");
+            assert!(!rel.pids.contains(&pa), "{rel:?}");
+            assert_eq!(rel.groups, groups);
+        }
         let _ = (a.kill(), b.kill(), a.wait(), b.wait());
     }
 

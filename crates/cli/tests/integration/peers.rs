@@ -119,6 +119,85 @@ fn a_pipeline_member_finds_its_sibling_without_reading_the_host() {
     }
 }
 
+/// `a | b &` from a shell that then exits: both are PID 1's children (or a
+/// subreaper's) now, no longer anybody's siblings, but still one process
+/// group — found there, without reading every process's fds.
+#[test]
+fn an_orphaned_pipeline_is_found_in_its_process_group() {
+    use std::os::unix::process::CommandExt;
+    let kit = testkit();
+    let st = Command::new("sh")
+        .arg("-c")
+        .arg(format!("{k} sleep | {k} sleep &", k = kit.display()))
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let pgrp_of = |p: u32| -> Option<u32> {
+        let s = std::fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
+        s[s.rfind(')')? + 2..].split(' ').nth(2)?.parse().ok()
+    };
+    // The shell is gone: find its group by the testkit processes in a
+    // group of their own whose leader has exited.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let members = loop {
+        let mut by_group: std::collections::HashMap<u32, Vec<u32>> = Default::default();
+        for p in std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        {
+            let exe = std::fs::read_link(format!("/proc/{p}/exe")).unwrap_or_default();
+            if exe == kit {
+                if let Some(g) =
+                    pgrp_of(p).filter(|g| !std::path::Path::new(&format!("/proc/{g}")).exists())
+                {
+                    by_group.entry(g).or_default().push(p);
+                }
+            }
+        }
+        let found = by_group.into_values().find(|v| {
+            v.len() == 2
+                && v.iter()
+                    .all(|p| std::fs::read_link(format!("/proc/{p}/fd/0")).is_ok())
+        });
+        if let Some(v) = found {
+            let piped = |p: u32, fd: u32| {
+                std::fs::read_link(format!("/proc/{p}/fd/{fd}"))
+                    .is_ok_and(|l| l.to_string_lossy().starts_with("pipe:"))
+            };
+            if v.iter().any(|p| piped(*p, 1)) && v.iter().any(|p| piped(*p, 0)) {
+                break v;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the orphaned pipeline did not appear"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let piped_out = |p: u32| {
+        std::fs::read_link(format!("/proc/{p}/fd/1"))
+            .is_ok_and(|l| l.to_string_lossy().starts_with("pipe:"))
+    };
+    let (writer, reader) = if piped_out(members[0]) {
+        (members[0], members[1])
+    } else {
+        (members[1], members[0])
+    };
+    let v = run(&["fds", "--json", &reader.to_string(), "0"]).json();
+    for p in &members {
+        kill(*p);
+    }
+    assert_eq!(
+        holders(&fd_json(&v, 0), "peers"),
+        vec![(u64::from(writer), 1, "w".into())]
+    );
+    let s = &v["processes"][0]["peer_search"];
+    assert_eq!(s["scope"], "near", "{s}");
+}
+
 /// The write end of T's standard input is held only by U, which is no
 /// relative of T (its own session, its parent gone): the near search finds
 /// nobody, the kernel says a writer is left, so every process is read.
