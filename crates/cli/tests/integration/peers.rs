@@ -57,15 +57,21 @@ fn a_pipeline_member_finds_its_sibling_without_reading_the_host() {
     let kit = testkit();
     let mut sh = Command::new("sh");
     sh.arg("-c").arg(format!(
-        "{k} sleep | {k} sleep & echo ready; wait",
+        // The reader's own `ready` must not reach start()'s pipe, which
+        // is closed after the first line.
+        "{k} sleep | {k} sleep >/dev/null & echo ready; wait",
         k = kit.display()
     ));
     let t = start(sh);
     // The shell forked both ends of the pipeline and closed its copies.
     let deadline = Instant::now() + Duration::from_secs(10);
     let kids = loop {
+        // Both forked and exec'd (a child is `sh` until its exec).
         let k = children(t.pid());
-        if k.len() == 2 || Instant::now() > deadline {
+        let execd = k
+            .iter()
+            .all(|p| std::fs::read_link(format!("/proc/{p}/exe")).is_ok_and(|e| e == kit));
+        if (k.len() == 2 && execd) || Instant::now() > deadline {
             break k;
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -132,6 +138,7 @@ fn an_orphaned_pipeline_is_found_in_its_process_group() {
         .process_group(0)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
+        .stderr(Stdio::null())
         .status()
         .unwrap();
     assert!(st.success());
