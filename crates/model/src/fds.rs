@@ -98,6 +98,26 @@ mod libc_af {
     pub const XDP: i32 = 44;
 }
 
+/// A fanotify mark on a whole mount or filesystem.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FanotifyMark {
+    /// `mount` or `filesystem`.
+    pub kind: &'static str,
+    /// The mount's ID (mount marks).
+    pub mnt_id: Option<u64>,
+    /// The filesystem's device (`major`, `minor`; filesystem marks).
+    pub device: Option<(u64, u64)>,
+    /// `FAN_*` event mask.
+    pub mask: u64,
+    /// Events ignored.
+    pub ignored_mask: u64,
+    /// Where it is mounted, from the process's mountinfo (for a filesystem,
+    /// one of its mounts).
+    pub mount_point: Option<Bytes>,
+    /// Filesystem type.
+    pub fs_type: Option<Bytes>,
+}
+
 /// One inotify watch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct InotifyWatch {
@@ -187,10 +207,17 @@ pub enum Detail {
         /// Its watches.
         watches: Vec<InotifyWatch>,
     },
-    /// A fanotify group: its inode marks (`wd` is 0).
+    /// A fanotify group: its inode marks (`wd` is 0), and its marks on
+    /// whole mounts and filesystems.
     Fanotify {
         /// Its inode marks.
         watches: Vec<InotifyWatch>,
+        /// Its mount and filesystem marks.
+        marks: Vec<FanotifyMark>,
+        /// `fanotify_init` flags (`FAN_CLASS_*`, `FAN_REPORT_*`, …).
+        init_flags: Option<u64>,
+        /// Open flags of the event fds it hands out.
+        event_flags: Option<u64>,
     },
     /// A timerfd.
     Timerfd {
@@ -993,7 +1020,7 @@ fn resolve_inotify(
     let wanted: Vec<(u64, u64, i32, Vec<u8>)> = entries
         .iter()
         .flat_map(|e| match &e.detail {
-            Detail::Inotify { watches } | Detail::Fanotify { watches } => watches
+            Detail::Inotify { watches } | Detail::Fanotify { watches, .. } => watches
                 .iter()
                 .filter_map(|w| {
                     let (t, h) = w.handle.clone()?;
@@ -1039,7 +1066,9 @@ fn resolve_inotify(
         Err(f) => {
             // Every watch gets the same reason (timed out, denied, …).
             for e in entries.iter_mut() {
-                if let Detail::Inotify { watches } | Detail::Fanotify { watches } = &mut e.detail {
+                if let Detail::Inotify { watches } | Detail::Fanotify { watches, .. } =
+                    &mut e.detail
+                {
                     for w in watches.iter_mut().filter(|w| w.handle.is_some()) {
                         w.path = Some(Err(f.clone()));
                     }
@@ -1049,7 +1078,7 @@ fn resolve_inotify(
         }
     };
     for e in entries.iter_mut() {
-        if let Detail::Inotify { watches } | Detail::Fanotify { watches } = &mut e.detail {
+        if let Detail::Inotify { watches } | Detail::Fanotify { watches, .. } = &mut e.detail {
             for w in watches.iter_mut() {
                 let Some((_, h)) = &w.handle else { continue };
                 if let Some((_, p)) = found
@@ -1136,8 +1165,9 @@ pub fn read_cached(
             .is_ok_and(|l| matches!(classify(l), FdLink::Socket(_)))
     });
     let needs_mounts = raw.iter().any(|(_, l, _)| {
-        l.as_ref()
-            .is_ok_and(|l| matches!(classify(l), FdLink::Path { .. }))
+        l.as_ref().is_ok_and(|l| {
+            matches!(classify(l), FdLink::Path { .. }) || l.as_slice() == b"anon_inode:[fanotify]"
+        })
     });
     let sockets: std::sync::Arc<HashMap<u64, SocketDesc>> = match (needs_sockets, cache) {
         (false, _) => std::sync::Arc::new(HashMap::new()),
@@ -1591,8 +1621,11 @@ fn describe(
             Some(Extra::Inotify(w)) => Detail::Inotify {
                 watches: watches(w),
             },
-            Some(Extra::Fanotify(w)) => Detail::Fanotify {
-                watches: watches(w),
+            Some(Extra::Fanotify(f)) => Detail::Fanotify {
+                watches: watches(&f.inodes),
+                marks: fanotify_marks(f, mounts),
+                init_flags: f.flags,
+                event_flags: f.event_flags,
             },
             Some(Extra::Timerfd {
                 clockid,
@@ -1640,6 +1673,47 @@ fn watches(w: &[procscope_parse::fdinfo::InotifyWatch<'_>]) -> Vec<InotifyWatch>
                 .zip(w.f_handle.and_then(procscope_read::handle::parse_hex)),
         })
         .collect()
+}
+
+/// A fanotify group's mount and filesystem marks, placed with the
+/// process's mount table.
+fn fanotify_marks(
+    f: &procscope_parse::fdinfo::Fanotify<'_>,
+    mounts: &HashMap<u64, MountBrief>,
+) -> Vec<FanotifyMark> {
+    let mount = f.mounts.iter().map(|m| {
+        let at = m.mnt_id.and_then(|id| mounts.get(&id));
+        FanotifyMark {
+            kind: "mount",
+            mnt_id: m.mnt_id,
+            device: at.map(|a| (u64::from(a.2.0), u64::from(a.2.1))),
+            mask: m.mask,
+            ignored_mask: m.ignored_mask,
+            mount_point: at.map(|a| a.0.clone()),
+            fs_type: at.map(|a| a.1.clone()),
+        }
+    });
+    let fs = f.filesystems.iter().map(|m| {
+        let dev = m.sdev.map(split_dev);
+        // One of its mounts: the shortest mount point (its most general).
+        let at = dev.and_then(|(ma, mi)| {
+            mounts
+                .iter()
+                .filter(|(_, b)| (u64::from(b.2.0), u64::from(b.2.1)) == (ma, mi))
+                .min_by_key(|(id, b)| (b.0.0.len(), **id))
+                .map(|(id, b)| (*id, b))
+        });
+        FanotifyMark {
+            kind: "filesystem",
+            mnt_id: at.map(|a| a.0),
+            device: dev,
+            mask: m.mask,
+            ignored_mask: m.ignored_mask,
+            mount_point: at.map(|a| a.1.0.clone()),
+            fs_type: at.map(|a| a.1.1.clone()),
+        }
+    });
+    mount.chain(fs).collect()
 }
 
 /// At most this many fdinfo lines are kept for an anonymous inode (an

@@ -109,6 +109,67 @@ pub const INOTIFY_MASK: &[(u64, &str)] = &[
     (0x8000_0000, "IN_ONESHOT"),
 ];
 
+/// `FAN_*` event bits (include/uapi/linux/fanotify.h).
+pub const FANOTIFY_MASK: &[(u64, &str)] = &[
+    (0x1, "FAN_ACCESS"),
+    (0x2, "FAN_MODIFY"),
+    (0x4, "FAN_ATTRIB"),
+    (0x8, "FAN_CLOSE_WRITE"),
+    (0x10, "FAN_CLOSE_NOWRITE"),
+    (0x20, "FAN_OPEN"),
+    (0x40, "FAN_MOVED_FROM"),
+    (0x80, "FAN_MOVED_TO"),
+    (0x100, "FAN_CREATE"),
+    (0x200, "FAN_DELETE"),
+    (0x400, "FAN_DELETE_SELF"),
+    (0x800, "FAN_MOVE_SELF"),
+    (0x1000, "FAN_OPEN_EXEC"),
+    (0x4000, "FAN_Q_OVERFLOW"),
+    (0x8000, "FAN_FS_ERROR"),
+    (0x1_0000, "FAN_OPEN_PERM"),
+    (0x2_0000, "FAN_ACCESS_PERM"),
+    (0x4_0000, "FAN_OPEN_EXEC_PERM"),
+    (0x8_0000, "FAN_PRE_ACCESS"),
+    (0x0100_0000, "FAN_MNT_ATTACH"),
+    (0x0200_0000, "FAN_MNT_DETACH"),
+    (0x0800_0000, "FAN_EVENT_ON_CHILD"),
+    (0x1000_0000, "FAN_RENAME"),
+    (0x4000_0000, "FAN_ONDIR"),
+];
+
+/// `fanotify_init(2)` flags other than the class (include/uapi/linux/fanotify.h).
+pub const FANOTIFY_INIT: &[(u64, &str)] = &[
+    (0x1, "FAN_CLOEXEC"),
+    (0x2, "FAN_NONBLOCK"),
+    (0x10, "FAN_UNLIMITED_QUEUE"),
+    (0x20, "FAN_UNLIMITED_MARKS"),
+    (0x40, "FAN_ENABLE_AUDIT"),
+    (0x80, "FAN_REPORT_PIDFD"),
+    (0x100, "FAN_REPORT_TID"),
+    (0x200, "FAN_REPORT_FID"),
+    (0x400, "FAN_REPORT_DIR_FID"),
+    (0x800, "FAN_REPORT_NAME"),
+    (0x1000, "FAN_REPORT_TARGET_FID"),
+    (0x2000, "FAN_REPORT_FD_ERROR"),
+    (0x4000, "FAN_REPORT_MNT"),
+];
+
+/// A fanotify group's `fanotify_init` flags: its class (`FAN_CLASS_NOTIF`,
+/// `FAN_CLASS_CONTENT`, `FAN_CLASS_PRE_CONTENT`, bits 2–3) then the other
+/// flags by name.
+pub fn fanotify_init(flags: u64) -> String {
+    let class = match flags & 0xc {
+        0 => "FAN_CLASS_NOTIF",
+        0x4 => "FAN_CLASS_CONTENT",
+        0x8 => "FAN_CLASS_PRE_CONTENT",
+        _ => "FAN_CLASS_0xc",
+    };
+    match flags & !0xc {
+        0 => class.to_string(),
+        rest => format!("{class}|{}", bits(rest, FANOTIFY_INIT)),
+    }
+}
+
 /// Names of the set bits of `v` from `table`, `A|B`; unknown bits as hex;
 /// `0` when none is set.
 pub fn bits(v: u64, table: &[(u64, &str)]) -> String {
@@ -218,6 +279,15 @@ mod tests {
         );
         assert_eq!(open_flags(0o4010002).join("|"), "O_RDWR|O_SYNC");
         assert_eq!(access_mode(0o2), "rw");
+        assert_eq!(fanotify_init(0), "FAN_CLASS_NOTIF");
+        assert_eq!(
+            fanotify_init(0x4 | 0x200 | 0x800),
+            "FAN_CLASS_CONTENT|FAN_REPORT_FID|FAN_REPORT_NAME"
+        );
+        assert_eq!(
+            bits(0x4000_0028, FANOTIFY_MASK),
+            "FAN_CLOSE_WRITE|FAN_OPEN|FAN_ONDIR"
+        );
         assert_eq!(
             bits(0x8000_0019, EPOLL_EVENTS),
             "EPOLLIN|EPOLLERR|EPOLLHUP|EPOLLET"

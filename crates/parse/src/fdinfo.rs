@@ -44,6 +44,36 @@ pub struct InotifyWatch<'a> {
     pub f_handle: Option<&'a [u8]>,
 }
 
+/// A fanotify mark on a whole mount or filesystem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FanotifyMark {
+    /// The mount's ID (mount marks).
+    pub mnt_id: Option<u64>,
+    /// The filesystem's device, kernel `dev_t` encoding (filesystem marks).
+    pub sdev: Option<u64>,
+    /// `FAN_*` event mask.
+    pub mask: u64,
+    /// Ignored mask.
+    pub ignored_mask: u64,
+}
+
+/// What a fanotify group's fdinfo says (`fanotify_fdinfo()` in
+/// fs/notify/fdinfo.c).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Fanotify<'a> {
+    /// `fanotify_init` flags (`FAN_CLASS_*`, `FAN_REPORT_*`, …), from
+    /// `fanotify flags:`.
+    pub flags: Option<u64>,
+    /// The open flags of the event fds (`event-flags:`).
+    pub event_flags: Option<u64>,
+    /// Inode marks (`wd` is None).
+    pub inodes: Vec<InotifyWatch<'a>>,
+    /// Mount marks.
+    pub mounts: Vec<FanotifyMark>,
+    /// Filesystem (superblock) marks.
+    pub filesystems: Vec<FanotifyMark>,
+}
+
 /// What a file type adds to fdinfo.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -63,8 +93,8 @@ pub enum Extra<'a> {
     Epoll(Vec<EpollWatch>),
     /// inotify: the watches.
     Inotify(Vec<InotifyWatch<'a>>),
-    /// fanotify: the inode marks (mount and superblock marks are kept raw).
-    Fanotify(Vec<InotifyWatch<'a>>),
+    /// A fanotify group and its marks.
+    Fanotify(Fanotify<'a>),
     /// timerfd.
     Timerfd {
         /// `clockid_t` (0 realtime, 1 monotonic, 7 boottime, …).
@@ -143,7 +173,7 @@ impl<'a> FdInfo<'a> {
         };
         let mut epoll = Vec::new();
         let mut inotify = Vec::new();
-        let mut fanotify = Vec::new();
+        let mut fanotify: Option<Fanotify<'_>> = None;
         let (mut ev_count, mut ev_id, mut ev_sem) = (None, None, None);
         let (mut clockid, mut ticks, mut tflags, mut it_value, mut it_interval) =
             (None, None, None, None, None);
@@ -179,17 +209,50 @@ impl<'a> FdInfo<'a> {
                 });
                 continue;
             }
-            if let Some(rest) = line
-                .strip_prefix(b"inotify ")
-                .or_else(|| line.strip_prefix(b"fanotify "))
-            {
-                // fanotify also prints its group (`fanotify flags:0
-                // event-flags:8000`) and mount/superblock marks, which name
-                // no inode: not watches of a path (fs/notify/fdinfo.c).
+            if let Some(rest) = line.strip_prefix(b"fanotify ") {
+                let f = fanotify.get_or_insert_with(Fanotify::default);
+                let mask = field(rest, b"mask").and_then(hex_u64).unwrap_or(0);
+                let ignored_mask = field(rest, b"ignored_mask").and_then(hex_u64).unwrap_or(0);
+                if let Some(ino) = field(rest, b"ino") {
+                    f.inodes.push(InotifyWatch {
+                        wd: None,
+                        ino: hex_u64(ino).ok_or_else(|| ParseError::invalid("ino", line))?,
+                        sdev: field(rest, b"sdev")
+                            .and_then(hex_u64)
+                            .ok_or_else(|| ParseError::invalid("sdev", line))?,
+                        mask,
+                        ignored_mask,
+                        fhandle_type: field(rest, b"fhandle-type").and_then(hex_u64),
+                        f_handle: field(rest, b"f_handle"),
+                    });
+                } else if let Some(m) = field(rest, b"mnt_id") {
+                    f.mounts.push(FanotifyMark {
+                        mnt_id: Some(
+                            hex_u64(m).ok_or_else(|| ParseError::invalid("mnt_id", line))?,
+                        ),
+                        sdev: None,
+                        mask,
+                        ignored_mask,
+                    });
+                } else if let Some(d) = field(rest, b"sdev") {
+                    f.filesystems.push(FanotifyMark {
+                        mnt_id: None,
+                        sdev: Some(hex_u64(d).ok_or_else(|| ParseError::invalid("sdev", line))?),
+                        mask,
+                        ignored_mask,
+                    });
+                } else {
+                    // The group: `fanotify flags:0 event-flags:8000`.
+                    f.flags = field(rest, b"flags").and_then(hex_u64);
+                    f.event_flags = field(rest, b"event-flags").and_then(hex_u64);
+                }
+                continue;
+            }
+            if let Some(rest) = line.strip_prefix(b"inotify ") {
                 let Some(ino) = field(rest, b"ino") else {
                     continue;
                 };
-                let w = InotifyWatch {
+                inotify.push(InotifyWatch {
                     wd: field(rest, b"wd").and_then(hex_u64),
                     ino: hex_u64(ino).ok_or_else(|| ParseError::invalid("ino", line))?,
                     sdev: field(rest, b"sdev")
@@ -199,12 +262,7 @@ impl<'a> FdInfo<'a> {
                     ignored_mask: field(rest, b"ignored_mask").and_then(hex_u64).unwrap_or(0),
                     fhandle_type: field(rest, b"fhandle-type").and_then(hex_u64),
                     f_handle: field(rest, b"f_handle"),
-                };
-                if line.starts_with(b"inotify") {
-                    inotify.push(w)
-                } else {
-                    fanotify.push(w)
-                }
+                });
                 continue;
             }
             let Some((k, v)) = split_once(line, b':') else {
@@ -261,8 +319,8 @@ impl<'a> FdInfo<'a> {
             Extra::Epoll(epoll)
         } else if !inotify.is_empty() {
             Extra::Inotify(inotify)
-        } else if !fanotify.is_empty() {
-            Extra::Fanotify(fanotify)
+        } else if let Some(f) = fanotify {
+            Extra::Fanotify(f)
         } else {
             Extra::None
         };
@@ -279,9 +337,21 @@ mod tests {
         // Real fdinfo of a fanotify group with one inode mark (6.18).
         let b = b"pos:\t0\nflags:\t02\nmnt_id:\t17\nino:\t1038\nfanotify flags:0 event-flags:8000\nfanotify ino:9ba8ed sdev:fe00000 mflags:0 mask:8 ignored_mask:0 fhandle-bytes:8 fhandle-type:1 f_handle:eda89b0056fbb812\nfanotify mnt_id:1d mflags:0 mask:1 ignored_mask:0\n";
         let i = FdInfo::parse(b).unwrap();
-        let Extra::Fanotify(w) = &i.extra else {
+        let Extra::Fanotify(f) = &i.extra else {
             panic!("{:?}", i.extra)
         };
+        assert_eq!((f.flags, f.event_flags), (Some(0), Some(0x8000)));
+        assert_eq!(
+            f.mounts,
+            vec![FanotifyMark {
+                mnt_id: Some(0x1d),
+                sdev: None,
+                mask: 1,
+                ignored_mask: 0
+            }]
+        );
+        assert!(f.filesystems.is_empty());
+        let w = &f.inodes;
         assert_eq!(w.len(), 1);
         assert_eq!(
             (w[0].ino, w[0].sdev, w[0].mask, w[0].wd),

@@ -566,6 +566,22 @@ fn fdzoo(dir: &str) -> ! {
             ),
             0
         );
+        // The mount the directory is on, and its whole filesystem.
+        for (how, mask) in [
+            (libc::FAN_MARK_MOUNT, libc::FAN_OPEN),
+            (libc::FAN_MARK_FILESYSTEM, libc::FAN_MODIFY),
+        ] {
+            assert_eq!(
+                libc::fanotify_mark(
+                    fan,
+                    libc::FAN_MARK_ADD | how,
+                    mask,
+                    libc::AT_FDCWD,
+                    c(&watched).as_ptr()
+                ),
+                0
+            );
+        }
         assert!(
             libc::syscall(libc::SYS_userfaultfd, libc::O_CLOEXEC) >= 0,
             "userfaultfd"

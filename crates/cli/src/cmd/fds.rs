@@ -61,6 +61,35 @@ fn addr(a: std::net::IpAddr, p: u16) -> String {
     procscope_model::fds::addr_port(&a, p)
 }
 
+/// Inotify watches or fanotify inode marks: mask by name and the path.
+fn inode_watches(watches: &[procscope_model::fds::InotifyWatch], fanotify: bool) -> Vec<String> {
+    watches
+        .iter()
+        .map(|w| {
+            let (mask, what) = if fanotify {
+                (
+                    decode::bits(w.mask, decode::FANOTIFY_MASK),
+                    "inode".to_string(),
+                )
+            } else {
+                (
+                    decode::bits(w.mask, decode::INOTIFY_MASK),
+                    format!("wd {}", w.wd),
+                )
+            };
+            let (ma, mi) = w.device;
+            match &w.path {
+                Some(Ok(p)) => format!("{what}: {mask} on {}", escape(p.as_slice())),
+                Some(Err(f)) => format!(
+                    "{what}: {mask} on inode {} (dev {ma}:{mi}; path: {f})",
+                    w.inode
+                ),
+                None => format!("{what}: {mask} on inode {} (dev {ma}:{mi})", w.inode),
+            }
+        })
+        .collect()
+}
+
 /// The human description of an fd; `searched`: its other ends were looked
 /// for (an empty list then means nobody holds them).
 pub fn describe(e: &FdEntry, searched: bool) -> String {
@@ -198,27 +227,48 @@ pub fn describe(e: &FdEntry, searched: bool) -> String {
                 format!("watches {}", w.join(", "))
             }
         }
-        Detail::Inotify { watches } | Detail::Fanotify { watches } => {
-            let w: Vec<String> = watches
-                .iter()
-                .map(|w| {
-                    let mask = decode::bits(w.mask, decode::INOTIFY_MASK);
-                    let (ma, mi) = w.device;
-                    match &w.path {
-                        Some(Ok(p)) => format!("wd {}: {mask} on {}", w.wd, escape(p.as_slice())),
-                        Some(Err(f)) => format!(
-                            "wd {}: {mask} on inode {} (dev {ma}:{mi}; path: {f})",
-                            w.wd, w.inode
-                        ),
-                        None => format!("wd {}: {mask} on inode {} (dev {ma}:{mi})", w.wd, w.inode),
-                    }
-                })
-                .collect();
+        Detail::Inotify { watches } => {
+            let w = inode_watches(watches, false);
             if w.is_empty() {
                 "no watches".into()
             } else {
                 w.join(", ")
             }
+        }
+        Detail::Fanotify {
+            watches,
+            marks,
+            init_flags,
+            ..
+        } => {
+            let mut w: Vec<String> = init_flags.map(decode::fanotify_init).into_iter().collect();
+            for m in marks {
+                let mask = decode::bits(m.mask, decode::FANOTIFY_MASK);
+                let ignored = if m.ignored_mask == 0 {
+                    String::new()
+                } else {
+                    format!(
+                        " (ignoring {})",
+                        decode::bits(m.ignored_mask, decode::FANOTIFY_MASK)
+                    )
+                };
+                let at = match (&m.mount_point, &m.fs_type) {
+                    (Some(p), Some(t)) => {
+                        format!("{} ({})", escape(p.as_slice()), escape(t.as_slice()))
+                    }
+                    _ => match (m.mnt_id, m.device) {
+                        (_, Some((ma, mi))) if m.kind == "filesystem" => format!("dev {ma}:{mi}"),
+                        (Some(id), _) => format!("mount ID {id}"),
+                        _ => "?".into(),
+                    },
+                };
+                w.push(format!("{} {at}: {mask}{ignored}", m.kind));
+            }
+            w.extend(inode_watches(watches, true));
+            if marks.is_empty() && watches.is_empty() {
+                w.push("no marks".into());
+            }
+            w.join(", ")
         }
         Detail::Timerfd {
             clockid,

@@ -99,6 +99,44 @@ fn every_fd_kind_is_decoded_with_exact_values() {
         fan["path"],
         dir.path().join("watched dir").to_str().unwrap()
     );
+    // ... and its marks on the directory's mount and whole filesystem,
+    // placed with the process's mount table.
+    let fd = &of("fanotify")[0]["detail"];
+    assert_eq!(fd["init_flags"], 0, "FAN_CLASS_NOTIF: {fd}");
+    let marks = fd["marks"].as_array().unwrap();
+    let mp = String::from_utf8(
+        std::process::Command::new("findmnt")
+            .args(["-n", "-o", "TARGET", "-T"])
+            .arg(dir.path())
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let dev = {
+        use std::os::unix::fs::MetadataExt;
+        let d = std::fs::metadata(dir.path()).unwrap().dev();
+        (libc::major(d), libc::minor(d))
+    };
+    assert_eq!(marks.len(), 2, "{marks:?}");
+    assert_eq!(
+        (
+            &marks[0]["kind"],
+            &marks[0]["mask"],
+            &marks[0]["mount_point"]
+        ),
+        (&"mount".into(), &0x20.into(), &mp.trim().into()),
+        "FAN_OPEN on the mount: {marks:?}"
+    );
+    assert_eq!(
+        (&marks[1]["kind"], &marks[1]["mask"], &marks[1]["device"]),
+        (
+            &"filesystem".into(),
+            &0x2.into(),
+            &serde_json::json!([dev.0, dev.1])
+        ),
+        "FAN_MODIFY on the filesystem: {marks:?}"
+    );
     // An anonymous inode keeps what its fdinfo says.
     let uffd = of("anon")
         .into_iter()
@@ -257,6 +295,9 @@ fn every_fd_kind_is_decoded_with_exact_values() {
         "stream connected (unnamed)",
         "netlink socket:[",
         "[100 B, on ",
+        "FAN_CLASS_NOTIF, mount ",
+        "): FAN_OPEN, filesystem ",
+        "): FAN_MODIFY, inode: FAN_CLOSE_WRITE on /",
     ] {
         assert!(out.contains(want), "missing {want:?} in:\n{out}");
     }
