@@ -374,8 +374,9 @@ pub struct FdsArgs {
     #[arg(long, conflicts_with = "target")]
     pub all: bool,
 
-    /// Only fds of these types (file, pipe, tcp, tcp6, udp, udp6, unix, socket,
-    /// eventfd, epoll, inotify, timerfd, signalfd, pidfd, memfd, anon), comma-separated.
+    /// Only fds of these types (file, fifo, pipe, tcp, tcp6, udp, udp6, unix,
+    /// socket, netlink, eventfd, epoll, inotify, fanotify, timerfd, signalfd,
+    /// pidfd, memfd, anon), comma-separated.
     #[arg(long = "type", value_name = "TYPES", value_delimiter = ',')]
     pub types: Vec<String>,
 

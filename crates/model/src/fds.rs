@@ -176,6 +176,18 @@ pub enum Detail {
         /// Filesystem type of its mount.
         fs_type: Option<Bytes>,
     },
+    /// A FIFO (named pipe), known by the stat of its fd (single-process
+    /// mode; `fds --all` lists it as a file).
+    Fifo {
+        /// The path.
+        path: Bytes,
+        /// Its inode.
+        inode: u64,
+        /// Mount point of its mount.
+        mount_point: Option<Bytes>,
+        /// Filesystem type of its mount.
+        fs_type: Option<Bytes>,
+    },
     /// A socket.
     Socket {
         /// Inode.
@@ -278,6 +290,7 @@ impl Detail {
             } => name,
             Detail::Socket { .. } => "socket",
             Detail::Pipe { .. } => "pipe",
+            Detail::Fifo { .. } => "fifo",
             Detail::Eventfd { .. } => "eventfd",
             Detail::Epoll { .. } => "epoll",
             Detail::Inotify { .. } => "inotify",
@@ -397,6 +410,14 @@ pub fn brief(e: &FdEntry) -> String {
             };
             format!("pipe:[{inode}]{end}")
         }
+        Detail::Fifo { path, .. } => {
+            let end = match mode {
+                Some("r") => " read end",
+                Some("w") => " write end",
+                _ => "",
+            };
+            format!("FIFO {}{end}", lossy(path))
+        }
         Detail::Socket {
             socket: Some(SocketDesc::Unix {
                 path, kind, state, ..
@@ -433,7 +454,7 @@ pub fn brief(e: &FdEntry) -> String {
         other => other.type_name().to_string(),
     };
     let mut extra: Vec<String> = Vec::new();
-    if let Detail::Pipe { .. } = e.detail {
+    if let Detail::Pipe { .. } | Detail::Fifo { .. } = e.detail {
         let want: &[&str] = if mode == Some("r") {
             &["w", "rw"]
         } else {
@@ -592,8 +613,19 @@ pub fn resolve_peers_with(
     search
 }
 
-/// Link counts and sizes of the open files, in one guarded call (see
-/// [`procscope_read::ProcDir::fd_stat`]).
+/// Link counts and sizes of the open files, and which are FIFOs (they
+/// become [`Detail::Fifo`]), in one guarded call (see
+/// [`procscope_read::ProcDir::fd_stat`]). Part of [`resolve_peers`]; on its
+/// own for a host-wide listing that filters on FIFOs.
+pub fn stat_files(
+    root: &procscope_read::ProcRoot,
+    pid: i32,
+    entries: &mut [FdEntry],
+    opts: procscope_read::guard::Options,
+) {
+    resolve_links(root, pid, entries, opts);
+}
+
 fn resolve_links(
     root: &procscope_read::ProcRoot,
     pid: i32,
@@ -632,6 +664,62 @@ fn resolve_links(
             *deleted = st.nlink == 0;
             *size = st.regular.then_some(st.size);
         }
+        // A FIFO is a pipe with a name: its ends and holders as a pipe's.
+        if let (
+            Detail::File {
+                path,
+                mount_point,
+                fs_type,
+                ..
+            },
+            Some(Some(st)),
+        ) = (&e.detail, stats.get(&e.fd))
+        {
+            if st.fifo {
+                e.detail = Detail::Fifo {
+                    path: path.clone(),
+                    inode: st.ino,
+                    mount_point: mount_point.clone(),
+                    fs_type: fs_type.clone(),
+                };
+            }
+        }
+    }
+}
+
+/// How holders' fd links are matched with the pipes, FIFOs and sockets
+/// looked for: `pipe:[N]` and `socket:[N]` by inode, a FIFO by its path
+/// (then checked against its inode in the holder's fdinfo).
+#[derive(Debug, Clone, Default)]
+struct Keys {
+    inodes: std::collections::HashSet<u64>,
+    fifos: HashMap<Vec<u8>, u64>,
+}
+
+impl Keys {
+    fn new(entries: &[FdEntry]) -> Self {
+        let mut k = Keys::default();
+        for e in entries {
+            k.inodes.extend(link_inode(e));
+            k.inodes.extend(peer_of(e));
+            if let Detail::Fifo { path, inode, .. } = &e.detail {
+                k.fifos.insert(path.0.clone(), *inode);
+            }
+        }
+        k
+    }
+
+    /// The inode a holder's link stands for, if it is one looked for.
+    fn of(&self, link: &[u8]) -> Option<u64> {
+        match classify(link) {
+            FdLink::Pipe(i) | FdLink::Socket(i) => self.inodes.contains(&i).then_some(i),
+            FdLink::Path { path, .. } if !self.fifos.is_empty() => self.fifos.get(path).copied(),
+            _ => None,
+        }
+    }
+
+    fn filter(self) -> impl Fn(&[u8]) -> bool + Send + Sync + 'static {
+        move |l: &[u8]| self.of(l).is_some()
     }
 }
 
@@ -668,7 +756,9 @@ impl<'a> Names<'a> {
 
 fn link_inode(e: &FdEntry) -> Option<u64> {
     match &e.detail {
-        Detail::Pipe { inode } | Detail::Socket { inode, .. } => Some(*inode),
+        Detail::Pipe { inode } | Detail::Fifo { inode, .. } | Detail::Socket { inode, .. } => {
+            Some(*inode)
+        }
         _ => None,
     }
 }
@@ -691,38 +781,40 @@ fn resolve_holders(
     index: Option<&HolderIndex>,
     names: &mut Names<'_>,
 ) -> Option<PeerSearch> {
-    let inodes: Vec<u64> = entries
-        .iter()
-        .flat_map(|e| [link_inode(e), peer_of(e)])
-        .flatten()
-        .collect();
-    if inodes.is_empty() {
+    let keys = Keys::new(entries);
+    if keys.inodes.is_empty() {
         return None;
     }
     let mut modes = Modes::new(root);
     // The process's own fds: their modes are already known.
     for e in entries.iter() {
         if let Some(f) = e.flags {
-            modes
-                .seen
-                .insert((pid, e.fd), Some(procscope_parse::decode::access_mode(f)));
+            let ino = match &e.detail {
+                Detail::Fifo { inode, .. } => Some(*inode),
+                _ => None,
+            };
+            modes.seen.insert(
+                (pid, e.fd),
+                (Some(procscope_parse::decode::access_mode(f)), ino),
+            );
         }
     }
     let (mut holders, search) = match (index, scope) {
-        (Some(ix), _) => (
-            ix.holders(&inodes),
+        // The index knows pipes and sockets by inode, not FIFOs by path.
+        (Some(ix), _) if keys.fifos.is_empty() => (
+            ix.holders(&keys.inodes.iter().copied().collect::<Vec<_>>()),
             PeerSearch {
                 scope: "all",
                 processes: ix.processes,
                 widened_for_fd: None,
             },
         ),
-        (None, PeerScope::None) => return None,
-        (None, PeerScope::All) => {
+        (_, PeerScope::None) => return None,
+        (_, PeerScope::All) | (Some(_), _) => {
             let pids = root.pids().unwrap_or_default();
             let n = pids.len();
             (
-                crate::fdscan::scan_pids(root, opts, pids, crate::fdscan::inode_filter(inodes)),
+                crate::fdscan::scan_pids(root, opts, pids, keys.clone().filter()),
                 PeerSearch {
                     scope: "all",
                     processes: n,
@@ -730,8 +822,16 @@ fn resolve_holders(
                 },
             )
         }
-        (None, PeerScope::Near) => near_holders(root, pid, entries, opts, inodes, &mut modes),
+        (None, PeerScope::Near) => near_holders(root, pid, entries, opts, &keys, &mut modes),
     };
+    // A FIFO's path in another process may name another file (another
+    // mount namespace): keep it when fdinfo's inode agrees (5.14+).
+    holders.retain(|h| match classify(h.link.as_slice()) {
+        FdLink::Path { .. } => keys
+            .of(h.link.as_slice())
+            .is_some_and(|want| modes.ino(h).is_none_or(|i| i == want)),
+        _ => true,
+    });
     // procscope's own fds (inherited pipes) are not the answer.
     let own = root.own_pid();
     holders.retain(|h| h.pid != own);
@@ -746,7 +846,7 @@ fn resolve_holders(
     for e in entries.iter_mut() {
         if let Some(inode) = link_inode(e) {
             for h in holders.iter().filter(|h| !(h.pid == pid && h.fd == e.fd)) {
-                if holder_inode(h) == Some(inode) {
+                if keys.of(h.link.as_slice()) == Some(inode) {
                     if let Some(p) = peer(h, names) {
                         e.peers.push(p);
                     }
@@ -754,7 +854,10 @@ fn resolve_holders(
             }
         }
         if let Some(other) = peer_of(e) {
-            for h in holders.iter().filter(|h| holder_inode(h) == Some(other)) {
+            for h in holders
+                .iter()
+                .filter(|h| keys.of(h.link.as_slice()) == Some(other))
+            {
                 if let Some(p) = peer(h, names) {
                     e.other_end.push(p);
                 }
@@ -764,18 +867,14 @@ fn resolve_holders(
     Some(search)
 }
 
-fn holder_inode(h: &crate::fdscan::Holder) -> Option<u64> {
-    match classify(h.link.as_slice()) {
-        FdLink::Pipe(i) | FdLink::Socket(i) => Some(i),
-        _ => None,
-    }
-}
+/// A holder fd's access mode and inode, from its fdinfo.
+type HolderInfo = (Option<&'static str>, Option<u64>);
 
 /// Access modes of holders' fds (`r`, `w`, `rw`, from their fdinfo), each
 /// read once.
 struct Modes<'a> {
     root: &'a procscope_read::ProcRoot,
-    seen: HashMap<(i32, i32), Option<&'static str>>,
+    seen: HashMap<(i32, i32), HolderInfo>,
     buf: Vec<u8>,
 }
 
@@ -788,7 +887,7 @@ impl<'a> Modes<'a> {
         }
     }
 
-    fn get(&mut self, h: &crate::fdscan::Holder) -> Option<&'static str> {
+    fn info(&mut self, h: &crate::fdscan::Holder) -> HolderInfo {
         if let Some(m) = self.seen.get(&(h.pid, h.fd)) {
             return *m;
         }
@@ -799,9 +898,21 @@ impl<'a> Modes<'a> {
                 dir.read(&n, &mut self.buf, 64 * 1024).ok()
             })
             .and_then(|_| FdInfo::parse(&self.buf).ok())
-            .map(|i| procscope_parse::decode::access_mode(i.flags));
+            .map_or((None, None), |i| {
+                (Some(procscope_parse::decode::access_mode(i.flags)), i.ino)
+            });
         self.seen.insert((h.pid, h.fd), m);
         m
+    }
+
+    /// The holder's access mode.
+    fn get(&mut self, h: &crate::fdscan::Holder) -> Option<&'static str> {
+        self.info(h).0
+    }
+
+    /// The inode in the holder's fdinfo (5.14+).
+    fn ino(&mut self, h: &crate::fdscan::Holder) -> Option<u64> {
+        self.info(h).1
     }
 }
 
@@ -821,12 +932,13 @@ fn unfound(
     pid: i32,
     entries: &[FdEntry],
     holders: &[crate::fdscan::Holder],
+    keys: &Keys,
     modes: &mut Modes<'_>,
     ends: &procscope_read::ends::Ends,
 ) -> Vec<(i32, u64, bool)> {
     let mut by_inode: HashMap<u64, Vec<&crate::fdscan::Holder>> = HashMap::new();
     for h in holders {
-        if let Some(i) = holder_inode(h) {
+        if let Some(i) = keys.of(h.link.as_slice()) {
             by_inode.entry(i).or_default().push(h);
         }
     }
@@ -834,7 +946,7 @@ fn unfound(
     for e in entries {
         let held = |i: u64| by_inode.get(&i).map(Vec::as_slice).unwrap_or(&[]);
         match &e.detail {
-            Detail::Pipe { inode } => {
+            Detail::Pipe { inode } | Detail::Fifo { inode, .. } => {
                 let Some(want) = other_side(e.flags.map(procscope_parse::decode::access_mode))
                 else {
                     continue;
@@ -869,23 +981,23 @@ fn near_holders(
     pid: i32,
     entries: &[FdEntry],
     opts: procscope_read::guard::Options,
-    inodes: Vec<u64>,
+    keys: &Keys,
     modes: &mut Modes<'_>,
 ) -> (Vec<crate::fdscan::Holder>, PeerSearch) {
     let own = root.own_pid();
     let mut searched = std::collections::HashSet::from([own, pid]);
     let mut holders = Vec::new();
-    let wanted: std::sync::Arc<std::collections::HashSet<u64>> =
-        std::sync::Arc::new(inodes.iter().copied().collect());
     let mut look = |pids: Vec<i32>, holders: &mut Vec<crate::fdscan::Holder>| {
         let new: Vec<i32> = pids.into_iter().filter(|p| searched.insert(*p)).collect();
         if new.is_empty() {
             return;
         }
-        let w = std::sync::Arc::clone(&wanted);
-        holders.extend(crate::fdscan::scan_pids(root, opts, new, move |l: &[u8]| {
-            matches!(classify(l), FdLink::Pipe(i) | FdLink::Socket(i) if w.contains(&i))
-        }));
+        holders.extend(crate::fdscan::scan_pids(
+            root,
+            opts,
+            new,
+            keys.clone().filter(),
+        ));
     };
     let none = procscope_read::ends::Ends::default();
     // 1. The process itself (self-pipes, both ends of a socketpair) and the
@@ -900,7 +1012,7 @@ fn near_holders(
         })
     }));
     look(crate::kin::ancestors(root, pid), &mut holders);
-    let mut missing = unfound(pid, entries, &holders, modes, &none);
+    let mut missing = unfound(pid, entries, &holders, keys, modes, &none);
     // 2. What the kernel says: which pipes still have another side, which
     //    process created each unix socket's peer.
     let mut ends = none.clone();
@@ -933,7 +1045,7 @@ fn near_holders(
         creds.sort_unstable();
         creds.dedup();
         look(creds, &mut holders);
-        missing = unfound(pid, entries, &holders, modes, &ends);
+        missing = unfound(pid, entries, &holders, keys, modes, &ends);
     }
     // 3. Its children and siblings (and their descendants), then its
     //    process group and session (an orphaned pipeline's members are
@@ -943,14 +1055,14 @@ fn near_holders(
         let r = crate::kin::related(root, opts, pid, false);
         groups = r.groups;
         look(r.pids, &mut holders);
-        missing = unfound(pid, entries, &holders, modes, &ends);
+        missing = unfound(pid, entries, &holders, keys, modes, &ends);
     }
     if !missing.is_empty() && !groups {
         look(
             crate::kin::related(root, opts, pid, true).pids,
             &mut holders,
         );
-        missing = unfound(pid, entries, &holders, modes, &ends);
+        missing = unfound(pid, entries, &holders, keys, modes, &ends);
     }
     let near = searched.iter().filter(|p| **p != own || own == pid).count();
     // 4. An end the kernel says is held, by nobody related: every process.
@@ -967,7 +1079,7 @@ fn near_holders(
             let pids = root.pids().unwrap_or_default();
             let n = pids.len();
             (
-                crate::fdscan::scan_pids(root, opts, pids, crate::fdscan::inode_filter(inodes)),
+                crate::fdscan::scan_pids(root, opts, pids, keys.clone().filter()),
                 PeerSearch {
                     scope: "all",
                     processes: n,

@@ -561,7 +561,7 @@ fn classify(
             }
         }
         (Some(e), _) if reading || writing => match &e.detail {
-            Detail::Pipe { inode } => {
+            Detail::Pipe { inode } | Detail::Fifo { inode, .. } => {
                 let want = if reading { ["w", "rw"] } else { ["r", "rw"] };
                 let other_end = e
                     .peers

@@ -34,6 +34,10 @@ pub struct FdStat {
     pub size: u64,
     /// A regular file.
     pub regular: bool,
+    /// A FIFO (named pipe).
+    pub fifo: bool,
+    /// Inode number.
+    pub ino: u64,
 }
 
 /// Files whose read takes the target's memory-map lock (`mmap_read_lock` in
@@ -265,13 +269,17 @@ impl ProcDir {
             rustix::fs::AtFlags::STATX_DONT_SYNC,
             rustix::fs::StatxFlags::NLINK
                 | rustix::fs::StatxFlags::SIZE
-                | rustix::fs::StatxFlags::TYPE,
+                | rustix::fs::StatxFlags::TYPE
+                | rustix::fs::StatxFlags::INO,
         )
         .map_err(|e| Failure::from_errno(e, name.as_bytes()))?;
+        let kind = u32::from(st.stx_mode) & 0o170_000;
         Ok(FdStat {
             nlink: u64::from(st.stx_nlink),
             size: st.stx_size,
-            regular: u32::from(st.stx_mode) & 0o170_000 == 0o100_000,
+            regular: kind == 0o100_000,
+            fifo: kind == 0o010_000,
+            ino: st.stx_ino,
         })
     }
 

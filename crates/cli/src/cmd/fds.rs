@@ -194,6 +194,7 @@ pub fn describe(e: &FdEntry, searched: bool) -> String {
             s
         }
         Detail::Pipe { inode } => format!("pipe:[{inode}]"),
+        Detail::Fifo { path, .. } => escape(path.as_slice()).into_owned(),
         Detail::Eventfd {
             count,
             id,
@@ -318,7 +319,7 @@ pub fn describe(e: &FdEntry, searched: bool) -> String {
             |l| escape(l.as_slice()).into_owned(),
         ),
     };
-    if let Detail::Pipe { .. } = e.detail {
+    if let Detail::Pipe { .. } | Detail::Fifo { .. } = e.detail {
         let end = match e.flags.map(decode::access_mode) {
             Some("r") => " read end",
             Some("w") => " write end",
@@ -326,7 +327,9 @@ pub fn describe(e: &FdEntry, searched: bool) -> String {
         };
         s.push_str(end);
     }
-    if matches!(e.detail, Detail::Pipe { .. }) && (searched || !e.peers.is_empty()) {
+    if matches!(e.detail, Detail::Pipe { .. } | Detail::Fifo { .. })
+        && (searched || !e.peers.is_empty())
+    {
         // Who is at the other end of a pipe: writers for a read end,
         // readers for a write end.
         let (writers, readers): (Vec<_>, Vec<_>) = e
@@ -432,6 +435,9 @@ fn keep(e: &FdEntry, a: &FdsArgs) -> bool {
                 && prefix
                     .as_ref()
                     .is_none_or(|p| path.as_slice().starts_with(p.as_bytes()))
+        }
+        (Detail::Fifo { path, .. }, Some(prefix), false) => {
+            path.as_slice().starts_with(prefix.as_bytes())
         }
         (_, None, false) => true,
         _ => false,
@@ -545,6 +551,13 @@ pub fn run(g: &Global, a: &FdsArgs) -> anyhow::Result<Exit> {
                         &*index.get_or_insert_with(|| fds::HolderIndex::scan(&root, opts))
                     });
                     p.search = fds::resolve_peers_with(&root, p.pid, e, opts, scope, ix);
+                }
+            }
+            if a.all && a.types.iter().any(|t| t == "fifo") {
+                // FIFOs are told from files by a stat of the fd, which the
+                // host-wide listing skips unless asked for them.
+                if let Ok(e) = &mut p.entries {
+                    fds::stat_files(&root, p.pid, e, opts);
                 }
             }
             let filtered =

@@ -289,3 +289,64 @@ fn a_unix_peer_is_found_through_its_credentials() {
     assert_eq!(s["scope"], "near", "{s}");
     assert!(s["processes"].as_u64().unwrap() < 10, "{s}");
 }
+
+/// A FIFO is a pipe with a name: its type, its end, and who holds the
+/// other end (matched by path, checked by inode) — found among siblings.
+#[test]
+fn a_fifo_names_its_other_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("a fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let kit = testkit();
+    let mut sh = Command::new("sh");
+    sh.arg("-c")
+        .arg(format!(
+            "{k} sleep < \"$1\" > /dev/null & {k} sleep > \"$1\" & echo ready; wait",
+            k = kit.display()
+        ))
+        .arg("sh")
+        .arg(&fifo);
+    let t = start(sh);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let on = |p: u32, fd: u32| {
+        std::fs::read_link(format!("/proc/{p}/fd/{fd}")).ok() == Some(fifo.clone())
+    };
+    let (reader, writer) = loop {
+        let k = children(t.pid());
+        let execd = k
+            .iter()
+            .all(|p| std::fs::read_link(format!("/proc/{p}/exe")).is_ok_and(|e| e == kit));
+        let r = k.iter().copied().find(|p| on(*p, 0));
+        let w = k.iter().copied().find(|p| on(*p, 1));
+        if let (Some(r), Some(w), true) = (r, w, execd) {
+            break (r, w);
+        }
+        assert!(Instant::now() < deadline, "the FIFO's ends did not open");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let v = run(&["fds", "--json", &reader.to_string(), "0"]).json();
+    let f = fd_json(&v, 0);
+    assert_eq!(f["detail"]["type"], "fifo", "{f}");
+    assert_eq!(f["detail"]["path"], fifo.to_str().unwrap());
+    assert_eq!(
+        holders(&f, "peers"),
+        vec![(u64::from(writer), 1, "w".into())]
+    );
+    assert_eq!(v["processes"][0]["peer_search"]["scope"], "near");
+    let out = run(&["fds", &writer.to_string(), "1"]).out();
+    assert!(
+        out.contains(&format!("fifo w"))
+            && out.contains(&format!(
+                "write end; read by {reader} (procscope-testk) fd 0 r"
+            )),
+        "{out}"
+    );
+    // Host-wide, FIFOs are found when asked for by type.
+    let out = run(&["fds", "--all", "--type", "fifo", "-w"]).out();
+    assert!(
+        out.contains(&format!("PID {reader} ")) && out.contains(&format!("PID {writer} ")),
+        "{out}"
+    );
+    kill(reader);
+    kill(writer);
+}
