@@ -335,7 +335,7 @@ fn a_fifo_names_its_other_end() {
     assert_eq!(v["processes"][0]["peer_search"]["scope"], "near");
     let out = run(&["fds", &writer.to_string(), "1"]).out();
     assert!(
-        out.contains(&format!("fifo w"))
+        out.contains("fifo w")
             && out.contains(&format!(
                 "write end; read by {reader} (procscope-testk) fd 0 r"
             )),
