@@ -96,3 +96,40 @@ mod tests {
         assert_eq!(start_time(1_000_000_000, 1_000_000_100).len(), 5);
     }
 }
+
+/// A duration for people: `750ns`, `250µs`, `1.5ms`, `2.25s`, `5s`, then
+/// `12m 30s`, `4h 05m`, `2d 3h` (whole seconds from a minute on).
+pub fn duration_ns(ns: u128) -> String {
+    fn trimmed(v: f64, unit: &str) -> String {
+        let s = format!("{v:.3}");
+        let s = s.trim_end_matches('0').trim_end_matches('.');
+        format!("{s}{unit}")
+    }
+    if ns < 1_000 {
+        format!("{ns}ns")
+    } else if ns < 1_000_000 {
+        trimmed(ns as f64 / 1e3, "µs")
+    } else if ns < 1_000_000_000 {
+        trimmed(ns as f64 / 1e6, "ms")
+    } else if ns < 60_000_000_000 {
+        trimmed(ns as f64 / 1e9, "s")
+    } else {
+        crate::dossier::human_secs(u64::try_from(ns / 1_000_000_000).unwrap_or(u64::MAX))
+    }
+}
+
+#[cfg(test)]
+mod duration_tests {
+    use super::duration_ns;
+
+    #[test]
+    fn durations_in_human_units() {
+        assert_eq!(duration_ns(750), "750ns");
+        assert_eq!(duration_ns(250_000), "250µs");
+        assert_eq!(duration_ns(1_500_000), "1.5ms");
+        assert_eq!(duration_ns(5_000_000_000), "5s");
+        assert_eq!(duration_ns(2_250_000_000), "2.25s");
+        assert_eq!(duration_ns(998_489_000_000), "16m 38s");
+        assert_eq!(duration_ns(u128::MAX), "213503982334601d 7h");
+    }
+}

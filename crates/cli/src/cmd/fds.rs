@@ -49,12 +49,7 @@ fn clock_name(id: i64) -> String {
 }
 
 fn secs(ns: i128) -> String {
-    let s = ns as f64 / 1e9;
-    if s == s.trunc() {
-        format!("{s:.0}s")
-    } else {
-        format!("{s:.3}s")
-    }
+    procscope_render::units::duration_ns(u128::try_from(ns).unwrap_or(0))
 }
 
 fn addr(a: std::net::IpAddr, p: u16) -> String {

@@ -278,7 +278,7 @@ fn every_fd_kind_is_decoded_with_exact_values() {
     assert_terminal_safe(&out);
     for want in [
         "count 5",
-        "CLOCK_MONOTONIC, next in 99",
+        "CLOCK_MONOTONIC, next in 16m ",
         "every 5s",
         "SIGUSR1, SIGTERM",
         "memfd:zoo",
