@@ -518,12 +518,15 @@ pub enum PeerScope {
 /// Where the holders of a process's pipes and sockets were looked for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PeerSearch {
-    /// `near` (the process's relatives, see [`PeerScope::Near`]) or `all`.
+    /// `near` (the process's relatives sufficed, see [`PeerScope::Near`]),
+    /// `widened` (an end was held by none of them: the other processes
+    /// were read, nearest PID first, until every end was found or none was
+    /// left) or `all` (every process).
     pub scope: &'static str,
     /// How many processes' fds were read.
     pub processes: usize,
-    /// A near search that went on to every process: the fd whose other end
-    /// none of the near processes held.
+    /// A widened search: the first fd whose other end none of the related
+    /// processes held.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub widened_for_fd: Option<i32>,
 }
@@ -987,7 +990,9 @@ fn near_holders(
     let own = root.own_pid();
     let mut searched = std::collections::HashSet::from([own, pid]);
     let mut holders = Vec::new();
-    let mut look = |pids: Vec<i32>, holders: &mut Vec<crate::fdscan::Holder>| {
+    let look = |pids: Vec<i32>,
+                searched: &mut std::collections::HashSet<i32>,
+                holders: &mut Vec<crate::fdscan::Holder>| {
         let new: Vec<i32> = pids.into_iter().filter(|p| searched.insert(*p)).collect();
         if new.is_empty() {
             return;
@@ -1011,7 +1016,11 @@ fn near_holders(
             link: link.clone(),
         })
     }));
-    look(crate::kin::ancestors(root, pid), &mut holders);
+    look(
+        crate::kin::ancestors(root, pid),
+        &mut searched,
+        &mut holders,
+    );
     let mut missing = unfound(pid, entries, &holders, keys, modes, &none);
     // 2. What the kernel says: which pipes still have another side, which
     //    process created each unix socket's peer.
@@ -1044,7 +1053,7 @@ fn near_holders(
         let mut creds: Vec<i32> = ends.unix_peer_pid.values().copied().collect();
         creds.sort_unstable();
         creds.dedup();
-        look(creds, &mut holders);
+        look(creds, &mut searched, &mut holders);
         missing = unfound(pid, entries, &holders, keys, modes, &ends);
     }
     // 3. Its children and siblings (and their descendants), then its
@@ -1054,41 +1063,54 @@ fn near_holders(
     if !missing.is_empty() {
         let r = crate::kin::related(root, opts, pid, false);
         groups = r.groups;
-        look(r.pids, &mut holders);
+        look(r.pids, &mut searched, &mut holders);
         missing = unfound(pid, entries, &holders, keys, modes, &ends);
     }
     if !missing.is_empty() && !groups {
         look(
             crate::kin::related(root, opts, pid, true).pids,
+            &mut searched,
             &mut holders,
         );
         missing = unfound(pid, entries, &holders, keys, modes, &ends);
     }
-    let near = searched.iter().filter(|p| **p != own || own == pid).count();
-    // 4. An end the kernel says is held, by nobody related: every process.
-    match missing.first() {
-        None => (
-            holders,
-            PeerSearch {
-                scope: "near",
-                processes: near,
-                widened_for_fd: None,
-            },
-        ),
-        Some(&(fd, _, _)) => {
-            let pids = root.pids().unwrap_or_default();
-            let n = pids.len();
-            (
-                crate::fdscan::scan_pids(root, opts, pids, keys.clone().filter()),
-                PeerSearch {
-                    scope: "all",
-                    processes: n,
-                    widened_for_fd: Some(fd),
-                },
-            )
+    // 4. An end the kernel says is held, by nobody related: the other
+    //    processes, nearest PID first (processes forked together have
+    //    near PIDs), a batch at a time, until every end is found.
+    let widened_for_fd = missing.first().map(|m| m.0);
+    if !missing.is_empty() {
+        let mut rest: Vec<i32> = root
+            .pids()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|p| !searched.contains(p))
+            .collect();
+        rest.sort_by_key(|p| (i64::from(*p) - i64::from(pid)).unsigned_abs());
+        for batch in rest.chunks(WIDEN_BATCH) {
+            look(batch.to_vec(), &mut searched, &mut holders);
+            missing = unfound(pid, entries, &holders, keys, modes, &ends);
+            if missing.is_empty() {
+                break;
+            }
         }
     }
+    let processes = searched.iter().filter(|p| **p != own || own == pid).count();
+    (
+        holders,
+        PeerSearch {
+            scope: if widened_for_fd.is_some() {
+                "widened"
+            } else {
+                "near"
+            },
+            processes,
+            widened_for_fd,
+        },
+    )
 }
+
+/// Processes read per step when a near search widens to the host.
+const WIDEN_BATCH: usize = 256;
 
 /// Matches files with /proc/locks by device and inode.
 fn resolve_locks(root: &procscope_read::ProcRoot, entries: &mut [FdEntry], names: &mut Names<'_>) {

@@ -76,3 +76,88 @@ pub fn inode_filter(inodes: Vec<u64>) -> impl Fn(&[u8]) -> bool + Send + Sync + 
         _ => false,
     }
 }
+
+/// A use of a path by a process other than an fd: its working directory,
+/// root, executable or a mapped file (what fuser reports as `c`, `r`, `e`,
+/// `m`, and lsof as `cwd`, `rtd`, `txt`, `mem`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Use {
+    /// Process ID.
+    pub pid: i32,
+    /// `cwd`, `root`, `exe` or `mem`.
+    pub what: &'static str,
+    /// The path (a mapping's ` (deleted)` kept).
+    pub link: Bytes,
+}
+
+/// Every process's working directory, root and executable (readlink: the
+/// kernel prints the dentry, no filesystem is asked) and its mapped files
+/// (`maps`, which takes the process's memory-map lock: read under the
+/// deadline, after what was read without risk is checkpointed). `keep`
+/// decides which paths are kept.
+pub fn scan_uses(
+    root: &ProcRoot,
+    opts: guard::Options,
+    keep: impl Fn(&[u8]) -> bool + Send + Sync + 'static,
+) -> Vec<Use> {
+    let Ok(pids) = root.pids() else {
+        return Vec::new();
+    };
+    let root = root.clone();
+    let mut out = Vec::new();
+    guard::run_ordered(
+        pids,
+        opts,
+        move |pid: i32, ctx: &Ctx<Vec<Use>, Vec<Use>>| {
+            let Ok(dir) = root.process(pid) else {
+                return Vec::new();
+            };
+            let mut v = Vec::new();
+            let mut exe = None;
+            for (name, what) in [(c"cwd", "cwd"), (c"root", "root"), (c"exe", "exe")] {
+                if let Ok(l) = dir.readlink(name) {
+                    if what == "exe" {
+                        exe = Some(l.clone());
+                    }
+                    if keep(&l) {
+                        v.push(Use {
+                            pid,
+                            what,
+                            link: Bytes(l),
+                        });
+                    }
+                }
+            }
+            ctx.checkpoint(v);
+            let mut buf = Vec::new();
+            let mut mem = Vec::new();
+            if ctx
+                .guarded(|| dir.read(c"maps", &mut buf, 64 << 20).map(|_| ()))
+                .is_ok()
+            {
+                let mut seen = std::collections::HashSet::new();
+                for m in procscope_parse::maps::mappings(&buf) {
+                    let Some(p) = m.path.filter(|p| p.starts_with(b"/")) else {
+                        continue;
+                    };
+                    // The executable is mapped too: it is reported once.
+                    if exe.as_deref() != Some(p) && keep(p) && seen.insert(p) {
+                        mem.push(Use {
+                            pid,
+                            what: "mem",
+                            link: Bytes(p.to_vec()),
+                        });
+                    }
+                }
+            }
+            mem
+        },
+        |_, f| {
+            out.extend(f.partial.into_iter().flatten());
+            if let Ok(v) = f.rest {
+                out.extend(v);
+            }
+        },
+    );
+    out
+}

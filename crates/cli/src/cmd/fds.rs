@@ -699,8 +699,8 @@ fn search_line(s: &fds::PeerSearch) -> String {
             "other ends looked for among {} related processes; --peers all lists every holder on the host",
             s.processes
         ),
-        (_, Some(fd)) => format!(
-            "other ends looked for in all {} processes: fd {fd}'s other end is held by no related process",
+        ("widened", Some(fd)) => format!(
+            "other ends looked for among {} processes: fd {fd}'s other end is held by no related process; --peers all lists every holder",
             s.processes
         ),
         _ => format!("other ends looked for in all {} processes", s.processes),

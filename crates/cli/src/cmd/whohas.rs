@@ -21,10 +21,28 @@ Examples:
   procscope who-has 'pipe:[123456]'    both ends of a pipe
   procscope who-has --deleted          open but deleted files, with sizes (the disk is full but du disagrees)
 
-Only fd links, fdinfo and the socket tables are read (no stat through a hung
-mount, except the size of deleted files, which is read under the deadline).
+For a path, the FD column also shows processes whose working directory
+(cwd), root, executable (exe) or a mapped file (mem) it is or, with --mount,
+is under it — what keeps a mount busy as often as an open file (fuser's c,
+r, e, m). Only fd, cwd, root and exe links, fdinfo, maps (under the
+deadline) and the socket tables are read (no stat through a hung mount,
+except the size of deleted files, which is read under the deadline).
 Ports are looked up in procscope's own network namespace.
 Exit status: 0 when someone has it, 1 when nobody does.";
+
+/// One use of what was asked about.
+struct Row {
+    pid: i32,
+    comm: Bytes,
+    user: Option<String>,
+    /// The fd, or None for a cwd/root/exe/mapping.
+    fd: Option<i32>,
+    /// `fd`, `cwd`, `root`, `exe`, `mem`.
+    what: &'static str,
+    mode: Option<&'static str>,
+    link: Bytes,
+    size: Option<u64>,
+}
 
 enum What {
     Inodes(Vec<u64>),
@@ -207,15 +225,37 @@ pub fn run(g: &Global, a: &WhoHasArgs) -> anyhow::Result<Exit> {
         let n = holders.len();
         (holders, vec![None; n])
     };
+    // A path is also used as a working directory, root, executable or
+    // mapped file (what keeps a mount busy as often as an open fd).
+    let uses: Vec<fdscan::Use> = match &what {
+        What::Path { path, under } => {
+            let (path, under) = (path.clone(), *under);
+            fdscan::scan_uses(&root, opts, move |l: &[u8]| {
+                let l = l.strip_suffix(b" (deleted)").unwrap_or(l);
+                l == path.as_slice()
+                    || (under && l.starts_with(&path) && l.get(path.len()) == Some(&b'/'))
+                    || (under && path.as_slice() == b"/")
+            })
+        }
+        _ => Vec::new(),
+    };
+    // procscope itself (its own output file, its libraries) is not an answer.
+    let own = root.own_pid();
+    let holders_own: Vec<bool> = holders.iter().map(|h| h.pid == own).collect();
+    let uses: Vec<fdscan::Use> = uses.into_iter().filter(|u| u.pid != own).collect();
     let mut out = output::stdout(g.color);
     let mut buf = Vec::new();
     // Each holding process once: its directory, name and effective UID.
     let mut procs: HashMap<i32, (procscope_read::ProcDir, Bytes, Option<u32>)> = HashMap::new();
-    for h in &holders {
-        if procs.contains_key(&h.pid) {
+    for pid in holders
+        .iter()
+        .map(|h| h.pid)
+        .chain(uses.iter().map(|u| u.pid))
+    {
+        if procs.contains_key(&pid) {
             continue;
         }
-        let Ok(dir) = root.process(h.pid) else {
+        let Ok(dir) = root.process(pid) else {
             continue;
         };
         let comm = dir
@@ -227,31 +267,56 @@ pub fn run(g: &Global, a: &WhoHasArgs) -> anyhow::Result<Exit> {
             .ok()
             .and_then(|_| procscope_parse::status::uid(&buf))
             .map(|i| i.effective);
-        procs.insert(h.pid, (dir, comm, uid));
+        procs.insert(pid, (dir, comm, uid));
     }
     let users = procscope_model::users::resolve(procs.values().filter_map(|p| p.2), opts.timeout);
-    let mut rows = Vec::new();
-    for (k, h) in holders.iter().enumerate() {
-        let Some((dir, comm, uid)) = procs.get(&h.pid) else {
-            continue;
+    let mut rows: Vec<Row> = Vec::new();
+    let mut row = |pid: i32, fd: Option<i32>, what: &'static str, link: &Bytes, size| {
+        let Some((dir, comm, uid)) = procs.get(&pid) else {
+            return;
         };
-        let (comm, uid) = (comm.clone(), *uid);
-        let mode = std::ffi::CString::new(format!("fdinfo/{}", h.fd))
-            .ok()
-            .and_then(|n| dir.read(&n, &mut buf, 64 * 1024).ok())
-            .and_then(|_| procscope_parse::fdinfo::FdInfo::parse(&buf).ok())
-            .map(|i| decode::access_mode(i.flags));
+        let mode = fd.and_then(|fd| {
+            std::ffi::CString::new(format!("fdinfo/{fd}"))
+                .ok()
+                .and_then(|n| dir.read(&n, &mut buf, 64 * 1024).ok())
+                .and_then(|_| procscope_parse::fdinfo::FdInfo::parse(&buf).ok())
+                .map(|i| decode::access_mode(i.flags))
+        });
         let user = uid.map(|u| {
             users
                 .get(&u)
                 .map_or_else(|| u.to_string(), |n| escape(n.as_slice()).into_owned())
         });
-        rows.push((h, comm, user, mode, sizes.get(k).copied().flatten()));
+        rows.push(Row {
+            pid,
+            comm: comm.clone(),
+            user,
+            fd,
+            what,
+            mode,
+            link: link.clone(),
+            size,
+        });
+    };
+    for (k, h) in holders.iter().enumerate() {
+        if holders_own.get(k) != Some(&true) {
+            row(
+                h.pid,
+                Some(h.fd),
+                "fd",
+                &h.link,
+                sizes.get(k).copied().flatten(),
+            );
+        }
     }
+    for u in &uses {
+        row(u.pid, None, u.what, &u.link, None);
+    }
+    rows.sort_by_key(|r| (r.pid, r.fd.is_some(), r.fd));
     if g.json {
         let v: Vec<serde_json::Value> = rows
             .iter()
-            .map(|(h, comm, user, mode, size)| serde_json::json!({"pid": h.pid, "comm": comm, "user": user, "fd": h.fd, "mode": mode, "link": h.link, "size": size}))
+            .map(|r| serde_json::json!({"pid": r.pid, "comm": r.comm, "user": r.user, "use": r.what, "fd": r.fd, "mode": r.mode, "link": r.link, "size": r.size}))
             .collect();
         procscope_render::json::write_document(
             &mut out,
@@ -272,20 +337,21 @@ pub fn run(g: &Global, a: &WhoHasArgs) -> anyhow::Result<Exit> {
         }
         headers.push(("WHAT".into(), Align::Left));
         let mut t = Table::new(headers);
-        for (h, comm, user, mode, size) in &rows {
+        for r in &rows {
             let mut cells = vec![
-                Cell::plain(h.pid.to_string()),
-                Cell::plain(escape(comm.as_slice()).into_owned()),
-                Cell::plain(user.clone().unwrap_or_else(|| "?".into())),
-                Cell::plain(h.fd.to_string()),
-                Cell::plain(mode.unwrap_or("?")),
+                Cell::plain(r.pid.to_string()),
+                Cell::plain(escape(r.comm.as_slice()).into_owned()),
+                Cell::plain(r.user.clone().unwrap_or_else(|| "?".into())),
+                Cell::plain(r.fd.map_or_else(|| r.what.to_string(), |f| f.to_string())),
+                Cell::plain(r.mode.unwrap_or(if r.fd.is_some() { "?" } else { "-" })),
             ];
             if deleted {
                 cells.push(Cell::plain(
-                    size.map_or_else(|| "?".into(), procscope_render::units::size),
+                    r.size
+                        .map_or_else(|| "?".into(), procscope_render::units::size),
                 ));
             }
-            cells.push(Cell::plain(escape(h.link.as_slice()).into_owned()));
+            cells.push(Cell::plain(escape(r.link.as_slice()).into_owned()));
             t.push(cells);
         }
         t.write(&mut out, output::term_width(), true)?;

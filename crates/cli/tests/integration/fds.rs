@@ -532,3 +532,66 @@ fn sockets_in_another_network_namespace() {
         .expect("the pair");
     assert_eq!(s["other_end"][0]["comm"], "pair-child", "{s}");
 }
+
+/// A directory is used as a working directory, a program as an executable,
+/// a library as a mapping: who-has names those users too (what keeps a
+/// mount busy), with the use in the FD column.
+#[test]
+fn who_has_finds_working_directories_executables_and_mappings() {
+    let dir = tempfile::tempdir().unwrap();
+    let sub = dir.path().join("a dir");
+    std::fs::create_dir(&sub).unwrap();
+    let mut c = std::process::Command::new(testkit());
+    c.arg("sleep").current_dir(&sub);
+    let t = start(c);
+    let pid = u64::from(t.pid());
+    let uses = |args: &[&str]| -> Vec<(String, Option<i64>, String)> {
+        let r = run(args);
+        assert_eq!(r.status, 0, "{args:?}: {}", r.stderr);
+        r.json()["holders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|h| h["pid"] == pid)
+            .map(|h| {
+                (
+                    h["use"].as_str().unwrap().to_string(),
+                    h["fd"].as_i64(),
+                    h["link"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let s = sub.to_str().unwrap().to_string();
+    assert_eq!(
+        uses(&["who-has", "--json", &s]),
+        vec![("cwd".to_string(), None, s.clone())]
+    );
+    // Under a parent directory, with --mount only.
+    let parent = dir.path().to_str().unwrap();
+    assert_eq!(
+        uses(&["who-has", "--json", "--mount", parent]),
+        vec![("cwd".to_string(), None, s.clone())]
+    );
+    assert_eq!(run(&["who-has", parent]).status, 1);
+    // The executable, once (it is mapped too).
+    let exe = testkit().to_str().unwrap().to_string();
+    assert_eq!(
+        uses(&["who-has", "--json", &exe]),
+        vec![("exe".to_string(), None, exe.clone())]
+    );
+    // A library it maps.
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
+    let lib = maps
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(5))
+        .find(|p| p.contains("libc"))
+        .expect("libc mapped")
+        .to_string();
+    assert_eq!(
+        uses(&["who-has", "--json", &lib]),
+        vec![("mem".to_string(), None, lib.clone())]
+    );
+    let out = run(&["who-has", &s]).out();
+    assert!(out.contains(" cwd ") && out.contains("a dir"), "{out}");
+}
