@@ -28,6 +28,15 @@ pub enum Need {
 impl Need {
     /// A hint that tells the user what to do.
     pub fn hint(self) -> &'static str {
+        // Refused to a process that has CAP_SYS_PTRACE: sudo is no answer. An LSM (Yama ptrace_scope 3, SELinux, AppArmor), a
+        // lockdown, or a process in a user namespace root does not own.
+        let ptrace_capable = rustix::thread::capabilities(None).is_ok_and(|c| {
+            c.effective
+                .contains(rustix::thread::CapabilitySet::SYS_PTRACE)
+        });
+        if ptrace_capable && self != Need::CapSysAdmin {
+            return "refused even with CAP_SYS_PTRACE: an LSM (Yama, SELinux, AppArmor) or the process's own protection";
+        }
         match self {
             Need::CapSysAdmin => "needs CAP_SYS_ADMIN: run with sudo",
             Need::PtraceRead => {

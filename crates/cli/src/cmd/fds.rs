@@ -644,14 +644,22 @@ fn print_one(
         _ => String::new(),
     };
     let bold = anstyle::Style::new().bold();
+    let kinds = if by_type.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", by_type.join(", "))
+    };
     writeln!(
         out,
-        "{}{title}{}: {} fds ({}){limit}",
+        "{}{title}{}: {} fds{kinds}{limit}",
         bold.render(),
         bold.render_reset(),
         entries.len(),
-        by_type.join(", ")
     )?;
+    if entries.is_empty() {
+        // A kernel thread or a zombie has no fd table; no empty table.
+        return Ok(());
+    }
     let mut table = Table::new(vec![
         ("FD".into(), Align::Right),
         ("TYPE".into(), Align::Left),
