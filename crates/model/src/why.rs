@@ -188,8 +188,6 @@ pub struct Why {
 struct Shared {
     /// The FUSE daemons (holders of /dev/fuse).
     fuse: Option<Vec<Who>>,
-    /// Every holder of every pipe and socket.
-    holders: Option<crate::fds::HolderIndex>,
 }
 
 /// At most this many processes are followed.
@@ -377,26 +375,13 @@ fn analyse(
     })
 }
 
-/// One fd with who is at its other end; the holder scan is done once per
-/// `why` and shared along the chain.
-fn fd_entry(
-    root: &ProcRoot,
-    pid: i32,
-    fd: i32,
-    opts: guard::Options,
-    index: &mut Option<crate::fds::HolderIndex>,
-) -> Option<FdEntry> {
+/// One fd with who is at its other end, looked for outward from the
+/// process ([`crate::fds::PeerScope::Near`]: its relatives first, the host
+/// only when the kernel says an end is held by none of them).
+fn fd_entry(root: &ProcRoot, pid: i32, fd: i32, opts: guard::Options) -> Option<FdEntry> {
     let dir = root.process(pid).ok()?;
     let mut v = crate::fds::read(&dir, &[fd]).ok()?;
-    let needs_scan = v
-        .iter()
-        .any(|e| matches!(e.detail, Detail::Pipe { .. } | Detail::Socket { .. }));
-    let ix = if needs_scan {
-        Some(&*index.get_or_insert_with(|| crate::fds::HolderIndex::scan(root, opts)))
-    } else {
-        None
-    };
-    crate::fds::resolve_peers_with(root, pid, &mut v, opts, crate::fds::PeerScope::All, ix);
+    crate::fds::resolve_peers(root, pid, &mut v, opts);
     v.into_iter().next()
 }
 
@@ -446,7 +431,7 @@ fn group(
         (_, Ok(SyscallState::InSyscall { nr, args, .. })) => {
             let name = abi.and_then(|a| a.name(*nr)).unwrap_or("?");
             let entry = crate::calls::fd_arg(name, args)
-                .and_then(|fd| fd_entry(root, pid, fd, opts, &mut shared.holders));
+                .and_then(|fd| fd_entry(root, pid, fd, opts));
             call = Some(crate::calls::describe(name, args, &|fd| {
                 entry.as_ref().filter(|e| e.fd == fd).map(fd_text)
             }));
