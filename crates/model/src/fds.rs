@@ -846,21 +846,24 @@ fn resolve_holders(
             mode: modes.get(h),
         })
     };
+    // Holders by what they hold, once (a busy process has thousands).
+    let mut by_inode: HashMap<u64, Vec<&crate::fdscan::Holder>> = HashMap::new();
+    for h in &holders {
+        if let Some(i) = keys.of(h.link.as_slice()) {
+            by_inode.entry(i).or_default().push(h);
+        }
+    }
+    let held = |i: u64| by_inode.get(&i).map(Vec::as_slice).unwrap_or(&[]);
     for e in entries.iter_mut() {
         if let Some(inode) = link_inode(e) {
-            for h in holders.iter().filter(|h| !(h.pid == pid && h.fd == e.fd)) {
-                if keys.of(h.link.as_slice()) == Some(inode) {
-                    if let Some(p) = peer(h, names) {
-                        e.peers.push(p);
-                    }
+            for h in held(inode).iter().filter(|h| !(h.pid == pid && h.fd == e.fd)) {
+                if let Some(p) = peer(h, names) {
+                    e.peers.push(p);
                 }
             }
         }
         if let Some(other) = peer_of(e) {
-            for h in holders
-                .iter()
-                .filter(|h| keys.of(h.link.as_slice()) == Some(other))
-            {
+            for h in held(other) {
                 if let Some(p) = peer(h, names) {
                     e.other_end.push(p);
                 }
