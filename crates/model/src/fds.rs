@@ -856,7 +856,10 @@ fn resolve_holders(
     let held = |i: u64| by_inode.get(&i).map(Vec::as_slice).unwrap_or(&[]);
     for e in entries.iter_mut() {
         if let Some(inode) = link_inode(e) {
-            for h in held(inode).iter().filter(|h| !(h.pid == pid && h.fd == e.fd)) {
+            for h in held(inode)
+                .iter()
+                .filter(|h| !(h.pid == pid && h.fd == e.fd))
+            {
                 if let Some(p) = peer(h, names) {
                     e.peers.push(p);
                 }

@@ -430,8 +430,8 @@ fn group(
         (_, Ok(SyscallState::Blocked { .. })) => kernel(),
         (_, Ok(SyscallState::InSyscall { nr, args, .. })) => {
             let name = abi.and_then(|a| a.name(*nr)).unwrap_or("?");
-            let entry = crate::calls::fd_arg(name, args)
-                .and_then(|fd| fd_entry(root, pid, fd, opts));
+            let entry =
+                crate::calls::fd_arg(name, args).and_then(|fd| fd_entry(root, pid, fd, opts));
             call = Some(crate::calls::describe(name, args, &|fd| {
                 entry.as_ref().filter(|e| e.fd == fd).map(fd_text)
             }));

@@ -350,8 +350,28 @@ fn mem_hang(file: &str) -> ! {
     sleep_forever()
 }
 
+/// Once a read of `hang` arrives, the filesystem is dead: every later
+/// request (lookup, getattr, open, readdir, statfs, access) is held
+/// unanswered too, as from an NFS server that went away. Attributes are
+/// never cached (TTL 0), so any stat of a path on it blocks from then on:
+/// a tool that stats through the mount hangs, which is what the tests
+/// look for.
 struct HangFs {
     held: Mutex<Vec<fuser::ReplyData>>,
+    frozen: std::sync::atomic::AtomicBool,
+    held_any: Mutex<Vec<Box<dyn std::any::Any + Send>>>,
+}
+
+impl HangFs {
+    /// Holds `reply` forever when the filesystem is dead; else gives it back.
+    fn hold<T: Send + 'static>(&self, reply: T) -> Option<T> {
+        if self.frozen.load(std::sync::atomic::Ordering::SeqCst) {
+            self.held_any.lock().unwrap().push(Box::new(reply));
+            None
+        } else {
+            Some(reply)
+        }
+    }
 }
 
 const ROOT_INO: u64 = 1;
@@ -392,12 +412,15 @@ impl fuser::Filesystem for HangFs {
         name: &OsStr,
         reply: fuser::ReplyEntry,
     ) {
+        let Some(reply) = self.hold(reply) else {
+            return;
+        };
         let ino = match (u64::from(parent), name.as_encoded_bytes()) {
             (ROOT_INO, b"hang") => HANG_INO,
             (ROOT_INO, b"ok") => OK_INO,
             _ => return reply.error(fuser::Errno::ENOENT),
         };
-        reply.entry(&Duration::from_secs(3600), &attr(ino), fuser::Generation(0));
+        reply.entry(&Duration::ZERO, &attr(ino), fuser::Generation(0));
     }
 
     fn getattr(
@@ -407,8 +430,11 @@ impl fuser::Filesystem for HangFs {
         _fh: Option<fuser::FileHandle>,
         reply: fuser::ReplyAttr,
     ) {
+        let Some(reply) = self.hold(reply) else {
+            return;
+        };
         match u64::from(ino) {
-            i @ (ROOT_INO | HANG_INO | OK_INO) => reply.attr(&Duration::from_secs(3600), &attr(i)),
+            i @ (ROOT_INO | HANG_INO | OK_INO) => reply.attr(&Duration::ZERO, &attr(i)),
             _ => reply.error(fuser::Errno::ENOENT),
         }
     }
@@ -428,10 +454,44 @@ impl fuser::Filesystem for HangFs {
             // Never answer: keep the reply until the process dies, which
             // aborts the connection and fails the waiting reader.
             self.held.lock().unwrap().push(reply);
+            self.frozen.store(true, std::sync::atomic::Ordering::SeqCst);
             return;
         }
+        let Some(reply) = self.hold(reply) else {
+            return;
+        };
         let n = u64::from(size).min(FILE_SIZE.saturating_sub(offset));
         reply.data(&vec![b'x'; n as usize]);
+    }
+
+    fn open(
+        &self,
+        _req: &fuser::Request,
+        _ino: fuser::INodeNo,
+        _flags: fuser::OpenFlags,
+        reply: fuser::ReplyOpen,
+    ) {
+        if let Some(reply) = self.hold(reply) {
+            reply.opened(fuser::FileHandle(0), fuser::FopenFlags::empty());
+        }
+    }
+
+    fn opendir(
+        &self,
+        _req: &fuser::Request,
+        _ino: fuser::INodeNo,
+        _flags: fuser::OpenFlags,
+        reply: fuser::ReplyOpen,
+    ) {
+        if let Some(reply) = self.hold(reply) {
+            reply.opened(fuser::FileHandle(0), fuser::FopenFlags::empty());
+        }
+    }
+
+    fn statfs(&self, _req: &fuser::Request, _ino: fuser::INodeNo, reply: fuser::ReplyStatfs) {
+        if let Some(reply) = self.hold(reply) {
+            reply.statfs(0, 0, 0, 0, 0, 512, 255, 0);
+        }
     }
 
     fn readdir(
@@ -440,8 +500,11 @@ impl fuser::Filesystem for HangFs {
         ino: fuser::INodeNo,
         _fh: fuser::FileHandle,
         offset: u64,
-        mut reply: fuser::ReplyDirectory,
+        reply: fuser::ReplyDirectory,
     ) {
+        let Some(mut reply) = self.hold(reply) else {
+            return;
+        };
         if u64::from(ino) != ROOT_INO {
             return reply.error(fuser::Errno::ENOENT);
         }
@@ -470,6 +533,8 @@ fn fuse_hang(dir: &str) -> ! {
     let session = fuser::spawn_mount(
         HangFs {
             held: Mutex::new(Vec::new()),
+            frozen: std::sync::atomic::AtomicBool::new(false),
+            held_any: Mutex::new(Vec::new()),
         },
         dir,
         &cfg,

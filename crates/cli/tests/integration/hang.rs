@@ -2,7 +2,7 @@
 
 use crate::support::*;
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A process whose memory lock is held by a thread stuck on a hung FUSE
 /// page, with a second thread queued in mmap: `cat /proc/PID/cmdline` and
@@ -347,4 +347,85 @@ fn show_completes_on_a_memory_lock_hang_and_says_what_timed_out() {
         out.contains("state          D (uninterruptible sleep), 2 threads"),
         "{out}"
     );
+}
+
+/// fds and who-has on a process stuck reading a hung FUSE file, whose
+/// working directory is on that mount: nothing they do may reach the
+/// filesystem (lsof's old trap), so they finish fast and still name the
+/// file, the mount and the reader.
+#[test]
+fn fds_and_who_has_never_block_on_a_hung_fuse_mount() {
+    let fuse = HungFuse::mount();
+    let mut c = Command::new(testkit());
+    c.args(["read-hang", fuse.hang_file().to_str().unwrap()])
+        .current_dir(fuse.dir.path());
+    let reader = start(c);
+    assert!(
+        wait_all_threads(reader.pid(), 'D', Duration::from_secs(5)),
+        "reader not in D"
+    );
+    let hang = fuse.hang_file().to_str().unwrap().to_string();
+    let mnt = fuse.dir.path().to_str().unwrap().to_string();
+    let limit = Duration::from_secs(8);
+    let timed = |args: &[&str]| {
+        let t0 = Instant::now();
+        let r = run_with(args, &[], limit);
+        assert!(
+            t0.elapsed() < Duration::from_secs(4),
+            "{args:?} took {:?}",
+            t0.elapsed()
+        );
+        r
+    };
+
+    let v = timed(&["fds", "--json", &reader.pid_s()]).json();
+    let fds = v["processes"][0]["fds"].as_array().unwrap().clone();
+    let f = fds
+        .iter()
+        .find(|f| f["detail"]["path"] == hang.as_str())
+        .unwrap_or_else(|| panic!("no fd on the hung file: {v}"));
+    assert_eq!(f["detail"]["type"], "file");
+    assert!(
+        f["detail"]["fs_type"].as_str().unwrap().starts_with("fuse"),
+        "{f}"
+    );
+    assert_eq!(f["detail"]["mount_point"], mnt.as_str());
+
+    let r = timed(&["who-has", "--json", "--mount", &mnt]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let mut uses: Vec<(String, String)> = r.json()["holders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["pid"] == reader.pid())
+        .map(|h| {
+            (
+                h["use"].as_str().unwrap().into(),
+                h["link"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    uses.sort();
+    assert_eq!(
+        uses,
+        vec![
+            ("cwd".to_string(), mnt.clone()),
+            ("fd".to_string(), hang.clone())
+        ]
+    );
+    let r = timed(&["who-has", "--json", &hang]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert!(
+        r.json()["holders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["pid"] == reader.pid() && h["use"] == "fd"),
+        "{}",
+        r.out()
+    );
+    let r = timed(&["fds", "--all", "--path", &mnt]);
+    assert!(r.out().contains(&hang), "{}", r.out());
+    let r = timed(&["fds", "--peers", "all", &reader.pid_s()]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
 }
