@@ -34,7 +34,9 @@ pub struct Ends {
     pub unix_peer_pid: HashMap<i32, i32>,
 }
 
-fn errno(e: rustix::io::Errno) -> Failure {
+/// A `pidfd_open`/`pidfd_getfd` error as a failure (shared with
+/// [`crate::sockinfo`]).
+pub(crate) fn errno(e: rustix::io::Errno) -> Failure {
     match e {
         rustix::io::Errno::PERM | rustix::io::Errno::ACCESS => Failure::Denied {
             need: crate::Need::PtraceAttach,
@@ -48,7 +50,7 @@ fn errno(e: rustix::io::Errno) -> Failure {
 
 /// Whether the duplicate still is the object with `inode` (the number may
 /// have been reused; a file on a FUSE mount must answer from its cache).
-fn same_inode(dup: &OwnedFd, inode: u64) -> bool {
+pub(crate) fn same_inode(dup: &OwnedFd, inode: u64) -> bool {
     rustix::fs::statx(
         dup,
         "",

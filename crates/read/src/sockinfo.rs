@@ -35,17 +35,7 @@ pub struct SockInfo {
     pub tx_queue: Option<u64>,
 }
 
-fn errno(e: rustix::io::Errno) -> Failure {
-    match e {
-        rustix::io::Errno::PERM | rustix::io::Errno::ACCESS => Failure::Denied {
-            need: crate::Need::PtraceAttach,
-        },
-        rustix::io::Errno::NOSYS => Failure::Unsupported {
-            what: "pidfd_getfd (Linux 5.6+)".into(),
-        },
-        e => Failure::from_errno(e, b"pidfd_getfd"),
-    }
-}
+use crate::ends::errno;
 
 fn ip(a: Option<rustix::net::SocketAddrAny>) -> Option<SocketAddr> {
     SocketAddr::try_from(a?).ok()
@@ -130,14 +120,7 @@ pub fn sockets(dir: &ProcDir, fds: &[(i32, u64)]) -> Outcome<HashMap<i32, SockIn
         };
         // Still the same socket? (The number may have been reused — by a
         // file on a FUSE mount, whose attributes must come from the cache.)
-        let same = rustix::fs::statx(
-            &dup,
-            "",
-            rustix::fs::AtFlags::EMPTY_PATH | rustix::fs::AtFlags::STATX_DONT_SYNC,
-            rustix::fs::StatxFlags::INO,
-        )
-        .is_ok_and(|st| st.stx_ino == inode);
-        if same {
+        if crate::ends::same_inode(&dup, inode) {
             if let Ok(i) = describe(&dup) {
                 out.insert(fd, i);
             }
