@@ -88,6 +88,8 @@ pub struct Use {
     pub what: &'static str,
     /// The path (a mapping's ` (deleted)` kept).
     pub link: Bytes,
+    /// For a mapping: its first address range (`map_files/` names it).
+    pub range: Option<(u64, u64)>,
 }
 
 /// Every process's working directory, root and executable (readlink: the
@@ -124,6 +126,7 @@ pub fn scan_uses(
                             pid,
                             what,
                             link: Bytes(l),
+                            range: None,
                         });
                     }
                 }
@@ -146,6 +149,7 @@ pub fn scan_uses(
                             pid,
                             what: "mem",
                             link: Bytes(p.to_vec()),
+                            range: Some((m.start, m.end)),
                         });
                     }
                 }

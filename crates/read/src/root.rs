@@ -259,13 +259,19 @@ impl ProcDir {
     /// Other network filesystems may still ask theirs: call this from a
     /// deadline-guarded thread.
     pub fn fd_stat(&self, fd: i32) -> Outcome<FdStat> {
+        self.link_stat(&format!("fd/{fd}"))
+    }
+
+    /// [`ProcDir::fd_stat`] through another magic link of the process:
+    /// `exe`, `cwd`, or `map_files/START-END` (a mapped file; needs
+    /// CAP_SYS_ADMIN). Call it from a deadline-guarded thread.
+    pub fn link_stat(&self, name: &str) -> Outcome<FdStat> {
         if !self.live {
             return Err(not_live());
         }
-        let name = format!("fd/{fd}");
         let st = rustix::fs::statx(
             self.fd.as_fd(),
-            name.as_str(),
+            name,
             rustix::fs::AtFlags::STATX_DONT_SYNC,
             rustix::fs::StatxFlags::NLINK
                 | rustix::fs::StatxFlags::SIZE

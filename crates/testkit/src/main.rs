@@ -18,6 +18,7 @@
 //! procscope-testkit fdzoo DIR             hold one fd of every kind with known values (files in DIR)
 //! procscope-testkit orphan MODE ARGS..   run MODE in an orphaned grandchild with its own session;
 //!                                         its PID goes to standard error
+//! procscope-testkit map-deleted FILE SIZE  map FILE (SIZE bytes), close it, delete it, keep the mapping
 //! procscope-testkit unix-serve PATH       accept one connection on a unix socket at PATH, keep it
 //! procscope-testkit unix-connect PATH     connect to the unix socket at PATH, keep it
 //! procscope-testkit exec N ENV.. ARGV..   execve itself with exactly these hex-encoded bytes
@@ -218,6 +219,30 @@ fn main() {
             sleep_forever()
         }
         Some("orphan") => orphan(&args[2..]),
+        Some("map-deleted") => {
+            // Maps FILE (SIZE bytes), closes the fd and deletes the file:
+            // the space stays held by the mapping alone.
+            let path = &args[2];
+            let size: usize = args[3].parse().unwrap();
+            std::fs::write(path, vec![b'x'; size]).unwrap();
+            let f = std::fs::File::open(path).unwrap();
+            // SAFETY: a fresh shared read-only mapping of a file we own.
+            let m = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    size,
+                    libc::PROT_READ,
+                    libc::MAP_SHARED,
+                    f.as_raw_fd(),
+                    0,
+                )
+            };
+            assert_ne!(m, libc::MAP_FAILED);
+            drop(f);
+            std::fs::remove_file(path).unwrap();
+            ready();
+            sleep_forever()
+        }
         Some("unix-serve") => {
             // Accepts one connection on a unix socket at PATH and keeps it.
             let l = std::os::unix::net::UnixListener::bind(&args[2]).unwrap();

@@ -19,7 +19,7 @@ Examples:
   procscope who-has --mount /mnt/data  anything under this path (a mount point: who keeps it busy)
   procscope who-has :8080              who has a socket on port 8080 (tcp or udp); tcp:8080, udp:53, 127.0.0.1:8080
   procscope who-has 'pipe:[123456]'    both ends of a pipe
-  procscope who-has --deleted          open but deleted files, with sizes (the disk is full but du disagrees)
+  procscope who-has --deleted          open or mapped but deleted files, with sizes (the disk is full but du disagrees)
 
 For a path, the FD column also shows processes whose working directory
 (cwd), root, executable (exe) or a mapped file (mem) it is or, with --mount,
@@ -237,12 +237,64 @@ pub fn run(g: &Global, a: &WhoHasArgs) -> anyhow::Result<Exit> {
                     || (under && path.as_slice() == b"/")
             })
         }
-        _ => Vec::new(),
+        // A deleted executable or mapped file holds its space as an open
+        // fd does (a deleted library after an upgrade, a mapped data file).
+        What::Deleted => fdscan::scan_uses(&root, opts, |l: &[u8]| {
+            l.starts_with(b"/")
+                && l.ends_with(b" (deleted)")
+                && !l.starts_with(b"/memfd:")
+                && !l.starts_with(b"/SYSV")
+                && !l.starts_with(b"/dev/zero")
+        })
+        .into_iter()
+        .filter(|u| matches!(u.what, "exe" | "mem"))
+        .collect(),
+        What::Inodes(_) => Vec::new(),
+    };
+    // Deleted means no link left here too; sizes through exe or map_files/
+    // (CAP_SYS_ADMIN), from the cached inode, under the deadline.
+    let (uses, use_sizes): (Vec<fdscan::Use>, Vec<Option<u64>>) = if matches!(what, What::Deleted) {
+        let items: Vec<(i32, String)> = uses
+            .iter()
+            .map(|u| {
+                let name = match u.range {
+                    Some((a, b)) => format!("map_files/{a:x}-{b:x}"),
+                    None => u.what.to_string(),
+                };
+                (u.pid, name)
+            })
+            .collect();
+        let r2 = root.clone();
+        let stats: Vec<Option<procscope_read::FdStat>> = guard::run(
+            items,
+            opts,
+            move |(pid, name): (i32, String),
+                  ctx: &guard::Ctx<(), Option<procscope_read::FdStat>>| {
+                ctx.guarded(|| Ok(r2.process(pid).and_then(|d| d.link_stat(&name)).ok()))
+                    .ok()
+                    .flatten()
+            },
+        )
+        .into_iter()
+        .map(|f| f.rest.ok().flatten())
+        .collect();
+        uses.into_iter()
+            .zip(stats)
+            .filter(|(_, st)| st.is_none_or(|st| st.nlink == 0))
+            .map(|(u, st)| (u, st.filter(|s| s.regular).map(|s| s.size)))
+            .unzip()
+    } else {
+        let n = uses.len();
+        (uses, vec![None; n])
     };
     // procscope itself (its own output file, its libraries) is not an answer.
     let own = root.own_pid();
     let holders_own: Vec<bool> = holders.iter().map(|h| h.pid == own).collect();
-    let uses: Vec<fdscan::Use> = uses.into_iter().filter(|u| u.pid != own).collect();
+    let (uses, use_sizes): (Vec<fdscan::Use>, Vec<Option<u64>>) = uses
+        .into_iter()
+        .zip(use_sizes)
+        .filter(|(u, _)| u.pid != own)
+        .unzip();
     let mut out = output::stdout(g.color);
     let mut buf = Vec::new();
     // Each holding process once: its directory, name and effective UID.
@@ -309,8 +361,8 @@ pub fn run(g: &Global, a: &WhoHasArgs) -> anyhow::Result<Exit> {
             );
         }
     }
-    for u in &uses {
-        row(u.pid, None, u.what, &u.link, None);
+    for (u, size) in uses.iter().zip(use_sizes) {
+        row(u.pid, None, u.what, &u.link, size);
     }
     rows.sort_by_key(|r| (r.pid, r.fd.is_some(), r.fd));
     if g.json {

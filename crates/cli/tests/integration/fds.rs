@@ -595,3 +595,31 @@ fn who_has_finds_working_directories_executables_and_mappings() {
     let out = run(&["who-has", &s]).out();
     assert!(out.contains(" cwd ") && out.contains("a dir"), "{out}");
 }
+
+/// A file deleted while only a mapping holds it keeps its space: who-has
+/// --deleted names the mapping and its size, as it does open fds.
+#[test]
+fn who_has_deleted_finds_a_mapping_without_an_fd() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("mapped data");
+    let t = start_kit(&["map-deleted", file.to_str().unwrap(), "3145728"]);
+    let r = run(&["who-has", "--json", "--deleted"]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let mine: Vec<serde_json::Value> = r.json()["holders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["pid"] == t.pid())
+        .cloned()
+        .collect();
+    assert_eq!(mine.len(), 1, "{mine:?}");
+    assert_eq!(mine[0]["use"], "mem");
+    assert_eq!(mine[0]["fd"], serde_json::Value::Null);
+    assert_eq!(mine[0]["size"], 3_145_728);
+    assert_eq!(
+        mine[0]["link"],
+        format!("{} (deleted)", file.to_str().unwrap())
+    );
+    let out = run(&["who-has", "--deleted"]).out();
+    assert!(out.contains(" mem ") && out.contains("3.0M"), "{out}");
+}
