@@ -934,6 +934,15 @@ fn other_side(mine: Option<&str>) -> Option<&'static [&'static str]> {
     }
 }
 
+/// An fd whose other end was not found yet.
+struct Missing {
+    fd: i32,
+    /// Its pipe, FIFO or socket inode.
+    inode: u64,
+    /// A pipe or FIFO end (else a connected socket).
+    pipe: bool,
+}
+
 /// The fds of `pid` whose other end none of `holders` holds: pipe ends
 /// without a holder of the other side (unless the kernel said none is
 /// left), connected sockets without a holder of the peer socket.
@@ -944,7 +953,7 @@ fn unfound(
     keys: &Keys,
     modes: &mut Modes<'_>,
     ends: &procscope_read::ends::Ends,
-) -> Vec<(i32, u64, bool)> {
+) -> Vec<Missing> {
     let mut by_inode: HashMap<u64, Vec<&crate::fdscan::Holder>> = HashMap::new();
     for h in holders {
         if let Some(i) = keys.of(h.link.as_slice()) {
@@ -968,13 +977,21 @@ fn unfound(
                     .filter(|h| !(h.pid == pid && h.fd == e.fd))
                     .any(|h| modes.get(h).is_some_and(|m| want.contains(&m)));
                 if !found {
-                    out.push((e.fd, *inode, true));
+                    out.push(Missing {
+                        fd: e.fd,
+                        inode: *inode,
+                        pipe: true,
+                    });
                 }
             }
             _ => {
                 if let (Some(p), Some(i)) = (peer_of(e).filter(|p| *p != 0), link_inode(e)) {
                     if held(p).is_empty() {
-                        out.push((e.fd, i, false));
+                        out.push(Missing {
+                            fd: e.fd,
+                            inode: i,
+                            pipe: false,
+                        });
                     }
                 }
             }
@@ -1032,13 +1049,17 @@ fn near_holders(
     //    process created each unix socket's peer.
     let mut ends = none.clone();
     if !missing.is_empty() {
-        let pipes: Vec<(i32, u64)> = missing.iter().filter(|m| m.2).map(|m| (m.0, m.1)).collect();
+        let pipes: Vec<(i32, u64)> = missing
+            .iter()
+            .filter(|m| m.pipe)
+            .map(|m| (m.fd, m.inode))
+            .collect();
         let unix: Vec<(i32, u64)> = missing
             .iter()
-            .filter(|m| !m.2)
+            .filter(|m| !m.pipe)
             .filter(|m| {
                 entries.iter().any(|e| {
-                    e.fd == m.0
+                    e.fd == m.fd
                         && matches!(
                             e.detail,
                             Detail::Socket {
@@ -1048,7 +1069,7 @@ fn near_holders(
                         )
                 })
             })
-            .map(|m| (m.0, m.1))
+            .map(|m| (m.fd, m.inode))
             .collect();
         if let Ok(dir) = root.process(pid) {
             ends = procscope_read::guard::once(opts.timeout, move || {
@@ -1083,7 +1104,7 @@ fn near_holders(
     // 4. An end the kernel says is held, by nobody related: the other
     //    processes, nearest PID first (processes forked together have
     //    near PIDs), a batch at a time, until every end is found.
-    let widened_for_fd = missing.first().map(|m| m.0);
+    let widened_for_fd = missing.first().map(|m| m.fd);
     if !missing.is_empty() {
         let mut rest: Vec<i32> = root
             .pids()
