@@ -401,9 +401,10 @@ pub struct FdsArgs {
 
     /// How far to look for who holds the other ends of pipes and sockets:
     /// `near` looks outward from the process (itself, its ancestors, the
-    /// processes its unix sockets' credentials name, its children, siblings,
-    /// process group and session) and reads every process only when the
-    /// kernel says an end is held by none of them; `all` reads every process
+    /// processes its unix sockets' credentials name and a local TCP peer's
+    /// cgroup holds, its children, siblings, process group and session) and
+    /// reads other processes only when the kernel says an end is held by
+    /// none of them; `all` reads every process
     /// and lists every holder (like lsof +E, ss -p); `none` looks nowhere,
     /// and skips the lock, pidfd and inotify lookups too.
     #[arg(long, value_enum, value_name = "HOW", default_value_t = Peers::Near)]

@@ -36,6 +36,10 @@ pub enum SocketDesc {
         /// The socket at the other end, when it is on this host in the same
         /// network namespace (a loopback connection): its inode.
         peer_inode: Option<u64>,
+        /// The cgroup (v2) ID of that socket's creator (sock_diag), where
+        /// its holder is looked for first.
+        #[serde(skip)]
+        peer_cgroup: Option<u64>,
     },
     /// A unix-domain socket.
     Unix {
@@ -504,9 +508,10 @@ pub enum PeerScope {
     None,
     /// Outward from the process, until every other end the kernel says is
     /// held has been found: the process and its ancestors; the processes
-    /// named by its unix sockets' `SO_PEERCRED`; its children, siblings,
-    /// process group and session ([`crate::kin`]); every process only when
-    /// an end is still missing. The cost follows the process, not the host,
+    /// named by its unix sockets' `SO_PEERCRED`, and those of the cgroup a
+    /// loopback TCP peer's socket was created in; its children, siblings,
+    /// process group and session ([`crate::kin`]); the other processes,
+    /// nearest PID first, only while an end is still missing. The cost follows the process, not the host,
     /// whenever its other ends are among its relatives.
     #[default]
     Near,
@@ -1083,6 +1088,36 @@ fn near_holders(
         look(creds, &mut searched, &mut holders);
         missing = unfound(pid, entries, &holders, keys, modes, &ends);
     }
+    // 2b. A TCP peer's socket records the cgroup its creator was in (a
+    //     systemd service, a container): the processes of that cgroup,
+    //     unless it is a catch-all (the root cgroup holds everything).
+    let cgroups: Vec<u64> = missing
+        .iter()
+        .filter(|m| !m.pipe)
+        .filter_map(|m| {
+            entries
+                .iter()
+                .find(|e| e.fd == m.fd)
+                .and_then(|e| match &e.detail {
+                    Detail::Socket {
+                        socket: Some(SocketDesc::Inet { peer_cgroup, .. }),
+                        ..
+                    } => *peer_cgroup,
+                    _ => None,
+                })
+        })
+        .collect();
+    if !cgroups.is_empty() {
+        if let Ok(me) = root.process(own) {
+            for id in cgroups {
+                let procs = procscope_read::handle::cgroup_procs(&me, id).unwrap_or_default();
+                if procs.len() <= crate::kin::MAX_RELATED {
+                    look(procs, &mut searched, &mut holders);
+                }
+            }
+            missing = unfound(pid, entries, &holders, keys, modes, &ends);
+        }
+    }
     // 3. Its children and siblings (and their descendants), then its
     //    process group and session (an orphaned pipeline's members are
     //    PID 1's children, but still one job).
@@ -1465,6 +1500,7 @@ fn socket_tables(dir: &ProcDir, only: Option<&[u64]>) -> HashMap<u64, SocketDesc
                     tx_queue: s.tx_queue,
                     rx_queue: s.rx_queue,
                     peer_inode: None,
+                    peer_cgroup: None,
                 },
             );
         }
@@ -1626,6 +1662,7 @@ fn own_sockets(dir: &ProcDir, raw: &[RawFd], mine: &[u64]) -> HashMap<u64, Socke
                     tx_queue: i.tx_queue.unwrap_or(0),
                     rx_queue: i.rx_queue.unwrap_or(0),
                     peer_inode: None,
+                    peer_cgroup: None,
                 }
             }
             _ => SocketDesc::Other {
@@ -1638,9 +1675,19 @@ fn own_sockets(dir: &ProcDir, raw: &[RawFd], mine: &[u64]) -> HashMap<u64, Socke
     // TCP connections to this host: the other end by exact sock_diag
     // lookup of the reversed ends (one query each, no table).
     for (inode, local, remote) in tcp_ends {
-        let found = diag.as_mut().and_then(|d| d.tcp_inode(remote, local));
+        let found = diag.as_mut().and_then(|d| d.tcp_peer(remote, local));
         match (found, m.get_mut(&inode)) {
-            (Some(p), Some(SocketDesc::Inet { peer_inode, .. })) => *peer_inode = Some(p),
+            (
+                Some(p),
+                Some(SocketDesc::Inet {
+                    peer_inode,
+                    peer_cgroup,
+                    ..
+                }),
+            ) => {
+                *peer_inode = Some(u64::from(p.inode));
+                *peer_cgroup = p.cgroup_id;
+            }
             (None, _) => local_peer = true,
             _ => {}
         }
@@ -1975,6 +2022,7 @@ mod tests {
             tx_queue: 0,
             rx_queue: 0,
             peer_inode: None,
+            peer_cgroup: None,
         };
         let mut m = HashMap::new();
         m.insert(1, sock("tcp", v4, 5000, v4, 80));

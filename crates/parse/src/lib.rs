@@ -175,6 +175,7 @@ mod never_panics {
             let _ = crate::locks::parse(&b);
             let _ = crate::sockdiag::unix_replies(&b);
             let _ = crate::sockdiag::inet_reply_inode(&b);
+            let _ = crate::sockdiag::inet_reply(&b);
             let _ = crate::sched::exec_start_ms(&b);
         }
         #[test]

@@ -111,13 +111,51 @@ pub fn inet_request(
     b
 }
 
+/// What an `inet_diag_msg` reply says of one socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InetReply {
+    /// The socket's inode (0 for a socket no process holds yet, such as
+    /// a connection waiting in a listener's accept queue).
+    pub inode: u32,
+    /// The cgroup (v2) its creator was in (`INET_DIAG_CGROUP_ID`, 5.7+):
+    /// the ID of that cgroup's directory.
+    pub cgroup_id: Option<u64>,
+}
+
+/// `INET_DIAG_CGROUP_ID` (include/uapi/linux/inet_diag.h).
+const INET_DIAG_CGROUP_ID: u16 = 21;
+
 /// The inode in an `inet_diag_msg` reply (72-byte message, inode last),
 /// or the errno of an `NLMSG_ERROR`.
 pub fn inet_reply_inode(b: &[u8]) -> Result<u32, i32> {
+    inet_reply(b).map(|r| r.inode)
+}
+
+/// [`inet_reply_inode`] with the attributes that follow the message
+/// (netlink attributes: `u16` length, `u16` type, payload, 4-aligned).
+pub fn inet_reply(b: &[u8]) -> Result<InetReply, i32> {
     let len = u32_at(b, 0).map_or(0, |l| l as usize);
     match u16_at(b, 4) {
         Some(SOCK_DIAG_BY_FAMILY) if len >= NLMSG_HDRLEN + 72 => {
-            u32_at(b, NLMSG_HDRLEN + 68).ok_or(-22)
+            let inode = u32_at(b, NLMSG_HDRLEN + 68).ok_or(-22)?;
+            let mut cgroup_id = None;
+            let end = len.min(b.len());
+            let mut at = NLMSG_HDRLEN + 72;
+            while let (Some(alen), Some(ty)) = (u16_at(b, at), u16_at(b, at + 2)) {
+                let alen = usize::from(alen);
+                if alen < 4 || at.saturating_add(alen) > end {
+                    break;
+                }
+                // The top two bits are flags (NLA_F_NESTED, NLA_F_NET_BYTEORDER).
+                if ty & 0x3fff == INET_DIAG_CGROUP_ID && alen >= 12 {
+                    cgroup_id = b
+                        .get(at + 4..at + 12)
+                        .and_then(|v| v.try_into().ok())
+                        .map(u64::from_ne_bytes);
+                }
+                at = at.saturating_add(align4(alen));
+            }
+            Ok(InetReply { inode, cgroup_id })
         }
         Some(NLMSG_ERROR) => {
             Err(u32_at(b, NLMSG_HDRLEN).map_or(-22, |e| i32::from_ne_bytes(e.to_ne_bytes())))
@@ -266,6 +304,35 @@ mod tests {
         assert_eq!(inet_reply_inode(&e), Err(-2));
         assert_eq!(inet_reply_inode(&m[..40]), Err(-22));
         assert_eq!(inet_reply_inode(&[]), Err(-22));
+        assert_eq!(inet_reply(&m).map(|r| r.cgroup_id), Ok(None));
+        // Attributes after the message: a 5-byte one (padded to 8), a pad,
+        // then INET_DIAG_CGROUP_ID with its u64; the length covers them.
+        let mut a = m.clone();
+        a.extend_from_slice(&5u16.to_ne_bytes());
+        a.extend_from_slice(&3u16.to_ne_bytes());
+        a.extend_from_slice(&[7, 0, 0, 0]);
+        a.extend_from_slice(&4u16.to_ne_bytes());
+        a.extend_from_slice(&20u16.to_ne_bytes());
+        a.extend_from_slice(&12u16.to_ne_bytes());
+        a.extend_from_slice(&21u16.to_ne_bytes());
+        a.extend_from_slice(&0x1234_5678_9abcu64.to_ne_bytes());
+        let n = u32::try_from(a.len()).unwrap();
+        a[..4].copy_from_slice(&n.to_ne_bytes());
+        assert_eq!(
+            inet_reply(&a),
+            Ok(InetReply {
+                inode: 4242,
+                cgroup_id: Some(0x1234_5678_9abc)
+            })
+        );
+        // A length that overruns the buffer stops the walk, not the parse.
+        let mut bad = a.clone();
+        let n = u32::try_from(a.len() + 40).unwrap();
+        bad[..4].copy_from_slice(&n.to_ne_bytes());
+        assert_eq!(inet_reply(&bad).map(|r| r.inode), Ok(4242));
+        let mut cut = a.clone();
+        cut.truncate(a.len() - 4);
+        assert_eq!(inet_reply(&cut).map(|r| r.cgroup_id), Ok(None));
     }
 
     #[test]

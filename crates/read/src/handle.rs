@@ -22,14 +22,10 @@ pub fn parse_hex(h: &[u8]) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// The path of the file a handle names, looked up through the mount at
-/// `mount_point` as the process `dir` sees it (`dir/root` + mount point).
-pub fn path_of(
-    dir: &ProcDir,
-    mount_point: &[u8],
-    handle_type: i32,
-    handle: &[u8],
-) -> Outcome<Vec<u8>> {
+/// The mount at `mount_point` as the process `dir` sees it (`dir/root` +
+/// mount point), opened as a directory (not O_PATH: open_by_handle_at()
+/// refuses O_PATH mount fds with EBADF).
+fn mount_dir(dir: &ProcDir, mount_point: &[u8]) -> Outcome<OwnedFd> {
     if !dir.is_live() {
         return Err(Failure::Unsupported {
             what: "a live /proc (this proc root is a fixture or a copy)".into(),
@@ -42,8 +38,16 @@ pub fn path_of(
         rel.extend_from_slice(mp);
     }
     let rel = std::ffi::CString::new(rel).map_err(|e| Failure::malformed("mount point", e))?;
-    // Not O_PATH: open_by_handle_at() refuses O_PATH mount fds (EBADF).
-    let mount = dir.open_with(&rel, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC)?;
+    dir.open_with(&rel, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC)
+}
+
+/// `open_by_handle_at(2)` of `handle` under `mount`.
+fn open_handle(
+    mount: &OwnedFd,
+    handle_type: i32,
+    handle: &[u8],
+    flags: libc::c_int,
+) -> Outcome<OwnedFd> {
     // struct file_handle { unsigned int handle_bytes; int handle_type; unsigned char f_handle[]; }
     let len = u32::try_from(handle.len()).map_err(|e| Failure::malformed("f_handle", e))?;
     let mut fh = Vec::with_capacity(8 + handle.len());
@@ -57,7 +61,7 @@ pub fn path_of(
             libc::SYS_open_by_handle_at,
             mount.as_raw_fd(),
             fh.as_ptr(),
-            libc::O_PATH | libc::O_CLOEXEC,
+            flags | libc::O_CLOEXEC,
         )
     };
     if fd < 0 {
@@ -68,8 +72,8 @@ pub fn path_of(
             rustix::io::Errno::PERM | rustix::io::Errno::ACCESS => Failure::Denied {
                 need: crate::Need::Privilege,
             },
-            rustix::io::Errno::STALE => Failure::Absent {
-                what: "the watched file no longer exists".into(),
+            rustix::io::Errno::STALE | rustix::io::Errno::NOENT => Failure::Absent {
+                what: "the file the handle names no longer exists".into(),
             },
             rustix::io::Errno::OPNOTSUPP | rustix::io::Errno::NOSYS => Failure::Unsupported {
                 what: "file handles on this filesystem".into(),
@@ -79,16 +83,96 @@ pub fn path_of(
     }
     let raw = i32::try_from(fd).map_err(|e| Failure::malformed("fd", e))?;
     // SAFETY: the syscall returned a new fd that nothing else owns.
-    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+}
+
+/// The path of the file a handle names, looked up through the mount at
+/// `mount_point` as the process `dir` sees it (`dir/root` + mount point).
+pub fn path_of(
+    dir: &ProcDir,
+    mount_point: &[u8],
+    handle_type: i32,
+    handle: &[u8],
+) -> Outcome<Vec<u8>> {
+    let mount = mount_dir(dir, mount_point)?;
+    let fd = open_handle(&mount, handle_type, handle, libc::O_PATH)?;
     let link = format!("/proc/self/fd/{}", fd.as_raw_fd());
     rustix::fs::readlinkat(rustix::fs::CWD, link.as_str(), Vec::new())
         .map(|p| p.into_bytes())
         .map_err(|e| Failure::from_errno(e, b"fd link"))
 }
 
+/// `FILEID_KERNFS`: a kernfs (cgroup2) handle is the node's 64-bit ID
+/// (include/linux/exportfs.h).
+const FILEID_KERNFS: i32 = 0xfe;
+
+/// The processes in the cgroup (v2) with this ID — what sock_diag reports
+/// as a TCP or UDP socket's `INET_DIAG_CGROUP_ID`: its directory opened by
+/// handle on the cgroup2 mount `me` (procscope's own process) sees, then
+/// its `cgroup.procs` (PIDs in procscope's namespace). Needs
+/// CAP_DAC_READ_SEARCH. cgroupfs lives in memory: nothing here can hang.
+pub fn cgroup_procs(me: &ProcDir, id: u64) -> Outcome<Vec<i32>> {
+    let mut b = Vec::new();
+    me.read(c"mountinfo", &mut b, 16 << 20)?;
+    let mounts =
+        procscope_parse::mountinfo::parse(&b).map_err(|e| Failure::malformed("mountinfo", e))?;
+    let m = mounts
+        .iter()
+        .find(|m| m.fs_type == b"cgroup2" && m.root == b"/")
+        .ok_or_else(|| Failure::Unsupported {
+            what: "a cgroup2 mount".into(),
+        })?;
+    let mount = mount_dir(me, &m.mount_point)?;
+    let dir = open_handle(
+        &mount,
+        FILEID_KERNFS,
+        &id.to_ne_bytes(),
+        libc::O_RDONLY | libc::O_DIRECTORY,
+    )?;
+    let procs = rustix::fs::openat(
+        &dir,
+        "cgroup.procs",
+        OFlags::RDONLY | OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| Failure::from_errno(e, b"cgroup.procs"))?;
+    let mut text = Vec::new();
+    std::io::Read::read_to_end(&mut std::fs::File::from(procs), &mut text)
+        .map_err(|e| Failure::malformed("cgroup.procs", e))?;
+    Ok(procscope_parse::num::words(&text)
+        .filter_map(procscope_parse::num::dec_i64)
+        .filter_map(|p| i32::try_from(p).ok())
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn this_process_is_in_its_own_cgroup() {
+        // The cgroup2 directory's inode is its ID (kernfs node ID).
+        use std::os::unix::fs::MetadataExt;
+        let cg = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+        let path = cg
+            .lines()
+            .find_map(|l| l.strip_prefix("0::"))
+            .unwrap()
+            .to_string();
+        let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let mp = mi
+            .lines()
+            .find(|l| l.contains(" - cgroup2 "))
+            .and_then(|l| l.split(' ').nth(4))
+            .unwrap()
+            .to_string();
+        let id = std::fs::metadata(format!("{mp}{path}")).unwrap().ino();
+        let root = crate::ProcRoot::open("/proc").unwrap();
+        let me = root.process(root.own_pid()).unwrap();
+        let procs = cgroup_procs(&me, id).unwrap();
+        assert!(procs.contains(&root.own_pid()), "{procs:?}");
+        assert!(cgroup_procs(&me, u64::MAX).is_err());
+    }
 
     #[test]
     fn hex() {

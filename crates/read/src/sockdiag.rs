@@ -125,15 +125,16 @@ impl SockDiag {
         Ok(out)
     }
 
-    /// The inode of the TCP socket whose local end is `local` and remote
-    /// end `remote` (the other end of a connection on this host), when the
-    /// kernel knows one. IPv4 ends are also looked for among IPv6 sockets
-    /// (a dual-stack listener's accepted connections use mapped addresses).
-    pub fn tcp_inode(
+    /// The TCP socket whose local end is `local` and remote end `remote`
+    /// (the other end of a connection on this host), when the kernel knows
+    /// one: its inode and the cgroup its creator was in. IPv4 ends are also
+    /// looked for among IPv6 sockets (a dual-stack listener's accepted
+    /// connections use mapped addresses).
+    pub fn tcp_peer(
         &mut self,
         local: std::net::SocketAddr,
         remote: std::net::SocketAddr,
-    ) -> Option<u64> {
+    ) -> Option<procscope_parse::sockdiag::InetReply> {
         let bytes = |ip: std::net::IpAddr, v6: bool| -> [u8; 16] {
             let mut b = [0u8; 16];
             match (ip, v6) {
@@ -166,13 +167,20 @@ impl SockDiag {
             let Ok((n, _)) = rustix::net::recv(&self.fd, &mut buf, RecvFlags::empty()) else {
                 return None;
             };
-            if let Ok(i) =
-                procscope_parse::sockdiag::inet_reply_inode(buf.get(..n).unwrap_or_default())
-            {
-                return Some(u64::from(i));
+            if let Ok(r) = procscope_parse::sockdiag::inet_reply(buf.get(..n).unwrap_or_default()) {
+                return Some(r);
             }
         }
         None
+    }
+
+    /// The inode of [`SockDiag::tcp_peer`].
+    pub fn tcp_inode(
+        &mut self,
+        local: std::net::SocketAddr,
+        remote: std::net::SocketAddr,
+    ) -> Option<u64> {
+        self.tcp_peer(local, remote).map(|r| u64::from(r.inode))
     }
 
     /// The peer inode of each of `inodes` that is a connected unix socket.

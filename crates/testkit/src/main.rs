@@ -19,6 +19,8 @@
 //! procscope-testkit orphan MODE ARGS..   run MODE in an orphaned grandchild with its own session;
 //!                                         its PID goes to standard error
 //! procscope-testkit map-deleted FILE SIZE  map FILE (SIZE bytes), close it, delete it, keep the mapping
+//! procscope-testkit tcp-serve PORT       accept one connection on 127.0.0.1:PORT, keep it
+//! procscope-testkit tcp-connect PORT     connect to 127.0.0.1:PORT, keep it
 //! procscope-testkit unix-serve PATH       accept one connection on a unix socket at PATH, keep it
 //! procscope-testkit unix-connect PATH     connect to the unix socket at PATH, keep it
 //! procscope-testkit exec N ENV.. ARGV..   execve itself with exactly these hex-encoded bytes
@@ -249,6 +251,22 @@ fn main() {
             ready();
             let (c, _) = l.accept().unwrap();
             let _keep = (l, c);
+            sleep_forever()
+        }
+        Some("tcp-serve") => {
+            // Accepts one connection on 127.0.0.1:PORT and keeps it.
+            let l = std::net::TcpListener::bind(("127.0.0.1", args[2].parse::<u16>().unwrap()))
+                .unwrap();
+            ready();
+            let (c, _) = l.accept().unwrap();
+            let _keep = (l, c);
+            sleep_forever()
+        }
+        Some("tcp-connect") => {
+            let c = std::net::TcpStream::connect(("127.0.0.1", args[2].parse::<u16>().unwrap()))
+                .unwrap();
+            ready();
+            let _keep = c;
             sleep_forever()
         }
         Some("unix-connect") => {

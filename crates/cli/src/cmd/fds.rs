@@ -29,7 +29,8 @@ kernel's cache), inotify watch paths (open_by_handle_at) — run under
 
 Who holds the other end of each pipe and socket is looked for outward from
 the process (--peers near): itself and its ancestors, then the process each
-unix socket's credentials (SO_PEERCRED) name, then its children, siblings,
+unix socket's credentials (SO_PEERCRED) name and the processes of the cgroup
+a local TCP peer's socket was created in, then its children, siblings,
 process group and session — where pipes and socketpairs travel by fork.
 Only when the kernel says an end is still held (a pipe end that does not
 poll HUP/ERR, a connected socket whose peer exists) and none of those holds

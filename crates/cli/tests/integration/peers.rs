@@ -350,3 +350,47 @@ fn a_fifo_names_its_other_end() {
     kill(reader);
     kill(writer);
 }
+
+/// A TCP client connected to an unrelated local server (its own session,
+/// its parent gone) in a cgroup of its own, as a systemd service or a
+/// container would be: the server's socket records that cgroup, whose
+/// processes are read before any other — no host-wide search.
+#[test]
+fn a_local_tcp_server_is_found_through_its_sockets_cgroup() {
+    let cg = Cgroup::new("tcp-server");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let srv = start_orphan_in(&cg.dir, &["tcp-serve", &port]);
+    let cli = start_orphan(&["tcp-connect", &port], Stdio::null(), None);
+    let sock_fds = |pid: u32| -> Vec<i64> {
+        std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .unwrap()
+            .filter_map(|e| {
+                let e = e.ok()?;
+                let l = std::fs::read_link(e.path()).ok()?;
+                l.to_string_lossy()
+                    .starts_with("socket:")
+                    .then(|| e.file_name().to_str()?.parse().ok())?
+            })
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while sock_fds(srv.pid).len() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let cfd = *sock_fds(cli.pid).first().unwrap();
+    let v = run(&["fds", "--json", &cli.pid_s(), &cfd.to_string()]).json();
+    let f = fd_json(&v, cfd);
+    let ends = holders(&f, "other_end");
+    assert_eq!(ends.len(), 1, "{f}");
+    assert_eq!(ends[0].0, u64::from(srv.pid));
+    assert!(sock_fds(srv.pid).contains(&ends[0].1), "{ends:?}");
+    let s = &v["processes"][0]["peer_search"];
+    assert_eq!(s["scope"], "near", "{s}");
+    assert!(s["processes"].as_u64().unwrap() < 10, "{s}");
+    drop((srv, cli));
+}

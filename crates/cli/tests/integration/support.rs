@@ -250,10 +250,28 @@ impl Drop for Orphan {
 /// output; waits (up to 10 s) for its PID, and for `ready` on its output
 /// when `stdout` is `None` (a pipe read here).
 pub fn start_orphan(args: &[&str], stdin: Stdio, stdout: Option<Stdio>) -> Orphan {
-    let wait_ready = stdout.is_none();
-    let mut launcher = Command::new(testkit())
+    let mut c = Command::new(testkit());
+    c.arg("orphan").args(args);
+    launch_orphan(c, stdin, stdout)
+}
+
+/// [`start_orphan`] in the cgroup (v2) directory `cgroup`: the launcher
+/// moves itself there first, so the orphan and everything it creates
+/// (sockets record their creator's cgroup) belong to it.
+pub fn start_orphan_in(cgroup: &Path, args: &[&str]) -> Orphan {
+    let mut c = Command::new("sh");
+    c.arg("-c")
+        .arg("echo $$ > \"$0\" && exec \"$@\"")
+        .arg(cgroup.join("cgroup.procs"))
+        .arg(testkit())
         .arg("orphan")
-        .args(args)
+        .args(args);
+    launch_orphan(c, Stdio::null(), None)
+}
+
+fn launch_orphan(mut c: Command, stdin: Stdio, stdout: Option<Stdio>) -> Orphan {
+    let wait_ready = stdout.is_none();
+    let mut launcher = c
         .stdin(stdin)
         .stdout(stdout.unwrap_or_else(Stdio::piped))
         .stderr(Stdio::piped())
@@ -283,4 +301,35 @@ pub fn start_orphan(args: &[&str], stdin: Stdio, stdout: Option<Stdio>) -> Orpha
         "not ready: {ready:?}"
     );
     o
+}
+
+/// A fresh cgroup (v2) directory, removed (once empty) when dropped.
+pub struct Cgroup {
+    pub dir: PathBuf,
+}
+
+impl Cgroup {
+    /// Creates `procscope-test-PID-NAME` under the cgroup2 mount.
+    pub fn new(name: &str) -> Cgroup {
+        let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let mount = mi
+            .lines()
+            .find(|l| l.contains(" - cgroup2 "))
+            .and_then(|l| l.split(' ').nth(4))
+            .expect("a cgroup2 mount (the cgroup tests need one)")
+            .to_string();
+        let dir =
+            PathBuf::from(mount).join(format!("procscope-test-{}-{name}", std::process::id()));
+        std::fs::create_dir(&dir).expect("create a cgroup (needs root)");
+        Cgroup { dir }
+    }
+}
+
+impl Drop for Cgroup {
+    fn drop(&mut self) {
+        let until = Instant::now() + Duration::from_secs(5);
+        while std::fs::remove_dir(&self.dir).is_err() && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 }
