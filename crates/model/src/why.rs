@@ -572,15 +572,9 @@ fn classify(
                 fs_type,
                 ..
             } => {
-                let remote = fs_type.as_ref().is_some_and(|t| {
-                    let t = t.as_slice();
-                    t.starts_with(b"fuse")
-                        || t.starts_with(b"nfs")
-                        || t == b"cifs"
-                        || t == b"smb3"
-                        || t == b"9p"
-                        || t == b"ceph"
-                });
+                let remote = fs_type
+                    .as_ref()
+                    .is_some_and(|t| procscope_parse::mountinfo::may_hang(t.as_slice()));
                 if remote || state == Some(TaskState::DiskSleep) {
                     let is_fuse = fs_type
                         .as_ref()

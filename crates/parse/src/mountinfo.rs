@@ -68,7 +68,32 @@ pub fn unescape(b: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Parses one line.
+/// Filesystems whose operations can wait on something outside this host
+/// or outside the kernel — a server, a FUSE daemon, an automounter — and
+/// so block forever when it is gone: nothing may be looked up through them
+/// without a deadline (and a lookup stuck in one cannot even be abandoned:
+/// the thread waits uninterruptibly for the answer).
+pub fn may_hang(fs_type: &[u8]) -> bool {
+    fs_type.starts_with(b"fuse")
+        || fs_type.starts_with(b"nfs")
+        || matches!(
+            fs_type,
+            b"cifs"
+                | b"smb3"
+                | b"smbfs"
+                | b"9p"
+                | b"ceph"
+                | b"afs"
+                | b"autofs"
+                | b"lustre"
+                | b"glusterfs"
+                | b"gfs2"
+                | b"ocfs2"
+                | b"virtiofs"
+        )
+}
+
+/// Parses one line of `mountinfo`.
 pub fn parse_line(line: &[u8]) -> Result<Mount> {
     let mut f = line.split(|&c| c == b' ').filter(|w| !w.is_empty());
     let mut next = |name: &'static str| f.next().ok_or(ParseError::Missing(name));

@@ -289,37 +289,29 @@ impl ProcDir {
         })
     }
 
-    /// Reads `buf.len()` bytes of the process's memory at `addr`
-    /// (`process_vm_readv(2)`: ptrace attach rights). It takes the target's
+    /// Reads `buf.len()` bytes of the process's memory at `addr`, through
+    /// its `mem` file (ptrace attach rights). It takes the target's
     /// memory-map lock: call it from a deadline-guarded thread.
+    ///
+    /// Not `process_vm_readv(2)`: that takes the lock with an
+    /// uninterruptible `mmap_read_lock()` (mm/process_vm_access.c), so a
+    /// read queued behind a stuck holder could never be abandoned — the
+    /// thread would stay in D and procscope could not even exit. `mem` reads
+    /// go through `access_remote_vm()`, which waits with
+    /// `mmap_read_lock_killable()`: an abandoned reader dies with the
+    /// process.
     pub fn read_memory(&self, addr: u64, buf: &mut [u8]) -> Outcome<usize> {
         if !self.live {
             return Err(not_live());
         }
-        let local = libc::iovec {
-            iov_base: buf.as_mut_ptr().cast(),
-            iov_len: buf.len(),
-        };
-        let remote = libc::iovec {
-            iov_base: usize::try_from(addr).map_err(|e| Failure::malformed("address", e))?
-                as *mut libc::c_void,
-            iov_len: buf.len(),
-        };
-        // SAFETY: `local` describes `buf`, which outlives the call; the
-        // remote range is only read by the kernel, in the other process.
-        let n = unsafe { libc::process_vm_readv(self.pid, &local, 1, &remote, 1, 0) };
-        if n < 0 {
-            let e = rustix::io::Errno::from_raw_os_error(
-                std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
-            );
-            return Err(match e {
-                rustix::io::Errno::PERM | rustix::io::Errno::ACCESS => Failure::Denied {
-                    need: crate::Need::PtraceAttach,
-                },
-                e => Failure::from_errno(e, b"process_vm_readv"),
-            });
+        let mem = self.open_with(c"mem", OFlags::RDONLY | OFlags::CLOEXEC)?;
+        match rustix::io::pread(&mem, buf, addr) {
+            Ok(n) => Ok(n),
+            Err(rustix::io::Errno::PERM | rustix::io::Errno::ACCESS) => Err(Failure::Denied {
+                need: crate::Need::PtraceAttach,
+            }),
+            Err(e) => Err(Failure::from_errno(e, b"mem")),
         }
-        usize::try_from(n).map_err(|e| Failure::malformed("process_vm_readv", e))
     }
 
     /// Calls `f(fd, link)` for every open fd of the process: the `fd`
@@ -646,5 +638,18 @@ mod tests {
         assert!(!is_single_record_file(b"maps"));
         assert!(!is_single_record_file(b"net/tcp"));
         assert!(!is_single_record_file(b"mountinfo"));
+    }
+
+    #[test]
+    fn memory_is_read_through_the_mem_file() {
+        let value: [u8; 8] = *b"procscop";
+        let addr = std::ptr::addr_of!(value) as u64;
+        let root = ProcRoot::open("/proc").unwrap();
+        let me = root.process(root.own_pid()).unwrap();
+        let mut got = [0u8; 8];
+        assert_eq!(me.read_memory(addr, &mut got).unwrap(), 8);
+        assert_eq!(&got, b"procscop");
+        // An unmapped address is an error, not a panic or a short read.
+        assert!(me.read_memory(8, &mut got).is_err());
     }
 }

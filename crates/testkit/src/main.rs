@@ -8,7 +8,8 @@
 //! procscope-testkit vfork-d SECONDS       parent blocks in vfork() (state D) while the child sleeps
 //! procscope-testkit fuse-hang DIR         mount a FUSE filesystem at DIR whose file `hang` never
 //!                                         answers a read and `ok` does; print "ready"; serve until killed
-//! procscope-testkit mem-hang FILE         map FILE; one thread reads /proc/self/mem inside the
+//! procscope-testkit mem-hang FILE [sleeper] map FILE (with `sleeper`, first start a thread asleep in
+//!                                         clock_nanosleep); one thread reads /proc/self/mem inside the
 //!                                         mapping (stuck holding the memory lock), the main thread
 //!                                         then calls mmap (queued behind it): reading this process's
 //!                                         cmdline now blocks
@@ -292,7 +293,7 @@ fn main() {
         }
         Some("vfork-d") => vfork_d(args[2].parse().unwrap()),
         Some("fuse-hang") => fuse_hang(&args[2]),
-        Some("mem-hang") => mem_hang(&args[2]),
+        Some("mem-hang") => mem_hang(&args[2], args.get(3).is_some_and(|a| a == "sleeper")),
         Some("read-hang") => {
             ready();
             let r = std::fs::read(&args[2]);
@@ -338,7 +339,15 @@ fn vfork_d(secs: u32) -> ! {
     sleep_forever()
 }
 
-fn mem_hang(file: &str) -> ! {
+fn mem_hang(file: &str, sleeper: bool) -> ! {
+    if sleeper {
+        // A thread asleep in clock_nanosleep: a tool that reads its
+        // timespec from memory must not wait on the memory lock for it.
+        std::thread::Builder::new()
+            .name("sleeper".into())
+            .spawn(|| sleep_forever())
+            .unwrap();
+    }
     let f = std::fs::File::open(file).expect("open hung file");
     let len = 1 << 20;
     // SAFETY: a fresh shared read-only mapping of a file we keep open.
@@ -370,7 +379,10 @@ fn mem_hang(file: &str) -> ! {
                     a as libc::off_t,
                 )
             };
-            eprintln!("mem-hang: reader returned {r}");
+            eprintln!(
+                "mem-hang: reader returned {r} ({})",
+                std::io::Error::last_os_error()
+            );
             sleep_forever()
         })
         .unwrap();

@@ -46,7 +46,7 @@ struct Row {
 
 enum What {
     Inodes(Vec<u64>),
-    Path { path: Vec<u8>, under: bool },
+    Path(PathMatch),
     Deleted,
 }
 
@@ -73,14 +73,70 @@ fn parse_what(a: &WhoHasArgs, root: &ProcRoot) -> anyhow::Result<What> {
     } else {
         std::env::current_dir()?.join(p)
     };
-    let mut path = abs.as_os_str().as_encoded_bytes().to_vec();
-    while path.len() > 1 && path.ends_with(b"/") {
-        path.pop();
+    let path = lexical(abs.as_os_str().as_encoded_bytes());
+    let mut paths = vec![path.clone()];
+    // Symlinks on the way (/var/run → /run), as the kernel prints links:
+    // resolved with readlink, never through a FUSE, network or automount
+    // filesystem (the path as typed is kept either way).
+    if let Some(r) = root
+        .process(root.own_pid())
+        .and_then(|me| procscope_read::realpath::resolve(&me, &path))
+        .ok()
+        .flatten()
+    {
+        if r != path {
+            paths.push(r);
+        }
     }
-    Ok(What::Path {
-        path,
+    Ok(What::Path(PathMatch {
+        paths,
         under: a.mount,
-    })
+    }))
+}
+
+/// `.` and `..` taken out and slashes collapsed, without asking the
+/// filesystem (`/a/./b/../c/` → `/a/c`).
+fn lexical(p: &[u8]) -> Vec<u8> {
+    let mut parts: Vec<&[u8]> = Vec::new();
+    for c in p.split(|&b| b == b'/') {
+        match c {
+            b"" | b"." => {}
+            b".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    let mut out = Vec::with_capacity(p.len());
+    for c in parts {
+        out.push(b'/');
+        out.extend_from_slice(c);
+    }
+    if out.is_empty() {
+        out.push(b'/');
+    }
+    out
+}
+
+/// Which links a path (and, with `--mount`, anything under it) matches.
+#[derive(Debug, Clone)]
+struct PathMatch {
+    /// The path as given (made absolute, `.`/`..` removed) and, when it
+    /// differs, with its symlinks resolved.
+    paths: Vec<Vec<u8>>,
+    under: bool,
+}
+
+impl PathMatch {
+    fn matches(&self, l: &[u8]) -> bool {
+        let l = l.strip_suffix(b" (deleted)").unwrap_or(l);
+        self.paths.iter().any(|path| {
+            l == path.as_slice()
+                || (self.under
+                    && (path.as_slice() == b"/"
+                        || (l.starts_with(path) && l.get(path.len()) == Some(&b'/'))))
+        })
+    }
 }
 
 type ProtoAddr = (Option<&'static str>, Option<std::net::IpAddr>);
@@ -134,7 +190,7 @@ fn port_inodes(root: &ProcRoot, proto: ProtoAddr, port: u16) -> Vec<u64> {
 /// sock_diag of procscope's network namespace (path sockets are reached
 /// through the filesystem, not the namespace, but are listed by the
 /// namespace that created them: the common case is the same one).
-fn unix_sockets_at(root: &ProcRoot, path: &[u8], under: bool) -> Vec<u64> {
+fn unix_sockets_at(root: &ProcRoot, m: &PathMatch) -> Vec<u64> {
     let Ok(me) = root.process(root.own_pid()) else {
         return Vec::new();
     };
@@ -147,8 +203,7 @@ fn unix_sockets_at(root: &ProcRoot, path: &[u8], under: bool) -> Vec<u64> {
         .filter(|(_, d)| {
             let Some(n) = &d.name else { return false };
             let n = n.split(|&c| c == 0).next().unwrap_or_default();
-            !n.is_empty()
-                && (n == path || (under && n.starts_with(path) && n.get(path.len()) == Some(&b'/')))
+            !n.is_empty() && m.matches(n)
         })
         .map(|(i, _)| i)
         .collect()
@@ -170,27 +225,24 @@ fn port_spec(w: &str) -> Option<(ProtoAddr, u16)> {
 /// Runs `procscope who-has`.
 pub fn run(g: &Global, a: &WhoHasArgs) -> anyhow::Result<Exit> {
     let root = crate::cmd::ps::open_root(g)?;
-    let what = parse_what(a, &root)?;
     let opts = guard::Options {
         timeout: (!g.timeout.is_zero()).then_some(g.timeout),
         ..guard::Options::default()
     };
+    let what = parse_what(a, &root)?;
     let holders: Vec<Holder> = match &what {
         What::Inodes(i) if i.is_empty() => Vec::new(),
         What::Inodes(i) => fdscan::scan(&root, opts, fdscan::inode_filter(i.clone())),
-        What::Path { path, under } => {
-            let (path, under) = (path.clone(), *under);
+        What::Path(m) => {
+            let m = m.clone();
             // A unix socket bound at the path (or under it): its fds show
             // as socket:[INODE], not as the path.
-            let sockets = unix_sockets_at(&root, &path, under);
+            let sockets = unix_sockets_at(&root, &m);
             fdscan::scan(&root, opts, move |l: &[u8]| {
                 if let FdLink::Socket(i) = classify(l) {
                     return sockets.contains(&i);
                 }
-                let l = l.strip_suffix(b" (deleted)").unwrap_or(l);
-                l == path.as_slice()
-                    || (under && l.starts_with(&path) && l.get(path.len()) == Some(&b'/'))
-                    || (under && path.as_slice() == b"/")
+                m.matches(l)
             })
         }
         What::Deleted => fdscan::scan(&root, opts, |l: &[u8]| {
@@ -228,14 +280,9 @@ pub fn run(g: &Global, a: &WhoHasArgs) -> anyhow::Result<Exit> {
     // A path is also used as a working directory, root, executable or
     // mapped file (what keeps a mount busy as often as an open fd).
     let uses: Vec<fdscan::Use> = match &what {
-        What::Path { path, under } => {
-            let (path, under) = (path.clone(), *under);
-            fdscan::scan_uses(&root, opts, move |l: &[u8]| {
-                let l = l.strip_suffix(b" (deleted)").unwrap_or(l);
-                l == path.as_slice()
-                    || (under && l.starts_with(&path) && l.get(path.len()) == Some(&b'/'))
-                    || (under && path.as_slice() == b"/")
-            })
+        What::Path(m) => {
+            let m = m.clone();
+            fdscan::scan_uses(&root, opts, move |l: &[u8]| m.matches(l))
         }
         // A deleted executable or mapped file holds its space as an open
         // fd does (a deleted library after an upgrade, a mapped data file).
@@ -414,4 +461,36 @@ pub fn run(g: &Global, a: &WhoHasArgs) -> anyhow::Result<Exit> {
     } else {
         Exit::Success
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_normalized_without_the_filesystem() {
+        assert_eq!(lexical(b"/a/./b/../c/"), b"/a/c");
+        assert_eq!(lexical(b"/../.."), b"/");
+        assert_eq!(lexical(b"//a//b"), b"/a/b");
+        assert_eq!(lexical(b"/tmp/rel dir/"), b"/tmp/rel dir");
+    }
+
+    #[test]
+    fn a_path_matches_itself_and_with_mount_what_is_under_it() {
+        let m = PathMatch {
+            paths: vec![b"/var/run".to_vec(), b"/run".to_vec()],
+            under: false,
+        };
+        assert!(m.matches(b"/run"));
+        assert!(m.matches(b"/var/run (deleted)"));
+        assert!(!m.matches(b"/run/x"));
+        let m = PathMatch { under: true, ..m };
+        assert!(m.matches(b"/run/x"));
+        assert!(!m.matches(b"/running"));
+        let all = PathMatch {
+            paths: vec![b"/".to_vec()],
+            under: true,
+        };
+        assert!(all.matches(b"/anything"));
+    }
 }

@@ -567,6 +567,18 @@ fn who_has_finds_working_directories_executables_and_mappings() {
         uses(&["who-has", "--json", &s]),
         vec![("cwd".to_string(), None, s.clone())]
     );
+    // Through a symlink, and relative with `..`: the same directory.
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink(&sub, &link).unwrap();
+    assert_eq!(
+        uses(&["who-has", "--json", link.to_str().unwrap()]),
+        vec![("cwd".to_string(), None, s.clone())]
+    );
+    let dotted = format!("{}/../a dir/.", sub.to_str().unwrap());
+    assert_eq!(
+        uses(&["who-has", "--json", &dotted]),
+        vec![("cwd".to_string(), None, s.clone())]
+    );
     // Under a parent directory, with --mount only.
     let parent = dir.path().to_str().unwrap();
     assert_eq!(

@@ -429,3 +429,55 @@ fn fds_and_who_has_never_block_on_a_hung_fuse_mount() {
     let r = timed(&["fds", "--peers", "all", &reader.pid_s()]);
     assert_eq!(r.status, 0, "{}", r.stderr);
 }
+
+/// A thread asleep in clock_nanosleep beside threads stuck on the memory
+/// lock: `stack` and `why` read its timespec from memory under the
+/// deadline. That read must be abandonable — through `/proc/PID/mem`
+/// (killable wait on the lock), not process_vm_readv (uninterruptible:
+/// procscope could not even exit).
+#[test]
+fn stack_and_why_finish_when_a_sleepers_memory_is_locked() {
+    let fuse = HungFuse::mount();
+    let target = start_kit(&["mem-hang", fuse.hang_file().to_str().unwrap(), "sleeper"]);
+    // Dropped in field order: the daemon first (which fails the stuck
+    // reads), then the target (which can only exit after that).
+    let h = MemLockHang {
+        _fuse: fuse,
+        target,
+    };
+    let target = &h.target;
+    let pid = target.pid();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let in_d = || {
+        std::fs::read_dir(format!("/proc/{pid}/task"))
+            .map(|d| {
+                d.filter_map(|t| {
+                    let s = std::fs::read_to_string(t.ok()?.path().join("stat")).ok()?;
+                    let st = s[s.rfind(')')? + 2..].chars().next()?;
+                    (st == 'D').then_some(())
+                })
+                .count()
+            })
+            .unwrap_or(0)
+    };
+    while in_d() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "mem-hang threads did not reach D"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for args in [
+        vec!["--timeout", "300ms", "stack", &target.pid_s()],
+        vec!["--timeout", "300ms", "why", &target.pid_s()],
+    ] {
+        let r = run_with(&args, &[], Duration::from_secs(10));
+        assert!(
+            r.took < Duration::from_secs(5),
+            "{args:?} took {:?}",
+            r.took
+        );
+        assert_eq!(r.status, 0, "{args:?}: {}", r.stderr);
+        assert!(r.out().contains("clock_nanosleep"), "{args:?}: {}", r.out());
+    }
+}
