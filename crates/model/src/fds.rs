@@ -1248,6 +1248,16 @@ fn resolve_inotify(
                     .filter(|m| m.dev == dev)
                     .min_by_key(|m| m.root != b"/");
                 let path = match m {
+                    // A handle lookup there asks the server or daemon, and
+                    // a thread stuck on it could not be abandoned.
+                    Some(m) if procscope_parse::mountinfo::may_hang(&m.fs_type) => {
+                        Err(Failure::Unsupported {
+                            what: format!(
+                                "looking a handle up on {} (a filesystem that may hang)",
+                                String::from_utf8_lossy(&m.fs_type)
+                            ),
+                        })
+                    }
                     Some(m) => procscope_read::handle::path_of(&dir, &m.mount_point, t, &h),
                     None => Err(Failure::Absent {
                         what: format!("no mount of device {ma}:{mi} in its mount table"),

@@ -122,6 +122,11 @@ pub fn exe_on_disk(maps: &[u8], link: &[u8]) -> ExeOnDisk {
         return ExeOnDisk::Unknown;
     };
     let same = |p: &[u8]| -> Result<bool, rustix::io::Errno> {
+        // A stat through FUSE, NFS or an automount can wait for ever, and
+        // uninterruptibly: such a path is not looked at.
+        if procscope_read::realpath::may_hang_here(p) {
+            return Err(rustix::io::Errno::AGAIN);
+        }
         let st =
             rustix::fs::stat(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(p))?;
         Ok(st.st_ino == ino

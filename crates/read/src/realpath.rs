@@ -34,6 +34,41 @@ pub fn resolve(me: &ProcDir, path: &[u8]) -> Outcome<Option<Vec<u8>>> {
     }))
 }
 
+/// Whether looking up `path` (absolute) in procscope's own mount namespace
+/// may reach a filesystem that can hang: it or one of its parents lies on
+/// one. True when the mount table cannot be read — the caller then does
+/// not look.
+pub fn may_hang_here(path: &[u8]) -> bool {
+    let Ok(root) = crate::ProcRoot::open("/proc") else {
+        return true;
+    };
+    let mut b = Vec::new();
+    let read = root
+        .process(root.own_pid())
+        .and_then(|me| me.read(c"mountinfo", &mut b, 16 << 20));
+    let Ok(mounts) = read.and_then(|_| {
+        procscope_parse::mountinfo::parse(&b).map_err(|e| Failure::malformed("mountinfo", e))
+    }) else {
+        return true;
+    };
+    let mounts: Vec<(Vec<u8>, bool)> = mounts
+        .into_iter()
+        .map(|m| {
+            let r = procscope_parse::mountinfo::may_hang(&m.fs_type);
+            (m.mount_point, r)
+        })
+        .collect();
+    let mut prefix = Vec::new();
+    for c in path.split(|&c| c == b'/').filter(|c| !c.is_empty()) {
+        prefix.push(b'/');
+        prefix.extend_from_slice(c);
+        if risky(&prefix, &mounts) {
+            return true;
+        }
+    }
+    risky(b"/", &mounts)
+}
+
 /// Whether looking up `p` may reach a filesystem that can hang: the mount
 /// it lies on (the longest mount point that is a prefix of it) is such a
 /// filesystem, or one is mounted below it on the way (an automount point).
@@ -119,6 +154,14 @@ mod tests {
                 .find(|(from, _)| from.as_bytes() == p.to_bytes())
                 .map(|(_, to)| to.as_bytes().to_vec())
         }
+    }
+
+    #[test]
+    fn procfs_and_the_root_do_not_hang_here() {
+        // This host's / and /proc are local; the hung-FUSE integration
+        // tests cover the other side.
+        assert!(!may_hang_here(b"/proc/self/status"));
+        assert!(!may_hang_here(b"/"));
     }
 
     #[test]
