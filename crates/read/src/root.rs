@@ -112,7 +112,7 @@ impl ProcRoot {
         )?;
         // procfs itself (PROC_SUPER_MAGIC), not a fixture tree or a copy:
         // only then may PIDs be handed to syscalls (pidfd_getfd,
-        // process_vm_readv, sock_diag) — in a fixture they name unrelated
+        // the mem file, sock_diag) — in a fixture they name unrelated
         // host processes.
         // `f_type` is i64 on x86_64 but narrower on some ABIs: cast.
         #[allow(clippy::unnecessary_cast)]
