@@ -34,6 +34,20 @@ fn holders(f: &serde_json::Value, key: &str) -> Vec<(u64, i64, String)> {
         .unwrap_or_default()
 }
 
+/// The socket fds of a process, from its fd links.
+fn sock_fds(pid: u32) -> Vec<i64> {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let l = std::fs::read_link(e.path()).ok()?;
+            l.to_string_lossy()
+                .starts_with("socket:")
+                .then(|| e.file_name().to_str()?.parse().ok())?
+        })
+        .collect()
+}
+
 fn ppid(pid: u32) -> u32 {
     let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
     let rest = &s[s.rfind(')').unwrap() + 2..];
@@ -261,18 +275,6 @@ fn a_unix_peer_is_found_through_its_credentials() {
     let cli = start_orphan(&["unix-connect", p], Stdio::null(), None);
     // The server has accepted once its fd count grows by one.
     let deadline = Instant::now() + Duration::from_secs(5);
-    let sock_fds = |pid: u32| -> Vec<i64> {
-        std::fs::read_dir(format!("/proc/{pid}/fd"))
-            .unwrap()
-            .filter_map(|e| {
-                let e = e.ok()?;
-                let l = std::fs::read_link(e.path()).ok()?;
-                l.to_string_lossy()
-                    .starts_with("socket:")
-                    .then(|| e.file_name().to_str()?.parse().ok())?
-            })
-            .collect()
-    };
     while sock_fds(srv.pid).len() < 2 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -366,18 +368,6 @@ fn a_local_tcp_server_is_found_through_its_sockets_cgroup() {
         .to_string();
     let srv = start_orphan_in(&cg.dir, &["tcp-serve", &port]);
     let cli = start_orphan(&["tcp-connect", &port], Stdio::null(), None);
-    let sock_fds = |pid: u32| -> Vec<i64> {
-        std::fs::read_dir(format!("/proc/{pid}/fd"))
-            .unwrap()
-            .filter_map(|e| {
-                let e = e.ok()?;
-                let l = std::fs::read_link(e.path()).ok()?;
-                l.to_string_lossy()
-                    .starts_with("socket:")
-                    .then(|| e.file_name().to_str()?.parse().ok())?
-            })
-            .collect()
-    };
     let deadline = Instant::now() + Duration::from_secs(5);
     while sock_fds(srv.pid).len() < 2 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
