@@ -17,15 +17,16 @@ Examples:
   procscope fds 1234                   every fd: type, mode, O_* flags, position, what it is
   procscope fds 1234 3 5               only fds 3 and 5
   procscope fds --json nginx
-  procscope fds --peers all 1234       every holder of each pipe and socket on the host (like lsof +E)
+  procscope fds --peers all 1234       every holder on the host of each pipe and socket (lsof +E)
   procscope fds --peers none 1234      no search for the other ends at all
   procscope fds --all --deleted        lsof-style, every process
 
 Everything comes from /proc/PID/fd, fdinfo, the process's own mountinfo, the
 socket tables and sock_diag of its network namespace, and /proc/locks. The
 few things that reach a filesystem — link counts and sizes (statx from the
-kernel's cache), inotify watch paths (open_by_handle_at) — run under
---timeout, so a dead NFS or FUSE mount cannot hang it.
+kernel's cache), inotify watch paths (open_by_handle_at, never on FUSE or
+network filesystems) — run under --timeout, so a dead NFS or FUSE mount
+cannot hang it.
 
 Who holds the other end of each pipe and socket is looked for outward from
 the process (--peers near): itself and its ancestors, then the process each
@@ -34,8 +35,9 @@ a local TCP peer's socket was created in, then its children, siblings,
 process group and session — where pipes and socketpairs travel by fork.
 Only when the kernel says an end is still held (a pipe end that does not
 poll HUP/ERR, a connected socket whose peer exists) and none of those holds
-it are every process's fd links read, as ss -p and lsof +E always do. The
-cost then follows the process, not the host. --peers all always reads every
+it are other processes' fd links read, nearest PID first, until it is
+found (ss -p and lsof +E always read them all). The cost follows the
+process, not the host. --peers all always reads every
 process and lists every holder; the last line says how far it looked.";
 
 fn clock_name(id: i64) -> String {
