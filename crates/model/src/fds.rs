@@ -607,7 +607,7 @@ pub fn resolve_peers_with(
     index: Option<&HolderIndex>,
 ) -> Option<PeerSearch> {
     let mut names = Names::new(root);
-    resolve_links(root, pid, entries, opts);
+    stat_files(root, pid, entries, opts);
     let search = resolve_holders(root, pid, entries, opts, scope, index, &mut names);
     resolve_locks(root, entries, &mut names);
     for e in entries.iter_mut() {
@@ -626,15 +626,6 @@ pub fn resolve_peers_with(
 /// [`procscope_read::ProcDir::fd_stat`]). Part of [`resolve_peers`]; on its
 /// own for a host-wide listing that filters on FIFOs.
 pub fn stat_files(
-    root: &procscope_read::ProcRoot,
-    pid: i32,
-    entries: &mut [FdEntry],
-    opts: procscope_read::guard::Options,
-) {
-    resolve_links(root, pid, entries, opts);
-}
-
-fn resolve_links(
     root: &procscope_read::ProcRoot,
     pid: i32,
     entries: &mut [FdEntry],

@@ -121,12 +121,14 @@ pub fn exe_on_disk(maps: &[u8], link: &[u8]) -> ExeOnDisk {
     let Some((maj, min, ino)) = mapped else {
         return ExeOnDisk::Unknown;
     };
+    let (path, _) = exe_path(link);
+    // A stat through FUSE, NFS or an automount can wait for ever, and
+    // uninterruptibly: such a path is not looked at. (`link` differs from
+    // `path` by a suffix of its last name only: one check covers both.)
+    if procscope_read::realpath::may_hang_here(path) {
+        return ExeOnDisk::Unknown;
+    }
     let same = |p: &[u8]| -> Result<bool, rustix::io::Errno> {
-        // A stat through FUSE, NFS or an automount can wait for ever, and
-        // uninterruptibly: such a path is not looked at.
-        if procscope_read::realpath::may_hang_here(p) {
-            return Err(rustix::io::Errno::AGAIN);
-        }
         let st =
             rustix::fs::stat(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(p))?;
         Ok(st.st_ino == ino
@@ -137,7 +139,6 @@ pub fn exe_on_disk(maps: &[u8], link: &[u8]) -> ExeOnDisk {
     if same(link) == Ok(true) {
         return ExeOnDisk::Same;
     }
-    let (path, _) = exe_path(link);
     match same(path) {
         Ok(true) => ExeOnDisk::Same,
         Ok(false) => ExeOnDisk::Replaced,

@@ -9,6 +9,30 @@
 
 use crate::{Failure, Outcome, ProcDir};
 
+/// `.` and `..` taken out and slashes collapsed, without asking the
+/// filesystem (`/a/./b/../c/` → `/a/c`).
+pub fn lexical(p: &[u8]) -> Vec<u8> {
+    let mut parts: Vec<&[u8]> = Vec::new();
+    for c in p.split(|&b| b == b'/') {
+        match c {
+            b"" | b"." => {}
+            b".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    let mut out = Vec::with_capacity(p.len());
+    for c in parts {
+        out.push(b'/');
+        out.extend_from_slice(c);
+    }
+    if out.is_empty() {
+        out.push(b'/');
+    }
+    out
+}
+
 /// Symlinks followed at most (the kernel's own limit is 40).
 const MAX_HOPS: usize = 40;
 
@@ -154,6 +178,14 @@ mod tests {
                 .find(|(from, _)| from.as_bytes() == p.to_bytes())
                 .map(|(_, to)| to.as_bytes().to_vec())
         }
+    }
+
+    #[test]
+    fn paths_are_normalized_without_the_filesystem() {
+        assert_eq!(lexical(b"/a/./b/../c/"), b"/a/c");
+        assert_eq!(lexical(b"/../.."), b"/");
+        assert_eq!(lexical(b"//a//b"), b"/a/b");
+        assert_eq!(lexical(b"/tmp/rel dir/"), b"/tmp/rel dir");
     }
 
     #[test]

@@ -73,7 +73,7 @@ fn parse_what(a: &WhoHasArgs, root: &ProcRoot) -> anyhow::Result<What> {
     } else {
         std::env::current_dir()?.join(p)
     };
-    let path = lexical(abs.as_os_str().as_encoded_bytes());
+    let path = procscope_read::realpath::lexical(abs.as_os_str().as_encoded_bytes());
     let mut paths = vec![path.clone()];
     // Symlinks on the way (/var/run → /run), as the kernel prints links:
     // resolved with readlink, never through a FUSE, network or automount
@@ -92,30 +92,6 @@ fn parse_what(a: &WhoHasArgs, root: &ProcRoot) -> anyhow::Result<What> {
         paths,
         under: a.mount,
     }))
-}
-
-/// `.` and `..` taken out and slashes collapsed, without asking the
-/// filesystem (`/a/./b/../c/` → `/a/c`).
-fn lexical(p: &[u8]) -> Vec<u8> {
-    let mut parts: Vec<&[u8]> = Vec::new();
-    for c in p.split(|&b| b == b'/') {
-        match c {
-            b"" | b"." => {}
-            b".." => {
-                parts.pop();
-            }
-            c => parts.push(c),
-        }
-    }
-    let mut out = Vec::with_capacity(p.len());
-    for c in parts {
-        out.push(b'/');
-        out.extend_from_slice(c);
-    }
-    if out.is_empty() {
-        out.push(b'/');
-    }
-    out
 }
 
 /// Which links a path (and, with `--mount`, anything under it) matches.
@@ -466,14 +442,6 @@ pub fn run(g: &Global, a: &WhoHasArgs) -> anyhow::Result<Exit> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn paths_are_normalized_without_the_filesystem() {
-        assert_eq!(lexical(b"/a/./b/../c/"), b"/a/c");
-        assert_eq!(lexical(b"/../.."), b"/");
-        assert_eq!(lexical(b"//a//b"), b"/a/b");
-        assert_eq!(lexical(b"/tmp/rel dir/"), b"/tmp/rel dir");
-    }
 
     #[test]
     fn a_path_matches_itself_and_with_mount_what_is_under_it() {

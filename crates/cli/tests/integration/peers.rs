@@ -48,6 +48,28 @@ fn sock_fds(pid: u32) -> Vec<i64> {
         .collect()
 }
 
+/// Once the server `srv` has accepted `cli`'s connection (two socket fds),
+/// `fds` on the client's socket names the server's accepted fd as the
+/// other end, found by the near search among a handful of processes.
+fn assert_client_finds_server_near(srv: &Orphan, cli: &Orphan) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while sock_fds(srv.pid).len() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let srv_socks = sock_fds(srv.pid);
+    assert_eq!(srv_socks.len(), 2, "{srv_socks:?}");
+    let cfd = *sock_fds(cli.pid).first().unwrap();
+    let v = run(&["fds", "--json", &cli.pid_s(), &cfd.to_string()]).json();
+    let f = fd_json(&v, cfd);
+    let ends = holders(&f, "other_end");
+    assert_eq!(ends.len(), 1, "{f}");
+    assert_eq!(ends[0].0, u64::from(srv.pid));
+    assert!(srv_socks.contains(&ends[0].1), "{ends:?} {srv_socks:?}");
+    let s = &v["processes"][0]["peer_search"];
+    assert_eq!(s["scope"], "near", "{s}");
+    assert!(s["processes"].as_u64().unwrap() < 10, "{s}");
+}
+
 fn ppid(pid: u32) -> u32 {
     let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
     let rest = &s[s.rfind(')').unwrap() + 2..];
@@ -274,22 +296,7 @@ fn a_unix_peer_is_found_through_its_credentials() {
     let srv = start_orphan(&["unix-serve", p], Stdio::null(), None);
     let cli = start_orphan(&["unix-connect", p], Stdio::null(), None);
     // The server has accepted once its fd count grows by one.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while sock_fds(srv.pid).len() < 2 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let srv_socks = sock_fds(srv.pid);
-    assert_eq!(srv_socks.len(), 2, "{srv_socks:?}");
-    let cfd = *sock_fds(cli.pid).first().unwrap();
-    let v = run(&["fds", "--json", &cli.pid_s(), &cfd.to_string()]).json();
-    let f = fd_json(&v, cfd);
-    let ends = holders(&f, "other_end");
-    assert_eq!(ends.len(), 1, "{f}");
-    assert_eq!(ends[0].0, u64::from(srv.pid));
-    assert!(srv_socks.contains(&ends[0].1), "{ends:?} {srv_socks:?}");
-    let s = &v["processes"][0]["peer_search"];
-    assert_eq!(s["scope"], "near", "{s}");
-    assert!(s["processes"].as_u64().unwrap() < 10, "{s}");
+    assert_client_finds_server_near(&srv, &cli);
 }
 
 /// A FIFO is a pipe with a name: its type, its end, and who holds the
@@ -368,19 +375,6 @@ fn a_local_tcp_server_is_found_through_its_sockets_cgroup() {
         .to_string();
     let srv = start_orphan_in(&cg.dir, &["tcp-serve", &port]);
     let cli = start_orphan(&["tcp-connect", &port], Stdio::null(), None);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while sock_fds(srv.pid).len() < 2 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let cfd = *sock_fds(cli.pid).first().unwrap();
-    let v = run(&["fds", "--json", &cli.pid_s(), &cfd.to_string()]).json();
-    let f = fd_json(&v, cfd);
-    let ends = holders(&f, "other_end");
-    assert_eq!(ends.len(), 1, "{f}");
-    assert_eq!(ends[0].0, u64::from(srv.pid));
-    assert!(sock_fds(srv.pid).contains(&ends[0].1), "{ends:?}");
-    let s = &v["processes"][0]["peer_search"];
-    assert_eq!(s["scope"], "near", "{s}");
-    assert!(s["processes"].as_u64().unwrap() < 10, "{s}");
+    assert_client_finds_server_near(&srv, &cli);
     drop((srv, cli));
 }
