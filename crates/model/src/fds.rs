@@ -1068,10 +1068,9 @@ fn near_holders(
             .map(|m| (m.fd, m.inode))
             .collect();
         if let Ok(dir) = root.process(pid) {
-            ends = procscope_read::guard::once(opts.timeout, move || {
-                procscope_read::ends::ends(&dir, &pipes, &unix)
-            })
-            .unwrap_or_default();
+            // The helper has its own deadline; nothing here can block.
+            let t = opts.timeout.unwrap_or(std::time::Duration::from_secs(1));
+            ends = procscope_read::ends::ends(&dir, &pipes, &unix, t).unwrap_or_default();
         }
         let mut creds: Vec<i32> = ends.unix_peer_pid.values().copied().collect();
         creds.sort_unstable();
@@ -1604,11 +1603,13 @@ fn own_sockets(dir: &ProcDir, raw: &[RawFd], mine: &[u64]) -> HashMap<u64, Socke
     if rest.is_empty() {
         return m;
     }
-    let d2 = dir.clone();
-    let r2 = rest.clone();
-    let asked = procscope_read::guard::once(
-        procscope_read::guard::Options::default().timeout,
-        move || procscope_read::sockinfo::sockets(&d2, &r2),
+    // The helper has its own deadline; nothing here can block.
+    let asked = procscope_read::sockinfo::sockets(
+        dir,
+        &rest,
+        procscope_read::guard::Options::default()
+            .timeout
+            .unwrap_or(std::time::Duration::from_secs(1)),
     );
     let Ok(infos) = asked else {
         return socket_tables(dir, Some(mine));

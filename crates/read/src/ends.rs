@@ -14,13 +14,17 @@
 //! processes first, and search the whole host only when the kernel says
 //! an end is held by somebody those did not include.
 //!
-//! Like [`crate::sockinfo`], an fd number can be reused between listing it
-//! and duplicating it (by a file on a hung filesystem, whose close would
-//! block): callers run this under the deadline guard.
+//! The target decides what its fd numbers are: between listing fd 5 as a
+//! pipe and copying it, fd 5 can become a file on a FUSE filesystem whose
+//! `close()` never returns, uninterruptibly. So the copies are made, checked
+//! and asked only in a forked helper child ([`crate::helper`]), never in
+//! procscope's own process.
 
+use crate::helper::{Cursor, Reader};
 use crate::{Failure, Outcome, ProcDir};
 use rustix::fd::{AsFd, AsRawFd, OwnedFd};
 use std::collections::HashMap;
+use std::time::Duration;
 
 /// What the kernel says about the other ends of some of a process's fds.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -48,9 +52,63 @@ pub(crate) fn errno(e: rustix::io::Errno) -> Failure {
     }
 }
 
+/// A pidfd of the process `dir`, for the helper child to copy fds through.
+pub(crate) fn pidfd_of(dir: &ProcDir) -> Outcome<OwnedFd> {
+    if !dir.is_live() {
+        return Err(Failure::Unsupported {
+            what: "a live /proc (this proc root is a fixture or a copy)".into(),
+        });
+    }
+    let pid = rustix::process::Pid::from_raw(dir.pid()).ok_or(Failure::Gone)?;
+    rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).map_err(errno)
+}
+
+/// What the helper child may copy: a pipe (or FIFO) end, or a socket.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Want {
+    Pipe,
+    Socket,
+}
+
+/// In the helper child only: copies the target's fd `fd` and returns the
+/// copy's raw number when it still is the `want`ed kind of object with
+/// `inode`; `Err(errno)` when the copy failed, `Ok(None)` when the fd is
+/// now something else.
+///
+/// The kind is checked first, with calls that never reach a filesystem:
+/// `F_GETPIPE_SZ` answers only for pipes and FIFOs (`get_pipe_info()`,
+/// fs/pipe.c), `SO_TYPE` only for sockets. Only then is the inode compared
+/// (`statx` on pipefs or sockfs, or on a FIFO's inode from the kernel's
+/// cache). The copy is never closed here: the child's exit closes it.
+pub(crate) fn copy_in_child(
+    pidfd: &OwnedFd,
+    fd: i32,
+    inode: u64,
+    want: Want,
+) -> Result<Option<i32>, rustix::io::Errno> {
+    let d =
+        rustix::process::pidfd_getfd(pidfd.as_fd(), fd, rustix::process::PidfdGetfdFlags::empty())?;
+    // Never dropped: closing a file here could block before the answer is
+    // written. `_exit` closes it.
+    let raw = rustix::fd::IntoRawFd::into_raw_fd(d);
+    // SAFETY: `raw` is an fd this child owns until it exits.
+    let b = unsafe { rustix::fd::BorrowedFd::borrow_raw(raw) };
+    let kind_ok = match want {
+        // SAFETY: F_GETPIPE_SZ takes no argument and only reads the pipe's
+        // size; it fails with EBADF for anything that is not a pipe.
+        Want::Pipe => (unsafe { libc::fcntl(raw, libc::F_GETPIPE_SZ) }) >= 0,
+        Want::Socket => rustix::net::sockopt::socket_type(b).is_ok(),
+    };
+    if !kind_ok {
+        return Ok(None);
+    }
+    Ok(same_inode(b, inode).then_some(raw))
+}
+
 /// Whether the duplicate still is the object with `inode` (the number may
-/// have been reused; a file on a FUSE mount must answer from its cache).
-pub(crate) fn same_inode(dup: &OwnedFd, inode: u64) -> bool {
+/// have been reused). Only called once the copy is known to be a pipe or a
+/// socket, whose inodes live in memory.
+pub(crate) fn same_inode(dup: rustix::fd::BorrowedFd<'_>, inode: u64) -> bool {
     rustix::fs::statx(
         dup,
         "",
@@ -61,27 +119,28 @@ pub(crate) fn same_inode(dup: &OwnedFd, inode: u64) -> bool {
 }
 
 /// `Some(open)` for a pipe end opened for reading or for writing only.
-fn other_side_open(dup: &OwnedFd) -> Option<bool> {
+fn other_side_open(dup: rustix::fd::BorrowedFd<'_>) -> Option<bool> {
     let fl = rustix::fs::fcntl_getfl(dup).ok()?;
     let acc = fl & rustix::fs::OFlags::ACCMODE;
-    let mut p = libc::pollfd {
-        fd: dup.as_raw_fd(),
-        events: 0,
-        revents: 0,
+    let mut p = [rustix::event::PollFd::new(
+        &dup,
+        rustix::event::PollFlags::empty(),
+    )];
+    let zero = rustix::time::Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
     };
-    // SAFETY: one valid pollfd, zero timeout (never waits).
-    let n = unsafe { libc::poll(&mut p, 1, 0) };
-    if n < 0 {
-        return None;
-    }
+    // A zero timeout: never waits.
+    rustix::event::poll(&mut p, Some(&zero)).ok()?;
+    let rev = p.first().map(|p| p.revents())?;
     // POLLHUP/POLLERR are reported whatever `events` asks for.
     if acc == rustix::fs::OFlags::RDONLY {
         // A FIFO opened for reading before any writer came does not poll
         // POLLHUP (fifo_open sets f_pipe = w_counter): "open" here then
         // only means "not known to be closed", which is what callers need.
-        Some(p.revents & libc::POLLHUP == 0)
+        Some(!rev.contains(rustix::event::PollFlags::HUP))
     } else if acc == rustix::fs::OFlags::WRONLY {
-        Some(p.revents & libc::POLLERR == 0)
+        Some(!rev.contains(rustix::event::PollFlags::ERR))
     } else {
         None
     }
@@ -89,7 +148,7 @@ fn other_side_open(dup: &OwnedFd) -> Option<bool> {
 
 /// `SO_PEERCRED`'s PID, when there is one. (Not rustix's `socket_peercred`:
 /// its `Pid` cannot be 0, which an unconnected socket reports.)
-fn peer_pid(fd: &OwnedFd) -> Option<i32> {
+fn peer_pid(fd: rustix::fd::BorrowedFd<'_>) -> Option<i32> {
     let mut c = libc::ucred {
         pid: 0,
         uid: 0,
@@ -109,46 +168,76 @@ fn peer_pid(fd: &OwnedFd) -> Option<i32> {
     (r == 0 && c.pid > 0).then_some(c.pid)
 }
 
+/// One answer record: kind (0 pipe, 1 unix peer, 2 error), fd, value.
+const RECORD: usize = 9;
+
 /// Asks the process's pipe fds (`pipes`) and unix socket fds (`unix`),
 /// each given with the inode it is expected to be, about their other ends.
 /// An fd that was closed or now is something else is left out. Fails as a
-/// whole when the process cannot be asked (not live, no rights, gone).
-pub fn ends(dir: &ProcDir, pipes: &[(i32, u64)], unix: &[(i32, u64)]) -> Outcome<Ends> {
-    if !dir.is_live() {
-        return Err(Failure::Unsupported {
-            what: "a live /proc (this proc root is a fixture or a copy)".into(),
-        });
-    }
+/// whole when the process cannot be asked (not live, no rights, gone), or
+/// when the helper did not answer within `timeout`.
+///
+/// The copies are made and asked in a forked helper ([`crate::helper`]):
+/// the target decides what its fd numbers are, and closing a copy of a
+/// file on a FUSE mount it serves could block procscope for good.
+pub fn ends(
+    dir: &ProcDir,
+    pipes: &[(i32, u64)],
+    unix: &[(i32, u64)],
+    timeout: Duration,
+) -> Outcome<Ends> {
+    let pidfd = pidfd_of(dir)?;
     let mut out = Ends::default();
     if pipes.is_empty() && unix.is_empty() {
         return Ok(out);
     }
-    let pid = rustix::process::Pid::from_raw(dir.pid()).ok_or(Failure::Gone)?;
-    let pidfd =
-        rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).map_err(errno)?;
-    let dup = |fd: i32, inode: u64| -> Outcome<Option<OwnedFd>> {
-        match rustix::process::pidfd_getfd(
-            pidfd.as_fd(),
-            fd,
-            rustix::process::PidfdGetfdFlags::empty(),
-        ) {
-            Ok(d) => Ok(same_inode(&d, inode).then_some(d)),
-            Err(rustix::io::Errno::BADF) => Ok(None), // closed since
-            Err(e) => Err(errno(e)),
-        }
-    };
-    for &(fd, inode) in pipes {
-        if let Some(d) = dup(fd, inode)? {
-            if let Some(open) = other_side_open(&d) {
-                out.pipe_other_side_open.insert(fd, open);
+    let cap = (pipes.len() + unix.len() + 1) * RECORD;
+    let answer = crate::helper::in_child(timeout, &pidfd, cap, |buf| {
+        let mut c = Cursor::new(buf);
+        let mut rec = |kind: u8, fd: i32, v: i32| {
+            // The buffer holds a record per fd: these always fit.
+            c.put(&[kind]) && c.put(&fd.to_le_bytes()) && c.put(&v.to_le_bytes())
+        };
+        for (list, want) in [(pipes, Want::Pipe), (unix, Want::Socket)] {
+            for &(fd, inode) in list {
+                match copy_in_child(&pidfd, fd, inode, want) {
+                    Ok(Some(raw)) => {
+                        // SAFETY: the copy stays open until the child exits.
+                        let b = unsafe { rustix::fd::BorrowedFd::borrow_raw(raw) };
+                        match want {
+                            Want::Pipe => {
+                                if let Some(open) = other_side_open(b) {
+                                    rec(0, fd, i32::from(open));
+                                }
+                            }
+                            Want::Socket => {
+                                if let Some(p) = peer_pid(b) {
+                                    rec(1, fd, p);
+                                }
+                            }
+                        }
+                    }
+                    Ok(None) | Err(rustix::io::Errno::BADF) => {} // closed or reused since
+                    Err(e) => {
+                        rec(2, fd, e.raw_os_error());
+                        break;
+                    }
+                }
             }
         }
-    }
-    for &(fd, inode) in unix {
-        if let Some(d) = dup(fd, inode)? {
-            if let Some(p) = peer_pid(&d) {
-                out.unix_peer_pid.insert(fd, p);
+        c.len
+    })?;
+    let mut r = Reader::new(&answer);
+    while let (Some([kind]), Some(fd), Some(v)) = (r.take::<1>(), r.take::<4>(), r.take::<4>()) {
+        let (fd, v) = (i32::from_le_bytes(fd), i32::from_le_bytes(v));
+        match kind {
+            0 => {
+                out.pipe_other_side_open.insert(fd, v != 0);
             }
+            1 => {
+                out.unix_peer_pid.insert(fd, v);
+            }
+            _ => return Err(errno(rustix::io::Errno::from_raw_os_error(v))),
         }
     }
     Ok(out)
@@ -158,6 +247,8 @@ pub fn ends(dir: &ProcDir, pipes: &[(i32, u64)], unix: &[(i32, u64)]) -> Outcome
 mod tests {
     use super::*;
     use std::os::unix::fs::MetadataExt;
+
+    const T: Duration = Duration::from_secs(5);
 
     fn ino(fd: i32) -> u64 {
         std::fs::metadata(format!("/proc/self/fd/{fd}"))
@@ -171,20 +262,20 @@ mod tests {
         let me = root.process(root.own_pid()).unwrap();
         let (r, w) = rustix::pipe::pipe().unwrap();
         let (rf, wf) = (r.as_raw_fd(), w.as_raw_fd());
-        let got = ends(&me, &[(rf, ino(rf)), (wf, ino(wf))], &[]).unwrap();
+        let got = ends(&me, &[(rf, ino(rf)), (wf, ino(wf))], &[], T).unwrap();
         assert_eq!(got.pipe_other_side_open.get(&rf), Some(&true));
         assert_eq!(got.pipe_other_side_open.get(&wf), Some(&true));
         let ri = ino(rf);
         assert_eq!(ri, ino(wf), "both ends are one pipe inode");
         drop(w);
-        let got = ends(&me, &[(rf, ri)], &[]).unwrap();
+        let got = ends(&me, &[(rf, ri)], &[], T).unwrap();
         assert_eq!(got.pipe_other_side_open.get(&rf), Some(&false));
         let (r2, w2) = rustix::pipe::pipe().unwrap();
         let wf2 = w2.as_raw_fd();
         let wi2 = ino(wf2);
         drop(r2);
         // A wrong inode: the fd is not the object asked about, left out.
-        let got = ends(&me, &[(wf2, wi2), (rf, ri + 1)], &[]).unwrap();
+        let got = ends(&me, &[(wf2, wi2), (rf, ri + 1)], &[], T).unwrap();
         assert_eq!(got.pipe_other_side_open.get(&wf2), Some(&false));
         assert_eq!(got.pipe_other_side_open.get(&rf), None);
     }
@@ -197,7 +288,7 @@ mod tests {
         let af = a.as_raw_fd();
         let lone = std::os::unix::net::UnixDatagram::unbound().unwrap();
         let lf = lone.as_raw_fd();
-        let got = ends(&me, &[], &[(af, ino(af)), (lf, ino(lf))]).unwrap();
+        let got = ends(&me, &[], &[(af, ino(af)), (lf, ino(lf))], T).unwrap();
         assert_eq!(
             got.unix_peer_pid.get(&af),
             Some(&(std::process::id() as i32))

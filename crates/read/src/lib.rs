@@ -28,6 +28,7 @@ pub mod ends;
 mod failure;
 pub mod guard;
 pub mod handle;
+pub mod helper;
 pub mod realpath;
 mod root;
 pub mod sockdiag;

@@ -13,6 +13,8 @@
 //!                                         mapping (stuck holding the memory lock), the main thread
 //!                                         then calls mmap (queued behind it): reading this process's
 //!                                         cmdline now blocks
+//! procscope-testkit fd-flip DIR          mount a FUSE filesystem at DIR whose FLUSH answers only this
+//!                                         process; flip fds 50/51 between a pipe/UDP socket and a file there
 //! procscope-testkit read-hang FILE        read FILE (a reader in D state on a hung FUSE file)
 //! procscope-testkit leader-exit           the main thread exits, another thread lives on
 //! procscope-testkit threads               8 threads on one condition variable, 3 sleeping
@@ -35,6 +37,8 @@
     clippy::panic,
     clippy::indexing_slicing
 )]
+
+mod flip;
 
 use std::ffi::OsStr;
 use std::io::Write;
@@ -293,6 +297,7 @@ fn main() {
         }
         Some("vfork-d") => vfork_d(args[2].parse().unwrap()),
         Some("fuse-hang") => fuse_hang(&args[2]),
+        Some("fd-flip") => flip::fd_flip(&args[2]),
         Some("mem-hang") => mem_hang(&args[2], args.get(3).is_some_and(|a| a == "sleeper")),
         Some("read-hang") => {
             ready();

@@ -12,6 +12,7 @@
 mod conventions;
 mod fds;
 mod fixtures;
+mod flip;
 mod hang;
 mod peers;
 mod ps_live;

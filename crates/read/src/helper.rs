@@ -1,0 +1,347 @@
+//! Work that must never happen in procscope's own process: a forked helper
+//! that can be abandoned.
+//!
+//! `pidfd_getfd(2)` copies one of the target's fds into the caller. The
+//! target chooses what that fd is: between procscope listing fd 5 as a pipe
+//! and copying it, the target can `dup2` a file on a FUSE filesystem it
+//! serves over fd 5. Closing that copy sends FUSE `FLUSH`, which waits
+//! *uninterruptibly* for an answer (`request_wait_answer()` for a forced
+//! request, fs/fuse/dev.c): the thread, and with it the whole process, can no
+//! longer be killed — not even by SIGKILL — and never exits. A worker thread
+//! cannot be abandoned out of that, because process exit waits for it.
+//!
+//! So such copies are only ever made in a child process forked for the job:
+//! the child answers through a pipe, and its exit (where the copies are
+//! closed) is its own business. The parent waits for the answer under a
+//! deadline, SIGKILLs a child that did not answer in time, and reaps it
+//! without waiting; a child stuck in its exit is left alone and reaped later.
+//! Stray children are capped ([`MAX_STRAYS`]): past the cap, helper work is
+//! refused ([`Failure::Skipped`]) instead of forking more.
+//!
+//! The child of a fork of a multi-threaded process may only make system
+//! calls: it must not allocate, take locks or panic. The work closures
+//! passed here borrow their inputs (allocated before the fork) and write a
+//! fixed-layout answer into a buffer that was also allocated before the
+//! fork. If one misbehaved anyway, the deadline still bounds the wait.
+
+use crate::{Failure, Outcome};
+use rustix::fd::{AsRawFd, OwnedFd};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// At most this many helper children may be left unreaped (stuck in their
+/// exit on a filesystem that does not answer) before helper work is
+/// refused.
+pub const MAX_STRAYS: usize = 8;
+
+/// Children that did not exit when their answer was in: reaped later,
+/// without waiting. Process-wide by nature (`waitpid` is per process).
+static STRAYS: Mutex<Vec<rustix::process::Pid>> = Mutex::new(Vec::new());
+
+/// How many helper children are left unreaped right now (stuck in exit).
+pub fn strays() -> usize {
+    let mut s = STRAYS.lock().unwrap_or_else(|e| e.into_inner());
+    reap(&mut s);
+    s.len()
+}
+
+/// Reaps every stray that has exited since.
+fn reap(strays: &mut Vec<rustix::process::Pid>) {
+    strays.retain(|&pid| {
+        matches!(
+            rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::NOHANG),
+            Ok(None)
+        )
+    });
+}
+
+/// Writes all of `b` to `fd` with raw `write(2)` calls (async-signal-safe).
+fn write_all_raw(fd: i32, mut b: &[u8]) {
+    while !b.is_empty() {
+        // SAFETY: `b` is valid for reads of `b.len()` bytes.
+        let n = unsafe { libc::write(fd, b.as_ptr().cast(), b.len()) };
+        match usize::try_from(n) {
+            Ok(0) => return,
+            Ok(n) => b = b.get(n..).unwrap_or_default(),
+            Err(_) if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted => {
+            }
+            Err(_) => return,
+        }
+    }
+}
+
+/// Closes every fd of the (child) process except `keep`, so that a child
+/// stuck in its exit holds none of procscope's files (a stdout pipe kept
+/// open by a stray child would make `procscope … | cat` wait for it).
+fn close_all_but(keep: &mut [i32]) {
+    keep.sort_unstable();
+    let mut from: u32 = 0;
+    for &k in keep.iter() {
+        let Ok(k) = u32::try_from(k) else { continue };
+        if k > from {
+            // SAFETY: close_range only closes fds; the range is valid.
+            unsafe { libc::syscall(libc::SYS_close_range, from, k - 1, 0u32) };
+        }
+        from = k.saturating_add(1);
+    }
+    // SAFETY: as above.
+    unsafe { libc::syscall(libc::SYS_close_range, from, u32::MAX, 0u32) };
+}
+
+/// Runs `work` in a forked child process that may use `pidfd` (a pidfd of
+/// the target, opened by the caller). `work` writes its answer into the
+/// buffer it is given (`cap` bytes) and returns the answer's length; the
+/// parent gets those bytes back, or [`Failure::TimedOut`] after `timeout`.
+///
+/// `work` runs in the child of a fork: it may only make system calls — no
+/// allocation, no locks, no panics, no destructors that do any of these.
+pub(crate) fn in_child<F>(
+    timeout: Duration,
+    pidfd: &OwnedFd,
+    cap: usize,
+    work: F,
+) -> Outcome<Vec<u8>>
+where
+    F: FnOnce(&mut [u8]) -> usize,
+{
+    {
+        let mut s = STRAYS.lock().unwrap_or_else(|e| e.into_inner());
+        reap(&mut s);
+        if s.len() >= MAX_STRAYS {
+            return Err(Failure::Skipped { stuck: s.len() });
+        }
+    }
+    // Everything the child touches is allocated before the fork.
+    let mut buf = vec![0u8; cap.saturating_add(8)];
+    let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .map_err(|e| Failure::from_errno(e, b"pipe"))?;
+    let (wfd, pfd) = (w.as_raw_fd(), pidfd.as_raw_fd());
+    // SAFETY: the child only runs `work` (system calls on borrowed,
+    // pre-allocated memory), raw writes and `_exit`.
+    let child = unsafe { libc::fork() };
+    if child < 0 {
+        return Err(Failure::from_errno(
+            rustix::io::Errno::from_raw_os_error(
+                std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
+            ),
+            b"fork",
+        ));
+    }
+    if child == 0 {
+        // Named so that a helper left stuck in its exit says what it is in
+        // ps: "procscope-help".
+        // SAFETY: PR_SET_NAME reads a NUL-terminated string.
+        unsafe { libc::prctl(libc::PR_SET_NAME, c"procscope-help".as_ptr(), 0, 0, 0) };
+        close_all_but(&mut [wfd, pfd]);
+        let (head, body) = buf.split_at_mut(8);
+        let n = work(body).min(body.len());
+        head.copy_from_slice(&(n as u64).to_le_bytes());
+        write_all_raw(wfd, buf.get(..8 + n).unwrap_or_default());
+        // SAFETY: ends the child without running anything of the parent's
+        // (no atexit handlers, no stdio flush). Closing the copies it made
+        // may block here, in the child only.
+        unsafe { libc::_exit(0) }
+    }
+    drop(w);
+    let pid = rustix::process::Pid::from_raw(child).ok_or(Failure::Gone)?;
+    let got = collect(&r, &mut buf, Instant::now() + timeout, timeout);
+    if got.is_err() {
+        // The child cannot have been reaped yet, so its PID is still ours.
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+    }
+    // Give it a moment to finish exiting (closing its copies is quick
+    // unless a filesystem does not answer), so that a one-shot command
+    // leaves no zombie behind; never wait longer.
+    if let Ok(pfd) = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()) {
+        let mut p = [rustix::event::PollFd::new(
+            &pfd,
+            rustix::event::PollFlags::IN,
+        )];
+        let grace = rustix::time::Timespec {
+            tv_sec: 0,
+            tv_nsec: 20_000_000,
+        };
+        let _ = rustix::event::poll(&mut p, Some(&grace));
+    }
+    match rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::NOHANG) {
+        Ok(Some(_)) => {}
+        _ => {
+            // Still closing what it copied (or dying): reaped later.
+            let mut s = STRAYS.lock().unwrap_or_else(|e| e.into_inner());
+            s.push(pid);
+        }
+    }
+    got
+}
+
+/// Reads the child's length-prefixed answer from `r` until `deadline`.
+fn collect(
+    r: &OwnedFd,
+    buf: &mut Vec<u8>,
+    deadline: Instant,
+    timeout: Duration,
+) -> Outcome<Vec<u8>> {
+    let mut have = 0usize;
+    loop {
+        let want = match buf.get(..8).filter(|_| have >= 8) {
+            Some(h) => {
+                let mut len = [0u8; 8];
+                len.copy_from_slice(h);
+                usize::try_from(u64::from_le_bytes(len))
+                    .unwrap_or(usize::MAX)
+                    .saturating_add(8)
+            }
+            None => 8,
+        };
+        if have >= want {
+            buf.truncate(want);
+            buf.drain(..8);
+            return Ok(std::mem::take(buf));
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(Failure::TimedOut { after: timeout });
+        }
+        let ts = rustix::time::Timespec::try_from(left).unwrap_or(rustix::time::Timespec {
+            tv_sec: 1,
+            tv_nsec: 0,
+        });
+        let mut p = [rustix::event::PollFd::new(r, rustix::event::PollFlags::IN)];
+        match rustix::event::poll(&mut p, Some(&ts)) {
+            Ok(0) | Err(rustix::io::Errno::INTR) => continue,
+            Ok(_) => {}
+            Err(e) => return Err(Failure::from_errno(e, b"poll")),
+        }
+        let Some(dst) = buf.get_mut(have..want) else {
+            return Err(Failure::malformed(
+                "helper answer",
+                "longer than its buffer",
+            ));
+        };
+        match rustix::io::read(r, dst) {
+            Ok(0) => {
+                return Err(Failure::malformed(
+                    "helper answer",
+                    "the helper exited without answering",
+                ));
+            }
+            Ok(n) => have += n,
+            Err(rustix::io::Errno::INTR | rustix::io::Errno::AGAIN) => {}
+            Err(e) => return Err(Failure::from_errno(e, b"helper pipe")),
+        }
+    }
+}
+
+/// A fixed-layout little-endian writer over a borrowed buffer, for answers
+/// built in a helper child (no allocation). Writes past the end are
+/// dropped and counted in `overflow`.
+pub(crate) struct Cursor<'a> {
+    buf: &'a mut [u8],
+    /// Bytes written so far.
+    pub len: usize,
+}
+
+impl<'a> Cursor<'a> {
+    /// A writer at the start of `buf`.
+    pub fn new(buf: &'a mut [u8]) -> Self {
+        Cursor { buf, len: 0 }
+    }
+
+    /// Appends `b` whole, or nothing when it does not fit.
+    pub fn put(&mut self, b: &[u8]) -> bool {
+        let end = self.len.saturating_add(b.len());
+        match self.buf.get_mut(self.len..end) {
+            Some(dst) => {
+                dst.copy_from_slice(b);
+                self.len = end;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// Reads back what a [`Cursor`] wrote.
+pub(crate) struct Reader<'a> {
+    buf: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    /// A reader at the start of `buf`.
+    pub fn new(buf: &'a [u8]) -> Self {
+        Reader { buf }
+    }
+
+    /// The next `N` bytes.
+    pub fn take<const N: usize>(&mut self) -> Option<[u8; N]> {
+        let (h, t) = self.buf.split_first_chunk::<N>()?;
+        self.buf = t;
+        Some(*h)
+    }
+
+    /// What is left to read.
+    pub fn rest(&self) -> &'a [u8] {
+        self.buf
+    }
+
+    /// Whether everything has been read.
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn me() -> OwnedFd {
+        let pid = rustix::process::getpid();
+        rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).unwrap()
+    }
+
+    #[test]
+    fn the_answer_comes_back() {
+        let input = [1u8, 2, 3];
+        let got = in_child(Duration::from_secs(5), &me(), 16, |out| {
+            let mut c = Cursor::new(out);
+            c.put(&input);
+            c.put(&[9]);
+            c.len
+        })
+        .unwrap();
+        assert_eq!(got, vec![1, 2, 3, 9]);
+    }
+
+    #[test]
+    fn a_child_that_never_answers_is_killed_at_the_deadline() {
+        let t = Instant::now();
+        let got = in_child(Duration::from_millis(200), &me(), 16, |_| {
+            // SAFETY: pause(2) is a plain system call.
+            unsafe { libc::pause() };
+            0
+        });
+        assert!(matches!(got, Err(Failure::TimedOut { .. })), "{got:?}");
+        assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+        // SIGKILL ends a child in pause(); it is reaped at once or by the
+        // next call.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while strays() > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(strays(), 0);
+    }
+
+    #[test]
+    fn a_cursor_never_writes_past_its_buffer() {
+        let mut b = [0u8; 4];
+        let mut c = Cursor::new(&mut b);
+        assert!(c.put(&[1, 2, 3]));
+        assert!(!c.put(&[4, 5]));
+        assert_eq!(c.len, 3);
+        let mut r = Reader::new(&b[..3]);
+        assert_eq!(r.take::<2>(), Some([1, 2]));
+        assert_eq!(r.take::<2>(), None);
+        assert_eq!(r.take::<1>(), Some([3]));
+        assert!(r.is_empty());
+    }
+}
