@@ -249,9 +249,16 @@ pub struct EnvArgs {
     #[arg(short = '0', long, conflicts_with_all = ["export", "diff"])]
     pub raw: bool,
 
-    /// `export NAME=value` lines quoted for bash, to be sourced.
+    /// `export NAME=value` lines quoted for bash, to be sourced. Variables
+    /// that would make your shell run what the process chose (PROMPT_COMMAND,
+    /// PS0-PS4, BASH_ENV, ENV, IFS, BASH_FUNC_*, PATH, LD_*, PAGER…) are
+    /// left out, commented, unless --unsafe-vars.
     #[arg(long, conflicts_with = "diff")]
     pub export: bool,
+
+    /// With --export: also export the variables that run code.
+    #[arg(long, requires = "export")]
+    pub unsafe_vars: bool,
 
     /// Mask secret-looking values (keys like *TOKEN*, *SECRET*, *PASSWORD*, *_KEY, AUTH*…,
     /// and passwords in URLs), keeping the key and the value's length class.

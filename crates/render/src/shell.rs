@@ -1,6 +1,8 @@
 //! Quoting bytes for bash, so that any argument or value survives exactly.
 //!
-//! - Only safe characters (`A-Z a-z 0-9 _ @ % + = : , . / -`): as is.
+//! - Only safe characters (`A-Z a-z 0-9 _ @ + : , . / -`): as is. Not `=`:
+//!   a bare `X=1` in command position is an assignment, and the next word
+//!   would become the command; not `%`: a bare `%1` is a job.
 //! - Printable UTF-8 without `'`: in single quotes, where bash changes nothing.
 //! - Anything else: ANSI-C quoting `$'…'`, with `\xNN` for every byte that is
 //!   not printable ASCII, and `\\` `\'` escaped. (`$'\xNN'` inserts the byte
@@ -13,7 +15,7 @@ pub fn quote(b: &[u8]) -> String {
     if b.is_empty() {
         return "''".into();
     }
-    let safe = |c: u8| c.is_ascii_alphanumeric() || b"_@%+=:,./-".contains(&c);
+    let safe = |c: u8| c.is_ascii_alphanumeric() || b"_@+:,./-".contains(&c);
     if b.iter().all(|&c| safe(c)) {
         return String::from_utf8_lossy(b).into_owned();
     }
@@ -42,6 +44,93 @@ pub fn is_name(b: &[u8]) -> bool {
         && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
 }
 
+/// Why exporting the variable `key` into an interactive shell (sourcing
+/// `env --export` output) would run code or programs the variable's
+/// owner chose, if it would: shells execute some variables (prompts,
+/// startup files, `IFS` word splitting), the dynamic loader and common
+/// tools load or run what others name, and a foreign `PATH` decides which
+/// program every later command word runs.
+pub fn runs_code(key: &[u8]) -> Option<&'static str> {
+    const SHELL: &[&[u8]] = &[
+        b"PROMPT_COMMAND",
+        b"PS0",
+        b"PS1",
+        b"PS2",
+        b"PS3",
+        b"PS4",
+        b"BASH_ENV",
+        b"ENV",
+        b"SHELLOPTS",
+        b"BASHOPTS",
+        b"IFS",
+        b"CDPATH",
+        b"GLOBIGNORE",
+        b"HISTFILE",
+        b"HISTTIMEFORMAT",
+        b"MAIL",
+        b"MAILPATH",
+        b"MAILCHECK",
+        b"INPUTRC",
+        b"BASH_XTRACEFD",
+        b"BASH_LOADABLES_PATH",
+        b"EXECIGNORE",
+        b"TMOUT",
+        b"ZDOTDIR",
+    ];
+    const TOOLS: &[&[u8]] = &[
+        b"PAGER",
+        b"MANPAGER",
+        b"EDITOR",
+        b"VISUAL",
+        b"BROWSER",
+        b"LESSOPEN",
+        b"LESSCLOSE",
+        b"SSH_ASKPASS",
+        b"SUDO_ASKPASS",
+        b"GIT_SSH",
+        b"GIT_SSH_COMMAND",
+        b"GIT_PAGER",
+        b"GIT_EDITOR",
+        b"GIT_EXTERNAL_DIFF",
+        b"GIT_ASKPASS",
+        b"GIT_CONFIG",
+        b"GIT_CONFIG_GLOBAL",
+        b"GIT_EXEC_PATH",
+        b"PERL5OPT",
+        b"PERL5LIB",
+        b"PERLLIB",
+        b"PYTHONSTARTUP",
+        b"PYTHONPATH",
+        b"PYTHONHOME",
+        b"RUBYOPT",
+        b"RUBYLIB",
+        b"NODE_OPTIONS",
+        b"NODE_PATH",
+        b"GCONV_PATH",
+        b"GLIBC_TUNABLES",
+        b"HOSTALIASES",
+        b"LOCPATH",
+        b"NLSPATH",
+        b"TERMINFO",
+        b"TERMINFO_DIRS",
+        b"XDG_CONFIG_HOME",
+        b"HOME",
+    ];
+    if SHELL.contains(&key) {
+        Some("the shell runs or obeys it")
+    } else if key.starts_with(b"BASH_FUNC_") {
+        Some("an exported shell function")
+    } else if key == b"PATH" {
+        Some("it chooses the program every later command runs")
+    } else if key.starts_with(b"LD_") {
+        Some("the dynamic loader loads what it names into every program")
+    } else if TOOLS.contains(&key) {
+        Some("common tools run or load what it names")
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,6 +139,17 @@ mod tests {
     fn quoting() {
         assert_eq!(quote(b""), "''");
         assert_eq!(quote(b"/usr/bin/ls"), "/usr/bin/ls");
+        // Never an assignment or a job spec in command position.
+        assert_eq!(quote(b"X=1"), "'X=1'");
+        assert_eq!(quote(b"%1"), "'%1'");
+        assert_eq!(
+            runs_code(b"PROMPT_COMMAND"),
+            Some("the shell runs or obeys it")
+        );
+        assert!(runs_code(b"BASH_FUNC_ls%%").is_some());
+        assert!(runs_code(b"LD_PRELOAD").is_some());
+        assert_eq!(runs_code(b"LANG"), None);
+        assert_eq!(runs_code(b"PS1X"), None);
         assert_eq!(quote(b"two words"), "'two words'");
         assert_eq!(quote(b"it's"), "$'it\\'s'");
         assert_eq!(quote(b"a\nb"), "$'a\\x0ab'");

@@ -185,28 +185,40 @@ fn human(
 }
 
 /// One line of bash that runs the executable with exactly these arguments.
+///
+/// Always through `exec --`: bash's `exec` only ever runs a program (never
+/// a builtin, function or alias of the same name, never an assignment),
+/// so no argument can choose what runs. The executable's own path is used
+/// when it can be read; argv[0] only when it cannot.
 pub fn shell_line(t: &ProcText, view: &Cmdline<'_>) -> String {
     let args: Vec<&[u8]> = view.args().collect();
     let words: Vec<String> = args.iter().map(|a| quote(a)).collect();
-    match (exe(t), args.first()) {
+    let mut s = String::from("exec");
+    let rest = match (exe(t), args.first()) {
         // argv[0] is the path that was executed: nothing to add.
-        (Some((p, _)), Some(a0)) if p == *a0 => words.join(" "),
+        (Some((p, _)), Some(a0)) if p == *a0 => {
+            s.push_str(" --");
+            words.as_slice()
+        }
         // Otherwise run the executable with argv[0] set as the process had it.
         (Some((p, _)), Some(_)) => {
-            let rest = words.get(1..).unwrap_or_default().join(" ");
-            let mut s = format!(
-                "exec -a {} {}",
+            s.push_str(&format!(
+                " -a {} -- {}",
                 words.first().map_or("''", String::as_str),
                 quote(p)
-            );
-            if !rest.is_empty() {
-                s.push(' ');
-                s.push_str(&rest);
-            }
-            s
+            ));
+            words.get(1..).unwrap_or_default()
         }
-        _ => words.join(" "),
+        _ => {
+            s.push_str(" --");
+            words.as_slice()
+        }
+    };
+    for w in rest {
+        s.push(' ');
+        s.push_str(w);
     }
+    s
 }
 
 fn hexdump(out: &mut dyn Write, b: &[u8]) -> std::io::Result<()> {

@@ -10,7 +10,7 @@ use procscope_model::redact::Redactor;
 use procscope_model::target::ProcText;
 use procscope_parse::environ::{self, Entry};
 use procscope_render::escape::escape;
-use procscope_render::shell::{is_name, quote};
+use procscope_render::shell::{is_name, quote, runs_code};
 use serde::ser::{SerializeMap, Serializer};
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
@@ -141,9 +141,21 @@ pub fn run(g: &Global, a: &EnvArgs) -> anyhow::Result<Exit> {
             write_diff(&mut out, &shown, &dups, other, &value)?;
             continue;
         }
+        let mut withheld: Vec<String> = Vec::new();
         for (i, e) in &shown {
             if a.export {
                 match (e.value(), is_name(e.key())) {
+                    (Some(_), true)
+                        if !a.unsafe_vars && !dups.contains(i) && runs_code(e.key()).is_some() =>
+                    {
+                        let why = runs_code(e.key()).unwrap_or_default();
+                        writeln!(
+                            out,
+                            "# {} left out: {why} (--unsafe-vars exports it)",
+                            escape(e.key())
+                        )?;
+                        withheld.push(String::from_utf8_lossy(e.key()).into_owned());
+                    }
                     (Some(_), true) if !dups.contains(i) => writeln!(
                         out,
                         "export {}={}",
@@ -185,6 +197,13 @@ pub fn run(g: &Global, a: &EnvArgs) -> anyhow::Result<Exit> {
                 )?;
             }
             writeln!(out)?;
+        }
+        if !withheld.is_empty() {
+            output::warn(&format!(
+                "{}: not exported, because your shell would run what they hold: {} (--unsafe-vars exports them)",
+                targets::title(t),
+                escape(withheld.join(" ").as_bytes())
+            ));
         }
         if env.truncated {
             output::warn(&format!(

@@ -22,9 +22,12 @@ Examples:
   procscope repro --redact nginx       safe to paste into a ticket
 
 The snippet changes to the process's working directory and starts its
-executable with `env -i`, so the program sees exactly the same environment
-and arguments. When argv[0] is not the executable's path, perl (part of every
-Debian system) performs the final exec to set it. What no shell tool can
+executable with `/usr/bin/env -i`, so the program sees exactly the same
+environment and arguments. When argv[0] is not the executable's path, perl
+(/usr/bin/perl, part of every Debian system) performs the final exec to set
+it, starting from an empty environment. Helpers are named by absolute path and
+the program by the path of its executable, so nothing in the process's
+arguments, environment or PATH can choose what runs. What no shell tool can
 reproduce is said in a comment: duplicate variable names (getenv sees the
 first, which is kept), entries without '=', and an executable deleted since
 the process started. Comments name the user, the main limits and the cgroup.";
@@ -183,27 +186,65 @@ pub fn snippet(t: &ProcText, redactor: Option<&Redactor>) -> Result<String, Stri
         s.push_str(&format!("cd -- {} || exit\n", quote(&c)));
     }
     let args: Vec<&[u8]> = view.args().collect();
-    let argv: Vec<String> = args.iter().map(|a| quote(a)).collect();
-    s.push_str("exec env -i --");
-    for a in &assigns {
-        s.push(' ');
-        s.push_str(a);
-    }
-    match (exe, args.first()) {
-        (Some(p), Some(a0)) if p.as_slice() != *a0 => {
-            // Set argv[0] without touching the environment (bash's exec -a
-            // would add SHLVL and PWD).
-            s.push_str(&format!(" perl -e 'exec {{ shift }} @ARGV' {}", quote(&p)));
+    let Some((&argv0, rest)) = args.split_first() else {
+        return Err(format!("{}: no command line", targets::title(t)));
+    };
+    let prog: &[u8] = match &exe {
+        Some(p) => p.as_slice(),
+        None => {
+            if !argv0.contains(&b'/') {
+                s.push_str(&format!(
+                    "# note: {} is looked up in the process's own PATH\n",
+                    escape(argv0)
+                ));
+            }
+            argv0
         }
-        _ => {}
-    }
-    for a in &argv {
+    };
+    // Helpers by absolute path: the user's PATH and the process's PATH
+    // (which env(1) uses for the program it starts) never pick them.
+    s.push_str(&format!("exec {ENV} -i"));
+    if prog != argv0 || prog.contains(&b'=') {
+        // argv[0] differs from the program (or the program's path holds an
+        // '=', which env would take for an assignment): perl sets argv[0].
+        // perl starts with an empty environment (so nothing of the
+        // process's, such as PERL5OPT or LD_PRELOAD, reaches it) and sets
+        // the process's environment, in its order, only for the exec.
+        s.push_str(&format!(" {PERL} -e '{PERL_EXEC}' -- {}", assigns.len()));
+        for a in &assigns {
+            s.push(' ');
+            s.push_str(a);
+        }
         s.push(' ');
-        s.push_str(a);
+        s.push_str(&quote(prog));
+        s.push(' ');
+        s.push_str(&quote(argv0));
+    } else {
+        s.push_str(" --");
+        for a in &assigns {
+            s.push(' ');
+            s.push_str(a);
+        }
+        s.push(' ');
+        s.push_str(&quote(prog));
+    }
+    for a in rest {
+        s.push(' ');
+        s.push_str(&quote(a));
     }
     s.push('\n');
     Ok(s)
 }
+
+/// env(1), by its Debian path (coreutils).
+const ENV: &str = "/usr/bin/env";
+/// perl, by its Debian path (perl-base, always installed).
+const PERL: &str = "/usr/bin/perl";
+/// Arguments: the number N of variables, N `KEY=value` words, the
+/// program, argv. Sets exactly those variables in that order (glibc's
+/// setenv appends), then runs the program with that argv[0]; exec with a
+/// block never goes through a shell.
+const PERL_EXEC: &str = "my $n = shift(@ARGV); %ENV = (); for (1 .. $n) { my ($k, $v) = split(/=/, shift(@ARGV), 2); $ENV{$k} = $v } my $p = shift(@ARGV); exec { $p } @ARGV or die \"exec $p: $!\\n\"";
 
 fn limit_summary(l: &Limits<'_>) -> String {
     let show = |v: LimitValue| match v {

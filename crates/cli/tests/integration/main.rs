@@ -16,6 +16,7 @@ mod flip;
 mod hang;
 mod peers;
 mod ps_live;
+mod shell_exec;
 mod show;
 mod show_fixtures;
 mod stack;
