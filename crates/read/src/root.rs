@@ -201,7 +201,7 @@ impl ProcRoot {
 
     /// Reads a file relative to the root (`stat`, `uptime`, `net/unix` …).
     pub fn read(&self, name: &CStr, buf: &mut Vec<u8>, cap: usize) -> Outcome<FileRead> {
-        read_at(self.fd.as_fd(), name, buf, cap)
+        read_at(self.fd.as_fd(), name, buf, cap, self.live)
     }
 }
 
@@ -237,7 +237,7 @@ impl ProcDir {
     /// bytes. Memory-lock files are not special here: call this from a
     /// [`crate::guard`] worker for those.
     pub fn read(&self, name: &CStr, buf: &mut Vec<u8>, cap: usize) -> Outcome<FileRead> {
-        read_at(self.fd.as_fd(), name, buf, cap)
+        read_at(self.fd.as_fd(), name, buf, cap, self.live)
     }
 
     /// Opens `name` (e.g. `ns/net`) read-only, for calls that take an fd.
@@ -248,7 +248,13 @@ impl ProcDir {
     /// Opens `name` with `flags` (e.g. `O_PATH` through `root/…`). Opening a
     /// path inside the process's root walks its filesystems: a hung mount
     /// on the way blocks, so callers guard it.
+    ///
+    /// In a tree that is not procfs, only directories are opened here (a
+    /// FIFO or device in a crafted tree could block or act on open).
     pub fn open_with(&self, name: &CStr, flags: OFlags) -> Outcome<OwnedFd> {
+        if !self.live && !flags.contains(OFlags::DIRECTORY) {
+            return Err(not_live());
+        }
         rustix::fs::openat(self.fd.as_fd(), name, flags, Mode::empty())
             .map_err(|e| Failure::from_errno(e, name.to_bytes()))
     }
@@ -393,20 +399,35 @@ impl ProcDir {
     }
 }
 
+///
+/// In a tree that is not procfs (a fixture, a copied /proc, a snapshot:
+/// hostile input), only regular files are read: the file is opened
+/// non-blocking and without following a final symlink, and anything else
+/// — a FIFO, whose read would wait forever for a writer, a device, a
+/// socket, a directory — is refused as malformed before any read.
 fn read_at(
     dir: rustix::fd::BorrowedFd<'_>,
     name: &CStr,
     buf: &mut Vec<u8>,
     cap: usize,
+    live: bool,
 ) -> Outcome<FileRead> {
     buf.clear();
-    let fd = rustix::fs::openat(
-        dir,
-        name,
-        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY,
-        Mode::empty(),
-    )
-    .map_err(|e| Failure::from_errno(e, name.to_bytes()))?;
+    let mut flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY;
+    if !live {
+        flags |= OFlags::NONBLOCK | OFlags::NOFOLLOW;
+    }
+    let fd = rustix::fs::openat(dir, name, flags, Mode::empty())
+        .map_err(|e| Failure::from_errno(e, name.to_bytes()))?;
+    if !live {
+        let st = rustix::fs::fstat(&fd).map_err(|e| Failure::from_errno(e, name.to_bytes()))?;
+        if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile {
+            return Err(Failure::malformed(
+                &String::from_utf8_lossy(name.to_bytes()),
+                "not a regular file in this proc root (a FIFO, device or socket is never read)",
+            ));
+        }
+    }
     // Loop until EOF or until one byte past the cap shows the file is
     // longer. A short read ends early only for single-record files.
     let short_is_end = is_single_record_file(name.to_bytes());

@@ -14,6 +14,7 @@ mod fds;
 mod fixtures;
 mod flip;
 mod hang;
+mod hostile_root;
 mod peers;
 mod ps_live;
 mod shell_exec;
