@@ -36,7 +36,7 @@ impl Clock {
 
     fn read_files(root: &ProcRoot) -> Outcome<(u64, u64)> {
         let mut buf = Vec::with_capacity(8192);
-        root.read(c"stat", &mut buf, 1 << 20)?;
+        root.read(c"stat", &mut buf, procscope_read::cap::RECORD)?;
         let boot =
             procscope_parse::system::boot_time(&buf).map_err(|e| Failure::malformed("stat", e))?;
         root.read(c"uptime", &mut buf, 4096)?;

@@ -1170,7 +1170,10 @@ fn resolve_locks(root: &procscope_read::ProcRoot, entries: &mut [FdEntry], names
         return;
     }
     let mut b = Vec::new();
-    if root.read(c"locks", &mut b, 64 << 20).is_err() {
+    if root
+        .read(c"locks", &mut b, procscope_read::cap::LOCKS)
+        .is_err()
+    {
         return;
     }
     let locks = procscope_parse::locks::parse(&b);
@@ -1222,7 +1225,7 @@ fn resolve_inotify(
     let Ok(dir) = root.process(pid) else { return };
     let r = procscope_read::guard::once(opts.timeout, move || {
         let mut b = Vec::new();
-        dir.read(c"mountinfo", &mut b, 16 << 20)?;
+        dir.read(c"mountinfo", &mut b, procscope_read::cap::MOUNTINFO)?;
         let mounts = procscope_parse::mountinfo::parse(&b)
             .map_err(|e| Failure::malformed("mountinfo", e))?;
         Ok(wanted
@@ -1345,7 +1348,7 @@ pub fn read_cached(
         }
         let iname = std::ffi::CString::new(format!("fdinfo/{fd}")).map_err(|_| Failure::Gone)?;
         let info = dir
-            .read(&iname, &mut buf, 1 << 20)
+            .read(&iname, &mut buf, procscope_read::cap::RECORD)
             .ok()
             .map(|_| buf.clone());
         raw.push((fd, link, info));
@@ -1396,7 +1399,7 @@ pub fn read_cached(
         },
     };
     let mounts: HashMap<u64, MountBrief> = if needs_mounts {
-        dir.read(c"mountinfo", &mut buf, 16 << 20)
+        dir.read(c"mountinfo", &mut buf, procscope_read::cap::MOUNTINFO)
             .ok()
             .and_then(|_| procscope_parse::mountinfo::parse(&buf).ok())
             .map(|ms| {
@@ -1484,7 +1487,7 @@ fn socket_tables(dir: &ProcDir, only: Option<&[u64]>) -> HashMap<u64, SocketDesc
         if all_found(&m) {
             break;
         }
-        if dir.read(file, &mut buf, 256 << 20).is_err() {
+        if dir.read(file, &mut buf, procscope_read::cap::NET).is_err() {
             continue;
         }
         for s in net::inet_table(&buf) {
@@ -1554,7 +1557,10 @@ fn unix_desc(d: &procscope_parse::sockdiag::UnixDiag) -> SocketDesc {
 /// `net/unix` as text (no peers): when sock_diag is not available (a
 /// fixture tree, a kernel without CONFIG_UNIX_DIAG).
 fn unix_from_text(dir: &ProcDir, buf: &mut Vec<u8>, m: &mut HashMap<u64, SocketDesc>) {
-    if dir.read(c"net/unix", buf, 256 << 20).is_err() {
+    if dir
+        .read(c"net/unix", buf, procscope_read::cap::NET)
+        .is_err()
+    {
         return;
     }
     for s in net::unix_table(buf) {

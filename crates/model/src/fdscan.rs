@@ -135,7 +135,10 @@ pub fn scan_uses(
             let mut buf = Vec::new();
             let mut mem = Vec::new();
             if ctx
-                .guarded(|| dir.read(c"maps", &mut buf, 64 << 20).map(|_| ()))
+                .guarded(|| {
+                    dir.read(c"maps", &mut buf, procscope_read::cap::MAPS)
+                        .map(|_| ())
+                })
                 .is_ok()
             {
                 let mut seen = std::collections::HashSet::new();

@@ -72,7 +72,10 @@ pub fn children(root: &ProcRoot, pid: i32) -> Option<Vec<i32>> {
         let Ok(name) = std::ffi::CString::new(format!("task/{tid}/children")) else {
             continue;
         };
-        if dir.read(&name, &mut buf, 1 << 20).is_ok() {
+        if dir
+            .read(&name, &mut buf, procscope_read::cap::RECORD)
+            .is_ok()
+        {
             any = true;
             out.extend(
                 procscope_parse::num::words(&buf)

@@ -211,7 +211,8 @@ pub fn read(root: &ProcRoot, pids: Vec<i32>, req: TextRequest) -> Outcome<Vec<Pr
             let context = req.context.then(|| {
                 let read = |name: &std::ffi::CStr| {
                     let mut b = Vec::new();
-                    dir.read(name, &mut b, 1 << 20).map(|_| b)
+                    dir.read(name, &mut b, procscope_read::cap::RECORD)
+                        .map(|_| b)
                 };
                 Context {
                     limits: read(c"limits"),
@@ -238,7 +239,7 @@ pub fn read(root: &ProcRoot, pids: Vec<i32>, req: TextRequest) -> Outcome<Vec<Pr
                 let c = req.cmdline.then(|| read_file(&dir, c"cmdline", req.cap));
                 let e = req.environ.then(|| read_file(&dir, c"environ", req.cap));
                 let on_disk = match (&exe_now, req.context) {
-                    (Some(path), true) => read_file(&dir, c"maps", 64 << 20)
+                    (Some(path), true) => read_file(&dir, c"maps", procscope_read::cap::MAPS)
                         .map_or(ExeOnDisk::Unknown, |m| exe_on_disk(&m.raw, path)),
                     _ => ExeOnDisk::Unknown,
                 };

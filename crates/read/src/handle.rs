@@ -113,7 +113,7 @@ const FILEID_KERNFS: i32 = 0xfe;
 /// CAP_DAC_READ_SEARCH. cgroupfs lives in memory: nothing here can hang.
 pub fn cgroup_procs(me: &ProcDir, id: u64) -> Outcome<Vec<i32>> {
     let mut b = Vec::new();
-    me.read(c"mountinfo", &mut b, 16 << 20)?;
+    me.read(c"mountinfo", &mut b, crate::cap::MOUNTINFO)?;
     let mounts =
         procscope_parse::mountinfo::parse(&b).map_err(|e| Failure::malformed("mountinfo", e))?;
     let m = mounts

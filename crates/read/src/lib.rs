@@ -24,6 +24,7 @@
 //! }
 //! ```
 
+pub mod cap;
 pub mod ends;
 mod failure;
 pub mod guard;

@@ -42,7 +42,7 @@ const MAX_HOPS: usize = 40;
 /// path as typed.
 pub fn resolve(me: &ProcDir, path: &[u8]) -> Outcome<Option<Vec<u8>>> {
     let mut b = Vec::new();
-    me.read(c"mountinfo", &mut b, 16 << 20)?;
+    me.read(c"mountinfo", &mut b, crate::cap::MOUNTINFO)?;
     let mounts: Vec<(Vec<u8>, bool)> = procscope_parse::mountinfo::parse(&b)
         .map_err(|e| Failure::malformed("mountinfo", e))?
         .into_iter()
@@ -69,7 +69,7 @@ pub fn may_hang_here(path: &[u8]) -> bool {
     let mut b = Vec::new();
     let read = root
         .process(root.own_pid())
-        .and_then(|me| me.read(c"mountinfo", &mut b, 16 << 20));
+        .and_then(|me| me.read(c"mountinfo", &mut b, crate::cap::MOUNTINFO));
     let Ok(mounts) = read.and_then(|_| {
         procscope_parse::mountinfo::parse(&b).map_err(|e| Failure::malformed("mountinfo", e))
     }) else {

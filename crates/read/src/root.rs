@@ -180,7 +180,7 @@ impl ProcRoot {
         let mut info = Vec::new();
         ProcRoot::open("/proc")
             .ok()?
-            .read(c"self/mountinfo", &mut info, 16 << 20)
+            .read(c"self/mountinfo", &mut info, crate::cap::MOUNTINFO)
             .ok()?;
         let canon = std::fs::canonicalize(&self.path).ok()?;
         let mounts = procscope_parse::mountinfo::parse(&info).ok()?;

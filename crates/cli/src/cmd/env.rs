@@ -94,11 +94,8 @@ pub fn run(g: &Global, a: &EnvArgs) -> anyhow::Result<Exit> {
             writeln!(out, "{}: {why}", targets::title(t))?;
             continue;
         }
-        let all: Vec<Entry<'_>> = environ::entries(&env.raw).collect();
         let dups: HashSet<usize> = environ::duplicates(&env.raw).into_iter().collect();
-        let mut shown: Vec<(usize, Entry<'_>)> = all
-            .iter()
-            .copied()
+        let mut shown: Vec<(usize, Entry<'_>)> = environ::entries(&env.raw)
             .enumerate()
             .filter(|(_, e)| {
                 a.names.is_empty() || a.names.iter().any(|n| glob_match(n.as_bytes(), e.key()))
@@ -142,7 +139,29 @@ pub fn run(g: &Global, a: &EnvArgs) -> anyhow::Result<Exit> {
             continue;
         }
         let mut withheld: Vec<String> = Vec::new();
+        // Runs of empty entries (consecutive NULs) are counted on one line:
+        // a process can hold millions of them.
+        let mut empties = 0usize;
+        let flush_empties = |out: &mut dyn Write, n: &mut usize| -> std::io::Result<()> {
+            if *n > 0 {
+                let what = if *n == 1 { "entry" } else { "entries" };
+                writeln!(
+                    out,
+                    "{}# {} empty {what} (no '=': not variables){}",
+                    dim.render(),
+                    *n,
+                    dim.render_reset()
+                )?;
+                *n = 0;
+            }
+            Ok(())
+        };
         for (i, e) in &shown {
+            if e.raw().is_empty() {
+                empties += 1;
+                continue;
+            }
+            flush_empties(&mut out, &mut empties)?;
             if a.export {
                 match (e.value(), is_name(e.key())) {
                     (Some(_), true)
@@ -198,6 +217,7 @@ pub fn run(g: &Global, a: &EnvArgs) -> anyhow::Result<Exit> {
             }
             writeln!(out)?;
         }
+        flush_empties(&mut out, &mut empties)?;
         if !withheld.is_empty() {
             output::warn(&format!(
                 "{}: not exported, because your shell would run what they hold: {} (--unsafe-vars exports them)",

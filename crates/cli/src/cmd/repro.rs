@@ -146,10 +146,18 @@ pub fn snippet(t: &ProcText, redactor: Option<&Redactor>) -> Result<String, Stri
     // The environment as getenv() sees it, in the kernel's order.
     let dups: HashSet<usize> = environ::duplicates(&env.raw).into_iter().collect();
     let mut assigns = Vec::new();
+    // What env(1) cannot reproduce: named (the first few), and counted.
     let mut left_out = Vec::new();
+    let mut left_out_count = 0usize;
+    let mut leave_out = |what: String| {
+        left_out_count += 1;
+        if left_out.len() < LEFT_OUT_NAMED {
+            left_out.push(what);
+        }
+    };
     for (i, e) in environ::entries(&env.raw).enumerate() {
         match e.value() {
-            Some(_) if dups.contains(&i) => left_out.push(format!("duplicate {}", escape(e.raw()))),
+            Some(_) if dups.contains(&i) => leave_out(format!("duplicate {}", escape(e.raw()))),
             Some(v) if !e.key().is_empty() => {
                 let v = match redactor {
                     Some(r) => r.value(e.key(), v),
@@ -160,13 +168,20 @@ pub fn snippet(t: &ProcText, redactor: Option<&Redactor>) -> Result<String, Stri
                 kv.extend_from_slice(&v);
                 assigns.push(quote(&kv));
             }
-            _ => left_out.push(format!("entry without a name or '=' {}", escape(e.raw()))),
+            _ if e.raw().is_empty() => leave_out("an empty entry".to_string()),
+            _ => leave_out(format!("entry without a name or '=' {}", escape(e.raw()))),
         }
     }
-    if !left_out.is_empty() {
+    if left_out_count > 0 {
+        let more = left_out_count - left_out.len();
         s.push_str(&format!(
-            "# note: not reproducible with env(1), left out: {}\n",
-            left_out.join("; ")
+            "# note: not reproducible with env(1), left out: {}{}\n",
+            left_out.join("; "),
+            if more > 0 {
+                format!("; and {more} more")
+            } else {
+                String::new()
+            }
         ));
     }
     let cwd = match &t.cwd {
@@ -235,6 +250,10 @@ pub fn snippet(t: &ProcText, redactor: Option<&Redactor>) -> Result<String, Stri
     s.push('\n');
     Ok(s)
 }
+
+/// How many entries env(1) cannot reproduce are named in the note (the
+/// rest are counted).
+const LEFT_OUT_NAMED: usize = 16;
 
 /// env(1), by its Debian path (coreutils).
 const ENV: &str = "/usr/bin/env";

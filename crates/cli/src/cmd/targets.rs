@@ -10,7 +10,7 @@ use procscope_render::escape::escape;
 
 /// Files read by the text commands are capped here (argv and environments
 /// can be made huge on purpose; see reliability rule 2).
-pub const TEXT_CAP: usize = 64 << 20;
+pub const TEXT_CAP: usize = procscope_read::cap::TEXT;
 
 /// Opens the root, resolves the target and reads `what` for each match.
 /// An empty result means nothing matched.

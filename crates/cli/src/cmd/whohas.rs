@@ -141,7 +141,7 @@ fn port_inodes(root: &ProcRoot, proto: ProtoAddr, port: u16) -> Vec<u64> {
             }
         }
     };
-    scan(&mut |f, b| root.read(f, b, 256 << 20).is_ok());
+    scan(&mut |f, b| root.read(f, b, procscope_read::cap::NET).is_ok());
     let mut seen = std::collections::HashSet::new();
     if let Ok(me) = root.process(root.own_pid()) {
         if let Ok(ns) = me.readlink(c"ns/net") {
@@ -154,7 +154,7 @@ fn port_inodes(root: &ProcRoot, proto: ProtoAddr, port: u16) -> Vec<u64> {
             continue;
         };
         if seen.insert(ns) {
-            scan(&mut |f, b| dir.read(f, b, 256 << 20).is_ok());
+            scan(&mut |f, b| dir.read(f, b, procscope_read::cap::NET).is_ok());
         }
     }
     inodes.sort_unstable();

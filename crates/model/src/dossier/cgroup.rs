@@ -151,7 +151,8 @@ pub(crate) fn read(src: &Source<'_>) -> Cgroup {
 
 fn cgroup_mounts(src: &Source<'_>) -> Outcome<Vec<Mount>> {
     let mut b = Vec::new();
-    src.root.read(c"self/mountinfo", &mut b, 64 << 20)?;
+    src.root
+        .read(c"self/mountinfo", &mut b, procscope_read::cap::MOUNTINFO)?;
     let all = mountinfo::parse(&b).map_err(|e| Failure::malformed("mountinfo", e))?;
     Ok(all
         .into_iter()

@@ -155,7 +155,9 @@ fn threads_of_user(src: &Source<'_>, uid: u32) -> Option<u64> {
 /// since 2.4.25, but the count is still telling).
 fn file_locks(src: &Source<'_>) -> Option<u64> {
     let mut b = Vec::new();
-    src.root.read(c"locks", &mut b, 16 << 20).ok()?;
+    src.root
+        .read(c"locks", &mut b, procscope_read::cap::LOCKS)
+        .ok()?;
     let pid = src.dir.pid();
     Some(
         procscope_parse::locks::parse(&b)

@@ -250,7 +250,9 @@ impl Source<'_> {
     /// Reads a whole small file.
     pub fn file(&self, name: &std::ffi::CStr) -> Outcome<Vec<u8>> {
         let mut b = Vec::new();
-        self.dir.read(name, &mut b, 16 << 20).map(|_| b)
+        self.dir
+            .read(name, &mut b, procscope_read::cap::RECORD)
+            .map(|_| b)
     }
 
     /// A line of `status`: why `status` could not be read, or that this
@@ -330,7 +332,7 @@ fn read_one(root: &ProcRoot, pid: i32, req: &Request, clock: Clock) -> Outcome<(
         return Err(Failure::Gone);
     }
     let status = dir
-        .read(c"status", &mut buf, 1 << 20)
+        .read(c"status", &mut buf, procscope_read::cap::RECORD)
         .and_then(|_| Status::parse(&buf).map_err(|e| Failure::malformed("status", e)));
     let src = Source {
         root,
@@ -430,12 +432,12 @@ fn read_risky(src: &Source<'_>, req: &Request) -> Risky {
             dir.read(name, &mut b, cap).map(|r| (b, r.truncated))
         };
         let cmdline = want_cmdline.then(|| {
-            file(c"cmdline", 1 << 20)
+            file(c"cmdline", procscope_read::cap::TEXT)
                 .map(|(raw, truncated)| crate::process::CmdlineInfo { raw, truncated })
         });
-        let smaps = want_smaps.then(|| file(c"smaps", 256 << 20).map(|(b, _)| b));
+        let smaps = want_smaps.then(|| file(c"smaps", procscope_read::cap::SMAPS).map(|(b, _)| b));
         let maps = (want_maps || (exe.is_some() && smaps.is_none()))
-            .then(|| file(c"maps", 64 << 20).map(|(b, _)| b));
+            .then(|| file(c"maps", procscope_read::cap::MAPS).map(|(b, _)| b));
         // smaps has the same mapping lines as maps.
         let mapping_lines = maps
             .as_ref()

@@ -78,7 +78,7 @@ fn row(m: &Mount, only_here: bool) -> MountRow {
 
 fn table(dir: &procscope_read::ProcDir) -> Outcome<Vec<Mount>> {
     let mut b = Vec::new();
-    dir.read(c"mountinfo", &mut b, 64 << 20)?;
+    dir.read(c"mountinfo", &mut b, procscope_read::cap::MOUNTINFO)?;
     mountinfo::parse(&b).map_err(|e| Failure::malformed("mountinfo", e))
 }
 

@@ -76,7 +76,9 @@ pub(crate) fn read(src: &Source<'_>) -> Signals {
                 continue;
             }
             let Ok(t) = src.dir.task(tid) else { continue };
-            if t.read(c"status", &mut buf, 1 << 20).is_err() {
+            if t.read(c"status", &mut buf, procscope_read::cap::RECORD)
+                .is_err()
+            {
                 continue;
             }
             let Ok(s) = Status::parse(&buf) else { continue };
