@@ -45,6 +45,9 @@ pub struct StatInfo {
     /// The thread-group leader exited while other threads still run: the
     /// leader's `stat` says `Z`, so `state` is taken from a live thread.
     pub leader_exited: bool,
+    /// Threads in `D` (uninterruptible sleep), the leader included; when
+    /// any is, `state` is `D` (see [`crate::listing::read_process`]).
+    pub blocked_threads: u32,
 }
 
 /// The command line as read.
@@ -232,6 +235,12 @@ impl Serialize for ProcessRow {
                 m.serialize_entry("kernel_thread", &st.kernel_thread)?;
                 if st.leader_exited {
                     m.serialize_entry("leader_exited", &true)?;
+                }
+                if self.tid.is_none() {
+                    m.serialize_entry("blocked_threads", &st.blocked_threads)?;
+                }
+                if self.tid.is_none() {
+                    m.serialize_entry("blocked_threads", &st.blocked_threads)?;
                 }
                 m.serialize_entry("threads", &st.threads)?;
                 m.serialize_entry("rss_bytes", &st.rss_bytes)?;

@@ -2,7 +2,7 @@
 //! line, environment and executable.
 
 use crate::bytes::Bytes;
-use crate::listing::{self, Request, read_stat};
+use crate::listing::{self, Request};
 use crate::process::{CmdlineInfo, StatInfo};
 use crate::select::Filter;
 use procscope_read::guard::{self, Ctx};
@@ -199,12 +199,8 @@ pub fn read(root: &ProcRoot, pids: Vec<i32>, req: TextRequest) -> Outcome<Vec<Pr
                 }
             };
             let mut buf = Vec::with_capacity(4096);
-            let stat = read_stat(&dir, c"stat", &clock, &mut buf);
-            let uid = dir
-                .read(c"status", &mut buf, 64 * 1024)
-                .ok()
-                .and_then(|_| procscope_parse::status::uid(&buf))
-                .map(|i| i.effective);
+            let (stat, uid, _) = crate::listing::read_process(&dir, pid, &clock, &mut buf);
+            let uid = uid.ok();
             let exe = dir.readlink(c"exe").map(Bytes);
             let exe_link: Option<Vec<u8>> = exe.as_ref().ok().map(|e| e.0.clone());
             let cwd = req.cwd.then(|| dir.readlink(c"cwd").map(Bytes));

@@ -112,6 +112,7 @@ mod tests {
                 kernel_thread: false,
                 start_ticks: 0,
                 leader_exited: false,
+                blocked_threads: 0,
             }),
             uid: None,
             user: None,

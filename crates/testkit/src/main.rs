@@ -15,6 +15,7 @@
 //!                                         cmdline now blocks
 //! procscope-testkit fd-flip DIR          mount a FUSE filesystem at DIR whose FLUSH answers only this
 //!                                         process; flip fds 50/51 between a pipe/UDP socket and a file there
+//! procscope-testkit thread-read-hang FILE  a second thread reads FILE (in D), the main thread sleeps
 //! procscope-testkit read-hang FILE        read FILE (a reader in D state on a hung FUSE file)
 //! procscope-testkit leader-exit           the main thread exits, another thread lives on
 //! procscope-testkit threads               8 threads on one condition variable, 3 sleeping
@@ -299,6 +300,20 @@ fn main() {
         Some("fuse-hang") => fuse_hang(&args[2]),
         Some("fd-flip") => flip::fd_flip(&args[2]),
         Some("mem-hang") => mem_hang(&args[2], args.get(3).is_some_and(|a| a == "sleeper")),
+        Some("thread-read-hang") => {
+            // The main thread sleeps; a second thread, named "reader",
+            // reads FILE (stuck in D on a hung FUSE file).
+            let file = args[2].clone();
+            std::thread::Builder::new()
+                .name("reader".into())
+                .spawn(move || {
+                    let r = std::fs::read(&file);
+                    eprintln!("thread-read-hang: read returned {:?}", r.map(|v| v.len()));
+                })
+                .unwrap();
+            ready();
+            sleep_forever()
+        }
         Some("read-hang") => {
             ready();
             let r = std::fs::read(&args[2]);

@@ -16,6 +16,7 @@ mod flip;
 mod hang;
 mod hostile_root;
 mod peers;
+mod process_state;
 mod ps_live;
 mod shell_exec;
 mod show;

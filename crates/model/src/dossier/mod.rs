@@ -322,12 +322,8 @@ fn read_one(root: &ProcRoot, pid: i32, req: &Request, clock: Clock) -> Outcome<(
         let s = procscope_parse::stat::Stat::parse(b).ok()?;
         Some((Instant::now(), s.utime_ticks.saturating_add(s.stime_ticks)))
     });
-    // One read of `stat`: the CPU mark and the model both come from it.
-    let stat = raw_stat.clone().and_then(|b| {
-        procscope_parse::stat::Stat::parse(&b)
-            .map(|s| crate::listing::stat_info(&s, &clock))
-            .map_err(|e| Failure::malformed("stat", e))
-    });
+    // The process as a whole: every thread's state, RSS from status.
+    let (stat, _, _) = crate::listing::read_process(&dir, pid, &clock, &mut buf);
     if matches!(stat, Err(Failure::Gone)) {
         return Err(Failure::Gone);
     }
