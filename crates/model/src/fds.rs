@@ -1007,7 +1007,7 @@ fn near_holders(
     modes: &mut Modes<'_>,
 ) -> (Vec<crate::fdscan::Holder>, PeerSearch) {
     let own = root.own_pid();
-    let mut searched = std::collections::HashSet::from([own, pid]);
+    let mut searched = std::collections::HashSet::from([own]);
     let mut holders = Vec::new();
     let look = |pids: Vec<i32>,
                 searched: &mut std::collections::HashSet<i32>,
@@ -1024,17 +1024,10 @@ fn near_holders(
         ));
     };
     let none = procscope_read::ends::Ends::default();
-    // 1. The process itself (self-pipes, both ends of a socketpair) and the
-    //    processes it descends from (a shell's pipes, sshd's).
-    holders.extend(entries.iter().filter_map(|e| {
-        let link = e.link.as_ref().ok()?;
-        link_inode(e)?;
-        Some(crate::fdscan::Holder {
-            pid,
-            fd: e.fd,
-            link: link.clone(),
-        })
-    }));
+    // 1. The process itself (self-pipes, both ends of a socketpair: all of
+    //    its fds, not only those asked about) and the processes it
+    //    descends from (a shell's pipes, sshd's).
+    look(vec![pid], &mut searched, &mut holders);
     look(
         crate::kin::ancestors(root, pid),
         &mut searched,

@@ -16,6 +16,8 @@
 //! procscope-testkit fd-flip DIR          mount a FUSE filesystem at DIR whose FLUSH answers only this
 //!                                         process; flip fds 50/51 between a pipe/UDP socket and a file there
 //! procscope-testkit thread-read-hang FILE  a second thread reads FILE (in D), the main thread sleeps
+//! procscope-testkit self-pipe            hold both ends of a pipe, print "R W", read from it forever
+//! procscope-testkit fifo-rw PATH          create the FIFO PATH, open it read-write, print the fd
 //! procscope-testkit read-hang FILE        read FILE (a reader in D state on a hung FUSE file)
 //! procscope-testkit leader-exit           the main thread exits, another thread lives on
 //! procscope-testkit threads               8 threads on one condition variable, 3 sleeping
@@ -40,6 +42,7 @@
 )]
 
 mod flip;
+mod pipes;
 
 use std::ffi::OsStr;
 use std::io::Write;
@@ -299,6 +302,8 @@ fn main() {
         Some("vfork-d") => vfork_d(args[2].parse().unwrap()),
         Some("fuse-hang") => fuse_hang(&args[2]),
         Some("fd-flip") => flip::fd_flip(&args[2]),
+        Some("self-pipe") => pipes::self_pipe(),
+        Some("fifo-rw") => pipes::fifo_rw(&args[2]),
         Some("mem-hang") => mem_hang(&args[2], args.get(3).is_some_and(|a| a == "sleeper")),
         Some("thread-read-hang") => {
             // The main thread sleeps; a second thread, named "reader",

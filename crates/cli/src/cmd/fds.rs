@@ -321,11 +321,19 @@ pub fn describe(e: &FdEntry, searched: bool) -> String {
         let end = match e.flags.map(decode::access_mode) {
             Some("r") => " read end",
             Some("w") => " write end",
+            Some("rw") => " opened for reading and writing (its own reader and writer)",
             _ => "",
         };
         s.push_str(end);
     }
+    let both_ends = matches!(e.flags.map(decode::access_mode), Some("rw"));
     if matches!(e.detail, Detail::Pipe { .. } | Detail::Fifo { .. })
+        && both_ends
+        && !e.peers.is_empty()
+    {
+        s.push_str(&format!("; also held by {}", holders(&e.peers)));
+    } else if matches!(e.detail, Detail::Pipe { .. } | Detail::Fifo { .. })
+        && !both_ends
         && (searched || !e.peers.is_empty())
     {
         // Who is at the other end of a pipe: writers for a read end,

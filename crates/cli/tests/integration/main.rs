@@ -11,6 +11,7 @@
 
 mod conventions;
 mod fds;
+mod fds_self;
 mod fixtures;
 mod flip;
 mod hang;
