@@ -18,6 +18,8 @@ command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
 # unshare, flock (util-linux); mount (the show/ns tests mount a tmpfs and a bind).
 command -v unshare >/dev/null 2>&1 || need+=(util-linux)
 command -v flock >/dev/null 2>&1 || need+=(util-linux)
+# strace counts the files a command opens (a test checks limits is linear).
+command -v strace >/dev/null 2>&1 || need+=(strace)
 command -v mount >/dev/null 2>&1 || need+=(mount)
 if ((${#need[@]})); then
   sudo=""

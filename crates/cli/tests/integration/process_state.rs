@@ -110,3 +110,35 @@ fn a_process_whose_other_thread_is_in_d_is_a_d_process() {
     );
     drop(fuse);
 }
+
+#[test]
+fn limits_of_every_process_reads_the_host_once_not_once_per_process() {
+    // The nproc usage row counts the threads of the user's processes, and
+    // the locks row counts /proc/locks entries: both are host-wide. With
+    // N processes, `limits '.*'` must open O(N) files, not O(N²).
+    let kids: Vec<Target> = (0..150).map(|_| start_kit(&["sleep"])).collect();
+    let n = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
+        .count();
+    let trace = tempfile::NamedTempFile::new().unwrap();
+    let o = std::process::Command::new("strace")
+        .args(["-f", "-qq", "-e", "trace=openat", "-o"])
+        .arg(trace.path())
+        .arg(procscope())
+        .args(["limits", ".*"])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("strace (scripts/test.sh installs it)");
+    assert!(o.success());
+    let opens = std::fs::read_to_string(trace.path())
+        .unwrap()
+        .lines()
+        .count();
+    assert!(
+        opens < 20 * n,
+        "{opens} files opened for {n} processes: the host is rescanned per process"
+    );
+    drop(kids);
+}

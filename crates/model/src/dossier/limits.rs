@@ -4,6 +4,7 @@ use super::Source;
 use procscope_parse::limits::{LimitValue, Limits, Resource};
 use procscope_read::{Failure, Outcome};
 use serde::Serialize;
+use std::collections::HashMap;
 
 /// One limit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -131,38 +132,65 @@ pub(crate) fn read(src: &Source<'_>, raw: &Outcome<Vec<u8>>) -> Outcome<Vec<Limi
 
 /// RLIMIT_NPROC counts the tasks (threads) of the real user; the kernel
 /// keeps that count privately, so add up `num_threads` of every process
-/// whose /proc directory the user owns.
+/// whose /proc directory the user owns. Counted for every user in one
+/// pass, once per run ([`Shared`]): `limits '.*'` asks for each process.
 fn threads_of_user(src: &Source<'_>, uid: u32) -> Option<u64> {
-    let mut total = 0u64;
-    let mut buf = Vec::with_capacity(1024);
-    for pid in src.root.pids().ok()? {
-        let Ok(dir) = src.root.process(pid) else {
-            continue;
-        };
-        if dir.owner_uid().ok() != Some(uid) {
-            continue;
-        }
-        if dir.read(c"stat", &mut buf, 64 * 1024).is_ok() {
-            if let Ok(s) = procscope_parse::stat::Stat::parse(&buf) {
-                total = total.saturating_add(u64::try_from(s.num_threads).unwrap_or(0));
+    let by_uid = src.shared.threads_by_uid.get_or_init(|| {
+        let mut m: HashMap<u32, u64> = HashMap::new();
+        let mut buf = Vec::with_capacity(1024);
+        for pid in src.root.pids().unwrap_or_default() {
+            let Ok(dir) = src.root.process(pid) else {
+                continue;
+            };
+            let Ok(owner) = dir.owner_uid() else { continue };
+            if dir
+                .read(c"stat", &mut buf, procscope_read::cap::RECORD)
+                .is_ok()
+            {
+                if let Ok(s) = procscope_parse::stat::Stat::parse(&buf) {
+                    let n = u64::try_from(s.num_threads).unwrap_or(0);
+                    let e = m.entry(owner).or_default();
+                    *e = e.saturating_add(n);
+                }
             }
         }
-    }
-    Some(total)
+        Some(m)
+    });
+    Some(by_uid.as_ref()?.get(&uid).copied().unwrap_or(0))
 }
 
 /// Locks of this process in `/proc/locks` (RLIMIT_LOCKS is not enforced
-/// since 2.4.25, but the count is still telling).
+/// since 2.4.25, but the count is still telling); the file is read and
+/// counted per process once per run.
 fn file_locks(src: &Source<'_>) -> Option<u64> {
-    let mut b = Vec::new();
-    src.root
-        .read(c"locks", &mut b, procscope_read::cap::LOCKS)
-        .ok()?;
-    let pid = src.dir.pid();
-    Some(
-        procscope_parse::locks::parse(&b)
+    let by_pid = src.shared.locks_by_pid.get_or_init(|| {
+        let mut b = Vec::new();
+        src.root
+            .read(c"locks", &mut b, procscope_read::cap::LOCKS)
+            .ok()?;
+        let mut m: HashMap<i64, u64> = HashMap::new();
+        for l in procscope_parse::locks::parse(&b)
             .iter()
-            .filter(|l| l.pid == i64::from(pid) && !l.waiter)
-            .count() as u64,
+            .filter(|l| !l.waiter)
+        {
+            let e = m.entry(l.pid).or_default();
+            *e = e.saturating_add(1);
+        }
+        Some(m)
+    });
+    Some(
+        by_pid
+            .as_ref()?
+            .get(&i64::from(src.dir.pid()))
+            .copied()
+            .unwrap_or(0),
     )
+}
+
+/// Host-wide counts that every process's limits need: computed once per
+/// run, on first use.
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    threads_by_uid: std::cell::OnceCell<Option<HashMap<u32, u64>>>,
+    locks_by_pid: std::cell::OnceCell<Option<HashMap<i64, u64>>>,
 }

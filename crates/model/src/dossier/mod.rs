@@ -244,6 +244,8 @@ pub(crate) struct Source<'a> {
     pub stat: Outcome<crate::process::StatInfo>,
     pub raw_stat: Outcome<Vec<u8>>,
     pub nss_timeout: Option<Duration>,
+    /// Host-wide counts shared by every process of this run.
+    pub shared: &'a limits::Shared,
 }
 
 impl Source<'_> {
@@ -284,8 +286,9 @@ pub fn read(root: &ProcRoot, pids: &[i32], req: &Request) -> Outcome<Vec<Outcome
     let started = Instant::now();
     let mut out = Vec::with_capacity(pids.len());
     let mut first_cpu = Vec::with_capacity(pids.len());
+    let shared = limits::Shared::default();
     for &pid in pids {
-        match read_one(root, pid, req, clock) {
+        match read_one(root, pid, req, clock, &shared) {
             Ok((d, cpu)) => {
                 out.push(Ok(d));
                 first_cpu.push(cpu);
@@ -314,7 +317,13 @@ pub fn read(root: &ProcRoot, pids: &[i32], req: &Request) -> Outcome<Vec<Outcome
 
 type CpuMark = Option<(Instant, u64)>;
 
-fn read_one(root: &ProcRoot, pid: i32, req: &Request, clock: Clock) -> Outcome<(Dossier, CpuMark)> {
+fn read_one(
+    root: &ProcRoot,
+    pid: i32,
+    req: &Request,
+    clock: Clock,
+    shared: &limits::Shared,
+) -> Outcome<(Dossier, CpuMark)> {
     let dir = root.process(pid)?;
     let mut buf = Vec::with_capacity(4096);
     let raw_stat = dir.read(c"stat", &mut buf, 64 * 1024).map(|_| buf.clone());
@@ -338,6 +347,7 @@ fn read_one(root: &ProcRoot, pid: i32, req: &Request, clock: Clock) -> Outcome<(
         stat,
         raw_stat,
         nss_timeout: req.guard.timeout,
+        shared,
     };
     let comm = src
         .stat
