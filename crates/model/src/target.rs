@@ -18,17 +18,33 @@ pub enum Target {
 }
 
 impl Target {
-    /// Parses a TARGET: all digits is a PID, anything else a regex.
+    /// Parses a TARGET: all digits is a PID (never a pattern: `0` is an
+    /// error, not "every name with a 0 in it"), anything else a regex.
     pub fn parse(s: &str) -> Result<Target, String> {
-        if let Ok(p) = s.parse::<i32>() {
-            if p > 0 {
-                return Ok(Target::Pid(p));
-            }
+        if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+            return match s.parse::<i32>() {
+                Ok(p) if p > 0 => Ok(Target::Pid(p)),
+                Ok(_) => Err(format!(
+                    "`{s}` is not a PID: PIDs start at 1 (PID 0 is the kernel's idle task, which has no /proc entry)"
+                )),
+                Err(_) => Err(format!("`{s}` is not a PID: too large")),
+            };
         }
         crate::select::compile(s, false, false)
             .map(Target::Pattern)
             .map_err(|e| format!("invalid pattern `{s}`: {e}"))
     }
+}
+
+/// The largest PID the kernel hands out (`/proc/sys/kernel/pid_max`; 2²²
+/// when it cannot be read, the largest it can be set to).
+pub fn pid_max(root: &ProcRoot) -> i32 {
+    let mut b = Vec::new();
+    root.read(c"sys/kernel/pid_max", &mut b, 64)
+        .ok()
+        .and_then(|_| procscope_parse::num::dec_i64(procscope_parse::num::trim(&b)))
+        .and_then(|v| i32::try_from(v).ok())
+        .unwrap_or(1 << 22)
 }
 
 /// Resolves a target to PIDs (ascending), never including `exclude`.
@@ -321,7 +337,10 @@ mod tests {
     fn targets_and_paths() {
         assert!(matches!(Target::parse("123"), Ok(Target::Pid(123))));
         assert!(matches!(Target::parse("ngin.x"), Ok(Target::Pattern(_))));
-        assert!(matches!(Target::parse("0"), Ok(Target::Pattern(_))));
+        // A number is always a PID: 0 is an error, not a pattern.
+        assert!(Target::parse("0").is_err());
+        assert!(Target::parse("99999999999").is_err());
+        assert!(matches!(Target::parse("x0"), Ok(Target::Pattern(_))));
         assert!(Target::parse("(").is_err());
         assert_eq!(basename(b"/usr/bin/python3"), b"python3");
         assert_eq!(exe_path(b"/tmp/x (deleted)"), (&b"/tmp/x"[..], true));

@@ -36,4 +36,4 @@ pub mod sockdiag;
 pub mod sockinfo;
 
 pub use failure::{Failure, Need, Outcome};
-pub use root::{FdStat, FileRead, ProcDir, ProcRoot, is_memory_lock_file};
+pub use root::{FdStat, FileRead, ProcDir, ProcRoot, is_memory_lock_file, path_stat};

@@ -38,6 +38,11 @@ pub struct FdStat {
     pub fifo: bool,
     /// Inode number.
     pub ino: u64,
+    /// The device the inode lives on (`major`, `minor`): with `ino`, the
+    /// file's identity.
+    pub dev: (u32, u32),
+    /// A directory.
+    pub dir: bool,
 }
 
 /// Files whose read takes the target's memory-map lock (`mmap_read_lock` in
@@ -214,6 +219,41 @@ pub struct ProcDir {
     live: bool,
 }
 
+/// `statx` of `name` relative to `dir`, following links, from what the
+/// kernel already knows (`AT_STATX_DONT_SYNC`: FUSE and NFS answer from
+/// their caches). Call it from a deadline-guarded thread.
+fn stat_at(dir: rustix::fd::BorrowedFd<'_>, name: &[u8]) -> Outcome<FdStat> {
+    let st = rustix::fs::statx(
+        dir,
+        name,
+        rustix::fs::AtFlags::STATX_DONT_SYNC,
+        rustix::fs::StatxFlags::NLINK
+            | rustix::fs::StatxFlags::SIZE
+            | rustix::fs::StatxFlags::TYPE
+            | rustix::fs::StatxFlags::INO,
+    )
+    .map_err(|e| Failure::from_errno(e, name))?;
+    let kind = u32::from(st.stx_mode) & 0o170_000;
+    Ok(FdStat {
+        nlink: u64::from(st.stx_nlink),
+        size: st.stx_size,
+        regular: kind == 0o100_000,
+        fifo: kind == 0o010_000,
+        ino: st.stx_ino,
+        dev: (st.stx_dev_major, st.stx_dev_minor),
+        dir: kind == 0o040_000,
+    })
+}
+
+/// The identity (device, inode) and kind of the file at `path` as
+/// procscope's own process sees it, following symlinks, from the kernel's
+/// cache (see [`stat_at`]). A path on a filesystem that may hang must not
+/// be given (check [`crate::realpath::may_hang_here`] first); call it from
+/// a deadline-guarded thread all the same.
+pub fn path_stat(path: &[u8]) -> Outcome<FdStat> {
+    stat_at(rustix::fs::CWD, path)
+}
+
 /// Refusal for live-kernel calls on a fixture tree.
 fn not_live() -> Failure {
     Failure::Unsupported {
@@ -275,24 +315,7 @@ impl ProcDir {
         if !self.live {
             return Err(not_live());
         }
-        let st = rustix::fs::statx(
-            self.fd.as_fd(),
-            name,
-            rustix::fs::AtFlags::STATX_DONT_SYNC,
-            rustix::fs::StatxFlags::NLINK
-                | rustix::fs::StatxFlags::SIZE
-                | rustix::fs::StatxFlags::TYPE
-                | rustix::fs::StatxFlags::INO,
-        )
-        .map_err(|e| Failure::from_errno(e, name.as_bytes()))?;
-        let kind = u32::from(st.stx_mode) & 0o170_000;
-        Ok(FdStat {
-            nlink: u64::from(st.stx_nlink),
-            size: st.stx_size,
-            regular: kind == 0o100_000,
-            fifo: kind == 0o010_000,
-            ino: st.stx_ino,
-        })
+        stat_at(self.fd.as_fd(), name.as_bytes())
     }
 
     /// Reads `buf.len()` bytes of the process's memory at `addr`, through

@@ -27,9 +27,9 @@ thread gives 'timed out' after --timeout instead of hanging.";
 
 /// Runs `procscope cmdline`.
 pub fn run(g: &Global, a: &CmdlineArgs) -> anyhow::Result<Exit> {
-    let (_root, texts) = targets::read(g, &a.target, true, false, false)?;
+    let (root, texts) = targets::read(g, &a.target, true, false, false)?;
     if texts.is_empty() {
-        output::warn(&targets::no_match(&a.target));
+        output::warn(&targets::no_match(&root, &a.target));
         return Ok(Exit::NoMatch);
     }
     if (a.raw || a.hex) && texts.len() > 1 {

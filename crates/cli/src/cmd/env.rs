@@ -48,7 +48,7 @@ pub fn run(g: &Global, a: &EnvArgs) -> anyhow::Result<Exit> {
     }
     let (root, texts) = targets::read(g, &a.target, false, true, false)?;
     if texts.is_empty() {
-        output::warn(&targets::no_match(&a.target));
+        output::warn(&targets::no_match(&root, &a.target));
         return Ok(Exit::NoMatch);
     }
     let redactor = a.redact.then(|| Redactor::with_keys(&a.redact_keys));
@@ -66,6 +66,8 @@ pub fn run(g: &Global, a: &EnvArgs) -> anyhow::Result<Exit> {
     }
     let mut out = output::stdout(g.color);
     let mut failed = 0usize;
+    // Processes with at least one variable shown (NAMEs may match none).
+    let mut matched = 0usize;
     let mut docs = Vec::new();
     for t in &texts {
         let env = match &t.environ {
@@ -101,6 +103,9 @@ pub fn run(g: &Global, a: &EnvArgs) -> anyhow::Result<Exit> {
                 a.names.is_empty() || a.names.iter().any(|n| glob_match(n.as_bytes(), e.key()))
             })
             .collect();
+        if !shown.is_empty() {
+            matched += 1;
+        }
         if a.sort {
             shown.sort_by(|x, y| x.1.key().cmp(y.1.key()));
         }
@@ -239,6 +244,14 @@ pub fn run(g: &Global, a: &EnvArgs) -> anyhow::Result<Exit> {
     out.flush()?;
     Ok(if failed == texts.len() {
         Exit::Failed
+    } else if matched == 0 && !a.names.is_empty() && a.diff.is_none() {
+        if !g.json {
+            output::warn(&format!(
+                "no variable matches {}",
+                escape(a.names.join(" ").as_bytes())
+            ));
+        }
+        Exit::NoMatch
     } else {
         Exit::Success
     })
@@ -269,14 +282,14 @@ fn other_env(g: &Global, _root: &procscope_read::ProcRoot, spec: &str) -> anyhow
         }
         return Ok(v);
     }
-    let (_, texts) = targets::read(g, spec, false, true, false)?;
+    let (root, texts) = targets::read(g, spec, false, true, false)?;
     match texts.as_slice() {
         [t] => match &t.environ {
             Some(Ok(e)) => Ok(e.raw.clone()),
             Some(Err(f)) => Err(anyhow::anyhow!(targets::explain(t, "environ", f))),
             None => Err(anyhow::anyhow!("no environment read")),
         },
-        [] => Err(UsageError(format!("--diff: {}", targets::no_match(spec))).into()),
+        [] => Err(UsageError(format!("--diff: {}", targets::no_match(&root, spec))).into()),
         many => Err(UsageError(format!(
             "--diff `{spec}` matches {} processes: give a PID",
             many.len()

@@ -488,6 +488,9 @@ pub fn run(g: &Global, a: &FdsArgs) -> anyhow::Result<Exit> {
         None
     };
     let mut shown = 0usize;
+    let mut read_ok = 0usize;
+    // Processes whose fds could not be read (denied, timed out).
+    let mut unreadable: Vec<(i32, Vec<u8>, procscope_read::Failure)> = Vec::new();
     let mut err: Option<std::io::Error> = None;
     let width = if a.wide { None } else { output::term_width() };
     let scope = match (a.no_peers, a.peers) {
@@ -566,16 +569,24 @@ pub fn run(g: &Global, a: &FdsArgs) -> anyhow::Result<Exit> {
                     fds::stat_files(&root, p.pid, e, opts);
                 }
             }
-            let filtered =
-                p.entries.is_ok() && (!a.types.is_empty() || a.path.is_some() || a.deleted);
-            if let Ok(e) = &mut p.entries {
-                e.retain(|x| keep(x, a));
-                if filtered && e.is_empty() {
-                    return;
+            let filtered = p.entries.is_ok()
+                && (!a.fds.is_empty() || !a.types.is_empty() || a.path.is_some() || a.deleted);
+            match &mut p.entries {
+                Ok(e) => {
+                    read_ok += 1;
+                    e.retain(|x| keep(x, a));
+                    if filtered && e.is_empty() {
+                        return;
+                    }
                 }
-            } else if a.all {
-                // A listing of the host skips processes it may not look into.
-                return;
+                Err(f) => {
+                    unreadable.push((p.pid, p.comm.clone(), f.clone()));
+                    if a.all {
+                        // A listing of the host says once, at the end, which
+                        // processes it could not look into.
+                        return;
+                    }
+                }
             }
             shown += 1;
             let r = print_one(&mut out, &p, a, json.as_mut(), width);
@@ -588,9 +599,26 @@ pub fn run(g: &Global, a: &FdsArgs) -> anyhow::Result<Exit> {
         return Err(e.into());
     }
     if json.is_some() {
-        out.write_all(b"]}\n")?;
+        if unreadable.is_empty() {
+            out.write_all(b"]}\n")?;
+        } else {
+            let skipped: Vec<serde_json::Value> = unreadable
+                .iter()
+                .map(|(pid, comm, f)| serde_json::json!({"pid": pid, "comm": procscope_model::bytes::Bytes(comm.clone()), "error": f}))
+                .collect();
+            write!(out, "],\"unreadable\":")?;
+            serde_json::to_writer(&mut out, &skipped)?;
+            out.write_all(b"}\n")?;
+        }
     }
     out.flush()?;
+    if a.all && !unreadable.is_empty() && !g.json {
+        output::warn(&unreadable_summary(&unreadable));
+    }
+    if read_ok == 0 && !unreadable.is_empty() {
+        // Nothing could be read at all: an error, not "nothing matched".
+        return Ok(Exit::Failed);
+    }
     if shown == 0 {
         if !g.json {
             let filtered = !a.fds.is_empty()
@@ -600,7 +628,7 @@ pub fn run(g: &Global, a: &FdsArgs) -> anyhow::Result<Exit> {
                 || a.user.is_some();
             let msg = match (&a.target, filtered) {
                 (_, true) => "no fd matches the filters".to_string(),
-                (Some(t), false) => targets::no_match(t),
+                (Some(t), false) => targets::no_match(&root, t),
                 (None, false) => "no process to show".to_string(),
             };
             output::warn(&msg);
@@ -608,6 +636,43 @@ pub fn run(g: &Global, a: &FdsArgs) -> anyhow::Result<Exit> {
         return Ok(Exit::NoMatch);
     }
     Ok(Exit::Success)
+}
+
+/// One line for the processes a host-wide listing could not look into:
+/// how many, why (by reason), and a few of them by name.
+fn unreadable_summary(list: &[(i32, Vec<u8>, procscope_read::Failure)]) -> String {
+    let mut by_reason: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (pid, comm, f) in list {
+        by_reason
+            .entry(f.to_string())
+            .or_default()
+            .push(format!("{pid} ({})", escape(comm)));
+    }
+    let parts: Vec<String> = by_reason
+        .iter()
+        .map(|(why, who)| {
+            let shown: Vec<&str> = who.iter().take(3).map(String::as_str).collect();
+            let more = who.len().saturating_sub(shown.len());
+            format!(
+                "{} {}: {why} (e.g. {}{})",
+                who.len(),
+                if who.len() == 1 {
+                    "process"
+                } else {
+                    "processes"
+                },
+                shown.join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            )
+        })
+        .collect();
+    let n = list.len();
+    let noun = if n == 1 { "process" } else { "processes" };
+    format!("fds of {n} {noun} not listed — {}", parts.join("; "))
 }
 
 fn print_one(

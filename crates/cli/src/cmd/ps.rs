@@ -235,6 +235,10 @@ pub fn run(g: &Global, a: &PsArgs) -> anyhow::Result<Exit> {
     Ok(if matched {
         Exit::Success
     } else {
+        // Like pgrep, --pids stays silent (scripts test the status).
+        if !a.pids_only && !g.json {
+            output::warn("no process matches the selection");
+        }
         Exit::NoMatch
     })
 }

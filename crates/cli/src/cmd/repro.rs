@@ -42,9 +42,9 @@ pub fn run(g: &Global, a: &ReproArgs) -> anyhow::Result<Exit> {
         cap: TEXT_CAP,
         guard: guard::Options::default(),
     };
-    let (_root, texts) = targets::read_with(g, &a.target, req)?;
+    let (root, texts) = targets::read_with(g, &a.target, req)?;
     if texts.is_empty() {
-        output::warn(&targets::no_match(&a.target));
+        output::warn(&targets::no_match(&root, &a.target));
         return Ok(Exit::NoMatch);
     }
     let redactor = a.redact.then(|| Redactor::with_keys(&a.redact_keys));

@@ -157,7 +157,7 @@ fn show(
         }
     }
     if found.is_empty() {
-        output::warn(&targets::no_match(target));
+        output::warn(&targets::no_match(&root, target));
         return Ok(Exit::NoMatch);
     }
     let mut out = output::stdout(g.color);

@@ -43,9 +43,21 @@ pub fn run(g: &Global, a: &StackArgs) -> anyhow::Result<Exit> {
         }
     }
     if procs.is_empty() {
-        output::warn(&targets::no_match(&a.target));
+        output::warn(&targets::no_match(&root, &a.target));
         return Ok(Exit::NoMatch);
     }
+    // Nothing could be read about any target's threads (neither system
+    // calls nor kernel stacks): an error, not an answer.
+    let readable = |p: &threads::ProcessThreads| {
+        p.threads
+            .iter()
+            .any(|t| t.syscall.is_ok() || t.stack.is_ok())
+    };
+    let exit = if procs.iter().any(|(p, _)| readable(p)) {
+        Exit::Success
+    } else {
+        Exit::Failed
+    };
     let mut out = output::stdout(g.color);
     if g.json {
         let docs: Vec<serde_json::Value> = procs
@@ -58,7 +70,7 @@ pub fn run(g: &Global, a: &StackArgs) -> anyhow::Result<Exit> {
             &serde_json::json!({ "processes": docs }),
         )?;
         out.flush()?;
-        return Ok(Exit::Success);
+        return Ok(exit);
     }
     let mut hints = Vec::new();
     for (p, fds) in &procs {
@@ -71,7 +83,7 @@ pub fn run(g: &Global, a: &StackArgs) -> anyhow::Result<Exit> {
     for h in hints {
         output::warn(&h);
     }
-    Ok(Exit::Success)
+    Ok(exit)
 }
 
 /// What the fds in the threads' system calls are, with who is at their

@@ -44,6 +44,15 @@ pub fn guard_opts(g: &Global) -> guard::Options {
 /// never procscope itself.
 pub fn resolve(g: &Global, root: &ProcRoot, target: &str) -> anyhow::Result<Vec<i32>> {
     let t = Target::parse(target).map_err(UsageError)?;
+    if let Target::Pid(p) = t {
+        let max = procscope_model::target::pid_max(root);
+        if p > max {
+            return Err(UsageError(format!(
+                "{p} is not a PID: PIDs here go up to {max} (kernel.pid_max)"
+            ))
+            .into());
+        }
+    }
     target::resolve(root, &t, root.own_pid(), guard_opts(g))
         .map_err(|f| anyhow::anyhow!("cannot list processes under {}: {f}", root.path().display()))
 }
@@ -91,7 +100,18 @@ pub fn explain(t: &ProcText, file: &str, f: &Failure) -> String {
     format!("{}: {file}: {f}{who}", title(t))
 }
 
-/// The message for "nothing matched".
-pub fn no_match(target: &str) -> String {
-    format!("no process matches `{}`", escape(target.as_bytes()))
+/// The message for "nothing matched", saying when the proc mount hides
+/// other users' processes from this caller (`hidepid=`): then "no such
+/// process" may only mean "not visible to you".
+pub fn no_match(root: &ProcRoot, target: &str) -> String {
+    let mut s = format!("no process matches `{}`", escape(target.as_bytes()));
+    if !rustix::process::geteuid().is_root() {
+        if let Some(h) = root.hiding() {
+            s.push_str(&format!(
+                " among the processes you can see: {} is mounted with {h}, which hides other users' processes; run as root to see them",
+                root.path().display()
+            ));
+        }
+    }
+    s
 }

@@ -50,7 +50,7 @@ enum What {
     Deleted,
 }
 
-fn parse_what(a: &WhoHasArgs, root: &ProcRoot) -> anyhow::Result<What> {
+fn parse_what(a: &WhoHasArgs, root: &ProcRoot, opts: guard::Options) -> anyhow::Result<What> {
     if a.deleted {
         return Ok(What::Deleted);
     }
@@ -64,7 +64,7 @@ fn parse_what(a: &WhoHasArgs, root: &ProcRoot) -> anyhow::Result<What> {
         FdLink::Pipe(i) | FdLink::Socket(i) => return Ok(What::Inodes(vec![i])),
         _ => {}
     }
-    if let Some((proto, port)) = port_spec(w) {
+    if let Some((proto, port)) = port_spec(w)? {
         return Ok(What::Inodes(port_inodes(root, proto, port)));
     }
     let p = std::path::Path::new(w);
@@ -73,46 +73,95 @@ fn parse_what(a: &WhoHasArgs, root: &ProcRoot) -> anyhow::Result<What> {
     } else {
         std::env::current_dir()?.join(p)
     };
-    let path = procscope_read::realpath::lexical(abs.as_os_str().as_encoded_bytes());
-    let mut paths = vec![path.clone()];
-    // Symlinks on the way (/var/run → /run), as the kernel prints links:
-    // resolved with readlink, never through a FUSE, network or automount
-    // filesystem (the path as typed is kept either way).
-    if let Some(r) = root
+    let abs = abs.as_os_str().as_encoded_bytes().to_vec();
+    // Resolved the way the kernel does: symlinks followed first, `..`
+    // applied to what they lead to (`/x/l2/../passwd` with l2 → /etc/ssl
+    // is /etc/passwd) — with readlink only, never through a FUSE, network
+    // or automount filesystem. Lexical clean-up only where that stops.
+    let resolved = root
         .process(root.own_pid())
-        .and_then(|me| procscope_read::realpath::resolve(&me, &path))
+        .and_then(|me| procscope_read::realpath::resolve(&me, &abs))
         .ok()
-        .flatten()
-    {
-        if r != path {
-            paths.push(r);
-        }
-    }
+        .flatten();
+    let path = resolved.unwrap_or_else(|| procscope_read::realpath::lexical(&abs));
+    // The file's identity, when it can be had without risk: links are
+    // matched by (device, inode), not by text (a process in another mount
+    // namespace can hold a different file at the same path).
+    let stat = if procscope_read::realpath::may_hang_here(&path) {
+        None
+    } else {
+        let p2 = path.clone();
+        Some(
+            guard::once(opts.timeout, move || procscope_read::path_stat(&p2))
+                .map_err(|f| f.clone()),
+        )
+    };
+    let (target, missing) = match stat {
+        Some(Ok(st)) => (Some(st), false),
+        Some(Err(procscope_read::Failure::Gone)) => (None, true),
+        _ => (None, false),
+    };
     Ok(What::Path(PathMatch {
-        paths,
+        paths: vec![path],
         under: a.mount,
+        target,
+        missing,
     }))
 }
 
 /// Which links a path (and, with `--mount`, anything under it) matches.
 #[derive(Debug, Clone)]
 struct PathMatch {
-    /// The path as given (made absolute, `.`/`..` removed) and, when it
-    /// differs, with its symlinks resolved.
+    /// The path as the kernel resolves it (absolute, symlinks followed).
     paths: Vec<Vec<u8>>,
     under: bool,
+    /// The file's identity, when it could be had: text matches are then
+    /// confirmed by (device, inode).
+    target: Option<procscope_read::FdStat>,
+    /// No file is at the path: only a deleted file that had this name
+    /// can match (the kernel prints its link as `PATH (deleted)`).
+    missing: bool,
 }
 
 impl PathMatch {
+    /// Whether the link text can be the file (confirmed by identity later).
     fn matches(&self, l: &[u8]) -> bool {
-        let l = l.strip_suffix(b" (deleted)").unwrap_or(l);
+        if self.missing {
+            return self.paths.iter().any(|path| {
+                l.strip_suffix(b" (deleted)")
+                    .is_some_and(|p| p == path.as_slice() || (self.under && under(p, path)))
+            });
+        }
+        // The link as it is (a file may be *named* "x (deleted)"), or with
+        // the kernel's suffix for an unlinked file taken off.
+        let bare = l.strip_suffix(b" (deleted)");
         self.paths.iter().any(|path| {
-            l == path.as_slice()
-                || (self.under
-                    && (path.as_slice() == b"/"
-                        || (l.starts_with(path) && l.get(path.len()) == Some(&b'/'))))
+            [Some(l), bare]
+                .into_iter()
+                .flatten()
+                .any(|l| l == path.as_slice() || (self.under && under(l, path)))
         })
     }
+
+    /// Whether a file with identity `st` (in a process whose mount
+    /// namespace is ours when `same_ns`) is the file asked about: the same
+    /// (device, inode); with --mount, on the same filesystem, or under the
+    /// path in our own mount namespace (submounts).
+    fn is(&self, st: &procscope_read::FdStat, same_ns: bool) -> bool {
+        if self.missing {
+            return st.nlink == 0;
+        }
+        match &self.target {
+            Some(t) if self.under => same_ns || st.dev == t.dev,
+            Some(t) => st.dev == t.dev && st.ino == t.ino,
+            None => true,
+        }
+    }
+}
+
+/// `l` is `path` or below it.
+fn under(l: &[u8], path: &[u8]) -> bool {
+    path == b"/" || l == path || (l.starts_with(path) && l.get(path.len()) == Some(&b'/'))
 }
 
 type ProtoAddr = (Option<&'static str>, Option<std::net::IpAddr>);
@@ -185,16 +234,71 @@ fn unix_sockets_at(root: &ProcRoot, m: &PathMatch) -> Vec<u64> {
         .collect()
 }
 
-/// `:PORT`, `tcp:PORT`, `udp:PORT`, `ADDR:PORT`, `[V6]:PORT`.
-fn port_spec(w: &str) -> Option<(ProtoAddr, u16)> {
-    let (head, port) = w.rsplit_once(':')?;
-    let port: u16 = port.parse().ok()?;
+/// `:PORT`, `tcp:PORT`, `udp:PORT`, `ADDR:PORT`, `[V6]:PORT`. `None`:
+/// not a port (a path); an error when it is one, but a wrong one.
+fn port_spec(w: &str) -> Result<Option<(ProtoAddr, u16)>, UsageError> {
+    let Some((head, port)) = w.rsplit_once(':') else {
+        return Ok(None);
+    };
     let head = head.trim_start_matches('[').trim_end_matches(']');
-    match head {
-        "" => Some(((None, None), port)),
-        "tcp" => Some(((Some("tcp"), None), port)),
-        "udp" => Some(((Some("udp"), None), port)),
-        ip => ip.parse().ok().map(|ip| ((None, Some(ip)), port)),
+    let proto = match head {
+        "" => (None, None),
+        "tcp" => (Some("tcp"), None),
+        "udp" => (Some("udp"), None),
+        ip => match ip.parse() {
+            Ok(ip) => (None, Some(ip)),
+            Err(_) => return Ok(None),
+        },
+    };
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 => Ok(Some((proto, p))),
+        _ => Err(UsageError(format!(
+            "`{}`: a port is a number from 1 to 65535 (:PORT, tcp:PORT, udp:PORT, ADDR:PORT)",
+            escape(w.as_bytes())
+        ))),
+    }
+}
+
+/// For each item, whether it is the file asked about: its identity read
+/// through the process's magic link (`fd/N`, `cwd`, `root`, `exe`,
+/// `map_files/A-B`) from the kernel's cache, under the deadline. An item
+/// whose identity cannot be read is kept (it matched by name).
+fn confirm(
+    root: &ProcRoot,
+    opts: guard::Options,
+    m: &PathMatch,
+    items: Vec<(i32, String)>,
+) -> Vec<bool> {
+    let own_ns = root
+        .process(root.own_pid())
+        .and_then(|d| d.readlink(c"ns/mnt"))
+        .ok();
+    let r2 = root.clone();
+    let m2 = m.clone();
+    guard::run(
+        items,
+        opts,
+        move |(pid, name): (i32, String), ctx: &guard::Ctx<(), bool>| {
+            let Ok(dir) = r2.process(pid) else {
+                return true;
+            };
+            let same_ns = own_ns.is_some() && dir.readlink(c"ns/mnt").ok() == own_ns;
+            match ctx.guarded(|| dir.link_stat(&name)) {
+                Ok(st) => m2.is(&st, same_ns),
+                Err(_) => true,
+            }
+        },
+    )
+    .into_iter()
+    .map(|f| f.rest.unwrap_or(true))
+    .collect()
+}
+
+/// The `map_files/` name or link name of a use.
+fn use_link(u: &fdscan::Use) -> String {
+    match u.range {
+        Some((a, b)) => format!("map_files/{a:x}-{b:x}"),
+        None => u.what.to_string(),
     }
 }
 
@@ -205,7 +309,7 @@ pub fn run(g: &Global, a: &WhoHasArgs) -> anyhow::Result<Exit> {
         timeout: (!g.timeout.is_zero()).then_some(g.timeout),
         ..guard::Options::default()
     };
-    let what = parse_what(a, &root)?;
+    let what = parse_what(a, &root, opts)?;
     let holders: Vec<Holder> = match &what {
         What::Inodes(i) if i.is_empty() => Vec::new(),
         What::Inodes(i) => fdscan::scan(&root, opts, fdscan::inode_filter(i.clone())),
@@ -253,6 +357,34 @@ pub fn run(g: &Global, a: &WhoHasArgs) -> anyhow::Result<Exit> {
         let n = holders.len();
         (holders, vec![None; n])
     };
+    // Text matches confirmed by identity (another mount namespace's file
+    // at the same path, a file replaced since, a file *named* "x (deleted)").
+    let mut not_same = 0usize;
+    let holders: Vec<Holder> = match &what {
+        What::Path(m) if m.target.is_some() || m.missing => {
+            // Only links to paths: a unix socket bound at the path shows
+            // as socket:[INODE] and was matched by its inode already.
+            let (paths, sockets): (Vec<Holder>, Vec<Holder>) = holders
+                .into_iter()
+                .partition(|h| h.link.0.starts_with(b"/"));
+            let items = paths
+                .iter()
+                .map(|h| (h.pid, format!("fd/{}", h.fd)))
+                .collect();
+            let ok = confirm(&root, opts, m, items);
+            let holders: Vec<Holder> = sockets.into_iter().chain(paths).collect();
+            let ok: Vec<bool> = std::iter::repeat_n(true, holders.len() - ok.len())
+                .chain(ok)
+                .collect();
+            not_same += ok.iter().filter(|k| !**k).count();
+            holders
+                .into_iter()
+                .zip(ok)
+                .filter_map(|(h, k)| k.then_some(h))
+                .collect()
+        }
+        _ => holders,
+    };
     // A path is also used as a working directory, root, executable or
     // mapped file (what keeps a mount busy as often as an open fd).
     let uses: Vec<fdscan::Use> = match &what {
@@ -274,19 +406,22 @@ pub fn run(g: &Global, a: &WhoHasArgs) -> anyhow::Result<Exit> {
         .collect(),
         What::Inodes(_) => Vec::new(),
     };
+    let uses: Vec<fdscan::Use> = match &what {
+        What::Path(m) if m.target.is_some() || m.missing => {
+            let items = uses.iter().map(|u| (u.pid, use_link(u))).collect();
+            let ok = confirm(&root, opts, m, items);
+            not_same += ok.iter().filter(|k| !**k).count();
+            uses.into_iter()
+                .zip(ok)
+                .filter_map(|(u, k)| k.then_some(u))
+                .collect()
+        }
+        _ => uses,
+    };
     // Deleted means no link left here too; sizes through exe or map_files/
     // (CAP_SYS_ADMIN), from the cached inode, under the deadline.
     let (uses, use_sizes): (Vec<fdscan::Use>, Vec<Option<u64>>) = if matches!(what, What::Deleted) {
-        let items: Vec<(i32, String)> = uses
-            .iter()
-            .map(|u| {
-                let name = match u.range {
-                    Some((a, b)) => format!("map_files/{a:x}-{b:x}"),
-                    None => u.what.to_string(),
-                };
-                (u.pid, name)
-            })
-            .collect();
+        let items: Vec<(i32, String)> = uses.iter().map(|u| (u.pid, use_link(u))).collect();
         let r2 = root.clone();
         let stats: Vec<Option<procscope_read::FdStat>> = guard::run(
             items,
@@ -432,6 +567,22 @@ pub fn run(g: &Global, a: &WhoHasArgs) -> anyhow::Result<Exit> {
         t.write(&mut out, output::term_width(), true)?;
     }
     out.flush()?;
+    if not_same > 0 && !g.json {
+        output::warn(&format!(
+            "{not_same} {} with this path left out: a different file (another mount namespace's, or one replaced since)",
+            if not_same == 1 { "link" } else { "links" }
+        ));
+    }
+    if let What::Path(m) = &what {
+        if m.missing && rows.is_empty() {
+            let p = m.paths.first().map(Vec::as_slice).unwrap_or_default();
+            return Err(UsageError(format!(
+                "no such file or directory: {} (and no process holds a deleted file of that name)",
+                escape(p)
+            ))
+            .into());
+        }
+    }
     Ok(if rows.is_empty() {
         Exit::NoMatch
     } else {
@@ -446,11 +597,13 @@ mod tests {
     #[test]
     fn a_path_matches_itself_and_with_mount_what_is_under_it() {
         let m = PathMatch {
-            paths: vec![b"/var/run".to_vec(), b"/run".to_vec()],
+            paths: vec![b"/run".to_vec()],
             under: false,
+            target: None,
+            missing: false,
         };
         assert!(m.matches(b"/run"));
-        assert!(m.matches(b"/var/run (deleted)"));
+        assert!(m.matches(b"/run (deleted)"));
         assert!(!m.matches(b"/run/x"));
         let m = PathMatch { under: true, ..m };
         assert!(m.matches(b"/run/x"));
@@ -458,7 +611,34 @@ mod tests {
         let all = PathMatch {
             paths: vec![b"/".to_vec()],
             under: true,
+            target: None,
+            missing: false,
         };
         assert!(all.matches(b"/anything"));
+        // Nothing at the path: only a deleted file of that name.
+        let gone = PathMatch {
+            paths: vec![b"/tmp/x".to_vec()],
+            under: false,
+            target: None,
+            missing: true,
+        };
+        assert!(gone.matches(b"/tmp/x (deleted)"));
+        assert!(!gone.matches(b"/tmp/x"));
+    }
+
+    #[test]
+    fn ports_are_checked() {
+        assert!(port_spec(":99999").is_err());
+        assert!(port_spec("tcp:abc").is_err());
+        assert!(port_spec(":0").is_err());
+        assert!(matches!(
+            port_spec("udp:53"),
+            Ok(Some(((Some("udp"), None), 53)))
+        ));
+        assert!(matches!(port_spec("/tmp/a:b"), Ok(None)));
+        assert!(matches!(
+            port_spec("[::1]:8080"),
+            Ok(Some(((None, Some(_)), 8080)))
+        ));
     }
 }

@@ -37,9 +37,23 @@ pub fn run(g: &Global, a: &WhyArgs) -> anyhow::Result<Exit> {
         }
     }
     if found.is_empty() {
-        output::warn(&targets::no_match(&a.target));
+        output::warn(&targets::no_match(&root, &a.target));
         return Ok(Exit::NoMatch);
     }
+    // Nothing could be told about any target (every thread's system call
+    // refused): an error, not an answer.
+    let told = |w: &why::Why| {
+        w.processes.first().is_some_and(|p| {
+            p.groups
+                .iter()
+                .any(|g| !matches!(g.wait, why::Wait::Unknown { .. }))
+        })
+    };
+    let exit = if found.iter().any(told) {
+        Exit::Success
+    } else {
+        Exit::Failed
+    };
     let mut out = output::stdout(g.color);
     if g.json {
         procscope_render::json::write_document(
@@ -48,7 +62,7 @@ pub fn run(g: &Global, a: &WhyArgs) -> anyhow::Result<Exit> {
             &serde_json::json!({ "processes": found }),
         )?;
         out.flush()?;
-        return Ok(Exit::Success);
+        return Ok(exit);
     }
     for (i, w) in found.iter().enumerate() {
         if i > 0 {
@@ -57,7 +71,7 @@ pub fn run(g: &Global, a: &WhyArgs) -> anyhow::Result<Exit> {
         human(&mut out, w)?;
     }
     out.flush()?;
-    Ok(Exit::Success)
+    Ok(exit)
 }
 
 fn name(w: &Why, pid: i32) -> String {

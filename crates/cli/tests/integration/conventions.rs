@@ -8,6 +8,16 @@ use std::time::Duration;
 #[test]
 fn exit_codes() {
     let r = run(&["ps", "no-process-is-named-like-this-xyz"]);
+    assert_eq!(
+        (r.status, r.out().as_str(), r.stderr.as_str()),
+        (
+            1,
+            "",
+            "procscope: warning: no process matches the selection\n"
+        )
+    );
+    // --pids is for scripts: silent, like pgrep.
+    let r = run(&["ps", "--pids", "no-process-is-named-like-this-xyz"]);
     assert_eq!((r.status, r.out().as_str(), r.stderr.as_str()), (1, "", ""));
     let r = run(&["ps", "--json", "no-process-is-named-like-this-xyz"]);
     assert_eq!(r.status, 1);

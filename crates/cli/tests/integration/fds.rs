@@ -426,9 +426,9 @@ fn who_has_files_ports_pipes_and_deleted_files() {
     assert!(line.contains(" rw ") && line.contains(" 0 "), "{line}");
     assert!(line.trim_start().starts_with(&pid), "{line}");
 
-    // Nobody: exit 1, nothing printed.
+    // No such file (and no deleted one of that name): an error.
     let r = run(&["who-has", "/nonexistent/procscope-nothing"]);
-    assert_eq!((r.status, r.out().as_str()), (1, ""));
+    assert_eq!((r.status, r.out().as_str()), (2, ""));
     let r = run(&["who-has"]);
     assert_eq!(r.status, 2);
 }

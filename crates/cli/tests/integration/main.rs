@@ -10,6 +10,7 @@
 )]
 
 mod conventions;
+mod exit_codes;
 mod fds;
 mod fds_self;
 mod fixtures;
@@ -25,4 +26,5 @@ mod show_fixtures;
 mod stack;
 mod support;
 mod text;
+mod whohas_identity;
 mod why;

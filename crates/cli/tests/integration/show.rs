@@ -398,8 +398,13 @@ fn show_of_self_started_process_has_every_section() {
     assert!(p["state"]["cpu_percent"].as_f64().is_some());
     // Unknown sections are a usage error.
     assert_eq!(run(&["show", "-s", "nope", &t.pid_s()]).status, 2);
-    // Nothing matched.
-    assert_eq!(run(&["show", "999999999"]).status, 1);
+    // Nothing matched: a PID that was, but is no more.
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    let gone_pid = gone.id().to_string();
+    gone.wait().unwrap();
+    assert_eq!(run(&["show", &gone_pid]).status, 1);
+    // Not a PID at all: an error.
+    assert_eq!(run(&["show", "999999999"]).status, 2);
     // maps -x has sizes per mapping; plain maps does not read smaps.
     let x = process(&run(&["maps", "-x", "--json", &t.pid_s()]));
     assert!(x["maps"][0]["rss"].is_u64());

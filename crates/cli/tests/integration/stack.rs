@@ -64,9 +64,10 @@ fn threads_are_grouped_by_state_syscall_and_stack() {
     // People: the group lines.
     let out = run(&["stack", &t.pid_s()]).out();
     assert_terminal_safe(&out);
-    assert!(out.contains("  8 × S (sleeping) in futex  ["), "{out}");
+    // (" for Ns" follows once the threads have slept a second or more.)
+    assert!(out.contains("  8 × S (sleeping) in futex "), "{out}");
     assert!(
-        out.contains("  4 × S (sleeping) in clock_nanosleep  ["),
+        out.contains("  4 × S (sleeping) in clock_nanosleep "),
         "{out}"
     );
     assert!(out.contains("      syscall futex(0x"), "{out}");
@@ -115,7 +116,9 @@ fn without_privileges_everything_else_is_shown_and_the_missing_part_is_named() {
         .unwrap();
     let out = String::from_utf8_lossy(&o.stdout);
     let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(0), "{err}");
+    // Neither system calls nor kernel stacks could be read: exit 2, with
+    // what could be read still shown.
+    assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(out.contains("1 × S (sleeping) in ?(denied)"), "{out}");
     // The state still comes through; wchan reads as 0 without ptrace
     // rights (proc_pid_wchan()), and the ABI needs the exe link.
