@@ -125,7 +125,44 @@ pub fn likely_cause(frames: &[&[u8]], wchan: Option<&[u8]>) -> &'static str {
             .chain(wchan.iter())
             .any(|f| f.starts_with(p) || f.windows(p.len()).any(|w| w == p))
     };
-    if has(b"fuse_") {
+    // Reading another process's memory (/proc/PID/mem, cmdline, environ:
+    // access_remote_vm under that process's mmap_lock) and faulting one
+    // of its file pages in: the lock stays held until the page comes.
+    let remote_vm = has(b"access_remote_vm") || has(b"get_user_pages");
+    let faulting = has(b"filemap_fault") || has(b"handle_mm_fault") || has(b"folio_wait");
+    // Waiting for a process's memory-map lock: mmap/munmap/mprotect/brk
+    // (write) or a fault or /proc reader (read) queued behind a holder.
+    let mmap_lock = (has(b"rwsem_down_write_slowpath") || has(b"rwsem_down_read_slowpath"))
+        && (has(b"mmap")
+            || has(b"munmap")
+            || has(b"mprotect")
+            || has(b"brk")
+            || has(b"lock_mm_and_find_vma")
+            || has(b"access_remote_vm")
+            || has(b"mm_access")
+            || has(b"proc_pid_cmdline_read")
+            || has(b"environ_read")
+            || has(b"m_start"))
+        // mmap & co. sleeping in their own frame: the lock itself
+        // (mmap_write_lock_killable; the rwsem frames are not shown).
+        || frames.first().or(wchan.as_ref()).is_some_and(|f| {
+            [
+                &b"vm_mmap_pgoff"[..],
+                b"__vm_munmap",
+                b"vm_munmap",
+                b"do_mprotect_pkey",
+                b"__do_sys_brk",
+                b"__do_sys_mremap",
+                b"do_madvise",
+            ]
+            .iter()
+            .any(|p| f.starts_with(p))
+        });
+    if remote_vm && faulting {
+        "holding a process's memory-map lock while faulting in a page of one of its mapped files: that file's filesystem is not answering (every reader of the process's cmdline, environ or maps, and its own mmap, wait behind this)"
+    } else if mmap_lock {
+        "waiting for a process's memory-map lock (mmap_lock), held by a thread stuck in a page fault (look in this report for a task holding it)"
+    } else if has(b"fuse_") {
         "a FUSE filesystem (its daemon is not answering)"
     } else if has(b"nfs") || has(b"rpc_") {
         "NFS (the server is not answering)"
@@ -173,6 +210,34 @@ pub fn likely_cause(frames: &[&[u8]], wchan: Option<&[u8]>) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn memory_lock_holders_and_waiters() {
+        let holder: &[&[u8]] = &[
+            b"filemap_fault+0xac0/0x1700",
+            b"__do_fault",
+            b"handle_mm_fault",
+            b"__get_user_pages",
+            b"get_user_pages_remote",
+            b"__access_remote_vm",
+            b"mem_rw",
+        ];
+        assert!(
+            likely_cause(holder, Some(b"filemap_fault"))
+                .starts_with("holding a process's memory-map lock")
+        );
+        let waiter: &[&[u8]] = &[b"vm_mmap_pgoff+0xe9/0x230", b"do_syscall_64"];
+        assert!(
+            likely_cause(waiter, Some(b"vm_mmap_pgoff"))
+                .starts_with("waiting for a process's memory-map lock")
+        );
+        let reader: &[&[u8]] = &[
+            b"rwsem_down_read_slowpath",
+            b"down_read_killable",
+            b"proc_pid_cmdline_read",
+        ];
+        assert!(likely_cause(reader, None).starts_with("waiting for a process's memory-map lock"));
+    }
 
     #[test]
     fn causes() {

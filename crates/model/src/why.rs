@@ -575,7 +575,14 @@ fn classify(
                 let remote = fs_type
                     .as_ref()
                     .is_some_and(|t| procscope_parse::mountinfo::may_hang(t.as_slice()));
-                if remote || state == Some(TaskState::DiskSleep) {
+                // procfs answers from memory: a wait on /proc/PID/mem,
+                // cmdline or environ is a wait for that process's memory
+                // (its lock, or a page fault in its mappings), which the
+                // kernel frames tell.
+                let procfs = fs_type.as_ref().is_some_and(|t| t.as_slice() == b"proc");
+                if procfs {
+                    kernel()
+                } else if remote || state == Some(TaskState::DiskSleep) {
                     let is_fuse = fs_type
                         .as_ref()
                         .is_some_and(|t| t.as_slice().starts_with(b"fuse"));

@@ -323,9 +323,12 @@ fn group_cause(frames: &[&[u8]], wchan: Option<&[u8]>, res: &[Resource]) -> Stri
         let h: Vec<&str> = holders.iter().map(|s| s.as_str()).collect();
         return format!("a file lock on {} held by {}", r.what, h.join(", "));
     }
+    // procfs answers from memory: a task reading /proc/PID/mem waits for
+    // that process, not for /proc.
     let mut mounts: Vec<(String, String)> = res
         .iter()
         .filter_map(|r| Some((r.mount.clone()?, r.fs_type.clone()?)))
+        .filter(|(_, t)| t != "proc")
         .collect();
     mounts.sort();
     mounts.dedup();

@@ -481,3 +481,49 @@ fn stack_and_why_finish_when_a_sleepers_memory_is_locked() {
         assert!(r.out().contains("clock_nanosleep"), "{args:?}: {}", r.out());
     }
 }
+
+#[test]
+fn why_and_hung_name_the_memory_lock_not_proc() {
+    let h = mem_lock_hang();
+    let pid = h.target.pid_s();
+    let r = run_with(
+        &["--timeout", "300ms", "why", "--json", &pid],
+        &[],
+        Duration::from_secs(10),
+    );
+    let v = r.json();
+    let groups = v["processes"][0]["processes"][0]["groups"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let verdicts: Vec<String> = groups
+        .iter()
+        .map(|g| g["verdict"].as_str().unwrap().to_string())
+        .collect();
+    let all = verdicts.join("\n");
+    assert!(!all.contains("/proc"), "blames /proc:\n{all}");
+    assert!(
+        !all.contains("not answering: ") || all.contains("memory-map lock"),
+        "{all}"
+    );
+    assert!(
+        verdicts
+            .iter()
+            .any(|v| v.contains("holding a process's memory-map lock while faulting in a page")),
+        "the reader of /proc/PID/mem is the lock's holder:\n{all}"
+    );
+    assert!(
+        verdicts
+            .iter()
+            .any(|v| v.contains("waiting for a process's memory-map lock")),
+        "the mmap caller waits for the lock:\n{all}"
+    );
+    let r = run_with(
+        &["--timeout", "300ms", "hung", "--window", "300ms"],
+        &[],
+        Duration::from_secs(10),
+    );
+    let out = r.out();
+    assert!(!out.contains("(proc)"), "{out}");
+    assert!(out.contains("memory-map lock"), "{out}");
+}
