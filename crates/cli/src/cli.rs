@@ -17,8 +17,12 @@ Examples:
   procscope fds 1234                every fd decoded, with who holds the other end
   procscope who-has :8080           who has this port (or a file, a pipe, deleted files)
 
-Exit status: 0 success, 1 nothing matched, 2 usage or fatal error.
-Reads that can hang on a stuck process (command lines, environments, memory
+Exit status, for every command: 0 found (something was shown), 1 nothing
+matched (no process, variable, fd or holder; a message on stderr says so,
+except ps --pids), 2 an error: bad usage, or nothing that was asked for could
+be read (denied, timed out) — the message says what would allow it.
+What could not be read within a listing is named once on stderr (and under
+`unreadable` in JSON). Reads that can hang on a stuck process (command lines, environments, memory
 maps) give up after --timeout and say so; procscope itself never hangs.";
 
 /// What is this process doing, and why is it stuck? Straight from /proc.

@@ -3,8 +3,8 @@
 
 use crate::bytes::Bytes;
 use procscope_parse::fdlink::{FdLink, classify};
-use procscope_read::ProcRoot;
 use procscope_read::guard::{self, Ctx};
+use procscope_read::{Failure, ProcRoot};
 
 /// One fd of one process.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,10 +25,20 @@ pub fn scan(
     opts: guard::Options,
     keep: impl Fn(&[u8]) -> bool + Send + Sync + 'static,
 ) -> Vec<Holder> {
+    scan_reporting(root, opts, keep).0
+}
+
+/// [`scan`], also saying which processes could not be looked into and
+/// why (denied, mostly: another user's processes without privilege).
+pub fn scan_reporting(
+    root: &ProcRoot,
+    opts: guard::Options,
+    keep: impl Fn(&[u8]) -> bool + Send + Sync + 'static,
+) -> (Vec<Holder>, Vec<(i32, Failure)>) {
     let Ok(pids) = root.pids() else {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     };
-    scan_pids(root, opts, pids, keep)
+    scan_pids_reporting(root, opts, pids, keep)
 }
 
 /// [`scan`] over the processes `pids` only.
@@ -38,17 +48,30 @@ pub fn scan_pids(
     pids: Vec<i32>,
     keep: impl Fn(&[u8]) -> bool + Send + Sync + 'static,
 ) -> Vec<Holder> {
+    scan_pids_reporting(root, opts, pids, keep).0
+}
+
+fn scan_pids_reporting(
+    root: &ProcRoot,
+    opts: guard::Options,
+    pids: Vec<i32>,
+    keep: impl Fn(&[u8]) -> bool + Send + Sync + 'static,
+) -> (Vec<Holder>, Vec<(i32, Failure)>) {
     let root = root.clone();
     let mut out = Vec::new();
+    let mut unreadable = Vec::new();
+    let order = pids.clone();
     guard::run_ordered(
         pids,
         opts,
-        move |pid: i32, _ctx: &Ctx<(), Vec<Holder>>| {
-            let Ok(dir) = root.process(pid) else {
-                return Vec::new();
+        move |pid: i32, _ctx: &Ctx<(), Result<Vec<Holder>, Failure>>| {
+            let dir = match root.process(pid) {
+                Ok(d) => d,
+                Err(Failure::Gone) => return Ok(Vec::new()),
+                Err(f) => return Err(f),
             };
             let mut v = Vec::new();
-            let _ = dir.fd_links(|fd, link| {
+            let r = dir.fd_links(|fd, link| {
                 if keep(link) {
                     v.push(Holder {
                         pid,
@@ -57,16 +80,32 @@ pub fn scan_pids(
                     });
                 }
             });
+            match r {
+                Ok(()) | Err(Failure::Gone) => {}
+                // Kernel threads have no fds: their refusal hides nothing.
+                Err(_) if is_kernel_thread(&dir) => {}
+                Err(f) => return Err(f),
+            }
             v.sort_by_key(|h| h.fd);
-            v
+            Ok(v)
         },
-        |_, f| {
-            if let Ok(v) = f.rest {
-                out.extend(v);
+        |i, f| match f.rest {
+            Ok(Ok(v)) => out.extend(v),
+            Ok(Err(e)) | Err(e) => {
+                unreadable.push((order.get(i).copied().unwrap_or_default(), e));
             }
         },
     );
-    out
+    (out, unreadable)
+}
+
+/// Whether `dir` is a kernel thread (`PF_KTHREAD` in `stat`, which anyone
+/// may read).
+fn is_kernel_thread(dir: &procscope_read::ProcDir) -> bool {
+    let mut b = Vec::new();
+    dir.read(c"stat", &mut b, procscope_read::cap::RECORD)
+        .is_ok()
+        && procscope_parse::stat::Stat::parse(&b).is_ok_and(|s| s.is_kernel_thread())
 }
 
 /// Keeps links to pipes and sockets with these inodes.

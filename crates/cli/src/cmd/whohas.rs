@@ -310,25 +310,30 @@ pub fn run(g: &Global, a: &WhoHasArgs) -> anyhow::Result<Exit> {
         ..guard::Options::default()
     };
     let what = parse_what(a, &root, opts)?;
-    let holders: Vec<Holder> = match &what {
-        What::Inodes(i) if i.is_empty() => Vec::new(),
-        What::Inodes(i) => fdscan::scan(&root, opts, fdscan::inode_filter(i.clone())),
+    let (holders, unreadable): (Vec<Holder>, Vec<(i32, procscope_read::Failure)>) = match &what {
+        What::Inodes(i) if i.is_empty() => (Vec::new(), Vec::new()),
+        What::Inodes(i) => fdscan::scan_reporting(&root, opts, fdscan::inode_filter(i.clone())),
         What::Path(m) => {
             let m = m.clone();
             // A unix socket bound at the path (or under it): its fds show
             // as socket:[INODE], not as the path.
             let sockets = unix_sockets_at(&root, &m);
-            fdscan::scan(&root, opts, move |l: &[u8]| {
+            fdscan::scan_reporting(&root, opts, move |l: &[u8]| {
                 if let FdLink::Socket(i) = classify(l) {
                     return sockets.contains(&i);
                 }
                 m.matches(l)
             })
         }
-        What::Deleted => fdscan::scan(&root, opts, |l: &[u8]| {
+        What::Deleted => fdscan::scan_reporting(&root, opts, |l: &[u8]| {
             l.starts_with(b"/") && l.ends_with(b" (deleted)") && !l.starts_with(b"/memfd:")
         }),
     };
+    let own_pid = root.own_pid();
+    let unreadable: Vec<(i32, procscope_read::Failure)> = unreadable
+        .into_iter()
+        .filter(|(p, _)| *p != own_pid)
+        .collect();
     // Deleted means no link left (a name that was unlinked while another
     // hard link remains frees nothing): link count and size through the fd
     // link, from the kernel's cached inode, under the deadline.
@@ -528,10 +533,14 @@ pub fn run(g: &Global, a: &WhoHasArgs) -> anyhow::Result<Exit> {
             .iter()
             .map(|r| serde_json::json!({"pid": r.pid, "comm": r.comm, "user": r.user, "use": r.what, "fd": r.fd, "mode": r.mode, "link": r.link, "size": r.size}))
             .collect();
+        let skipped: Vec<serde_json::Value> = unreadable
+            .iter()
+            .map(|(pid, f)| serde_json::json!({"pid": pid, "error": f}))
+            .collect();
         procscope_render::json::write_document(
             &mut out,
             "who-has",
-            &serde_json::json!({ "holders": v }),
+            &serde_json::json!({ "holders": v, "unreadable": skipped }),
         )?;
     } else if !rows.is_empty() {
         let deleted = matches!(what, What::Deleted);
@@ -567,6 +576,18 @@ pub fn run(g: &Global, a: &WhoHasArgs) -> anyhow::Result<Exit> {
         t.write(&mut out, output::term_width(), true)?;
     }
     out.flush()?;
+    if !unreadable.is_empty() && !g.json {
+        let mut why: Vec<String> = unreadable.iter().map(|(_, f)| f.to_string()).collect();
+        why.sort();
+        why.dedup();
+        let n = unreadable.len();
+        output::warn(&format!(
+            "the fds of {n} {} could not be read, so {} not included: {}",
+            if n == 1 { "process" } else { "processes" },
+            if n == 1 { "it is" } else { "they are" },
+            why.join("; ")
+        ));
+    }
     if not_same > 0 && !g.json {
         output::warn(&format!(
             "{not_same} {} with this path left out: a different file (another mount namespace's, or one replaced since)",

@@ -85,3 +85,24 @@ fn a_number_is_always_a_pid() {
         }
     }
 }
+
+#[test]
+fn who_has_says_which_processes_it_could_not_look_into() {
+    let _t = start_kit(&["sleep"]);
+    let (code, _out, err) = as_nobody(&["who-has", "--deleted"]);
+    assert!(code == 0 || code == 1, "{err}");
+    assert!(
+        err.contains("could not be read, so") && err.contains("denied"),
+        "{err}"
+    );
+    let (_, out, _) = as_nobody(&["who-has", "--json", "/usr/bin/env"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(!v["unreadable"].as_array().unwrap().is_empty(), "{v:#}");
+    // Kernel threads have no fds: not counted as unreadable.
+    let kthreadd_listed = v["unreadable"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|u| u["pid"] == 2);
+    assert!(!kthreadd_listed, "{v:#}");
+}
