@@ -12,7 +12,7 @@ use std::ffi::OsStr;
 use std::os::fd::{AsRawFd, IntoRawFd};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 /// The fd that is a pipe's read end (no writer left) or the FUSE file.
 pub const PIPE_FD: i32 = 50;
@@ -28,29 +28,9 @@ struct FlushFs {
     held: Mutex<Vec<fuser::ReplyEmpty>>,
 }
 
+/// The same attributes as the hung filesystem's (a directory, files).
 fn attr(ino: u64) -> fuser::FileAttr {
-    let dir = ino == ROOT;
-    fuser::FileAttr {
-        ino: fuser::INodeNo(ino),
-        size: 0,
-        blocks: 0,
-        atime: UNIX_EPOCH,
-        mtime: UNIX_EPOCH,
-        ctime: UNIX_EPOCH,
-        crtime: UNIX_EPOCH,
-        kind: if dir {
-            fuser::FileType::Directory
-        } else {
-            fuser::FileType::RegularFile
-        },
-        perm: if dir { 0o755 } else { 0o644 },
-        nlink: if dir { 2 } else { 1 },
-        uid: 0,
-        gid: 0,
-        rdev: 0,
-        flags: 0,
-        blksize: 4096,
-    }
+    super::attr(ino)
 }
 
 impl fuser::Filesystem for FlushFs {
