@@ -219,11 +219,12 @@ pub struct CmdlineArgs {
     /// A PID, or a regex on process names (every match is shown).
     pub target: String,
 
-    /// The exact bytes, NUL-separated, as /proc/PID/cmdline holds them (for xargs -0).
+    /// The exact bytes, NUL-separated, as /proc/PID/cmdline holds them (for
+    /// xargs -0). Needs TARGET to match one process.
     #[arg(short = '0', long, conflicts_with_all = ["hex", "shell"])]
     pub raw: bool,
 
-    /// A hex dump (like xxd).
+    /// A hex dump (like xxd); with several matches, each under a title line.
     #[arg(long, conflicts_with = "shell")]
     pub hex: bool,
 

@@ -418,3 +418,51 @@ fn env_diff_against_another_process_and_our_own_environment() {
     assert_eq!(r.status, 2, "{}", r.stderr);
     assert!(r.stderr.contains("give a PID"), "{}", r.stderr);
 }
+
+#[test]
+fn cmdline_hex_dumps_every_match_under_a_title() {
+    // Two processes with one unique name: the README's `cmdline --hex nginx`.
+    let name = format!("hx{}", std::process::id());
+    let a = start_kit(&["name", &hex(name.as_bytes())]);
+    let b = start_kit(&["name", &hex(name.as_bytes())]);
+    let pattern = format!("^{name}$");
+    let r = run(&["cmdline", "--hex", &pattern]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let out = r.out();
+    assert_terminal_safe(&out);
+    let (lo, hi) = (a.pid().min(b.pid()), a.pid().max(b.pid()));
+    let blocks: Vec<&str> = out.split("\n\n").collect();
+    assert_eq!(blocks.len(), 2, "{out}");
+    for (block, pid) in blocks.iter().zip([lo, hi]) {
+        let mut lines = block.lines();
+        assert_eq!(
+            lines.next(),
+            Some(format!("PID {pid} ({name}):").as_str()),
+            "{out}"
+        );
+        let dump: String = lines.collect::<Vec<_>>().join("\n");
+        assert!(dump.starts_with("00000000: "), "{out}");
+        let file = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+        // The dump's text column, reassembled, is the command line.
+        let text: String = dump.lines().map(|l| &l[51..]).collect();
+        let want: String = file
+            .iter()
+            .map(|&c| {
+                if (0x20..0x7f).contains(&c) {
+                    c as char
+                } else {
+                    '.'
+                }
+            })
+            .collect();
+        assert_eq!(text, want, "{out}");
+    }
+    // The exact bytes of several processes would run together: one only.
+    let r = run(&["cmdline", "--raw", &pattern]);
+    assert_eq!(r.status, 2);
+    assert!(
+        r.stderr.contains("--raw needs one; give a PID"),
+        "{}",
+        r.stderr
+    );
+}
