@@ -192,7 +192,8 @@ pub struct PsArgs {
 
     /// Sort by these keys, comma-separated; prefix - for descending
     /// (pid, ppid, user, uid, state, threads, rss, vsz, cpu, start, elapsed, comm, command, nice, pri).
-    #[arg(long, value_name = "KEYS")]
+    /// `--sort -rss` and `--sort=-rss` are the same.
+    #[arg(long, value_name = "KEYS", allow_hyphen_values = true)]
     pub sort: Option<String>,
 
     /// One row per thread.

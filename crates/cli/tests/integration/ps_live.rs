@@ -320,3 +320,36 @@ fn a_process_whose_leader_exited_is_alive_not_defunct() {
     // Not a zombie for --state either.
     assert_eq!(run(&["ps", "--state", "Z", "-p", &pid]).status, 1);
 }
+
+#[test]
+fn sort_takes_a_descending_key_as_the_next_word() {
+    // `--sort -rss` (as ps users type it) and `--sort=-rss` are the same.
+    let t = start_kit(&["sleep"]);
+    let pids = format!("1,{}", t.pid_s());
+    for args in [
+        &["ps", "--pids", "-p", &pids, "--sort", "-pid"][..],
+        &["ps", "--pids", "-p", &pids, "--sort=-pid"],
+    ] {
+        let r = run(args);
+        assert_eq!(r.status, 0, "{args:?}: {}", r.stderr);
+        assert_eq!(r.out(), format!("{}\n1\n", t.pid_s()), "{args:?}");
+    }
+    for args in [
+        &["ps", "--json", "--sort", "-rss"][..],
+        &["ps", "--json", "--sort=-rss"],
+    ] {
+        let r = run(args);
+        assert_eq!(r.status, 0, "{args:?}: {}", r.stderr);
+        let rss: Vec<u64> = r.json()["processes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| p["rss_bytes"].as_u64())
+            .collect();
+        assert!(rss.len() > 5, "{args:?}");
+        assert!(rss.windows(2).all(|w| w[0] >= w[1]), "{args:?}: {rss:?}");
+    }
+    // A key that is not one is still a usage error, with either form.
+    let r = run(&["ps", "--sort", "-bogus"]);
+    assert_eq!(r.status, 2, "{}", r.stderr);
+}
