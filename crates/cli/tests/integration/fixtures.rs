@@ -256,10 +256,21 @@ fn fixture_cmdline_explains_kernel_threads_zombies_and_rewritten_titles() {
     assert_eq!(r.status, 2);
     assert!(
         r.stderr
-            .contains("matches 2 processes (PIDs 1, 9): --raw and --hex need one"),
+            .contains("matches 2 processes (PIDs 1, 9): --raw needs one"),
         "{}",
         r.stderr
     );
+    // A hex dump of each, under its title.
+    let r = run(&["--proc-root", root, "cmdline", "--hex", "^(init|child)$"]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert!(
+        r.out().starts_with(
+            "PID 1 (init):\n00000000: 2f73 6269 6e2f 696e 6974 0073 706c 6173  /sbin/init.splas\n"
+        ),
+        "{}",
+        r.out()
+    );
+    assert!(r.out().contains("\n\nPID 9 ("), "{}", r.out());
     // environ missing in the fixture: gone between listing and reading.
     let r = run(&["--proc-root", root, "env", "--json", "1"]);
     assert_eq!(
