@@ -191,7 +191,8 @@ pub struct PsArgs {
     pub tree: bool,
 
     /// Sort by these keys, comma-separated; prefix - for descending
-    /// (pid, ppid, user, uid, state, threads, rss, vsz, cpu, start, elapsed, comm, command, nice, pri).
+    /// (pid, ppid, user, uid, state, threads, rss, vsz, cpu, start, elapsed, comm, command, nice,
+    /// pri, priority; see --columns).
     /// `--sort -rss` and `--sort=-rss` are the same.
     #[arg(long, value_name = "KEYS", allow_hyphen_values = true)]
     pub sort: Option<String>,
@@ -201,7 +202,12 @@ pub struct PsArgs {
     pub threads: bool,
 
     /// Columns to show, comma-separated (pid, tid, ppid, user, uid, state,
-    /// threads, rss, vsz, cpu, start, elapsed, nice, pri, pgrp, sid, tty, comm, command).
+    /// threads, rss, vsz, cpu, start, elapsed, nice, pri, priority, pgrp, sid, tty, comm,
+    /// command). As in procps: PRI (pri) is 39 minus the kernel's priority, so
+    /// larger runs first (nice 0 is 19, real-time priority 50 is 90); NI is `-`
+    /// for real-time, deadline and idle tasks. PRIORITY (priority) is the
+    /// kernel's own number, stat field 18 (20 + nice; -1 - the real-time
+    /// priority), which procps `-o priority` also shows, headed PRI.
     #[arg(short = 'o', long, value_name = "COLUMNS")]
     pub columns: Option<String>,
 
