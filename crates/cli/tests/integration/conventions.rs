@@ -117,3 +117,40 @@ fn help_completions_and_man_page() {
     assert!(r.out().contains(".TH procscope-ps"));
     assert!(r.out().contains("children\\-of"));
 }
+
+#[test]
+fn readme_points_only_at_files_in_the_repository() {
+    let top = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let readme = std::fs::read_to_string(top.join("README.md")).unwrap();
+    // Markdown link targets and `code` spans that name a file by path.
+    let mut paths: Vec<&str> = Vec::new();
+    for part in readme.split("](").skip(1) {
+        paths.extend(part.split(')').next());
+    }
+    for (i, part) in readme.split('`').enumerate() {
+        let looks_like_file = part.contains('/')
+            && !part.contains(' ')
+            && [".md", ".rs", ".sh", ".c", ".py", ".toml"]
+                .iter()
+                .any(|e| part.ends_with(e));
+        if i % 2 == 1 && looks_like_file {
+            paths.push(part);
+        }
+    }
+    assert!(paths.contains(&"docs/json.md"), "{paths:?}");
+    for p in paths.iter().filter(|p| !p.starts_with("http")) {
+        assert!(
+            !p.starts_with(".."),
+            "README points outside the repository: {p}"
+        );
+        assert!(top.join(p).exists(), "README points at a missing file: {p}");
+    }
+    // The first command builds a release binary: the README says how long.
+    let first = readme
+        .lines()
+        .skip_while(|l| !l.starts_with("cargo run --release"))
+        .take(2)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(first.contains("minutes"), "{first}");
+}
