@@ -4,6 +4,8 @@
 //! milliseconds, futex addresses and operations, lock commands, wait
 //! targets. Pointers' contents are not read (that needs ptrace).
 
+use procscope_parse::decode;
+
 /// How one argument is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Arg {
@@ -54,25 +56,6 @@ fn signature(name: &str) -> &'static [Arg] {
     }
 }
 
-fn futex_op(v: u64) -> String {
-    const PRIVATE: u64 = 128;
-    const CLOCK_REALTIME: u64 = 256;
-    let base = match v & !(PRIVATE | CLOCK_REALTIME) {
-        0 => "FUTEX_WAIT".to_string(),
-        1 => "FUTEX_WAKE".into(),
-        6 => "FUTEX_LOCK_PI".into(),
-        9 => "FUTEX_WAIT_BITSET".into(),
-        11 => "FUTEX_WAIT_REQUEUE_PI".into(),
-        13 => "FUTEX_LOCK_PI2".into(),
-        n => format!("op {n}"),
-    };
-    if v & PRIVATE != 0 {
-        format!("{base}_PRIVATE")
-    } else {
-        base
-    }
-}
-
 fn fcntl_cmd(v: u64) -> String {
     match v {
         5 => "F_GETLK".into(),
@@ -88,21 +71,6 @@ fn fcntl_cmd(v: u64) -> String {
 /// True for an fcntl command that waits for a lock.
 pub fn fcntl_waits(cmd: u64) -> bool {
     matches!(cmd, 7 | 38)
-}
-
-fn flock_op(v: u64) -> String {
-    let mut s = match v & 3 {
-        1 => "LOCK_SH".to_string(),
-        2 => "LOCK_EX".into(),
-        _ => match v & 8 {
-            8 => "LOCK_UN".into(),
-            _ => format!("op {v}"),
-        },
-    };
-    if v & 4 != 0 {
-        s.push_str("|LOCK_NB");
-    }
-    s
 }
 
 /// A register as the C `int` it holds.
@@ -143,9 +111,9 @@ pub fn describe(name: &str, args: &[u64; 6], fd: &dyn Fn(i32) -> Option<String>)
                 t => format!("timeout {}", crate::calls::ms(t.unsigned_abs())),
             },
             Arg::Addr => format!("{v:#x}"),
-            Arg::FutexOp => futex_op(v),
+            Arg::FutexOp => decode::futex_op(v),
             Arg::FcntlCmd => fcntl_cmd(v),
-            Arg::FlockOp => flock_op(v),
+            Arg::FlockOp => decode::bits(v & 0xffff_ffff, decode::FLOCK_OPS),
             Arg::WaitPid => match as_int(v) {
                 -1 => "any child".into(),
                 0 => "any child in its process group".into(),
@@ -160,13 +128,10 @@ pub fn describe(name: &str, args: &[u64; 6], fd: &dyn Fn(i32) -> Option<String>)
                 7 => "CLOCK_BOOTTIME".into(),
                 n => format!("clock {n}"),
             },
-            Arg::TimerFlags => {
-                if v & 1 != 0 {
-                    "TIMER_ABSTIME".into()
-                } else {
-                    "relative".into()
-                }
-            }
+            Arg::TimerFlags => match v & 0xffff_ffff {
+                0 => "relative".into(),
+                f => decode::bits(f, decode::TIMER_FLAGS),
+            },
             Arg::Skip => String::new(),
         })
         .collect();
@@ -208,6 +173,22 @@ mod tests {
         assert_eq!(
             describe("futex", &[0x55d0_1234, 0x80, 0, 0, 0, 0], &none),
             "futex(0x55d01234, FUTEX_WAIT_PRIVATE)"
+        );
+        assert_eq!(
+            describe("futex", &[0x7f00_0010, 0x189, 0, 0, 0, u64::MAX], &none),
+            "futex(0x7f000010, FUTEX_WAIT_BITSET_PRIVATE|FUTEX_CLOCK_REALTIME)"
+        );
+        assert_eq!(
+            describe("flock", &[9, 6, 0, 0, 0, 0], &none),
+            "flock(fd 9, LOCK_EX|LOCK_NB)"
+        );
+        assert_eq!(
+            describe("clock_nanosleep", &[0, 1, 0x7ff0, 0, 0, 0], &none),
+            "clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME)"
+        );
+        assert_eq!(
+            describe("clock_nanosleep", &[0, 3, 0x7ff0, 0, 0, 0], &none),
+            "clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME|0x2)"
         );
         assert_eq!(
             describe("epoll_wait", &[4, 0x1, 16, 2500, 0, 0], &none),
