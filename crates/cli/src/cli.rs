@@ -389,9 +389,10 @@ pub struct FdsArgs {
     #[arg(long, conflicts_with = "target")]
     pub all: bool,
 
-    /// Only fds of these types (file, fifo, pipe, tcp, tcp6, udp, udp6, unix,
-    /// socket, netlink, eventfd, epoll, inotify, fanotify, timerfd, signalfd,
-    /// pidfd, memfd, anon), comma-separated.
+    /// Only fds of these types (file, dir, chr, blk, fifo, link, sock, pipe, tcp,
+    /// tcp6, udp, udp6, raw, raw6, unix, socket, netlink, eventfd, epoll, inotify,
+    /// fanotify, timerfd, signalfd, pidfd, memfd, anon), comma-separated. `file`
+    /// is a regular file (or one whose stat could not be read in time).
     #[arg(long = "type", value_name = "TYPES", value_delimiter = ',')]
     pub types: Vec<String>,
 

@@ -38,6 +38,9 @@ pub struct FdStat {
     pub fifo: bool,
     /// Inode number.
     pub ino: u64,
+    /// The file type bits of its mode (`S_IFMT`: `0o100000` regular,
+    /// `0o040000` directory, `0o020000` character device, …).
+    pub file_type: u32,
 }
 
 /// Files whose read takes the target's memory-map lock (`mmap_read_lock` in
@@ -292,6 +295,7 @@ impl ProcDir {
             regular: kind == 0o100_000,
             fifo: kind == 0o010_000,
             ino: st.stx_ino,
+            file_type: kind,
         })
     }
 

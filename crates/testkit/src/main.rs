@@ -19,6 +19,9 @@
 //! procscope-testkit leader-exit           the main thread exits, another thread lives on
 //! procscope-testkit threads               8 threads on one condition variable, 3 sleeping
 //! procscope-testkit fdzoo DIR             hold one fd of every kind with known values (files in DIR)
+//! procscope-testkit fdkinds DIR           hold a FIFO, /dev/null, a directory, a 12345-byte memfd,
+//!                                         an unconnected and a connected UDP socket, a raw ICMP
+//!                                         socket and a POSIX lock on bytes 10-19 of DIR/posix.lck
 //! procscope-testkit orphan MODE ARGS..   run MODE in an orphaned grandchild with its own session;
 //!                                         its PID goes to standard error
 //! procscope-testkit map-deleted FILE SIZE  map FILE (SIZE bytes), close it, delete it, keep the mapping
@@ -175,6 +178,7 @@ fn main() {
             sleep_forever()
         }
         Some("fdzoo") => fdzoo(&args[2]),
+        Some("fdkinds") => fdkinds(&args[2]),
         Some("signals") => signals(),
         Some("zombie") => zombie(),
         Some("mutex-deadlock") => mutex_deadlock(),
@@ -782,6 +786,48 @@ fn fdzoo(dir: &str) -> ! {
             std::thread::sleep(Duration::from_millis(5));
         }
     }
+    ready();
+    sleep_forever()
+}
+
+/// Holds one fd of each kind `fds` tells apart by a stat or a socket's
+/// state (see the mode list), then sleeps.
+fn fdkinds(dir: &str) -> ! {
+    use std::os::fd::IntoRawFd;
+    let d = std::path::Path::new(dir);
+    let c = |p: &std::path::Path| std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY (whole block): plain syscalls on fds this process owns; every
+    // fd is deliberately leaked so that it stays open.
+    unsafe {
+        let fifo = d.join("fifo");
+        assert_eq!(libc::mkfifo(c(&fifo).as_ptr(), 0o600), 0);
+        // O_RDWR: a FIFO opened for both ends does not wait for a peer.
+        assert!(libc::open(c(&fifo).as_ptr(), libc::O_RDWR) >= 0);
+        assert!(libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY) >= 0);
+        assert!(libc::open(c(d).as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY) >= 0);
+        let m = libc::memfd_create(c"kinds".as_ptr(), 0);
+        assert!(m >= 0);
+        assert_eq!(libc::ftruncate(m, 12345), 0);
+        let lf = libc::open(
+            c(&d.join("posix.lck")).as_ptr(),
+            libc::O_RDWR | libc::O_CREAT,
+            0o644,
+        );
+        assert!(lf >= 0);
+        let mut fl: libc::flock = std::mem::zeroed();
+        fl.l_type = libc::F_WRLCK as i16;
+        fl.l_whence = libc::SEEK_SET as i16;
+        fl.l_start = 10;
+        fl.l_len = 10;
+        assert_eq!(libc::fcntl(lf, libc::F_SETLK, &fl), 0);
+        assert!(libc::socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_ICMP) >= 0);
+    }
+    let unconnected = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let connected = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    connected
+        .connect(unconnected.local_addr().unwrap())
+        .unwrap();
+    let _ = (unconnected.into_raw_fd(), connected.into_raw_fd());
     ready();
     sleep_forever()
 }

@@ -10,6 +10,7 @@
 )]
 
 mod conventions;
+mod fdkinds;
 mod fds;
 mod fixtures;
 mod flip;
