@@ -348,6 +348,63 @@ fn repro_starts_the_same_program_with_identical_argv_environment_and_cwd() {
         r.out()
             .contains("# note: secret-looking values are redacted")
     );
+
+    // --json: the same script, and its parts with bytes exact.
+    let r = run(&["repro", "--json", &t.pid_s()]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let v = r.json();
+    assert_eq!((&v["procscope"], &v["kind"]), (&1.into(), &"repro".into()));
+    let p = &v["processes"][0];
+    assert_eq!(p["pid"], t.pid());
+    assert_eq!(p["script"].as_str().unwrap(), s);
+    assert_eq!(p["cwd"].as_str().unwrap(), cwd.to_str().unwrap());
+    assert_eq!(p["exec_via"], "perl");
+    assert!(
+        p["program"]
+            .as_str()
+            .unwrap()
+            .ends_with("procscope-testkit"),
+        "{p}"
+    );
+    let argv = p["argv"].as_array().unwrap();
+    assert_eq!(argv.len(), 6);
+    assert_eq!(argv[0], "custom argv0 \u{1b}[1m");
+    assert_eq!((&argv[2], &argv[4]["base64"]), (&"".into(), &"/w==".into()));
+    let env = p["environment"].as_array().unwrap();
+    let keys: Vec<&str> = env.iter().map(|e| e["key"].as_str().unwrap()).collect();
+    assert_eq!(
+        keys,
+        ["DUP", "PLAIN", "EMPTY", "MULTI", "ESC", "BIN", "QUOTE"]
+    );
+    assert_eq!(env[0]["value"], "first");
+    assert_eq!(env[5]["value"]["base64"], "//4=");
+    assert_eq!(
+        p["left_out"],
+        serde_json::json!([
+            {"reason": "duplicate", "entry": "DUP=second"},
+            {"reason": "no_name", "entry": "NOEQ"}
+        ])
+    );
+    assert!(
+        p["notes"].as_array().unwrap().iter().any(|n| n
+            .as_str()
+            .unwrap()
+            .starts_with("not reproducible with env(1)")),
+        "{p}"
+    );
+    assert_eq!(
+        (&p["redacted"], &p["truncated"]),
+        (&false.into(), &false.into())
+    );
+    let v = run(&["repro", "--json", "--redact", &t.pid_s()]).json();
+    assert_eq!(v["processes"][0]["redacted"], true);
+    // Nothing to start: the script is an error object, exit 2.
+    let r = run(&["repro", "--json", "2"]);
+    assert_eq!(r.status, 2, "{}", r.stderr);
+    assert_eq!(
+        r.json()["processes"][0]["script"]["error"]["reason"],
+        "absent"
+    );
 }
 
 #[test]
