@@ -129,8 +129,9 @@ pub enum Command {
     Mounts(TargetArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
-    /// Print the manual page (roff) to standard output.
-    Man,
+    /// Print the manual pages (roff), or write one file per command with --out.
+    #[command(after_help = crate::cmd::man::AFTER_HELP)]
+    Man(ManArgs),
 }
 
 /// `procscope ps`.
@@ -455,6 +456,15 @@ pub struct WhoHasArgs {
     /// Open files that were deleted, with their sizes.
     #[arg(long, conflicts_with = "what")]
     pub deleted: bool,
+}
+
+/// `procscope man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write procscope.1 and one page per command (procscope-ps.1, …) into
+    /// this directory (created if missing) instead of printing them all.
+    #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
+    pub out: Option<PathBuf>,
 }
 
 /// `procscope completions`.

@@ -116,6 +116,103 @@ fn help_completions_and_man_page() {
     );
     assert!(r.out().contains(".TH procscope-ps"));
     assert!(r.out().contains("children\\-of"));
+    assert!(r.out().contains(".SH EXAMPLES"));
+    assert!(!r.out().contains(".SH EXTRA"));
+}
+
+/// The subcommands `procscope --help` lists.
+fn subcommands() -> Vec<String> {
+    let help = run(&["--help"]).out();
+    help.lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn man_out_writes_one_valid_page_per_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("man1");
+    let r = run(&["man", "--out", out.to_str().unwrap()]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let subs = subcommands();
+    assert!(
+        subs.len() >= 19 && subs.contains(&"who-has".to_string()),
+        "{subs:?}"
+    );
+    let mut want: Vec<String> = subs.iter().map(|s| format!("procscope-{s}.1")).collect();
+    want.push("procscope.1".into());
+    want.sort();
+    let mut got: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    got.sort();
+    assert_eq!(got, want);
+    // The paths written, one per line.
+    assert_eq!(r.out().lines().count(), want.len());
+    let groff = Command::new("groff").arg("-v").output().is_ok();
+    for f in &want {
+        let path = out.join(f);
+        let page = std::fs::read_to_string(&path).unwrap();
+        let name = f.trim_end_matches(".1");
+        // One page: one title, its own name, the sections in order.
+        assert_eq!(page.matches(".TH ").count(), 1, "{f}");
+        assert!(page.contains(&format!(".TH {name} 1 ")), "{f}");
+        let sections: Vec<&str> = page
+            .lines()
+            .filter_map(|l| l.strip_prefix(".SH "))
+            .map(|s| s.trim_matches('"'))
+            .collect();
+        let at = |s: &str| sections.iter().position(|x| *x == s);
+        for s in ["NAME", "SYNOPSIS", "DESCRIPTION", "EXIT STATUS", "SEE ALSO"] {
+            assert!(at(s).is_some(), "{f}: no {s} in {sections:?}");
+        }
+        assert!(
+            at("NAME") < at("SYNOPSIS") && at("SYNOPSIS") < at("DESCRIPTION"),
+            "{f}"
+        );
+        assert!(!sections.contains(&"EXTRA"), "{f}: {sections:?}");
+        assert!(page.is_ascii(), "{f}");
+        let has_examples = name == "procscope"
+            || run(&[name.trim_start_matches("procscope-"), "--help"])
+                .out()
+                .contains("Examples:");
+        assert_eq!(at("EXAMPLES").is_some(), has_examples, "{f}: {sections:?}");
+        if groff {
+            // groff with every warning on: nothing to say about any page.
+            let o = Command::new("groff")
+                .args(["-man", "-Tutf8", "-ww", "-z"])
+                .arg(&path)
+                .output()
+                .unwrap();
+            assert!(
+                o.status.success() && o.stderr.is_empty(),
+                "{f}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+    }
+    if groff {
+        // Rendered: the examples under EXAMPLES, not EXTRA.
+        let o = Command::new("groff")
+            .args(["-man", "-Tascii", "-P", "-cbou"])
+            .arg(out.join("procscope-ps.1"))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&o.stdout);
+        let ex = text.find("\nEXAMPLES\n").expect("an EXAMPLES section");
+        assert!(
+            text[ex..].contains("procscope ps --state D,Z --tree"),
+            "{text}"
+        );
+        assert!(!text.contains("EXTRA"), "{text}");
+    }
 }
 
 #[test]
