@@ -251,3 +251,102 @@ fn readme_points_only_at_files_in_the_repository() {
         .join("\n");
     assert!(first.contains("minutes"), "{first}");
 }
+
+#[test]
+fn bash_completion_offers_words_pids_and_users_not_file_names() {
+    let script = run(&["completions", "bash"]).out();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("script.bash"), &script).unwrap();
+    // A file that must never be offered where a value is not a path.
+    std::fs::write(dir.path().join("zz-file"), "").unwrap();
+    let t = start_kit(&["sleep"]);
+    let pid = t.pid_s();
+    // Each case: the words typed so far, the last one being completed.
+    let cases: &[&[&str]] = &[
+        &["fds", "--type", ""],
+        &["show", "-s", ""],
+        &["show", "--section", "na"],
+        &["ps", "-p", &pid],
+        &["ps", "--children-of", &pid],
+        &["stack", &pid],
+        &["why", &pid],
+        &["fds", &pid],
+        &["ps", "--timeout", ""],
+        &["hung", "--over", ""],
+        &["ps", "-u", "roo"],
+        &["fds", "--path", "zz"],
+    ];
+    let mut body = String::from(
+        "source ./script.bash\n\
+         t() { COMP_WORDS=(procscope \"$@\"); COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 )); COMPREPLY=();\n\
+               _procscope procscope \"${COMP_WORDS[COMP_CWORD]}\" \"${COMP_WORDS[COMP_CWORD-1]}\" 2>/dev/null;\n\
+               printf '%s|' \"${COMPREPLY[@]}\"; echo; }\n",
+    );
+    for c in cases {
+        body.push('t');
+        for w in *c {
+            body.push_str(&format!(" '{w}'"));
+        }
+        body.push('\n');
+    }
+    let o = Command::new("bash")
+        .arg("-c")
+        .arg(&body)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8(o.stdout).unwrap();
+    let got: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split('|').filter(|w| !w.is_empty()).collect())
+        .collect();
+    assert_eq!(got.len(), cases.len(), "{out}");
+    let of = |i: usize| -> &Vec<&str> { &got[i] };
+    for (i, c) in cases.iter().enumerate() {
+        if c[1] != "--path" {
+            assert!(
+                !of(i).contains(&"zz-file"),
+                "{c:?} offers file names: {:?}",
+                of(i)
+            );
+        }
+    }
+    for w in [
+        "file", "fifo", "chr", "dir", "memfd", "tcp", "udp", "socket",
+    ] {
+        assert!(of(0).contains(&w), "fds --type: {:?}", of(0));
+    }
+    assert_eq!(
+        of(1),
+        &[
+            "identity",
+            "program",
+            "state",
+            "memory",
+            "files",
+            "io",
+            "limits",
+            "security",
+            "signals",
+            "namespaces",
+            "cgroup",
+            "maps",
+            "mounts"
+        ]
+    );
+    assert_eq!(of(2), &["namespaces"]);
+    for (c, words) in cases.iter().zip(&got).take(8).skip(3) {
+        assert!(words.contains(&pid.as_str()), "{c:?}: {words:?}");
+        assert!(
+            words.iter().all(|w| w.starts_with(pid.as_str())),
+            "{words:?}"
+        );
+    }
+    // Durations: nothing to offer (what was typed stays).
+    assert!(of(8).iter().all(|w| w.is_empty()), "{:?}", of(8));
+    assert!(of(9).iter().all(|w| w.is_empty()), "{:?}", of(9));
+    assert_eq!(of(10), &["root"]);
+    // Paths still complete as paths.
+    assert_eq!(of(11), &["zz-file"]);
+}
