@@ -22,7 +22,7 @@ pub const AFTER_HELP: &str = "\
 Examples:
   procscope repro 1234 > again.sh && bash again.sh
   procscope repro --redact nginx       safe to paste into a ticket
-  procscope repro --json 1234 | jq -r '.processes[0].script'   the script and its parts (docs/json.md)
+  procscope repro --json 1234         the script and its parts as JSON (docs/json.md)
 
 The snippet changes to the process's working directory and starts its
 executable with `/usr/bin/env -i`, so the program sees exactly the same
