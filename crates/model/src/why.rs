@@ -375,14 +375,22 @@ fn analyse(
     })
 }
 
-/// One fd with who is at its other end, looked for outward from the
-/// process ([`crate::fds::PeerScope::Near`]: its relatives first, the host
-/// only when the kernel says an end is held by none of them).
-fn fd_entry(root: &ProcRoot, pid: i32, fd: i32, opts: guard::Options) -> Option<FdEntry> {
-    let dir = root.process(pid).ok()?;
-    let mut v = crate::fds::read(&dir, &[fd]).ok()?;
+/// The fds a call waits on, with who is at their other ends, looked for
+/// outward from the process ([`crate::fds::PeerScope::Near`]: its relatives
+/// first, the host only when the kernel says an end is held by none of
+/// them).
+fn fd_entries(root: &ProcRoot, pid: i32, fds: &[i32], opts: guard::Options) -> Vec<FdEntry> {
+    if fds.is_empty() {
+        return Vec::new();
+    }
+    let Ok(dir) = root.process(pid) else {
+        return Vec::new();
+    };
+    let Ok(mut v) = crate::fds::read(&dir, fds) else {
+        return Vec::new();
+    };
     crate::fds::resolve_peers(root, pid, &mut v, opts);
-    v.into_iter().next()
+    v
 }
 
 /// A short description of an fd for the decoded call.
@@ -430,10 +438,13 @@ fn group(
         (_, Ok(SyscallState::Blocked { .. })) => kernel(),
         (_, Ok(SyscallState::InSyscall { nr, args, .. })) => {
             let name = abi.and_then(|a| a.name(*nr)).unwrap_or("?");
-            let entry =
-                crate::calls::fd_arg(name, args).and_then(|fd| fd_entry(root, pid, fd, opts));
-            call = Some(crate::calls::describe(name, args, &|fd| {
-                entry.as_ref().filter(|e| e.fd == fd).map(fd_text)
+            let mem = t.call_memory.as_ref();
+            let entries = fd_entries(root, pid, &crate::calls::fds_in(name, args, mem), opts);
+            let entry = crate::calls::fd_arg(name, args)
+                .and_then(|fd| entries.iter().find(|e| e.fd == fd))
+                .cloned();
+            call = Some(crate::calls::describe(name, args, mem, &|fd| {
+                entries.iter().find(|e| e.fd == fd).map(fd_text)
             }));
             match classify(
                 root,

@@ -83,6 +83,23 @@ pub const EPOLL_EVENTS: &[(u64, &str)] = &[
     (1 << 31, "EPOLLET"),
 ];
 
+/// `POLL*` event bits of `struct pollfd` (include/uapi/asm-generic/poll.h).
+pub const POLL_EVENTS: &[(u64, &str)] = &[
+    (0x001, "POLLIN"),
+    (0x002, "POLLPRI"),
+    (0x004, "POLLOUT"),
+    (0x008, "POLLERR"),
+    (0x010, "POLLHUP"),
+    (0x020, "POLLNVAL"),
+    (0x040, "POLLRDNORM"),
+    (0x080, "POLLRDBAND"),
+    (0x100, "POLLWRNORM"),
+    (0x200, "POLLWRBAND"),
+    (0x400, "POLLMSG"),
+    (0x1000, "POLLREMOVE"),
+    (0x2000, "POLLRDHUP"),
+];
+
 /// `IN_*` bits of inotify masks.
 pub const INOTIFY_MASK: &[(u64, &str)] = &[
     (0x1, "IN_ACCESS"),
@@ -351,6 +368,8 @@ mod tests {
             "EPOLLIN|EPOLLERR|EPOLLHUP|EPOLLET"
         );
         assert_eq!(bits(0x300, INOTIFY_MASK), "IN_CREATE|IN_DELETE");
+        assert_eq!(bits(0x2003, POLL_EVENTS), "POLLIN|POLLPRI|POLLRDHUP");
+        assert_eq!(bits(0x8001, POLL_EVENTS), "POLLIN|0x8000");
         assert_eq!(bits(0, INOTIFY_MASK), "0");
         assert_eq!(bits(0x10_0000, EPOLL_EVENTS), "0x100000");
         assert_eq!(signals(0x4200), vec!["SIGUSR1", "SIGTERM"]);

@@ -19,6 +19,9 @@
 //! procscope-testkit leader-exit           the main thread exits, another thread lives on
 //! procscope-testkit threads               8 threads on one condition variable, 3 sleeping
 //! procscope-testkit fdzoo DIR             hold one fd of every kind with known values (files in DIR)
+//! procscope-testkit waits                 threads blocked in poll, ppoll, select, pselect6,
+//!                                         epoll_wait and epoll_pwait2 on pipes 40, 42, 43 (read ends),
+//!                                         eventfd 41 and epoll set 44 (watching 40), long timeouts
 //! procscope-testkit fdkinds DIR           hold a FIFO, /dev/null, a directory, a 12345-byte memfd,
 //!                                         an unconnected and a connected UDP socket, a raw ICMP
 //!                                         socket and a POSIX lock on bytes 10-19 of DIR/posix.lck
@@ -179,6 +182,7 @@ fn main() {
         }
         Some("fdzoo") => fdzoo(&args[2]),
         Some("fdkinds") => fdkinds(&args[2]),
+        Some("waits") => waits(),
         Some("signals") => signals(),
         Some("zombie") => zombie(),
         Some("mutex-deadlock") => mutex_deadlock(),
@@ -786,6 +790,101 @@ fn fdzoo(dir: &str) -> ! {
             std::thread::sleep(Duration::from_millis(5));
         }
     }
+    ready();
+    sleep_forever()
+}
+
+/// Threads blocked in each call that waits on several fds, by raw system
+/// calls (glibc may route poll and select through ppoll and pselect6), on
+/// fds at fixed numbers; then sleeps.
+fn waits() -> ! {
+    // SAFETY (whole block): plain syscalls on fds and buffers this process
+    // owns; the buffers are leaked so that they outlive the threads.
+    unsafe {
+        let at = |fd: i32, to: i32| {
+            assert_eq!(libc::dup2(fd, to), to);
+            libc::close(fd);
+        };
+        for (n, read_at) in [(0, 40), (1, 42), (2, 43)] {
+            let mut p = [0i32; 2];
+            assert_eq!(libc::pipe(p.as_mut_ptr()), 0);
+            at(p[0], read_at);
+            at(p[1], 50 + n); // the write ends stay open here
+        }
+        at(libc::eventfd(0, 0), 41);
+        at(libc::epoll_create1(0), 44);
+        let mut ev = libc::epoll_event {
+            events: libc::EPOLLIN as u32,
+            u64: 40,
+        };
+        assert_eq!(libc::epoll_ctl(44, libc::EPOLL_CTL_ADD, 40, &mut ev), 0);
+    }
+    fn spawn(name: &str, f: impl FnOnce() + Send + 'static) {
+        std::thread::Builder::new()
+            .name(name.into())
+            .spawn(f)
+            .unwrap();
+    }
+    fn leak<T>(v: T) -> usize {
+        Box::into_raw(Box::new(v)) as usize
+    }
+    let pfds = leak([
+        libc::pollfd {
+            fd: 40,
+            events: libc::POLLIN,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: 41,
+            events: libc::POLLIN | libc::POLLPRI,
+            revents: 0,
+        },
+    ]);
+    let pfd2 = leak([libc::pollfd {
+        fd: 42,
+        events: libc::POLLIN,
+        revents: 0,
+    }]);
+    let half_hour = leak(libc::timespec {
+        tv_sec: 1800,
+        tv_nsec: 0,
+    });
+    let minute = leak(libc::timespec {
+        tv_sec: 60,
+        tv_nsec: 0,
+    });
+    let quarter = leak(libc::timeval {
+        tv_sec: 900,
+        tv_usec: 0,
+    });
+    // SAFETY: an all-zero fd_set is empty; FD_SET on a valid fd below FD_SETSIZE.
+    let set = |fd: i32| unsafe {
+        let mut s: libc::fd_set = std::mem::zeroed();
+        libc::FD_SET(fd, &mut s);
+        leak(s)
+    };
+    let (set1, set2) = (set(43), set(43));
+    let events = leak([libc::epoll_event { events: 0, u64: 0 }; 4]);
+    // SAFETY (each thread): the pointers are to leaked, valid buffers.
+    spawn("t-poll", move || unsafe {
+        libc::syscall(libc::SYS_poll, pfds, 2, 3_600_000);
+    });
+    spawn("t-ppoll", move || unsafe {
+        libc::syscall(libc::SYS_ppoll, pfd2, 1, half_hour, 0, 8);
+    });
+    spawn("t-select", move || unsafe {
+        libc::syscall(libc::SYS_select, 44, set1, 0, 0, quarter);
+    });
+    spawn("t-pselect6", move || unsafe {
+        libc::syscall(libc::SYS_pselect6, 44, set2, 0, 0, 0, 0);
+    });
+    spawn("t-epwait", move || unsafe {
+        libc::syscall(libc::SYS_epoll_wait, 44, events, 4, -1);
+    });
+    spawn("t-epwait2", move || unsafe {
+        libc::syscall(libc::SYS_epoll_pwait2, 44, events, 4, minute, 0, 8);
+    });
+    std::thread::sleep(Duration::from_millis(200));
     ready();
     sleep_forever()
 }

@@ -467,6 +467,22 @@ pub fn brief(e: &FdEntry) -> String {
             }
         }
         Detail::Socket { inode, .. } => format!("socket:[{inode}]"),
+        // An epoll set by what it watches (the fds epoll_wait waits on).
+        Detail::Epoll { watches } if watches.is_empty() => "epoll, empty".into(),
+        Detail::Epoll { watches } => {
+            let mut w: Vec<String> = watches
+                .iter()
+                .take(8)
+                .map(|(fd, _, what)| match what {
+                    Some(l) => format!("fd {fd} {}", lossy(l)),
+                    None => format!("fd {fd} (closed)"),
+                })
+                .collect();
+            if watches.len() > 8 {
+                w.push(format!("{} more", watches.len() - 8));
+            }
+            format!("epoll watching {}", w.join(", "))
+        }
         other => other.type_name().to_string(),
     };
     let mut extra: Vec<String> = Vec::new();
@@ -1326,10 +1342,39 @@ pub fn read_cached(
     } else {
         HashMap::new()
     };
-    let links: HashMap<i32, Bytes> = raw
+    let mut links: HashMap<i32, Bytes> = raw
         .iter()
         .filter_map(|(fd, l, _)| l.as_ref().ok().map(|l| (*fd, Bytes(l.clone()))))
         .collect();
+    if !only.is_empty() {
+        // Some fds only (an epoll set a call waits on): what the sets watch
+        // is named by reading those links too.
+        for (_, l, info) in &raw {
+            if !l
+                .as_ref()
+                .is_ok_and(|l| l.as_slice() == b"anon_inode:[eventpoll]")
+            {
+                continue;
+            }
+            let parsed = info.as_deref().and_then(|b| FdInfo::parse(b).ok());
+            if let Some(FdInfo {
+                extra: Extra::Epoll(w),
+                ..
+            }) = parsed
+            {
+                for t in w.iter().filter_map(|w| i32::try_from(w.tfd).ok()) {
+                    if links.contains_key(&t) {
+                        continue;
+                    }
+                    let name =
+                        std::ffi::CString::new(format!("fd/{t}")).map_err(|_| Failure::Gone)?;
+                    if let Ok(l) = dir.readlink(&name) {
+                        links.insert(t, Bytes(l));
+                    }
+                }
+            }
+        }
+    }
     let mut out = Vec::with_capacity(raw.len());
     for (fd, link, info) in raw {
         let parsed = info.as_deref().and_then(|b| FdInfo::parse(b).ok());
