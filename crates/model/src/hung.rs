@@ -63,8 +63,7 @@ pub fn sample(
     over: Option<Duration>,
 ) -> Outcome<Sampling> {
     let started = Instant::now();
-    let clock = Clock::read(root)?;
-    let now_ms = clock.uptime_centis.saturating_mul(10);
+    let clock = Clock::read(root)?.with_sched_now(root);
     let over_ms = over.map(|o| u64::try_from(o.as_millis()).unwrap_or(u64::MAX));
     let mut buf = Vec::with_capacity(1024);
     // Threads asleep too long: (pid, tid) → exec_start, which must not move.
@@ -80,8 +79,7 @@ pub fn sample(
         for tid in tids {
             let Ok(t) = dir.task(tid) else { continue };
             if let Ok(st) = read_stat(&t, c"stat", &clock, &mut buf) {
-                let idle =
-                    |buf: &mut Vec<u8>| exec_start(&t, buf).map(|s| (s, now_ms.saturating_sub(s)));
+                let idle = |buf: &mut Vec<u8>| exec_start(&t, buf).map(|s| (s, clock.idle_ms(s)));
                 let (state, idle_ms) = match (st.state, over_ms) {
                     (TaskState::DiskSleep, _) => ('D', idle(&mut buf).map(|i| i.1)),
                     // Kernel threads sleep between jobs by design.

@@ -153,7 +153,7 @@ pub fn group(threads: &[ThreadInfo]) -> Vec<Vec<usize>> {
 /// for the task's exec lock, and the ELF header is read through the `exe`
 /// link (on whatever filesystem it lives): all run under the deadline.
 pub fn read(root: &ProcRoot, pid: i32, opts: guard::Options) -> Outcome<ProcessThreads> {
-    let clock = Clock::read(root)?;
+    let clock = Clock::read(root)?.with_sched_now(root);
     let dir = root.process(pid)?;
     let mut buf = Vec::new();
     let st = read_stat(&dir, c"stat", &clock, &mut buf)?;
@@ -309,7 +309,7 @@ fn read_thread(dir: &ProcDir, tid: i32, clock: &Clock) -> ThreadInfo {
         .filter(|_| !running)
         .and_then(|t| t.read(c"sched", &mut buf, 64 * 1024).ok())
         .and_then(|_| procscope_parse::sched::exec_start_ms(&buf))
-        .map(|start| clock.uptime_centis.saturating_mul(10).saturating_sub(start));
+        .map(|start| clock.idle_ms(start));
     ThreadInfo {
         tid,
         comm: st.as_ref().map(|s| s.comm.clone()).unwrap_or_default(),
