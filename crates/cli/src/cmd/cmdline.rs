@@ -201,7 +201,7 @@ fn human(
 /// Always through `exec --`: bash's `exec` only ever runs a program (never
 /// a builtin, function or alias of the same name, never an assignment),
 /// so no argument can choose what runs. The executable's own path is used
-/// when it can be read; argv[0] only when it cannot.
+/// when it can be read; `argv[0]` only when it cannot.
 pub fn shell_line(t: &ProcText, view: &Cmdline<'_>) -> String {
     let args: Vec<&[u8]> = view.args().collect();
     let words: Vec<String> = args.iter().map(|a| quote(a)).collect();

@@ -96,9 +96,9 @@ pub struct NoPlan {
 /// How `env` (or perl) is told what to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExecVia {
-    /// `/usr/bin/env -i -- VAR=… PROGRAM ARGS…`: argv[0] is the program.
+    /// `/usr/bin/env -i -- VAR=… PROGRAM ARGS…`: `argv[0]` is the program.
     Env,
-    /// perl sets argv[0] (it differs from the program, or the program's
+    /// perl sets `argv[0]` (it differs from the program, or the program's
     /// path holds an `=`, which env would take for an assignment).
     Perl,
 }
@@ -121,10 +121,10 @@ pub struct Plan {
     pub cwd: Option<Vec<u8>>,
     /// The working directory was deleted since.
     pub cwd_deleted: bool,
-    /// The program run: the executable's path, or argv[0] when it could not
+    /// The program run: the executable's path, or `argv[0]` when it could not
     /// be read.
     pub program: Vec<u8>,
-    /// argv, argv[0] first.
+    /// argv, `argv[0]` first.
     pub argv: Vec<Vec<u8>>,
     /// The environment set, in the kernel's order (values masked with
     /// --redact).
@@ -429,7 +429,7 @@ const ENV: &str = "/usr/bin/env";
 const PERL: &str = "/usr/bin/perl";
 /// Arguments: the number N of variables, N `KEY=value` words, the
 /// program, argv. Sets exactly those variables in that order (glibc's
-/// setenv appends), then runs the program with that argv[0]; exec with a
+/// setenv appends), then runs the program with that `argv[0]`; exec with a
 /// block never goes through a shell.
 const PERL_EXEC: &str = "my $n = shift(@ARGV); %ENV = (); for (1 .. $n) { my ($k, $v) = split(/=/, shift(@ARGV), 2); $ENV{$k} = $v } my $p = shift(@ARGV); exec { $p } @ARGV or die \"exec $p: $!\\n\"";
 
