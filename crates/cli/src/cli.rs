@@ -1,6 +1,7 @@
 //! The command-line definition (also the source of completions and the man page).
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use crate::cmd::completions::Words;
+use clap::{Args, Parser, Subcommand, ValueEnum, ValueHint};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -45,6 +46,7 @@ pub struct Global {
         long,
         global = true,
         value_name = "DIR",
+        value_hint = ValueHint::DirPath,
         env = "PROCSCOPE_PROC_ROOT",
         default_value = "/proc"
     )]
@@ -52,7 +54,7 @@ pub struct Global {
 
     /// Give up on a read that may block on a hung process after this long
     /// (e.g. 500ms, 2s). 0 disables the deadline: only for measuring its cost.
-    #[arg(long, global = true, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    #[arg(long, global = true, value_name = "DURATION", default_value = "1s", value_parser = parse_duration, value_hint = ValueHint::Other)]
     pub timeout: Duration,
 
     /// Print JSON (see docs/json.md) instead of a table.
@@ -133,8 +135,9 @@ pub enum Command {
     Mounts(TargetArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
-    /// Print the manual page (roff) to standard output.
-    Man,
+    /// Print the manual pages (roff), or write one file per command with --out.
+    #[command(after_help = crate::cmd::man::AFTER_HELP)]
+    Man(ManArgs),
 }
 
 /// `procscope ps`.
@@ -142,6 +145,7 @@ pub enum Command {
 pub struct PsArgs {
     /// Regex matched against the process name (comm), or the whole command
     /// line with -f. Without it, every process is listed.
+    #[arg(value_hint = ValueHint::Other)]
     pub pattern: Option<String>,
 
     /// Match PATTERN against the full command line (like pgrep -f).
@@ -161,7 +165,8 @@ pub struct PsArgs {
         short = 'p',
         long = "pid",
         value_name = "PID,...",
-        value_delimiter = ','
+        value_delimiter = ',',
+        value_hint = ValueHint::Other
     )]
     pub pids: Vec<i32>,
 
@@ -170,20 +175,21 @@ pub struct PsArgs {
         short = 'u',
         long = "user",
         value_name = "USER,...",
-        value_delimiter = ','
+        value_delimiter = ',',
+        value_hint = ValueHint::Username
     )]
     pub users: Vec<String>,
 
     /// Only processes in these states (e.g. D,Z).
-    #[arg(long, value_name = "STATES")]
+    #[arg(long, value_name = "STATES", value_hint = ValueHint::Other)]
     pub state: Option<String>,
 
     /// Only children of these PIDs.
-    #[arg(long, value_name = "PID,...", value_delimiter = ',')]
+    #[arg(long, value_name = "PID,...", value_delimiter = ',', value_hint = ValueHint::Other)]
     pub ppid: Vec<i32>,
 
     /// Only descendants (children, grandchildren, …) of these PIDs.
-    #[arg(long, value_name = "PID,...", value_delimiter = ',')]
+    #[arg(long, value_name = "PID,...", value_delimiter = ',', value_hint = ValueHint::Other)]
     pub children_of: Vec<i32>,
 
     /// Print only the matching PIDs, one per line (like pgrep).
@@ -195,8 +201,15 @@ pub struct PsArgs {
     pub tree: bool,
 
     /// Sort by these keys, comma-separated; prefix - for descending
-    /// (pid, ppid, user, uid, state, threads, rss, vsz, cpu, start, elapsed, comm, command, nice, pri).
-    #[arg(long, value_name = "KEYS")]
+    /// (pid, ppid, user, uid, state, threads, rss, vsz, cpu, start, elapsed, comm, command, nice,
+    /// pri, priority; see --columns).
+    /// `--sort -rss` and `--sort=-rss` are the same.
+    #[arg(
+        long,
+        value_name = "KEYS",
+        allow_hyphen_values = true,
+        value_hint = ValueHint::Other
+    )]
     pub sort: Option<String>,
 
     /// One row per thread.
@@ -204,8 +217,13 @@ pub struct PsArgs {
     pub threads: bool,
 
     /// Columns to show, comma-separated (pid, tid, ppid, user, uid, state,
-    /// threads, rss, vsz, cpu, start, elapsed, nice, pri, pgrp, sid, tty, comm, command).
-    #[arg(short = 'o', long, value_name = "COLUMNS")]
+    /// threads, rss, vsz, cpu, start, elapsed, nice, pri, priority, pgrp, sid, tty, comm,
+    /// command). As in procps: PRI (pri) is 39 minus the kernel's priority, so
+    /// larger runs first (nice 0 is 19, real-time priority 50 is 90); NI is `-`
+    /// for real-time, deadline and idle tasks. PRIORITY (priority) is the
+    /// kernel's own number, stat field 18 (20 + nice; -1 - the real-time
+    /// priority), which procps `-o priority` also shows, headed PRI.
+    #[arg(short = 'o', long, value_name = "COLUMNS", value_hint = ValueHint::Other)]
     pub columns: Option<String>,
 
     /// Do not cut the command to the terminal width.
@@ -221,13 +239,15 @@ pub struct PsArgs {
 #[derive(Debug, Args)]
 pub struct CmdlineArgs {
     /// A PID, or a regex on process names (every match is shown).
+    #[arg(value_hint = ValueHint::Other)]
     pub target: String,
 
-    /// The exact bytes, NUL-separated, as /proc/PID/cmdline holds them (for xargs -0).
+    /// The exact bytes, NUL-separated, as /proc/PID/cmdline holds them (for
+    /// xargs -0). Needs TARGET to match one process.
     #[arg(short = '0', long, conflicts_with_all = ["hex", "shell"])]
     pub raw: bool,
 
-    /// A hex dump (like xxd).
+    /// A hex dump (like xxd); with several matches, each under a title line.
     #[arg(long, conflicts_with = "shell")]
     pub hex: bool,
 
@@ -240,9 +260,11 @@ pub struct CmdlineArgs {
 #[derive(Debug, Args)]
 pub struct EnvArgs {
     /// A PID, or a regex on process names (every match is shown).
+    #[arg(value_hint = ValueHint::Other)]
     pub target: String,
 
     /// Only these variables (names or globs like 'LC_*').
+    #[arg(value_hint = ValueHint::Other)]
     pub names: Vec<String>,
 
     /// Sort by name (default: the kernel's order, which is the order getenv searches).
@@ -270,12 +292,12 @@ pub struct EnvArgs {
     pub redact: bool,
 
     /// More key globs to mask with --redact (repeatable).
-    #[arg(long = "redact-key", value_name = "GLOB", requires = "redact")]
+    #[arg(long = "redact-key", value_name = "GLOB", requires = "redact", value_hint = ValueHint::Other)]
     pub redact_keys: Vec<String>,
 
     /// Compare with another process (PID or pattern), your own environment (-),
     /// or a file of KEY=value lines.
-    #[arg(long, value_name = "OTHER")]
+    #[arg(long, value_name = "OTHER", value_hint = ValueHint::AnyPath)]
     pub diff: Option<String>,
 }
 
@@ -283,6 +305,7 @@ pub struct EnvArgs {
 #[derive(Debug, Args)]
 pub struct ReproArgs {
     /// A PID, or a regex on process names (a snippet for each match).
+    #[arg(value_hint = ValueHint::Other)]
     pub target: String,
 
     /// Mask secret-looking environment values (see `procscope env --help`).
@@ -290,7 +313,7 @@ pub struct ReproArgs {
     pub redact: bool,
 
     /// More key globs to mask with --redact (repeatable).
-    #[arg(long = "redact-key", value_name = "GLOB", requires = "redact")]
+    #[arg(long = "redact-key", value_name = "GLOB", requires = "redact", value_hint = ValueHint::Other)]
     pub redact_keys: Vec<String>,
 }
 
@@ -298,6 +321,7 @@ pub struct ReproArgs {
 #[derive(Debug, Args)]
 pub struct StackArgs {
     /// A PID, or a regex on process names (every match is shown).
+    #[arg(value_hint = ValueHint::Other)]
     pub target: String,
 
     /// One block per thread instead of grouping identical ones.
@@ -309,12 +333,20 @@ pub struct StackArgs {
 #[derive(Debug, Args)]
 pub struct ShowArgs {
     /// A PID, or a regex on process names (every match gets a dossier).
+    #[arg(value_hint = ValueHint::Other)]
     pub target: String,
 
     /// Only these sections (repeat or separate with commas): identity,
     /// program, state, memory, files, io, limits, security, signals,
     /// namespaces, cgroup, maps, mounts.
-    #[arg(long, short = 's', value_name = "NAME", value_delimiter = ',')]
+    #[arg(
+        long,
+        short = 's',
+        value_name = "NAME",
+        value_delimiter = ',',
+        value_parser = Words::sections(),
+        hide_possible_values = true
+    )]
     pub section: Vec<String>,
 
     /// Add every memory mapping (like pmap -x) and the mount table.
@@ -326,7 +358,7 @@ pub struct ShowArgs {
     pub maps: bool,
 
     /// How long to watch CPU use for the CPU % (0 skips it).
-    #[arg(long, value_name = "DURATION", default_value = "200ms", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "200ms", value_parser = parse_duration, value_hint = ValueHint::Other)]
     pub sample: Duration,
 }
 
@@ -334,6 +366,7 @@ pub struct ShowArgs {
 #[derive(Debug, Args)]
 pub struct TargetArgs {
     /// A PID, or a regex on process names (every match is shown).
+    #[arg(value_hint = ValueHint::Other)]
     pub target: String,
 }
 
@@ -341,6 +374,7 @@ pub struct TargetArgs {
 #[derive(Debug, Args)]
 pub struct MapsArgs {
     /// A PID, or a regex on process names (every match is shown).
+    #[arg(value_hint = ValueHint::Other)]
     pub target: String,
 
     /// Read smaps for RSS, PSS, dirty and swap of every mapping (like pmap -x).
@@ -352,6 +386,7 @@ pub struct MapsArgs {
 #[derive(Debug, Args)]
 pub struct WhyArgs {
     /// A PID, or a regex on process names (every match is explained).
+    #[arg(value_hint = ValueHint::Other)]
     pub target: String,
 }
 
@@ -359,18 +394,18 @@ pub struct WhyArgs {
 #[derive(Debug, Args)]
 pub struct HungArgs {
     /// How long to watch: a task in D at every sample over this window is stuck.
-    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration, value_hint = ValueHint::Other)]
     pub window: Duration,
 
     /// How many samples to take over the window (at least 2).
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, value_hint = ValueHint::Other)]
     pub samples: u32,
 
     /// Also report tasks asleep (S) in the same system call, without
     /// running once, for longer than this (e.g. 30s, 5m; a bare number is
     /// seconds). Calls that wait by design (epoll, poll, select, sleep,
     /// wait4, accept) are left out.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, value_hint = ValueHint::Other)]
     pub over: Option<Duration>,
 }
 
@@ -378,25 +413,32 @@ pub struct HungArgs {
 #[derive(Debug, Args)]
 pub struct FdsArgs {
     /// A PID, or a regex on process names (every match is shown).
-    #[arg(required_unless_present = "all")]
+    #[arg(required_unless_present = "all", value_hint = ValueHint::Other)]
     pub target: Option<String>,
 
     /// Every process on the host (like lsof).
     #[arg(long, conflicts_with = "target")]
     pub all: bool,
 
-    /// Only fds of these types (file, fifo, pipe, tcp, tcp6, udp, udp6, unix,
-    /// socket, netlink, eventfd, epoll, inotify, fanotify, timerfd, signalfd,
-    /// pidfd, memfd, anon), comma-separated.
-    #[arg(long = "type", value_name = "TYPES", value_delimiter = ',')]
+    /// Only fds of these types (file, dir, chr, blk, fifo, link, sock, pipe, tcp,
+    /// tcp6, udp, udp6, raw, raw6, unix, socket, netlink, eventfd, epoll, inotify,
+    /// fanotify, timerfd, signalfd, pidfd, memfd, anon), comma-separated. `file`
+    /// is a regular file (or one whose stat could not be read in time).
+    #[arg(
+        long = "type",
+        value_name = "TYPES",
+        value_delimiter = ',',
+        value_parser = Words::fd_types(),
+        hide_possible_values = true
+    )]
     pub types: Vec<String>,
 
     /// Only processes of this user (name or UID; effective UID).
-    #[arg(short = 'u', long)]
+    #[arg(short = 'u', long, value_hint = ValueHint::Username)]
     pub user: Option<String>,
 
     /// Only files whose path starts with this prefix.
-    #[arg(long, value_name = "PREFIX")]
+    #[arg(long, value_name = "PREFIX", value_hint = ValueHint::AnyPath)]
     pub path: Option<String>,
 
     /// Only open files that were deleted.
@@ -404,6 +446,7 @@ pub struct FdsArgs {
     pub deleted: bool,
 
     /// Only these fd numbers.
+    #[arg(value_hint = ValueHint::Other)]
     pub fds: Vec<i32>,
 
     /// Do not cut descriptions to the terminal width.
@@ -441,6 +484,7 @@ pub enum Peers {
 #[derive(Debug, Args)]
 pub struct WhoHasArgs {
     /// A path, `:PORT`, `tcp:PORT`, `udp:PORT`, `ADDR:PORT`, `pipe:[INODE]` or `socket:[INODE]`.
+    #[arg(value_hint = ValueHint::AnyPath)]
     pub what: Option<String>,
 
     /// Anything under the path (a mount point or directory), not only the path itself.
@@ -450,6 +494,15 @@ pub struct WhoHasArgs {
     /// Open files that were deleted, with their sizes.
     #[arg(long, conflicts_with = "what")]
     pub deleted: bool,
+}
+
+/// `procscope man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write procscope.1 and one page per command (procscope-ps.1, …) into
+    /// this directory (created if missing) instead of printing them all.
+    #[arg(long, value_name = "DIR", value_hint = ValueHint::DirPath)]
+    pub out: Option<PathBuf>,
 }
 
 /// `procscope completions`.

@@ -31,7 +31,7 @@ fn main() -> ExitCode {
         cli::Command::Cgroup(a) => cmd::show::focused(&args.global, &a.target, "cgroup", false),
         cli::Command::Mounts(a) => cmd::show::focused(&args.global, &a.target, "mounts", false),
         cli::Command::Completions(a) => cmd::completions::run(a),
-        cli::Command::Man => cmd::man::run(),
+        cli::Command::Man(a) => cmd::man::run(a),
     };
     output::finish(result)
 }

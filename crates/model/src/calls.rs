@@ -1,8 +1,12 @@
 //! A blocked system call described for people: its name in the task's ABI
-//! and the arguments that can be read from registers alone — file
-//! descriptors (resolved by the caller to what they are), timeouts in
-//! milliseconds, futex addresses and operations, lock commands, wait
-//! targets. Pointers' contents are not read (that needs ptrace).
+//! and its arguments — file descriptors (resolved by the caller to what
+//! they are), timeouts in human units, futex addresses and operations, lock
+//! commands, wait targets from the registers; the fds and events poll and
+//! select wait on and timeouts given by pointer from the process's memory
+//! when [`crate::callmem`] could read them.
+
+use crate::callmem::{CallMemory, Timeout};
+use procscope_parse::decode;
 
 /// How one argument is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,8 +27,6 @@ enum Arg {
     WaitPid,
     /// A byte count.
     Count,
-    /// A number of fds.
-    Nfds,
     /// A `clockid_t`.
     Clock,
     /// clock_nanosleep flags (`TIMER_ABSTIME`).
@@ -46,30 +48,10 @@ fn signature(name: &str) -> &'static [Arg] {
         "fcntl" | "fcntl64" => &[Fd, FcntlCmd],
         "epoll_wait" | "epoll_pwait" => &[Fd, Skip, Skip, TimeoutMs],
         "epoll_pwait2" => &[Fd],
-        "poll" => &[Skip, Nfds, TimeoutMs],
         "futex" | "futex_time64" => &[Addr, FutexOp],
         "wait4" | "waitpid" => &[WaitPid],
         "clock_nanosleep" | "clock_nanosleep_time64" => &[Clock, TimerFlags],
         _ => &[],
-    }
-}
-
-fn futex_op(v: u64) -> String {
-    const PRIVATE: u64 = 128;
-    const CLOCK_REALTIME: u64 = 256;
-    let base = match v & !(PRIVATE | CLOCK_REALTIME) {
-        0 => "FUTEX_WAIT".to_string(),
-        1 => "FUTEX_WAKE".into(),
-        6 => "FUTEX_LOCK_PI".into(),
-        9 => "FUTEX_WAIT_BITSET".into(),
-        11 => "FUTEX_WAIT_REQUEUE_PI".into(),
-        13 => "FUTEX_LOCK_PI2".into(),
-        n => format!("op {n}"),
-    };
-    if v & PRIVATE != 0 {
-        format!("{base}_PRIVATE")
-    } else {
-        base
     }
 }
 
@@ -90,21 +72,6 @@ pub fn fcntl_waits(cmd: u64) -> bool {
     matches!(cmd, 7 | 38)
 }
 
-fn flock_op(v: u64) -> String {
-    let mut s = match v & 3 {
-        1 => "LOCK_SH".to_string(),
-        2 => "LOCK_EX".into(),
-        _ => match v & 8 {
-            8 => "LOCK_UN".into(),
-            _ => format!("op {v}"),
-        },
-    };
-    if v & 4 != 0 {
-        s.push_str("|LOCK_NB");
-    }
-    s
-}
-
 /// A register as the C `int` it holds.
 pub fn as_int(v: u64) -> i64 {
     i64::from(i32::from_ne_bytes((v as u32).to_ne_bytes()))
@@ -118,9 +85,145 @@ pub fn fd_arg(name: &str, args: &[u64; 6]) -> Option<i32> {
         .filter(|fd| *fd >= 0)
 }
 
-/// `name(arg, …)` with what registers say; `fd` describes a file
-/// descriptor of the task's process (`fd 5 → pipe:[123] …`).
-pub fn describe(name: &str, args: &[u64; 6], fd: &dyn Fn(i32) -> Option<String>) -> String {
+/// Every fd a blocked call waits on: its fd argument, the fds it polls and
+/// the fds of its select sets (in that order, without repeats).
+pub fn fds_in(name: &str, args: &[u64; 6], mem: Option<&CallMemory>) -> Vec<i32> {
+    let mut v: Vec<i32> = fd_arg(name, args).into_iter().collect();
+    if let Some(m) = mem {
+        let polled = m.polled.iter().flatten().map(|p| p.fd);
+        let sets = [&m.read_fds, &m.write_fds, &m.except_fds]
+            .into_iter()
+            .flatten()
+            .flatten()
+            .copied();
+        for fd in polled.chain(sets).filter(|fd| *fd >= 0) {
+            if !v.contains(&fd) {
+                v.push(fd);
+            }
+        }
+    }
+    v
+}
+
+/// At most this many polled or selected fds are named in a description.
+const SHOWN_FDS: usize = 16;
+
+/// `fd 5 → what it is`, or `fd 5`.
+fn fd_text(n: i64, fd: &dyn Fn(i32) -> Option<String>) -> String {
+    match i32::try_from(n).ok().and_then(fd) {
+        Some(d) => format!("fd {n} → {d}"),
+        None => format!("fd {n}"),
+    }
+}
+
+/// A timeout in milliseconds as a register holds it (negative: none).
+fn timeout_ms(v: u64) -> String {
+    match as_int(v) {
+        t if t < 0 => "no timeout".into(),
+        0 => "timeout 0".into(),
+        t => format!("timeout {}", ms(t.unsigned_abs())),
+    }
+}
+
+/// A timeout given by pointer.
+fn timeout_text(t: Timeout) -> String {
+    match t {
+        Timeout::Never => "no timeout".into(),
+        Timeout::After { ns: 0 } => "timeout 0".into(),
+        Timeout::After { ns } if ns < 1_000_000 => format!("timeout {} µs", ns.div_ceil(1000)),
+        Timeout::After { ns } => format!("timeout {}", ms(ns / 1_000_000)),
+    }
+}
+
+/// poll, ppoll, select, pselect6 and epoll_pwait2, whose fds and timeouts
+/// are (partly) in memory.
+fn waiting(
+    name: &str,
+    args: &[u64; 6],
+    mem: Option<&CallMemory>,
+    fd: &dyn Fn(i32) -> Option<String>,
+) -> Option<String> {
+    let mut parts = Vec::new();
+    let mut shown = 0usize;
+    let mut more = mem.map_or(0, |m| m.not_read);
+    let mut push_fd = |parts: &mut Vec<String>, text: String| {
+        if shown < SHOWN_FDS {
+            parts.push(text);
+            shown += 1;
+        } else {
+            more += 1;
+        }
+    };
+    let mem_timeout = mem.and_then(|m| m.timeout).map(timeout_text);
+    match name {
+        "poll" | "ppoll" | "ppoll_time64" => {
+            match mem.and_then(|m| m.polled.as_ref()) {
+                Some(p) => {
+                    for x in p {
+                        let t = if x.fd < 0 {
+                            format!("fd {} ignored", x.fd)
+                        } else {
+                            let d = fd(x.fd).map_or_else(String::new, |d| format!(" → {d}"));
+                            format!("fd {} {}{d}", x.fd, x.event_names)
+                        };
+                        push_fd(&mut parts, t);
+                    }
+                }
+                None => parts.push(format!("{} fds", args[1] & 0xffff_ffff)),
+            }
+            if more > 0 {
+                parts.push(format!("and {more} more fds"));
+            }
+            if name == "poll" {
+                parts.push(timeout_ms(args[2]));
+            } else {
+                parts.extend(mem_timeout);
+            }
+        }
+        "select" | "_newselect" | "pselect6" | "pselect6_time64" => {
+            let sets = mem.map(|m| {
+                [
+                    ("read", &m.read_fds),
+                    ("write", &m.write_fds),
+                    ("except", &m.except_fds),
+                ]
+            });
+            match sets {
+                Some(sets) if sets.iter().any(|(_, s)| s.is_some()) => {
+                    for (what, set) in sets {
+                        for &f in set.iter().flatten() {
+                            push_fd(&mut parts, format!("{what} {}", fd_text(i64::from(f), fd)));
+                        }
+                    }
+                }
+                _ => parts.push(format!("nfds {}", as_int(args[0]))),
+            }
+            if more > 0 {
+                parts.push(format!("and {more} more fds"));
+            }
+            parts.extend(mem_timeout);
+        }
+        "epoll_pwait2" => {
+            parts.push(fd_text(as_int(args[0]), fd));
+            parts.extend(mem_timeout);
+        }
+        _ => return None,
+    }
+    Some(format!("{name}({})", parts.join(", ")))
+}
+
+/// `name(arg, …)` with what registers say, and what `mem` read from the
+/// process's memory for poll and select; `fd` describes a file descriptor
+/// of the task's process (`fd 5 → pipe:[123] …`).
+pub fn describe(
+    name: &str,
+    args: &[u64; 6],
+    mem: Option<&CallMemory>,
+    fd: &dyn Fn(i32) -> Option<String>,
+) -> String {
+    if let Some(s) = waiting(name, args, mem, fd) {
+        return s;
+    }
     let sig = signature(name);
     if sig.is_empty() {
         return format!("{name}()");
@@ -130,22 +233,12 @@ pub fn describe(name: &str, args: &[u64; 6], fd: &dyn Fn(i32) -> Option<String>)
         .zip(args.iter())
         .filter(|(a, _)| **a != Arg::Skip)
         .map(|(a, &v)| match a {
-            Arg::Fd => {
-                let n = as_int(v);
-                match i32::try_from(n).ok().and_then(fd) {
-                    Some(d) => format!("fd {n} → {d}"),
-                    None => format!("fd {n}"),
-                }
-            }
-            Arg::TimeoutMs => match as_int(v) {
-                t if t < 0 => "no timeout".into(),
-                0 => "timeout 0".into(),
-                t => format!("timeout {}", crate::calls::ms(t.unsigned_abs())),
-            },
+            Arg::Fd => fd_text(as_int(v), fd),
+            Arg::TimeoutMs => timeout_ms(v),
             Arg::Addr => format!("{v:#x}"),
-            Arg::FutexOp => futex_op(v),
+            Arg::FutexOp => decode::futex_op(v),
             Arg::FcntlCmd => fcntl_cmd(v),
-            Arg::FlockOp => flock_op(v),
+            Arg::FlockOp => decode::bits(v & 0xffff_ffff, decode::FLOCK_OPS),
             Arg::WaitPid => match as_int(v) {
                 -1 => "any child".into(),
                 0 => "any child in its process group".into(),
@@ -153,20 +246,16 @@ pub fn describe(name: &str, args: &[u64; 6], fd: &dyn Fn(i32) -> Option<String>)
                 p => format!("child {p}"),
             },
             Arg::Count => format!("{v} bytes"),
-            Arg::Nfds => format!("{v} fds"),
             Arg::Clock => match v {
                 0 => "CLOCK_REALTIME".into(),
                 1 => "CLOCK_MONOTONIC".into(),
                 7 => "CLOCK_BOOTTIME".into(),
                 n => format!("clock {n}"),
             },
-            Arg::TimerFlags => {
-                if v & 1 != 0 {
-                    "TIMER_ABSTIME".into()
-                } else {
-                    "relative".into()
-                }
-            }
+            Arg::TimerFlags => match v & 0xffff_ffff {
+                0 => "relative".into(),
+                f => decode::bits(f, decode::TIMER_FLAGS),
+            },
             Arg::Skip => String::new(),
         })
         .collect();
@@ -189,45 +278,145 @@ pub fn ms(v: u64) -> String {
 mod tests {
     use super::*;
 
+    fn describe_(name: &str, args: &[u64; 6], fd: &dyn Fn(i32) -> Option<String>) -> String {
+        describe(name, args, None, fd)
+    }
+
+    #[test]
+    fn poll_select_and_epoll_with_what_memory_said() {
+        use crate::callmem::Polled;
+        let fds = |fd: i32| match fd {
+            3 => Some("pipe:[12] read end".to_string()),
+            4 => Some("epoll watching fd 3 pipe:[12]".to_string()),
+            _ => None,
+        };
+        let polled = |fd, events, names: &str| Polled {
+            fd,
+            events,
+            event_names: names.into(),
+        };
+        let mem = CallMemory {
+            polled: Some(vec![
+                polled(3, 1, "POLLIN"),
+                polled(9, 3, "POLLIN|POLLPRI"),
+                polled(-1, 1, "POLLIN"),
+            ]),
+            timeout: Some(Timeout::After {
+                ns: 1_800_000_000_000,
+            }),
+            ..CallMemory::default()
+        };
+        assert_eq!(
+            describe("ppoll", &[0x7f00, 3, 0x7f10, 0, 8, 0], Some(&mem), &fds),
+            "ppoll(fd 3 POLLIN → pipe:[12] read end, fd 9 POLLIN|POLLPRI, fd -1 ignored, timeout 30 min)"
+        );
+        // poll's timeout is a register; unread memory: only the count.
+        assert_eq!(
+            describe("poll", &[0x7f00, 2, 2500, 0, 0, 0], None, &fds),
+            "poll(2 fds, timeout 2.5 s)"
+        );
+        let many = CallMemory {
+            polled: Some((0..20).map(|i| polled(100 + i, 1, "POLLIN")).collect()),
+            not_read: 10,
+            ..CallMemory::default()
+        };
+        let s = describe("poll", &[0x7f00, 30, u64::MAX, 0, 0, 0], Some(&many), &fds);
+        assert!(
+            s.ends_with("fd 115 POLLIN, and 14 more fds, no timeout)"),
+            "{s}"
+        );
+        let sel = CallMemory {
+            read_fds: Some(vec![3, 5]),
+            write_fds: Some(vec![]),
+            except_fds: Some(vec![5]),
+            timeout: Some(Timeout::After { ns: 500_000 }),
+            ..CallMemory::default()
+        };
+        assert_eq!(
+            describe("pselect6", &[6, 1, 0, 2, 3, 0], Some(&sel), &fds),
+            "pselect6(read fd 3 → pipe:[12] read end, read fd 5, except fd 5, timeout 500 µs)"
+        );
+        assert_eq!(
+            describe("select", &[6, 1, 0, 0, 0, 0], None, &fds),
+            "select(nfds 6)"
+        );
+        let never = CallMemory {
+            timeout: Some(Timeout::Never),
+            ..CallMemory::default()
+        };
+        assert_eq!(
+            describe(
+                "epoll_pwait2",
+                &[4, 0x7f00, 16, 0, 0, 0],
+                Some(&never),
+                &fds
+            ),
+            "epoll_pwait2(fd 4 → epoll watching fd 3 pipe:[12], no timeout)"
+        );
+        assert_eq!(
+            describe("epoll_pwait", &[4, 0x7f00, 16, 60_000, 0, 8], None, &fds),
+            "epoll_pwait(fd 4 → epoll watching fd 3 pipe:[12], timeout 60.0 s)"
+        );
+        assert_eq!(fds_in("ppoll", &[0; 6], Some(&mem)), [3, 9]);
+        assert_eq!(fds_in("pselect6", &[0; 6], Some(&sel)), [3, 5]);
+        assert_eq!(fds_in("epoll_wait", &[4, 0, 0, 0, 0, 0], None), [4]);
+    }
+
     #[test]
     fn calls_are_decoded_from_registers() {
         let none = |_: i32| None;
         let pipe = |fd: i32| (fd == 5).then(|| "pipe:[123] read end".to_string());
         assert_eq!(
-            describe("read", &[5, 0x7ffd, 4096, 0, 0, 0], &pipe),
+            describe_("read", &[5, 0x7ffd, 4096, 0, 0, 0], &pipe),
             "read(fd 5 → pipe:[123] read end, 4096 bytes)"
         );
         assert_eq!(
-            describe("flock", &[9, 2, 0, 0, 0, 0], &none),
+            describe_("flock", &[9, 2, 0, 0, 0, 0], &none),
             "flock(fd 9, LOCK_EX)"
         );
         assert_eq!(
-            describe("fcntl", &[3, 7, 0x7f, 0, 0, 0], &none),
+            describe_("fcntl", &[3, 7, 0x7f, 0, 0, 0], &none),
             "fcntl(fd 3, F_SETLKW)"
         );
         assert_eq!(
-            describe("futex", &[0x55d0_1234, 0x80, 0, 0, 0, 0], &none),
+            describe_("futex", &[0x55d0_1234, 0x80, 0, 0, 0, 0], &none),
             "futex(0x55d01234, FUTEX_WAIT_PRIVATE)"
         );
         assert_eq!(
-            describe("epoll_wait", &[4, 0x1, 16, 2500, 0, 0], &none),
+            describe_("futex", &[0x7f00_0010, 0x189, 0, 0, 0, u64::MAX], &none),
+            "futex(0x7f000010, FUTEX_WAIT_BITSET_PRIVATE|FUTEX_CLOCK_REALTIME)"
+        );
+        assert_eq!(
+            describe_("flock", &[9, 6, 0, 0, 0, 0], &none),
+            "flock(fd 9, LOCK_EX|LOCK_NB)"
+        );
+        assert_eq!(
+            describe_("clock_nanosleep", &[0, 1, 0x7ff0, 0, 0, 0], &none),
+            "clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME)"
+        );
+        assert_eq!(
+            describe_("clock_nanosleep", &[0, 3, 0x7ff0, 0, 0, 0], &none),
+            "clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME|0x2)"
+        );
+        assert_eq!(
+            describe_("epoll_wait", &[4, 0x1, 16, 2500, 0, 0], &none),
             "epoll_wait(fd 4, timeout 2.5 s)"
         );
         assert_eq!(
-            describe("epoll_wait", &[4, 0x1, 16, 0xffff_ffff, 0, 0], &none),
+            describe_("epoll_wait", &[4, 0x1, 16, 0xffff_ffff, 0, 0], &none),
             "epoll_wait(fd 4, no timeout)"
         );
         assert_eq!(
-            describe("wait4", &[u64::MAX, 0, 0, 0, 0, 0], &none),
+            describe_("wait4", &[u64::MAX, 0, 0, 0, 0, 0], &none),
             "wait4(any child)"
         );
         assert_eq!(
-            describe("wait4", &[812, 0, 0, 0, 0, 0], &none),
+            describe_("wait4", &[812, 0, 0, 0, 0, 0], &none),
             "wait4(child 812)"
         );
-        assert_eq!(describe("nanosleep", &[0; 6], &none), "nanosleep()");
+        assert_eq!(describe_("nanosleep", &[0; 6], &none), "nanosleep()");
         assert_eq!(
-            describe("clock_nanosleep", &[1, 0, 0x7ff0, 0, 0, 0], &none),
+            describe_("clock_nanosleep", &[1, 0, 0x7ff0, 0, 0, 0], &none),
             "clock_nanosleep(CLOCK_MONOTONIC, relative)"
         );
         assert_eq!(fd_arg("write", &[1, 0, 0, 0, 0, 0]), Some(1));

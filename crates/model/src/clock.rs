@@ -14,6 +14,8 @@ pub struct Clock {
     pub uptime_centis: u64,
     /// Page size in bytes, the unit of `stat`'s `rss`.
     pub page_size: u64,
+    /// Now on the scheduler's clock, ms (see [`Clock::with_sched_now`]).
+    pub sched_now_ms: Option<u64>,
 }
 
 impl Clock {
@@ -31,7 +33,38 @@ impl Clock {
             boot_time_unix: boot,
             uptime_centis,
             page_size: u64::try_from(rustix::param::page_size()).unwrap_or(4096),
+            sched_now_ms: None,
         })
+    }
+
+    /// The clock with "now" on the scheduler's clock: the `se.exec_start`
+    /// of procscope's own running thread (from its `sched`, like the
+    /// targets' ones). `exec_start` is the run queue's task clock, which
+    /// leaves out time stolen by the hypervisor and spent in interrupts, so
+    /// it falls behind `/proc/uptime` as a host runs (by a second after an
+    /// hour on a busy VM): compared with uptime, every thread would look
+    /// idle for that long. Unchanged in a tree that is not the live procfs.
+    pub fn with_sched_now(self, root: &ProcRoot) -> Clock {
+        let tid = rustix::thread::gettid().as_raw_nonzero().get();
+        let mut buf = Vec::with_capacity(4096);
+        let now = root
+            .process(root.own_pid())
+            .and_then(|p| p.task(tid))
+            .and_then(|t| t.read(c"sched", &mut buf, 64 * 1024))
+            .ok()
+            .and_then(|_| procscope_parse::sched::exec_start_ms(&buf));
+        Clock {
+            sched_now_ms: now,
+            ..self
+        }
+    }
+
+    /// How long ago a thread last ran, from its `se.exec_start` (ms):
+    /// against [`Clock::sched_now_ms`] when known, else against uptime.
+    pub fn idle_ms(&self, exec_start_ms: u64) -> u64 {
+        self.sched_now_ms
+            .unwrap_or(self.uptime_centis.saturating_mul(10))
+            .saturating_sub(exec_start_ms)
     }
 
     fn read_files(root: &ProcRoot) -> Outcome<(u64, u64)> {
@@ -88,10 +121,41 @@ mod tests {
             boot_time_unix: 1_000_000,
             uptime_centis: 50_000,
             page_size: 4096,
+            sched_now_ms: None,
         };
         assert_eq!(c.ticks_to_ms(250), 2500);
+        // Idle time: against uptime, or the scheduler's clock when read.
+        assert_eq!(c.idle_ms(499_000), 1_000);
+        let s = Clock {
+            sched_now_ms: Some(499_100),
+            ..c
+        };
+        assert_eq!(s.idle_ms(499_000), 100);
+        assert_eq!(s.idle_ms(600_000), 0);
         assert_eq!(c.start_unix(12_345), 1_000_123);
         assert_eq!(c.elapsed_secs(20_000), 300);
         assert_eq!(c.elapsed_secs(u64::MAX), 0);
+    }
+
+    #[test]
+    fn our_own_thread_ran_just_now_on_the_scheduler_clock() {
+        let root = ProcRoot::open(std::path::Path::new("/proc")).unwrap();
+        let c = Clock::read(&root).unwrap().with_sched_now(&root);
+        let Some(now) = c.sched_now_ms else {
+            return; // a kernel without CONFIG_SCHED_DEBUG has no sched file
+        };
+        // This thread is running: it last started running (at most a few
+        // ticks) before now.
+        let tid = rustix::thread::gettid().as_raw_nonzero().get();
+        let mut b = Vec::new();
+        root.process(root.own_pid())
+            .unwrap()
+            .task(tid)
+            .unwrap()
+            .read(c"sched", &mut b, 1 << 16)
+            .unwrap();
+        let start = procscope_parse::sched::exec_start_ms(&b).unwrap();
+        assert!(c.idle_ms(start) < 500, "{} ms", c.idle_ms(start));
+        assert!(start.abs_diff(now) < 500);
     }
 }

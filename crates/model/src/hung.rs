@@ -11,7 +11,7 @@ use crate::listing::read_stat;
 use procscope_parse::stat::TaskState;
 use procscope_read::{Outcome, ProcRoot};
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A thread found in `D` at every sample.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,24 +30,40 @@ pub struct StuckThread {
     pub idle_ms: Option<u64>,
 }
 
+/// What a sampling run found, and what it actually did: it stops early
+/// once no candidate is left, so the samples taken and the time spent can
+/// be less than asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sampling {
+    /// Threads in `D` (or, with `over`, asleep) at every sample taken.
+    pub stuck: Vec<StuckThread>,
+    /// Candidates at the first sample (threads in `D`, or asleep too long).
+    pub first: usize,
+    /// Samples taken (1 when the first found no candidate).
+    pub samples: u32,
+    /// Time from the first sample's start to the last one's end, measured.
+    pub elapsed: Duration,
+}
+
 /// When a thread last started running (`se.exec_start`, ms since boot).
 fn exec_start(t: &procscope_read::ProcDir, buf: &mut Vec<u8>) -> Option<u64> {
     t.read(c"sched", buf, 64 * 1024).ok()?;
     procscope_parse::sched::exec_start_ms(buf)
 }
 
-/// Samples the host `samples` times over `window` and returns the threads
-/// that were in `D` at every sample — and, with `over`, the threads that
-/// were asleep (`S`) at every sample without running once, and had not run
-/// for longer than `over` (so they sat in the same system call all along).
+/// Samples the host up to `samples` times over `window` and returns the
+/// threads that were in `D` at every sample — and, with `over`, the threads
+/// that were asleep (`S`) at every sample without running once, and had not
+/// run for longer than `over` (so they sat in the same system call all
+/// along). Sampling stops as soon as no candidate is left.
 pub fn sample(
     root: &ProcRoot,
     window: Duration,
     samples: u32,
     over: Option<Duration>,
-) -> Outcome<Vec<StuckThread>> {
-    let clock = Clock::read(root)?;
-    let now_ms = clock.uptime_centis.saturating_mul(10);
+) -> Outcome<Sampling> {
+    let started = Instant::now();
+    let clock = Clock::read(root)?.with_sched_now(root);
     let over_ms = over.map(|o| u64::try_from(o.as_millis()).unwrap_or(u64::MAX));
     let mut buf = Vec::with_capacity(1024);
     // Threads asleep too long: (pid, tid) → exec_start, which must not move.
@@ -63,8 +79,7 @@ pub fn sample(
         for tid in tids {
             let Ok(t) = dir.task(tid) else { continue };
             if let Ok(st) = read_stat(&t, c"stat", &clock, &mut buf) {
-                let idle =
-                    |buf: &mut Vec<u8>| exec_start(&t, buf).map(|s| (s, now_ms.saturating_sub(s)));
+                let idle = |buf: &mut Vec<u8>| exec_start(&t, buf).map(|s| (s, clock.idle_ms(s)));
                 let (state, idle_ms) = match (st.state, over_ms) {
                     (TaskState::DiskSleep, _) => ('D', idle(&mut buf).map(|i| i.1)),
                     // Kernel threads sleep between jobs by design.
@@ -91,12 +106,15 @@ pub fn sample(
             }
         }
     }
+    let first = d.len();
+    let mut taken = 1u32;
     let rest = samples.saturating_sub(1).max(1);
     for _ in 0..rest {
         if d.is_empty() {
             break;
         }
         std::thread::sleep(window / rest);
+        taken += 1;
         d.retain(|(pid, tid), s| {
             let Ok(t) = root.process(*pid).and_then(|p| p.task(*tid)) else {
                 return false;
@@ -113,7 +131,12 @@ pub fn sample(
             }
         });
     }
-    Ok(d.into_values().collect())
+    Ok(Sampling {
+        stuck: d.into_values().collect(),
+        first,
+        samples: taken,
+        elapsed: started.elapsed(),
+    })
 }
 
 /// The subsystem a kernel stack waits in, from its frames (innermost
@@ -210,6 +233,38 @@ pub fn likely_cause(frames: &[&[u8]], wchan: Option<&[u8]>) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
+
+    fn tree(state: char) -> tempfile::TempDir {
+        let t = tempfile::tempdir().unwrap();
+        fs::write(t.path().join("stat"), "btime 1700000000\n").unwrap();
+        fs::write(t.path().join("uptime"), "100.00 50.00\n").unwrap();
+        let task = t.path().join("7/task/7");
+        fs::create_dir_all(&task).unwrap();
+        let stat =
+            format!("7 (p7) {state} 1 7 7 0 -1 4194304 0 0 0 0 1 1 0 0 20 0 1 0 500 1000 10 0\n");
+        fs::write(t.path().join("7/stat"), &stat).unwrap();
+        fs::write(task.join("stat"), &stat).unwrap();
+        t
+    }
+
+    #[test]
+    fn sampling_says_what_it_did() {
+        // Nothing in D at the first sample: one sample, far less than the window.
+        let t = tree('S');
+        let root = ProcRoot::open(t.path()).unwrap();
+        let window = Duration::from_millis(800);
+        let s = sample(&root, window, 5, None).unwrap();
+        assert_eq!((s.stuck.len(), s.first, s.samples), (0, 0, 1));
+        assert!(s.elapsed < window / 2, "{:?}", s.elapsed);
+        // In D all along: every sample, over about the window.
+        let t = tree('D');
+        let root = ProcRoot::open(t.path()).unwrap();
+        let window = Duration::from_millis(200);
+        let s = sample(&root, window, 5, None).unwrap();
+        assert_eq!((s.stuck.len(), s.first, s.samples), (1, 1, 5));
+        assert!(s.elapsed >= window, "{:?}", s.elapsed);
+    }
 
     #[test]
     fn memory_lock_holders_and_waiters() {

@@ -10,6 +10,7 @@
 //! Nothing here formats for terminals; see `procscope-render`.
 
 pub mod bytes;
+pub mod callmem;
 pub mod calls;
 pub mod clock;
 pub mod dossier;

@@ -353,6 +353,7 @@ pub fn stat_info(s: &Stat<'_>, clock: &Clock) -> StatInfo {
         elapsed_secs: clock.elapsed_secs(s.starttime_ticks),
         nice: s.nice,
         priority: s.priority,
+        policy: s.policy,
         kernel_thread: s.is_kernel_thread(),
         start_ticks: s.starttime_ticks,
         leader_exited: false,

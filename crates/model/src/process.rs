@@ -36,8 +36,11 @@ pub struct StatInfo {
     pub elapsed_secs: u64,
     /// Nice value.
     pub nice: i64,
-    /// Kernel priority.
+    /// Kernel priority: `stat` field 18 (20 + nice for normal tasks,
+    /// -1 - rt_priority for real-time ones).
     pub priority: i64,
+    /// Scheduling policy (`stat` field 41, `SCHED_*`), when the kernel gives it.
+    pub policy: Option<u64>,
     /// True for kernel threads.
     pub kernel_thread: bool,
     /// Start time in ticks after boot (with the PID, the process identity).
@@ -48,6 +51,20 @@ pub struct StatInfo {
     /// Threads in `D` (uninterruptible sleep), the leader included; when
     /// any is, `state` is `D` (see [`crate::listing::read_process`]).
     pub blocked_threads: u32,
+}
+
+impl StatInfo {
+    /// procps' `pri` (`ps -o pri`): `39 - priority`, so that a larger
+    /// number runs first (nice 0 is 19; real-time priority 50 is 90).
+    pub fn pri(&self) -> i64 {
+        39_i64.saturating_sub(self.priority)
+    }
+
+    /// Whether nice applies (procps shows `-` in `NI` otherwise): normal
+    /// and batch tasks, or when the policy is unknown.
+    pub fn nice_applies(&self) -> bool {
+        matches!(self.policy, None | Some(0) | Some(3))
+    }
 }
 
 /// The command line as read.
@@ -250,6 +267,12 @@ impl Serialize for ProcessRow {
                 m.serialize_entry("elapsed_secs", &st.elapsed_secs)?;
                 m.serialize_entry("nice", &st.nice)?;
                 m.serialize_entry("priority", &st.priority)?;
+                m.serialize_entry("pri", &st.pri())?;
+                m.serialize_entry("policy", &st.policy)?;
+                m.serialize_entry(
+                    "policy_name",
+                    &st.policy.map(procscope_parse::decode::sched_policy),
+                )?;
                 m.serialize_entry("pgrp", &st.pgrp)?;
                 m.serialize_entry("session", &st.session)?;
                 m.serialize_entry("tty_nr", &st.tty_nr)?;

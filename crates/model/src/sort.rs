@@ -23,6 +23,9 @@ pub enum Key {
     Comm,
     Command,
     Nice,
+    /// procps' `pri` (39 - priority: larger runs first).
+    Pri,
+    /// The kernel's priority (`stat` field 18: smaller runs first).
     Priority,
     Pgrp,
     Session,
@@ -68,6 +71,7 @@ pub fn compare(a: &ProcessRow, b: &ProcessRow, key: Key) -> Ordering {
                 .map(|c| c.raw.as_slice()),
         ),
         Key::Nice => opt(st(a).map(|s| s.nice), st(b).map(|s| s.nice)),
+        Key::Pri => opt(st(a).map(|s| s.pri()), st(b).map(|s| s.pri())),
         Key::Priority => opt(st(a).map(|s| s.priority), st(b).map(|s| s.priority)),
         Key::Pgrp => opt(st(a).map(|s| s.pgrp), st(b).map(|s| s.pgrp)),
         Key::Session => opt(st(a).map(|s| s.session), st(b).map(|s| s.session)),

@@ -51,6 +51,9 @@ pub struct ThreadInfo {
     /// the process, so a futex that is not a mutex is almost never taken
     /// for one.
     pub futex_owner: Option<i32>,
+    /// For a thread in poll, select or epoll_pwait2: the fds it waits on
+    /// and a timeout given by pointer, read from its memory.
+    pub call_memory: Option<crate::callmem::CallMemory>,
 }
 
 /// A sleep's length, read from the timespec the call points at.
@@ -150,7 +153,7 @@ pub fn group(threads: &[ThreadInfo]) -> Vec<Vec<usize>> {
 /// for the task's exec lock, and the ELF header is read through the `exe`
 /// link (on whatever filesystem it lives): all run under the deadline.
 pub fn read(root: &ProcRoot, pid: i32, opts: guard::Options) -> Outcome<ProcessThreads> {
-    let clock = Clock::read(root)?;
+    let clock = Clock::read(root)?.with_sched_now(root);
     let dir = root.process(pid)?;
     let mut buf = Vec::new();
     let st = read_stat(&dir, c"stat", &clock, &mut buf)?;
@@ -180,25 +183,39 @@ pub fn read(root: &ProcRoot, pid: i32, opts: guard::Options) -> Outcome<ProcessT
                 stack,
                 ..t
             };
-            // A sleep's timespec, or the mutex a futex waiter waits for, is
-            // in the process's memory: its own guarded call, after the
-            // syscall and stack are safe.
+            // A sleep's timespec, the mutex a futex waiter waits for, or
+            // the fds and timeout of poll and select are in the process's
+            // memory: their own guarded call, after the syscall and stack
+            // are safe.
             let memory = match (&t.syscall, known_abi) {
                 (Ok(s @ SyscallState::InSyscall { nr, .. }), Some(a)) => a
                     .name(*nr)
-                    .filter(|n| n.contains("nanosleep") || n.starts_with("futex"))
-                    .map(|_| (*s, a)),
+                    .filter(|n| {
+                        n.contains("nanosleep")
+                            || n.starts_with("futex")
+                            || crate::callmem::wants(n)
+                    })
+                    .map(|n| (*s, a, n)),
                 _ => None,
             };
             match memory {
-                Some((s, a)) => {
+                Some((s, a, name)) => {
                     ctx.checkpoint(t.clone());
-                    let (sleep, futex_word) = ctx
-                        .guarded(|| Ok((sleep_of(&d, a, &s), futex_word(&d, a, &s))))
-                        .unwrap_or((None, None));
+                    let (sleep, futex_word, call_memory) = ctx
+                        .guarded(|| {
+                            let call = match &s {
+                                SyscallState::InSyscall { args, .. } => {
+                                    crate::callmem::read(&d, a, name, args)
+                                }
+                                _ => None,
+                            };
+                            Ok((sleep_of(&d, a, &s), futex_word(&d, a, &s), call))
+                        })
+                        .unwrap_or((None, None, None));
                     ThreadInfo {
                         sleep,
                         futex_owner: futex_word,
+                        call_memory,
                         ..t
                     }
                 }
@@ -292,7 +309,7 @@ fn read_thread(dir: &ProcDir, tid: i32, clock: &Clock) -> ThreadInfo {
         .filter(|_| !running)
         .and_then(|t| t.read(c"sched", &mut buf, 64 * 1024).ok())
         .and_then(|_| procscope_parse::sched::exec_start_ms(&buf))
-        .map(|start| clock.uptime_centis.saturating_mul(10).saturating_sub(start));
+        .map(|start| clock.idle_ms(start));
     ThreadInfo {
         tid,
         comm: st.as_ref().map(|s| s.comm.clone()).unwrap_or_default(),
@@ -303,6 +320,7 @@ fn read_thread(dir: &ProcDir, tid: i32, clock: &Clock) -> ThreadInfo {
         idle_ms,
         sleep: None,
         futex_owner: None,
+        call_memory: None,
     }
 }
 
@@ -374,22 +392,12 @@ fn sleep_of(dir: &ProcDir, abi: Abi, sc: &SyscallState) -> Option<Sleep> {
     };
     let wide = matches!(abi, Abi::X86_64 | Abi::X32 | Abi::Aarch64) || name.ends_with("_time64");
     let mut b = [0u8; 16];
-    let len = if wide { 16 } else { 8 };
+    let len = procscope_parse::callmem::time_size(wide);
     let got = dir.read_memory(addr, b.get_mut(..len)?).ok()?;
     if got != len {
         return None;
     }
-    let (sec, nsec) = if wide {
-        (
-            i64::from_le_bytes(b.get(..8)?.try_into().ok()?),
-            i64::from_le_bytes(b.get(8..16)?.try_into().ok()?),
-        )
-    } else {
-        (
-            i64::from(i32::from_le_bytes(b.get(..4)?.try_into().ok()?)),
-            i64::from(i32::from_le_bytes(b.get(4..8)?.try_into().ok()?)),
-        )
-    };
+    let (sec, nsec) = procscope_parse::callmem::timespec(&b, wide)?;
     let ms = sec.checked_mul(1000)?.checked_add(nsec / 1_000_000)?;
     if !absolute {
         return Some(Sleep::For {

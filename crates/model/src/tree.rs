@@ -109,6 +109,7 @@ mod tests {
                 elapsed_secs: 0,
                 nice: 0,
                 priority: 20,
+                policy: None,
                 kernel_thread: false,
                 start_ticks: 0,
                 leader_exited: false,

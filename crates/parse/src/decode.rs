@@ -83,6 +83,23 @@ pub const EPOLL_EVENTS: &[(u64, &str)] = &[
     (1 << 31, "EPOLLET"),
 ];
 
+/// `POLL*` event bits of `struct pollfd` (include/uapi/asm-generic/poll.h).
+pub const POLL_EVENTS: &[(u64, &str)] = &[
+    (0x001, "POLLIN"),
+    (0x002, "POLLPRI"),
+    (0x004, "POLLOUT"),
+    (0x008, "POLLERR"),
+    (0x010, "POLLHUP"),
+    (0x020, "POLLNVAL"),
+    (0x040, "POLLRDNORM"),
+    (0x080, "POLLRDBAND"),
+    (0x100, "POLLWRNORM"),
+    (0x200, "POLLWRBAND"),
+    (0x400, "POLLMSG"),
+    (0x1000, "POLLREMOVE"),
+    (0x2000, "POLLRDHUP"),
+];
+
 /// `IN_*` bits of inotify masks.
 pub const INOTIFY_MASK: &[(u64, &str)] = &[
     (0x1, "IN_ACCESS"),
@@ -191,6 +208,64 @@ pub fn bits(v: u64, table: &[(u64, &str)]) -> String {
     }
 }
 
+/// `futex(2)` commands (include/uapi/linux/futex.h), by the low 7 bits.
+const FUTEX_CMDS: [&str; 14] = [
+    "FUTEX_WAIT",
+    "FUTEX_WAKE",
+    "FUTEX_FD",
+    "FUTEX_REQUEUE",
+    "FUTEX_CMP_REQUEUE",
+    "FUTEX_WAKE_OP",
+    "FUTEX_LOCK_PI",
+    "FUTEX_UNLOCK_PI",
+    "FUTEX_TRYLOCK_PI",
+    "FUTEX_WAIT_BITSET",
+    "FUTEX_WAKE_BITSET",
+    "FUTEX_WAIT_REQUEUE_PI",
+    "FUTEX_CMP_REQUEUE_PI",
+    "FUTEX_LOCK_PI2",
+];
+
+/// A futex operation as strace shows it: the command, `_PRIVATE` when
+/// `FUTEX_PRIVATE_FLAG` (128) is set, `|FUTEX_CLOCK_REALTIME` (256), and
+/// any other bit as hex (`FUTEX_WAIT_BITSET_PRIVATE|FUTEX_CLOCK_REALTIME`
+/// for 0x189). The operation is a C `int`: the register's upper half is
+/// not part of it.
+pub fn futex_op(op: u64) -> String {
+    const PRIVATE: u64 = 128;
+    const CLOCK_REALTIME: u64 = 256;
+    let op = op & 0xffff_ffff;
+    let cmd = op & 0x7f;
+    let mut s = match FUTEX_CMDS.get(cmd as usize) {
+        Some(name) if op & PRIVATE != 0 => format!("{name}_PRIVATE"),
+        Some(name) => (*name).to_string(),
+        None if op & PRIVATE != 0 => format!("{cmd:#x}|FUTEX_PRIVATE_FLAG"),
+        None => format!("{cmd:#x}"),
+    };
+    if op & CLOCK_REALTIME != 0 {
+        s.push_str("|FUTEX_CLOCK_REALTIME");
+    }
+    let rest = op & !(0x7f | PRIVATE | CLOCK_REALTIME);
+    if rest != 0 {
+        s.push_str(&format!("|{rest:#x}"));
+    }
+    s
+}
+
+/// `flock(2)` operation bits (include/uapi/asm-generic/fcntl.h).
+pub const FLOCK_OPS: &[(u64, &str)] = &[
+    (1, "LOCK_SH"),
+    (2, "LOCK_EX"),
+    (4, "LOCK_NB"),
+    (8, "LOCK_UN"),
+    (32, "LOCK_MAND"),
+    (64, "LOCK_READ"),
+    (128, "LOCK_WRITE"),
+];
+
+/// `clock_nanosleep(2)` flags.
+pub const TIMER_FLAGS: &[(u64, &str)] = &[(1, "TIMER_ABSTIME")];
+
 /// Signal names 1–31; 32 and 33 are glibc's; 34.. are `SIGRTMIN+n`.
 const SIGNALS: [&str; 31] = [
     "SIGHUP",
@@ -293,6 +368,8 @@ mod tests {
             "EPOLLIN|EPOLLERR|EPOLLHUP|EPOLLET"
         );
         assert_eq!(bits(0x300, INOTIFY_MASK), "IN_CREATE|IN_DELETE");
+        assert_eq!(bits(0x2003, POLL_EVENTS), "POLLIN|POLLPRI|POLLRDHUP");
+        assert_eq!(bits(0x8001, POLL_EVENTS), "POLLIN|0x8000");
         assert_eq!(bits(0, INOTIFY_MASK), "0");
         assert_eq!(bits(0x10_0000, EPOLL_EVENTS), "0x100000");
         assert_eq!(signals(0x4200), vec!["SIGUSR1", "SIGTERM"]);
@@ -301,5 +378,30 @@ mod tests {
         assert_eq!(signals(1 << 63), vec!["SIGRTMIN+30"]);
         assert_eq!(sched_policy(1), "SCHED_FIFO");
         assert_eq!(sched_policy(99), "policy 99");
+    }
+
+    #[test]
+    fn futex_ops_keep_every_bit() {
+        assert_eq!(futex_op(0x80), "FUTEX_WAIT_PRIVATE");
+        assert_eq!(futex_op(0), "FUTEX_WAIT");
+        assert_eq!(
+            futex_op(0x189),
+            "FUTEX_WAIT_BITSET_PRIVATE|FUTEX_CLOCK_REALTIME"
+        );
+        assert_eq!(futex_op(0x109), "FUTEX_WAIT_BITSET|FUTEX_CLOCK_REALTIME");
+        assert_eq!(futex_op(0x8b), "FUTEX_WAIT_REQUEUE_PI_PRIVATE");
+        assert_eq!(futex_op(13), "FUTEX_LOCK_PI2");
+        // Unknown commands and bits as hex, never dropped.
+        assert_eq!(futex_op(0x7e), "0x7e");
+        assert_eq!(futex_op(0xfe), "0x7e|FUTEX_PRIVATE_FLAG");
+        assert_eq!(
+            futex_op(0x1000_0389),
+            "FUTEX_WAIT_BITSET_PRIVATE|FUTEX_CLOCK_REALTIME|0x10000200"
+        );
+        // Only the int: the register's upper half is not the operation.
+        assert_eq!(futex_op(0xffff_ffff_0000_0080), "FUTEX_WAIT_PRIVATE");
+        assert_eq!(bits(6, FLOCK_OPS), "LOCK_EX|LOCK_NB");
+        assert_eq!(bits(0x108, FLOCK_OPS), "LOCK_UN|0x100");
+        assert_eq!(bits(5, TIMER_FLAGS), "TIMER_ABSTIME|0x4");
     }
 }

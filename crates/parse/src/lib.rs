@@ -15,6 +15,7 @@
 //! The format traps each parser handles are listed in its module docs, with
 //! the kernel source that causes them.
 
+pub mod callmem;
 pub mod caps;
 pub mod cmdline;
 pub mod comm;
@@ -185,6 +186,16 @@ mod never_panics {
             let _ = crate::maps::cgroups(&b);
             let _ = crate::maps::smaps(&b);
             let _ = crate::container::recognise(&b);
+        }
+        #[test]
+        fn call_memory(b in arb_bytes(), n in 0usize..2048) {
+            let _ = crate::callmem::pollfds(&b);
+            let _ = crate::callmem::fd_set(&b, n);
+            for wide in [false, true] {
+                let _ = crate::callmem::timespec_ns(&b, wide);
+                let _ = crate::callmem::timeval_ns(&b, wide);
+                let _ = crate::callmem::timespec(&b, wide);
+            }
         }
         #[test]
         fn comm(b in arb_bytes()) { let _ = crate::comm::parse(&b); }

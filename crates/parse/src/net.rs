@@ -49,6 +49,17 @@ pub fn tcp_state_name(s: u8) -> &'static str {
     }
 }
 
+/// A socket's state as `ss` names it: TCP's by [`tcp_state_name`]; a UDP,
+/// UDP-Lite or raw socket (`tcp` false) in `TCP_CLOSE` (7) is unconnected,
+/// `UNCONN` — it is not closing, it has no peer — and connected in
+/// `TCP_ESTABLISHED` (1).
+pub fn inet_state_name(tcp: bool, s: u8) -> &'static str {
+    match (tcp, s) {
+        (false, 0x07) => "UNCONN",
+        _ => tcp_state_name(s),
+    }
+}
+
 /// Decodes `ADDR:PORT` where ADDR is 8 (IPv4) or 32 (IPv6) hex digits of
 /// host-order 32-bit words.
 pub fn inet_addr(b: &[u8]) -> Option<(IpAddr, u16)> {
@@ -159,6 +170,24 @@ mod tests {
         assert_eq!(tcp_state_name(t[0].state), "LISTEN");
         assert_eq!(t[0].inode, 1571869);
         assert_eq!((t[1].remote, t[1].state), ((lo, 0xCDA3), 1));
+    }
+
+    #[test]
+    fn udp_and_raw_states_are_named_as_ss_names_them() {
+        // /proc/net/udp: one unconnected socket on :5353, one connected.
+        let t = inet_table(
+            b"   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops
+  123: 00000000:14E9 00000000:0000 07 00000000:00000000 00:00000000 00000000   106        0 20513 2 0000000000000000 0
+  124: 0100007F:A001 0100007F:0035 01 00000000:00000000 00:00000000 00000000     0        0 20514 2 0000000000000000 0
+",
+        );
+        assert_eq!(t.len(), 2);
+        assert_eq!(t[0].local.1, 5353);
+        assert_eq!(inet_state_name(false, t[0].state), "UNCONN");
+        assert_eq!(inet_state_name(false, t[1].state), "ESTABLISHED");
+        // TCP's 07 is CLOSE.
+        assert_eq!(inet_state_name(true, 0x07), "CLOSE");
+        assert_eq!(inet_state_name(true, 0x0A), "LISTEN");
     }
 
     #[test]

@@ -43,6 +43,9 @@ pub struct FdStat {
     pub dev: (u32, u32),
     /// A directory.
     pub dir: bool,
+    /// The file type bits of its mode (`S_IFMT`: `0o100000` regular,
+    /// `0o040000` directory, `0o020000` character device, …).
+    pub file_type: u32,
 }
 
 /// Files whose read takes the target's memory-map lock (`mmap_read_lock` in
@@ -242,6 +245,7 @@ fn stat_at(dir: rustix::fd::BorrowedFd<'_>, name: &[u8]) -> Outcome<FdStat> {
         ino: st.stx_ino,
         dev: (st.stx_dev_major, st.stx_dev_minor),
         dir: kind == 0o040_000,
+        file_type: kind,
     })
 }
 

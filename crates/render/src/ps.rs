@@ -29,6 +29,7 @@ pub enum Column {
     Elapsed,
     Nice,
     Pri,
+    Priority,
     Pgrp,
     Sid,
     Tty,
@@ -37,7 +38,7 @@ pub enum Column {
 }
 
 /// Every column name, for help and errors.
-pub const NAMES: &str = "pid, tid, ppid, user, uid, state, threads, rss, vsz, cpu, start, elapsed, nice, pri, pgrp, sid, tty, comm, command";
+pub const NAMES: &str = "pid, tid, ppid, user, uid, state, threads, rss, vsz, cpu, start, elapsed, nice, pri, priority, pgrp, sid, tty, comm, command";
 
 /// The default columns.
 pub const DEFAULT: &[Column] = &[
@@ -74,7 +75,8 @@ impl Column {
                     "start" | "start_time" | "stime" => Column::Start,
                     "elapsed" | "etime" => Column::Elapsed,
                     "nice" | "ni" => Column::Nice,
-                    "pri" | "priority" => Column::Pri,
+                    "pri" => Column::Pri,
+                    "priority" | "prio" => Column::Priority,
                     "pgrp" | "pgid" => Column::Pgrp,
                     "sid" | "session" | "sess" => Column::Sid,
                     "tty" | "tt" => Column::Tty,
@@ -103,6 +105,7 @@ impl Column {
             Column::Elapsed => "ELAPSED",
             Column::Nice => "NI",
             Column::Pri => "PRI",
+            Column::Priority => "PRIORITY",
             Column::Pgrp => "PGRP",
             Column::Sid => "SID",
             Column::Tty => "TTY",
@@ -140,7 +143,8 @@ impl Column {
             Column::Start => Key::Start,
             Column::Elapsed => Key::Elapsed,
             Column::Nice => Key::Nice,
-            Column::Pri => Key::Priority,
+            Column::Pri => Key::Pri,
+            Column::Priority => Key::Priority,
             Column::Pgrp => Key::Pgrp,
             Column::Sid => Key::Session,
             Column::Tty => Key::Tty,
@@ -345,8 +349,16 @@ pub fn cell(col: Column, row: &ProcessRow, ctx: &CellCtx) -> Cell {
         Column::Cpu => num(&|s| units::cpu_time(s.cpu_time_ms)),
         Column::Start => num(&|s| units::start_time(s.start_time_unix, ctx.now_unix)),
         Column::Elapsed => num(&|s| units::elapsed(s.elapsed_secs)),
-        Column::Nice => num(&|s| s.nice.to_string()),
-        Column::Pri => num(&|s| s.priority.to_string()),
+        // Like procps: nice does not apply to real-time, deadline and idle tasks.
+        Column::Nice => num(&|s| {
+            if s.nice_applies() {
+                s.nice.to_string()
+            } else {
+                "-".to_string()
+            }
+        }),
+        Column::Pri => num(&|s| s.pri().to_string()),
+        Column::Priority => num(&|s| s.priority.to_string()),
         Column::Pgrp => num(&|s| s.pgrp.to_string()),
         Column::Sid => num(&|s| s.session.to_string()),
         Column::Tty => num(&|s| tty_name(s.tty_nr)),

@@ -22,6 +22,12 @@
 //! procscope-testkit leader-exit           the main thread exits, another thread lives on
 //! procscope-testkit threads               8 threads on one condition variable, 3 sleeping
 //! procscope-testkit fdzoo DIR             hold one fd of every kind with known values (files in DIR)
+//! procscope-testkit waits                 threads blocked in poll, ppoll, select, pselect6,
+//!                                         epoll_wait and epoll_pwait2 on pipes 40, 42, 43 (read ends),
+//!                                         eventfd 41 and epoll set 44 (watching 40), long timeouts
+//! procscope-testkit fdkinds DIR           hold a FIFO, /dev/null, a directory, a 12345-byte memfd,
+//!                                         an unconnected and a connected UDP socket, a raw ICMP
+//!                                         socket and a POSIX lock on bytes 10-19 of DIR/posix.lck
 //! procscope-testkit orphan MODE ARGS..   run MODE in an orphaned grandchild with its own session;
 //!                                         its PID goes to standard error
 //! procscope-testkit map-deleted FILE SIZE  map FILE (SIZE bytes), close it, delete it, keep the mapping
@@ -42,6 +48,7 @@
 )]
 
 mod flip;
+mod kinds;
 mod pipes;
 
 use std::ffi::OsStr;
@@ -179,6 +186,8 @@ fn main() {
             sleep_forever()
         }
         Some("fdzoo") => fdzoo(&args[2]),
+        Some("fdkinds") => kinds::fdkinds(&args[2]),
+        Some("waits") => kinds::waits(),
         Some("signals") => signals(),
         Some("zombie") => zombie(),
         Some("mutex-deadlock") => mutex_deadlock(),

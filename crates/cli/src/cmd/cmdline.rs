@@ -32,10 +32,12 @@ pub fn run(g: &Global, a: &CmdlineArgs) -> anyhow::Result<Exit> {
         output::warn(&targets::no_match(&root, &a.target));
         return Ok(Exit::NoMatch);
     }
-    if (a.raw || a.hex) && texts.len() > 1 {
+    // Raw bytes of several processes would run together (no title line can
+    // separate them without changing the bytes): one process only.
+    if a.raw && texts.len() > 1 {
         let pids: Vec<String> = texts.iter().map(|t| t.pid.to_string()).collect();
         return Err(UsageError(format!(
-            "`{}` matches {} processes (PIDs {}): --raw and --hex need one; give a PID",
+            "`{}` matches {} processes (PIDs {}): --raw needs one; give a PID",
             escape(a.target.as_bytes()),
             texts.len(),
             pids.join(", ")
@@ -51,6 +53,7 @@ pub fn run(g: &Global, a: &CmdlineArgs) -> anyhow::Result<Exit> {
     }
     let mut failed = 0usize;
     let multi = texts.len() > 1;
+    let mut blocks = 0usize;
     for t in &texts {
         let c = match &t.cmdline {
             Some(Ok(c)) => c,
@@ -82,6 +85,15 @@ pub fn run(g: &Global, a: &CmdlineArgs) -> anyhow::Result<Exit> {
             continue;
         }
         if a.hex {
+            // Several matches: each dump under its title, blocks apart.
+            if multi {
+                if blocks > 0 {
+                    writeln!(out)?;
+                }
+                targets::write_title(&mut out, t)?;
+                writeln!(out, ":")?;
+            }
+            blocks += 1;
             hexdump(&mut out, &c.raw)?;
         } else if a.shell {
             if multi {
@@ -189,7 +201,7 @@ fn human(
 /// Always through `exec --`: bash's `exec` only ever runs a program (never
 /// a builtin, function or alias of the same name, never an assignment),
 /// so no argument can choose what runs. The executable's own path is used
-/// when it can be read; argv[0] only when it cannot.
+/// when it can be read; `argv[0]` only when it cannot.
 pub fn shell_line(t: &ProcText, view: &Cmdline<'_>) -> String {
     let args: Vec<&[u8]> = view.args().collect();
     let words: Vec<String> = args.iter().map(|a| quote(a)).collect();

@@ -65,19 +65,21 @@ fn waits_by_design(name: &str) -> bool {
 pub fn run(g: &Global, a: &HungArgs) -> anyhow::Result<Exit> {
     let root = crate::cmd::ps::open_root(g)?;
     let samples = a.samples.max(2);
-    let stuck = hung::sample(&root, a.window, samples, a.over).map_err(|f| {
+    let sampling = hung::sample(&root, a.window, samples, a.over).map_err(|f| {
         anyhow::anyhow!("cannot list processes under {}: {f}", root.path().display())
     })?;
+    let stuck = &sampling.stuck;
     let opts = guard::Options {
         timeout: (!g.timeout.is_zero()).then_some(g.timeout),
         ..guard::Options::default()
     };
     // Stacks and syscalls of the stuck threads, read per process.
     let mut by_pid: BTreeMap<i32, Vec<i32>> = BTreeMap::new();
-    for s in &stuck {
+    for s in stuck {
         by_pid.entry(s.pid).or_default().push(s.tid);
     }
     let mut tasks = Vec::new();
+    let mut idle = 0usize;
     for (pid, tids) in by_pid {
         let Ok(p) = threads::read(&root, pid, opts) else {
             continue;
@@ -93,6 +95,7 @@ pub fn run(g: &Global, a: &HungArgs) -> anyhow::Result<Exit> {
                 _ => false,
             };
             if asleep && idle_call {
+                idle += 1;
                 continue;
             }
             tasks.push(Task {
@@ -138,6 +141,9 @@ pub fn run(g: &Global, a: &HungArgs) -> anyhow::Result<Exit> {
             &serde_json::json!({
                 "window_ms": u64::try_from(a.window.as_millis()).unwrap_or(u64::MAX),
                 "samples": samples,
+                "samples_taken": sampling.samples,
+                "elapsed_ms": u64::try_from(sampling.elapsed.as_millis()).unwrap_or(u64::MAX),
+                "candidates_at_first_sample": sampling.first,
                 "stuck": tasks.len(),
                 "groups": gs,
             }),
@@ -145,8 +151,8 @@ pub fn run(g: &Global, a: &HungArgs) -> anyhow::Result<Exit> {
     } else if tasks.is_empty() {
         writeln!(
             out,
-            "nothing is stuck: no task was in D at all {samples} samples over {} ms",
-            a.window.as_millis()
+            "nothing is stuck: {}",
+            nothing_stuck(&sampling, a.over, idle)
         )?;
     } else {
         let bold = Style::new().bold();
@@ -164,10 +170,10 @@ pub fn run(g: &Global, a: &HungArgs) -> anyhow::Result<Exit> {
             .count();
         writeln!(
             out,
-            "{}{in_d} task(s) stuck in D{} (in D at all {samples} samples over {} ms)",
+            "{}{in_d} task(s) stuck in D{} (in D at all {})",
             red.render(),
             red.render_reset(),
-            a.window.as_millis()
+            sampled(&sampling)
         )?;
         if let Some(o) = a.over {
             writeln!(
@@ -254,6 +260,48 @@ pub fn run(g: &Global, a: &HungArgs) -> anyhow::Result<Exit> {
     } else {
         Exit::NoMatch
     })
+}
+
+/// `5 samples over 1.0 s`, or `1 sample in 3 ms`: what was done, measured.
+fn sampled(s: &hung::Sampling) -> String {
+    let took = procscope_model::calls::ms(u64::try_from(s.elapsed.as_millis()).unwrap_or(u64::MAX));
+    if s.samples == 1 {
+        format!("1 sample in {took}")
+    } else {
+        format!("{} samples over {took}", s.samples)
+    }
+}
+
+/// Why nothing is reported, from what sampling saw (it stops early once no
+/// candidate is left).
+fn nothing_stuck(s: &hung::Sampling, over: Option<std::time::Duration>, idle: usize) -> String {
+    let what = match over {
+        Some(o) => format!(
+            "in D or asleep in one system call for over {}",
+            procscope_render::dossier::human_secs(o.as_secs())
+        ),
+        None => "in D".to_string(),
+    };
+    if s.first == 0 {
+        format!("no task was {what} at the first sample ({})", sampled(s))
+    } else if s.stuck.is_empty() {
+        format!(
+            "{} task(s) were {what} at the first sample, none at every sample ({})",
+            s.first,
+            sampled(s)
+        )
+    } else if idle > 0 {
+        format!(
+            "the {idle} task(s) asleep at every sample wait by design (epoll, poll, select, sleep, wait, accept) ({})",
+            sampled(s)
+        )
+    } else {
+        format!(
+            "the {} task(s) {what} at every sample had exited when their stacks were read ({})",
+            s.stuck.len(),
+            sampled(s)
+        )
+    }
 }
 
 /// The file a stuck task's system call is about (its fd argument),

@@ -94,14 +94,16 @@ fn fd_texts(
     opts: procscope_read::guard::Options,
 ) -> HashMap<i32, String> {
     let abi = p.abi.as_ref().ok().copied();
+    // The fd arguments, and the fds polled or selected.
     let mut wanted: Vec<i32> = p
         .threads
         .iter()
-        .filter_map(|t| match (&t.syscall, abi) {
-            (Ok(SyscallState::InSyscall { nr, args, .. }), Some(a)) => {
-                a.name(*nr).and_then(|n| calls::fd_arg(n, args))
-            }
-            _ => None,
+        .flat_map(|t| match (&t.syscall, abi) {
+            (Ok(SyscallState::InSyscall { nr, args, .. }), Some(a)) => a
+                .name(*nr)
+                .map(|n| calls::fds_in(n, args, t.call_memory.as_ref()))
+                .unwrap_or_default(),
+            _ => Vec::new(),
         })
         .collect();
     wanted.sort_unstable();
@@ -122,13 +124,21 @@ fn fd_texts(
         .collect()
 }
 
-/// The system call with its arguments decoded (fds resolved).
-fn syscall_text(sc: &SyscallState, abi: Option<Abi>, fds: &HashMap<i32, String>) -> String {
+/// The system call with its arguments decoded (fds resolved; what poll
+/// and select wait on from `t`'s memory).
+fn syscall_text(
+    t: &ThreadInfo,
+    sc: &SyscallState,
+    abi: Option<Abi>,
+    fds: &HashMap<i32, String>,
+) -> String {
     match sc {
         SyscallState::Running => "running (on a CPU)".into(),
         SyscallState::Blocked { .. } => "not in a system call".into(),
         SyscallState::InSyscall { nr, args, .. } => match abi.and_then(|a| a.name(*nr)) {
-            Some(name) => calls::describe(name, args, &|fd| fds.get(&fd).cloned()),
+            Some(name) => calls::describe(name, args, t.call_memory.as_ref(), &|fd| {
+                fds.get(&fd).cloned()
+            }),
             None => {
                 let args: Vec<String> = args.iter().map(|a| format!("{a:#x}")).collect();
                 format!("syscall_{nr}({})", args.join(", "))
@@ -254,7 +264,7 @@ fn human(
             Ok(s) => writeln!(
                 out,
                 "      syscall {}",
-                escape(syscall_text(s, abi, fds).as_bytes())
+                escape(syscall_text(first, s, abi, fds).as_bytes())
             )?,
             Err(Failure::Absent { what }) => writeln!(out, "      syscall none ({what})")?,
             Err(f) => {
@@ -327,7 +337,7 @@ fn json_thread(t: &ThreadInfo, abi: Option<Abi>, fds: &HashMap<i32, String>) -> 
     let syscall = t.syscall.as_ref().map(|s| match s {
         SyscallState::InSyscall { nr, args, .. } => {
             serde_json::json!({ "nr": nr, "name": abi.and_then(|a| a.name(*nr)), "args": args,
-                                "call": syscall_text(s, abi, fds) })
+                                "call": syscall_text(t, s, abi, fds), "memory": t.call_memory })
         }
         other => serde_json::json!({ "name": syscall_name(other, abi) }),
     });

@@ -256,10 +256,21 @@ fn fixture_cmdline_explains_kernel_threads_zombies_and_rewritten_titles() {
     assert_eq!(r.status, 2);
     assert!(
         r.stderr
-            .contains("matches 2 processes (PIDs 1, 9): --raw and --hex need one"),
+            .contains("matches 2 processes (PIDs 1, 9): --raw needs one"),
         "{}",
         r.stderr
     );
+    // A hex dump of each, under its title.
+    let r = run(&["--proc-root", root, "cmdline", "--hex", "^(init|child)$"]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert!(
+        r.out().starts_with(
+            "PID 1 (init):\n00000000: 2f73 6269 6e2f 696e 6974 0073 706c 6173  /sbin/init.splas\n"
+        ),
+        "{}",
+        r.out()
+    );
+    assert!(r.out().contains("\n\nPID 9 ("), "{}", r.out());
     // environ missing in the fixture: gone between listing and reading.
     let r = run(&["--proc-root", root, "env", "--json", "1"]);
     assert_eq!(
@@ -281,16 +292,42 @@ fn fixture_hung_reports_nothing_stuck_and_exits_0() {
     // PID 9's thread is in D in the fixture: it stays D at every sample.
     let r = run(&["--proc-root", root, "hung", "--window", "100ms", "--json"]);
     assert_eq!(r.status, 1, "{}", r.stderr);
-    assert_eq!(r.json()["stuck"], 1);
+    let v = r.json();
+    assert_eq!(v["stuck"], 1);
+    assert_eq!((&v["samples"], &v["samples_taken"]), (&5.into(), &5.into()));
+    assert!(v["elapsed_ms"].as_u64().unwrap() >= 100, "{v}");
+    // The report says how many samples were taken, over the time measured.
+    let r = run(&["--proc-root", root, "hung", "--window", "300ms"]);
+    assert_eq!(r.status, 1, "{}", r.stderr);
+    let first = r.out().lines().next().unwrap().to_string();
+    let took = first
+        .strip_prefix("1 task(s) stuck in D (in D at all 5 samples over ")
+        .and_then(|t| t.strip_suffix(" ms)"))
+        .unwrap_or_else(|| panic!("{first}"));
+    assert!(took.parse::<u64>().unwrap() >= 300, "{first}");
     // Once it is not in D any more, nothing is stuck: exit 0.
     let s = fs::read_to_string(t.path().join("9/task/9/stat"))
         .unwrap()
         .replace(") D ", ") S ");
     fs::write(t.path().join("9/task/9/stat"), s).unwrap();
-    let r = run(&["--proc-root", root, "hung", "--window", "100ms"]);
+    // Nothing in D at the first sample: sampling stops there, and says so
+    // (it used to claim all 5 samples over the whole window).
+    let r = run(&["--proc-root", root, "hung", "--window", "2s"]);
     assert_eq!(r.status, 0, "{}", r.stderr);
+    let out = r.out();
+    let took = out
+        .strip_prefix("nothing is stuck: no task was in D at the first sample (1 sample in ")
+        .and_then(|t| t.strip_suffix(" ms)\n"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(took.parse::<u64>().unwrap() < 1000, "{out}");
+    assert!(r.took < std::time::Duration::from_secs(2), "{:?}", r.took);
+    let v = run(&["--proc-root", root, "hung", "--window", "2s", "--json"]).json();
     assert_eq!(
-        r.out(),
-        "nothing is stuck: no task was in D at all 5 samples over 100 ms\n"
+        (
+            &v["samples"],
+            &v["samples_taken"],
+            &v["candidates_at_first_sample"]
+        ),
+        (&5.into(), &1.into(), &0.into())
     );
 }

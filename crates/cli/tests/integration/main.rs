@@ -11,6 +11,7 @@
 
 mod conventions;
 mod exit_codes;
+mod fdkinds;
 mod fds;
 mod fds_self;
 mod fixtures;

@@ -320,3 +320,125 @@ fn a_process_whose_leader_exited_is_alive_not_defunct() {
     // Not a zombie for --state either.
     assert_eq!(run(&["ps", "--state", "Z", "-p", &pid]).status, 1);
 }
+
+#[test]
+fn sort_takes_a_descending_key_as_the_next_word() {
+    // `--sort -rss` (as ps users type it) and `--sort=-rss` are the same.
+    let t = start_kit(&["sleep"]);
+    let pids = format!("1,{}", t.pid_s());
+    for args in [
+        &["ps", "--pids", "-p", &pids, "--sort", "-pid"][..],
+        &["ps", "--pids", "-p", &pids, "--sort=-pid"],
+    ] {
+        let r = run(args);
+        assert_eq!(r.status, 0, "{args:?}: {}", r.stderr);
+        assert_eq!(r.out(), format!("{}\n1\n", t.pid_s()), "{args:?}");
+    }
+    for args in [
+        &["ps", "--json", "--sort", "-rss"][..],
+        &["ps", "--json", "--sort=-rss"],
+    ] {
+        let r = run(args);
+        assert_eq!(r.status, 0, "{args:?}: {}", r.stderr);
+        let rss: Vec<u64> = r.json()["processes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| p["rss_bytes"].as_u64())
+            .collect();
+        assert!(rss.len() > 5, "{args:?}");
+        assert!(rss.windows(2).all(|w| w[0] >= w[1]), "{args:?}: {rss:?}");
+    }
+    // A key that is not one is still a usage error, with either form.
+    let r = run(&["ps", "--sort", "-bogus"]);
+    assert_eq!(r.status, 2, "{}", r.stderr);
+}
+
+#[test]
+fn pri_priority_and_nice_mean_what_procps_says() {
+    // One normal, one niced, one real-time, one idle and one batch task.
+    let kit = testkit();
+    let wrap = |pre: &[&str]| {
+        let mut c = Command::new(pre[0]);
+        c.args(&pre[1..]).arg(&kit).arg("sleep");
+        start(c)
+    };
+    let targets = [
+        start_kit(&["sleep"]),
+        wrap(&["nice", "-n", "7"]),
+        wrap(&["chrt", "-f", "50"]),
+        wrap(&["chrt", "-i", "0"]),
+        wrap(&["chrt", "-b", "0"]),
+    ];
+    let pids: Vec<String> = targets.iter().map(Target::pid_s).collect();
+    let list = pids.join(",");
+    let o = Command::new("ps")
+        .args(["-o", "pid=,pri=,priority=,ni=", "-p", &list])
+        .output()
+        .expect("procps ps");
+    let procps = String::from_utf8(o.stdout).unwrap();
+    let r = run(&[
+        "ps",
+        "--no-header",
+        "-o",
+        "pid,pri,priority,nice",
+        "-p",
+        &list,
+    ]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let words = |s: &str| -> Vec<Vec<String>> {
+        let mut v: Vec<Vec<String>> = s
+            .lines()
+            .map(|l| l.split_whitespace().map(str::to_string).collect())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        words(&r.out()),
+        words(&procps),
+        "procscope:\n{}procps:\n{procps}",
+        r.out()
+    );
+    assert_eq!(words(&procps).len(), 5, "{procps}");
+    // The headers say which is which.
+    let r = run(&["ps", "-o", "pri,priority,nice", "-p", &pids[2]]);
+    let out = r.out();
+    let mut lines = out.lines();
+    assert_eq!(
+        lines.next().unwrap().split_whitespace().collect::<Vec<_>>(),
+        ["PRI", "PRIORITY", "NI"]
+    );
+    // Real-time priority 50: pri 90, the kernel's -51, no nice.
+    assert_eq!(
+        lines.next().unwrap().split_whitespace().collect::<Vec<_>>(),
+        ["90", "-51", "-"]
+    );
+    // JSON keeps the kernel's numbers, with names beside them.
+    let v = run(&["ps", "--json", "-p", &pids[2]]).json();
+    let p = &v["processes"][0];
+    assert_eq!(
+        (
+            &p["priority"],
+            &p["pri"],
+            &p["nice"],
+            &p["policy"],
+            &p["policy_name"]
+        ),
+        (
+            &serde_json::json!(-51),
+            &serde_json::json!(90),
+            &serde_json::json!(0),
+            &serde_json::json!(1),
+            &serde_json::json!("SCHED_FIFO")
+        )
+    );
+    // --sort -pri: the real-time task first.
+    let r = run(&["ps", "--pids", "--sort", "-pri", "-p", &list]);
+    assert_eq!(
+        r.out().lines().next(),
+        Some(pids[2].as_str()),
+        "{}",
+        r.out()
+    );
+}

@@ -176,3 +176,127 @@ fn a_zombie_says_it_exited() {
     let g = &v["processes"][0]["processes"][0]["groups"][0];
     assert_eq!(g["wait"]["kind"], "zombie", "{g}");
 }
+
+#[test]
+fn poll_select_and_epoll_calls_show_their_fds_and_timeouts() {
+    let t = start_kit(&["waits"]);
+    let pid = t.pid_s();
+    // The call of each named thread, once all are in them.
+    let calls = |v: &serde_json::Value| -> Vec<(String, String)> {
+        v["processes"][0]["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| {
+                (
+                    g["names"][0].as_str().unwrap_or("").to_string(),
+                    g["syscall"]["call"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect()
+    };
+    let mut v = serde_json::Value::Null;
+    for _ in 0..100 {
+        v = run(&["stack", "--json", "--no-group", &pid]).json();
+        if calls(&v)
+            .iter()
+            .filter(|(n, c)| n.starts_with("t-") && c.contains("fd "))
+            .count()
+            == 6
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let call = |name: &str| -> String {
+        calls(&v)
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("no thread {name}: {v:#}"))
+            .1
+    };
+    let poll = call("t-poll");
+    assert!(
+        poll.starts_with("poll(fd 40 POLLIN → pipe:[")
+            && poll.contains(" read end")
+            && poll.contains(", fd 41 POLLIN|POLLPRI → eventfd")
+            && poll.ends_with(", timeout 60 min)"),
+        "{poll}"
+    );
+    let ppoll = call("t-ppoll");
+    assert!(
+        ppoll.starts_with("ppoll(fd 42 POLLIN → pipe:[") && ppoll.ends_with(", timeout 30 min)"),
+        "{ppoll}"
+    );
+    let select = call("t-select");
+    assert!(
+        select.starts_with("select(read fd 43 → pipe:[") && select.ends_with(", timeout 15 min)"),
+        "{select}"
+    );
+    let pselect = call("t-pselect6");
+    assert!(
+        pselect.starts_with("pselect6(read fd 43 → pipe:[") && pselect.ends_with(", no timeout)"),
+        "{pselect}"
+    );
+    let ep = call("t-epwait");
+    assert!(
+        ep.starts_with("epoll_wait(fd 44 → epoll watching fd 40 pipe:[")
+            && ep.ends_with(", no timeout)"),
+        "{ep}"
+    );
+    let ep2 = call("t-epwait2");
+    assert!(
+        ep2.starts_with("epoll_pwait2(fd 44 → epoll watching fd 40 pipe:[")
+            && ep2.ends_with(", timeout 60.0 s)"),
+        "{ep2}"
+    );
+    // JSON: what was read from memory, numbers with their names.
+    let g = v["processes"][0]["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["names"][0] == "t-poll")
+        .unwrap();
+    assert_eq!(
+        g["syscall"]["memory"]["polled"],
+        serde_json::json!([
+            {"fd": 40, "events": 1, "event_names": "POLLIN"},
+            {"fd": 41, "events": 3, "event_names": "POLLIN|POLLPRI"}
+        ])
+    );
+    let g = v["processes"][0]["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["names"][0] == "t-ppoll")
+        .unwrap();
+    assert_eq!(
+        g["syscall"]["memory"]["timeout"],
+        serde_json::json!({"kind": "after", "ns": 1_800_000_000_000u64})
+    );
+
+    // why decodes the same calls, each fd resolved (one thread's view).
+    let w = run(&["why", "--json", &pid]).json();
+    let groups = w["processes"][0]["processes"][0]["groups"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let why_calls: Vec<&str> = groups.iter().filter_map(|g| g["call"].as_str()).collect();
+    for want in [
+        "poll(fd 40 POLLIN → pipe:[",
+        "select(read fd 43 → pipe:[",
+        "epoll_wait(fd 44 → epoll watching fd 40 pipe:[",
+    ] {
+        assert!(
+            why_calls.iter().any(|c| c.starts_with(want)),
+            "{want} not in {why_calls:#?}"
+        );
+    }
+    // People: the text says the same.
+    let out = run(&["stack", "--no-group", &pid]).out();
+    assert_terminal_safe(&out);
+    assert!(
+        out.contains("      syscall ppoll(fd 42 POLLIN → pipe:["),
+        "{out}"
+    );
+}

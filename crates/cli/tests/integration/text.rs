@@ -348,6 +348,63 @@ fn repro_starts_the_same_program_with_identical_argv_environment_and_cwd() {
         r.out()
             .contains("# note: secret-looking values are redacted")
     );
+
+    // --json: the same script, and its parts with bytes exact.
+    let r = run(&["repro", "--json", &t.pid_s()]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let v = r.json();
+    assert_eq!((&v["procscope"], &v["kind"]), (&1.into(), &"repro".into()));
+    let p = &v["processes"][0];
+    assert_eq!(p["pid"], t.pid());
+    assert_eq!(p["script"].as_str().unwrap(), s);
+    assert_eq!(p["cwd"].as_str().unwrap(), cwd.to_str().unwrap());
+    assert_eq!(p["exec_via"], "perl");
+    assert!(
+        p["program"]
+            .as_str()
+            .unwrap()
+            .ends_with("procscope-testkit"),
+        "{p}"
+    );
+    let argv = p["argv"].as_array().unwrap();
+    assert_eq!(argv.len(), 6);
+    assert_eq!(argv[0], "custom argv0 \u{1b}[1m");
+    assert_eq!((&argv[2], &argv[4]["base64"]), (&"".into(), &"/w==".into()));
+    let env = p["environment"].as_array().unwrap();
+    let keys: Vec<&str> = env.iter().map(|e| e["key"].as_str().unwrap()).collect();
+    assert_eq!(
+        keys,
+        ["DUP", "PLAIN", "EMPTY", "MULTI", "ESC", "BIN", "QUOTE"]
+    );
+    assert_eq!(env[0]["value"], "first");
+    assert_eq!(env[5]["value"]["base64"], "//4=");
+    assert_eq!(
+        p["left_out"],
+        serde_json::json!([
+            {"reason": "duplicate", "entry": "DUP=second"},
+            {"reason": "no_name", "entry": "NOEQ"}
+        ])
+    );
+    assert!(
+        p["notes"].as_array().unwrap().iter().any(|n| n
+            .as_str()
+            .unwrap()
+            .starts_with("not reproducible with env(1)")),
+        "{p}"
+    );
+    assert_eq!(
+        (&p["redacted"], &p["truncated"]),
+        (&false.into(), &false.into())
+    );
+    let v = run(&["repro", "--json", "--redact", &t.pid_s()]).json();
+    assert_eq!(v["processes"][0]["redacted"], true);
+    // Nothing to start: the script is an error object, exit 2.
+    let r = run(&["repro", "--json", "2"]);
+    assert_eq!(r.status, 2, "{}", r.stderr);
+    assert_eq!(
+        r.json()["processes"][0]["script"]["error"]["reason"],
+        "absent"
+    );
 }
 
 #[test]
@@ -417,4 +474,52 @@ fn env_diff_against_another_process_and_our_own_environment() {
     let r = run(&["env", "--diff", "procscope-testk", &b.pid_s()]);
     assert_eq!(r.status, 2, "{}", r.stderr);
     assert!(r.stderr.contains("give a PID"), "{}", r.stderr);
+}
+
+#[test]
+fn cmdline_hex_dumps_every_match_under_a_title() {
+    // Two processes with one unique name: the README's `cmdline --hex nginx`.
+    let name = format!("hx{}", std::process::id());
+    let a = start_kit(&["name", &hex(name.as_bytes())]);
+    let b = start_kit(&["name", &hex(name.as_bytes())]);
+    let pattern = format!("^{name}$");
+    let r = run(&["cmdline", "--hex", &pattern]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let out = r.out();
+    assert_terminal_safe(&out);
+    let (lo, hi) = (a.pid().min(b.pid()), a.pid().max(b.pid()));
+    let blocks: Vec<&str> = out.split("\n\n").collect();
+    assert_eq!(blocks.len(), 2, "{out}");
+    for (block, pid) in blocks.iter().zip([lo, hi]) {
+        let mut lines = block.lines();
+        assert_eq!(
+            lines.next(),
+            Some(format!("PID {pid} ({name}):").as_str()),
+            "{out}"
+        );
+        let dump: String = lines.collect::<Vec<_>>().join("\n");
+        assert!(dump.starts_with("00000000: "), "{out}");
+        let file = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+        // The dump's text column, reassembled, is the command line.
+        let text: String = dump.lines().map(|l| &l[51..]).collect();
+        let want: String = file
+            .iter()
+            .map(|&c| {
+                if (0x20..0x7f).contains(&c) {
+                    c as char
+                } else {
+                    '.'
+                }
+            })
+            .collect();
+        assert_eq!(text, want, "{out}");
+    }
+    // The exact bytes of several processes would run together: one only.
+    let r = run(&["cmdline", "--raw", &pattern]);
+    assert_eq!(r.status, 2);
+    assert!(
+        r.stderr.contains("--raw needs one; give a PID"),
+        "{}",
+        r.stderr
+    );
 }

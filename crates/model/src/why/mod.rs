@@ -5,7 +5,7 @@
 //! deadlock).
 
 use crate::bytes::Bytes;
-use crate::fds::{Detail, FdEntry, Peer};
+use crate::fds::{FdEntry, Peer};
 use crate::threads::{self, ThreadInfo};
 use procscope_parse::stat::TaskState;
 use procscope_parse::syscall::{Abi, SyscallState};
@@ -13,6 +13,11 @@ use procscope_read::guard;
 use procscope_read::{Outcome, ProcRoot};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, VecDeque};
+
+mod classify;
+mod verdict;
+use classify::classify;
+use verdict::verdict;
 
 /// A process named as the cause.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -375,14 +380,22 @@ fn analyse(
     })
 }
 
-/// One fd with who is at its other end, looked for outward from the
-/// process ([`crate::fds::PeerScope::Near`]: its relatives first, the host
-/// only when the kernel says an end is held by none of them).
-fn fd_entry(root: &ProcRoot, pid: i32, fd: i32, opts: guard::Options) -> Option<FdEntry> {
-    let dir = root.process(pid).ok()?;
-    let mut v = crate::fds::read(&dir, &[fd]).ok()?;
+/// The fds a call waits on, with who is at their other ends, looked for
+/// outward from the process ([`crate::fds::PeerScope::Near`]: its relatives
+/// first, the host only when the kernel says an end is held by none of
+/// them).
+fn fd_entries(root: &ProcRoot, pid: i32, fds: &[i32], opts: guard::Options) -> Vec<FdEntry> {
+    if fds.is_empty() {
+        return Vec::new();
+    }
+    let Ok(dir) = root.process(pid) else {
+        return Vec::new();
+    };
+    let Ok(mut v) = crate::fds::read(&dir, fds) else {
+        return Vec::new();
+    };
     crate::fds::resolve_peers(root, pid, &mut v, opts);
-    v.into_iter().next()
+    v
 }
 
 /// A short description of an fd for the decoded call.
@@ -430,10 +443,13 @@ fn group(
         (_, Ok(SyscallState::Blocked { .. })) => kernel(),
         (_, Ok(SyscallState::InSyscall { nr, args, .. })) => {
             let name = abi.and_then(|a| a.name(*nr)).unwrap_or("?");
-            let entry =
-                crate::calls::fd_arg(name, args).and_then(|fd| fd_entry(root, pid, fd, opts));
-            call = Some(crate::calls::describe(name, args, &|fd| {
-                entry.as_ref().filter(|e| e.fd == fd).map(fd_text)
+            let mem = t.call_memory.as_ref();
+            let entries = fd_entries(root, pid, &crate::calls::fds_in(name, args, mem), opts);
+            let entry = crate::calls::fd_arg(name, args)
+                .and_then(|fd| entries.iter().find(|e| e.fd == fd))
+                .cloned();
+            call = Some(crate::calls::describe(name, args, mem, &|fd| {
+                entries.iter().find(|e| e.fd == fd).map(fd_text)
             }));
             match classify(
                 root,
@@ -490,259 +506,6 @@ fn group(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn classify(
-    root: &ProcRoot,
-    pid: i32,
-    name: &str,
-    args: &[u64; 6],
-    entry: Option<&FdEntry>,
-    state: Option<TaskState>,
-    kernel: &dyn Fn() -> Wait,
-    opts: guard::Options,
-    shared: &mut Shared,
-) -> Wait {
-    let reading = matches!(
-        name,
-        "read" | "readv" | "pread64" | "preadv" | "preadv2" | "recvfrom" | "recvmsg" | "recvmmsg"
-    );
-    let writing = matches!(
-        name,
-        "write"
-            | "writev"
-            | "pwrite64"
-            | "pwritev"
-            | "pwritev2"
-            | "sendto"
-            | "sendmsg"
-            | "sendmmsg"
-            | "splice"
-            | "sendfile"
-    );
-    let locking =
-        name == "flock" || (name.starts_with("fcntl") && crate::calls::fcntl_waits(args[1]));
-    match (entry, name) {
-        (Some(e), _) if locking => {
-            let path = match &e.detail {
-                Detail::File { path, .. } => path.clone(),
-                _ => Bytes::default(),
-            };
-            let holders = e
-                .file_locks
-                .iter()
-                .filter(|l| !l.waiting && l.pid != i64::from(pid))
-                .filter_map(|l| {
-                    Some(Who {
-                        pid: i32::try_from(l.pid).ok().filter(|p| *p > 0)?,
-                        comm: l.comm.clone().unwrap_or_default(),
-                        fd: None,
-                    })
-                })
-                .collect();
-            Wait::Lock {
-                fd: e.fd,
-                path,
-                holders,
-            }
-        }
-        (Some(e), _) if reading || writing => match &e.detail {
-            Detail::Pipe { inode } | Detail::Fifo { inode, .. } => {
-                let want = if reading { ["w", "rw"] } else { ["r", "rw"] };
-                let other_end = e
-                    .peers
-                    .iter()
-                    .filter(|p| p.mode.is_some_and(|m| want.contains(&m)))
-                    .map(who)
-                    .collect();
-                Wait::Pipe {
-                    fd: e.fd,
-                    inode: *inode,
-                    end: if reading { "read" } else { "write" },
-                    other_end,
-                }
-            }
-            Detail::Socket { .. } => Wait::Socket {
-                fd: e.fd,
-                what: fd_text(e),
-                other_end: e.other_end.iter().map(who).collect(),
-            },
-            Detail::File {
-                path,
-                mount_point,
-                fs_type,
-                ..
-            } => {
-                let remote = fs_type
-                    .as_ref()
-                    .is_some_and(|t| procscope_parse::mountinfo::may_hang(t.as_slice()));
-                // procfs answers from memory: a wait on /proc/PID/mem,
-                // cmdline or environ is a wait for that process's memory
-                // (its lock, or a page fault in its mappings), which the
-                // kernel frames tell.
-                let procfs = fs_type.as_ref().is_some_and(|t| t.as_slice() == b"proc");
-                if procfs {
-                    kernel()
-                } else if remote || state == Some(TaskState::DiskSleep) {
-                    let is_fuse = fs_type
-                        .as_ref()
-                        .is_some_and(|t| t.as_slice().starts_with(b"fuse"));
-                    let daemons = if is_fuse {
-                        shared
-                            .fuse
-                            .get_or_insert_with(|| fuse_daemons(root, opts))
-                            .clone()
-                    } else {
-                        Vec::new()
-                    };
-                    Wait::File {
-                        fd: e.fd,
-                        path: path.clone(),
-                        mount_point: mount_point.clone(),
-                        fs_type: fs_type.clone(),
-                        daemons,
-                    }
-                } else {
-                    Wait::Other
-                }
-            }
-            _ => Wait::Other,
-        },
-        (_, "wait4" | "waitid" | "waitpid") => Wait::Children {
-            children: children_of(root, pid),
-        },
-        (_, "vfork" | "clone" | "clone3") if state == Some(TaskState::DiskSleep) => {
-            Wait::Children {
-                children: children_of(root, pid),
-            }
-        }
-        (_, "futex" | "futex_time64" | "futex_waitv") => Wait::Futex { addr: args[0] },
-        (
-            _,
-            "epoll_wait" | "epoll_pwait" | "epoll_pwait2" | "poll" | "ppoll" | "select"
-            | "pselect6" | "io_getevents" | "io_uring_enter",
-        ) => Wait::Events,
-        (
-            _,
-            "nanosleep"
-            | "clock_nanosleep"
-            | "clock_nanosleep_time64"
-            | "pause"
-            | "rt_sigsuspend"
-            | "rt_sigtimedwait"
-            | "sigsuspend",
-        ) => Wait::Sleep { wakes_in_ms: None },
-        (_, "accept" | "accept4") => Wait::Accept,
-        _ if state == Some(TaskState::DiskSleep) => kernel(),
-        _ => Wait::Other,
-    }
-}
-
-fn names(v: &[Who]) -> String {
-    v.iter()
-        .map(|w| format!("{} ({})", w.pid, String::from_utf8_lossy(w.comm.as_slice())))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// One line for people. Process names are not escaped here: renderers do
-/// that (`verdict` goes through their escaping like any other text).
-fn verdict(pid: i32, w: &Wait) -> String {
-    match w {
-        Wait::Running => "running on a CPU: not waiting".into(),
-        Wait::Stopped => format!("stopped by a signal: resume it with kill -CONT {pid}"),
-        Wait::Traced => "stopped by a debugger or tracer (see TracerPid)".into(),
-        Wait::Zombie => "exited; its parent has not reaped it".into(),
-        Wait::Pipe {
-            end: "read",
-            other_end,
-            ..
-        } if other_end.is_empty() => "waiting for data on a pipe nobody else can write".into(),
-        Wait::Pipe {
-            end: "read",
-            other_end,
-            ..
-        } => {
-            format!("waiting for data on a pipe written by {}", names(other_end))
-        }
-        Wait::Pipe { other_end, .. } if other_end.is_empty() => {
-            "the pipe is full and nobody else can read it".into()
-        }
-        Wait::Pipe { other_end, .. } => {
-            format!(
-                "the pipe is full: waiting for {} to read it",
-                names(other_end)
-            )
-        }
-        Wait::Socket {
-            what, other_end, ..
-        } if other_end.is_empty() => {
-            format!("waiting on a socket ({what}); the other end is not a process on this host")
-        }
-        Wait::Socket { other_end, .. } => {
-            format!("waiting on a socket connected to {}", names(other_end))
-        }
-        Wait::Lock { path, holders, .. } if holders.is_empty() => format!(
-            "waiting for a lock on {}",
-            String::from_utf8_lossy(path.as_slice())
-        ),
-        Wait::Lock { path, holders, .. } => format!(
-            "waiting for a lock on {} held by {}",
-            String::from_utf8_lossy(path.as_slice()),
-            names(holders)
-        ),
-        Wait::File {
-            path,
-            mount_point,
-            fs_type,
-            daemons,
-            ..
-        } => {
-            let on = match (mount_point, fs_type) {
-                (Some(m), Some(t)) => format!(
-                    " on {} ({})",
-                    String::from_utf8_lossy(m.as_slice()),
-                    String::from_utf8_lossy(t.as_slice())
-                ),
-                _ => String::new(),
-            };
-            let d = if daemons.is_empty() {
-                String::new()
-            } else {
-                format!("; FUSE daemon: {}", names(daemons))
-            };
-            format!(
-                "waiting for I/O on {}{on}: the filesystem is not answering{d}",
-                String::from_utf8_lossy(path.as_slice())
-            )
-        }
-        Wait::Children { children } if children.is_empty() => "waiting for a child".into(),
-        Wait::Children { children } => format!("waiting for its child {}", names(children)),
-        Wait::Futex { addr } => {
-            format!("waiting on a user-space lock or condition variable (futex {addr:#x})")
-        }
-        Wait::Mutex {
-            addr,
-            owner,
-            owner_name,
-        } => format!(
-            "waiting for a mutex (futex {addr:#x}) held by thread {owner} ({})",
-            String::from_utf8_lossy(owner_name.as_slice())
-        ),
-        Wait::Events => "idle: waiting for events (epoll/poll/select)".into(),
-        Wait::Sleep {
-            wakes_in_ms: Some(ms),
-        } if *ms > 0 => format!(
-            "sleeping by choice; wakes in {}",
-            crate::calls::ms(ms.unsigned_abs())
-        ),
-        Wait::Sleep { .. } => "sleeping by choice".into(),
-        Wait::Accept => "waiting for a connection".into(),
-        Wait::Kernel { cause } => format!("in the kernel: {cause}"),
-        Wait::Other => "in a system call".into(),
-        Wait::Unknown { reason } => format!("cannot tell: {reason}"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -759,30 +522,5 @@ mod tests {
         assert_eq!(chain_from(1, &e), vec![1, 2]);
         let e: BTreeMap<i32, Vec<i32>> = [(1, vec![2]), (2, vec![1])].into();
         assert_eq!(chain_from(1, &e), vec![1, 2, 1]);
-    }
-
-    #[test]
-    fn verdicts() {
-        let w = |pid, c: &str| Who {
-            pid,
-            comm: Bytes(c.as_bytes().to_vec()),
-            fd: None,
-        };
-        assert_eq!(
-            verdict(
-                9,
-                &Wait::Pipe {
-                    fd: 1,
-                    inode: 5,
-                    end: "write",
-                    other_end: vec![w(812, "gzip")]
-                }
-            ),
-            "the pipe is full: waiting for 812 (gzip) to read it"
-        );
-        assert_eq!(
-            verdict(9, &Wait::Stopped),
-            "stopped by a signal: resume it with kill -CONT 9"
-        );
     }
 }

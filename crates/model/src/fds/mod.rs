@@ -11,6 +11,9 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
+mod files;
+pub use files::{FileKind, LockTable, apply_stats, file_stats, stat_files};
+
 /// What a socket is, from the tables of the process's network namespace.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "family", rename_all = "snake_case")]
@@ -27,8 +30,12 @@ pub enum SocketDesc {
         remote: IpAddr,
         /// Remote port.
         remote_port: u16,
-        /// TCP state name (UDP: `CLOSE` unconnected, `ESTABLISHED` connected).
+        /// The state as `ss` names it: TCP's state; for UDP and raw
+        /// sockets `UNCONN` (unconnected) or `ESTABLISHED` (connected).
         state: &'static str,
+        /// The kernel's state number (`TCP_*` of include/net/tcp_states.h,
+        /// which UDP and raw sockets use too: 7 unconnected, 1 connected).
+        state_number: u8,
         /// Send queue, bytes.
         tx_queue: u64,
         /// Receive queue, bytes.
@@ -175,13 +182,15 @@ pub enum Detail {
         nlink: Option<u64>,
         /// Size in bytes of a regular file, when read.
         size: Option<u64>,
+        /// What kind of file it is (regular, directory, device…), when its
+        /// stat was read; a FIFO becomes [`Detail::Fifo`].
+        kind: Option<FileKind>,
         /// Mount point of its mount (from mountinfo by mnt_id).
         mount_point: Option<Bytes>,
         /// Filesystem type of its mount.
         fs_type: Option<Bytes>,
     },
-    /// A FIFO (named pipe), known by the stat of its fd (single-process
-    /// mode; `fds --all` lists it as a file).
+    /// A FIFO (named pipe), known by the stat of its fd.
     Fifo {
         /// The path.
         path: Bytes,
@@ -262,6 +271,8 @@ pub enum Detail {
     Memfd {
         /// Its name.
         name: Bytes,
+        /// Its size in bytes (from the stat of its fd), when read.
+        size: Option<u64>,
     },
     /// Another anonymous inode (io_uring, bpf-map, perf_event, …).
     Anon {
@@ -279,6 +290,7 @@ impl Detail {
     /// A short type name for tables.
     pub fn type_name(&self) -> &'static str {
         match self {
+            Detail::File { kind: Some(k), .. } => k.type_name(),
             Detail::File { .. } => "file",
             Detail::Socket {
                 socket: Some(SocketDesc::Inet { proto, .. }),
@@ -455,6 +467,22 @@ pub fn brief(e: &FdEntry) -> String {
             }
         }
         Detail::Socket { inode, .. } => format!("socket:[{inode}]"),
+        // An epoll set by what it watches (the fds epoll_wait waits on).
+        Detail::Epoll { watches } if watches.is_empty() => "epoll, empty".into(),
+        Detail::Epoll { watches } => {
+            let mut w: Vec<String> = watches
+                .iter()
+                .take(8)
+                .map(|(fd, _, what)| match what {
+                    Some(l) => format!("fd {fd} {}", lossy(l)),
+                    None => format!("fd {fd} (closed)"),
+                })
+                .collect();
+            if watches.len() > 8 {
+                w.push(format!("{} more", watches.len() - 8));
+            }
+            format!("epoll watching {}", w.join(", "))
+        }
         other => other.type_name().to_string(),
     };
     let mut extra: Vec<String> = Vec::new();
@@ -609,7 +637,9 @@ pub fn resolve_peers_with(
     let mut names = Names::new(root);
     stat_files(root, pid, entries, opts);
     let search = resolve_holders(root, pid, entries, opts, scope, index, &mut names);
-    resolve_locks(root, entries, &mut names);
+    if let Some(t) = LockTable::read_for(root, entries) {
+        t.attach(entries, &mut |p| names.comm(p));
+    }
     for e in entries.iter_mut() {
         if let Detail::Pidfd { pid, comm } = &mut e.detail {
             if let Ok(p) = i32::try_from(*pid) {
@@ -619,71 +649,6 @@ pub fn resolve_peers_with(
     }
     resolve_inotify(root, pid, entries, opts);
     search
-}
-
-/// Link counts and sizes of the open files, and which are FIFOs (they
-/// become [`Detail::Fifo`]), in one guarded call (see
-/// [`procscope_read::ProcDir::fd_stat`]). Part of [`resolve_peers`]; on its
-/// own for a host-wide listing that filters on FIFOs.
-pub fn stat_files(
-    root: &procscope_read::ProcRoot,
-    pid: i32,
-    entries: &mut [FdEntry],
-    opts: procscope_read::guard::Options,
-) {
-    let fds: Vec<i32> = entries
-        .iter()
-        .filter(|e| matches!(e.detail, Detail::File { .. }))
-        .map(|e| e.fd)
-        .collect();
-    if fds.is_empty() {
-        return;
-    }
-    let Ok(dir) = root.process(pid) else { return };
-    let Ok(stats) = procscope_read::guard::once(opts.timeout, move || {
-        Ok(fds
-            .into_iter()
-            .map(|fd| (fd, dir.fd_stat(fd).ok()))
-            .collect::<HashMap<_, _>>())
-    }) else {
-        return;
-    };
-    for e in entries.iter_mut() {
-        if let (
-            Detail::File {
-                deleted,
-                nlink,
-                size,
-                ..
-            },
-            Some(Some(st)),
-        ) = (&mut e.detail, stats.get(&e.fd))
-        {
-            *nlink = Some(st.nlink);
-            *deleted = st.nlink == 0;
-            *size = st.regular.then_some(st.size);
-        }
-        // A FIFO is a pipe with a name: its ends and holders as a pipe's.
-        if let (
-            Detail::File {
-                path,
-                mount_point,
-                fs_type,
-                ..
-            },
-            Some(Some(st)),
-        ) = (&e.detail, stats.get(&e.fd))
-        {
-            if st.fifo {
-                e.detail = Detail::Fifo {
-                    path: path.clone(),
-                    inode: st.ino,
-                    mount_point: mount_point.clone(),
-                    fs_type: fs_type.clone(),
-                };
-            }
-        }
-    }
 }
 
 /// How holders' fd links are matched with the pipes, FIFOs and sockets
@@ -1157,40 +1122,6 @@ fn near_holders(
 /// Processes read per step when a near search widens to the host.
 const WIDEN_BATCH: usize = 256;
 
-/// Matches files with /proc/locks by device and inode.
-fn resolve_locks(root: &procscope_read::ProcRoot, entries: &mut [FdEntry], names: &mut Names<'_>) {
-    if entries.iter().all(|e| e.file_id.is_none()) {
-        return;
-    }
-    let mut b = Vec::new();
-    if root
-        .read(c"locks", &mut b, procscope_read::cap::LOCKS)
-        .is_err()
-    {
-        return;
-    }
-    let locks = procscope_parse::locks::parse(&b);
-    for e in entries.iter_mut() {
-        let Some(id) = e.file_id else { continue };
-        for l in locks.iter().filter(|l| l.dev_ino == id) {
-            let comm = i32::try_from(l.pid)
-                .ok()
-                .filter(|p| *p > 0)
-                .and_then(|p| names.comm(p));
-            e.file_locks.push(FileLock {
-                kind: Bytes::from(l.kind),
-                access: Bytes::from(l.access),
-                mode: Bytes::from(l.mode),
-                pid: l.pid,
-                comm,
-                start: l.start,
-                end: l.end,
-                waiting: l.waiter,
-            });
-        }
-    }
-}
-
 /// Resolves inotify watch paths from their file handles, in one guarded
 /// call for the whole process.
 fn resolve_inotify(
@@ -1404,10 +1335,39 @@ pub fn read_cached(
     } else {
         HashMap::new()
     };
-    let links: HashMap<i32, Bytes> = raw
+    let mut links: HashMap<i32, Bytes> = raw
         .iter()
         .filter_map(|(fd, l, _)| l.as_ref().ok().map(|l| (*fd, Bytes(l.clone()))))
         .collect();
+    if !only.is_empty() {
+        // Some fds only (an epoll set a call waits on): what the sets watch
+        // is named by reading those links too.
+        for (_, l, info) in &raw {
+            if !l
+                .as_ref()
+                .is_ok_and(|l| l.as_slice() == b"anon_inode:[eventpoll]")
+            {
+                continue;
+            }
+            let parsed = info.as_deref().and_then(|b| FdInfo::parse(b).ok());
+            if let Some(FdInfo {
+                extra: Extra::Epoll(w),
+                ..
+            }) = parsed
+            {
+                for t in w.iter().filter_map(|w| i32::try_from(w.tfd).ok()) {
+                    if links.contains_key(&t) {
+                        continue;
+                    }
+                    let name =
+                        std::ffi::CString::new(format!("fd/{t}")).map_err(|_| Failure::Gone)?;
+                    if let Ok(l) = dir.readlink(&name) {
+                        links.insert(t, Bytes(l));
+                    }
+                }
+            }
+        }
+    }
     let mut out = Vec::with_capacity(raw.len());
     for (fd, link, info) in raw {
         let parsed = info.as_deref().and_then(|b| FdInfo::parse(b).ok());
@@ -1476,6 +1436,8 @@ fn socket_tables(dir: &ProcDir, only: Option<&[u64]>) -> HashMap<u64, SocketDesc
         (c"net/tcp6", "tcp6"),
         (c"net/udp", "udp"),
         (c"net/udp6", "udp6"),
+        (c"net/raw", "raw"),
+        (c"net/raw6", "raw6"),
     ] {
         if all_found(&m) {
             break;
@@ -1492,7 +1454,8 @@ fn socket_tables(dir: &ProcDir, only: Option<&[u64]>) -> HashMap<u64, SocketDesc
                     local_port: s.local.1,
                     remote: s.remote.0,
                     remote_port: s.remote.1,
-                    state: net::tcp_state_name(s.state),
+                    state: net::inet_state_name(proto.starts_with("tcp"), s.state),
+                    state_number: s.state,
                     tx_queue: s.tx_queue,
                     rx_queue: s.rx_queue,
                     peer_inode: None,
@@ -1618,14 +1581,17 @@ fn own_sockets(dir: &ProcDir, raw: &[RawFd], mine: &[u64]) -> HashMap<u64, Socke
     for (fd, inode) in &rest {
         let Some(i) = infos.get(fd) else { continue };
         let desc = match (i32::from(i.family), i.sock_type, i.local) {
-            (libc_af::INET | libc_af::INET6, 1 | 2, Some(local)) => {
+            (libc_af::INET | libc_af::INET6, 1..=3, Some(local)) => {
                 let tcp = i.sock_type == 1;
                 let v6 = i32::from(i.family) == libc_af::INET6;
-                let proto = match (tcp, v6) {
-                    (true, false) => "tcp",
-                    (true, true) => "tcp6",
-                    (false, false) => "udp",
-                    (false, true) => "udp6",
+                // A raw socket's "port" is its IP protocol (inet_num).
+                let proto = match (i.sock_type, v6) {
+                    (1, false) => "tcp",
+                    (1, true) => "tcp6",
+                    (2, false) => "udp",
+                    (2, true) => "udp6",
+                    (_, false) => "raw",
+                    (_, true) => "raw6",
                 };
                 let (remote, remote_port) = i.peer.map_or_else(
                     || {
@@ -1648,10 +1614,12 @@ fn own_sockets(dir: &ProcDir, raw: &[RawFd], mine: &[u64]) -> HashMap<u64, Socke
                         local_peer = true;
                     }
                 }
-                let state = match (tcp, i.tcp_state, i.peer) {
-                    (true, Some(s), _) => net::tcp_state_name(s),
-                    (false, _, Some(_)) => "ESTABLISHED",
-                    _ => "CLOSE",
+                // TCP_INFO's state; a datagram or raw socket is
+                // connected (TCP_ESTABLISHED) when it has a peer.
+                let state_number = match (tcp, i.tcp_state, i.peer) {
+                    (true, Some(s), _) => s,
+                    (false, _, Some(_)) => 1,
+                    _ => 7,
                 };
                 SocketDesc::Inet {
                     proto,
@@ -1659,7 +1627,8 @@ fn own_sockets(dir: &ProcDir, raw: &[RawFd], mine: &[u64]) -> HashMap<u64, Socke
                     local_port: local.port(),
                     remote,
                     remote_port,
-                    state,
+                    state: net::inet_state_name(tcp, state_number),
+                    state_number,
                     tx_queue: i.tx_queue.unwrap_or(0),
                     rx_queue: i.rx_queue.unwrap_or(0),
                     peer_inode: None,
@@ -1716,7 +1685,8 @@ fn canonical(a: IpAddr) -> IpAddr {
 
 /// Pairs the two ends of connections that are both in these tables.
 fn link_inet_peers(m: &mut HashMap<u64, SocketDesc>) {
-    type End = (bool, IpAddr, u16, IpAddr, u16);
+    // Ends pair within one protocol: tcp with tcp6, udp with udp6.
+    type End = (&'static str, IpAddr, u16, IpAddr, u16);
     let mut by_ends: HashMap<End, u64> = HashMap::new();
     for (i, d) in m.iter() {
         if let SocketDesc::Inet {
@@ -1729,10 +1699,10 @@ fn link_inet_peers(m: &mut HashMap<u64, SocketDesc>) {
         } = d
         {
             if *remote_port != 0 {
-                let tcp = proto.starts_with("tcp");
+                let kind = proto.trim_end_matches('6');
                 by_ends.insert(
                     (
-                        tcp,
+                        kind,
                         canonical(*local),
                         *local_port,
                         canonical(*remote),
@@ -1755,10 +1725,10 @@ fn link_inet_peers(m: &mut HashMap<u64, SocketDesc>) {
         } = d
         {
             if *remote_port != 0 {
-                let tcp = proto.starts_with("tcp");
+                let kind = proto.trim_end_matches('6');
                 *peer_inode = by_ends
                     .get(&(
-                        tcp,
+                        kind,
                         canonical(*remote),
                         *remote_port,
                         canonical(*local),
@@ -1786,6 +1756,7 @@ fn describe(
         FdLink::Pipe(inode) => Detail::Pipe { inode },
         FdLink::Memfd(name) => Detail::Memfd {
             name: Bytes::from(name),
+            size: None,
         },
         FdLink::Path {
             path,
@@ -1798,6 +1769,7 @@ fn describe(
                 unlinked: deleted_suffix,
                 nlink: None,
                 size: None,
+                kind: None,
                 mount_point: m.map(|m| m.0.clone()),
                 fs_type: m.map(|m| m.1.clone()),
             }
@@ -2020,6 +1992,7 @@ mod tests {
             remote: r,
             remote_port: rp,
             state: "ESTABLISHED",
+            state_number: 1,
             tx_queue: 0,
             rx_queue: 0,
             peer_inode: None,
