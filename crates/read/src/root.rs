@@ -251,7 +251,7 @@ fn stat_at(dir: rustix::fd::BorrowedFd<'_>, name: &[u8]) -> Outcome<FdStat> {
 
 /// The identity (device, inode) and kind of the file at `path` as
 /// procscope's own process sees it, following symlinks, from the kernel's
-/// cache (see [`stat_at`]). A path on a filesystem that may hang must not
+/// cache (`AT_STATX_DONT_SYNC`). A path on a filesystem that may hang must not
 /// be given (check [`crate::realpath::may_hang_here`] first); call it from
 /// a deadline-guarded thread all the same.
 pub fn path_stat(path: &[u8]) -> Outcome<FdStat> {
