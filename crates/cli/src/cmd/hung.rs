@@ -3,6 +3,7 @@
 use crate::cli::{Global, HungArgs};
 use crate::output::{self, Exit};
 use anstyle::Style;
+use procscope_model::bytes::Bytes;
 use procscope_model::hung;
 use procscope_model::threads::{self, ThreadInfo};
 use procscope_parse::stat::TaskState;
@@ -235,11 +236,11 @@ pub fn run(g: &Global, a: &HungArgs) -> anyhow::Result<Exit> {
                 writeln!(out, "    … and {} more", g.len() - 20)?;
             }
             writeln!(out, "    → procscope why {}", first.pid)?;
-            let mut paths: Vec<&String> = res.iter().map(|r| &r.what).collect();
+            let mut paths: Vec<&Bytes> = res.iter().map(|r| &r.what).collect();
             paths.sort();
             paths.dedup();
             for p in paths.iter().take(5) {
-                writeln!(out, "    on {p}")?;
+                writeln!(out, "    on {}", escape(p.as_slice()))?;
             }
             if let Some(w) = wchan {
                 writeln!(out, "    wchan {}", escape(w))?;
@@ -307,10 +308,12 @@ fn nothing_stuck(s: &hung::Sampling, over: Option<std::time::Duration>, idle: us
 /// The file a stuck task's system call is about (its fd argument),
 /// resolved from fd/fdinfo/mountinfo, with who holds a lock on it.
 struct Resource {
-    what: String,
-    mount: Option<String>,
-    fs_type: Option<String>,
-    /// Processes holding a lock on the file (not the task's own).
+    /// The file or object, as bytes (escaped when printed, exact in JSON).
+    what: Bytes,
+    mount: Option<Bytes>,
+    fs_type: Option<Bytes>,
+    /// Processes holding a lock on the file (not the task's own), escaped
+    /// for people.
     lock_holders: Vec<String>,
 }
 
@@ -328,7 +331,7 @@ fn resource(root: &procscope_read::ProcRoot, t: &Task, opts: guard::Options) -> 
         procscope_model::fds::resolve_peers(root, t.pid, &mut v, opts);
     }
     let e = v.into_iter().next()?;
-    let lossy = |b: &procscope_model::bytes::Bytes| escape(b.as_slice()).into_owned();
+    let lossy = |b: &Bytes| escape(b.as_slice()).into_owned();
     let lock_holders = e
         .file_locks
         .iter()
@@ -345,13 +348,13 @@ fn resource(root: &procscope_read::ProcRoot, t: &Task, opts: guard::Options) -> 
             fs_type,
             ..
         } => Some(Resource {
-            what: lossy(path),
-            mount: mount_point.as_ref().map(lossy),
-            fs_type: fs_type.as_ref().map(lossy),
+            what: path.clone(),
+            mount: mount_point.clone(),
+            fs_type: fs_type.clone(),
             lock_holders,
         }),
         _ => Some(Resource {
-            what: escape(procscope_model::fds::brief(&e).as_bytes()).into_owned(),
+            what: Bytes::from(procscope_model::fds::brief(&e).as_bytes()),
             mount: None,
             fs_type: None,
             lock_holders,
@@ -369,14 +372,24 @@ fn group_cause(frames: &[&[u8]], wchan: Option<&[u8]>, res: &[Resource]) -> Stri
         holders.sort();
         holders.dedup();
         let h: Vec<&str> = holders.iter().map(|s| s.as_str()).collect();
-        return format!("a file lock on {} held by {}", r.what, h.join(", "));
+        return format!(
+            "a file lock on {} held by {}",
+            escape(r.what.as_slice()),
+            h.join(", ")
+        );
     }
     // procfs answers from memory: a task reading /proc/PID/mem waits for
     // that process, not for /proc.
     let mut mounts: Vec<(String, String)> = res
         .iter()
-        .filter_map(|r| Some((r.mount.clone()?, r.fs_type.clone()?)))
-        .filter(|(_, t)| t != "proc")
+        .filter_map(|r| Some((r.mount.as_ref()?, r.fs_type.as_ref()?)))
+        .filter(|(_, t)| t.as_slice() != b"proc")
+        .map(|(m, t)| {
+            (
+                escape(m.as_slice()).into_owned(),
+                escape(t.as_slice()).into_owned(),
+            )
+        })
         .collect();
     mounts.sort();
     mounts.dedup();

@@ -527,3 +527,46 @@ fn why_and_hung_name_the_memory_lock_not_proc() {
     assert!(!out.contains("(proc)"), "{out}");
     assert!(out.contains("memory-map lock"), "{out}");
 }
+
+#[test]
+fn hung_json_gives_paths_as_bytes_not_terminal_escapes() {
+    // A FUSE mount whose path holds an escape sequence and a newline.
+    let base = tempfile::tempdir().unwrap();
+    let dir = base.path().join("x\u{1b}[31m\nred");
+    std::fs::create_dir(&dir).unwrap();
+    let daemon = start_kit(&["fuse-hang", dir.to_str().unwrap()]);
+    let file = dir.join("hang");
+    let reader = start_kit(&["read-hang", file.to_str().unwrap()]);
+    assert!(
+        wait_all_threads(reader.pid(), 'D', Duration::from_secs(5)),
+        "reader not in D"
+    );
+    let r = run_with(
+        &["hung", "--window", "300ms", "--json"],
+        &[],
+        Duration::from_secs(10),
+    );
+    let v = r.json();
+    let files: Vec<&serde_json::Value> = v["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| {
+            g["tasks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t["pid"] == reader.pid())
+        })
+        .flat_map(|g| g["files"].as_array().unwrap())
+        .collect();
+    assert!(!files.is_empty(), "{v:#}");
+    assert_eq!(files[0]["what"], file.to_str().unwrap(), "{v:#}");
+    assert_eq!(files[0]["mount_point"], dir.to_str().unwrap(), "{v:#}");
+    // The text output escapes them.
+    let r = run_with(&["hung", "--window", "300ms"], &[], Duration::from_secs(10));
+    assert_terminal_safe(&r.out());
+    assert!(r.out().contains("x\\e[31m\\nred/hang"), "{}", r.out());
+    drop(daemon);
+    let _ = nix::mount::umount2(&dir, nix::mount::MntFlags::MNT_DETACH);
+}
