@@ -21,6 +21,10 @@ impl Target {
     /// Parses a TARGET: all digits is a PID (never a pattern: `0` is an
     /// error, not "every name with a 0 in it"), anything else a regex.
     pub fn parse(s: &str) -> Result<Target, String> {
+        if s.is_empty() {
+            // An unset shell variable ("$PID") must not select everything.
+            return Err("empty TARGET: give a PID or a pattern ('.' matches every name)".into());
+        }
         if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
             return match s.parse::<i32>() {
                 Ok(p) if p > 0 => Ok(Target::Pid(p)),

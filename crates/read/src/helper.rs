@@ -38,6 +38,36 @@ pub const MAX_STRAYS: usize = 8;
 /// without waiting. Process-wide by nature (`waitpid` is per process).
 static STRAYS: Mutex<Vec<rustix::process::Pid>> = Mutex::new(Vec::new());
 
+/// Helpers of earlier runs still stuck on this host, counted once per run.
+static HOST_STRAYS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+
+/// The processes on this host named like a helper ([`HELPER_NAME`]) that
+/// are not running: helpers of earlier procscope runs stuck closing a copy
+/// (a running one is another run's live helper). Reads only `stat`, which
+/// never waits on its process.
+fn stuck_helpers_on_host() -> usize {
+    let Ok(root) = crate::ProcRoot::open("/proc") else {
+        return 0;
+    };
+    let mut b = Vec::new();
+    root.pids()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|&pid| {
+            root.process(pid)
+                .and_then(|d| d.read(c"stat", &mut b, crate::cap::RECORD))
+                .is_ok()
+                && procscope_parse::stat::Stat::parse(&b).is_ok_and(|s| {
+                    s.comm == HELPER_NAME.to_bytes()
+                        && s.state != procscope_parse::stat::TaskState::Running
+                })
+        })
+        .count()
+}
+
+/// The name helper children give themselves (`comm`, 15 bytes at most).
+const HELPER_NAME: &std::ffi::CStr = c"procscope-help";
+
 /// How many helper children are left unreaped right now (stuck in exit).
 pub fn strays() -> usize {
     let mut s = STRAYS.lock().unwrap_or_else(|e| e.into_inner());
@@ -111,6 +141,12 @@ where
             return Err(Failure::Skipped { stuck: s.len() });
         }
     }
+    // Strays outlive the procscope that made them (they are reparented
+    // to init): the cap holds across runs too, counted once per run.
+    let host = *HOST_STRAYS.get_or_init(stuck_helpers_on_host);
+    if host >= MAX_STRAYS {
+        return Err(Failure::Skipped { stuck: host });
+    }
     // Everything the child touches is allocated before the fork.
     let mut buf = vec![0u8; cap.saturating_add(8)];
     let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
@@ -131,7 +167,7 @@ where
         // Named so that a helper left stuck in its exit says what it is in
         // ps: "procscope-help".
         // SAFETY: PR_SET_NAME reads a NUL-terminated string.
-        unsafe { libc::prctl(libc::PR_SET_NAME, c"procscope-help".as_ptr(), 0, 0, 0) };
+        unsafe { libc::prctl(libc::PR_SET_NAME, HELPER_NAME.as_ptr(), 0, 0, 0) };
         close_all_but(&mut [wfd, pfd]);
         let (head, body) = buf.split_at_mut(8);
         let n = work(body).min(body.len());

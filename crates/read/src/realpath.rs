@@ -66,10 +66,17 @@ pub fn may_hang_here(path: &[u8]) -> bool {
     let Ok(root) = crate::ProcRoot::open("/proc") else {
         return true;
     };
+    match root.process(root.own_pid()) {
+        Ok(me) => may_hang_in(&me, path),
+        Err(_) => true,
+    }
+}
+
+/// [`may_hang_here`] in the mount namespace of process `dir` (`path` as
+/// that process sees it).
+pub fn may_hang_in(dir: &ProcDir, path: &[u8]) -> bool {
     let mut b = Vec::new();
-    let read = root
-        .process(root.own_pid())
-        .and_then(|me| me.read(c"mountinfo", &mut b, crate::cap::MOUNTINFO));
+    let read = dir.read(c"mountinfo", &mut b, crate::cap::MOUNTINFO);
     let Ok(mounts) = read.and_then(|_| {
         procscope_parse::mountinfo::parse(&b).map_err(|e| Failure::malformed("mountinfo", e))
     }) else {

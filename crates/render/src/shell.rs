@@ -115,6 +115,70 @@ pub fn runs_code(key: &[u8]) -> Option<&'static str> {
         b"TERMINFO_DIRS",
         b"XDG_CONFIG_HOME",
         b"HOME",
+        b"FCEDIT",
+        b"SUDO_EDITOR",
+        b"VIMINIT",
+        b"EXINIT",
+        b"MYVIMRC",
+        b"JAVA_TOOL_OPTIONS",
+        b"_JAVA_OPTIONS",
+        b"JDK_JAVA_OPTIONS",
+        b"CLASSPATH",
+        b"KUBECONFIG",
+        b"DOCKER_HOST",
+        b"DOCKER_CONFIG",
+        b"SSL_CERT_FILE",
+        b"SSL_CERT_DIR",
+        b"CURL_CA_BUNDLE",
+        b"REQUESTS_CA_BUNDLE",
+        b"NODE_EXTRA_CA_CERTS",
+        b"http_proxy",
+        b"https_proxy",
+        b"HTTP_PROXY",
+        b"HTTPS_PROXY",
+        b"ALL_PROXY",
+        b"all_proxy",
+        b"RUSTC",
+        b"RUSTC_WRAPPER",
+        b"RUSTDOC",
+        b"CC",
+        b"CXX",
+        b"MAKEFLAGS",
+        b"TMPDIR",
+        b"POSIXLY_CORRECT",
+    ];
+    // Whole families whose members name programs, modules, config files
+    // or code to load.
+    const FAMILIES: &[&[u8]] = &[
+        b"GIT_",
+        b"PYTHON",
+        b"PERL",
+        b"RUBY",
+        b"GEM_",
+        b"BUNDLE_",
+        b"NODE_",
+        b"NPM_CONFIG_",
+        b"npm_config_",
+        b"PIP_",
+        b"CARGO_",
+        b"RUSTUP_",
+        b"GOFLAGS",
+        b"GOPROXY",
+        b"OPENSSL_",
+        b"XDG_",
+        b"BASH_COMPLETION",
+        b"AWS_",
+        b"GCONV_",
+        b"MALLOC_",
+        b"GLIBC_",
+        b"LESS",
+        b"MANPATH",
+        b"SYSTEMD_",
+        b"DBUS_",
+        b"GNUPG",
+        b"GPG_",
+        b"SSH_",
+        b"KRB5",
     ];
     if SHELL.contains(&key) {
         Some("the shell runs or obeys it")
@@ -124,11 +188,33 @@ pub fn runs_code(key: &[u8]) -> Option<&'static str> {
         Some("it chooses the program every later command runs")
     } else if key.starts_with(b"LD_") {
         Some("the dynamic loader loads what it names into every program")
-    } else if TOOLS.contains(&key) {
+    } else if TOOLS.contains(&key) || FAMILIES.iter().any(|f| key.starts_with(f)) {
         Some("common tools run or load what it names")
     } else {
         None
     }
+}
+
+/// Variables bash will not let a script assign (read-only, or special
+/// there): assigning one stops a POSIX-mode shell in the middle of
+/// sourcing, so the exports after it would silently not happen.
+pub fn readonly_in_bash(key: &[u8]) -> bool {
+    matches!(
+        key,
+        b"BASHOPTS"
+            | b"BASH_VERSINFO"
+            | b"EUID"
+            | b"PPID"
+            | b"SHELLOPTS"
+            | b"UID"
+            | b"BASHPID"
+            | b"BASH_ARGC"
+            | b"BASH_ARGV"
+            | b"BASH_LINENO"
+            | b"BASH_SOURCE"
+            | b"FUNCNAME"
+            | b"GROUPS"
+    )
 }
 
 #[cfg(test)]
@@ -149,6 +235,18 @@ mod tests {
         assert!(runs_code(b"BASH_FUNC_ls%%").is_some());
         assert!(runs_code(b"LD_PRELOAD").is_some());
         assert_eq!(runs_code(b"LANG"), None);
+        for k in [
+            &b"GIT_CONFIG_COUNT"[..],
+            b"PYTHONUSERBASE",
+            b"OPENSSL_CONF",
+            b"XDG_DATA_DIRS",
+            b"JAVA_TOOL_OPTIONS",
+            b"POSIXLY_CORRECT",
+        ] {
+            assert!(runs_code(k).is_some(), "{}", String::from_utf8_lossy(k));
+        }
+        assert!(readonly_in_bash(b"UID"));
+        assert!(!readonly_in_bash(b"USER"));
         assert_eq!(runs_code(b"PS1X"), None);
         assert_eq!(quote(b"two words"), "'two words'");
         assert_eq!(quote(b"it's"), "$'it\\'s'");

@@ -10,7 +10,7 @@ use procscope_model::redact::Redactor;
 use procscope_model::target::ProcText;
 use procscope_parse::environ::{self, Entry};
 use procscope_render::escape::escape;
-use procscope_render::shell::{is_name, quote, runs_code};
+use procscope_render::shell::{is_name, quote, readonly_in_bash, runs_code};
 use serde::ser::{SerializeMap, Serializer};
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
@@ -169,6 +169,11 @@ pub fn run(g: &Global, a: &EnvArgs) -> anyhow::Result<Exit> {
             flush_empties(&mut out, &mut empties)?;
             if a.export {
                 match (e.value(), is_name(e.key())) {
+                    (Some(_), true) if readonly_in_bash(e.key()) => writeln!(
+                        out,
+                        "# {} skipped: read-only in bash (assigning it would stop the sourcing shell)",
+                        escape(e.key())
+                    )?,
                     (Some(_), true)
                         if !a.unsafe_vars && !dups.contains(i) && runs_code(e.key()).is_some() =>
                     {

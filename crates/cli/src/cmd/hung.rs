@@ -155,6 +155,15 @@ pub fn run(g: &Global, a: &HungArgs) -> anyhow::Result<Exit> {
             "nothing is stuck: {}",
             nothing_stuck(&sampling, a.over, idle)
         )?;
+        // Other users' tasks may be stuck where this caller cannot see.
+        if !rustix::process::geteuid().is_root() {
+            if let Some(h) = root.hiding() {
+                output::warn(&format!(
+                    "{} is mounted with {h}: other users' tasks are hidden from you and were not looked at; run as root",
+                    root.path().display()
+                ));
+            }
+        }
     } else {
         let bold = Style::new().bold();
         let red = Style::new()

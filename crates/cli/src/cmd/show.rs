@@ -160,6 +160,19 @@ fn show(
         output::warn(&targets::no_match(&root, target));
         return Ok(Exit::NoMatch);
     }
+    // A focused command whose one answer could not be read for any process
+    // (maps denied, namespaces denied, limits unreadable): an error.
+    let unreadable = |d: &Dossier| match sections.as_slice() {
+        [Section::Maps] => matches!(d.maps, Some(Err(_))),
+        [Section::Limits] => matches!(d.limits, Some(Err(_))),
+        [Section::Namespaces] => matches!(d.namespaces, Some(Err(_))),
+        _ => false,
+    };
+    let exit = if found.iter().all(unreadable) {
+        Exit::Failed
+    } else {
+        Exit::Success
+    };
     let mut out = output::stdout(g.color);
     if g.json {
         procscope_render::json::write_document(
@@ -172,7 +185,7 @@ fn show(
         for w in missing_summary(&found) {
             output::warn(&w);
         }
-        return Ok(Exit::Success);
+        return Ok(exit);
     }
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -201,7 +214,7 @@ fn show(
     for w in missing_summary(&found) {
         output::warn(&w);
     }
-    Ok(Exit::Success)
+    Ok(exit)
 }
 
 /// One warning per kind of missing field (denied, timed out) naming the

@@ -74,6 +74,34 @@ fn parse_what(a: &WhoHasArgs, root: &ProcRoot, opts: guard::Options) -> anyhow::
         std::env::current_dir()?.join(p)
     };
     let abs = abs.as_os_str().as_encoded_bytes().to_vec();
+    // A path through a process's root (/proc/PID/root/…) is a file of
+    // that process's mount namespace: its links read as the rest of the
+    // path there. The magic link cannot be resolved with readlink; the
+    // kernel follows it when the file is stat'ed (after checking, in that
+    // namespace's mount table, that nothing on the way may hang).
+    if let Some((pid, rest)) = through_proc_root(&abs) {
+        let inner = procscope_read::realpath::lexical(rest);
+        let stat = match root.process(pid) {
+            Ok(d) if !procscope_read::realpath::may_hang_in(&d, &inner) => {
+                let p2 = lexical_keep_root(&abs);
+                Some(guard::once(opts.timeout, move || {
+                    procscope_read::path_stat(&p2)
+                }))
+            }
+            _ => None,
+        };
+        let (target, missing) = match stat {
+            Some(Ok(st)) => (Some(st), false),
+            Some(Err(procscope_read::Failure::Gone)) => (None, true),
+            _ => (None, false),
+        };
+        return Ok(What::Path(PathMatch {
+            paths: vec![inner],
+            under: a.mount,
+            target,
+            missing,
+        }));
+    }
     // Resolved the way the kernel does: symlinks followed first, `..`
     // applied to what they lead to (`/x/l2/../passwd` with l2 → /etc/ssl
     // is /etc/passwd) — with readlink only, never through a FUSE, network
@@ -107,6 +135,33 @@ fn parse_what(a: &WhoHasArgs, root: &ProcRoot, opts: guard::Options) -> anyhow::
         target,
         missing,
     }))
+}
+
+/// `/proc/PID/root/REST` → (PID, `/REST`).
+fn through_proc_root(p: &[u8]) -> Option<(i32, &[u8])> {
+    let rest = p.strip_prefix(b"/proc/")?;
+    let slash = rest.iter().position(|&c| c == b'/')?;
+    let (pid, rest) = rest.split_at(slash);
+    let pid: i32 = std::str::from_utf8(pid).ok()?.parse().ok()?;
+    let rest = rest.strip_prefix(b"/root")?;
+    (rest.is_empty() || rest.starts_with(b"/"))
+        .then_some((pid, if rest.is_empty() { b"/" } else { rest }))
+}
+
+/// `/proc/PID/root` + the rest with `.`/`..` applied within the rest (so
+/// `..` cannot climb out of the process's root).
+fn lexical_keep_root(p: &[u8]) -> Vec<u8> {
+    match through_proc_root(p) {
+        Some((pid, rest)) => {
+            let mut v = format!("/proc/{pid}/root").into_bytes();
+            let inner = procscope_read::realpath::lexical(rest);
+            if inner != b"/" {
+                v.extend_from_slice(&inner);
+            }
+            v
+        }
+        None => p.to_vec(),
+    }
 }
 
 /// Which links a path (and, with `--mount`, anything under it) matches.
@@ -603,6 +658,13 @@ pub fn run(g: &Global, a: &WhoHasArgs) -> anyhow::Result<Exit> {
             ))
             .into());
         }
+    }
+    if rows.is_empty() && !g.json {
+        output::warn(&match &what {
+            What::Path(_) => "nobody holds it open or uses it (by this path; other hard links' names and bind mounts of it are not searched: give them too)".to_string(),
+            What::Inodes(_) => "nobody holds it".to_string(),
+            What::Deleted => "no process holds a deleted file".to_string(),
+        });
     }
     Ok(if rows.is_empty() {
         Exit::NoMatch

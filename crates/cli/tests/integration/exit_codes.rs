@@ -106,3 +106,21 @@ fn who_has_says_which_processes_it_could_not_look_into() {
         .any(|u| u["pid"] == 2);
     assert!(!kthreadd_listed, "{v:#}");
 }
+
+#[test]
+fn an_empty_target_is_an_error_not_every_process() {
+    for cmd in ["show", "env", "repro", "cmdline", "fds", "stack", "why"] {
+        let r = run(&[cmd, ""]);
+        assert_eq!(r.status, 2, "{cmd}: {}", r.out());
+        assert!(r.out().is_empty(), "{cmd}: {}", r.out());
+        assert!(r.stderr.contains("empty TARGET"), "{cmd}: {}", r.stderr);
+    }
+}
+
+#[test]
+fn a_focused_command_that_can_read_nothing_exits_two() {
+    let t = start_kit(&["sleep"]);
+    let (code, out, err) = as_nobody(&["maps", &t.pid_s()]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(format!("{out}{err}").contains("denied"), "{out}{err}");
+}

@@ -74,6 +74,12 @@ impl Trap {
             format!("PERL5OPT=-Mstrict;system(q{{echo perl >> {m}}})").into_bytes(),
             b"IFS=/".to_vec(),
             b"SAFE=kept value".to_vec(),
+            b"GIT_CONFIG_COUNT=1".to_vec(),
+            b"GIT_CONFIG_KEY_0=core.fsmonitor".to_vec(),
+            format!("GIT_CONFIG_VALUE_0=echo git >> '{m}'; false").into_bytes(),
+            format!("PYTHONUSERBASE={}", self.dir.path().display()).into_bytes(),
+            b"POSIXLY_CORRECT=1".to_vec(),
+            b"UID=5".to_vec(),
             b"X=$(touch nowhere)".to_vec(),
         ]
     }
@@ -197,6 +203,10 @@ fn env_export_sourced_by_an_interactive_shell_runs_nothing_of_the_target() {
     assert_eq!(r.status, 0, "{}", r.stderr);
     let exported = r.out();
     assert_terminal_safe(&exported);
+    assert!(
+        exported.contains("# UID skipped: read-only in bash"),
+        "{exported}"
+    );
     for k in [
         "PROMPT_COMMAND",
         "PS0",
@@ -206,6 +216,10 @@ fn env_export_sourced_by_an_interactive_shell_runs_nothing_of_the_target() {
         "IFS",
         "PATH",
         "PERL5OPT",
+        "GIT_CONFIG_COUNT",
+        "GIT_CONFIG_VALUE_0",
+        "PYTHONUSERBASE",
+        "POSIXLY_CORRECT",
     ] {
         assert!(
             exported.contains(&format!("# {k} left out: ")),

@@ -115,3 +115,28 @@ fn bad_ports_and_missing_paths_are_errors_not_empty_answers() {
         assert!(!r.stderr.is_empty(), "{what}: silent");
     }
 }
+
+#[test]
+fn a_path_through_a_processs_root_is_that_namespaces_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap().to_string();
+    let file = format!("{d}/f");
+    std::fs::write(&file, b"host").unwrap();
+    let host = hold(&[], "", &file);
+    let ns = hold(
+        &["unshare", "-m", "--propagation", "private"],
+        &format!("mount -t tmpfs t '{d}' && echo ns > '{file}' &&"),
+        &file,
+    );
+    let through = format!("/proc/{}/root{file}", ns.pid());
+    let v = run(&["who-has", "--json", &through]).json();
+    let pids: Vec<u64> = v["holders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["use"] == "fd")
+        .map(|h| h["pid"].as_u64().unwrap())
+        .collect();
+    assert_eq!(pids, vec![u64::from(ns.pid())], "{v:#}");
+    assert!(!pids.contains(&u64::from(host.pid())));
+}

@@ -483,7 +483,11 @@ fn group(
                 other_end.iter().map(|w| w.pid).collect()
             }
             Wait::Lock { holders, .. } => holders.iter().map(|w| w.pid).collect(),
-            Wait::File { daemons, .. } => daemons.iter().map(|w| w.pid).collect(),
+            // The kernel does not say which /dev/fuse holder serves which
+            // mount: followed only when there is one.
+            Wait::File { daemons, .. } if daemons.len() == 1 => {
+                daemons.iter().map(|w| w.pid).collect()
+            }
             Wait::Children { children } => children.iter().map(|w| w.pid).collect(),
             _ => Vec::new(),
         };

@@ -70,10 +70,13 @@ pub(super) fn verdict(pid: i32, w: &Wait) -> String {
                 ),
                 _ => String::new(),
             };
-            let d = if daemons.is_empty() {
-                String::new()
-            } else {
-                format!("; FUSE daemon: {}", names(daemons))
+            let d = match daemons.len() {
+                0 => String::new(),
+                1 => format!("; FUSE daemon: {}", names(daemons)),
+                _ => format!(
+                    "; one of the FUSE daemons on this host (the kernel does not say which serves this mount): {}",
+                    names(daemons)
+                ),
             };
             format!(
                 "waiting for I/O on {}{on}: the filesystem is not answering{d}",
