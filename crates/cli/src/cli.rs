@@ -22,6 +22,7 @@ Exit status, for every command: 0 found (something was shown), 1 nothing
 matched (no process, variable, fd or holder; a message on stderr says so,
 except ps --pids), 2 an error: bad usage, or nothing that was asked for could
 be read (denied, timed out) — the message says what would allow it.
+`hung` is a health check: 0 nothing is stuck, 1 stuck tasks were found.
 What could not be read within a listing is named once on stderr (and under
 `unreadable` in JSON). Reads that can hang on a stuck process (command lines, environments, memory
 maps) give up after --timeout and say so; procscope itself never hangs.";

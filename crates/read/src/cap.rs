@@ -32,6 +32,11 @@ pub const LOCKS: usize = 16 << 20;
 /// The host's socket tables under `/proc/net`.
 pub const NET: usize = 256 << 20;
 
+/// Entries of `cmdline` or `environ` turned into values (one allocation
+/// each) for JSON and the dossier: 8 MiB of NULs are 8 M empty entries.
+/// More are cut, and the result says `truncated`.
+pub const ENTRIES: usize = 1 << 16;
+
 /// A cap in words, for "cut at …" messages.
 pub fn describe(cap: usize) -> String {
     if cap >= 1 << 20 && cap % (1 << 20) == 0 {

@@ -102,6 +102,13 @@ pub fn run(g: &Global, a: &EnvArgs) -> anyhow::Result<Exit> {
             .filter(|(_, e)| {
                 a.names.is_empty() || a.names.iter().any(|n| glob_match(n.as_bytes(), e.key()))
             })
+            // JSON holds a value per entry: at most cap::ENTRIES (one more
+            // shows that it was cut).
+            .take(if g.json {
+                procscope_read::cap::ENTRIES + 1
+            } else {
+                usize::MAX
+            })
             .collect();
         if !shown.is_empty() {
             matched += 1;
@@ -386,8 +393,10 @@ fn json_one(
     value: &dyn Fn(&Entry<'_>) -> Option<Vec<u8>>,
     truncated: bool,
 ) -> serde_json::Value {
+    let truncated = truncated || shown.len() > procscope_read::cap::ENTRIES;
     let entries: Vec<serde_json::Value> = shown
         .iter()
+        .take(procscope_read::cap::ENTRIES)
         .map(|(i, e)| {
             serde_json::json!({
                 "key": Bytes(e.key().to_vec()),

@@ -170,3 +170,27 @@ fn a_fifo_in_place_of_any_file_never_blocks_a_command() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn millions_of_empty_entries_are_cut_not_turned_into_millions_of_values() {
+    let t = tempfile::tempdir().unwrap();
+    tree(t.path());
+    // 16 MiB of NULs: 16 M empty arguments and environment entries.
+    let nuls = vec![0u8; 16 << 20];
+    fs::write(t.path().join("7/cmdline"), &nuls).unwrap();
+    fs::write(t.path().join("7/environ"), &nuls).unwrap();
+    let root = t.path().to_str().unwrap();
+    let v = run(&["--proc-root", root, "--json", "show", "7", "-s", "program"]).json();
+    let cmd = &v["processes"][0]["program"]["cmdline"];
+    assert_eq!(cmd["args"].as_array().unwrap().len(), 65536, "{cmd:#}");
+    assert_eq!(cmd["truncated"], true);
+    let v = run(&["--proc-root", root, "--json", "env", "7"]).json();
+    let p = &v["processes"][0];
+    assert_eq!(p["environ"].as_array().unwrap().len(), 65536);
+    assert_eq!(p["truncated"], true);
+    let r = run(&["--proc-root", root, "env", "7"]);
+    assert!(r.out().contains("empty entries"), "{}", r.out());
+    assert!(r.out().lines().count() < 10, "{}", r.out().lines().count());
+    let r = run(&["--proc-root", root, "--json", "repro", "7"]);
+    assert!(r.status == 0 || r.status == 2, "{}", r.stderr);
+}

@@ -79,8 +79,13 @@ pub(crate) fn read(src: &Source<'_>, risky: &Risky) -> Program {
     let cmdline = match &risky.cmdline {
         Some(Ok(c)) if kernel_thread && c.raw.is_empty() => Err(none("command line")),
         Some(Ok(c)) => Ok(Args {
-            args: c.view().args().map(Bytes::from).collect(),
-            truncated: c.truncated,
+            args: c
+                .view()
+                .args()
+                .take(procscope_read::cap::ENTRIES)
+                .map(Bytes::from)
+                .collect(),
+            truncated: c.truncated || c.view().args().nth(procscope_read::cap::ENTRIES).is_some(),
         }),
         Some(Err(Failure::Gone)) if kernel_thread => Err(none("command line")),
         Some(Err(f)) => Err(f.clone()),
