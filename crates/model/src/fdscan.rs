@@ -99,6 +99,72 @@ fn scan_pids_reporting(
     (out, unreadable)
 }
 
+/// Every fd of every process that is the file with this identity
+/// (`dev`, `ino`), whatever its path says: another hard link's name, a
+/// bind mount, the same filesystem mounted elsewhere in another mount
+/// namespace. Each path link is `statx`ed through the magic link from
+/// the kernel's cache (`AT_STATX_DONT_SYNC`), one guarded call per
+/// process; links on filesystems whose lookups may hang are not asked
+/// (`skip(link)`). Costs a statx per file fd on the host.
+pub fn scan_identity(
+    root: &ProcRoot,
+    opts: guard::Options,
+    dev: (u32, u32),
+    ino: u64,
+    skip: impl Fn(&[u8]) -> bool + Send + Sync + 'static,
+) -> (Vec<Holder>, Vec<(i32, Failure)>) {
+    let Ok(pids) = root.pids() else {
+        return (Vec::new(), Vec::new());
+    };
+    let root = root.clone();
+    let order = pids.clone();
+    let mut out = Vec::new();
+    let mut unreadable = Vec::new();
+    guard::run_ordered(
+        pids,
+        opts,
+        move |pid: i32, ctx: &Ctx<(), Result<Vec<Holder>, Failure>>| {
+            let dir = match root.process(pid) {
+                Ok(d) => d,
+                Err(Failure::Gone) => return Ok(Vec::new()),
+                Err(f) => return Err(f),
+            };
+            let mut paths = Vec::new();
+            match dir.fd_links(|fd, link| {
+                if link.starts_with(b"/") && !skip(link) {
+                    paths.push((fd, link.to_vec()));
+                }
+            }) {
+                Ok(()) | Err(Failure::Gone) => {}
+                Err(_) if is_kernel_thread(&dir) => {}
+                Err(f) => return Err(f),
+            }
+            let found = ctx.guarded(|| {
+                Ok(paths
+                    .into_iter()
+                    .filter(|(fd, _)| {
+                        dir.fd_stat(*fd)
+                            .is_ok_and(|st| st.dev == dev && st.ino == ino)
+                    })
+                    .map(|(fd, link)| Holder {
+                        pid,
+                        fd,
+                        link: Bytes(link),
+                    })
+                    .collect::<Vec<_>>())
+            })?;
+            Ok(found)
+        },
+        |i, f| match f.rest {
+            Ok(Ok(v)) => out.extend(v),
+            Ok(Err(e)) | Err(e) => {
+                unreadable.push((order.get(i).copied().unwrap_or_default(), e));
+            }
+        },
+    );
+    (out, unreadable)
+}
+
 /// Whether `dir` is a kernel thread (`PF_KTHREAD` in `stat`, which anyone
 /// may read).
 fn is_kernel_thread(dir: &procscope_read::ProcDir) -> bool {

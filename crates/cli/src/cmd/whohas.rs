@@ -368,6 +368,32 @@ pub fn run(g: &Global, a: &WhoHasArgs) -> anyhow::Result<Exit> {
     let (holders, unreadable): (Vec<Holder>, Vec<(i32, procscope_read::Failure)>) = match &what {
         What::Inodes(i) if i.is_empty() => (Vec::new(), Vec::new()),
         What::Inodes(i) => fdscan::scan_reporting(&root, opts, fdscan::inode_filter(i.clone())),
+        // A file whose identity is known: every fd that is that inode,
+        // whatever name it has there (hard links, bind mounts, another
+        // namespace's mount of the same filesystem), as fuser finds them;
+        // plus unix sockets bound at the path.
+        What::Path(
+            m @ PathMatch {
+                under: false,
+                target: Some(t),
+                ..
+            },
+        ) if !t.dir => {
+            let sockets = unix_sockets_at(&root, m);
+            let (mut h, mut u) = fdscan::scan_identity(&root, opts, t.dev, t.ino, |_| false);
+            if !sockets.is_empty() {
+                let (sh, su) = fdscan::scan_reporting(
+                    &root,
+                    opts,
+                    move |l: &[u8]| matches!(classify(l), FdLink::Socket(i) if sockets.contains(&i)),
+                );
+                h.extend(sh);
+                u.extend(su);
+                u.sort_by_key(|(p, _)| *p);
+                u.dedup_by_key(|(p, _)| *p);
+            }
+            (h, u)
+        }
         What::Path(m) => {
             let m = m.clone();
             // A unix socket bound at the path (or under it): its fds show
@@ -421,7 +447,10 @@ pub fn run(g: &Global, a: &WhoHasArgs) -> anyhow::Result<Exit> {
     // at the same path, a file replaced since, a file *named* "x (deleted)").
     let mut not_same = 0usize;
     let holders: Vec<Holder> = match &what {
-        What::Path(m) if m.target.is_some() || m.missing => {
+        What::Path(m)
+            if (m.target.is_some() && (m.under || m.target.is_some_and(|t| t.dir)))
+                || m.missing =>
+        {
             // Only links to paths: a unix socket bound at the path shows
             // as socket:[INODE] and was matched by its inode already.
             let (paths, sockets): (Vec<Holder>, Vec<Holder>) = holders
@@ -661,7 +690,8 @@ pub fn run(g: &Global, a: &WhoHasArgs) -> anyhow::Result<Exit> {
     }
     if rows.is_empty() && !g.json {
         output::warn(&match &what {
-            What::Path(_) => "nobody holds it open or uses it (by this path; other hard links' names and bind mounts of it are not searched: give them too)".to_string(),
+            What::Path(m) if m.under || m.target.is_none_or(|t| t.dir) => "nobody holds anything there open or uses it (matched by path under it, confirmed by identity)".to_string(),
+            What::Path(_) => "nobody holds it open or uses it (fds matched by device and inode, under any name)".to_string(),
             What::Inodes(_) => "nobody holds it".to_string(),
             What::Deleted => "no process holds a deleted file".to_string(),
         });

@@ -233,6 +233,25 @@ fn threads_tree_sort_and_selection() {
 #[test]
 fn matches_the_procfs_crate_on_our_own_children() {
     let t = start_kit(&["name", &hex(b"oracle: a:b"), "2"]);
+    // Every thread asleep first (a just-started thread may still run, and
+    // the two reads below are not at the same instant).
+    let start = std::time::Instant::now();
+    while start.elapsed() < std::time::Duration::from_secs(3) {
+        let all_asleep = std::fs::read_dir(format!("/proc/{}/task", t.pid()))
+            .unwrap()
+            .flatten()
+            .all(|e| {
+                std::fs::read_to_string(e.path().join("stat"))
+                    .unwrap_or_default()
+                    .rsplit(')')
+                    .next()
+                    .is_some_and(|r| r.trim_start().starts_with('S'))
+            });
+        if all_asleep {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     let v = run(&["ps", "--json", "-p", &t.pid_s()]).json();
     let p = &v["processes"][0];
     let oracle = procfs::process::Process::new(t.pid() as i32).unwrap();
