@@ -67,6 +67,11 @@ pub fn run(g: &Global, a: &ReproArgs) -> anyhow::Result<Exit> {
             &serde_json::json!({ "processes": docs }),
         )?;
     } else {
+        // The snippets use bash's quoting ($'…'): say so, once, so that
+        // `sh again.sh` is not mistaken for a way to run them.
+        if plans.iter().any(Result::is_ok) {
+            out.write_all(b"#!/bin/bash\n")?;
+        }
         for p in &plans {
             match p {
                 Ok(p) => out.write_all(script(p).as_bytes())?,
