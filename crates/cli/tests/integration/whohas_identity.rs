@@ -17,20 +17,26 @@ fn hold(prefix: &[&str], setup: &str, file: &str) -> Target {
     start(c)
 }
 
-#[test]
-fn a_file_at_the_same_path_in_another_mount_namespace_is_not_this_file() {
+/// A file at `DIR/f` held by a process here, and a different file at the
+/// same path (a tmpfs over DIR) held by a process in its own mount
+/// namespace: (dir, path, ours, theirs).
+fn same_path_twice(content: &str) -> (tempfile::TempDir, String, Target, Target) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap().to_string();
     let file = format!("{d}/f");
-    std::fs::write(&file, b"ours").unwrap();
+    std::fs::write(&file, content).unwrap();
     let ours = hold(&[], "", &file);
-    // Another mount namespace: a tmpfs over the same directory, with a
-    // different file at the same path.
     let theirs = hold(
         &["unshare", "-m", "--propagation", "private"],
         &format!("mount -t tmpfs t '{d}' && echo theirs > '{file}' &&"),
         &file,
     );
+    (dir, file, ours, theirs)
+}
+
+#[test]
+fn a_file_at_the_same_path_in_another_mount_namespace_is_not_this_file() {
+    let (_dir, file, ours, theirs) = same_path_twice("ours");
     let r = run(&["who-has", "--json", &file]);
     assert_eq!(r.status, 0, "{}", r.stderr);
     let v = r.json();
@@ -116,16 +122,7 @@ fn bad_ports_and_missing_paths_are_errors_not_empty_answers() {
 
 #[test]
 fn a_path_through_a_processs_root_is_that_namespaces_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().to_str().unwrap().to_string();
-    let file = format!("{d}/f");
-    std::fs::write(&file, b"host").unwrap();
-    let host = hold(&[], "", &file);
-    let ns = hold(
-        &["unshare", "-m", "--propagation", "private"],
-        &format!("mount -t tmpfs t '{d}' && echo ns > '{file}' &&"),
-        &file,
-    );
+    let (_dir, file, host, ns) = same_path_twice("host");
     let through = format!("/proc/{}/root{file}", ns.pid());
     let v = run(&["who-has", "--json", &through]).json();
     let pids: Vec<u64> = v["holders"]
