@@ -142,7 +142,9 @@ fn read_one(
             return None;
         }
     };
-    let (stat, uid, cmd_dir) = BUF.with(|b| read_process(&dir, pid, clock, &mut b.borrow_mut()));
+    // With --threads every thread gets its own row: no need to fold them.
+    let (stat, uid, cmd_dir) =
+        BUF.with(|b| read_process(&dir, pid, clock, &mut b.borrow_mut(), !req.threads));
     if matches!(stat, Err(Failure::Gone)) {
         return None;
     }
@@ -218,6 +220,7 @@ pub fn read_process(
     pid: i32,
     clock: &Clock,
     buf: &mut Vec<u8>,
+    fold_threads: bool,
 ) -> (Outcome<StatInfo>, Outcome<u32>, ProcDir) {
     let mut stat = read_stat(dir, c"stat", clock, buf);
     let status = dir.read(c"status", buf, procscope_read::cap::RECORD);
@@ -228,43 +231,64 @@ pub fn read_process(
     });
     let mut cmd_dir = dir.clone();
     if let Ok(st) = &mut stat {
-        if let Some(rss) = procscope_parse::status::fields(buf)
+        let rss = procscope_parse::status::fields(buf)
             .find(|(k, _)| *k == b"VmRSS")
-            .and_then(|(_, v)| procscope_parse::num::kb_to_bytes(v))
-        {
+            .and_then(|(_, v)| procscope_parse::num::kb_to_bytes(v));
+        if fold_threads {
+            cmd_dir = whole_process(dir, pid, clock, buf, st, rss);
+        } else if let Some(rss) = rss {
             st.rss_bytes = rss;
-        }
-        st.blocked_threads = u32::from(st.state == TaskState::DiskSleep);
-        if st.threads > 1 {
-            let leader_zombie = st.state == TaskState::Zombie;
-            let mut live: Option<(ProcDir, TaskState)> = None;
-            let mut blocked = 0u32;
-            for t in dir.tids().unwrap_or_default() {
-                let Ok(td) = dir.task(t) else { continue };
-                let Ok(ts) = read_stat(&td, c"stat", clock, buf) else {
-                    continue;
-                };
-                if ts.state == TaskState::DiskSleep {
-                    blocked = blocked.saturating_add(1);
-                }
-                if t != pid && ts.state != TaskState::Zombie && live.is_none() {
-                    live = Some((td, ts.state));
-                }
-            }
-            st.blocked_threads = blocked;
-            if leader_zombie {
-                if let Some((td, state)) = live {
-                    st.state = state;
-                    st.leader_exited = true;
-                    cmd_dir = td;
-                }
-            }
-            if blocked > 0 {
-                st.state = TaskState::DiskSleep;
-            }
         }
     }
     (stat, uid, cmd_dir)
+}
+
+/// Turns a leader's `stat` facts into the process's (see
+/// [`read_process`]): RSS from `status` (`vm_rss`, when the caller has
+/// it), every thread's state, the leader-exited rule. Returns the
+/// directory to read the command line from. `buf` is scratch space.
+pub fn whole_process(
+    dir: &ProcDir,
+    pid: i32,
+    clock: &Clock,
+    buf: &mut Vec<u8>,
+    st: &mut StatInfo,
+    vm_rss: Option<u64>,
+) -> ProcDir {
+    let mut cmd_dir = dir.clone();
+    if let Some(rss) = vm_rss {
+        st.rss_bytes = rss;
+    }
+    st.blocked_threads = u32::from(st.state == TaskState::DiskSleep);
+    if st.threads > 1 {
+        let leader_zombie = st.state == TaskState::Zombie;
+        let mut live: Option<(ProcDir, TaskState)> = None;
+        let mut blocked = 0u32;
+        for t in dir.tids().unwrap_or_default() {
+            let Ok(td) = dir.task(t) else { continue };
+            let Ok(ts) = read_stat(&td, c"stat", clock, buf) else {
+                continue;
+            };
+            if ts.state == TaskState::DiskSleep {
+                blocked = blocked.saturating_add(1);
+            }
+            if t != pid && ts.state != TaskState::Zombie && live.is_none() {
+                live = Some((td, ts.state));
+            }
+        }
+        st.blocked_threads = blocked;
+        if leader_zombie {
+            if let Some((td, state)) = live {
+                st.state = state;
+                st.leader_exited = true;
+                cmd_dir = td;
+            }
+        }
+        if blocked > 0 {
+            st.state = TaskState::DiskSleep;
+        }
+    }
+    cmd_dir
 }
 
 /// Reads the command line of each row, in the rows' order, and hands every

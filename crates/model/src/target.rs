@@ -25,7 +25,7 @@ impl Target {
             // An unset shell variable ("$PID") must not select everything.
             return Err("empty TARGET: give a PID or a pattern ('.' matches every name)".into());
         }
-        if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        if s.bytes().all(|b| b.is_ascii_digit()) {
             return match s.parse::<i32>() {
                 Ok(p) if p > 0 => Ok(Target::Pid(p)),
                 Ok(_) => Err(format!(
@@ -219,7 +219,7 @@ pub fn read(root: &ProcRoot, pids: Vec<i32>, req: TextRequest) -> Outcome<Vec<Pr
                 }
             };
             let mut buf = Vec::with_capacity(4096);
-            let (stat, uid, _) = crate::listing::read_process(&dir, pid, &clock, &mut buf);
+            let (stat, uid, _) = crate::listing::read_process(&dir, pid, &clock, &mut buf, true);
             let uid = uid.ok();
             let exe = dir.readlink(c"exe").map(Bytes);
             let exe_link: Option<Vec<u8>> = exe.as_ref().ok().map(|e| e.0.clone());

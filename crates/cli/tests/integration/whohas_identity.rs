@@ -34,19 +34,33 @@ fn same_path_twice(content: &str) -> (tempfile::TempDir, String, Target, Target)
     (dir, file, ours, theirs)
 }
 
+/// The PIDs of the holders whose use is an fd, in a who-has document.
+fn fd_holders(v: &serde_json::Value) -> Vec<u64> {
+    v["holders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["use"] == "fd")
+        .map(|h| h["pid"].as_u64().unwrap())
+        .collect()
+}
+
+/// Whether the who-has document lists `pid` holding it as `fd`.
+fn holds(v: &serde_json::Value, pid: u32, fd: i32) -> bool {
+    v["holders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|h| h["pid"].as_u64() == Some(pid.into()) && h["fd"] == fd)
+}
+
 #[test]
 fn a_file_at_the_same_path_in_another_mount_namespace_is_not_this_file() {
     let (_dir, file, ours, theirs) = same_path_twice("ours");
     let r = run(&["who-has", "--json", &file]);
     assert_eq!(r.status, 0, "{}", r.stderr);
     let v = r.json();
-    let pids: Vec<u64> = v["holders"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|h| h["use"] == "fd")
-        .map(|h| h["pid"].as_u64().unwrap())
-        .collect();
+    let pids = fd_holders(&v);
     assert!(pids.contains(&u64::from(ours.pid())), "{v:#}");
     assert!(!pids.contains(&u64::from(theirs.pid())), "{v:#}");
     // Matched by identity: the other namespace's file is not a candidate,
@@ -70,14 +84,7 @@ fn dot_dot_after_a_symlink_is_resolved_as_the_kernel_does() {
     let r = run(&["who-has", "--json", q.to_str().unwrap()]);
     assert_eq!(r.status, 0, "{}", r.stderr);
     let v = r.json();
-    assert!(
-        v["holders"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|h| h["pid"].as_u64() == Some(t.pid().into()) && h["fd"] == 3),
-        "{v:#}"
-    );
+    assert!(holds(&v, t.pid(), 3), "{v:#}");
 }
 
 #[test]
@@ -125,13 +132,7 @@ fn a_path_through_a_processs_root_is_that_namespaces_file() {
     let (_dir, file, host, ns) = same_path_twice("host");
     let through = format!("/proc/{}/root{file}", ns.pid());
     let v = run(&["who-has", "--json", &through]).json();
-    let pids: Vec<u64> = v["holders"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|h| h["use"] == "fd")
-        .map(|h| h["pid"].as_u64().unwrap())
-        .collect();
+    let pids = fd_holders(&v);
     assert_eq!(pids, vec![u64::from(ns.pid())], "{v:#}");
     assert!(!pids.contains(&u64::from(host.pid())));
 }
@@ -146,14 +147,7 @@ fn another_name_of_the_same_inode_is_the_same_file() {
     let t = hold(&[], "", a.to_str().unwrap());
     // Asked by its other name: the holder's link says .../a.
     let v = run(&["who-has", "--json", b.to_str().unwrap()]).json();
-    assert!(
-        v["holders"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|h| h["pid"].as_u64() == Some(t.pid().into()) && h["fd"] == 3),
-        "{v:#}"
-    );
+    assert!(holds(&v, t.pid(), 3), "{v:#}");
     // A bind mount of the directory: the holder's link names the mount.
     let bind = tempfile::tempdir().unwrap();
     nix::mount::mount(

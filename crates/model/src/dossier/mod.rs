@@ -331,14 +331,24 @@ fn read_one(
         let s = procscope_parse::stat::Stat::parse(b).ok()?;
         Some((Instant::now(), s.utime_ticks.saturating_add(s.stime_ticks)))
     });
-    // The process as a whole: every thread's state, RSS from status.
-    let (stat, _, _) = crate::listing::read_process(&dir, pid, &clock, &mut buf);
+    // One read each of `stat` and `status`: the CPU mark and the model
+    // come from them.
+    let mut stat = raw_stat.clone().and_then(|b| {
+        procscope_parse::stat::Stat::parse(&b)
+            .map(|s| crate::listing::stat_info(&s, &clock))
+            .map_err(|e| Failure::malformed("stat", e))
+    });
     if matches!(stat, Err(Failure::Gone)) {
         return Err(Failure::Gone);
     }
     let status = dir
         .read(c"status", &mut buf, procscope_read::cap::RECORD)
         .and_then(|_| Status::parse(&buf).map_err(|e| Failure::malformed("status", e)));
+    // The process as a whole: every thread's state, RSS from status.
+    if let Ok(st) = &mut stat {
+        let rss = status.as_ref().ok().and_then(|s| s.vm_rss);
+        crate::listing::whole_process(&dir, pid, &clock, &mut buf, st, rss);
+    }
     let src = Source {
         root,
         dir: &dir,
