@@ -65,6 +65,22 @@ pub struct Global {
     /// When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured).
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+
+    /// The read session every command reads through (set from `--timeout`
+    /// once the arguments are parsed; see [`Global::start_session`]).
+    #[arg(skip)]
+    pub session: procscope_read::Session,
+}
+
+impl Global {
+    /// Starts the process's read session with the global `--timeout`
+    /// (0: no deadline).
+    pub fn start_session(&mut self) {
+        self.session = procscope_read::Session::new(procscope_read::guard::Limits {
+            timeout: (!self.timeout.is_zero()).then_some(self.timeout),
+            ..procscope_read::guard::Limits::default()
+        });
+    }
 }
 
 /// Colour choice.

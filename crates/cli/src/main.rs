@@ -11,7 +11,8 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let args = cli::Cli::parse();
+    let mut args = cli::Cli::parse();
+    args.global.start_session();
     let result = match &args.command {
         cli::Command::Ps(a) => cmd::ps::run(&args.global, a),
         cli::Command::Cmdline(a) => cmd::cmdline::run(&args.global, a),

@@ -3,7 +3,7 @@
 
 use crate::bytes::Bytes;
 use procscope_parse::fdlink::{FdLink, classify};
-use procscope_read::guard::{self, Ctx};
+use procscope_read::guard::{Ctx, Session, Target};
 use procscope_read::{Failure, ProcRoot};
 
 /// One fd of one process.
@@ -22,38 +22,38 @@ pub struct Holder {
 /// links are kept, so that memory follows the answer, not the host.
 pub fn scan(
     root: &ProcRoot,
-    opts: guard::Options,
+    session: &Session,
     keep: impl Fn(&[u8]) -> bool + Send + Sync + 'static,
 ) -> Vec<Holder> {
-    scan_reporting(root, opts, keep).0
+    scan_reporting(root, session, keep).0
 }
 
 /// [`scan`], also saying which processes could not be looked into and
 /// why (denied, mostly: another user's processes without privilege).
 pub fn scan_reporting(
     root: &ProcRoot,
-    opts: guard::Options,
+    session: &Session,
     keep: impl Fn(&[u8]) -> bool + Send + Sync + 'static,
 ) -> (Vec<Holder>, Vec<(i32, Failure)>) {
     let Ok(pids) = root.pids() else {
         return (Vec::new(), Vec::new());
     };
-    scan_pids_reporting(root, opts, pids, keep)
+    scan_pids_reporting(root, session, pids, keep)
 }
 
 /// [`scan`] over the processes `pids` only.
 pub fn scan_pids(
     root: &ProcRoot,
-    opts: guard::Options,
+    session: &Session,
     pids: Vec<i32>,
     keep: impl Fn(&[u8]) -> bool + Send + Sync + 'static,
 ) -> Vec<Holder> {
-    scan_pids_reporting(root, opts, pids, keep).0
+    scan_pids_reporting(root, session, pids, keep).0
 }
 
 fn scan_pids_reporting(
     root: &ProcRoot,
-    opts: guard::Options,
+    session: &Session,
     pids: Vec<i32>,
     keep: impl Fn(&[u8]) -> bool + Send + Sync + 'static,
 ) -> (Vec<Holder>, Vec<(i32, Failure)>) {
@@ -61,9 +61,8 @@ fn scan_pids_reporting(
     let mut out = Vec::new();
     let mut unreadable = Vec::new();
     let order = pids.clone();
-    guard::run_ordered(
+    session.run_ordered(
         pids,
-        opts,
         move |pid: i32, _ctx: &Ctx<(), Result<Vec<Holder>, Failure>>| {
             let dir = match root.process(pid) {
                 Ok(d) => d,
@@ -108,7 +107,7 @@ fn scan_pids_reporting(
 /// (`skip(link)`). Costs a statx per file fd on the host.
 pub fn scan_identity(
     root: &ProcRoot,
-    opts: guard::Options,
+    session: &Session,
     dev: (u32, u32),
     ino: u64,
     skip: impl Fn(&[u8]) -> bool + Send + Sync + 'static,
@@ -120,9 +119,8 @@ pub fn scan_identity(
     let order = pids.clone();
     let mut out = Vec::new();
     let mut unreadable = Vec::new();
-    guard::run_ordered(
+    session.run_ordered(
         pids,
-        opts,
         move |pid: i32, ctx: &Ctx<(), Result<Vec<Holder>, Failure>>| {
             let dir = match root.process(pid) {
                 Ok(d) => d,
@@ -139,6 +137,7 @@ pub fn scan_identity(
                 Err(_) if is_kernel_thread(&dir) => {}
                 Err(f) => return Err(f),
             }
+            ctx.target(Target::pid(pid));
             let found = ctx.guarded(|| {
                 Ok(paths
                     .into_iter()
@@ -204,7 +203,7 @@ pub struct Use {
 /// decides which paths are kept.
 pub fn scan_uses(
     root: &ProcRoot,
-    opts: guard::Options,
+    session: &Session,
     keep: impl Fn(&[u8]) -> bool + Send + Sync + 'static,
 ) -> Vec<Use> {
     let Ok(pids) = root.pids() else {
@@ -212,9 +211,8 @@ pub fn scan_uses(
     };
     let root = root.clone();
     let mut out = Vec::new();
-    guard::run_ordered(
+    session.run_ordered(
         pids,
-        opts,
         move |pid: i32, ctx: &Ctx<Vec<Use>, Vec<Use>>| {
             let Ok(dir) = root.process(pid) else {
                 return Vec::new();
@@ -237,6 +235,7 @@ pub fn scan_uses(
                 }
             }
             ctx.checkpoint(v);
+            ctx.target(Target::pid(pid));
             let mut buf = Vec::new();
             let mut mem = Vec::new();
             if ctx

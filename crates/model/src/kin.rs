@@ -6,7 +6,7 @@
 //! every process on the host.
 
 use procscope_read::ProcRoot;
-use procscope_read::guard::{self, Ctx};
+use procscope_read::guard::{Ctx, Session};
 use std::collections::{HashMap, HashSet};
 
 /// Longest parent chain followed (PID namespaces nest a few levels; a
@@ -105,7 +105,7 @@ pub struct Related {
 /// Without `groups`, from the `children` files when the kernel has them:
 /// the cost follows the family. Otherwise one read of every process's
 /// `stat`, which always gives the groups too.
-pub fn related(root: &ProcRoot, opts: guard::Options, pid: i32, groups: bool) -> Related {
+pub fn related(root: &ProcRoot, session: &Session, pid: i32, groups: bool) -> Related {
     if !groups {
         if let Some(pids) = related_by_children(root, pid) {
             return Related {
@@ -119,9 +119,8 @@ pub fn related(root: &ProcRoot, opts: guard::Options, pid: i32, groups: bool) ->
     };
     let r2 = root.clone();
     let mut rows: Vec<Row> = Vec::with_capacity(pids.len());
-    guard::run_ordered(
+    session.run_ordered(
         pids,
-        opts,
         move |p: i32, _ctx: &Ctx<(), Option<Row>>| {
             let mut buf = Vec::with_capacity(512);
             stat_of(&r2, p, &mut buf)
@@ -299,7 +298,7 @@ mod tests {
         assert!(kids.contains(&pa) && kids.contains(&pb), "{kids:?}");
         // a's relatives: its sibling b (both children of this test).
         for groups in [false, true] {
-            let rel = related(&root, guard::Options::default(), pa, groups);
+            let rel = related(&root, &Session::default(), pa, groups);
             assert!(rel.pids.contains(&pb), "{rel:?}");
             assert!(!rel.pids.contains(&pa), "{rel:?}");
             assert_eq!(rel.groups, groups);

@@ -4,9 +4,10 @@ use crate::bytes::Bytes;
 use crate::clock::Clock;
 use crate::process::{CmdlineInfo, Handle, ProcessRow, StatInfo};
 use procscope_parse::stat::{Stat, TaskState};
-use procscope_read::guard::{self, Ctx};
+use procscope_read::guard::{Ctx, Session, Target};
 use procscope_read::{Failure, Outcome, ProcDir, ProcRoot};
 use std::cell::RefCell;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// What to read for each process.
@@ -22,8 +23,8 @@ pub struct Request {
     pub pids: Option<Vec<i32>>,
     /// At most this many bytes of each command line.
     pub cmdline_cap: usize,
-    /// Deadline and pool settings.
-    pub guard: guard::Options,
+    /// The read session (deadline, pool, stuck budget, quarantine).
+    pub session: Session,
     /// Keep each process's directory handle in its row (for
     /// [`stream_cmdlines`]), for at most this many processes; the rest are
     /// reopened by PID and checked by start time.
@@ -38,7 +39,7 @@ impl Default for Request {
             threads: false,
             pids: None,
             cmdline_cap: 256 * 1024,
-            guard: guard::Options::default(),
+            session: Session::default(),
             keep_handles: 0,
         }
     }
@@ -56,9 +57,6 @@ pub struct Listing {
     pub timed_out: Vec<i32>,
 }
 
-/// Handles kept so far in this run (bounded by `Request::keep_handles`).
-static KEPT: AtomicUsize = AtomicUsize::new(0);
-
 thread_local! {
     static BUF: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(8192));
 }
@@ -67,7 +65,6 @@ thread_local! {
 /// cannot be listed.
 pub fn list(root: &ProcRoot, req: &Request) -> Outcome<Listing> {
     let clock = Clock::read(root)?;
-    KEPT.store(0, Ordering::Relaxed);
     let pids = match &req.pids {
         Some(p) => {
             let mut p = p.clone();
@@ -79,16 +76,17 @@ pub fn list(root: &ProcRoot, req: &Request) -> Outcome<Listing> {
     };
     let root2 = root.clone();
     let want = req.clone();
+    // Handles kept so far in this call (bounded by `keep_handles`).
+    let kept = Arc::new(AtomicUsize::new(0));
     let n = pids.len();
     let mut rows = Vec::with_capacity(n);
     let mut timed_out = Vec::new();
     // Rows are merged as they come (in PID order) rather than collected
     // first: the listing never holds two copies.
-    guard::run_ordered(
+    req.session.run_ordered(
         pids,
-        req.guard,
         move |pid: i32, ctx: &Ctx<Vec<ProcessRow>, Option<Outcome<CmdlineInfo>>>| {
-            read_one(&root2, &want, &clock, pid, ctx)
+            read_one(&root2, &want, &clock, &kept, pid, ctx)
         },
         |_, f| {
             let Some(mut part) = f.partial else { return };
@@ -123,6 +121,7 @@ fn read_one(
     root: &ProcRoot,
     req: &Request,
     clock: &Clock,
+    kept: &AtomicUsize,
     pid: i32,
     ctx: &Ctx<Vec<ProcessRow>, Option<Outcome<CmdlineInfo>>>,
 ) -> Option<Outcome<CmdlineInfo>> {
@@ -148,6 +147,10 @@ fn read_one(
     if matches!(stat, Err(Failure::Gone)) {
         return None;
     }
+    ctx.target(Target {
+        pid,
+        start: stat.as_ref().ok().map(|s| s.start_ticks),
+    });
     let uid = req.uid.then_some(uid);
     let mut rows = Vec::new();
     if req.threads {
@@ -184,7 +187,7 @@ fn read_one(
             }),
         }
     } else {
-        let keep = req.keep_handles > 0 && KEPT.fetch_add(1, Ordering::Relaxed) < req.keep_handles;
+        let keep = req.keep_handles > 0 && kept.fetch_add(1, Ordering::Relaxed) < req.keep_handles;
         rows.push(ProcessRow {
             pid,
             tid: None,
@@ -293,7 +296,7 @@ pub fn whole_process(
 
 /// Reads the command line of each row, in the rows' order, and hands every
 /// row to `sink` as soon as it and the rows before it are complete (see
-/// [`guard::run_ordered`]): at most a few command lines are held at once.
+/// [`Session::run_ordered`]): at most a few command lines are held at once.
 /// Rows should come from a listing with `keep_handles`; a row without a
 /// handle is reopened by PID and used only if its start time still matches.
 /// Returns the PIDs whose read timed out.
@@ -301,18 +304,18 @@ pub fn stream_cmdlines(
     root: &ProcRoot,
     rows: Vec<ProcessRow>,
     cap: usize,
-    opts: guard::Options,
+    session: &Session,
     mut sink: impl FnMut(ProcessRow),
 ) -> Vec<i32> {
     let root = root.clone();
     let mut timed_out = Vec::new();
-    guard::run_ordered(
+    session.run_ordered(
         rows,
-        opts,
         move |mut row: ProcessRow, ctx: &Ctx<ProcessRow, Outcome<CmdlineInfo>>| {
             let handle = row.handle.take();
             let start = row.stat.as_ref().ok().map(|s| s.start_ticks);
             let pid = row.pid;
+            ctx.target(Target { pid, start });
             ctx.checkpoint(row);
             let dir = match handle {
                 Some(h) => h.0,
@@ -429,15 +432,12 @@ mod tests {
         }
         let root = ProcRoot::open(t.path()).unwrap();
         // One worker: PID 10 (listed first) is the one that keeps its handle.
-        let one = guard::Options {
-            workers: 1,
-            ..guard::Options::default()
-        };
+        let one = Session::default().with_workers(1);
         let req = Request {
             uid: false,
             cmdline: false,
             keep_handles: 1,
-            guard: one,
+            session: one,
             ..Request::default()
         };
         let l = list(&root, &req).unwrap();
@@ -453,7 +453,7 @@ mod tests {
         // its start time changed, so its new command line must not be shown.
         fs::write(t.path().join("30/stat"), stat(30, 900)).unwrap();
         let mut got = Vec::new();
-        let timed_out = stream_cmdlines(&root, l.rows, 1024, guard::Options::default(), |r| {
+        let timed_out = stream_cmdlines(&root, l.rows, 1024, &Session::default(), |r| {
             got.push((r.pid, r.cmdline.unwrap().map(|c| c.raw)));
         });
         assert!(timed_out.is_empty());

@@ -5,7 +5,7 @@ use crate::bytes::Bytes;
 use crate::listing::{self, Request};
 use crate::process::{CmdlineInfo, StatInfo};
 use crate::select::Filter;
-use procscope_read::guard::{self, Ctx};
+use procscope_read::guard::{self, Ctx, Session};
 use procscope_read::{Failure, Outcome, ProcRoot};
 
 /// A command's TARGET: a PID, or a regex on process names (like `ps PATTERN`).
@@ -56,7 +56,7 @@ pub fn resolve(
     root: &ProcRoot,
     target: &Target,
     exclude: i32,
-    opts: guard::Options,
+    session: &Session,
 ) -> Outcome<Vec<i32>> {
     match target {
         Target::Pid(p) => Ok(vec![*p]),
@@ -64,7 +64,7 @@ pub fn resolve(
             let req = Request {
                 uid: false,
                 cmdline: false,
-                guard: opts,
+                session: session.clone(),
                 ..Request::default()
             };
             let rows = listing::list(root, &req)?.rows;
@@ -91,8 +91,6 @@ pub struct TextRequest {
     pub context: bool,
     /// At most this many bytes of each file.
     pub cap: usize,
-    /// Deadline and pool settings.
-    pub guard: guard::Options,
 }
 
 /// The files `repro` names in its comments.
@@ -190,7 +188,12 @@ pub struct ProcText {
 
 /// Reads `req` for every PID, in order. Vanished processes are reported
 /// with `stat: Err(Gone)`, so that a PID the user named gets an answer.
-pub fn read(root: &ProcRoot, pids: Vec<i32>, req: TextRequest) -> Outcome<Vec<ProcText>> {
+pub fn read(
+    root: &ProcRoot,
+    pids: Vec<i32>,
+    req: TextRequest,
+    session: &Session,
+) -> Outcome<Vec<ProcText>> {
     let clock = crate::clock::Clock::read(root)?;
     let root = root.clone();
     type Risky = (
@@ -198,79 +201,79 @@ pub fn read(root: &ProcRoot, pids: Vec<i32>, req: TextRequest) -> Outcome<Vec<Pr
         Option<Outcome<CmdlineInfo>>,
         ExeOnDisk,
     );
-    let results = guard::run(
-        pids,
-        req.guard,
-        move |pid: i32, ctx: &Ctx<ProcText, Risky>| {
-            let dir = match root.process(pid) {
-                Ok(d) => d,
-                Err(e) => {
-                    ctx.checkpoint(ProcText {
-                        pid,
-                        stat: Err(e),
-                        uid: None,
-                        exe: Err(Failure::Gone),
-                        cwd: None,
-                        context: None,
-                        cmdline: None,
-                        environ: None,
-                    });
-                    return (None, None, ExeOnDisk::Unknown);
-                }
-            };
-            let mut buf = Vec::with_capacity(4096);
-            let (stat, uid, _) = crate::listing::read_process(&dir, pid, &clock, &mut buf, true);
-            let uid = uid.ok();
-            let exe = dir.readlink(c"exe").map(Bytes);
-            let exe_link: Option<Vec<u8>> = exe.as_ref().ok().map(|e| e.0.clone());
-            let cwd = req.cwd.then(|| dir.readlink(c"cwd").map(Bytes));
-            let context = req.context.then(|| {
-                let read = |name: &std::ffi::CStr| {
-                    let mut b = Vec::new();
-                    dir.read(name, &mut b, procscope_read::cap::RECORD)
-                        .map(|_| b)
-                };
-                Context {
-                    limits: read(c"limits"),
-                    cgroup: read(c"cgroup"),
-                    exe_on_disk: ExeOnDisk::Unknown,
-                }
-            });
-            ctx.checkpoint(ProcText {
-                pid,
-                stat,
-                uid,
-                exe,
-                cwd,
-                context,
-                cmdline: None,
-                environ: None,
-            });
-            // Both memory-lock reads in one guarded call: if the first hangs,
-            // the second is never attempted (one outstanding read per process).
-            // The executable comparison reads maps and stats a host path
-            // (possibly on a hung filesystem): also inside the guard.
-            let exe_now = exe_link.clone();
-            let r = ctx.guarded(|| {
-                let c = req.cmdline.then(|| read_file(&dir, c"cmdline", req.cap));
-                let e = req.environ.then(|| read_file(&dir, c"environ", req.cap));
-                let on_disk = match (&exe_now, req.context) {
-                    (Some(path), true) => read_file(&dir, c"maps", procscope_read::cap::MAPS)
-                        .map_or(ExeOnDisk::Unknown, |m| exe_on_disk(&m.raw, path)),
-                    _ => ExeOnDisk::Unknown,
-                };
-                Ok((c, e, on_disk))
-            });
-            match r {
-                Ok(v) => v,
-                Err(f) => (
-                    req.cmdline.then(|| Err(f.clone())),
-                    req.environ.then_some(Err(f)),
-                    ExeOnDisk::Unknown,
-                ),
+    let results = session.run(pids, move |pid: i32, ctx: &Ctx<ProcText, Risky>| {
+        let dir = match root.process(pid) {
+            Ok(d) => d,
+            Err(e) => {
+                ctx.checkpoint(ProcText {
+                    pid,
+                    stat: Err(e),
+                    uid: None,
+                    exe: Err(Failure::Gone),
+                    cwd: None,
+                    context: None,
+                    cmdline: None,
+                    environ: None,
+                });
+                return (None, None, ExeOnDisk::Unknown);
             }
-        },
-    );
+        };
+        let mut buf = Vec::with_capacity(4096);
+        let (stat, uid, _) = crate::listing::read_process(&dir, pid, &clock, &mut buf, true);
+        ctx.target(guard::Target {
+            pid,
+            start: stat.as_ref().ok().map(|s| s.start_ticks),
+        });
+        let uid = uid.ok();
+        let exe = dir.readlink(c"exe").map(Bytes);
+        let exe_link: Option<Vec<u8>> = exe.as_ref().ok().map(|e| e.0.clone());
+        let cwd = req.cwd.then(|| dir.readlink(c"cwd").map(Bytes));
+        let context = req.context.then(|| {
+            let read = |name: &std::ffi::CStr| {
+                let mut b = Vec::new();
+                dir.read(name, &mut b, procscope_read::cap::RECORD)
+                    .map(|_| b)
+            };
+            Context {
+                limits: read(c"limits"),
+                cgroup: read(c"cgroup"),
+                exe_on_disk: ExeOnDisk::Unknown,
+            }
+        });
+        ctx.checkpoint(ProcText {
+            pid,
+            stat,
+            uid,
+            exe,
+            cwd,
+            context,
+            cmdline: None,
+            environ: None,
+        });
+        // Both memory-lock reads in one guarded call: if the first hangs,
+        // the second is never attempted (one outstanding read per process).
+        // The executable comparison reads maps and stats a host path
+        // (possibly on a hung filesystem): also inside the guard.
+        let exe_now = exe_link.clone();
+        let r = ctx.guarded(|| {
+            let c = req.cmdline.then(|| read_file(&dir, c"cmdline", req.cap));
+            let e = req.environ.then(|| read_file(&dir, c"environ", req.cap));
+            let on_disk = match (&exe_now, req.context) {
+                (Some(path), true) => read_file(&dir, c"maps", procscope_read::cap::MAPS)
+                    .map_or(ExeOnDisk::Unknown, |m| exe_on_disk(&m.raw, path)),
+                _ => ExeOnDisk::Unknown,
+            };
+            Ok((c, e, on_disk))
+        });
+        match r {
+            Ok(v) => v,
+            Err(f) => (
+                req.cmdline.then(|| Err(f.clone())),
+                req.environ.then_some(Err(f)),
+                ExeOnDisk::Unknown,
+            ),
+        }
+    });
     let mut out = Vec::with_capacity(results.len());
     for f in results {
         let Some(mut t) = f.partial else { continue };

@@ -7,7 +7,7 @@ use crate::listing::read_stat;
 use procscope_parse::stack;
 use procscope_parse::stat::TaskState;
 use procscope_parse::syscall::{Abi, SyscallState};
-use procscope_read::guard::{self, Ctx};
+use procscope_read::guard::{Ctx, Session, Target};
 use procscope_read::{Failure, Outcome, ProcDir, ProcRoot};
 use std::collections::HashMap;
 
@@ -152,13 +152,17 @@ pub fn group(threads: &[ThreadInfo]) -> Vec<Vec<usize>> {
 /// Reads every thread of `pid`. The reads of `syscall` and `stack` wait
 /// for the task's exec lock, and the ELF header is read through the `exe`
 /// link (on whatever filesystem it lives): all run under the deadline.
-pub fn read(root: &ProcRoot, pid: i32, opts: guard::Options) -> Outcome<ProcessThreads> {
+pub fn read(root: &ProcRoot, pid: i32, session: &Session) -> Outcome<ProcessThreads> {
     let clock = Clock::read(root)?.with_sched_now(root);
     let dir = root.process(pid)?;
     let mut buf = Vec::new();
     let st = read_stat(&dir, c"stat", &clock, &mut buf)?;
     let d2 = dir.clone();
-    let abi = guard::once(opts.timeout, move || {
+    let me = Target {
+        pid,
+        start: Some(st.start_ticks),
+    };
+    let abi = session.once(Some(me), move || {
         let mut h = Vec::new();
         d2.read(c"exe", &mut h, 64)?;
         Abi::from_elf_header(&h).ok_or_else(|| Failure::Unsupported {
@@ -167,62 +171,57 @@ pub fn read(root: &ProcRoot, pid: i32, opts: guard::Options) -> Outcome<ProcessT
     });
     let tids = dir.tids()?;
     let known_abi = abi.as_ref().ok().copied();
-    let results = guard::run(
-        tids,
-        opts,
-        move |tid: i32, ctx: &Ctx<ThreadInfo, ThreadInfo>| {
-            let t = read_thread(&dir, tid, &clock);
-            ctx.checkpoint(t.clone());
-            let d = dir.clone();
-            let (sc, stack) = match ctx.guarded(|| Ok(read_slow(&d, tid))) {
-                Ok(v) => v,
-                Err(f) => (Err(f.clone()), Err(f)),
-            };
-            let t = ThreadInfo {
-                syscall: sc,
-                stack,
-                ..t
-            };
-            // A sleep's timespec, the mutex a futex waiter waits for, or
-            // the fds and timeout of poll and select are in the process's
-            // memory: their own guarded call, after the syscall and stack
-            // are safe.
-            let memory = match (&t.syscall, known_abi) {
-                (Ok(s @ SyscallState::InSyscall { nr, .. }), Some(a)) => a
-                    .name(*nr)
-                    .filter(|n| {
-                        n.contains("nanosleep")
-                            || n.starts_with("futex")
-                            || crate::callmem::wants(n)
+    let results = session.run(tids, move |tid: i32, ctx: &Ctx<ThreadInfo, ThreadInfo>| {
+        ctx.target(me);
+        let t = read_thread(&dir, tid, &clock);
+        ctx.checkpoint(t.clone());
+        let d = dir.clone();
+        let (sc, stack) = match ctx.guarded(|| Ok(read_slow(&d, tid))) {
+            Ok(v) => v,
+            Err(f) => (Err(f.clone()), Err(f)),
+        };
+        let t = ThreadInfo {
+            syscall: sc,
+            stack,
+            ..t
+        };
+        // A sleep's timespec, the mutex a futex waiter waits for, or
+        // the fds and timeout of poll and select are in the process's
+        // memory: their own guarded call, after the syscall and stack
+        // are safe.
+        let memory = match (&t.syscall, known_abi) {
+            (Ok(s @ SyscallState::InSyscall { nr, .. }), Some(a)) => a
+                .name(*nr)
+                .filter(|n| {
+                    n.contains("nanosleep") || n.starts_with("futex") || crate::callmem::wants(n)
+                })
+                .map(|n| (*s, a, n)),
+            _ => None,
+        };
+        match memory {
+            Some((s, a, name)) => {
+                ctx.checkpoint(t.clone());
+                let (sleep, futex_word, call_memory) = ctx
+                    .guarded(|| {
+                        let call = match &s {
+                            SyscallState::InSyscall { args, .. } => {
+                                crate::callmem::read(&d, a, name, args)
+                            }
+                            _ => None,
+                        };
+                        Ok((sleep_of(&d, a, &s), futex_word(&d, a, &s), call))
                     })
-                    .map(|n| (*s, a, n)),
-                _ => None,
-            };
-            match memory {
-                Some((s, a, name)) => {
-                    ctx.checkpoint(t.clone());
-                    let (sleep, futex_word, call_memory) = ctx
-                        .guarded(|| {
-                            let call = match &s {
-                                SyscallState::InSyscall { args, .. } => {
-                                    crate::callmem::read(&d, a, name, args)
-                                }
-                                _ => None,
-                            };
-                            Ok((sleep_of(&d, a, &s), futex_word(&d, a, &s), call))
-                        })
-                        .unwrap_or((None, None, None));
-                    ThreadInfo {
-                        sleep,
-                        futex_owner: futex_word,
-                        call_memory,
-                        ..t
-                    }
+                    .unwrap_or((None, None, None));
+                ThreadInfo {
+                    sleep,
+                    futex_owner: futex_word,
+                    call_memory,
+                    ..t
                 }
-                None => t,
             }
-        },
-    );
+            None => t,
+        }
+    });
     // Kernel threads run no program: their `syscall` reads as "0 0x0 …",
     // which is not a read(2), and there is no executable to take an ABI from.
     let kernel = st.kernel_thread;

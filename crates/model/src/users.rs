@@ -7,7 +7,6 @@
 
 use crate::bytes::Bytes;
 use std::collections::HashMap;
-use std::time::Duration;
 
 /// Parses `passwd(5)` content into a UID → name map (first entry wins).
 pub fn parse_passwd(b: &[u8]) -> HashMap<u32, Bytes> {
@@ -34,9 +33,9 @@ pub fn parse_passwd(b: &[u8]) -> HashMap<u32, Bytes> {
 /// Resolves UIDs to names. Unresolvable UIDs are absent from the result.
 pub fn resolve(
     uids: impl IntoIterator<Item = u32>,
-    nss_timeout: Option<Duration>,
+    nss: &procscope_read::Session,
 ) -> HashMap<u32, Bytes> {
-    resolve_in("/etc/passwd", uids, nss_timeout, |u| {
+    resolve_in("/etc/passwd", uids, nss, |u| {
         nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(u))
             .ok()
             .flatten()
@@ -47,9 +46,9 @@ pub fn resolve(
 /// Resolves GIDs to group names (`/etc/group`, then NSS).
 pub fn resolve_groups(
     gids: impl IntoIterator<Item = u32>,
-    nss_timeout: Option<Duration>,
+    nss: &procscope_read::Session,
 ) -> HashMap<u32, Bytes> {
-    resolve_in("/etc/group", gids, nss_timeout, |g| {
+    resolve_in("/etc/group", gids, nss, |g| {
         nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(g))
             .ok()
             .flatten()
@@ -63,7 +62,7 @@ pub fn resolve_groups(
 fn resolve_in(
     file: &str,
     ids: impl IntoIterator<Item = u32>,
-    nss_timeout: Option<Duration>,
+    session: &procscope_read::Session,
     nss: fn(u32) -> Option<Vec<u8>>,
 ) -> HashMap<u32, Bytes> {
     let mut want: Vec<u32> = ids.into_iter().collect();
@@ -86,7 +85,7 @@ fn resolve_in(
         return out;
     }
     missing.truncate(64);
-    let found = procscope_read::guard::once(nss_timeout, move || {
+    let found = session.once(None, move || {
         Ok(missing
             .into_iter()
             .filter_map(|u| nss(u).map(|n| (u, Bytes(n))))
@@ -99,7 +98,7 @@ fn resolve_in(
 }
 
 /// Looks up a user name (or a numeric UID) as `-u NAME` needs it.
-pub fn uid_by_name(name: &str, nss_timeout: Option<Duration>) -> Option<u32> {
+pub fn uid_by_name(name: &str, nss: &procscope_read::Session) -> Option<u32> {
     if let Ok(u) = name.parse::<u32>() {
         return Some(u);
     }
@@ -110,7 +109,7 @@ pub fn uid_by_name(name: &str, nss_timeout: Option<Duration>) -> Option<u32> {
         return Some(*u);
     }
     let name = name.to_owned();
-    procscope_read::guard::once(nss_timeout, move || {
+    nss.once(None, move || {
         Ok(nix::unistd::User::from_name(&name)
             .ok()
             .flatten()
@@ -134,12 +133,21 @@ mod tests {
 
     #[test]
     fn resolves_root() {
-        let m = resolve([0], Some(Duration::from_secs(1)));
+        let m = resolve([0], &procscope_read::Session::default());
         assert_eq!(m.get(&0).map(|b| b.as_slice()), Some(&b"root"[..]));
-        assert_eq!(uid_by_name("root", None), Some(0));
-        assert_eq!(uid_by_name("4242", None), Some(4242));
         assert_eq!(
-            uid_by_name("no-such-user-procscope", Some(Duration::from_secs(1))),
+            uid_by_name("root", &procscope_read::Session::default()),
+            Some(0)
+        );
+        assert_eq!(
+            uid_by_name("4242", &procscope_read::Session::default()),
+            Some(4242)
+        );
+        assert_eq!(
+            uid_by_name(
+                "no-such-user-procscope",
+                &procscope_read::Session::default()
+            ),
             None
         );
     }

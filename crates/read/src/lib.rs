@@ -36,4 +36,5 @@ pub mod sockdiag;
 pub mod sockinfo;
 
 pub use failure::{Failure, Need, Outcome};
+pub use guard::{Session, Target};
 pub use root::{FdStat, FileRead, ProcDir, ProcRoot, is_memory_lock_file, path_stat};

@@ -8,7 +8,7 @@ use procscope_model::hung;
 use procscope_model::threads::{self, ThreadInfo};
 use procscope_parse::stat::TaskState;
 use procscope_parse::syscall::{Abi, SyscallState};
-use procscope_read::guard;
+use procscope_read::Session;
 use procscope_render::escape::escape;
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
@@ -70,10 +70,7 @@ pub fn run(g: &Global, a: &HungArgs) -> anyhow::Result<Exit> {
         anyhow::anyhow!("cannot list processes under {}: {f}", root.path().display())
     })?;
     let stuck = &sampling.stuck;
-    let opts = guard::Options {
-        timeout: (!g.timeout.is_zero()).then_some(g.timeout),
-        ..guard::Options::default()
-    };
+    let opts = &g.session;
     // Stacks and syscalls of the stuck threads, read per process.
     let mut by_pid: BTreeMap<i32, Vec<i32>> = BTreeMap::new();
     for s in stuck {
@@ -326,7 +323,7 @@ struct Resource {
     lock_holders: Vec<String>,
 }
 
-fn resource(root: &procscope_read::ProcRoot, t: &Task, opts: guard::Options) -> Option<Resource> {
+fn resource(root: &procscope_read::ProcRoot, t: &Task, opts: &Session) -> Option<Resource> {
     let SyscallState::InSyscall { nr, args, .. } = t.thread.syscall.as_ref().ok()? else {
         return None;
     };
@@ -437,7 +434,7 @@ fn json_group(
     root: &procscope_read::ProcRoot,
     tasks: &[Task],
     g: &[usize],
-    opts: guard::Options,
+    opts: &Session,
 ) -> serde_json::Value {
     let members: Vec<&Task> = g.iter().filter_map(|&i| tasks.get(i)).collect();
     let Some(first) = members.first() else {

@@ -8,7 +8,7 @@ use procscope_model::process::ProcessRow;
 use procscope_model::select::{self, Filter};
 use procscope_model::sort::{self, Key};
 use procscope_model::{tree, users};
-use procscope_read::{Failure, ProcRoot, guard};
+use procscope_read::{Failure, ProcRoot, Session};
 use procscope_render::ps::{CellCtx, Column, DEFAULT};
 use procscope_render::table::{Align, Cell, Layout, Table};
 use std::io::Write;
@@ -59,8 +59,7 @@ pub fn run(g: &Global, a: &PsArgs) -> anyhow::Result<Exit> {
         )
         .into());
     }
-    let nss_timeout = guard_timeout(g);
-    let filter = build_filter(a, &root, nss_timeout)?;
+    let filter = build_filter(a, &root, &g.session)?;
 
     let sort_uid = keys.iter().any(|(k, _)| matches!(k, Key::User | Key::Uid));
     let sort_cmd = keys.iter().any(|(k, _)| *k == Key::Command);
@@ -80,17 +79,14 @@ pub fn run(g: &Global, a: &PsArgs) -> anyhow::Result<Exit> {
         need_cmd_out && !need_cmd_filter && !sort_cmd && !a.threads && (g.json || cmd_last);
     let pid_hint = (!a.pids.is_empty() && a.ppid.is_empty() && a.children_of.is_empty())
         .then(|| a.pids.clone());
-    let opts = guard::Options {
-        timeout: nss_timeout,
-        ..guard::Options::default()
-    };
+    let opts = &g.session;
     let req = Request {
         uid: need_uid,
         cmdline: (need_cmd_out && !stream) || need_cmd_filter,
         threads: a.threads,
         pids: pid_hint,
         cmdline_cap: CMDLINE_CAP,
-        guard: opts,
+        session: opts.clone(),
         keep_handles: if stream { handle_budget(&root) } else { 0 },
     };
     let listing = listing::list(&root, &req).map_err(|f| proc_root_error(g, &f))?;
@@ -101,7 +97,7 @@ pub fn run(g: &Global, a: &PsArgs) -> anyhow::Result<Exit> {
         let uids = rows
             .iter()
             .filter_map(|r| r.uid.as_ref().and_then(|u| u.as_ref().ok()).copied());
-        let names = users::resolve(uids, nss_timeout);
+        let names = users::resolve(uids, opts);
         for r in &mut rows {
             if let Some(Ok(uid)) = &r.uid {
                 r.user = names.get(uid).cloned();
@@ -250,7 +246,7 @@ pub fn run(g: &Global, a: &PsArgs) -> anyhow::Result<Exit> {
 fn stream_rows(
     root: &ProcRoot,
     rows: Vec<ProcessRow>,
-    opts: guard::Options,
+    opts: &Session,
     mut write: impl FnMut(usize, &ProcessRow) -> std::io::Result<()>,
 ) -> std::io::Result<Vec<i32>> {
     let mut err = None;
@@ -332,10 +328,6 @@ impl<'a, W: Write> JsonStream<'a, W> {
     }
 }
 
-fn guard_timeout(g: &Global) -> Option<std::time::Duration> {
-    (!g.timeout.is_zero()).then_some(g.timeout)
-}
-
 /// Opens the proc root, with a hint when it cannot be.
 pub fn open_root(g: &Global) -> anyhow::Result<ProcRoot> {
     ProcRoot::open(&g.proc_root).with_context(|| {
@@ -353,7 +345,7 @@ fn proc_root_error(g: &Global, f: &Failure) -> anyhow::Error {
 fn build_filter(
     a: &PsArgs,
     root: &ProcRoot,
-    nss: Option<std::time::Duration>,
+    nss: &procscope_read::Session,
 ) -> anyhow::Result<Filter> {
     let mut f = Filter::default();
     if let Some(p) = &a.pattern {

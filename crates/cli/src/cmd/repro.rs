@@ -11,7 +11,7 @@ use procscope_model::target::{ExeOnDisk, ProcText, TextRequest, exe_path};
 use procscope_parse::cmdline::{Cmdline, Shape};
 use procscope_parse::environ;
 use procscope_parse::limits::{LimitValue, Limits, Resource};
-use procscope_read::{Failure, guard};
+use procscope_read::Failure;
 use procscope_render::escape::escape;
 use procscope_render::shell::quote;
 use std::collections::HashSet;
@@ -43,7 +43,6 @@ pub fn run(g: &Global, a: &ReproArgs) -> anyhow::Result<Exit> {
         cwd: true,
         context: true,
         cap: TEXT_CAP,
-        guard: guard::Options::default(),
     };
     let (root, texts) = targets::read_with(g, &a.target, req)?;
     if texts.is_empty() {
@@ -52,8 +51,10 @@ pub fn run(g: &Global, a: &ReproArgs) -> anyhow::Result<Exit> {
     }
     let redactor = a.redact.then(|| Redactor::with_keys(&a.redact_keys));
     let mut out = output::stdout(g.color);
-    let plans: Vec<Result<Plan, NoPlan>> =
-        texts.iter().map(|t| plan(t, redactor.as_ref())).collect();
+    let plans: Vec<Result<Plan, NoPlan>> = texts
+        .iter()
+        .map(|t| plan(t, redactor.as_ref(), &g.session))
+        .collect();
     let failed = plans.iter().filter(|p| p.is_err()).count();
     if g.json {
         let docs: Vec<serde_json::Value> = texts
@@ -146,7 +147,11 @@ pub struct Plan {
 }
 
 /// The parts of the snippet for one process, or why there is none.
-pub fn plan(t: &ProcText, redactor: Option<&Redactor>) -> Result<Plan, NoPlan> {
+pub fn plan(
+    t: &ProcText,
+    redactor: Option<&Redactor>,
+    session: &procscope_read::Session,
+) -> Result<Plan, NoPlan> {
     let read_failed = |file: &str, f: &Failure| NoPlan {
         message: targets::explain(t, file, f),
         failure: f.clone(),
@@ -178,7 +183,7 @@ pub fn plan(t: &ProcText, redactor: Option<&Redactor>) -> Result<Plan, NoPlan> {
     let mut title = targets::title(t);
     let mut user = None;
     if let Some(uid) = t.uid {
-        let names = procscope_model::users::resolve([uid], None);
+        let names = procscope_model::users::resolve([uid], session);
         user = names.get(&uid).cloned();
         match &user {
             Some(n) => title.push_str(&format!(", user {} (uid {uid})", escape(n.as_slice()))),

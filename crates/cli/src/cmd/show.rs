@@ -144,7 +144,7 @@ fn show(
         sections: sections.clone(),
         maps_detail,
         cpu_sample: sample,
-        guard: targets::guard_opts(g),
+        session: g.session.clone(),
     };
     let read = dossier::read(&root, &pids, &req)
         .map_err(|f| anyhow::anyhow!("cannot read {}: {f}", root.path().display()))?;

@@ -29,7 +29,7 @@ the missing part says what would allow it.";
 /// Runs `procscope stack`.
 pub fn run(g: &Global, a: &StackArgs) -> anyhow::Result<Exit> {
     let root = crate::cmd::ps::open_root(g)?;
-    let opts = targets::guard_opts(g);
+    let opts = &g.session;
     let pids = targets::resolve(g, &root, &a.target)?;
     let mut procs = Vec::new();
     for pid in pids {
@@ -91,7 +91,7 @@ pub fn run(g: &Global, a: &StackArgs) -> anyhow::Result<Exit> {
 fn fd_texts(
     root: &procscope_read::ProcRoot,
     p: &ProcessThreads,
-    opts: procscope_read::guard::Options,
+    opts: &procscope_read::Session,
 ) -> HashMap<i32, String> {
     let abi = p.abi.as_ref().ok().copied();
     // The fd arguments, and the fds polled or selected.

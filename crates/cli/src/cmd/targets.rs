@@ -5,7 +5,7 @@ use crate::cli::Global;
 use crate::cmd::ps::open_root;
 use crate::output::UsageError;
 use procscope_model::target::{self, ProcText, Target, TextRequest};
-use procscope_read::{Failure, ProcRoot, guard};
+use procscope_read::{Failure, ProcRoot};
 use procscope_render::escape::escape;
 
 /// Files read by the text commands are capped here (argv and environments
@@ -27,17 +27,8 @@ pub fn read(
         cwd,
         context: false,
         cap: TEXT_CAP,
-        guard: guard::Options::default(),
     };
     read_with(g, target, req)
-}
-
-/// The pool options every command uses: the global `--timeout` (0: none).
-pub fn guard_opts(g: &Global) -> guard::Options {
-    guard::Options {
-        timeout: (!g.timeout.is_zero()).then_some(g.timeout),
-        ..guard::Options::default()
-    }
 }
 
 /// The PIDs a TARGET names (a PID, or every process whose name matches),
@@ -53,21 +44,19 @@ pub fn resolve(g: &Global, root: &ProcRoot, target: &str) -> anyhow::Result<Vec<
             .into());
         }
     }
-    target::resolve(root, &t, root.own_pid(), guard_opts(g))
+    target::resolve(root, &t, root.own_pid(), &g.session)
         .map_err(|f| anyhow::anyhow!("cannot list processes under {}: {f}", root.path().display()))
 }
 
-/// Like [`read`], with every choice of [`TextRequest`] (its guard options
-/// are replaced by the global --timeout).
+/// Like [`read`], with every choice of [`TextRequest`].
 pub fn read_with(
     g: &Global,
     target: &str,
     req: TextRequest,
 ) -> anyhow::Result<(ProcRoot, Vec<ProcText>)> {
     let root = open_root(g)?;
-    let opts = guard_opts(g);
     let pids = resolve(g, &root, target)?;
-    let texts = target::read(&root, pids, TextRequest { guard: opts, ..req })
+    let texts = target::read(&root, pids, req, &g.session)
         .map_err(|f| anyhow::anyhow!("cannot read {}: {f}", root.path().display()))?;
     // A PID that does not exist is "nothing matched", like a pattern.
     let texts = texts

@@ -6,7 +6,7 @@ use procscope_model::bytes::Bytes;
 use procscope_model::fdscan::{self, Holder};
 use procscope_parse::fdlink::{FdLink, classify};
 use procscope_parse::{decode, net};
-use procscope_read::{ProcRoot, guard};
+use procscope_read::{ProcRoot, Session, guard};
 use procscope_render::escape::escape;
 use procscope_render::table::{Align, Cell, Table};
 use std::collections::HashMap;
@@ -50,7 +50,7 @@ enum What {
     Deleted,
 }
 
-fn parse_what(a: &WhoHasArgs, root: &ProcRoot, opts: guard::Options) -> anyhow::Result<What> {
+fn parse_what(a: &WhoHasArgs, root: &ProcRoot, opts: &Session) -> anyhow::Result<What> {
     if a.deleted {
         return Ok(What::Deleted);
     }
@@ -84,9 +84,7 @@ fn parse_what(a: &WhoHasArgs, root: &ProcRoot, opts: guard::Options) -> anyhow::
         let stat = match root.process(pid) {
             Ok(d) if !procscope_read::realpath::may_hang_in(&d, &inner) => {
                 let p2 = lexical_keep_root(&abs);
-                Some(guard::once(opts.timeout, move || {
-                    procscope_read::path_stat(&p2)
-                }))
+                Some(opts.once(None, move || procscope_read::path_stat(&p2)))
             }
             _ => None,
         };
@@ -120,7 +118,7 @@ fn parse_what(a: &WhoHasArgs, root: &ProcRoot, opts: guard::Options) -> anyhow::
     } else {
         let p2 = path.clone();
         Some(
-            guard::once(opts.timeout, move || procscope_read::path_stat(&p2))
+            opts.once(None, move || procscope_read::path_stat(&p2))
                 .map_err(|f| f.clone()),
         )
     };
@@ -318,21 +316,15 @@ fn port_spec(w: &str) -> Result<Option<(ProtoAddr, u16)>, UsageError> {
 /// through the process's magic link (`fd/N`, `cwd`, `root`, `exe`,
 /// `map_files/A-B`) from the kernel's cache, under the deadline. An item
 /// whose identity cannot be read is kept (it matched by name).
-fn confirm(
-    root: &ProcRoot,
-    opts: guard::Options,
-    m: &PathMatch,
-    items: Vec<(i32, String)>,
-) -> Vec<bool> {
+fn confirm(root: &ProcRoot, opts: &Session, m: &PathMatch, items: Vec<(i32, String)>) -> Vec<bool> {
     let own_ns = root
         .process(root.own_pid())
         .and_then(|d| d.readlink(c"ns/mnt"))
         .ok();
     let r2 = root.clone();
     let m2 = m.clone();
-    guard::run(
+    opts.run(
         items,
-        opts,
         move |(pid, name): (i32, String), ctx: &guard::Ctx<(), bool>| {
             let Ok(dir) = r2.process(pid) else {
                 return true;
@@ -360,10 +352,7 @@ fn use_link(u: &fdscan::Use) -> String {
 /// Runs `procscope who-has`.
 pub fn run(g: &Global, a: &WhoHasArgs) -> anyhow::Result<Exit> {
     let root = crate::cmd::ps::open_root(g)?;
-    let opts = guard::Options {
-        timeout: (!g.timeout.is_zero()).then_some(g.timeout),
-        ..guard::Options::default()
-    };
+    let opts = &g.session;
     let what = parse_what(a, &root, opts)?;
     let (holders, unreadable): (Vec<Holder>, Vec<(i32, procscope_read::Failure)>) = match &what {
         What::Inodes(i) if i.is_empty() => (Vec::new(), Vec::new()),
@@ -418,12 +407,12 @@ pub fn run(g: &Global, a: &WhoHasArgs) -> anyhow::Result<Exit> {
     // Deleted means no link left (a name that was unlinked while another
     // hard link remains frees nothing): link count and size through the fd
     // link, from the kernel's cached inode, under the deadline.
-    let (holders, sizes): (Vec<Holder>, Vec<Option<u64>>) = if matches!(what, What::Deleted) {
-        let items: Vec<(i32, i32)> = holders.iter().map(|h| (h.pid, h.fd)).collect();
-        let r2 = root.clone();
-        let stats: Vec<Option<procscope_read::FdStat>> = guard::run(
+    let (holders, sizes): (Vec<Holder>, Vec<Option<u64>>) =
+        if matches!(what, What::Deleted) {
+            let items: Vec<(i32, i32)> = holders.iter().map(|h| (h.pid, h.fd)).collect();
+            let r2 = root.clone();
+            let stats: Vec<Option<procscope_read::FdStat>> = opts.run(
             items,
-            opts,
             move |(pid, fd): (i32, i32), ctx: &guard::Ctx<(), Option<procscope_read::FdStat>>| {
                 ctx.guarded(|| Ok(r2.process(pid).and_then(|d| d.fd_stat(fd)).ok()))
                     .ok()
@@ -433,16 +422,16 @@ pub fn run(g: &Global, a: &WhoHasArgs) -> anyhow::Result<Exit> {
         .into_iter()
         .map(|f| f.rest.ok().flatten())
         .collect();
-        holders
-            .into_iter()
-            .zip(stats)
-            .filter(|(_, st)| st.is_none_or(|st| st.nlink == 0))
-            .map(|(h, st)| (h, st.map(|s| s.size)))
-            .unzip()
-    } else {
-        let n = holders.len();
-        (holders, vec![None; n])
-    };
+            holders
+                .into_iter()
+                .zip(stats)
+                .filter(|(_, st)| st.is_none_or(|st| st.nlink == 0))
+                .map(|(h, st)| (h, st.map(|s| s.size)))
+                .unzip()
+        } else {
+            let n = holders.len();
+            (holders, vec![None; n])
+        };
     // Text matches confirmed by identity (another mount namespace's file
     // at the same path, a file replaced since, a file *named* "x (deleted)").
     let mut not_same = 0usize;
@@ -512,19 +501,19 @@ pub fn run(g: &Global, a: &WhoHasArgs) -> anyhow::Result<Exit> {
     let (uses, use_sizes): (Vec<fdscan::Use>, Vec<Option<u64>>) = if matches!(what, What::Deleted) {
         let items: Vec<(i32, String)> = uses.iter().map(|u| (u.pid, use_link(u))).collect();
         let r2 = root.clone();
-        let stats: Vec<Option<procscope_read::FdStat>> = guard::run(
-            items,
-            opts,
-            move |(pid, name): (i32, String),
-                  ctx: &guard::Ctx<(), Option<procscope_read::FdStat>>| {
-                ctx.guarded(|| Ok(r2.process(pid).and_then(|d| d.link_stat(&name)).ok()))
-                    .ok()
-                    .flatten()
-            },
-        )
-        .into_iter()
-        .map(|f| f.rest.ok().flatten())
-        .collect();
+        let stats: Vec<Option<procscope_read::FdStat>> = opts
+            .run(
+                items,
+                move |(pid, name): (i32, String),
+                      ctx: &guard::Ctx<(), Option<procscope_read::FdStat>>| {
+                    ctx.guarded(|| Ok(r2.process(pid).and_then(|d| d.link_stat(&name)).ok()))
+                        .ok()
+                        .flatten()
+                },
+            )
+            .into_iter()
+            .map(|f| f.rest.ok().flatten())
+            .collect();
         uses.into_iter()
             .zip(stats)
             .filter(|(_, st)| st.is_none_or(|st| st.nlink == 0))
@@ -568,7 +557,7 @@ pub fn run(g: &Global, a: &WhoHasArgs) -> anyhow::Result<Exit> {
             .map(|i| i.effective);
         procs.insert(pid, (dir, comm, uid));
     }
-    let users = procscope_model::users::resolve(procs.values().filter_map(|p| p.2), opts.timeout);
+    let users = procscope_model::users::resolve(procs.values().filter_map(|p| p.2), opts);
     let mut rows: Vec<Row> = Vec::new();
     let mut row = |pid: i32, fd: Option<i32>, what: &'static str, link: &Bytes, size| {
         let Some((dir, comm, uid)) = procs.get(&pid) else {

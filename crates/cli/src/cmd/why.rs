@@ -26,7 +26,7 @@ processes (the system call) and CAP_SYS_ADMIN (kernel stacks): run with sudo.";
 /// Runs `procscope why`.
 pub fn run(g: &Global, a: &WhyArgs) -> anyhow::Result<Exit> {
     let root = crate::cmd::ps::open_root(g)?;
-    let opts = targets::guard_opts(g);
+    let opts = &g.session;
     let pids = targets::resolve(g, &root, &a.target)?;
     let mut found = Vec::new();
     for pid in pids {

@@ -23,7 +23,7 @@ use crate::bytes::Bytes;
 use crate::clock::Clock;
 use crate::process::{ser_opt_outcome, ser_outcome};
 use procscope_parse::status::Status;
-use procscope_read::{Failure, Outcome, ProcDir, ProcRoot, guard};
+use procscope_read::{Failure, Outcome, ProcDir, ProcRoot, Session, Target};
 use serde::Serialize;
 use std::time::{Duration, Instant};
 
@@ -137,8 +137,9 @@ pub struct Request {
     pub maps_detail: bool,
     /// How long to watch CPU time for the CPU % (zero: not measured).
     pub cpu_sample: Duration,
-    /// Deadline for the reads that can block.
-    pub guard: guard::Options,
+    /// The read session: deadline, stuck budget and quarantine for the
+    /// reads that can block.
+    pub session: Session,
 }
 
 impl Request {
@@ -243,7 +244,8 @@ pub(crate) struct Source<'a> {
     pub status: Outcome<Status>,
     pub stat: Outcome<crate::process::StatInfo>,
     pub raw_stat: Outcome<Vec<u8>>,
-    pub nss_timeout: Option<Duration>,
+    /// The read session (for NSS lookups and guarded reads).
+    pub session: &'a Session,
     /// Host-wide counts shared by every process of this run.
     pub shared: &'a limits::Shared,
 }
@@ -356,7 +358,7 @@ fn read_one(
         status,
         stat,
         raw_stat,
-        nss_timeout: req.guard.timeout,
+        session: &req.session,
         shared,
     };
     let comm = src
@@ -442,7 +444,11 @@ fn read_risky(src: &Source<'_>, req: &Request) -> Risky {
         return Risky::default();
     }
     let dir = src.dir.clone();
-    let r = guard::once(req.guard.timeout, move || {
+    let target = Target {
+        pid: src.dir.pid(),
+        start: src.stat.as_ref().ok().map(|s| s.start_ticks),
+    };
+    let r = req.session.once(Some(target), move || {
         let file = |name: &std::ffi::CStr, cap: usize| {
             let mut b = Vec::new();
             dir.read(name, &mut b, cap).map(|r| (b, r.truncated))

@@ -5,7 +5,7 @@
 
 use super::{Detail, FdEntry, FileLock};
 use crate::bytes::Bytes;
-use procscope_read::{FdStat, ProcDir, ProcRoot, guard};
+use procscope_read::{FdStat, ProcDir, ProcRoot, Session};
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -118,7 +118,7 @@ pub fn apply_stats(entries: &mut [FdEntry], stats: &HashMap<i32, FdStat>) {
 /// Link counts, sizes and kinds of the open files, which are FIFOs, and
 /// the sizes of memfds, in one guarded call for the process (see
 /// [`file_stats`]). Part of [`super::resolve_peers`].
-pub fn stat_files(root: &ProcRoot, pid: i32, entries: &mut [FdEntry], opts: guard::Options) {
+pub fn stat_files(root: &ProcRoot, pid: i32, entries: &mut [FdEntry], session: &Session) {
     if wanted(entries).is_empty() {
         return;
     }
@@ -128,7 +128,9 @@ pub fn stat_files(root: &ProcRoot, pid: i32, entries: &mut [FdEntry], opts: guar
         .filter(|e| matches!(e.detail, Detail::File { .. } | Detail::Memfd { .. }))
         .cloned()
         .collect();
-    if let Ok(stats) = guard::once(opts.timeout, move || Ok(file_stats(&dir, &probe))) {
+    if let Ok(stats) = session.once(Some(procscope_read::Target::pid(pid)), move || {
+        Ok(file_stats(&dir, &probe))
+    }) {
         apply_stats(entries, &stats);
     }
 }

@@ -6,7 +6,7 @@ use crate::bytes::Bytes;
 use procscope_parse::fdinfo::{Extra, FdInfo};
 use procscope_parse::fdlink::{FdLink, classify};
 use procscope_parse::net;
-use procscope_read::{Failure, Outcome, ProcDir};
+use procscope_read::{Failure, Outcome, ProcDir, Session};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -578,9 +578,9 @@ pub fn resolve_peers(
     root: &procscope_read::ProcRoot,
     pid: i32,
     entries: &mut [FdEntry],
-    opts: procscope_read::guard::Options,
+    session: &Session,
 ) -> Option<PeerSearch> {
-    resolve_peers_with(root, pid, entries, opts, PeerScope::Near, None)
+    resolve_peers_with(root, pid, entries, session, PeerScope::Near, None)
 }
 
 /// Every holder of every pipe and socket on the host, by inode: one scan
@@ -594,12 +594,12 @@ pub struct HolderIndex {
 
 impl HolderIndex {
     /// Scans every process's fd links once.
-    pub fn scan(root: &procscope_read::ProcRoot, opts: procscope_read::guard::Options) -> Self {
+    pub fn scan(root: &procscope_read::ProcRoot, session: &Session) -> Self {
         let own = root.own_pid();
         let pids = root.pids().unwrap_or_default();
         let processes = pids.len();
         let mut m: HashMap<u64, Vec<crate::fdscan::Holder>> = HashMap::new();
-        let all = crate::fdscan::scan_pids(root, opts, pids, |l: &[u8]| {
+        let all = crate::fdscan::scan_pids(root, session, pids, |l: &[u8]| {
             matches!(classify(l), FdLink::Pipe(_) | FdLink::Socket(_))
         });
         for h in all.into_iter().filter(|h| h.pid != own) {
@@ -630,13 +630,13 @@ pub fn resolve_peers_with(
     root: &procscope_read::ProcRoot,
     pid: i32,
     entries: &mut [FdEntry],
-    opts: procscope_read::guard::Options,
+    session: &Session,
     scope: PeerScope,
     index: Option<&HolderIndex>,
 ) -> Option<PeerSearch> {
     let mut names = Names::new(root);
-    stat_files(root, pid, entries, opts);
-    let search = resolve_holders(root, pid, entries, opts, scope, index, &mut names);
+    stat_files(root, pid, entries, session);
+    let search = resolve_holders(root, pid, entries, session, scope, index, &mut names);
     if let Some(t) = LockTable::read_for(root, entries) {
         t.attach(entries, &mut |p| names.comm(p));
     }
@@ -647,7 +647,7 @@ pub fn resolve_peers_with(
             }
         }
     }
-    resolve_inotify(root, pid, entries, opts);
+    resolve_inotify(root, pid, entries, session);
     search
 }
 
@@ -740,7 +740,7 @@ fn resolve_holders(
     root: &procscope_read::ProcRoot,
     pid: i32,
     entries: &mut [FdEntry],
-    opts: procscope_read::guard::Options,
+    session: &Session,
     scope: PeerScope,
     index: Option<&HolderIndex>,
     names: &mut Names<'_>,
@@ -778,7 +778,7 @@ fn resolve_holders(
             let pids = root.pids().unwrap_or_default();
             let n = pids.len();
             (
-                crate::fdscan::scan_pids(root, opts, pids, keys.clone().filter()),
+                crate::fdscan::scan_pids(root, session, pids, keys.clone().filter()),
                 PeerSearch {
                     scope: "all",
                     processes: n,
@@ -786,7 +786,7 @@ fn resolve_holders(
                 },
             )
         }
-        (None, PeerScope::Near) => near_holders(root, pid, entries, opts, &keys, &mut modes),
+        (None, PeerScope::Near) => near_holders(root, pid, entries, session, &keys, &mut modes),
     };
     // A FIFO's path in another process may name another file (another
     // mount namespace): keep it when fdinfo's inode agrees (5.14+).
@@ -967,7 +967,7 @@ fn near_holders(
     root: &procscope_read::ProcRoot,
     pid: i32,
     entries: &[FdEntry],
-    opts: procscope_read::guard::Options,
+    session: &Session,
     keys: &Keys,
     modes: &mut Modes<'_>,
 ) -> (Vec<crate::fdscan::Holder>, PeerSearch) {
@@ -983,7 +983,7 @@ fn near_holders(
         }
         holders.extend(crate::fdscan::scan_pids(
             root,
-            opts,
+            session,
             new,
             keys.clone().filter(),
         ));
@@ -1027,7 +1027,9 @@ fn near_holders(
             .collect();
         if let Ok(dir) = root.process(pid) {
             // The helper has its own deadline; nothing here can block.
-            let t = opts.timeout.unwrap_or(std::time::Duration::from_secs(1));
+            let t = session
+                .timeout()
+                .unwrap_or(std::time::Duration::from_secs(1));
             ends = procscope_read::ends::ends(&dir, &pipes, &unix, t).unwrap_or_default();
         }
         let mut creds: Vec<i32> = ends.unix_peer_pid.values().copied().collect();
@@ -1071,14 +1073,14 @@ fn near_holders(
     //    PID 1's children, but still one job).
     let mut groups = false;
     if !missing.is_empty() {
-        let r = crate::kin::related(root, opts, pid, false);
+        let r = crate::kin::related(root, session, pid, false);
         groups = r.groups;
         look(r.pids, &mut searched, &mut holders);
         missing = unfound(pid, entries, &holders, keys, modes, &ends);
     }
     if !missing.is_empty() && !groups {
         look(
-            crate::kin::related(root, opts, pid, true).pids,
+            crate::kin::related(root, session, pid, true).pids,
             &mut searched,
             &mut holders,
         );
@@ -1128,7 +1130,7 @@ fn resolve_inotify(
     root: &procscope_read::ProcRoot,
     pid: i32,
     entries: &mut [FdEntry],
-    opts: procscope_read::guard::Options,
+    session: &Session,
 ) {
     let wanted: Vec<(u64, u64, i32, Vec<u8>)> = entries
         .iter()
@@ -1147,7 +1149,7 @@ fn resolve_inotify(
         return;
     }
     let Ok(dir) = root.process(pid) else { return };
-    let r = procscope_read::guard::once(opts.timeout, move || {
+    let r = session.once(Some(procscope_read::Target::pid(pid)), move || {
         let mut b = Vec::new();
         dir.read(c"mountinfo", &mut b, procscope_read::cap::MOUNTINFO)?;
         let mounts = procscope_parse::mountinfo::parse(&b)
@@ -1569,7 +1571,7 @@ fn own_sockets(dir: &ProcDir, raw: &[RawFd], mine: &[u64]) -> HashMap<u64, Socke
     let asked = procscope_read::sockinfo::sockets(
         dir,
         &rest,
-        procscope_read::guard::Options::default()
+        procscope_read::guard::Limits::default()
             .timeout
             .unwrap_or(std::time::Duration::from_secs(1)),
     );

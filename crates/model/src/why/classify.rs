@@ -6,7 +6,7 @@ use super::{Shared, Wait, Who, children_of, fd_text, fuse_daemons, who};
 use crate::bytes::Bytes;
 use crate::fds::{Detail, FdEntry};
 use procscope_parse::stat::TaskState;
-use procscope_read::{ProcRoot, guard};
+use procscope_read::{ProcRoot, Session};
 
 #[allow(clippy::too_many_arguments)]
 pub(super) fn classify(
@@ -17,7 +17,7 @@ pub(super) fn classify(
     entry: Option<&FdEntry>,
     state: Option<TaskState>,
     kernel: &dyn Fn() -> Wait,
-    opts: guard::Options,
+    session: &Session,
     shared: &mut Shared,
 ) -> Wait {
     let reading = matches!(
@@ -107,7 +107,7 @@ pub(super) fn classify(
                     let daemons = if is_fuse {
                         shared
                             .fuse
-                            .get_or_insert_with(|| fuse_daemons(root, opts))
+                            .get_or_insert_with(|| fuse_daemons(root, session))
                             .clone()
                     } else {
                         Vec::new()

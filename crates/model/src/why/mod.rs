@@ -9,7 +9,7 @@ use crate::fds::{FdEntry, Peer};
 use crate::threads::{self, ThreadInfo};
 use procscope_parse::stat::TaskState;
 use procscope_parse::syscall::{Abi, SyscallState};
-use procscope_read::guard;
+use procscope_read::Session;
 use procscope_read::{Outcome, ProcRoot};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -199,7 +199,7 @@ struct Shared {
 pub const MAX_PROCESSES: usize = 32;
 
 /// Follows what `pid` waits for.
-pub fn explain(root: &ProcRoot, pid: i32, opts: guard::Options) -> Outcome<Why> {
+pub fn explain(root: &ProcRoot, pid: i32, session: &Session) -> Outcome<Why> {
     let mut processes: Vec<Process> = Vec::new();
     let mut index: HashMap<i32, usize> = HashMap::new();
     let mut queue = VecDeque::from([pid]);
@@ -208,7 +208,7 @@ pub fn explain(root: &ProcRoot, pid: i32, opts: guard::Options) -> Outcome<Why> 
         if index.contains_key(&p) || processes.len() >= MAX_PROCESSES {
             continue;
         }
-        let proc = match analyse(root, p, opts, &mut shared) {
+        let proc = match analyse(root, p, session, &mut shared) {
             Ok(x) => x,
             Err(f) if p == pid => return Err(f),
             Err(_) => continue,
@@ -300,8 +300,8 @@ fn who(p: &Peer) -> Who {
 }
 
 /// The processes holding `/dev/fuse` (FUSE daemons), found once per run.
-fn fuse_daemons(root: &ProcRoot, opts: guard::Options) -> Vec<Who> {
-    let mut v: Vec<Who> = crate::fdscan::scan(root, opts, |l: &[u8]| l == b"/dev/fuse")
+fn fuse_daemons(root: &ProcRoot, session: &Session) -> Vec<Who> {
+    let mut v: Vec<Who> = crate::fdscan::scan(root, session, |l: &[u8]| l == b"/dev/fuse")
         .into_iter()
         .map(|h| Who {
             pid: h.pid,
@@ -325,13 +325,8 @@ fn children_of(root: &ProcRoot, pid: i32) -> Vec<Who> {
         .collect()
 }
 
-fn analyse(
-    root: &ProcRoot,
-    pid: i32,
-    opts: guard::Options,
-    shared: &mut Shared,
-) -> Outcome<Process> {
-    let pt = threads::read(root, pid, opts)?;
+fn analyse(root: &ProcRoot, pid: i32, session: &Session, shared: &mut Shared) -> Outcome<Process> {
+    let pt = threads::read(root, pid, session)?;
     let abi = pt.abi.as_ref().ok().copied();
     let thread_names: HashMap<i32, Bytes> =
         pt.threads.iter().map(|t| (t.tid, t.comm.clone())).collect();
@@ -349,7 +344,7 @@ fn analyse(
                 .map(|&i| pt.threads.get(i).and_then(|t| t.idle_ms))
                 .collect::<Option<Vec<u64>>>()
                 .and_then(|v| v.into_iter().min());
-            let mut g = group(root, pid, &thread_names, first, tids, abi, opts, shared);
+            let mut g = group(root, pid, &thread_names, first, tids, abi, session, shared);
             g.idle_ms = idle;
             Some(g)
         })
@@ -384,7 +379,7 @@ fn analyse(
 /// outward from the process ([`crate::fds::PeerScope::Near`]: its relatives
 /// first, the host only when the kernel says an end is held by none of
 /// them).
-fn fd_entries(root: &ProcRoot, pid: i32, fds: &[i32], opts: guard::Options) -> Vec<FdEntry> {
+fn fd_entries(root: &ProcRoot, pid: i32, fds: &[i32], session: &Session) -> Vec<FdEntry> {
     if fds.is_empty() {
         return Vec::new();
     }
@@ -394,7 +389,7 @@ fn fd_entries(root: &ProcRoot, pid: i32, fds: &[i32], opts: guard::Options) -> V
     let Ok(mut v) = crate::fds::read(&dir, fds) else {
         return Vec::new();
     };
-    crate::fds::resolve_peers(root, pid, &mut v, opts);
+    crate::fds::resolve_peers(root, pid, &mut v, session);
     v
 }
 
@@ -411,7 +406,7 @@ fn group(
     t: &ThreadInfo,
     tids: Vec<i32>,
     abi: Option<Abi>,
-    opts: guard::Options,
+    session: &Session,
     shared: &mut Shared,
 ) -> Group {
     let state = t.state.as_ref().ok().copied();
@@ -444,7 +439,7 @@ fn group(
         (_, Ok(SyscallState::InSyscall { nr, args, .. })) => {
             let name = abi.and_then(|a| a.name(*nr)).unwrap_or("?");
             let mem = t.call_memory.as_ref();
-            let entries = fd_entries(root, pid, &crate::calls::fds_in(name, args, mem), opts);
+            let entries = fd_entries(root, pid, &crate::calls::fds_in(name, args, mem), session);
             let entry = crate::calls::fd_arg(name, args)
                 .and_then(|fd| entries.iter().find(|e| e.fd == fd))
                 .cloned();
@@ -459,7 +454,7 @@ fn group(
                 entry.as_ref(),
                 state,
                 &kernel,
-                opts,
+                session,
                 shared,
             ) {
                 Wait::Sleep { .. } => Wait::Sleep {

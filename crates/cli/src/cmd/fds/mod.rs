@@ -81,7 +81,7 @@ fn keep(e: &FdEntry, a: &FdsArgs) -> bool {
 /// Runs `procscope fds`.
 pub fn run(g: &Global, a: &FdsArgs) -> anyhow::Result<Exit> {
     let root = crate::cmd::ps::open_root(g)?;
-    let opts = targets::guard_opts(g);
+    let opts = &g.session;
     let pids = match &a.target {
         Some(t) => targets::resolve(g, &root, t)?,
         None => root.pids().map_err(|f| {
@@ -90,7 +90,7 @@ pub fn run(g: &Global, a: &FdsArgs) -> anyhow::Result<Exit> {
     };
     let want_uid = match &a.user {
         Some(u) => Some(
-            procscope_model::users::uid_by_name(u, opts.timeout)
+            procscope_model::users::uid_by_name(u, opts)
                 .ok_or_else(|| UsageError(format!("unknown user `{u}`")))?,
         ),
         None => None,
@@ -132,9 +132,8 @@ pub fn run(g: &Global, a: &FdsArgs) -> anyhow::Result<Exit> {
     let mut locks: Option<Option<fds::LockTable>> = None;
     let mut names: std::collections::HashMap<i32, Option<procscope_model::bytes::Bytes>> =
         std::collections::HashMap::new();
-    guard::run_ordered(
+    opts.run_ordered(
         pids,
-        opts,
         move |pid: i32, ctx: &guard::Ctx<Option<ProcFds>, Option<ProcFds>>| {
             let dir = r2.process(pid).ok()?;
             let mut buf = Vec::new();
