@@ -5,7 +5,7 @@
 //! bytes (standard alphabet, padded). Nothing is lost or replaced.
 
 use base64::Engine;
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// An owned byte string from `/proc` (a name, an argument, a path).
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -33,6 +33,24 @@ impl From<&[u8]> for Bytes {
 impl Serialize for Bytes {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         serialize_bytes(&self.0, s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Bytes {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Wire {
+            Text(String),
+            Raw { base64: String },
+        }
+        match Wire::deserialize(d)? {
+            Wire::Text(t) => Ok(Bytes(t.into_bytes())),
+            Wire::Raw { base64 } => base64::engine::general_purpose::STANDARD
+                .decode(base64)
+                .map(Bytes)
+                .map_err(serde::de::Error::custom),
+        }
     }
 }
 
@@ -70,5 +88,15 @@ mod tests {
             serde_json::to_string(&Bytes(b"\x1b[0m".to_vec())).unwrap(),
             r#""\u001b[0m""#
         );
+    }
+
+    #[test]
+    fn json_round_trips() {
+        for b in [&b""[..], b"plain", b"\xff\xfe", b"a\0b\x1b", "é".as_bytes()] {
+            let j = serde_json::to_string(&Bytes(b.to_vec())).unwrap();
+            let back: Bytes = serde_json::from_str(&j).unwrap();
+            assert_eq!(back.0, b, "{j}");
+        }
+        assert!(serde_json::from_str::<Bytes>(r#"{"base64":"!!"}"#).is_err());
     }
 }

@@ -13,7 +13,10 @@ pub mod bytes;
 pub mod callmem;
 pub mod calls;
 pub mod clock;
+pub mod collect;
 pub mod dossier;
+#[cfg(test)]
+pub(crate) mod fake;
 pub mod fds;
 pub mod fdscan;
 pub mod glob;

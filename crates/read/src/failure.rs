@@ -1,13 +1,13 @@
 //! Typed outcomes of reads.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// The result of reading something from `/proc`.
 pub type Outcome<T> = Result<T, Failure>;
 
 /// What would allow a denied read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Need {
@@ -51,7 +51,7 @@ impl Need {
 }
 
 /// Why a value could not be read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[serde(tag = "reason", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Failure {
@@ -69,7 +69,11 @@ pub enum Failure {
     #[error("timed out after {} ms (the process's memory lock is held: see its D-state threads)", after.as_millis())]
     TimedOut {
         /// The deadline that passed.
-        #[serde(rename = "after_ms", serialize_with = "ser_ms")]
+        #[serde(
+            rename = "after_ms",
+            serialize_with = "ser_ms",
+            deserialize_with = "de_ms"
+        )]
         after: Duration,
     },
     /// Not attempted because earlier reads of this run were stuck and the cap
@@ -110,6 +114,10 @@ pub enum Failure {
 
 fn ser_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn de_ms<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    u64::deserialize(d).map(Duration::from_millis)
 }
 
 impl Failure {

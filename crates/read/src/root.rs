@@ -400,6 +400,27 @@ impl ProcDir {
         list_numeric_with(self.fd.as_fd(), b"fd", true)
     }
 
+    /// How many fds are open. On a live procfs since Linux 6.2, the size
+    /// `stat` gives `fd/` is the count (fs/proc/fd.c, `proc_fd_getattr`:
+    /// one bitmap weight, no directory walk); 0 there means an older kernel
+    /// (or no fds), and then the directory is listed.
+    pub fn fd_count(&self) -> Outcome<usize> {
+        if self.live {
+            let st = rustix::fs::statat(
+                self.fd.as_fd(),
+                c"fd",
+                rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+            )
+            .map_err(|e| Failure::from_errno(e, b"fd"))?;
+            if let Ok(n) = usize::try_from(st.st_size) {
+                if n > 0 {
+                    return Ok(n);
+                }
+            }
+        }
+        self.fds().map(|v| v.len())
+    }
+
     /// Opens `task/TID` as a directory of its own.
     pub fn task(&self, tid: i32) -> Outcome<ProcDir> {
         let mut name = b"task/".to_vec();

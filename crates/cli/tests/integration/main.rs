@@ -10,6 +10,7 @@
 )]
 
 mod conventions;
+mod engine;
 mod exit_codes;
 mod fdkinds;
 mod fds;

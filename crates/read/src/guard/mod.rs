@@ -40,7 +40,7 @@ mod run;
 pub use run::{Ctx, Finished};
 
 use crate::failure::{Failure, Outcome};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -81,7 +81,7 @@ pub fn default_workers() -> usize {
 /// Which process a guarded read is about, for the quarantine: its PID and,
 /// when the job knows it, its start time (clock ticks after boot, `stat`
 /// field 22), which tells a reused PID from the process that hung.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Target {
     /// The process ID.
     pub pid: i32,
@@ -107,7 +107,7 @@ impl Target {
 }
 
 /// What a session has done so far, and what is stuck now.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stats {
     /// Guarded reads started.
     pub reads: u64,

@@ -1,0 +1,239 @@
+//! The stateful collector every long-running frontend stands on (`top`,
+//! `serve`, `watch`, snapshots).
+//!
+//! [`Collector::collect`] returns a [`Snapshot`]: every process, keyed by
+//! identity (PID and start time), with raw counters — CPU ticks (user and
+//! system apart), faults, I/O, context switches, fds, threads by state.
+//! Rates are a pure function of two snapshots ([`rates::rates`]); nothing
+//! here sleeps.
+//!
+//! What makes a refresh cheap is what the collector remembers per identity
+//! (`Known`):
+//!
+//! - `stat` is read for every process on every collection: it is what
+//!   changes (CPU, state, faults, threads) and it tells a reused PID.
+//! - `status`, `io`, the fd count and the threads' states are read again
+//!   when `stat` changed, and otherwise every [`Want::recheck_every`]
+//!   collections (staggered by PID): a process that did not run cannot
+//!   have changed them, except through the tick granularity of CPU time,
+//!   which the periodic recheck bounds.
+//! - What does not change for an identity unless it runs — the command
+//!   line (a rewritten title), the `exe` link (exec keeps PID and start
+//!   time), the fd limit, the cgroup — is read on first sight, and again
+//!   only when the process used CPU since and the value is older than
+//!   [`Want::slow_age`].
+//!
+//! The command line takes the target's memory lock: it is read under the
+//! session's deadline, and a process whose read is stuck is quarantined by
+//! the session (answered at once, not read again until the read returns).
+
+mod host;
+pub mod rates;
+mod read;
+pub mod snapshot;
+
+pub use snapshot::{CpuTicks, Host, Identity, IoCounters, Part, Proc, Snapshot, StateCounts};
+
+use crate::bytes::Bytes;
+use procscope_read::{Failure, ProcRoot, Session};
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+/// What to collect.
+#[derive(Debug, Clone)]
+pub struct Want {
+    /// Command lines (a memory-lock read, under the deadline).
+    pub cmdline: bool,
+    /// At most this many bytes of each command line.
+    pub cmdline_cap: usize,
+    /// The `exe` link.
+    pub exe: bool,
+    /// `io` counters (another user's need privilege).
+    pub io: bool,
+    /// Open fd counts and the fd limit.
+    pub fds: bool,
+    /// The cgroup path.
+    pub cgroup: bool,
+    /// `wchan`.
+    pub wchan: bool,
+    /// Every thread's state (for processes with several threads).
+    pub threads: bool,
+    /// User names for the UIDs seen.
+    pub users: bool,
+    /// Only these PIDs (`None`: every process).
+    pub only: Option<Vec<i32>>,
+    /// Re-read `status`, `io`, fds and threads of a process whose `stat`
+    /// did not change once in this many collections.
+    pub recheck_every: u32,
+    /// Re-read the command line, `exe`, limits and cgroup of a process that
+    /// ran since, at most this often.
+    pub slow_age: Duration,
+}
+
+impl Default for Want {
+    fn default() -> Self {
+        Want {
+            cmdline: true,
+            cmdline_cap: 64 * 1024,
+            exe: true,
+            io: true,
+            fds: true,
+            cgroup: true,
+            wchan: false,
+            threads: true,
+            users: true,
+            only: None,
+            recheck_every: 10,
+            slow_age: Duration::from_secs(5),
+        }
+    }
+}
+
+/// What the collector remembers about one identity between collections.
+#[derive(Debug, Clone)]
+pub(crate) struct Known {
+    /// The last values seen.
+    pub proc: Proc,
+    /// `stat`'s changing fields at the last read: equal means "did not
+    /// run, did not change".
+    pub fingerprint: Fingerprint,
+    /// When the slow fields (command line, exe, limit, cgroup) were read,
+    /// and the CPU ticks then.
+    pub slow_at: Instant,
+    /// CPU ticks when the slow fields were read.
+    pub slow_cpu: u64,
+}
+
+/// The fields of `stat` that change when a process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Fingerprint {
+    pub cpu: u64,
+    pub minflt: u64,
+    pub majflt: u64,
+    pub state: u8,
+    pub threads: i64,
+    pub vsize: u64,
+    pub rss_pages: i64,
+}
+
+/// Collects snapshots of one proc root, remembering what does not change.
+/// Owns no global state: collectors are independent of each other (each
+/// reads through its own [`Session`], or a shared one).
+#[derive(Debug)]
+pub struct Collector {
+    root: ProcRoot,
+    session: Session,
+    want: Want,
+    known: HashMap<i32, Known>,
+    users: HashMap<u32, Option<Bytes>>,
+    generation: u32,
+}
+
+impl Collector {
+    /// A collector of `root`, reading through `session`.
+    pub fn new(root: ProcRoot, session: Session, want: Want) -> Self {
+        Collector {
+            root,
+            session,
+            want,
+            known: HashMap::new(),
+            users: HashMap::new(),
+            generation: 0,
+        }
+    }
+
+    /// The read session (for its counters).
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    /// The proc root.
+    pub fn root(&self) -> &ProcRoot {
+        &self.root
+    }
+
+    /// How many identities are remembered (every live process seen last).
+    pub fn remembered(&self) -> usize {
+        self.known.len()
+    }
+
+    /// Collects the processes asked for. Fails only when the proc root
+    /// itself cannot be listed.
+    pub fn collect(&mut self) -> Result<Snapshot, Failure> {
+        let t0 = Instant::now();
+        let boot_ms = host::boot_ms();
+        let unix_ms = host::unix_ms();
+        let clock = crate::clock::Clock::read(&self.root)?;
+        let host = host::read(&self.root).ok();
+        let mut pids = match &self.want.only {
+            Some(p) => p.clone(),
+            None => self.root.pids()?,
+        };
+        pids.sort_unstable();
+        pids.dedup();
+        self.generation = self.generation.wrapping_add(1);
+        let every = self.want.recheck_every.max(1);
+        let generation = self.generation;
+        let items: Vec<read::Item> = pids
+            .into_iter()
+            .map(|pid| {
+                let recheck = pid.unsigned_abs() % every == generation % every;
+                read::Item {
+                    pid,
+                    known: self.known.remove(&pid),
+                    recheck,
+                }
+            })
+            .collect();
+        // Whatever was not taken above is a process that went away.
+        self.known.clear();
+        let (known, unreadable) = read::run(&self.root, &self.session, &self.want, &clock, items);
+        let mut processes = Vec::with_capacity(known.len());
+        for k in known {
+            processes.push(k.proc.clone());
+            self.known.insert(k.proc.pid, k);
+        }
+        let users = if self.want.users {
+            self.user_names(&processes)
+        } else {
+            BTreeMap::new()
+        };
+        Ok(Snapshot {
+            boot_ms,
+            unix_ms,
+            ticks_per_second: clock.ticks_per_second,
+            boot_time_unix: clock.boot_time_unix,
+            host,
+            processes,
+            users,
+            unreadable,
+            reads: self.session.stats(),
+            took_us: u64::try_from(t0.elapsed().as_micros()).unwrap_or(u64::MAX),
+        })
+    }
+
+    /// Names of the UIDs in `procs`, looked up once per UID for the
+    /// collector's life (a name that NSS could not give is not asked again).
+    fn user_names(&mut self, procs: &[Proc]) -> BTreeMap<u32, Bytes> {
+        let mut uids: Vec<u32> = procs.iter().filter_map(|p| p.uid).collect();
+        uids.sort_unstable();
+        uids.dedup();
+        let new: Vec<u32> = uids
+            .iter()
+            .copied()
+            .filter(|u| !self.users.contains_key(u))
+            .collect();
+        if !new.is_empty() {
+            let found = crate::users::resolve(new.iter().copied(), &self.session);
+            for u in new {
+                self.users.insert(u, found.get(&u).cloned());
+            }
+        }
+        uids.into_iter()
+            .filter_map(|u| Some((u, self.users.get(&u)?.clone()?)))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests;

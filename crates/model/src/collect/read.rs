@@ -1,0 +1,417 @@
+//! One collection's reads of one process, on the session's pool.
+
+use super::snapshot::{IoCounters, Part, Proc, StateCounts};
+use super::{Fingerprint, Known, Want};
+use crate::bytes::Bytes;
+use crate::clock::Clock;
+use crate::process::CmdlineInfo;
+use procscope_parse::stat::{Stat, TaskState};
+use procscope_read::guard::Ctx;
+use procscope_read::{Failure, Outcome, ProcDir, ProcRoot, Session, Target};
+use std::cell::RefCell;
+use std::time::Instant;
+
+/// One process to read, with what is remembered about its PID.
+pub(super) struct Item {
+    pub pid: i32,
+    pub known: Option<Known>,
+    /// Re-read what only changes when the process runs, even if `stat`
+    /// says it did not.
+    pub recheck: bool,
+}
+
+/// What a job delivers before its command-line read: the process, or why
+/// it could not be looked into.
+type Seen = Result<Known, (i32, Failure)>;
+
+thread_local! {
+    static BUF: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(4096));
+}
+
+/// Reads every item; returns the processes in PID order and those that
+/// could not be looked into.
+pub(super) fn run(
+    root: &ProcRoot,
+    session: &Session,
+    want: &Want,
+    clock: &Clock,
+    items: Vec<Item>,
+) -> (Vec<Known>, Vec<(i32, Failure)>) {
+    let (root, want2, clock) = (root.clone(), want.clone(), *clock);
+    let mut out = Vec::with_capacity(items.len());
+    let mut unreadable = Vec::new();
+    session.run_ordered(
+        items,
+        move |item: Item, ctx: &Ctx<Seen, Option<Outcome<CmdlineInfo>>>| {
+            job(&root, &want2, &clock, item, ctx)
+        },
+        |_, f| {
+            let Some(seen) = f.partial else { return };
+            let mut k = match seen {
+                Ok(k) => k,
+                Err(e) => {
+                    unreadable.push(e);
+                    return;
+                }
+            };
+            let cmd: Result<CmdlineInfo, Option<Failure>> = match f.rest {
+                Ok(Some(Ok(c))) => Ok(c),
+                Ok(None) => Err(None),
+                Ok(Some(Err(e))) | Err(e) => Err(Some(e)),
+            };
+            match cmd {
+                Ok(c) => {
+                    k.proc.cmdline = Some(Bytes(c.raw));
+                    k.proc.cmdline_truncated = c.truncated;
+                    set_missing(&mut k.proc, Part::Cmdline, None);
+                }
+                // Not read this time: the last value stands.
+                Err(None) => {}
+                // A failed read (a stuck memory lock) keeps the last value
+                // seen, and says why it is not fresh.
+                Err(Some(e)) => set_missing(&mut k.proc, Part::Cmdline, Some(e)),
+            }
+            out.push(k);
+        },
+    );
+    (out, unreadable)
+}
+
+/// Records why `part` could not be read (`None`: it was read).
+fn set_missing(p: &mut Proc, part: Part, why: Option<Failure>) {
+    p.missing.retain(|(q, _)| *q != part);
+    if let Some(f) = why {
+        p.missing.push((part, f));
+        p.missing.sort_by_key(|(q, _)| *q);
+    }
+}
+
+fn job(
+    root: &ProcRoot,
+    want: &Want,
+    clock: &Clock,
+    item: Item,
+    ctx: &Ctx<Seen, Option<Outcome<CmdlineInfo>>>,
+) -> Option<Outcome<CmdlineInfo>> {
+    let Item {
+        pid,
+        known,
+        recheck,
+    } = item;
+    let dir = match root.process(pid) {
+        Ok(d) => d,
+        Err(Failure::Gone) => return None,
+        Err(e) => {
+            ctx.checkpoint(Err((pid, e)));
+            return None;
+        }
+    };
+    BUF.with(|b| {
+        let mut buf = b.borrow_mut();
+        let st = match dir.read(c"stat", &mut buf, procscope_read::cap::RECORD) {
+            Ok(_) => match Stat::parse(&buf) {
+                Ok(s) => s,
+                Err(e) => {
+                    ctx.checkpoint(Err((pid, Failure::malformed("stat", e))));
+                    return None;
+                }
+            },
+            Err(Failure::Gone) => return None,
+            Err(e) => {
+                ctx.checkpoint(Err((pid, e)));
+                return None;
+            }
+        };
+        // A remembered PID with another start time is another process.
+        let known = known.filter(|k| k.proc.start_ticks == st.starttime_ticks);
+        let fp = Fingerprint {
+            cpu: st.utime_ticks.saturating_add(st.stime_ticks),
+            minflt: st.minflt,
+            majflt: st.majflt,
+            state: st.state.letter() as u8,
+            threads: st.num_threads,
+            vsize: st.vsize_bytes,
+            rss_pages: st.rss_pages,
+        };
+        let fresh = recheck || known.as_ref().is_none_or(|k| k.fingerprint != fp);
+        let mut p = known
+            .as_ref()
+            .map_or_else(|| blank(pid, &st), |k| k.proc.clone());
+        from_stat(&mut p, &st, clock);
+        let stat_rss = u64::try_from(st.rss_pages)
+            .unwrap_or(0)
+            .saturating_mul(clock.page_size);
+        let threads = st.num_threads;
+        let leader = st.state;
+        let kernel = st.is_kernel_thread();
+        let start = st.starttime_ticks;
+        let cpu = fp.cpu;
+        let mut cmd_dir = None;
+        if fresh {
+            read_status(&dir, &mut buf, &mut p, stat_rss);
+            if want.io && !kernel {
+                read_io(&dir, &mut buf, &mut p);
+            }
+            if want.fds && !kernel {
+                let n = dir.fd_count();
+                p.fds = n.as_ref().ok().and_then(|n| u32::try_from(*n).ok());
+                set_missing(&mut p, Part::Fds, n.err());
+            }
+            if want.wchan {
+                let w = dir.read(c"wchan", &mut buf, procscope_read::cap::RECORD);
+                p.wchan = w
+                    .as_ref()
+                    .ok()
+                    .map(|_| Bytes(buf.to_vec()))
+                    .filter(|b| !b.0.is_empty() && b.0 != b"0");
+                set_missing(&mut p, Part::Wchan, w.err());
+            }
+            cmd_dir = fold_threads(&dir, pid, &mut buf, &mut p, leader, threads, want.threads);
+        }
+        let slow_due = known
+            .as_ref()
+            .is_none_or(|k| k.slow_cpu != cpu && k.slow_at.elapsed() >= want.slow_age);
+        let (slow_at, slow_cpu) = match (&known, slow_due) {
+            (Some(k), false) => (k.slow_at, k.slow_cpu),
+            _ => (Instant::now(), cpu),
+        };
+        if slow_due && !kernel {
+            read_slow(&dir, &mut buf, &mut p, want);
+        }
+        drop(buf);
+        ctx.target(Target {
+            pid,
+            start: Some(start),
+        });
+        ctx.checkpoint(Ok(Known {
+            proc: p,
+            fingerprint: fp,
+            slow_at,
+            slow_cpu,
+        }));
+        if !(slow_due && want.cmdline) || kernel {
+            return None;
+        }
+        let d = cmd_dir.unwrap_or(dir);
+        let cap = want.cmdline_cap;
+        Some(ctx.guarded(|| crate::listing::read_cmdline(&d, cap)))
+    })
+}
+
+/// A process seen for the first time: identity and names from `stat`,
+/// the rest filled in by the reads that follow.
+fn blank(pid: i32, st: &Stat<'_>) -> Proc {
+    let mut thread_states = StateCounts::default();
+    thread_states.add(st.state);
+    Proc {
+        pid,
+        start_ticks: st.starttime_ticks,
+        ppid: st.ppid,
+        pgrp: st.pgrp,
+        tty_nr: st.tty_nr,
+        comm: Bytes::from(st.comm),
+        state: st.state.letter(),
+        kernel_thread: st.is_kernel_thread(),
+        threads: 1,
+        thread_states,
+        utime_ticks: 0,
+        stime_ticks: 0,
+        minflt: 0,
+        majflt: 0,
+        nice: 0,
+        priority: 0,
+        vsz_bytes: 0,
+        rss_bytes: 0,
+        swap_bytes: None,
+        uid: None,
+        ctxsw_voluntary: None,
+        ctxsw_involuntary: None,
+        io: None,
+        fds: None,
+        fd_limit: None,
+        exe: None,
+        cmdline: None,
+        cmdline_truncated: false,
+        cgroup: None,
+        wchan: None,
+        missing: Vec::new(),
+    }
+}
+
+/// The fields `stat` gives, read on every collection.
+fn from_stat(p: &mut Proc, st: &Stat<'_>, clock: &Clock) {
+    p.ppid = st.ppid;
+    p.pgrp = st.pgrp;
+    p.tty_nr = st.tty_nr;
+    if p.comm.0 != st.comm {
+        p.comm = Bytes::from(st.comm);
+    }
+    p.threads = u32::try_from(st.num_threads).unwrap_or(0);
+    p.utime_ticks = st.utime_ticks;
+    p.stime_ticks = st.stime_ticks;
+    p.minflt = st.minflt;
+    p.majflt = st.majflt;
+    p.nice = st.nice;
+    p.priority = st.priority;
+    p.vsz_bytes = st.vsize_bytes;
+    p.kernel_thread = st.is_kernel_thread();
+    if p.rss_bytes == 0 {
+        p.rss_bytes = u64::try_from(st.rss_pages)
+            .unwrap_or(0)
+            .saturating_mul(clock.page_size);
+    }
+}
+
+/// `status`: UID, exact RSS (`VmRSS`; `stat`'s is an approximate per-CPU
+/// counter since 6.2), swap, context switches.
+fn read_status(dir: &ProcDir, buf: &mut Vec<u8>, p: &mut Proc, stat_rss: u64) {
+    let r = dir.read(c"status", buf, procscope_read::cap::RECORD);
+    if let Err(e) = r {
+        p.rss_bytes = stat_rss;
+        set_missing(p, Part::Status, Some(e));
+        return;
+    }
+    let mut rss = None;
+    for (k, v) in procscope_parse::status::fields(buf) {
+        match k {
+            b"Uid" => {
+                p.uid = procscope_parse::num::words(v)
+                    .nth(1)
+                    .and_then(procscope_parse::num::dec_u64)
+                    .and_then(|u| u32::try_from(u).ok());
+            }
+            b"VmRSS" => rss = procscope_parse::num::kb_to_bytes(v),
+            b"VmSwap" => p.swap_bytes = procscope_parse::num::kb_to_bytes(v),
+            b"voluntary_ctxt_switches" => {
+                p.ctxsw_voluntary = procscope_parse::num::dec_u64(v);
+            }
+            b"nonvoluntary_ctxt_switches" => {
+                p.ctxsw_involuntary = procscope_parse::num::dec_u64(v);
+            }
+            _ => {}
+        }
+    }
+    // Kernel threads and zombies have no VmRSS: nothing resident.
+    p.rss_bytes = rss.unwrap_or(if p.kernel_thread { 0 } else { stat_rss });
+    set_missing(p, Part::Status, None);
+}
+
+fn read_io(dir: &ProcDir, buf: &mut Vec<u8>, p: &mut Proc) {
+    let r = dir
+        .read(c"io", buf, procscope_read::cap::RECORD)
+        .and_then(|_| procscope_parse::io::Io::parse(buf).map_err(|e| Failure::malformed("io", e)));
+    match r {
+        Ok(io) => {
+            p.io = Some(IoCounters {
+                rchar: io.rchar.unwrap_or(0),
+                wchar: io.wchar.unwrap_or(0),
+                read_bytes: io.read_bytes.unwrap_or(0),
+                write_bytes: io.write_bytes.unwrap_or(0),
+                syscr: io.syscr.unwrap_or(0),
+                syscw: io.syscw.unwrap_or(0),
+            });
+            set_missing(p, Part::Io, None);
+        }
+        Err(e) => {
+            p.io = None;
+            set_missing(p, Part::Io, Some(e));
+        }
+    }
+}
+
+/// Every thread's state, for a process with several: the process is `D`
+/// when any thread is (that is what makes it stuck), and when the leader
+/// exited first (it reads `Z` while others run) its state comes from a
+/// live thread — whose directory is returned, to read the command line
+/// from (reliability rule 7).
+fn fold_threads(
+    dir: &ProcDir,
+    pid: i32,
+    buf: &mut Vec<u8>,
+    p: &mut Proc,
+    leader: TaskState,
+    threads: i64,
+    want: bool,
+) -> Option<ProcDir> {
+    let mut counts = StateCounts::default();
+    p.state = leader.letter();
+    if threads <= 1 || !want {
+        counts.add(leader);
+        p.thread_states = counts;
+        set_missing(p, Part::Threads, None);
+        return None;
+    }
+    let tids = match dir.tids() {
+        Ok(t) => t,
+        Err(e) => {
+            counts.add(leader);
+            p.thread_states = counts;
+            set_missing(p, Part::Threads, Some(e));
+            return None;
+        }
+    };
+    let mut live: Option<(ProcDir, TaskState)> = None;
+    for t in tids {
+        let Ok(td) = dir.task(t) else { continue };
+        if td.read(c"stat", buf, procscope_read::cap::RECORD).is_err() {
+            continue;
+        }
+        let Ok(ts) = Stat::parse(buf) else { continue };
+        counts.add(ts.state);
+        if t != pid && ts.state != TaskState::Zombie && live.is_none() {
+            live = Some((td, ts.state));
+        }
+    }
+    p.thread_states = counts;
+    set_missing(p, Part::Threads, None);
+    let mut cmd_dir = None;
+    if leader == TaskState::Zombie {
+        if let Some((td, state)) = live {
+            p.state = state.letter();
+            cmd_dir = Some(td);
+        }
+    }
+    if counts.disk_sleep > 0 {
+        p.state = TaskState::DiskSleep.letter();
+    }
+    cmd_dir
+}
+
+/// What changes only when the process runs, and rarely then: the `exe`
+/// link, the fd limit, the cgroup.
+fn read_slow(dir: &ProcDir, buf: &mut Vec<u8>, p: &mut Proc, want: &Want) {
+    if want.exe {
+        let e = dir.readlink(c"exe");
+        p.exe = e.as_ref().ok().map(|l| Bytes(l.clone()));
+        set_missing(p, Part::Exe, e.err());
+    }
+    if want.fds {
+        let r = dir
+            .read(c"limits", buf, procscope_read::cap::RECORD)
+            .and_then(|_| {
+                procscope_parse::limits::Limits::parse(buf)
+                    .map_err(|e| Failure::malformed("limits", e))
+                    .map(|l| {
+                        l.get(procscope_parse::limits::Resource::Nofile)
+                            .and_then(|l| match l.soft {
+                                procscope_parse::limits::LimitValue::Value(v) => Some(v),
+                                procscope_parse::limits::LimitValue::Unlimited => None,
+                            })
+                    })
+            });
+        p.fd_limit = r.as_ref().ok().copied().flatten();
+        set_missing(p, Part::Limits, r.err());
+    }
+    if want.cgroup {
+        let r = dir.read(c"cgroup", buf, procscope_read::cap::RECORD);
+        p.cgroup = r.as_ref().ok().and_then(|_| {
+            let lines = procscope_parse::maps::cgroups(buf);
+            lines
+                .iter()
+                .find(|l| l.id == 0)
+                .or(lines.first())
+                .map(|l| Bytes(l.path.to_vec()))
+        });
+        set_missing(p, Part::Cgroup, r.err());
+    }
+}
