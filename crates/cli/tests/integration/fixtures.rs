@@ -176,7 +176,7 @@ fn fixture_json_and_selection() {
     let t = fixture();
     let root = t.path().to_str().unwrap();
     let v = run(&["--proc-root", root, "ps", "--json"]).json();
-    assert_eq!(v["procscope"], 1);
+    assert_eq!(v["procscope"], 2);
     assert_eq!(v["kind"], "ps");
     let procs = v["processes"].as_array().unwrap();
     let pids: Vec<i64> = procs.iter().map(|p| p["pid"].as_i64().unwrap()).collect();
