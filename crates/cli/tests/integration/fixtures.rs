@@ -35,7 +35,8 @@ fn proc_dir(root: &Path, pid: i32, files: &[(&str, &[u8])]) {
 
 const UID0: &[u8] = b"Name:\tx\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\n";
 
-fn fixture() -> tempfile::TempDir {
+/// A proc tree with every kind of row (shared with the wire tests).
+pub(crate) fn fixture() -> tempfile::TempDir {
     let t = tempfile::tempdir().unwrap();
     let r = t.path();
     fs::write(

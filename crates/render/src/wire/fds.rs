@@ -371,10 +371,11 @@ pub enum Detail {
         clock: String,
         /// Unread expirations.
         ticks: u64,
-        /// Time to the next expiry (0: disarmed).
-        next_ns: i128,
+        /// Time to the next expiry (0: disarmed). (i64: nanoseconds to
+        /// 292 years; the untagged enums around it cannot buffer i128.)
+        next_ns: i64,
         /// Interval (0: one-shot).
-        interval_ns: i128,
+        interval_ns: i64,
     },
     /// A signalfd.
     Signalfd {
@@ -406,6 +407,12 @@ pub enum Detail {
     },
     /// Something else.
     Other,
+}
+
+/// `v` within i64 (the kernel's timespecs fit: seconds are 64-bit and
+/// nanoseconds of them would need 292 years).
+fn saturate(v: i128) -> i64 {
+    i64::try_from(v).unwrap_or(if v < 0 { i64::MIN } else { i64::MAX })
 }
 
 fn file_kind(k: m::FileKind) -> String {
@@ -577,8 +584,8 @@ impl From<&m::Detail> for Detail {
                 clockid: *clockid,
                 clock: decode::clock_name(*clockid),
                 ticks: *ticks,
-                next_ns: *next_ns,
-                interval_ns: *interval_ns,
+                next_ns: saturate(*next_ns),
+                interval_ns: saturate(*interval_ns),
             },
             m::Detail::Signalfd { sigmask } => Detail::Signalfd {
                 sigmask: *sigmask,
