@@ -69,7 +69,7 @@ pub struct Script {
     pub cwd_deleted: bool,
     /// What runs.
     pub program: Bytes,
-    /// Its arguments, argv[0] first.
+    /// Its arguments, `argv[0]` first.
     pub argv: Vec<Bytes>,
     /// `env` or `perl`.
     pub exec_via: String,
