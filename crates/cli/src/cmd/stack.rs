@@ -330,6 +330,7 @@ fn human(
 /// What a group's first thread is doing, for `stack --json`.
 struct ThreadWire {
     state: OrError<String>,
+    state_meaning: Option<String>,
     wchan: OrError<Option<WireBytes>>,
     syscall: OrError<wire::Syscall>,
     stack: OrError<Vec<wire::Frame>>,
@@ -338,6 +339,7 @@ struct ThreadWire {
 fn json_thread(t: &ThreadInfo, abi: Option<Abi>, fds: &HashMap<i32, String>) -> ThreadWire {
     ThreadWire {
         state: or_error(&t.state, |s| s.letter().to_string()),
+        state_meaning: t.state.as_ref().ok().map(|s| s.meaning().to_string()),
         wchan: or_error(&t.wchan, |w| w.as_ref().map(WireBytes::from)),
         syscall: or_error(&t.syscall, |s| match s {
             SyscallState::InSyscall { nr, args, .. } => {
@@ -375,6 +377,7 @@ fn json_process(p: &ProcessThreads, fds: &HashMap<i32, String>, no_group: bool) 
                 tids: members.iter().map(|t| t.tid).collect(),
                 names: members.iter().map(|t| WireBytes::from(&t.comm)).collect(),
                 state: first.state,
+                state_meaning: first.state_meaning,
                 wchan: first.wchan,
                 syscall: first.syscall,
                 stack: first.stack,

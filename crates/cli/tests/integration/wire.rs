@@ -281,6 +281,19 @@ fn calls_and_waits_are_their_wire_types() {
         })
         .flatten()
         .collect();
+    // Blocked in poll: asleep, by name as the text says.
+    let poll = st.processes[0]
+        .groups
+        .iter()
+        .find(|g| g.names.iter().any(|n| n == &Bytes::Text("t-poll".into())))
+        .unwrap();
+    assert_eq!(
+        (
+            poll.state.ok().map(String::as_str),
+            poll.state_meaning.as_deref()
+        ),
+        (Some("S"), Some("sleeping"))
+    );
     assert_eq!(
         polled
             .iter()

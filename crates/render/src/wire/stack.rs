@@ -57,6 +57,8 @@ pub struct Group {
     pub names: Vec<Bytes>,
     /// State letter.
     pub state: OrError<String>,
+    /// The letter in words, as the text shows it (null: state unread).
+    pub state_meaning: Option<String>,
     /// Where the kernel has them wait (null: not waiting).
     pub wchan: OrError<Option<Bytes>>,
     /// The system call they are in.
