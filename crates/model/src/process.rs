@@ -1,7 +1,7 @@
 //! One row of a process (or thread) listing.
 
 use crate::bytes::Bytes;
-use procscope_parse::cmdline::{Cmdline, Shape};
+use procscope_parse::cmdline::Cmdline;
 use procscope_parse::stat::TaskState;
 use procscope_read::{Failure, Outcome};
 use serde::Serialize;
@@ -203,100 +203,5 @@ impl<T: Serialize> Serialize for OutcomeJson<'_, T> {
                 m.end()
             }
         }
-    }
-}
-
-fn shape_name(s: Shape) -> &'static str {
-    match s {
-        Shape::Empty => "empty",
-        Shape::Argv => "argv",
-        Shape::Unterminated => "rewritten_unterminated",
-        Shape::Padded { .. } => "rewritten_padded",
-    }
-}
-
-struct ArgsJson<'a>(&'a CmdlineInfo);
-
-impl Serialize for ArgsJson<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeSeq;
-        let mut seq = s.serialize_seq(None)?;
-        for a in self.0.view().args() {
-            seq.serialize_element(&BytesRef(a))?;
-        }
-        seq.end()
-    }
-}
-
-struct BytesRef<'a>(&'a [u8]);
-
-impl Serialize for BytesRef<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        crate::bytes::serialize_bytes(self.0, s)
-    }
-}
-
-impl Serialize for ProcessRow {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(None)?;
-        m.serialize_entry("pid", &self.pid)?;
-        if let Some(tid) = self.tid {
-            m.serialize_entry("tid", &tid)?;
-        }
-        match &self.stat {
-            Ok(st) => {
-                m.serialize_entry("ppid", &st.ppid)?;
-                m.serialize_entry("comm", &st.comm)?;
-                m.serialize_entry("state", &st.state.letter().to_string())?;
-                m.serialize_entry("state_meaning", st.state.meaning())?;
-                m.serialize_entry("kernel_thread", &st.kernel_thread)?;
-                if st.leader_exited {
-                    m.serialize_entry("leader_exited", &true)?;
-                }
-                if self.tid.is_none() {
-                    m.serialize_entry("blocked_threads", &st.blocked_threads)?;
-                }
-                if self.tid.is_none() {
-                    m.serialize_entry("blocked_threads", &st.blocked_threads)?;
-                }
-                m.serialize_entry("threads", &st.threads)?;
-                m.serialize_entry("rss_bytes", &st.rss_bytes)?;
-                m.serialize_entry("vsz_bytes", &st.vsz_bytes)?;
-                m.serialize_entry("cpu_time_ms", &st.cpu_time_ms)?;
-                m.serialize_entry("start_time_unix", &st.start_time_unix)?;
-                m.serialize_entry("elapsed_secs", &st.elapsed_secs)?;
-                m.serialize_entry("nice", &st.nice)?;
-                m.serialize_entry("priority", &st.priority)?;
-                m.serialize_entry("pri", &st.pri())?;
-                m.serialize_entry("policy", &st.policy)?;
-                m.serialize_entry(
-                    "policy_name",
-                    &st.policy.map(procscope_parse::decode::sched_policy),
-                )?;
-                m.serialize_entry("pgrp", &st.pgrp)?;
-                m.serialize_entry("session", &st.session)?;
-                m.serialize_entry("tty_nr", &st.tty_nr)?;
-            }
-            Err(f) => m.serialize_entry("stat", &OutcomeJson::<()>(&Err(f.clone())))?,
-        }
-        if let Some(uid) = &self.uid {
-            m.serialize_entry("uid", &OutcomeJson(uid))?;
-        }
-        if let Some(user) = &self.user {
-            m.serialize_entry("user", user)?;
-        }
-        if let Some(c) = &self.cmdline {
-            match c {
-                Ok(info) => {
-                    m.serialize_entry("cmdline", &ArgsJson(info))?;
-                    m.serialize_entry("cmdline_shape", shape_name(info.view().shape()))?;
-                    if info.truncated {
-                        m.serialize_entry("cmdline_truncated", &true)?;
-                    }
-                }
-                Err(f) => m.serialize_entry("cmdline", &OutcomeJson::<()>(&Err(f.clone())))?,
-            }
-        }
-        m.end()
     }
 }

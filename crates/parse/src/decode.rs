@@ -175,21 +175,56 @@ pub const FANOTIFY_INIT: &[(u64, &str)] = &[
 /// `FAN_CLASS_CONTENT`, `FAN_CLASS_PRE_CONTENT`, bits 2–3) then the other
 /// flags by name.
 pub fn fanotify_init(flags: u64) -> String {
+    fanotify_init_names(flags).join("|")
+}
+
+/// [`fanotify_init`] as a list: the class first, then the other flags.
+pub fn fanotify_init_names(flags: u64) -> Vec<String> {
     let class = match flags & 0xc {
         0 => "FAN_CLASS_NOTIF",
         0x4 => "FAN_CLASS_CONTENT",
         0x8 => "FAN_CLASS_PRE_CONTENT",
         _ => "FAN_CLASS_0xc",
     };
-    match flags & !0xc {
-        0 => class.to_string(),
-        rest => format!("{class}|{}", bits(rest, FANOTIFY_INIT)),
+    let mut out = vec![class.to_string()];
+    out.extend(bit_names(flags & !0xc, FANOTIFY_INIT));
+    out
+}
+
+/// The name of a POSIX clock ID (a timerfd's `clockid:`;
+/// include/uapi/linux/time.h), or `clock N`.
+pub fn clock_name(id: i64) -> String {
+    match id {
+        0 => "CLOCK_REALTIME".into(),
+        1 => "CLOCK_MONOTONIC".into(),
+        2 => "CLOCK_PROCESS_CPUTIME_ID".into(),
+        3 => "CLOCK_THREAD_CPUTIME_ID".into(),
+        4 => "CLOCK_MONOTONIC_RAW".into(),
+        5 => "CLOCK_REALTIME_COARSE".into(),
+        6 => "CLOCK_MONOTONIC_COARSE".into(),
+        7 => "CLOCK_BOOTTIME".into(),
+        8 => "CLOCK_REALTIME_ALARM".into(),
+        9 => "CLOCK_BOOTTIME_ALARM".into(),
+        11 => "CLOCK_TAI".into(),
+        n => format!("clock {n}"),
     }
 }
 
 /// Names of the set bits of `v` from `table`, `A|B`; unknown bits as hex;
 /// `0` when none is set.
 pub fn bits(v: u64, table: &[(u64, &str)]) -> String {
+    let names = bit_names(v, table);
+    if names.is_empty() {
+        "0".into()
+    } else {
+        names.join("|")
+    }
+}
+
+/// Names of the set bits of `v` from `table`, in the table's order; the
+/// bits it does not name as one hex number last; empty when none is set.
+/// (What [`bits`] joins, and JSON lists.)
+pub fn bit_names(v: u64, table: &[(u64, &str)]) -> Vec<String> {
     let mut names = Vec::new();
     let mut rest = v;
     for &(bit, name) in table {
@@ -201,11 +236,7 @@ pub fn bits(v: u64, table: &[(u64, &str)]) -> String {
     if rest != 0 {
         names.push(format!("{rest:#x}"));
     }
-    if names.is_empty() {
-        "0".into()
-    } else {
-        names.join("|")
-    }
+    names
 }
 
 /// `futex(2)` commands (include/uapi/linux/futex.h), by the low 7 bits.
@@ -371,6 +402,20 @@ mod tests {
         assert_eq!(bits(0x2003, POLL_EVENTS), "POLLIN|POLLPRI|POLLRDHUP");
         assert_eq!(bits(0x8001, POLL_EVENTS), "POLLIN|0x8000");
         assert_eq!(bits(0, INOTIFY_MASK), "0");
+        assert_eq!(bit_names(0, INOTIFY_MASK), Vec::<String>::new());
+        assert_eq!(
+            bit_names(0x8000_0019, EPOLL_EVENTS),
+            ["EPOLLIN", "EPOLLERR", "EPOLLHUP", "EPOLLET"]
+        );
+        assert_eq!(bit_names(0x8001, POLL_EVENTS), ["POLLIN", "0x8000"]);
+        assert_eq!(
+            fanotify_init_names(0x4 | 0x200),
+            ["FAN_CLASS_CONTENT", "FAN_REPORT_FID"]
+        );
+        assert_eq!(fanotify_init_names(0), ["FAN_CLASS_NOTIF"]);
+        assert_eq!(clock_name(1), "CLOCK_MONOTONIC");
+        assert_eq!(clock_name(9), "CLOCK_BOOTTIME_ALARM");
+        assert_eq!(clock_name(42), "clock 42");
         assert_eq!(bits(0x10_0000, EPOLL_EVENTS), "0x100000");
         assert_eq!(signals(0x4200), vec!["SIGUSR1", "SIGTERM"]);
         assert_eq!(signal_name(34), "SIGRTMIN");

@@ -18,3 +18,4 @@ pub mod ps;
 pub mod shell;
 pub mod table;
 pub mod units;
+pub mod wire;

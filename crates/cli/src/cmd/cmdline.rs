@@ -9,7 +9,6 @@ use procscope_parse::cmdline::{Cmdline, Shape};
 use procscope_parse::stat::TaskState;
 use procscope_render::escape::{escape, escape_arg};
 use procscope_render::shell::quote;
-use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use std::io::Write;
 
 /// Extra help for `procscope cmdline --help`.
@@ -258,57 +257,7 @@ fn hexdump(out: &mut dyn Write, b: &[u8]) -> std::io::Result<()> {
 }
 
 fn write_json(out: &mut dyn Write, texts: &[ProcText]) -> std::io::Result<()> {
-    struct Doc<'a>(&'a [ProcText]);
-    struct One<'a>(&'a ProcText);
-    struct Args<'a>(&'a [u8]);
-    impl serde::Serialize for Args<'_> {
-        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            let mut seq = s.serialize_seq(None)?;
-            for a in Cmdline::parse(self.0).args() {
-                seq.serialize_element(&procscope_model::bytes::Bytes(a.to_vec()))?;
-            }
-            seq.end()
-        }
-    }
-    impl serde::Serialize for One<'_> {
-        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            let t = self.0;
-            let mut m = s.serialize_map(None)?;
-            m.serialize_entry("pid", &t.pid)?;
-            if let Ok(st) = &t.stat {
-                m.serialize_entry("comm", &st.comm)?;
-                m.serialize_entry("kernel_thread", &st.kernel_thread)?;
-                m.serialize_entry("state", &st.state.letter().to_string())?;
-            }
-            m.serialize_entry("exe", &procscope_model::process::OutcomeJson(&t.exe))?;
-            if let Some(c) = &t.cmdline {
-                match c {
-                    Ok(c) => {
-                        m.serialize_entry("argv", &Args(&c.raw))?;
-                        let shape = match Cmdline::parse(&c.raw).shape() {
-                            Shape::Empty => "empty",
-                            Shape::Argv => "argv",
-                            Shape::Unterminated => "rewritten_unterminated",
-                            Shape::Padded { .. } => "rewritten_padded",
-                        };
-                        m.serialize_entry("shape", shape)?;
-                        m.serialize_entry("truncated", &c.truncated)?;
-                    }
-                    Err(f) => m.serialize_entry(
-                        "argv",
-                        &procscope_model::process::OutcomeJson::<()>(&Err(f.clone())),
-                    )?,
-                }
-            }
-            m.end()
-        }
-    }
-    impl serde::Serialize for Doc<'_> {
-        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            let mut m = s.serialize_map(Some(1))?;
-            m.serialize_entry("processes", &self.0.iter().map(One).collect::<Vec<_>>())?;
-            m.end()
-        }
-    }
-    procscope_render::json::write_document(out, "cmdline", &Doc(texts))
+    use procscope_render::wire::cmdline::{Document, Process};
+    let doc = Document::new(texts.iter().map(Process::from).collect());
+    procscope_render::json::write(out, &doc)
 }

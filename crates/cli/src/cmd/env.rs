@@ -4,14 +4,14 @@ use crate::cli::{EnvArgs, Global};
 use crate::cmd::targets;
 use crate::output::{self, Exit, UsageError};
 use anstyle::Style;
-use procscope_model::bytes::Bytes;
 use procscope_model::glob::glob_match;
 use procscope_model::redact::Redactor;
 use procscope_model::target::ProcText;
 use procscope_parse::environ::{self, Entry};
 use procscope_render::escape::escape;
 use procscope_render::shell::{is_name, quote, readonly_in_bash, runs_code};
-use serde::ser::{SerializeMap, Serializer};
+use procscope_render::wire::common::{Bytes as WireBytes, OrError};
+use procscope_render::wire::env as wire;
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
 
@@ -75,8 +75,12 @@ pub fn run(g: &Global, a: &EnvArgs) -> anyhow::Result<Exit> {
             Some(Err(f)) => {
                 failed += 1;
                 if g.json {
-                    let err = procscope_model::process::OutcomeJson::<()>(&Err(f.clone()));
-                    docs.push(serde_json::json!({ "pid": t.pid, "environ": err }));
+                    docs.push(wire::Process {
+                        pid: t.pid,
+                        comm: None,
+                        environ: procscope_render::wire::common::failed(f),
+                        truncated: None,
+                    });
                 } else {
                     out.flush()?;
                     output::warn(&targets::explain(t, "environ", f));
@@ -251,7 +255,7 @@ pub fn run(g: &Global, a: &EnvArgs) -> anyhow::Result<Exit> {
         }
     }
     if g.json {
-        procscope_render::json::write_document(&mut out, "env", &Procs(docs))?;
+        procscope_render::json::write(&mut out, &wire::Document::new(docs))?;
     }
     out.flush()?;
     Ok(if failed == texts.len() {
@@ -376,35 +380,27 @@ fn write_diff(
     writeln!(out, "  ({same} identical)")
 }
 
-struct Procs(Vec<serde_json::Value>);
-
-impl serde::Serialize for Procs {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(1))?;
-        m.serialize_entry("processes", &self.0)?;
-        m.end()
-    }
-}
-
 fn json_one(
     t: &ProcText,
     shown: &[(usize, Entry<'_>)],
     dups: &HashSet<usize>,
     value: &dyn Fn(&Entry<'_>) -> Option<Vec<u8>>,
     truncated: bool,
-) -> serde_json::Value {
+) -> wire::Process {
     let truncated = truncated || shown.len() > procscope_read::cap::ENTRIES;
-    let entries: Vec<serde_json::Value> = shown
+    let entries = shown
         .iter()
         .take(procscope_read::cap::ENTRIES)
-        .map(|(i, e)| {
-            serde_json::json!({
-                "key": Bytes(e.key().to_vec()),
-                "value": value(e).map(Bytes),
-                "duplicate": dups.contains(i),
-            })
+        .map(|(i, e)| wire::Entry {
+            key: WireBytes::new(e.key()),
+            value: value(e).map(|v| WireBytes::new(&v)),
+            duplicate: dups.contains(i),
         })
         .collect();
-    let comm = t.stat.as_ref().ok().map(|s| s.comm.clone());
-    serde_json::json!({ "pid": t.pid, "comm": comm, "environ": entries, "truncated": truncated })
+    wire::Process {
+        pid: t.pid,
+        comm: Some(t.stat.as_ref().ok().map(|s| WireBytes::from(&s.comm))),
+        environ: OrError::Value(entries),
+        truncated: Some(truncated),
+    }
 }

@@ -11,6 +11,7 @@ use procscope_model::{tree, users};
 use procscope_read::{Failure, ProcRoot, Session};
 use procscope_render::ps::{CellCtx, Column, DEFAULT};
 use procscope_render::table::{Align, Cell, Layout, Table};
+use procscope_render::{json, wire};
 use std::io::Write;
 
 /// Extra help for `procscope ps --help`.
@@ -159,15 +160,25 @@ pub fn run(g: &Global, a: &PsArgs) -> anyhow::Result<Exit> {
             writeln!(out, "{}", r.tid.unwrap_or(r.pid))?;
         }
     } else if g.json {
-        let mut doc = JsonStream::begin(&mut out, &root)?;
+        // The rows are written as their command lines come in: a consumer
+        // can parse the document as a stream (docs/json.md).
+        let head = wire::ps::Head::new(root.path().display().to_string());
+        let mut doc = json::Stream::begin(&mut out, &head, "processes")?;
         if stream {
-            timed_out.extend(stream_rows(&root, rows, opts, |_, r| doc.row(r))?);
+            timed_out.extend(stream_rows(&root, rows, opts, |_, r| {
+                doc.item(&mut out, &wire::ps::Row::from(r))
+            })?);
         } else {
             for r in &rows {
-                doc.row(r)?;
+                doc.item(&mut out, &wire::ps::Row::from(r))?;
             }
         }
-        doc.end(&timed_out)?;
+        doc.end(
+            &mut out,
+            &wire::ps::Tail {
+                timed_out: timed_out.clone(),
+            },
+        )?;
     } else if matched {
         if stream {
             // Widths from every column but the command, which is last,
@@ -291,40 +302,6 @@ fn handle_budget(root: &ProcRoot) -> usize {
         }
         // Could not grow the table (fd limit): keep few handles.
         Err(_) => 256,
-    }
-}
-
-/// `{"procscope":1,"kind":"ps",…,"processes":[` … `]}` written row by row.
-struct JsonStream<'a, W: Write> {
-    out: &'a mut W,
-    first: bool,
-}
-
-impl<'a, W: Write> JsonStream<'a, W> {
-    fn begin(out: &'a mut W, root: &ProcRoot) -> std::io::Result<Self> {
-        write!(
-            out,
-            "{{\"procscope\":{},\"kind\":\"ps\",\"proc_root\":",
-            procscope_render::json::VERSION
-        )?;
-        serde_json::to_writer(&mut *out, &root.path().display().to_string())?;
-        out.write_all(b",\"processes\":[")?;
-        Ok(JsonStream { out, first: true })
-    }
-
-    fn row(&mut self, r: &ProcessRow) -> std::io::Result<()> {
-        if !self.first {
-            self.out.write_all(b",")?;
-        }
-        self.first = false;
-        serde_json::to_writer(&mut *self.out, r)?;
-        Ok(())
-    }
-
-    fn end(self, timed_out: &[i32]) -> std::io::Result<()> {
-        self.out.write_all(b"],\"timed_out\":")?;
-        serde_json::to_writer(&mut *self.out, timed_out)?;
-        self.out.write_all(b"}\n")
     }
 }
 

@@ -5,7 +5,6 @@ use crate::cli::{Global, ReproArgs};
 use crate::cmd::targets::{self, TEXT_CAP};
 use crate::output::{self, Exit};
 use procscope_model::bytes::Bytes;
-use procscope_model::process::OutcomeJson;
 use procscope_model::redact::Redactor;
 use procscope_model::target::{ExeOnDisk, ProcText, TextRequest, exe_path};
 use procscope_parse::cmdline::{Cmdline, Shape};
@@ -14,6 +13,8 @@ use procscope_parse::limits::{LimitValue, Limits, Resource};
 use procscope_read::Failure;
 use procscope_render::escape::escape;
 use procscope_render::shell::quote;
+use procscope_render::wire::common::Bytes as WireBytes;
+use procscope_render::wire::repro as wire;
 use std::collections::HashSet;
 use std::io::Write;
 
@@ -57,16 +58,12 @@ pub fn run(g: &Global, a: &ReproArgs) -> anyhow::Result<Exit> {
         .collect();
     let failed = plans.iter().filter(|p| p.is_err()).count();
     if g.json {
-        let docs: Vec<serde_json::Value> = texts
+        let docs = texts
             .iter()
             .zip(&plans)
             .map(|(t, p)| json_process(t, p, a.redact))
             .collect();
-        procscope_render::json::write_document(
-            &mut out,
-            "repro",
-            &serde_json::json!({ "processes": docs }),
-        )?;
+        procscope_render::json::write(&mut out, &wire::Document::new(docs))?;
     } else {
         // The snippets use bash's quoting ($'…'): say so, once, so that
         // `sh again.sh` is not mistaken for a way to run them.
@@ -410,50 +407,57 @@ pub fn script(p: &Plan) -> String {
 }
 
 /// One process of `repro --json`: the script and its parts.
-fn json_process(t: &ProcText, p: &Result<Plan, NoPlan>, redacted: bool) -> serde_json::Value {
-    let comm = t.stat.as_ref().ok().map(|s| s.comm.clone());
+fn json_process(t: &ProcText, p: &Result<Plan, NoPlan>, redacted: bool) -> wire::Process {
+    let comm = t.stat.as_ref().ok().map(|s| WireBytes::from(&s.comm));
     let p = match p {
         Ok(p) => p,
         Err(e) => {
-            return serde_json::json!({
-                "pid": t.pid,
-                "comm": comm,
-                "script": OutcomeJson::<()>(&Err(e.failure.clone())),
+            return wire::Process::NoScript(wire::NoScript {
+                pid: t.pid,
+                comm,
+                script: (&e.failure).into(),
             });
         }
     };
-    let b = |v: &[u8]| Bytes::from(v);
-    serde_json::json!({
-        "pid": t.pid,
-        "comm": comm,
-        "uid": p.uid,
-        "user": p.user,
-        "script": script(p),
-        "cwd": p.cwd.as_deref().map(b),
-        "cwd_deleted": p.cwd_deleted,
-        "program": b(&p.program),
-        "argv": p.argv.iter().map(|a| b(a)).collect::<Vec<_>>(),
-        "exec_via": match p.via {
+    let b = |v: &[u8]| WireBytes::new(v);
+    wire::Process::Script(Box::new(wire::Script {
+        pid: t.pid,
+        comm,
+        uid: p.uid,
+        user: p.user.as_ref().map(WireBytes::from),
+        script: script(p),
+        cwd: p.cwd.as_deref().map(b),
+        cwd_deleted: p.cwd_deleted,
+        program: b(&p.program),
+        argv: p.argv.iter().map(|a| b(a)).collect(),
+        exec_via: match p.via {
             ExecVia::Env => "env",
             ExecVia::Perl => "perl",
-        },
-        "environment": p
+        }
+        .into(),
+        environment: p
             .env
             .iter()
-            .map(|(k, v)| serde_json::json!({"key": b(k), "value": b(v)}))
-            .collect::<Vec<_>>(),
-        "left_out": p
+            .map(|(k, v)| wire::Variable {
+                key: b(k),
+                value: b(v),
+            })
+            .collect(),
+        left_out: p
             .left_out
             .iter()
-            .map(|(why, raw)| serde_json::json!({"reason": why, "entry": b(raw)}))
-            .collect::<Vec<_>>(),
-        "left_out_count": p.left_out_count,
-        "notes": p.notes,
-        "limits": p.limits,
-        "cgroup": p.cgroup,
-        "redacted": redacted,
-        "truncated": p.truncated,
-    })
+            .map(|(why, raw)| wire::LeftOut {
+                reason: (*why).into(),
+                entry: b(raw),
+            })
+            .collect(),
+        left_out_count: p.left_out_count,
+        notes: p.notes.clone(),
+        limits: p.limits.clone(),
+        cgroup: p.cgroup.iter().map(WireBytes::from).collect(),
+        redacted,
+        truncated: p.truncated,
+    }))
 }
 
 /// How many entries env(1) cannot reproduce are kept in the plan (and

@@ -175,10 +175,9 @@ fn show(
     };
     let mut out = output::stdout(g.color);
     if g.json {
-        procscope_render::json::write_document(
+        procscope_render::json::write(
             &mut out,
-            kind,
-            &serde_json::json!({ "processes": found }),
+            &procscope_render::wire::show::Document::new(kind, &found),
         )?;
         out.flush()?;
         drop(out);
@@ -224,7 +223,9 @@ fn show(
 fn missing_summary(found: &[Dossier]) -> Vec<String> {
     let mut out = Vec::new();
     for d in found {
-        let Ok(v) = serde_json::to_value(d) else {
+        // The fields are named as the JSON names them.
+        let wire = procscope_render::wire::show::Dossier::from(d);
+        let Ok(v) = serde_json::to_value(&wire) else {
             continue;
         };
         let mut by_msg = std::collections::BTreeMap::<String, Vec<String>>::new();
@@ -247,7 +248,8 @@ fn missing_summary(found: &[Dossier]) -> Vec<String> {
                         continue;
                     }
                     for (k, v) in m {
-                        if k.starts_with("reference") || k == "only_in_reference" {
+                        // `tty` is `tty_nr` decoded: the same field once.
+                        if k.starts_with("reference") || k == "only_in_reference" || k == "tty" {
                             continue;
                         }
                         let p = if path.is_empty() {

@@ -4,14 +4,14 @@ use crate::cli::{Global, StackArgs};
 use crate::cmd::targets;
 use crate::output::{self, Exit};
 use anstyle::Style;
-use procscope_model::bytes::Bytes;
 use procscope_model::calls;
-use procscope_model::process::OutcomeJson;
 use procscope_model::threads::{self, ProcessThreads, ThreadInfo};
 use procscope_parse::stat::TaskState;
 use procscope_parse::syscall::{Abi, SyscallState};
 use procscope_read::Failure;
 use procscope_render::escape::escape;
+use procscope_render::wire::common::{Bytes as WireBytes, OrError, or_error};
+use procscope_render::wire::stack as wire;
 use std::collections::HashMap;
 use std::io::Write;
 
@@ -60,15 +60,11 @@ pub fn run(g: &Global, a: &StackArgs) -> anyhow::Result<Exit> {
     };
     let mut out = output::stdout(g.color);
     if g.json {
-        let docs: Vec<serde_json::Value> = procs
+        let docs = procs
             .iter()
             .map(|(p, fds)| json_process(p, fds, a.no_group))
             .collect();
-        procscope_render::json::write_document(
-            &mut out,
-            "stack",
-            &serde_json::json!({ "processes": docs }),
-        )?;
+        procscope_render::json::write(&mut out, &wire::Document::new(docs))?;
         out.flush()?;
         return Ok(exit);
     }
@@ -331,76 +327,78 @@ fn human(
     Ok(())
 }
 
-fn json_thread(t: &ThreadInfo, abi: Option<Abi>, fds: &HashMap<i32, String>) -> serde_json::Value {
-    let state = t.state.as_ref().map(|s| s.letter().to_string());
-    let wchan = t.wchan.clone();
-    let syscall = t.syscall.as_ref().map(|s| match s {
-        SyscallState::InSyscall { nr, args, .. } => {
-            serde_json::json!({ "nr": nr, "name": abi.and_then(|a| a.name(*nr)), "args": args,
-                                "call": syscall_text(t, s, abi, fds), "memory": t.call_memory })
-        }
-        other => serde_json::json!({ "name": syscall_name(other, abi) }),
-    });
-    let stack = t.stack.as_ref().map(|fs| {
-        fs.iter()
-            .map(|f| serde_json::json!({ "symbol": f.symbol, "offset": f.offset, "len": f.len, "module": f.module }))
-            .collect::<Vec<_>>()
-    });
-    serde_json::json!({
-        "tid": t.tid,
-        "comm": t.comm,
-        "state": OutcomeJson(&state.map_err(|e| e.clone())),
-        "wchan": OutcomeJson::<Option<Bytes>>(&wchan),
-        "syscall": OutcomeJson(&syscall.map_err(|e| e.clone())),
-        "stack": OutcomeJson(&stack.map_err(|e| e.clone())),
-        "idle_ms": t.idle_ms,
-        "wakes_in_ms": t.wakes_in_ms(),
-    })
+/// What a group's first thread is doing, for `stack --json`.
+struct ThreadWire {
+    state: OrError<String>,
+    state_meaning: Option<String>,
+    wchan: OrError<Option<WireBytes>>,
+    syscall: OrError<wire::Syscall>,
+    stack: OrError<Vec<wire::Frame>>,
 }
 
-fn json_process(
-    p: &ProcessThreads,
-    fds: &HashMap<i32, String>,
-    no_group: bool,
-) -> serde_json::Value {
+fn json_thread(t: &ThreadInfo, abi: Option<Abi>, fds: &HashMap<i32, String>) -> ThreadWire {
+    ThreadWire {
+        state: or_error(&t.state, |s| s.letter().to_string()),
+        state_meaning: t.state.as_ref().ok().map(|s| s.meaning().to_string()),
+        wchan: or_error(&t.wchan, |w| w.as_ref().map(WireBytes::from)),
+        syscall: or_error(&t.syscall, |s| match s {
+            SyscallState::InSyscall { nr, args, .. } => {
+                wire::Syscall::In(Box::new(wire::InSyscall {
+                    nr: *nr,
+                    name: abi.and_then(|a| a.name(*nr)).map(String::from),
+                    args: *args,
+                    call: syscall_text(t, s, abi, fds),
+                    memory: t.call_memory.as_ref().map(wire::CallMemory::from),
+                }))
+            }
+            other => wire::Syscall::Not(wire::NotInSyscall {
+                name: syscall_name(other, abi),
+            }),
+        }),
+        stack: or_error(&t.stack, |fs| fs.iter().map(wire::Frame::from).collect()),
+    }
+}
+
+fn json_process(p: &ProcessThreads, fds: &HashMap<i32, String>, no_group: bool) -> wire::Process {
     let abi = p.abi.as_ref().ok().copied();
     let groups: Vec<Vec<usize>> = if no_group {
         (0..p.threads.len()).map(|i| vec![i]).collect()
     } else {
         threads::group(&p.threads)
     };
-    let groups: Vec<serde_json::Value> = groups
+    let groups = groups
         .iter()
-        .map(|g| {
+        .filter_map(|g| {
             let members: Vec<&ThreadInfo> = g.iter().filter_map(|&i| p.threads.get(i)).collect();
-            let first = members
-                .first()
-                .map(|t| json_thread(t, abi, fds))
-                .unwrap_or_default();
-            let fx: Vec<serde_json::Value> = futexes(&members, abi)
-                .into_iter()
-                .map(|(a, n)| serde_json::json!({ "addr": a, "threads": n }))
-                .collect();
-            serde_json::json!({
-                "count": members.len(),
-                "tids": members.iter().map(|t| t.tid).collect::<Vec<_>>(),
-                "names": members.iter().map(|t| t.comm.clone()).collect::<Vec<_>>(),
-                "state": first.get("state").cloned().unwrap_or_default(),
-                "wchan": first.get("wchan").cloned().unwrap_or_default(),
-                "syscall": first.get("syscall").cloned().unwrap_or_default(),
-                "stack": first.get("stack").cloned().unwrap_or_default(),
-                "idle_ms": members.iter().map(|t| t.idle_ms).collect::<Option<Vec<u64>>>().and_then(|v| v.into_iter().min()),
-                "futexes": fx,
-                "wakes_in_ms": members.iter().filter_map(|t| t.wakes_in_ms()).min(),
+            // A group is never empty; one that were would have no state.
+            let first = json_thread(members.first()?, abi, fds);
+            Some(wire::Group {
+                count: members.len(),
+                tids: members.iter().map(|t| t.tid).collect(),
+                names: members.iter().map(|t| WireBytes::from(&t.comm)).collect(),
+                state: first.state,
+                state_meaning: first.state_meaning,
+                wchan: first.wchan,
+                syscall: first.syscall,
+                stack: first.stack,
+                idle_ms: members
+                    .iter()
+                    .map(|t| t.idle_ms)
+                    .collect::<Option<Vec<u64>>>()
+                    .and_then(|v| v.into_iter().min()),
+                futexes: futexes(&members, abi)
+                    .into_iter()
+                    .map(|(addr, threads)| wire::Futex { addr, threads })
+                    .collect(),
+                wakes_in_ms: members.iter().filter_map(|t| t.wakes_in_ms()).min(),
             })
         })
         .collect();
-    let abi_name = p.abi.as_ref().map(|a| a.label());
-    serde_json::json!({
-        "pid": p.pid,
-        "comm": p.comm,
-        "abi": OutcomeJson(&abi_name.map_err(|e| e.clone())),
-        "threads": p.threads.len(),
-        "groups": groups,
-    })
+    wire::Process {
+        pid: p.pid,
+        comm: WireBytes::from(&p.comm),
+        abi: or_error(&p.abi, |a| a.label().to_string()),
+        threads: p.threads.len(),
+        groups,
+    }
 }

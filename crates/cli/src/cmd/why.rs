@@ -56,10 +56,9 @@ pub fn run(g: &Global, a: &WhyArgs) -> anyhow::Result<Exit> {
     };
     let mut out = output::stdout(g.color);
     if g.json {
-        procscope_render::json::write_document(
+        procscope_render::json::write(
             &mut out,
-            "why",
-            &serde_json::json!({ "processes": found }),
+            &procscope_render::wire::why::Document::new(&found),
         )?;
         out.flush()?;
         return Ok(exit);

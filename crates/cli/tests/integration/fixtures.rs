@@ -35,7 +35,8 @@ fn proc_dir(root: &Path, pid: i32, files: &[(&str, &[u8])]) {
 
 const UID0: &[u8] = b"Name:\tx\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\n";
 
-fn fixture() -> tempfile::TempDir {
+/// A proc tree with every kind of row (shared with the wire tests).
+pub(crate) fn fixture() -> tempfile::TempDir {
     let t = tempfile::tempdir().unwrap();
     let r = t.path();
     fs::write(
@@ -176,7 +177,7 @@ fn fixture_json_and_selection() {
     let t = fixture();
     let root = t.path().to_str().unwrap();
     let v = run(&["--proc-root", root, "ps", "--json"]).json();
-    assert_eq!(v["procscope"], 1);
+    assert_eq!(v["procscope"], 2);
     assert_eq!(v["kind"], "ps");
     let procs = v["processes"].as_array().unwrap();
     let pids: Vec<i64> = procs.iter().map(|p| p["pid"].as_i64().unwrap()).collect();

@@ -353,7 +353,7 @@ fn repro_starts_the_same_program_with_identical_argv_environment_and_cwd() {
     let r = run(&["repro", "--json", &t.pid_s()]);
     assert_eq!(r.status, 0, "{}", r.stderr);
     let v = r.json();
-    assert_eq!((&v["procscope"], &v["kind"]), (&1.into(), &"repro".into()));
+    assert_eq!((&v["procscope"], &v["kind"]), (&2.into(), &"repro".into()));
     let p = &v["processes"][0];
     assert_eq!(p["pid"], t.pid());
     // (The text output starts with the one #!/bin/bash line for all.)

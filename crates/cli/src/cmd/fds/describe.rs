@@ -5,17 +5,6 @@ use procscope_model::fds::{Detail, FdEntry, FileLock, SocketDesc};
 use procscope_parse::decode;
 use procscope_render::escape::escape;
 
-fn clock_name(id: i64) -> String {
-    match id {
-        0 => "CLOCK_REALTIME".into(),
-        1 => "CLOCK_MONOTONIC".into(),
-        7 => "CLOCK_BOOTTIME".into(),
-        8 => "CLOCK_REALTIME_ALARM".into(),
-        9 => "CLOCK_BOOTTIME_ALARM".into(),
-        n => format!("clock {n}"),
-    }
-}
-
 fn secs(ns: i128) -> String {
     procscope_render::units::duration_ns(u128::try_from(ns).unwrap_or(0))
 }
@@ -256,7 +245,7 @@ pub fn describe(e: &FdEntry, searched: bool) -> String {
             };
             format!(
                 "{}, {next}, {every}, {ticks} unread expirations",
-                clock_name(*clockid)
+                decode::clock_name(*clockid)
             )
         }
         Detail::Signalfd { sigmask } => decode::signals(*sigmask).join(", "),

@@ -7,7 +7,10 @@ use procscope_model::fds::{self, Detail, FdEntry};
 use procscope_parse::decode;
 use procscope_read::guard;
 use procscope_render::escape::escape;
+use procscope_render::json;
 use procscope_render::table::{Align, Cell, Table};
+use procscope_render::wire::common::{Bytes as WireBytes, ErrorObject};
+use procscope_render::wire::fds as wire;
 use std::collections::BTreeMap;
 use std::io::Write;
 
@@ -105,13 +108,13 @@ pub fn run(g: &Global, a: &FdsArgs) -> anyhow::Result<Exit> {
     let only = a.fds.clone();
     let r2 = root.clone();
     let mut out = output::stdout(g.color);
+    // Processes are written as they are read (docs/json.md).
     let mut json = if g.json {
-        write!(
-            out,
-            "{{\"procscope\":{},\"kind\":\"fds\",\"processes\":[",
-            procscope_render::json::VERSION
-        )?;
-        Some(true)
+        Some(json::Stream::begin(
+            &mut out,
+            &wire::Head::default(),
+            "processes",
+        )?)
     } else {
         None
     };
@@ -258,18 +261,20 @@ pub fn run(g: &Global, a: &FdsArgs) -> anyhow::Result<Exit> {
     if let Some(e) = err {
         return Err(e.into());
     }
-    if json.is_some() {
-        if unreadable.is_empty() {
-            out.write_all(b"]}\n")?;
-        } else {
-            let skipped: Vec<serde_json::Value> = unreadable
-                .iter()
-                .map(|(pid, comm, f)| serde_json::json!({"pid": pid, "comm": procscope_model::bytes::Bytes(comm.clone()), "error": f}))
-                .collect();
-            write!(out, "],\"unreadable\":")?;
-            serde_json::to_writer(&mut out, &skipped)?;
-            out.write_all(b"}\n")?;
-        }
+    if let Some(doc) = json {
+        let tail = wire::Tail {
+            unreadable: (!unreadable.is_empty()).then(|| {
+                unreadable
+                    .iter()
+                    .map(|(pid, comm, f)| wire::Unreadable {
+                        pid: *pid,
+                        comm: WireBytes::new(comm),
+                        error: ErrorObject::from(f).error,
+                    })
+                    .collect()
+            }),
+        };
+        doc.end(&mut out, &tail)?;
     }
     out.flush()?;
     if a.all && !unreadable.is_empty() && !g.json {
@@ -311,24 +316,26 @@ fn print_one(
     out: &mut dyn Write,
     p: &ProcFds,
     a: &FdsArgs,
-    json: Option<&mut bool>,
+    json: Option<&mut json::Stream>,
     width: Option<usize>,
 ) -> std::io::Result<()> {
     let title = format!("PID {} ({})", p.pid, escape(&p.comm));
-    if let Some(first) = json {
-        if !*first {
-            out.write_all(b",")?;
-        }
-        *first = false;
+    if let Some(doc) = json {
         let v = match &p.entries {
-            Ok(e) => {
-                serde_json::json!({ "pid": p.pid, "comm": procscope_model::bytes::Bytes(p.comm.clone()), "uid": p.uid, "nofile_soft_limit": p.soft, "fds": e, "peer_search": p.search })
-            }
-            Err(f) => {
-                serde_json::json!({ "pid": p.pid, "fds": procscope_model::process::OutcomeJson::<()>(&Err(f.clone())) })
-            }
+            Ok(e) => wire::Process::Read(wire::ProcessFds {
+                pid: p.pid,
+                comm: WireBytes::new(&p.comm),
+                uid: p.uid,
+                nofile_soft_limit: p.soft,
+                fds: e.iter().map(wire::Fd::from).collect(),
+                peer_search: p.search.as_ref().map(wire::PeerSearch::from),
+            }),
+            Err(f) => wire::Process::Failed(wire::ProcessFailed {
+                pid: p.pid,
+                fds: ErrorObject::from(f),
+            }),
         };
-        return serde_json::to_writer(&mut *out, &v).map_err(std::io::Error::other);
+        return doc.item(out, &v);
     }
     let entries = match &p.entries {
         Ok(e) => e,
