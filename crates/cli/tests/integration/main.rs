@@ -16,6 +16,7 @@ mod fds;
 mod fds_self;
 mod fixtures;
 mod flip;
+mod golden;
 mod hang;
 mod hostile_root;
 mod peers;
