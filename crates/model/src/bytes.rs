@@ -5,7 +5,7 @@
 //! bytes (standard alphabet, padded). Nothing is lost or replaced.
 
 use base64::Engine;
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// An owned byte string from `/proc` (a name, an argument, a path).
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -33,6 +33,26 @@ impl From<&[u8]> for Bytes {
 impl Serialize for Bytes {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         serialize_bytes(&self.0, s)
+    }
+}
+
+/// Reads what [`Serialize`] writes: a string, or `{"base64": …}` (a
+/// consumer of the JSON documents gets the exact bytes back).
+impl<'de> Deserialize<'de> for Bytes {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Wire {
+            Text(String),
+            Base64 { base64: String },
+        }
+        match Wire::deserialize(d)? {
+            Wire::Text(t) => Ok(Bytes(t.into_bytes())),
+            Wire::Base64 { base64 } => base64::engine::general_purpose::STANDARD
+                .decode(base64)
+                .map(Bytes)
+                .map_err(serde::de::Error::custom),
+        }
     }
 }
 
@@ -70,5 +90,12 @@ mod tests {
             serde_json::to_string(&Bytes(b"\x1b[0m".to_vec())).unwrap(),
             r#""\u001b[0m""#
         );
+        for b in [&b"a\nb"[..], b"\xff\xfe", b"\x1b[0m", b""] {
+            let json = serde_json::to_string(&Bytes(b.to_vec())).unwrap();
+            assert_eq!(
+                serde_json::from_str::<Bytes>(&json).unwrap(),
+                Bytes(b.to_vec())
+            );
+        }
     }
 }
