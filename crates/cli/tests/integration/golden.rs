@@ -15,25 +15,25 @@ fn stat_line(pid: i32, comm: &str, state: char, ppid: i32, threads: i64) -> Stri
 }
 
 /// One thread: its state, system call line, wchan and kernel frames.
-struct Task<'a> {
-    tid: i32,
-    name: &'a str,
-    state: char,
-    syscall: &'a str,
-    wchan: &'a str,
-    stack: &'a [&'a str],
+pub struct Task<'a> {
+    pub tid: i32,
+    pub name: &'a str,
+    pub state: char,
+    pub syscall: &'a str,
+    pub wchan: &'a str,
+    pub stack: &'a [&'a str],
 }
 
 /// One fd: its link and its fdinfo.
-struct Fd<'a> {
-    fd: i32,
-    link: &'a str,
-    info: &'a str,
+pub struct Fd<'a> {
+    pub fd: i32,
+    pub link: &'a str,
+    pub info: &'a str,
 }
 
 const MOUNTS: &[u8] = b"1 0 8:1 / / rw - ext4 /dev/sda1 rw\n50 1 0:50 / /golden/fuse rw,nosuid - fuse.sshfs host: rw\n";
 
-fn process(r: &Path, pid: i32, ppid: i32, comm: &str, tasks: &[Task<'_>], fds: &[Fd<'_>]) {
+pub fn process(r: &Path, pid: i32, ppid: i32, comm: &str, tasks: &[Task<'_>], fds: &[Fd<'_>]) {
     let w = |p: &str, b: &[u8]| {
         let p = r.join(p);
         fs::create_dir_all(p.parent().unwrap()).unwrap();

@@ -30,3 +30,4 @@ mod support;
 mod text;
 mod whohas_identity;
 mod why;
+mod wire;
