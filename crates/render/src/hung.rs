@@ -310,3 +310,98 @@ pub fn wire(r: &Report, s: &Sampling, window: Duration, samples: u32) -> wire::H
         groups,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use procscope_model::hung::{HungKey, LockHolder, StuckTask};
+    use procscope_model::threads::{FrameInfo, ThreadInfo};
+    use procscope_parse::stat::TaskState;
+    use procscope_parse::syscall::SyscallState;
+
+    fn task(pid: i32, state: TaskState) -> StuckTask {
+        StuckTask {
+            pid,
+            process: Bytes(b"p".to_vec()),
+            thread: ThreadInfo {
+                tid: pid,
+                comm: Bytes(b"t".to_vec()),
+                state: Ok(state),
+                wchan: Ok(Some(Bytes(b"request_wait_answer".to_vec()))),
+                syscall: Ok(SyscallState::Running),
+                stack: Ok(vec![FrameInfo {
+                    symbol: Bytes(b"fuse_simple_request".to_vec()),
+                    offset: Some(3),
+                    len: Some(4),
+                    module: None,
+                }]),
+                idle_ms: None,
+                sleep: None,
+                futex_owner: None,
+                call_memory: None,
+            },
+            abi: None,
+        }
+    }
+
+    fn group(cause: GroupCause) -> HungGroup {
+        let t = task(5, TaskState::DiskSleep);
+        HungGroup {
+            key: HungKey::of(&t),
+            tasks: vec![t],
+            files: Vec::new(),
+            cause,
+        }
+    }
+
+    #[test]
+    fn causes_escape_for_the_terminal_and_stay_bytes_in_json() {
+        let g = group(GroupCause::Fuse {
+            mount: Bytes(b"/mnt/\x1b[31mx".to_vec()),
+            fs_type: Bytes(b"fuse.sshfs".to_vec()),
+        });
+        let esc = |b: &[u8]| escape(b).into_owned();
+        let lossy = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        let text = group_cause(&g, &esc);
+        assert!(!text.contains('\x1b'), "{text}");
+        assert_eq!(
+            group_cause(&g, &lossy),
+            "the FUSE filesystem at /mnt/\x1b[31mx (fuse.sshfs): its daemon is not answering"
+        );
+        // Lock holders: each once, in the order of their words.
+        let g = group(GroupCause::FileLock {
+            on: 0,
+            holders: vec![
+                LockHolder {
+                    pid: 9,
+                    comm: Some(Bytes(b"w".to_vec())),
+                },
+                LockHolder {
+                    pid: 10,
+                    comm: None,
+                },
+                LockHolder {
+                    pid: 9,
+                    comm: Some(Bytes(b"w".to_vec())),
+                },
+            ],
+        });
+        assert_eq!(group_cause(&g, &lossy), "a file lock on  held by 10, 9 (w)");
+        assert_eq!(
+            group_cause(&group(GroupCause::Kernel(Cause::Vfork)), &lossy),
+            "a vfork parent waiting for its child to exec or exit"
+        );
+    }
+
+    #[test]
+    fn the_key_leaves_the_state_out_but_not_the_frames() {
+        let d = task(1, TaskState::DiskSleep);
+        let s = task(2, TaskState::Sleeping);
+        assert_eq!(HungKey::of(&d), HungKey::of(&s));
+        assert_ne!(d.thread.group_key(), s.thread.group_key());
+        let mut other = task(3, TaskState::DiskSleep);
+        other.thread.stack = Ok(Vec::new());
+        assert_ne!(HungKey::of(&d), HungKey::of(&other));
+        assert_eq!(call_name(d.call()), "running");
+    }
+}
