@@ -36,6 +36,8 @@ impl Serialize for Bytes {
     }
 }
 
+/// Reads what [`Serialize`] writes: a string, or `{"base64": …}` (a
+/// consumer of the JSON documents gets the exact bytes back).
 impl<'de> Deserialize<'de> for Bytes {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         #[derive(Deserialize)]
@@ -88,6 +90,13 @@ mod tests {
             serde_json::to_string(&Bytes(b"\x1b[0m".to_vec())).unwrap(),
             r#""\u001b[0m""#
         );
+        for b in [&b"a\nb"[..], b"\xff\xfe", b"\x1b[0m", b""] {
+            let json = serde_json::to_string(&Bytes(b.to_vec())).unwrap();
+            assert_eq!(
+                serde_json::from_str::<Bytes>(&json).unwrap(),
+                Bytes(b.to_vec())
+            );
+        }
     }
 
     #[test]

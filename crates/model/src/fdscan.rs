@@ -5,6 +5,7 @@ use crate::bytes::Bytes;
 use procscope_parse::fdlink::{FdLink, classify};
 use procscope_read::guard::{Ctx, Session, Target};
 use procscope_read::{Failure, ProcRoot};
+use serde::Serialize;
 
 /// One fd of one process.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -188,12 +189,38 @@ pub fn inode_filter(inodes: Vec<u64>) -> impl Fn(&[u8]) -> bool + Send + Sync + 
 pub struct Use {
     /// Process ID.
     pub pid: i32,
-    /// `cwd`, `root`, `exe` or `mem`.
-    pub what: &'static str,
+    /// How the process uses the path.
+    pub what: UseKind,
     /// The path (a mapping's ` (deleted)` kept).
     pub link: Bytes,
     /// For a mapping: its first address range (`map_files/` names it).
     pub range: Option<(u64, u64)>,
+}
+
+/// How a process uses a path other than through an fd.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UseKind {
+    /// Its working directory (`cwd`).
+    Cwd,
+    /// Its root directory (`root`).
+    Root,
+    /// Its executable (`exe`).
+    Exe,
+    /// A mapped file (`maps`).
+    Mem,
+}
+
+impl UseKind {
+    /// The name of the magic link (`cwd`, `root`, `exe`) or `mem`.
+    pub fn name(self) -> &'static str {
+        match self {
+            UseKind::Cwd => "cwd",
+            UseKind::Root => "root",
+            UseKind::Exe => "exe",
+            UseKind::Mem => "mem",
+        }
+    }
 }
 
 /// Every process's working directory, root and executable (readlink: the
@@ -219,9 +246,13 @@ pub fn scan_uses(
             };
             let mut v = Vec::new();
             let mut exe = None;
-            for (name, what) in [(c"cwd", "cwd"), (c"root", "root"), (c"exe", "exe")] {
+            for (name, what) in [
+                (c"cwd", UseKind::Cwd),
+                (c"root", UseKind::Root),
+                (c"exe", UseKind::Exe),
+            ] {
                 if let Ok(l) = dir.readlink(name) {
-                    if what == "exe" {
+                    if what == UseKind::Exe {
                         exe = Some(l.clone());
                     }
                     if keep(&l) {
@@ -254,7 +285,7 @@ pub fn scan_uses(
                     if exe.as_deref() != Some(p) && keep(p) && seen.insert(p) {
                         mem.push(Use {
                             pid,
-                            what: "mem",
+                            what: UseKind::Mem,
                             link: Bytes(p.to_vec()),
                             range: Some((m.start, m.end)),
                         });

@@ -31,6 +31,7 @@ pub mod target;
 pub mod threads;
 pub mod tree;
 pub mod users;
+pub mod whohas;
 pub mod why;
 
 pub use procscope_read::{Failure, Need, Outcome};

@@ -86,36 +86,54 @@ impl ThreadInfo {
     }
 }
 
+/// Where a thread is, as far as grouping goes: the system call's number,
+/// or why there is none.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CallKey {
+    /// On a CPU.
+    Running,
+    /// Blocked outside a system call (a page fault).
+    NotInCall,
+    /// In this system call (by number, in the task's ABI).
+    Nr(i64),
+    /// The system call could not be read (the failure's kind).
+    Unreadable(&'static str),
+}
+
+/// What threads are grouped by: state, system call, wchan and every
+/// frame's symbol and offset (same code path). Two threads with equal keys
+/// are doing the same thing.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct GroupKey {
+    /// Scheduler state (`None`: not read, or left out on purpose — `hung`
+    /// groups D and long-asleep tasks in one call together).
+    pub state: Option<TaskState>,
+    /// The system call.
+    pub call: CallKey,
+    /// Where it sleeps (`None`: not sleeping, or not read).
+    pub wchan: Option<Bytes>,
+    /// The kernel frames (symbol, offset), or the kind of failure that
+    /// kept them from being read.
+    pub frames: Result<Vec<(Bytes, Option<u64>)>, &'static str>,
+}
+
 impl ThreadInfo {
-    /// What threads are grouped by: state, system call number, wchan and
-    /// every frame's symbol (offsets included: same code path).
-    pub fn group_key(&self) -> String {
-        let state = self.state.as_ref().map_or('?', |s| s.letter());
-        let sc = match &self.syscall {
-            Ok(SyscallState::Running) => "running".to_string(),
-            Ok(SyscallState::Blocked { .. }) => "-".to_string(),
-            Ok(SyscallState::InSyscall { nr, .. }) => nr.to_string(),
-            Err(f) => format!("?{}", f.kind()),
-        };
-        let w = match &self.wchan {
-            Ok(Some(w)) => String::from_utf8_lossy(w.as_slice()).into_owned(),
-            _ => String::new(),
-        };
-        let frames = match &self.stack {
-            Ok(f) => f
-                .iter()
-                .map(|f| {
-                    format!(
-                        "{}+{:?}",
-                        String::from_utf8_lossy(f.symbol.as_slice()),
-                        f.offset
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(","),
-            Err(e) => format!("?{}", e.kind()),
-        };
-        format!("{state}|{sc}|{w}|{frames}")
+    /// What threads are grouped by: see [`GroupKey`].
+    pub fn group_key(&self) -> GroupKey {
+        GroupKey {
+            state: self.state.as_ref().ok().copied(),
+            call: match &self.syscall {
+                Ok(SyscallState::Running) => CallKey::Running,
+                Ok(SyscallState::Blocked { .. }) => CallKey::NotInCall,
+                Ok(SyscallState::InSyscall { nr, .. }) => CallKey::Nr(*nr),
+                Err(f) => CallKey::Unreadable(f.kind()),
+            },
+            wchan: self.wchan.as_ref().ok().cloned().flatten(),
+            frames: match &self.stack {
+                Ok(f) => Ok(f.iter().map(|f| (f.symbol.clone(), f.offset)).collect()),
+                Err(e) => Err(e.kind()),
+            },
+        }
     }
 }
 
@@ -135,7 +153,7 @@ pub struct ProcessThreads {
 /// Threads with the same [`ThreadInfo::group_key`], largest group first
 /// (then by lowest TID). Returns indexes into `threads`.
 pub fn group(threads: &[ThreadInfo]) -> Vec<Vec<usize>> {
-    let mut by: HashMap<String, Vec<usize>> = HashMap::new();
+    let mut by: HashMap<GroupKey, Vec<usize>> = HashMap::new();
     let mut order = Vec::new();
     for (i, t) in threads.iter().enumerate() {
         let k = t.group_key();
@@ -147,6 +165,41 @@ pub fn group(threads: &[ThreadInfo]) -> Vec<Vec<usize>> {
     let mut groups: Vec<Vec<usize>> = order.into_iter().filter_map(|k| by.remove(&k)).collect();
     groups.sort_by(|a, b| b.len().cmp(&a.len()).then(a.first().cmp(&b.first())));
     groups
+}
+
+/// The fds the threads' system calls wait on (fd arguments, and the fds
+/// polled or selected), decoded, with who is at their other ends: one
+/// `fds` read and one peer search for the whole process.
+pub fn call_fds(
+    root: &ProcRoot,
+    p: &ProcessThreads,
+    session: &Session,
+) -> Vec<crate::fds::FdEntry> {
+    let abi = p.abi.as_ref().ok().copied();
+    let mut wanted: Vec<i32> = p
+        .threads
+        .iter()
+        .flat_map(|t| match (&t.syscall, abi) {
+            (Ok(SyscallState::InSyscall { nr, args, .. }), Some(a)) => a
+                .name(*nr)
+                .map(|n| crate::calls::fds_in(n, args, t.call_memory.as_ref()))
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        })
+        .collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    if wanted.is_empty() {
+        return Vec::new();
+    }
+    let Ok(dir) = root.process(p.pid) else {
+        return Vec::new();
+    };
+    let Ok(mut entries) = crate::fds::read(&dir, &wanted) else {
+        return Vec::new();
+    };
+    crate::fds::resolve_peers(root, p.pid, &mut entries, session);
+    entries
 }
 
 /// Reads every thread of `pid`. The reads of `syscall` and `stack` wait

@@ -6,16 +6,26 @@
 //! - [`table`] lays out aligned columns sized to the terminal.
 //! - [`units`] formats sizes, durations and start times.
 //! - [`ps`] turns process rows into table cells.
+//! - [`fds`] says what an fd is ([`fds::describe`], [`fds::brief`]);
+//!   [`calls`] a blocked system call with its arguments decoded; [`why`]
+//!   what a thread waits for; [`hung`] why tasks are stuck; [`whohas`]
+//!   who holds a file, port or pipe.
 //! - [`dossier`] lays out `procscope show` and its focused subcommands.
-//! - [`json`] writes the versioned JSON documents described in docs/json.md.
+//! - [`json`] writes the versioned JSON documents described in docs/json.md;
+//!   [`wire`] holds the typed structs of some of them.
 //!
 //! This crate never reads `/proc`.
 
+pub mod calls;
 pub mod dossier;
 pub mod escape;
+pub mod fds;
+pub mod hung;
 pub mod json;
 pub mod ps;
 pub mod shell;
 pub mod table;
 pub mod units;
+pub mod whohas;
+pub mod why;
 pub mod wire;

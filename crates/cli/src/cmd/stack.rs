@@ -4,11 +4,11 @@ use crate::cli::{Global, StackArgs};
 use crate::cmd::targets;
 use crate::output::{self, Exit};
 use anstyle::Style;
-use procscope_model::calls;
 use procscope_model::threads::{self, ProcessThreads, ThreadInfo};
 use procscope_parse::stat::TaskState;
 use procscope_parse::syscall::{Abi, SyscallState};
 use procscope_read::Failure;
+use procscope_render::calls;
 use procscope_render::escape::escape;
 use procscope_render::wire::common::{Bytes as WireBytes, OrError, or_error};
 use procscope_render::wire::stack as wire;
@@ -82,41 +82,16 @@ pub fn run(g: &Global, a: &StackArgs) -> anyhow::Result<Exit> {
     Ok(exit)
 }
 
-/// What the fds in the threads' system calls are, with who is at their
-/// other end: one `fds` read and one peer scan for the whole process.
+/// What the fds in the threads' system calls are, in words, by fd (the
+/// model resolves them: one `fds` read and one peer search per process).
 fn fd_texts(
     root: &procscope_read::ProcRoot,
     p: &ProcessThreads,
     opts: &procscope_read::Session,
 ) -> HashMap<i32, String> {
-    let abi = p.abi.as_ref().ok().copied();
-    // The fd arguments, and the fds polled or selected.
-    let mut wanted: Vec<i32> = p
-        .threads
+    threads::call_fds(root, p, opts)
         .iter()
-        .flat_map(|t| match (&t.syscall, abi) {
-            (Ok(SyscallState::InSyscall { nr, args, .. }), Some(a)) => a
-                .name(*nr)
-                .map(|n| calls::fds_in(n, args, t.call_memory.as_ref()))
-                .unwrap_or_default(),
-            _ => Vec::new(),
-        })
-        .collect();
-    wanted.sort_unstable();
-    wanted.dedup();
-    if wanted.is_empty() {
-        return HashMap::new();
-    }
-    let Ok(dir) = root.process(p.pid) else {
-        return HashMap::new();
-    };
-    let Ok(mut entries) = procscope_model::fds::read(&dir, &wanted) else {
-        return HashMap::new();
-    };
-    procscope_model::fds::resolve_peers(root, p.pid, &mut entries, opts);
-    entries
-        .iter()
-        .map(|e| (e.fd, procscope_model::fds::brief(e)))
+        .map(|e| (e.fd, procscope_render::fds::brief(e)))
         .collect()
 }
 
@@ -272,7 +247,7 @@ fn human(
         if let Some(w) = members.iter().filter_map(|t| t.wakes_in_ms()).min() {
             let asked = match first.sleep {
                 Some(threads::Sleep::For { ms }) => {
-                    format!(" (asked for {})", procscope_model::calls::ms(ms))
+                    format!(" (asked for {})", calls::ms(ms))
                 }
                 Some(threads::Sleep::Until { .. }) => " (an absolute deadline)".to_string(),
                 None => String::new(),
@@ -281,7 +256,7 @@ fn human(
                 writeln!(
                     out,
                     "      wakes   in {}{asked}",
-                    procscope_model::calls::ms(w.unsigned_abs())
+                    calls::ms(w.unsigned_abs())
                 )?;
             } else {
                 writeln!(out, "      wakes   now (the deadline has passed){asked}")?;

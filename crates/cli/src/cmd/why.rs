@@ -7,6 +7,7 @@ use anstyle::{AnsiColor, Style};
 use procscope_model::why::{self, Group, Why};
 use procscope_read::Failure;
 use procscope_render::escape::escape;
+use procscope_render::why as why_words;
 use std::collections::HashMap;
 use std::io::Write;
 
@@ -87,12 +88,11 @@ fn threads(g: &Group) -> String {
     }
 }
 
-fn write_group(out: &mut dyn Write, g: &Group, indent: &str) -> std::io::Result<()> {
+fn write_group(out: &mut dyn Write, pid: i32, g: &Group, indent: &str) -> std::io::Result<()> {
     let dim = Style::new().dimmed();
-    let call = g
-        .call
-        .as_ref()
-        .map_or_else(String::new, |c| format!(" in {}", escape(c.as_bytes())));
+    let call = g.call.as_ref().map_or_else(String::new, |c| {
+        format!(" in {}", escape(why_words::call(c).as_bytes()))
+    });
     let idle = g
         .idle_ms
         .filter(|ms| *ms >= 1000 && g.state != 'R')
@@ -110,7 +110,7 @@ fn write_group(out: &mut dyn Write, g: &Group, indent: &str) -> std::io::Result<
         out,
         "{indent}  {}→ {}{}",
         dim.render(),
-        escape(g.verdict.as_bytes()),
+        escape(why_words::verdict(pid, &g.wait).as_bytes()),
         dim.render_reset()
     )
 }
@@ -136,7 +136,7 @@ fn human(out: &mut dyn Write, w: &Why) -> std::io::Result<()> {
             p.groups.iter().take(3).collect()
         };
         for g in shown {
-            write_group(out, g, &format!("{indent}  "))?;
+            write_group(out, p.pid, g, &format!("{indent}  "))?;
         }
     }
     writeln!(out, "{}Verdict{}", bold.render(), bold.render_reset())?;
@@ -172,7 +172,7 @@ fn human(out: &mut dyn Write, w: &Why) -> std::io::Result<()> {
     for g in &target.groups {
         // A mutex held by another thread: say what that thread does (and
         // follow it, when it waits on another process).
-        let mut text = escape(g.verdict.as_bytes()).into_owned();
+        let mut text = escape(why_words::verdict(w.target, &g.wait).as_bytes()).into_owned();
         let mut first_wait = g.waits_for.first().copied();
         if let why::Wait::Mutex { owner, .. } = &g.wait {
             if let Some(og) = target
@@ -182,7 +182,7 @@ fn human(out: &mut dyn Write, w: &Why) -> std::io::Result<()> {
             {
                 text.push_str(&format!(
                     "; thread {owner}: {}",
-                    escape(og.verdict.as_bytes())
+                    escape(why_words::verdict(w.target, &og.wait).as_bytes())
                 ));
                 first_wait = first_wait.or(og.waits_for.first().copied());
             }
@@ -200,7 +200,7 @@ fn human(out: &mut dyn Write, w: &Why) -> std::io::Result<()> {
             text.push_str(&format!(
                 "; {}: {}",
                 name(w, n),
-                escape(pg.verdict.as_bytes())
+                escape(why_words::verdict(n, &pg.wait).as_bytes())
             ));
             next = pg.waits_for.first().copied();
         }

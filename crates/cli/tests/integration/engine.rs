@@ -175,7 +175,10 @@ fn ten_thousand_collections_next_to_hung_reads_stay_within_budget() {
     assert!(slowest < Duration::from_millis(100), "slowest {slowest:?}");
     // Pooled workers park between collections (one more may be parking
     // as the measurement is taken); stuck ones stay within the budget.
-    assert!(after.0 <= before.0 + 1, "threads grew: {before:?} → {after:?}");
+    assert!(
+        after.0 <= before.0 + 1,
+        "threads grew: {before:?} → {after:?}"
+    );
     assert!(st.threads <= st.max_stuck + 2, "{st:?}");
     assert!(after.1 <= before.1, "fds grew: {before:?} → {after:?}");
     assert!(

@@ -377,6 +377,24 @@ pub struct FileLock {
     pub waiting: bool,
 }
 
+impl FileLock {
+    /// An fdinfo `lock:` line (the format of /proc/locks), decoded; the
+    /// holder's name is not known from it.
+    pub fn from_fdinfo(line: &Bytes) -> Option<FileLock> {
+        let l = procscope_parse::locks::parse_line(line.as_slice())?;
+        Some(FileLock {
+            kind: l.kind.into(),
+            access: l.access.into(),
+            mode: l.mode.into(),
+            pid: l.pid,
+            comm: None,
+            start: l.start,
+            end: l.end,
+            waiting: l.waiter,
+        })
+    }
+}
+
 /// Another process's fd on the same pipe or socket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Peer {
@@ -390,142 +408,57 @@ pub struct Peer {
     pub mode: Option<&'static str>,
 }
 
-/// A one-line description of an fd for a decoded system call: what it is,
-/// and who is at the other end or holds its locks, when resolved
-/// (`pipe:[123] read end [written by 812 (tar)]`).
-pub fn brief(e: &FdEntry) -> String {
-    let lossy = |b: &Bytes| String::from_utf8_lossy(b.as_slice()).into_owned();
-    let names = |v: &[Peer]| {
-        let mut seen: Vec<String> = Vec::new();
-        for p in v {
-            let n = format!("{} ({})", p.pid, lossy(&p.comm));
-            if !seen.contains(&n) {
-                seen.push(n);
+/// What the header of a process's fd listing says besides the fds: its
+/// name, owner and how many fds it may open.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Header {
+    /// The process name.
+    pub comm: Bytes,
+    /// Its effective UID, when `status` could be read.
+    pub uid: Option<u32>,
+    /// Its soft `RLIMIT_NOFILE` (`None`: unlimited or not read).
+    pub nofile_soft: Option<u64>,
+}
+
+impl Header {
+    /// Reads `status`, `comm` and `limits` of `dir`.
+    pub fn read(dir: &ProcDir) -> Header {
+        let mut buf = Vec::new();
+        let uid = owner(dir, &mut buf);
+        let comm = dir
+            .read(c"comm", &mut buf, 4096)
+            .map(|_| Bytes::from(procscope_parse::comm::parse(&buf)))
+            .unwrap_or_default();
+        let nofile_soft = dir.read(c"limits", &mut buf, 64 * 1024).ok().and_then(|_| {
+            let l = procscope_parse::limits::Limits::parse(&buf).ok()?;
+            match l.get(procscope_parse::limits::Resource::Nofile)?.soft {
+                procscope_parse::limits::LimitValue::Value(v) => Some(v),
+                procscope_parse::limits::LimitValue::Unlimited => None,
             }
-        }
-        seen.join(", ")
-    };
-    let mode = e.flags.map(procscope_parse::decode::access_mode);
-    let mut s = match &e.detail {
-        Detail::File {
-            path,
-            mount_point,
-            fs_type,
-            ..
-        } => match (mount_point, fs_type) {
-            (Some(m), Some(t)) if m.as_slice() != b"/" => {
-                format!("{} on {} {}", lossy(path), lossy(m), lossy(t))
-            }
-            _ => lossy(path),
-        },
-        Detail::Pipe { inode } => {
-            let end = match mode {
-                Some("r") => " read end",
-                Some("w") => " write end",
-                _ => "",
-            };
-            format!("pipe:[{inode}]{end}")
-        }
-        Detail::Fifo { path, .. } => {
-            let end = match mode {
-                Some("r") => " read end",
-                Some("w") => " write end",
-                _ => "",
-            };
-            format!("FIFO {}{end}", lossy(path))
-        }
-        Detail::Socket {
-            socket: Some(SocketDesc::Unix {
-                path, kind, state, ..
-            }),
-            inode,
-        } => match path {
-            Some(p) => format!("unix {kind} {state} {}", lossy(p)),
-            None => format!("unix {kind} {state} socket:[{inode}]"),
-        },
-        Detail::Socket {
-            socket:
-                Some(SocketDesc::Inet {
-                    proto,
-                    local,
-                    local_port,
-                    remote,
-                    remote_port,
-                    state,
-                    ..
-                }),
-            ..
-        } => {
-            if *remote_port == 0 {
-                format!("{proto} {} {state}", addr_port(local, *local_port))
-            } else {
-                format!(
-                    "{proto} {} -> {} {state}",
-                    addr_port(local, *local_port),
-                    addr_port(remote, *remote_port)
-                )
-            }
-        }
-        Detail::Socket { inode, .. } => format!("socket:[{inode}]"),
-        // An epoll set by what it watches (the fds epoll_wait waits on).
-        Detail::Epoll { watches } if watches.is_empty() => "epoll, empty".into(),
-        Detail::Epoll { watches } => {
-            let mut w: Vec<String> = watches
-                .iter()
-                .take(8)
-                .map(|(fd, _, what)| match what {
-                    Some(l) => format!("fd {fd} {}", lossy(l)),
-                    None => format!("fd {fd} (closed)"),
-                })
-                .collect();
-            if watches.len() > 8 {
-                w.push(format!("{} more", watches.len() - 8));
-            }
-            format!("epoll watching {}", w.join(", "))
-        }
-        other => other.type_name().to_string(),
-    };
-    let mut extra: Vec<String> = Vec::new();
-    if let Detail::Pipe { .. } | Detail::Fifo { .. } = e.detail {
-        let want: &[&str] = if mode == Some("r") {
-            &["w", "rw"]
-        } else {
-            &["r", "rw"]
-        };
-        let verb = if mode == Some("r") {
-            "written by"
-        } else {
-            "read by"
-        };
-        let other: Vec<Peer> = e
-            .peers
-            .iter()
-            .filter(|p| p.mode.is_some_and(|m| want.contains(&m)))
-            .cloned()
-            .collect();
-        if !other.is_empty() {
-            extra.push(format!("{verb} {}", names(&other)));
+        });
+        Header {
+            comm,
+            uid,
+            nofile_soft,
         }
     }
-    if !e.other_end.is_empty() {
-        extra.push(format!("peer {}", names(&e.other_end)));
-    }
-    let holders: Vec<String> = e
-        .file_locks
-        .iter()
-        .filter(|l| !l.waiting)
-        .map(|l| match &l.comm {
-            Some(c) => format!("{} ({})", l.pid, lossy(c)),
-            None => l.pid.to_string(),
-        })
-        .collect();
-    if !holders.is_empty() {
-        extra.push(format!("locked by {}", holders.join(", ")));
-    }
-    if !extra.is_empty() {
-        s.push_str(&format!(" [{}]", extra.join("; ")));
-    }
-    s
+}
+
+/// The effective UID of the process of `dir`, from its `status`.
+pub fn owner(dir: &ProcDir, buf: &mut Vec<u8>) -> Option<u32> {
+    dir.read(c"status", buf, 64 * 1024)
+        .ok()
+        .and_then(|_| procscope_parse::status::uid(buf))
+        .map(|i| i.effective)
+}
+
+/// The name of process `pid` (a lock holder's), when it can be read.
+pub fn comm_of(root: &procscope_read::ProcRoot, pid: i32) -> Option<Bytes> {
+    let mut b = Vec::new();
+    root.process(pid)
+        .and_then(|d| d.read(c"comm", &mut b, 4096))
+        .ok()
+        .map(|_| Bytes::from(procscope_parse::comm::parse(&b)))
 }
 
 /// How far [`resolve_peers_with`] looks for the other holders of a
@@ -548,14 +481,25 @@ pub enum PeerScope {
     All,
 }
 
+/// How far a search for the holders of a process's pipes and sockets
+/// went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SearchScope {
+    /// The process's relatives sufficed (see [`PeerScope::Near`]).
+    Near,
+    /// An end was held by none of them: the other processes were read,
+    /// nearest PID first, until every end was found or none was left.
+    Widened,
+    /// Every process.
+    All,
+}
+
 /// Where the holders of a process's pipes and sockets were looked for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PeerSearch {
-    /// `near` (the process's relatives sufficed, see [`PeerScope::Near`]),
-    /// `widened` (an end was held by none of them: the other processes
-    /// were read, nearest PID first, until every end was found or none was
-    /// left) or `all` (every process).
-    pub scope: &'static str,
+    /// How far the search went.
+    pub scope: SearchScope,
     /// How many processes' fds were read.
     pub processes: usize,
     /// A widened search: the first fd whose other end none of the related
@@ -768,7 +712,7 @@ fn resolve_holders(
         (Some(ix), _) if keys.fifos.is_empty() => (
             ix.holders(&keys.inodes.iter().copied().collect::<Vec<_>>()),
             PeerSearch {
-                scope: "all",
+                scope: SearchScope::All,
                 processes: ix.processes,
                 widened_for_fd: None,
             },
@@ -780,7 +724,7 @@ fn resolve_holders(
             (
                 crate::fdscan::scan_pids(root, session, pids, keys.clone().filter()),
                 PeerSearch {
-                    scope: "all",
+                    scope: SearchScope::All,
                     processes: n,
                     widened_for_fd: None,
                 },
@@ -1111,9 +1055,9 @@ fn near_holders(
         holders,
         PeerSearch {
             scope: if widened_for_fd.is_some() {
-                "widened"
+                SearchScope::Widened
             } else {
-                "near"
+                SearchScope::Near
             },
             processes,
             widened_for_fd,

@@ -2,7 +2,7 @@
 //! about: a pipe, a socket, a lock, a file on a hanging filesystem, a
 //! child, a futex, events, a sleep.
 
-use super::{Shared, Wait, Who, children_of, fd_text, fuse_daemons, who};
+use super::{PipeEnd, Shared, Wait, Who, children_of, fuse_daemons, who};
 use crate::bytes::Bytes;
 use crate::fds::{Detail, FdEntry};
 use procscope_parse::stat::TaskState;
@@ -75,13 +75,17 @@ pub(super) fn classify(
                 Wait::Pipe {
                     fd: e.fd,
                     inode: *inode,
-                    end: if reading { "read" } else { "write" },
+                    end: if reading {
+                        PipeEnd::Read
+                    } else {
+                        PipeEnd::Write
+                    },
                     other_end,
                 }
             }
             Detail::Socket { .. } => Wait::Socket {
                 fd: e.fd,
-                what: fd_text(e),
+                entry: Box::new(e.clone()),
                 other_end: e.other_end.iter().map(who).collect(),
             },
             Detail::File {

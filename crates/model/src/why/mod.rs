@@ -15,9 +15,7 @@ use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 mod classify;
-mod verdict;
 use classify::classify;
-use verdict::verdict;
 
 /// A process named as the cause.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -48,8 +46,8 @@ pub enum Wait {
         fd: i32,
         /// The pipe's inode.
         inode: u64,
-        /// `read` or `write`.
-        end: &'static str,
+        /// The end it waits at.
+        end: PipeEnd,
         /// Who holds the other end (writers of a read end, readers of a
         /// write end).
         other_end: Vec<Who>,
@@ -58,8 +56,8 @@ pub enum Wait {
     Socket {
         /// The fd.
         fd: i32,
-        /// What the socket is.
-        what: String,
+        /// What the socket is (its fd, decoded, with who holds it).
+        entry: Box<FdEntry>,
         /// Who holds its other end on this host.
         other_end: Vec<Who>,
     },
@@ -117,7 +115,7 @@ pub enum Wait {
     /// In the kernel, for the reason its frames tell.
     Kernel {
         /// The likely cause.
-        cause: &'static str,
+        cause: crate::hung::Cause,
     },
     /// Another system call.
     Other,
@@ -126,6 +124,30 @@ pub enum Wait {
         /// Why.
         reason: String,
     },
+}
+
+/// Which end of a pipe a thread waits at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PipeEnd {
+    /// Reading from an empty pipe.
+    Read,
+    /// Writing to a full one.
+    Write,
+}
+
+/// A blocked system call, with what its words need: its fd arguments
+/// (and the fds it polls) resolved, with who is at their other ends.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Call {
+    /// Its name in the task's ABI (`?` when the number has none).
+    pub name: &'static str,
+    /// The registers.
+    pub args: [u64; 6],
+    /// What its pointer arguments point at (poll, select).
+    pub memory: Option<crate::callmem::CallMemory>,
+    /// The fds it waits on, decoded.
+    pub fds: Vec<FdEntry>,
 }
 
 /// Threads of one process doing the same thing.
@@ -137,8 +159,9 @@ pub struct Group {
     pub state: char,
     /// What it means.
     pub meaning: &'static str,
-    /// The system call, decoded (`read(fd 0 → pipe:[12] read end, 4096 bytes)`).
-    pub call: Option<String>,
+    /// The system call, with its fds resolved (the words are
+    /// `procscope_render::why::call`).
+    pub call: Option<Call>,
     /// Where it sleeps.
     pub wchan: Option<Bytes>,
     /// How long since any of these threads last ran (ms), when known.
@@ -147,8 +170,6 @@ pub struct Group {
     pub wait: Wait,
     /// The processes it waits on (followed in turn).
     pub waits_for: Vec<i32>,
-    /// One line for people.
-    pub verdict: String,
 }
 
 /// One process in the chain.
@@ -393,11 +414,6 @@ fn fd_entries(root: &ProcRoot, pid: i32, fds: &[i32], session: &Session) -> Vec<
     v
 }
 
-/// A short description of an fd for the decoded call.
-fn fd_text(e: &FdEntry) -> String {
-    crate::fds::brief(e)
-}
-
 #[allow(clippy::too_many_arguments)]
 fn group(
     root: &ProcRoot,
@@ -429,7 +445,7 @@ fn group(
         (_, Err(f)) => match state {
             Some(TaskState::DiskSleep) => kernel(),
             _ if matches!(f, procscope_read::Failure::Absent { .. }) => Wait::Kernel {
-                cause: "a kernel thread, idle until it has work",
+                cause: crate::hung::Cause::IdleKernelThread,
             },
             _ => Wait::Unknown {
                 reason: f.to_string(),
@@ -443,9 +459,12 @@ fn group(
             let entry = crate::calls::fd_arg(name, args)
                 .and_then(|fd| entries.iter().find(|e| e.fd == fd))
                 .cloned();
-            call = Some(crate::calls::describe(name, args, mem, &|fd| {
-                entries.iter().find(|e| e.fd == fd).map(fd_text)
-            }));
+            call = Some(Call {
+                name,
+                args: *args,
+                memory: mem.cloned(),
+                fds: entries.clone(),
+            });
             match classify(
                 root,
                 pid,
@@ -491,7 +510,6 @@ fn group(
         v.dedup();
         v
     };
-    let verdict = verdict(pid, &wait);
     Group {
         tids,
         state: letter,
@@ -501,7 +519,6 @@ fn group(
         idle_ms: None,
         wait,
         waits_for,
-        verdict,
     }
 }
 

@@ -226,6 +226,15 @@ pub fn bit_names(v: u64, table: &[(u64, &str)]) -> Vec<String> {
     procscope_parse::decode::bit_names(v, table)
 }
 
+/// The JSON name of a model enum (its serde `snake_case` name): the stable
+/// key a document carries, from the one place that spells it.
+pub fn name<T: Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -116,7 +116,7 @@ pub struct PeerSearch {
 impl From<&m::PeerSearch> for PeerSearch {
     fn from(s: &m::PeerSearch) -> PeerSearch {
         PeerSearch {
-            scope: s.scope.into(),
+            scope: super::common::name(&s.scope),
             processes: s.processes,
             widened_for_fd: s.widened_for_fd,
         }

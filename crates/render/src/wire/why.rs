@@ -223,16 +223,16 @@ impl From<&why::Wait> for Wait {
             } => Wait::Pipe {
                 fd: *fd,
                 inode: *inode,
-                end: (*end).into(),
+                end: super::common::name(end),
                 other_end: who(other_end),
             },
             M::Socket {
                 fd,
-                what,
+                entry,
                 other_end,
             } => Wait::Socket {
                 fd: *fd,
-                what: what.clone(),
+                what: crate::fds::brief(entry),
                 other_end: who(other_end),
             },
             M::Lock { fd, path, holders } => Wait::Lock {
@@ -272,7 +272,7 @@ impl From<&why::Wait> for Wait {
             },
             M::Accept => Wait::Accept,
             M::Kernel { cause } => Wait::Kernel {
-                cause: (*cause).into(),
+                cause: crate::hung::cause(*cause).to_string(),
             },
             M::Other => Wait::Other,
             M::Unknown { reason } => Wait::Unknown {
@@ -299,12 +299,12 @@ impl From<&why::Why> for Why {
                             tids: g.tids.clone(),
                             state: g.state.to_string(),
                             meaning: g.meaning.into(),
-                            call: g.call.clone(),
+                            call: g.call.as_ref().map(crate::why::call),
                             wchan: g.wchan.as_ref().map(Bytes::from),
                             idle_ms: g.idle_ms,
                             wait: Wait::from(&g.wait),
                             waits_for: g.waits_for.clone(),
-                            verdict: g.verdict.clone(),
+                            verdict: crate::why::verdict(p.pid, &g.wait),
                         })
                         .collect(),
                     thread_cycle: p.thread_cycle.as_ref().map(|c| {

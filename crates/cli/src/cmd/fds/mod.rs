@@ -14,8 +14,7 @@ use procscope_render::wire::fds as wire;
 use std::collections::BTreeMap;
 use std::io::Write;
 
-mod describe;
-pub use describe::describe;
+use procscope_render::fds::{describe, search_line};
 
 /// Extra help for `procscope fds --help`.
 pub const AFTER_HELP: &str = "\
@@ -139,37 +138,21 @@ pub fn run(g: &Global, a: &FdsArgs) -> anyhow::Result<Exit> {
         pids,
         move |pid: i32, ctx: &guard::Ctx<Option<ProcFds>, Option<ProcFds>>| {
             let dir = r2.process(pid).ok()?;
-            let mut buf = Vec::new();
-            let uid = dir
-                .read(c"status", &mut buf, 64 * 1024)
-                .ok()
-                .and_then(|_| procscope_parse::status::uid(&buf))
-                .map(|i| i.effective);
-            if want_uid.is_some() && uid != want_uid {
+            if want_uid.is_some() && fds::owner(&dir, &mut Vec::new()) != want_uid {
                 return None;
             }
-            let comm = dir
-                .read(c"comm", &mut buf, 4096)
-                .map(|_| procscope_parse::comm::parse(&buf).to_vec())
-                .unwrap_or_default();
+            let header = fds::Header::read(&dir);
             // Host-wide: each namespace's tables once, shared. Chosen
             // processes: each socket asked about itself (cost follows them).
             let entries = fds::read_cached(&dir, &only, all.then_some(&*cache));
             if matches!(entries, Err(procscope_read::Failure::Gone)) {
                 return None;
             }
-            let soft = dir.read(c"limits", &mut buf, 64 * 1024).ok().and_then(|_| {
-                let l = procscope_parse::limits::Limits::parse(&buf).ok()?;
-                match l.get(procscope_parse::limits::Resource::Nofile)?.soft {
-                    procscope_parse::limits::LimitValue::Value(v) => Some(v),
-                    procscope_parse::limits::LimitValue::Unlimited => None,
-                }
-            });
             let mut p = ProcFds {
                 pid,
-                comm,
-                uid,
-                soft,
+                comm: header.comm.0,
+                uid: header.uid,
+                soft: header.nofile_soft,
                 entries,
                 search: None,
             };
@@ -209,7 +192,7 @@ pub fn run(g: &Global, a: &FdsArgs) -> anyhow::Result<Exit> {
                             t.attach(e, &mut |pid| {
                                 names
                                     .entry(pid)
-                                    .or_insert_with(|| comm_of(&root, pid))
+                                    .or_insert_with(|| fds::comm_of(&root, pid))
                                     .clone()
                             });
                         }
@@ -301,15 +284,6 @@ pub fn run(g: &Global, a: &FdsArgs) -> anyhow::Result<Exit> {
         return Ok(Exit::NoMatch);
     }
     Ok(Exit::Success)
-}
-
-/// A process's name, for a lock's holder.
-fn comm_of(root: &procscope_read::ProcRoot, pid: i32) -> Option<procscope_model::bytes::Bytes> {
-    let mut b = Vec::new();
-    root.process(pid)
-        .and_then(|d| d.read(c"comm", &mut b, 4096))
-        .ok()
-        .map(|_| procscope_parse::comm::parse(&b).into())
 }
 
 fn print_one(
@@ -413,21 +387,6 @@ fn print_one(
         writeln!(out, "{}{line}{}", dim.render(), dim.render_reset())?;
     }
     Ok(())
-}
-
-/// How far the holders of the other ends were looked for.
-fn search_line(s: &fds::PeerSearch) -> String {
-    match (s.scope, s.widened_for_fd) {
-        ("near", _) => format!(
-            "other ends looked for among {} related processes; --peers all lists every holder on the host",
-            s.processes
-        ),
-        ("widened", Some(fd)) => format!(
-            "other ends looked for among {} processes: fd {fd}'s other end is held by no related process; --peers all lists every holder",
-            s.processes
-        ),
-        _ => format!("other ends looked for in all {} processes", s.processes),
-    }
 }
 
 /// One line for the processes a host-wide listing could not look into:

@@ -1,12 +1,15 @@
-//! One fd in words, for the DESCRIPTION column (and `stack`/`why` use
-//! the model's shorter [`procscope_model::fds::brief`]).
+//! One fd in words: [`describe`] for the DESCRIPTION column of `fds`,
+//! [`brief`] for a decoded system call (`stack`, `why`, `hung`), and
+//! [`search_line`] for how far the other ends were looked for.
 
+use crate::escape::escape;
+use procscope_model::bytes::Bytes;
 use procscope_model::fds::{Detail, FdEntry, FileLock, SocketDesc};
+use procscope_model::fds::{Peer, PeerSearch, SearchScope, addr_port};
 use procscope_parse::decode;
-use procscope_render::escape::escape;
 
 fn secs(ns: i128) -> String {
-    procscope_render::units::duration_ns(u128::try_from(ns).unwrap_or(0))
+    crate::units::duration_ns(u128::try_from(ns).unwrap_or(0))
 }
 
 fn addr(a: std::net::IpAddr, p: u16) -> String {
@@ -332,8 +335,12 @@ pub fn describe(e: &FdEntry, searched: bool) -> String {
     // else the fd's own `lock:` lines, decoded the same way.
     let own: Vec<FileLock>;
     let locks = if e.file_locks.is_empty() {
-        own = e.locks.iter().filter_map(fdinfo_lock).collect();
-        for l in e.locks.iter().filter(|l| fdinfo_lock(l).is_none()) {
+        own = e.locks.iter().filter_map(FileLock::from_fdinfo).collect();
+        for l in e
+            .locks
+            .iter()
+            .filter(|l| FileLock::from_fdinfo(l).is_none())
+        {
             s.push_str(&format!("  lock: {}", escape(l.as_slice())));
         }
         &own
@@ -375,23 +382,8 @@ fn bytes(z: u64) -> String {
     if z < 1024 {
         format!("{z} B")
     } else {
-        procscope_render::units::size(z)
+        crate::units::size(z)
     }
-}
-
-/// An fdinfo `lock:` line (the format of /proc/locks), decoded.
-fn fdinfo_lock(line: &procscope_model::bytes::Bytes) -> Option<FileLock> {
-    let l = procscope_parse::locks::parse_line(line.as_slice())?;
-    Some(FileLock {
-        kind: l.kind.into(),
-        access: l.access.into(),
-        mode: l.mode.into(),
-        pid: l.pid,
-        comm: None,
-        start: l.start,
-        end: l.end,
-        waiting: l.waiter,
-    })
 }
 
 fn holders(v: &[procscope_model::fds::Peer]) -> String {
@@ -407,4 +399,158 @@ fn holders(v: &[procscope_model::fds::Peer]) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// A one-line description of an fd for a decoded system call: what it is,
+/// and who is at the other end or holds its locks, when resolved
+/// (`pipe:[123] read end [written by 812 (tar)]`).
+pub fn brief(e: &FdEntry) -> String {
+    let lossy = |b: &Bytes| String::from_utf8_lossy(b.as_slice()).into_owned();
+    let names = |v: &[Peer]| {
+        let mut seen: Vec<String> = Vec::new();
+        for p in v {
+            let n = format!("{} ({})", p.pid, lossy(&p.comm));
+            if !seen.contains(&n) {
+                seen.push(n);
+            }
+        }
+        seen.join(", ")
+    };
+    let mode = e.flags.map(procscope_parse::decode::access_mode);
+    let mut s = match &e.detail {
+        Detail::File {
+            path,
+            mount_point,
+            fs_type,
+            ..
+        } => match (mount_point, fs_type) {
+            (Some(m), Some(t)) if m.as_slice() != b"/" => {
+                format!("{} on {} {}", lossy(path), lossy(m), lossy(t))
+            }
+            _ => lossy(path),
+        },
+        Detail::Pipe { inode } => {
+            let end = match mode {
+                Some("r") => " read end",
+                Some("w") => " write end",
+                _ => "",
+            };
+            format!("pipe:[{inode}]{end}")
+        }
+        Detail::Fifo { path, .. } => {
+            let end = match mode {
+                Some("r") => " read end",
+                Some("w") => " write end",
+                _ => "",
+            };
+            format!("FIFO {}{end}", lossy(path))
+        }
+        Detail::Socket {
+            socket: Some(SocketDesc::Unix {
+                path, kind, state, ..
+            }),
+            inode,
+        } => match path {
+            Some(p) => format!("unix {kind} {state} {}", lossy(p)),
+            None => format!("unix {kind} {state} socket:[{inode}]"),
+        },
+        Detail::Socket {
+            socket:
+                Some(SocketDesc::Inet {
+                    proto,
+                    local,
+                    local_port,
+                    remote,
+                    remote_port,
+                    state,
+                    ..
+                }),
+            ..
+        } => {
+            if *remote_port == 0 {
+                format!("{proto} {} {state}", addr_port(local, *local_port))
+            } else {
+                format!(
+                    "{proto} {} -> {} {state}",
+                    addr_port(local, *local_port),
+                    addr_port(remote, *remote_port)
+                )
+            }
+        }
+        Detail::Socket { inode, .. } => format!("socket:[{inode}]"),
+        // An epoll set by what it watches (the fds epoll_wait waits on).
+        Detail::Epoll { watches } if watches.is_empty() => "epoll, empty".into(),
+        Detail::Epoll { watches } => {
+            let mut w: Vec<String> = watches
+                .iter()
+                .take(8)
+                .map(|(fd, _, what)| match what {
+                    Some(l) => format!("fd {fd} {}", lossy(l)),
+                    None => format!("fd {fd} (closed)"),
+                })
+                .collect();
+            if watches.len() > 8 {
+                w.push(format!("{} more", watches.len() - 8));
+            }
+            format!("epoll watching {}", w.join(", "))
+        }
+        other => other.type_name().to_string(),
+    };
+    let mut extra: Vec<String> = Vec::new();
+    if let Detail::Pipe { .. } | Detail::Fifo { .. } = e.detail {
+        let want: &[&str] = if mode == Some("r") {
+            &["w", "rw"]
+        } else {
+            &["r", "rw"]
+        };
+        let verb = if mode == Some("r") {
+            "written by"
+        } else {
+            "read by"
+        };
+        let other: Vec<Peer> = e
+            .peers
+            .iter()
+            .filter(|p| p.mode.is_some_and(|m| want.contains(&m)))
+            .cloned()
+            .collect();
+        if !other.is_empty() {
+            extra.push(format!("{verb} {}", names(&other)));
+        }
+    }
+    if !e.other_end.is_empty() {
+        extra.push(format!("peer {}", names(&e.other_end)));
+    }
+    let holders: Vec<String> = e
+        .file_locks
+        .iter()
+        .filter(|l| !l.waiting)
+        .map(|l| match &l.comm {
+            Some(c) => format!("{} ({})", l.pid, lossy(c)),
+            None => l.pid.to_string(),
+        })
+        .collect();
+    if !holders.is_empty() {
+        extra.push(format!("locked by {}", holders.join(", ")));
+    }
+    if !extra.is_empty() {
+        s.push_str(&format!(" [{}]", extra.join("; ")));
+    }
+    s
+}
+
+/// How far the holders of the other ends were looked for (the last line
+/// of `fds PID`).
+pub fn search_line(s: &PeerSearch) -> String {
+    match (s.scope, s.widened_for_fd) {
+        (SearchScope::Near, _) => format!(
+            "other ends looked for among {} related processes; --peers all lists every holder on the host",
+            s.processes
+        ),
+        (SearchScope::Widened, Some(fd)) => format!(
+            "other ends looked for among {} processes: fd {fd}'s other end is held by no related process; --peers all lists every holder",
+            s.processes
+        ),
+        _ => format!("other ends looked for in all {} processes", s.processes),
+    }
 }

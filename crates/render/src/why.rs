@@ -1,0 +1,273 @@
+//! `why` in words: the verdict on what a group of threads waits for, its
+//! system call decoded, and the JSON document of `procscope why` (the
+//! model's typed facts with those words next to them).
+
+use procscope_model::bytes::Bytes;
+use procscope_model::why::{Call, Group, PipeEnd, Process, ThreadRef, Wait, Who, Why};
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
+
+/// The system call in words (`read(fd 0 → pipe:[12] read end, 4096
+/// bytes)`), each fd it waits on said by [`crate::fds::brief`].
+pub fn call(c: &Call) -> String {
+    crate::calls::describe(c.name, &c.args, c.memory.as_ref(), &|fd| {
+        c.fds.iter().find(|e| e.fd == fd).map(crate::fds::brief)
+    })
+}
+
+/// The JSON of a `why` answer: the model's facts with the words (`call`,
+/// `verdict`, a socket's `what`, a kernel wait's `cause`) that people and
+/// scripts read.
+pub fn json(w: &Why) -> impl Serialize + '_ {
+    WhyJson(w)
+}
+
+struct WhyJson<'a>(&'a Why);
+
+impl Serialize for WhyJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Doc<'a> {
+            target: i32,
+            processes: Vec<ProcessJson<'a>>,
+            cycle: &'a Option<Vec<i32>>,
+            chain: &'a [i32],
+        }
+        let w = self.0;
+        Doc {
+            target: w.target,
+            processes: w.processes.iter().map(ProcessJson).collect(),
+            cycle: &w.cycle,
+            chain: &w.chain,
+        }
+        .serialize(s)
+    }
+}
+
+struct ProcessJson<'a>(&'a Process);
+
+impl Serialize for ProcessJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Doc<'a> {
+            pid: i32,
+            comm: &'a Bytes,
+            groups: Vec<GroupJson<'a>>,
+            thread_cycle: &'a Option<Vec<ThreadRef>>,
+        }
+        let p = self.0;
+        Doc {
+            pid: p.pid,
+            comm: &p.comm,
+            groups: p.groups.iter().map(|g| GroupJson(p.pid, g)).collect(),
+            thread_cycle: &p.thread_cycle,
+        }
+        .serialize(s)
+    }
+}
+
+struct GroupJson<'a>(i32, &'a Group);
+
+impl Serialize for GroupJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Doc<'a> {
+            tids: &'a [i32],
+            state: char,
+            meaning: &'static str,
+            call: Option<String>,
+            wchan: &'a Option<Bytes>,
+            idle_ms: Option<u64>,
+            wait: WaitJson<'a>,
+            waits_for: &'a [i32],
+            verdict: String,
+        }
+        let (pid, g) = (self.0, self.1);
+        Doc {
+            tids: &g.tids,
+            state: g.state,
+            meaning: g.meaning,
+            call: g.call.as_ref().map(call),
+            wchan: &g.wchan,
+            idle_ms: g.idle_ms,
+            wait: WaitJson(&g.wait),
+            waits_for: &g.waits_for,
+            verdict: verdict(pid, &g.wait),
+        }
+        .serialize(s)
+    }
+}
+
+/// A wait as the model serializes it, except that a socket says what it
+/// is in words (`what`) and a kernel wait its cause.
+struct WaitJson<'a>(&'a Wait);
+
+impl Serialize for WaitJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Wait::Socket {
+                fd,
+                entry,
+                other_end,
+            } => {
+                let mut m = s.serialize_map(Some(4))?;
+                m.serialize_entry("kind", "socket")?;
+                m.serialize_entry("fd", fd)?;
+                m.serialize_entry("what", &crate::fds::brief(entry))?;
+                m.serialize_entry("other_end", other_end)?;
+                m.end()
+            }
+            Wait::Kernel { cause } => {
+                let mut m = s.serialize_map(Some(2))?;
+                m.serialize_entry("kind", "kernel")?;
+                m.serialize_entry("cause", crate::hung::cause(*cause))?;
+                m.end()
+            }
+            w => w.serialize(s),
+        }
+    }
+}
+
+fn names(v: &[Who]) -> String {
+    v.iter()
+        .map(|w| format!("{} ({})", w.pid, String::from_utf8_lossy(w.comm.as_slice())))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One line for people about what a group of threads of process `pid`
+/// waits for. Process names are not escaped here (they are made lossy
+/// UTF-8): the text output escapes the whole line, JSON carries it as is.
+pub fn verdict(pid: i32, w: &Wait) -> String {
+    match w {
+        Wait::Running => "running on a CPU: not waiting".into(),
+        Wait::Stopped => format!("stopped by a signal: resume it with kill -CONT {pid}"),
+        Wait::Traced => "stopped by a debugger or tracer (see TracerPid)".into(),
+        Wait::Zombie => "exited; its parent has not reaped it".into(),
+        Wait::Pipe {
+            end: PipeEnd::Read,
+            other_end,
+            ..
+        } if other_end.is_empty() => "waiting for data on a pipe nobody else can write".into(),
+        Wait::Pipe {
+            end: PipeEnd::Read,
+            other_end,
+            ..
+        } => {
+            format!("waiting for data on a pipe written by {}", names(other_end))
+        }
+        Wait::Pipe { other_end, .. } if other_end.is_empty() => {
+            "the pipe is full and nobody else can read it".into()
+        }
+        Wait::Pipe { other_end, .. } => {
+            format!(
+                "the pipe is full: waiting for {} to read it",
+                names(other_end)
+            )
+        }
+        Wait::Socket {
+            entry, other_end, ..
+        } if other_end.is_empty() => {
+            format!(
+                "waiting on a socket ({}); the other end is not a process on this host",
+                crate::fds::brief(entry)
+            )
+        }
+        Wait::Socket { other_end, .. } => {
+            format!("waiting on a socket connected to {}", names(other_end))
+        }
+        Wait::Lock { path, holders, .. } if holders.is_empty() => format!(
+            "waiting for a lock on {}",
+            String::from_utf8_lossy(path.as_slice())
+        ),
+        Wait::Lock { path, holders, .. } => format!(
+            "waiting for a lock on {} held by {}",
+            String::from_utf8_lossy(path.as_slice()),
+            names(holders)
+        ),
+        Wait::File {
+            path,
+            mount_point,
+            fs_type,
+            daemons,
+            ..
+        } => {
+            let on = match (mount_point, fs_type) {
+                (Some(m), Some(t)) => format!(
+                    " on {} ({})",
+                    String::from_utf8_lossy(m.as_slice()),
+                    String::from_utf8_lossy(t.as_slice())
+                ),
+                _ => String::new(),
+            };
+            let d = match daemons.len() {
+                0 => String::new(),
+                1 => format!("; FUSE daemon: {}", names(daemons)),
+                _ => format!(
+                    "; one of the FUSE daemons on this host (the kernel does not say which serves this mount): {}",
+                    names(daemons)
+                ),
+            };
+            format!(
+                "waiting for I/O on {}{on}: the filesystem is not answering{d}",
+                String::from_utf8_lossy(path.as_slice())
+            )
+        }
+        Wait::Children { children } if children.is_empty() => "waiting for a child".into(),
+        Wait::Children { children } => format!("waiting for its child {}", names(children)),
+        Wait::Futex { addr } => {
+            format!("waiting on a user-space lock or condition variable (futex {addr:#x})")
+        }
+        Wait::Mutex {
+            addr,
+            owner,
+            owner_name,
+        } => format!(
+            "waiting for a mutex (futex {addr:#x}) held by thread {owner} ({})",
+            String::from_utf8_lossy(owner_name.as_slice())
+        ),
+        Wait::Events => "idle: waiting for events (epoll/poll/select)".into(),
+        Wait::Sleep {
+            wakes_in_ms: Some(ms),
+        } if *ms > 0 => format!(
+            "sleeping by choice; wakes in {}",
+            crate::calls::ms(ms.unsigned_abs())
+        ),
+        Wait::Sleep { .. } => "sleeping by choice".into(),
+        Wait::Accept => "waiting for a connection".into(),
+        Wait::Kernel { cause } => format!("in the kernel: {}", crate::hung::cause(*cause)),
+        Wait::Other => "in a system call".into(),
+        Wait::Unknown { reason } => format!("cannot tell: {reason}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use procscope_model::bytes::Bytes;
+
+    #[test]
+    fn verdicts() {
+        let w = |pid, c: &str| Who {
+            pid,
+            comm: Bytes(c.as_bytes().to_vec()),
+            fd: None,
+        };
+        assert_eq!(
+            verdict(
+                9,
+                &Wait::Pipe {
+                    fd: 1,
+                    inode: 5,
+                    end: PipeEnd::Write,
+                    other_end: vec![w(812, "gzip")]
+                }
+            ),
+            "the pipe is full: waiting for 812 (gzip) to read it"
+        );
+        assert_eq!(
+            verdict(9, &Wait::Stopped),
+            "stopped by a signal: resume it with kill -CONT 9"
+        );
+    }
+}
