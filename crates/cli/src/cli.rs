@@ -119,6 +119,9 @@ pub enum Command {
     /// Find every task stuck in uninterruptible sleep (D), grouped by cause.
     #[command(after_help = crate::cmd::hung::AFTER_HELP)]
     Hung(HungArgs),
+    /// Serve Prometheus metrics: processes grouped by rules, tasks blocked by cause.
+    #[command(after_help = crate::cmd::serve::AFTER_HELP)]
+    Serve(ServeArgs),
     /// List a process's open file descriptors, fully decoded.
     #[command(after_help = crate::cmd::fds::AFTER_HELP)]
     Fds(FdsArgs),
@@ -424,6 +427,43 @@ pub struct HungArgs {
     /// wait4, accept) are left out.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, value_hint = ValueHint::Other)]
     pub over: Option<Duration>,
+}
+
+/// `procscope serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (repeat for several). The port is procscope's
+    /// default; Prometheus' 9100-9999 range is fully allocated.
+    #[arg(long = "web.listen-address", value_name = "HOST:PORT", default_value = "127.0.0.1:10071", value_hint = ValueHint::Other)]
+    pub listen: Vec<String>,
+
+    /// exporter-toolkit web config: TLS (tls_server_config) and bcrypt basic
+    /// auth (basic_auth_users).
+    #[arg(long = "web.config.file", value_name = "FILE", value_hint = ValueHint::FilePath)]
+    pub web_config: Option<PathBuf>,
+
+    /// Grouping rules (process-exporter's process_names schema, plus user,
+    /// cgroup, unit and container matchers). Without: containers, systemd
+    /// services, then process names.
+    #[arg(long = "config.file", value_name = "FILE", value_hint = ValueHint::FilePath)]
+    pub config: Option<PathBuf>,
+
+    /// Answer scrapes closer together than this from one collection.
+    #[arg(long = "collect.min-interval", value_name = "DURATION", default_value = "1s", value_parser = parse_duration, value_hint = ValueHint::Other)]
+    pub min_interval: Duration,
+
+    /// Log line format on stderr.
+    #[arg(long = "log.format", value_enum, default_value_t = LogFormat::Logfmt)]
+    pub log_format: LogFormat,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// key=value pairs.
+    Logfmt,
+    /// One JSON object per line.
+    Json,
 }
 
 /// `procscope fds`.

@@ -66,6 +66,53 @@ impl Redactor {
     }
 }
 
+impl Redactor {
+    /// A command line with its secrets masked, argument by argument:
+    /// `--key=value`, `-key=value` and `KEY=value` mask the value when the
+    /// key is secret; `--key value` masks the next argument; URL passwords
+    /// are masked everywhere. Arguments are never dropped, merged or
+    /// reordered.
+    pub fn argv<'a>(&self, args: impl IntoIterator<Item = &'a [u8]>) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut mask_next = false;
+        for a in args {
+            if std::mem::take(&mut mask_next) {
+                out.push(mask(a.len()));
+                continue;
+            }
+            let flag = a.strip_prefix(b"--").or_else(|| a.strip_prefix(b"-"));
+            let (key, value) = match a.iter().position(|&c| c == b'=') {
+                Some(i) => (a.get(..i).unwrap_or_default(), a.get(i + 1..)),
+                None => (a, None),
+            };
+            let bare_key = key
+                .strip_prefix(b"--")
+                .or_else(|| key.strip_prefix(b"-"))
+                .unwrap_or(key);
+            // Flags spell words with dashes where variables use
+            // underscores: --api-key is API_KEY.
+            let norm: Vec<u8> = bare_key
+                .iter()
+                .map(|&c| if c == b'-' { b'_' } else { c })
+                .collect();
+            match value {
+                Some(v) if self.secret_key(&norm) => {
+                    let mut m = key.to_vec();
+                    m.push(b'=');
+                    m.extend(mask(v.len()));
+                    out.push(m);
+                }
+                None if flag.is_some() && self.secret_key(&norm) => {
+                    mask_next = true;
+                    out.push(a.to_vec());
+                }
+                _ => out.push(mask_url_passwords(a)),
+            }
+        }
+        out
+    }
+}
+
 /// The mask for a value of `len` bytes.
 pub fn mask(len: usize) -> Vec<u8> {
     let class = match len {
@@ -114,6 +161,35 @@ fn find(h: &[u8], n: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn argv_masks_secrets_in_place() {
+        let r = Redactor::default();
+        let args: [&[u8]; 8] = [
+            b"app",
+            b"--password=hunter2",
+            b"--api-key",
+            b"abcdefghij",
+            b"DB_TOKEN=xyz",
+            b"--port=80",
+            b"postgres://u:pw@db/x",
+            b"-v",
+        ];
+        let got = r.argv(args);
+        let want: Vec<&[u8]> = vec![
+            b"app",
+            b"--password=<redacted: 1-7 bytes>",
+            b"--api-key",
+            b"<redacted: 8-31 bytes>",
+            b"DB_TOKEN=<redacted: 1-7 bytes>",
+            b"--port=80",
+            b"postgres://u:<redacted: 1-7 bytes>@db/x",
+            b"-v",
+        ];
+        assert_eq!(got, want.iter().map(|v| v.to_vec()).collect::<Vec<_>>());
+        // A secret flag last: nothing to mask, nothing dropped.
+        assert_eq!(r.argv([&b"--token"[..]]), vec![b"--token".to_vec()]);
+    }
 
     #[test]
     fn keys_and_urls() {

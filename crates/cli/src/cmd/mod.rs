@@ -8,6 +8,7 @@ pub mod hung;
 pub mod man;
 pub mod ps;
 pub mod repro;
+pub mod serve;
 pub mod show;
 pub mod stack;
 pub mod targets;

@@ -127,6 +127,34 @@ impl StateCounts {
         *slot = slot.saturating_add(1);
     }
 
+    /// Adds `other`'s counts to these.
+    pub fn merge(&mut self, other: &StateCounts) {
+        for (a, b) in [
+            (&mut self.running, other.running),
+            (&mut self.sleeping, other.sleeping),
+            (&mut self.disk_sleep, other.disk_sleep),
+            (&mut self.stopped, other.stopped),
+            (&mut self.zombie, other.zombie),
+            (&mut self.idle, other.idle),
+            (&mut self.other, other.other),
+        ] {
+            *a = a.saturating_add(b);
+        }
+    }
+
+    /// The counts with the state names used in metrics and JSON.
+    pub fn named(&self) -> [(&'static str, u32); 7] {
+        [
+            ("running", self.running),
+            ("sleeping", self.sleeping),
+            ("disk_sleep", self.disk_sleep),
+            ("stopped", self.stopped),
+            ("zombie", self.zombie),
+            ("idle", self.idle),
+            ("other", self.other),
+        ]
+    }
+
     /// Every task counted.
     pub fn total(&self) -> u32 {
         [

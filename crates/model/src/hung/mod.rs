@@ -96,10 +96,16 @@ impl Sampler {
 
     /// The first pass: every thread of every process; the candidates.
     pub fn first(&self, root: &ProcRoot) -> Outcome<Sample> {
+        Ok(self.first_of(root, root.pids()?))
+    }
+
+    /// A first pass over these processes only (a collector already knows
+    /// which have a thread in `D`).
+    pub fn first_of(&self, root: &ProcRoot, pids: Vec<i32>) -> Sample {
         let clock = &self.clock;
         let mut buf = Vec::with_capacity(1024);
         let mut threads = Vec::new();
-        for pid in root.pids()? {
+        for pid in pids {
             let Ok(dir) = root.process(pid) else { continue };
             let Ok(pst) = read_stat(&dir, c"stat", clock, &mut buf) else {
                 continue;
@@ -135,7 +141,7 @@ impl Sampler {
                 });
             }
         }
-        Ok(Sample { threads })
+        Sample { threads }
     }
 
     /// A later pass: only the candidates left in `s`, as they are now.
