@@ -21,6 +21,12 @@ command -v flock >/dev/null 2>&1 || need+=(util-linux)
 # strace counts the files a command opens (a test checks limits is linear).
 command -v strace >/dev/null 2>&1 || need+=(strace)
 command -v mount >/dev/null 2>&1 || need+=(mount)
+# serve is scraped by the real Prometheus server and checked by promtool;
+# curl is the HTTP client of those tests, openssl makes their certificate.
+command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 if ((${#need[@]})); then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"

@@ -341,6 +341,12 @@ async fn serve(opts: Options) -> Result<(), String> {
         root,
         log,
     } = opts;
+    // Signals first: a SIGTERM that comes as soon as we say we listen
+    // (systemd stopping a unit it just started) must stop us cleanly.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| format!("cannot handle SIGTERM: {e}"))?;
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .map_err(|e| format!("cannot handle SIGINT: {e}"))?;
     let mut listeners = Vec::new();
     for a in &listen {
         let l = tokio::net::TcpListener::bind(a).await.map_err(|e| {
@@ -414,10 +420,6 @@ async fn serve(opts: Options) -> Result<(), String> {
             }
         });
     }
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|e| format!("cannot handle SIGTERM: {e}"))?;
-    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
-        .map_err(|e| format!("cannot handle SIGINT: {e}"))?;
     let sig = tokio::select! {
         _ = term.recv() => "SIGTERM",
         _ = int.recv() => "SIGINT",

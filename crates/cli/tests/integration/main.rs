@@ -23,6 +23,7 @@ mod hostile_root;
 mod peers;
 mod process_state;
 mod ps_live;
+mod serve;
 mod shell_exec;
 mod show;
 mod show_fixtures;
