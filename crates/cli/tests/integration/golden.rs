@@ -374,6 +374,45 @@ fn why_text_on_a_fixture() {
     }
 }
 
+/// `stack` and `why` with colour forced: the escape codes are part of the
+/// text a terminal gets (made visible as `\e`).
+#[test]
+fn stack_and_why_in_colour_on_a_fixture() {
+    let t = tree();
+    for (name, args) in [
+        (
+            "golden_colour_stack_victim",
+            &["--color", "always", "stack", "7"][..],
+        ),
+        (
+            "golden_colour_stack_fusereader",
+            &["--color", "always", "stack", "11"],
+        ),
+        (
+            "golden_colour_stack_vforker",
+            &["--color", "always", "stack", "--no-group", "13"],
+        ),
+        (
+            "golden_colour_why_victim",
+            &["--color", "always", "why", "7"],
+        ),
+        (
+            "golden_colour_why_fusereader",
+            &["--color", "always", "why", "11"],
+        ),
+        (
+            "golden_colour_why_vforker",
+            &["--color", "always", "why", "13"],
+        ),
+        (
+            "golden_colour_why_dlocker",
+            &["--color", "always", "why", "15"],
+        ),
+    ] {
+        insta::assert_snapshot!(name, seen(t.path(), args).replace('\x1b', "\\e"));
+    }
+}
+
 #[test]
 fn hung_text_on_a_fixture() {
     let t = tree();
