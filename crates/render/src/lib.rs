@@ -17,6 +17,7 @@
 //! This crate never reads `/proc`.
 
 pub mod calls;
+pub mod doc;
 pub mod dossier;
 pub mod escape;
 pub mod fds;
