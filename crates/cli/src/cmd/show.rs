@@ -7,7 +7,6 @@ use crate::cmd::targets;
 use crate::output::{self, Exit, UsageError};
 use procscope_model::dossier::{self, Dossier, Request, Section};
 use procscope_read::Failure;
-use procscope_render::dossier::Page;
 use std::io::Write;
 use std::time::Duration;
 
@@ -186,28 +185,9 @@ fn show(
         }
         return Ok(exit);
     }
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let width = output::term_width();
-    let mut hints = Vec::new();
-    for (i, d) in found.iter().enumerate() {
-        if i > 0 {
-            writeln!(out)?;
-        }
-        let mut page = Page::new(&mut out, width, now);
-        page.title(d)?;
-        for s in &sections {
-            page.section(d, *s)?;
-        }
-        hints.append(&mut page.hints);
-    }
-    if !hints.is_empty() && found.len() == 1 {
-        let dim = anstyle::Style::new().dimmed();
-        for h in &hints {
-            writeln!(out, "{}→ {h}{}", dim.render(), dim.render_reset())?;
-        }
-    }
+    let colour = output::colour(&out);
+    let doc = procscope_render::dossier::page(&found, &sections);
+    procscope_render::doc::write(&doc, &mut out, output::term_width(), colour)?;
     out.flush()?;
     drop(out);
     for w in missing_summary(&found) {
