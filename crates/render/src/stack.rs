@@ -1,6 +1,6 @@
-//! `stack` in words: the text of `procscope stack` as a document ([`doc`])
-//! and its JSON process ([`wire`]), both from the model's threads and the
-//! words for the fds their system calls use.
+//! `stack` in words: the text of `procscope stack` as a document
+//! ([`doc`]) and its JSON process ([`wire_process`]), both from the
+//! model's threads and the words for the fds their system calls use.
 //!
 //! `fds` maps an fd number to what it is in words ([`crate::fds::brief`]),
 //! for the fds the threads' system calls name (the model resolves them).
@@ -292,7 +292,11 @@ fn json_thread(t: &ThreadInfo, abi: Option<Abi>, fds: &HashMap<i32, String>) -> 
 /// One process of `procscope stack --json`: the same groups as the text,
 /// each with its first thread's state, system call (decoded, in words) and
 /// stack.
-pub fn wire(p: &ProcessThreads, fds: &HashMap<i32, String>, no_group: bool) -> wire::Process {
+pub fn wire_process(
+    p: &ProcessThreads,
+    fds: &HashMap<i32, String>,
+    no_group: bool,
+) -> wire::Process {
     let abi = p.abi.as_ref().ok().copied();
     let groups = groups(p, no_group)
         .iter()

@@ -57,7 +57,7 @@ pub fn run(g: &Global, a: &StackArgs) -> anyhow::Result<Exit> {
     if g.json {
         let docs = procs
             .iter()
-            .map(|(p, fds)| procscope_render::stack::wire(p, fds, a.no_group))
+            .map(|(p, fds)| procscope_render::stack::wire_process(p, fds, a.no_group))
             .collect();
         procscope_render::json::write(&mut out, &wire::Document::new(docs))?;
         out.flush()?;

@@ -7,7 +7,7 @@ use super::{Block, Doc, Line, Span, Style};
 /// spans. Only table rows are cut to the width (their last column, with
 /// `…`); other lines are left whole for the frontend to wrap or scroll.
 ///
-/// This is what [`super::write`] prints; a frontend that draws the
+/// This is what [`super::write()`] prints; a frontend that draws the
 /// document itself (a TUI) maps each line's spans to its own.
 pub fn to_lines(doc: &Doc, width: Option<usize>) -> Vec<Line> {
     let mut out = Vec::new();

@@ -8,7 +8,7 @@
 //!
 //! Backends:
 //!
-//! - [`write`] prints it to a terminal (or a pipe), mapping styles to the
+//! - [`write()`] prints it to a terminal (or a pipe), mapping styles to the
 //!   ANSI colours procscope has always used ([`terminal_style`]), or to
 //!   nothing when colour is off;
 //! - [`to_lines`] lays it out into plain lines of `(text, style)` spans at a
