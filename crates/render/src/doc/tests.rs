@@ -246,3 +246,63 @@ fn paragraphs_and_fields_merge_only_with_their_like() {
         "  a\n  b\n    c\n  k    v\n  k     v\n"
     );
 }
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn table(cells: &[(String, String)], first_max: usize) -> Table {
+        let mut t = Table::new(vec![Column::right("K").max(first_max), Column::left("V")]);
+        for (k, v) in cells {
+            t.push(vec![
+                Span::plain(k.clone()),
+                Span::styled(v.clone(), Style::Warn),
+            ]);
+        }
+        t
+    }
+
+    proptest! {
+        /// Any printable text at any width: laid out without panicking,
+        /// and no row wider than the width once the fixed columns and the
+        /// last column's 8 columns fit in it.
+        #[test]
+        fn rows_fit_the_width(
+            cells in proptest::collection::vec(("\\PC{0,12}", "\\PC{0,40}"), 0..6),
+            first_max in 1usize..10,
+            indent in 0usize..6,
+            width in 0usize..80,
+        ) {
+            let mut d = Doc::new();
+            d.table(indent, table(&cells, first_max));
+            d.field(indent, 5, "κλειδί", Line::plain("x"));
+            let lines = to_lines(&d, Some(width));
+            prop_assert_eq!(lines.len(), cells.len() + 2);
+            if width >= indent + first_max + 1 + 8 {
+                for l in lines.iter().take(cells.len() + 1) {
+                    prop_assert!(l.width() <= width, "{:?} wider than {}", l.text(), width);
+                }
+            }
+            // Colour adds codes around styled text and nothing else.
+            let mut plain = Vec::new();
+            write(&d, &mut plain, Some(width), false).unwrap();
+            let joined: String = lines.iter().map(|l| l.text() + "\n").collect();
+            prop_assert_eq!(String::from_utf8(plain).unwrap(), joined);
+        }
+
+        /// Without a width nothing is cut: every cell's text is in its row.
+        #[test]
+        fn nothing_is_cut_without_a_width(
+            cells in proptest::collection::vec(("[a-z日本]{0,8}", "[a-z漢字 ]{0,30}"), 0..6),
+        ) {
+            let mut d = Doc::new();
+            d.table(2, table(&cells, 100));
+            let lines = to_lines(&d, None);
+            for ((k, v), l) in cells.iter().zip(lines.iter().skip(1)) {
+                let text = l.text();
+                prop_assert!(text.contains(k.as_str()), "{:?} lacks {:?}", text, k);
+                prop_assert!(text.contains(v.as_str()), "{:?} lacks {:?}", text, v);
+            }
+        }
+    }
+}
