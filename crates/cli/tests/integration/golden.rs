@@ -413,19 +413,36 @@ fn stack_and_why_in_colour_on_a_fixture() {
     }
 }
 
-#[test]
-fn hung_text_on_a_fixture() {
-    let t = tree();
-    let out = seen(t.path(), &["hung", "--window", "100ms", "--samples", "2"]);
-    // The time taken is measured: the only line that varies.
-    let out: String = out
-        .lines()
+/// `hung` on the tree, the time taken (the only line that varies) left out.
+fn hung_seen(root: &Path, colour: &str) -> String {
+    let out = seen(
+        root,
+        &[
+            "--color",
+            colour,
+            "hung",
+            "--window",
+            "100ms",
+            "--samples",
+            "2",
+        ],
+    );
+    out.lines()
         .map(|l| match l.split_once("(in D at all ") {
             Some((head, _)) => format!("{head}(in D at all <SAMPLED>)\n"),
             None => format!("{l}\n"),
         })
-        .collect();
+        .collect::<String>()
+        .replace('\x1b', "\\e")
+}
+
+#[test]
+fn hung_text_on_a_fixture() {
+    let t = tree();
+    let out = hung_seen(t.path(), "never");
+    let out = out.replacen("$ procscope --color never hung", "$ procscope hung", 1);
     insta::assert_snapshot!("golden_hung", out);
+    insta::assert_snapshot!("golden_colour_hung", hung_seen(t.path(), "always"));
 }
 
 #[test]
