@@ -5,8 +5,11 @@
 //! The layout is built as a [`Doc`] ([`page`], or section by section with a
 //! [`Page`]): the terminal writer prints it, a TUI draws it.
 
+mod missing;
 mod process;
 mod system;
+
+pub use missing::missing_summary;
 
 use crate::doc::{Doc, Line, Style, Table};
 use crate::escape::escape;
