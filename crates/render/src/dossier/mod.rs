@@ -71,14 +71,14 @@ pub fn reason(f: &Failure) -> String {
     format!("? {f}")
 }
 
-pub(crate) fn named(n: &NamedId) -> String {
+fn named(n: &NamedId) -> String {
     match &n.name {
         Some(name) => format!("{} ({})", escape(name.as_slice()), n.id),
         None => n.id.to_string(),
     }
 }
 
-pub(crate) fn ids(s: &IdSet) -> String {
+fn ids(s: &IdSet) -> String {
     let r = &s.real;
     if [&s.effective, &s.saved, &s.filesystem]
         .iter()
@@ -96,11 +96,11 @@ pub(crate) fn ids(s: &IdSet) -> String {
     }
 }
 
-pub(crate) fn opt_size(v: Option<u64>) -> String {
+fn opt_size(v: Option<u64>) -> String {
     v.map_or_else(|| "?".into(), size)
 }
 
-pub(crate) fn percent(part: u64, whole: u64) -> String {
+fn percent(part: u64, whole: u64) -> String {
     if whole == 0 {
         return String::new();
     }
@@ -190,7 +190,7 @@ impl Page {
 
 /// Signal names, or `all except …` when most are in the set (kernel
 /// threads ignore every signal).
-pub(crate) fn signal_list(v: &[String]) -> String {
+fn signal_list(v: &[String]) -> String {
     if v.is_empty() {
         return "none".into();
     }
@@ -207,7 +207,7 @@ pub(crate) fn signal_list(v: &[String]) -> String {
 }
 
 /// `PID 1`, or `procscope` when the comparison fell back to itself.
-pub(crate) fn reference_name(pid: i32) -> String {
+fn reference_name(pid: i32) -> String {
     if pid == 1 {
         "PID 1".into()
     } else {
@@ -215,7 +215,7 @@ pub(crate) fn reference_name(pid: i32) -> String {
     }
 }
 
-pub(crate) fn limit_value(v: u64, unit: &str) -> String {
+fn limit_value(v: u64, unit: &str) -> String {
     if unit == "bytes" {
         size(v)
     } else {
@@ -237,7 +237,7 @@ pub fn human_secs(s: u64) -> String {
     }
 }
 
-pub(crate) fn human_ms(ms: u64) -> String {
+fn human_ms(ms: u64) -> String {
     if ms < 1000 {
         format!("{ms}ms")
     } else if ms < 60_000 {
