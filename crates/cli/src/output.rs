@@ -29,14 +29,25 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
+/// Standard output as [`stdout`] opens it.
+pub type Stdout = io::BufWriter<anstream::AutoStream<io::StdoutLock<'static>>>;
+
 /// Buffered standard output that strips colours when they are off.
-pub fn stdout(choice: ColorChoice) -> io::BufWriter<anstream::AutoStream<io::StdoutLock<'static>>> {
+pub fn stdout(choice: ColorChoice) -> Stdout {
     let c = match choice {
         ColorChoice::Auto => anstream::ColorChoice::Auto,
         ColorChoice::Always => anstream::ColorChoice::Always,
         ColorChoice::Never => anstream::ColorChoice::Never,
     };
     io::BufWriter::with_capacity(64 * 1024, anstream::AutoStream::new(io::stdout().lock(), c))
+}
+
+/// Whether `out` shows colours: what `--color`, `NO_COLOR`,
+/// `CLICOLOR_FORCE` and a terminal decided when it was opened. A styled
+/// document is written with colour exactly then (the stream would strip
+/// the codes otherwise, so the text is the same either way).
+pub fn colour(out: &Stdout) -> bool {
+    out.get_ref().current_choice() != anstream::ColorChoice::Never
 }
 
 /// Buffered standard output that passes every byte through untouched, for

@@ -1,12 +1,11 @@
 //! `hung` in words: the likely cause of each group, what was sampled, the
 //! text report and the JSON document ([`crate::wire::hung`]).
 
+use crate::doc::{Doc, Line, Style};
 use crate::escape::escape;
 use crate::wire::hung as wire;
-use anstyle::Style;
 use procscope_model::bytes::Bytes;
 use procscope_model::hung::{CallName, Cause, GroupCause, HungGroup, Report, Resource, Sampling};
-use std::io::{self, Write};
 use std::time::Duration;
 
 /// What a task in the kernel most likely waits for, in words.
@@ -145,38 +144,35 @@ pub fn nothing_stuck(s: &Sampling, over: Option<Duration>, idle: usize) -> Strin
     }
 }
 
-/// The text report: what is stuck, group by group (or why nothing is).
-pub fn write_text(
-    out: &mut dyn Write,
-    r: &Report,
-    s: &Sampling,
-    over: Option<Duration>,
-) -> io::Result<()> {
+/// The text report as a document: what is stuck, group by group (or why
+/// nothing is).
+pub fn doc(r: &Report, s: &Sampling, over: Option<Duration>) -> Doc {
+    let mut d = Doc::new();
     let stuck = r.tasks().count();
     if stuck == 0 {
-        return writeln!(out, "nothing is stuck: {}", nothing_stuck(s, over, r.idle));
+        d.line(
+            0,
+            format!("nothing is stuck: {}", nothing_stuck(s, over, r.idle)),
+        );
+        return d;
     }
-    let bold = Style::new().bold();
-    let red = Style::new()
-        .fg_color(Some(anstyle::AnsiColor::Red.into()))
-        .bold();
     let in_d = r.tasks().filter(|t| t.in_d()).count();
-    writeln!(
-        out,
-        "{}{in_d} task(s) stuck in D{} (in D at all {})",
-        red.render(),
-        red.render_reset(),
-        sampled(s)
-    )?;
+    d.heading_line(
+        Line::styled(format!("{in_d} task(s) stuck in D"), Style::Critical)
+            .with(format!(" (in D at all {})", sampled(s)), Style::Plain),
+    );
     if let Some(o) = over {
-        writeln!(
-            out,
-            "{}{} task(s) asleep in one system call for over {}{} (never ran during the window)",
-            red.render(),
-            stuck - in_d,
-            crate::dossier::human_secs(o.as_secs()),
-            red.render_reset()
-        )?;
+        d.heading_line(
+            Line::styled(
+                format!(
+                    "{} task(s) asleep in one system call for over {}",
+                    stuck - in_d,
+                    crate::dossier::human_secs(o.as_secs())
+                ),
+                Style::Critical,
+            )
+            .with(" (never ran during the window)", Style::Plain),
+        );
     }
     let esc = |b: &[u8]| escape(b).into_owned();
     for g in &r.groups {
@@ -190,51 +186,58 @@ pub fn write_text(
             .map_or_else(String::new, |ms| {
                 format!(" for {}", crate::dossier::human_secs(ms / 1000))
             });
-        writeln!(out)?;
-        writeln!(
-            out,
-            "{}{} × {letter} in {}{idle}{} — likely: {}",
-            bold.render(),
-            g.tasks.len(),
-            call_name(first.call()),
-            bold.render_reset(),
-            group_cause(g, &esc)
-        )?;
-        for t in g.tasks.iter().take(20) {
-            writeln!(
-                out,
-                "    PID {} ({}) TID {} ({})",
-                t.pid,
-                escape(t.process.as_slice()),
-                t.thread.tid,
-                escape(t.thread.comm.as_slice())
-            )?;
+        d.blank();
+        d.heading_line(
+            Line::styled(
+                format!(
+                    "{} × {letter} in {}{idle}",
+                    g.tasks.len(),
+                    call_name(first.call())
+                ),
+                Style::Strong,
+            )
+            .with(format!(" — likely: {}", group_cause(g, &esc)), Style::Plain),
+        );
+        for t in g.tasks.iter().take(LISTED) {
+            d.line(
+                4,
+                format!(
+                    "PID {} ({}) TID {} ({})",
+                    t.pid,
+                    escape(t.process.as_slice()),
+                    t.thread.tid,
+                    escape(t.thread.comm.as_slice())
+                ),
+            );
         }
-        if g.tasks.len() > 20 {
-            writeln!(out, "    … and {} more", g.tasks.len() - 20)?;
+        if g.tasks.len() > LISTED {
+            d.line(4, format!("… and {} more", g.tasks.len() - LISTED));
         }
-        writeln!(out, "    → procscope why {}", first.pid)?;
+        d.line(4, format!("→ procscope why {}", first.pid));
         let mut paths: Vec<Bytes> = g.files.iter().map(what).collect();
         paths.sort();
         paths.dedup();
         for p in paths.iter().take(5) {
-            writeln!(out, "    on {}", escape(p.as_slice()))?;
+            d.line(4, format!("on {}", escape(p.as_slice())));
         }
         let wchan = first.thread.wchan.as_ref().ok().and_then(|w| w.as_ref());
         if let Some(w) = wchan {
-            writeln!(out, "    wchan {}", escape(w.as_slice()))?;
+            d.line(4, format!("wchan {}", escape(w.as_slice())));
         }
         match &first.thread.stack {
             Ok(fr) => {
                 for f in fr {
-                    writeln!(out, "      {}", escape(f.symbol.as_slice()))?;
+                    d.line(6, escape(f.symbol.as_slice()).into_owned());
                 }
             }
-            Err(f) => writeln!(out, "    kernel stack: {f}")?,
+            Err(f) => d.line(4, format!("kernel stack: {f}")),
         }
     }
-    Ok(())
+    d
 }
+
+/// Tasks of a group listed by name before `… and N more`.
+const LISTED: usize = 20;
 
 /// The JSON document's body: what was asked (`window`, `samples`), what
 /// was done, and the groups, with bytes as bytes and the cause in words

@@ -10,13 +10,17 @@
 //!   [`calls`] a blocked system call with its arguments decoded; [`why`]
 //!   what a thread waits for; [`hung`] why tasks are stuck; [`whohas`]
 //!   who holds a file, port or pipe.
-//! - [`dossier`] lays out `procscope show` and its focused subcommands.
+//! - [`doc`] is the styled document those renderers build: a terminal
+//!   writer prints it, a TUI draws it. [`dossier`] lays out `procscope
+//!   show` and its focused subcommands, [`stack`] `procscope stack`,
+//!   [`why::page`] `procscope why`.
 //! - [`json`] writes the versioned JSON documents described in docs/json.md;
 //!   [`wire`] holds the typed structs of some of them.
 //!
 //! This crate never reads `/proc`.
 
 pub mod calls;
+pub mod doc;
 pub mod dossier;
 pub mod escape;
 pub mod fds;
@@ -24,6 +28,7 @@ pub mod hung;
 pub mod json;
 pub mod ps;
 pub mod shell;
+pub mod stack;
 pub mod table;
 pub mod units;
 pub mod whohas;

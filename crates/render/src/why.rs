@@ -1,11 +1,15 @@
 //! `why` in words: the verdict on what a group of threads waits for, its
-//! system call decoded, and the JSON document of `procscope why` (the
-//! model's typed facts with those words next to them).
+//! system call decoded, the text of `procscope why` as a document
+//! ([`page`]), and the JSON document of `procscope why` (the model's typed
+//! facts with those words next to them).
 
+use crate::doc::{Doc, Line, Style};
+use crate::escape::escape;
 use procscope_model::bytes::Bytes;
 use procscope_model::why::{Call, Group, PipeEnd, Process, ThreadRef, Wait, Who, Why};
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
+use std::collections::HashMap;
 
 /// The system call in words (`read(fd 0 → pipe:[12] read end, 4096
 /// bytes)`), each fd it waits on said by [`crate::fds::brief`].
@@ -239,6 +243,158 @@ pub fn verdict(pid: i32, w: &Wait) -> String {
         Wait::Other => "in a system call".into(),
         Wait::Unknown { reason } => format!("cannot tell: {reason}"),
     }
+}
+
+/// The text of `procscope why` for these answers, a blank line between
+/// them.
+pub fn page(found: &[Why]) -> Doc {
+    let mut d = Doc::new();
+    for (i, w) in found.iter().enumerate() {
+        if i > 0 {
+            d.blank();
+        }
+        d.append(doc(w));
+    }
+    d
+}
+
+/// The text of one `why` answer: the target's thread groups (what each is
+/// in and the verdict under it), the processes it waits for (their first
+/// groups), then the verdict: a deadlock first, then each of the target's
+/// groups followed along what it waits for to the end.
+pub fn doc(w: &Why) -> Doc {
+    let mut d = Doc::new();
+    let by_pid: HashMap<i32, &Process> = w.processes.iter().map(|p| (p.pid, p)).collect();
+    for (i, p) in w.processes.iter().enumerate() {
+        let title = Line::styled(
+            format!("PID {} ({})", p.pid, escape(p.comm.as_slice())),
+            Style::Heading,
+        );
+        // Followed processes sit under the target, and show only the
+        // groups that explain something.
+        let (indent, shown) = if i == 0 {
+            d.heading_line(title);
+            (0, p.groups.len())
+        } else {
+            d.line(2, title);
+            (2, 3)
+        };
+        for g in p.groups.iter().take(shown) {
+            group(&mut d, p.pid, g, indent + 2);
+        }
+    }
+    d.heading("Verdict");
+    if let Some(c) = &w.cycle {
+        let path: Vec<String> = c.iter().map(|p| name(w, *p)).collect();
+        d.line(
+            2,
+            Line::styled(format!("deadlock: {}", path.join(" → ")), Style::Alert).with(
+                " — each waits for the next; killing one of them breaks it",
+                Style::Plain,
+            ),
+        );
+    }
+    for p in &w.processes {
+        if let Some(c) = &p.thread_cycle {
+            let path: Vec<String> = c
+                .iter()
+                .map(|t| format!("{} ({})", t.tid, escape(t.name.as_slice())))
+                .collect();
+            d.line(
+                2,
+                Line::styled(
+                    format!(
+                        "deadlock inside {}: threads {}",
+                        name(w, p.pid),
+                        path.join(" → ")
+                    ),
+                    Style::Alert,
+                )
+                .with(" — each holds the mutex the next waits for", Style::Plain),
+            );
+        }
+    }
+    let Some(target) = by_pid.get(&w.target) else {
+        return d;
+    };
+    for g in &target.groups {
+        // A mutex held by another thread: say what that thread does (and
+        // follow it, when it waits on another process).
+        let mut text = escape(verdict(w.target, &g.wait).as_bytes()).into_owned();
+        let mut first_wait = g.waits_for.first().copied();
+        if let Wait::Mutex { owner, .. } = &g.wait {
+            if let Some(og) = target
+                .groups
+                .iter()
+                .find(|o| o.tids.contains(owner) && !std::ptr::eq(*o, g))
+            {
+                text.push_str(&format!(
+                    "; thread {owner}: {}",
+                    escape(verdict(w.target, &og.wait).as_bytes())
+                ));
+                first_wait = first_wait.or(og.waits_for.first().copied());
+            }
+        }
+        // Follow the first process this group waits on to the end.
+        let mut seen = vec![w.target];
+        let mut next = first_wait;
+        while let Some(n) = next {
+            if seen.contains(&n) {
+                break;
+            }
+            seen.push(n);
+            let Some(p) = by_pid.get(&n) else { break };
+            let Some(pg) = p.groups.first() else { break };
+            text.push_str(&format!(
+                "; {}: {}",
+                name(w, n),
+                escape(verdict(n, &pg.wait).as_bytes())
+            ));
+            next = pg.waits_for.first().copied();
+        }
+        d.line(2, format!("{}: {text}", threads(g)));
+    }
+    d
+}
+
+/// `comm (pid)` of a process in the answer, or the bare PID.
+fn name(w: &Why, pid: i32) -> String {
+    w.processes.iter().find(|p| p.pid == pid).map_or_else(
+        || pid.to_string(),
+        |p| format!("{} ({pid})", escape(p.comm.as_slice())),
+    )
+}
+
+fn threads(g: &Group) -> String {
+    match g.tids.as_slice() {
+        [one] => format!("thread {one}"),
+        v => format!("{} threads", v.len()),
+    }
+}
+
+/// A group's line (its state, system call and how long it has waited) and
+/// its verdict under it.
+fn group(d: &mut Doc, pid: i32, g: &Group, indent: usize) {
+    let call = g.call.as_ref().map_or_else(String::new, |c| {
+        format!(" in {}", escape(call(c).as_bytes()))
+    });
+    let idle = g
+        .idle_ms
+        .filter(|ms| *ms >= 1000 && g.state != 'R')
+        .map_or_else(String::new, |ms| {
+            format!(", for {}", crate::dossier::human_secs(ms / 1000))
+        });
+    d.line(
+        indent,
+        format!("{} {} ({}){call}{idle}", threads(g), g.state, g.meaning),
+    );
+    d.line(
+        indent + 2,
+        Line::styled(
+            format!("→ {}", escape(verdict(pid, &g.wait).as_bytes())),
+            Style::Dim,
+        ),
+    );
 }
 
 #[cfg(test)]

@@ -55,7 +55,9 @@ pub fn run(g: &Global, a: &HungArgs) -> anyhow::Result<Exit> {
             &procscope_render::hung::wire(&report, &sampling, a.window, samples),
         )?;
     } else {
-        procscope_render::hung::write_text(&mut out, &report, &sampling, a.over)?;
+        let colour = output::colour(&out);
+        let doc = procscope_render::hung::doc(&report, &sampling, a.over);
+        procscope_render::doc::write(&doc, &mut out, output::term_width(), colour)?;
         // Other users' tasks may be stuck where this caller cannot see.
         if stuck == 0 && !rustix::process::geteuid().is_root() {
             if let Some(h) = root.hiding() {

@@ -3,12 +3,9 @@
 use crate::cli::{Global, WhyArgs};
 use crate::cmd::targets;
 use crate::output::{self, Exit};
-use anstyle::{AnsiColor, Style};
-use procscope_model::why::{self, Group, Why};
+use procscope_model::why;
 use procscope_read::Failure;
-use procscope_render::escape::escape;
 use procscope_render::why as why_words;
-use std::collections::HashMap;
 use std::io::Write;
 
 /// Extra help for `procscope why --help`.
@@ -64,147 +61,9 @@ pub fn run(g: &Global, a: &WhyArgs) -> anyhow::Result<Exit> {
         out.flush()?;
         return Ok(exit);
     }
-    for (i, w) in found.iter().enumerate() {
-        if i > 0 {
-            writeln!(out)?;
-        }
-        human(&mut out, w)?;
-    }
+    let colour = output::colour(&out);
+    let doc = why_words::page(&found);
+    procscope_render::doc::write(&doc, &mut out, output::term_width(), colour)?;
     out.flush()?;
     Ok(exit)
-}
-
-fn name(w: &Why, pid: i32) -> String {
-    w.processes.iter().find(|p| p.pid == pid).map_or_else(
-        || pid.to_string(),
-        |p| format!("{} ({pid})", escape(p.comm.as_slice())),
-    )
-}
-
-fn threads(g: &Group) -> String {
-    match g.tids.as_slice() {
-        [one] => format!("thread {one}"),
-        v => format!("{} threads", v.len()),
-    }
-}
-
-fn write_group(out: &mut dyn Write, pid: i32, g: &Group, indent: &str) -> std::io::Result<()> {
-    let dim = Style::new().dimmed();
-    let call = g.call.as_ref().map_or_else(String::new, |c| {
-        format!(" in {}", escape(why_words::call(c).as_bytes()))
-    });
-    let idle = g
-        .idle_ms
-        .filter(|ms| *ms >= 1000 && g.state != 'R')
-        .map_or_else(String::new, |ms| {
-            format!(", for {}", procscope_render::dossier::human_secs(ms / 1000))
-        });
-    writeln!(
-        out,
-        "{indent}{} {} ({}){call}{idle}",
-        threads(g),
-        g.state,
-        g.meaning
-    )?;
-    writeln!(
-        out,
-        "{indent}  {}→ {}{}",
-        dim.render(),
-        escape(why_words::verdict(pid, &g.wait).as_bytes()),
-        dim.render_reset()
-    )
-}
-
-fn human(out: &mut dyn Write, w: &Why) -> std::io::Result<()> {
-    let bold = Style::new().bold();
-    let warn = Style::new().fg_color(Some(AnsiColor::Yellow.into())).bold();
-    let by_pid: HashMap<i32, &why::Process> = w.processes.iter().map(|p| (p.pid, p)).collect();
-    for (i, p) in w.processes.iter().enumerate() {
-        let indent = if i == 0 { "" } else { "  " };
-        writeln!(
-            out,
-            "{indent}{}PID {} ({}){}",
-            bold.render(),
-            p.pid,
-            escape(p.comm.as_slice()),
-            bold.render_reset()
-        )?;
-        // Followed processes: only the groups that explain something.
-        let shown: Vec<&Group> = if i == 0 {
-            p.groups.iter().collect()
-        } else {
-            p.groups.iter().take(3).collect()
-        };
-        for g in shown {
-            write_group(out, p.pid, g, &format!("{indent}  "))?;
-        }
-    }
-    writeln!(out, "{}Verdict{}", bold.render(), bold.render_reset())?;
-    if let Some(c) = &w.cycle {
-        let path: Vec<String> = c.iter().map(|p| name(w, *p)).collect();
-        writeln!(
-            out,
-            "  {}deadlock: {}{} — each waits for the next; killing one of them breaks it",
-            warn.render(),
-            path.join(" → "),
-            warn.render_reset()
-        )?;
-    }
-    for p in &w.processes {
-        if let Some(c) = &p.thread_cycle {
-            let path: Vec<String> = c
-                .iter()
-                .map(|t| format!("{} ({})", t.tid, escape(t.name.as_slice())))
-                .collect();
-            writeln!(
-                out,
-                "  {}deadlock inside {}: threads {}{} — each holds the mutex the next waits for",
-                warn.render(),
-                name(w, p.pid),
-                path.join(" → "),
-                warn.render_reset()
-            )?;
-        }
-    }
-    let Some(target) = by_pid.get(&w.target) else {
-        return Ok(());
-    };
-    for g in &target.groups {
-        // A mutex held by another thread: say what that thread does (and
-        // follow it, when it waits on another process).
-        let mut text = escape(why_words::verdict(w.target, &g.wait).as_bytes()).into_owned();
-        let mut first_wait = g.waits_for.first().copied();
-        if let why::Wait::Mutex { owner, .. } = &g.wait {
-            if let Some(og) = target
-                .groups
-                .iter()
-                .find(|o| o.tids.contains(owner) && !std::ptr::eq(*o, g))
-            {
-                text.push_str(&format!(
-                    "; thread {owner}: {}",
-                    escape(why_words::verdict(w.target, &og.wait).as_bytes())
-                ));
-                first_wait = first_wait.or(og.waits_for.first().copied());
-            }
-        }
-        // Follow the first process this group waits on to the end.
-        let mut seen = vec![w.target];
-        let mut next = first_wait;
-        while let Some(n) = next {
-            if seen.contains(&n) {
-                break;
-            }
-            seen.push(n);
-            let Some(p) = by_pid.get(&n) else { break };
-            let Some(pg) = p.groups.first() else { break };
-            text.push_str(&format!(
-                "; {}: {}",
-                name(w, n),
-                escape(why_words::verdict(n, &pg.wait).as_bytes())
-            ));
-            next = pg.waits_for.first().copied();
-        }
-        writeln!(out, "  {}: {text}", threads(g))?;
-    }
-    Ok(())
 }

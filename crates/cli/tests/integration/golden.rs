@@ -374,19 +374,75 @@ fn why_text_on_a_fixture() {
     }
 }
 
+/// `stack` and `why` with colour forced: the escape codes are part of the
+/// text a terminal gets (made visible as `\e`).
 #[test]
-fn hung_text_on_a_fixture() {
+fn stack_and_why_in_colour_on_a_fixture() {
     let t = tree();
-    let out = seen(t.path(), &["hung", "--window", "100ms", "--samples", "2"]);
-    // The time taken is measured: the only line that varies.
-    let out: String = out
-        .lines()
+    for (name, args) in [
+        (
+            "golden_colour_stack_victim",
+            &["--color", "always", "stack", "7"][..],
+        ),
+        (
+            "golden_colour_stack_fusereader",
+            &["--color", "always", "stack", "11"],
+        ),
+        (
+            "golden_colour_stack_vforker",
+            &["--color", "always", "stack", "--no-group", "13"],
+        ),
+        (
+            "golden_colour_why_victim",
+            &["--color", "always", "why", "7"],
+        ),
+        (
+            "golden_colour_why_fusereader",
+            &["--color", "always", "why", "11"],
+        ),
+        (
+            "golden_colour_why_vforker",
+            &["--color", "always", "why", "13"],
+        ),
+        (
+            "golden_colour_why_dlocker",
+            &["--color", "always", "why", "15"],
+        ),
+    ] {
+        insta::assert_snapshot!(name, seen(t.path(), args).replace('\x1b', "\\e"));
+    }
+}
+
+/// `hung` on the tree, the time taken (the only line that varies) left out.
+fn hung_seen(root: &Path, colour: &str) -> String {
+    let out = seen(
+        root,
+        &[
+            "--color",
+            colour,
+            "hung",
+            "--window",
+            "100ms",
+            "--samples",
+            "2",
+        ],
+    );
+    out.lines()
         .map(|l| match l.split_once("(in D at all ") {
             Some((head, _)) => format!("{head}(in D at all <SAMPLED>)\n"),
             None => format!("{l}\n"),
         })
-        .collect();
+        .collect::<String>()
+        .replace('\x1b', "\\e")
+}
+
+#[test]
+fn hung_text_on_a_fixture() {
+    let t = tree();
+    let out = hung_seen(t.path(), "never");
+    let out = out.replacen("$ procscope --color never hung", "$ procscope hung", 1);
     insta::assert_snapshot!("golden_hung", out);
+    insta::assert_snapshot!("golden_colour_hung", hung_seen(t.path(), "always"));
 }
 
 #[test]

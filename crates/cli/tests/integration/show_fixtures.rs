@@ -236,3 +236,128 @@ fn dossier_layout_snapshot() {
     assert_eq!(p["files"]["notable"][0]["what"], "/var/log/old.log");
     assert_eq!(p["identity"]["ns_pids"], serde_json::json!([10, 7]));
 }
+
+/// stdout (escape codes made visible as `\e`), then stderr, with the exit
+/// status: the whole text a person sees.
+fn seen(root: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
+    let mut a = vec!["--proc-root", root.to_str().unwrap(), "--timeout", "2s"];
+    a.extend_from_slice(args);
+    let r = run_with(&a, env, std::time::Duration::from_secs(20));
+    let err = r.stderr.replace(root.to_str().unwrap(), "<ROOT>");
+    format!(
+        "$ procscope {}\n[exit {}]\n{}--- stderr\n{err}",
+        args.join(" "),
+        r.status,
+        r.out().replace('\x1b', "\\e")
+    )
+}
+
+/// A tree whose process 30 is marked everywhere `show` marks something: a
+/// tracer, pending signals, a deleted executable, a command line too long
+/// to show, the open-files limit reached, its own mount and PID namespaces
+/// with a mount PID 1 lacks (and lacking one PID 1 has).
+fn marked_tree() -> tempfile::TempDir {
+    let t = tempfile::tempdir().unwrap();
+    let r = t.path();
+    fs::write(r.join("stat"), "cpu  1 2 3 4\nbtime 1700000000\n").unwrap();
+    fs::write(r.join("uptime"), "1000.00 1900.00\n").unwrap();
+    fs::create_dir_all(r.join("sys/kernel")).unwrap();
+    fs::write(r.join("sys/kernel/cap_last_cap"), "40\n").unwrap();
+    process(r, 1, "init", STATUS, "0::/init.scope\n");
+    let status = STATUS
+        .replace("TracerPid:\t0", "TracerPid:\t4242")
+        .replace("SigPnd:\t0000000000000000", "SigPnd:\t0000000000000200")
+        .replace("SigQ:\t0/31000", "SigQ:\t1/31000");
+    process(r, 30, "boxed", &status, "0::/system.slice/boxed.service\n");
+    let d = r.join("30");
+    let long: String = (0..40).map(|i| format!("--option-{i}\0")).collect();
+    fs::write(d.join("cmdline"), format!("/usr/bin/boxed\0{long}")).unwrap();
+    fs::remove_file(d.join("exe")).unwrap();
+    std::os::unix::fs::symlink("/usr/bin/boxed (deleted)", d.join("exe")).unwrap();
+    for fd in [1, 2] {
+        std::os::unix::fs::symlink("/dev/null", d.join(format!("fd/{fd}"))).unwrap();
+        fs::write(
+            d.join(format!("fdinfo/{fd}")),
+            "pos:\t0\nflags:\t0100002\nmnt_id:\t22\n",
+        )
+        .unwrap();
+    }
+    for (k, ino) in [("mnt", 4026532900u64), ("pid", 4026532901)] {
+        fs::remove_file(d.join("ns").join(k)).unwrap();
+        std::os::unix::fs::symlink(format!("{k}:[{ino}]"), d.join("ns").join(k)).unwrap();
+    }
+    fs::write(
+        d.join("mountinfo"),
+        "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n41 22 0:41 /srv/data /data rw - xfs /dev/sdb1 rw\n",
+    )
+    .unwrap();
+    t
+}
+
+/// The exact text of `show` and the focused commands, with and without
+/// colour: the bytes a terminal gets, including every escape code.
+#[test]
+fn show_text_golden_with_and_without_colour() {
+    let t = tree();
+    let m = marked_tree();
+    for (name, root, args) in [
+        (
+            "show_golden_docker",
+            t.path(),
+            &["show", "--all", "--sample", "0", "10"][..],
+        ),
+        (
+            "show_golden_old_kernel",
+            t.path(),
+            &["show", "--sample", "0", "20"],
+        ),
+        (
+            "show_golden_marked",
+            m.path(),
+            &["show", "--all", "--sample", "0", "30"],
+        ),
+        (
+            "show_golden_two",
+            t.path(),
+            &["show", "-s", "identity,files", "--sample", "0", "worker"],
+        ),
+        ("show_golden_limits", m.path(), &["limits", "30"]),
+        ("show_golden_maps", t.path(), &["maps", "10"]),
+        ("show_golden_maps_x", t.path(), &["maps", "-x", "10"]),
+        ("show_golden_caps", t.path(), &["caps", "20"]),
+        ("show_golden_signals", m.path(), &["signals", "30"]),
+        ("show_golden_ns", m.path(), &["ns", "30"]),
+        ("show_golden_cgroup", t.path(), &["cgroup", "16"]),
+        ("show_golden_mounts", m.path(), &["mounts", "30"]),
+    ] {
+        for colour in ["never", "always"] {
+            let mut a = vec!["--color", colour];
+            a.extend_from_slice(args);
+            insta::assert_snapshot!(format!("{name}_{colour}"), seen(root, &a, &[]));
+        }
+    }
+}
+
+/// Tables are cut to the terminal's width (`COLUMNS`), key/value lines are
+/// not; `NO_COLOR` turns colour off when it is not forced.
+#[test]
+fn show_text_golden_narrow_and_no_color() {
+    let t = tree();
+    let m = marked_tree();
+    insta::assert_snapshot!(
+        "show_golden_narrow",
+        seen(
+            t.path(),
+            &["--color", "always", "show", "--all", "--sample", "0", "10"],
+            &[("COLUMNS", "50")]
+        )
+    );
+    insta::assert_snapshot!(
+        "show_golden_marked_no_color",
+        seen(
+            m.path(),
+            &["show", "--all", "--sample", "0", "30"],
+            &[("NO_COLOR", "1")]
+        )
+    );
+}
