@@ -3,7 +3,8 @@
 //! opened or stat'ed through the fd links (reliability rule 5).
 //!
 //! Split by fd class as util-linux's lsfd is: `file.rs` (paths, memfds,
-//! their stats and locks), `pipe.rs`, `socket.rs` and `sockinfo.rs`,
+//! their stats and locks), `pipe.rs`, `socket.rs`, `socket_kind.rs` and
+//! `sockinfo.rs`,
 //! `event.rs` (eventfd, epoll, timerfd, signalfd, pidfd, other anonymous
 //! inodes), `notify.rs` (inotify, fanotify), `peers.rs` and `near.rs` (the
 //! other holders of pipes and sockets), `header.rs` (the listing's header).
@@ -27,14 +28,17 @@ mod notify;
 mod peers;
 mod pipe;
 mod socket;
+mod socket_kind;
 mod sockinfo;
 
 pub use event::ANON_FIELDS;
 pub use file::{FileKind, FileLock, LockTable, apply_stats, file_stats, stat_files};
 pub use header::{Header, comm_of, owner};
-pub use notify::{FanotifyMark, InotifyWatch};
+pub use notify::{FanotifyMark, InotifyWatch, MarkKind};
 pub use peers::{HolderIndex, Peer, PeerScope, PeerSearch, SearchScope};
+pub use pipe::AccessMode;
 pub use socket::{SocketDesc, addr_port};
+pub use socket_kind::{InetProto, InetState, SocketFamily, UnixKind, UnixState};
 
 use notify::resolve_inotify;
 use peers::{Names, resolve_holders};
@@ -178,7 +182,7 @@ impl Detail {
             Detail::Socket {
                 socket: Some(SocketDesc::Inet { proto, .. }),
                 ..
-            } => proto,
+            } => proto.name(),
             Detail::Socket {
                 socket: Some(SocketDesc::Unix { .. }),
                 ..
@@ -186,7 +190,7 @@ impl Detail {
             Detail::Socket {
                 socket: Some(SocketDesc::Other { name, .. }),
                 ..
-            } => name,
+            } => name.name(),
             Detail::Socket { .. } => "socket",
             Detail::Pipe { .. } => "pipe",
             Detail::Fifo { .. } => "fifo",

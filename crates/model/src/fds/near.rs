@@ -3,8 +3,8 @@
 //! kernel says about each end, its relatives — and on the rest of the host
 //! only while an end the kernel says is held was not found.
 
+use super::AccessMode;
 use super::peers::{Keys, Modes, link_inode, peer_of};
-use super::pipe::other_side;
 use super::{Detail, FdEntry, PeerSearch, SearchScope, SocketDesc};
 use procscope_read::Session;
 use std::collections::HashMap;
@@ -40,7 +40,10 @@ fn unfound(
         let held = |i: u64| by_inode.get(&i).map(Vec::as_slice).unwrap_or(&[]);
         match &e.detail {
             Detail::Pipe { inode } | Detail::Fifo { inode, .. } => {
-                let Some(want) = other_side(e.flags.map(procscope_parse::decode::access_mode))
+                let Some(want) = e
+                    .flags
+                    .map(AccessMode::of_flags)
+                    .and_then(AccessMode::other_side)
                 else {
                     continue;
                 };

@@ -12,8 +12,8 @@ use std::collections::HashMap;
 /// A fanotify mark on a whole mount or filesystem.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FanotifyMark {
-    /// `mount` or `filesystem`.
-    pub kind: &'static str,
+    /// On a mount or on a whole filesystem.
+    pub kind: MarkKind,
     /// The mount's ID (mount marks).
     pub mnt_id: Option<u64>,
     /// The filesystem's device (`major`, `minor`; filesystem marks).
@@ -27,6 +27,16 @@ pub struct FanotifyMark {
     pub mount_point: Option<Bytes>,
     /// Filesystem type.
     pub fs_type: Option<Bytes>,
+}
+
+/// What a fanotify mark that is not on one inode covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MarkKind {
+    /// One mount (`FAN_MARK_MOUNT`): the mount's ID is known.
+    Mount,
+    /// A whole filesystem (`FAN_MARK_FILESYSTEM`): its device is known.
+    Filesystem,
 }
 
 /// One inotify watch.
@@ -167,7 +177,7 @@ pub(super) fn fanotify_marks(
     let mount = f.mounts.iter().map(|m| {
         let at = m.mnt_id.and_then(|id| mounts.get(&id));
         FanotifyMark {
-            kind: "mount",
+            kind: MarkKind::Mount,
             mnt_id: m.mnt_id,
             device: at.map(|a| (u64::from(a.2.0), u64::from(a.2.1))),
             mask: m.mask,
@@ -187,7 +197,7 @@ pub(super) fn fanotify_marks(
                 .map(|(id, b)| (*id, b))
         });
         FanotifyMark {
-            kind: "filesystem",
+            kind: MarkKind::Filesystem,
             mnt_id: at.map(|a| a.0),
             device: dev,
             mask: m.mask,
@@ -197,4 +207,21 @@ pub(super) fn fanotify_marks(
         }
     });
     mount.chain(fs).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mark_kinds_keep_their_json_names() {
+        assert_eq!(
+            serde_json::to_string(&MarkKind::Mount).unwrap(),
+            "\"mount\""
+        );
+        assert_eq!(
+            serde_json::to_string(&MarkKind::Filesystem).unwrap(),
+            "\"filesystem\""
+        );
+    }
 }

@@ -4,7 +4,7 @@
 //! of [`PeerScope::Near`] is in `near.rs`.
 
 use super::near::near_holders;
-use super::{Detail, FdEntry};
+use super::{AccessMode, Detail, FdEntry};
 use crate::bytes::Bytes;
 use procscope_parse::fdinfo::FdInfo;
 use procscope_parse::fdlink::{FdLink, classify};
@@ -21,8 +21,8 @@ pub struct Peer {
     pub comm: Bytes,
     /// Its fd number.
     pub fd: i32,
-    /// Its access mode (`r`, `w`, `rw`), from its fdinfo.
-    pub mode: Option<&'static str>,
+    /// Its access mode, from its fdinfo.
+    pub mode: Option<AccessMode>,
 }
 
 /// How far [`super::resolve_peers_with`] looks for the other holders of a
@@ -218,10 +218,9 @@ pub(super) fn resolve_holders(
                 Detail::Fifo { inode, .. } => Some(*inode),
                 _ => None,
             };
-            modes.seen.insert(
-                (pid, e.fd),
-                (Some(procscope_parse::decode::access_mode(f)), ino),
-            );
+            modes
+                .seen
+                .insert((pid, e.fd), (Some(AccessMode::of_flags(f)), ino));
         }
     }
     let (mut holders, search) = match (index, scope) {
@@ -299,9 +298,9 @@ pub(super) fn resolve_holders(
 }
 
 /// A holder fd's access mode and inode, from its fdinfo.
-type HolderInfo = (Option<&'static str>, Option<u64>);
+type HolderInfo = (Option<AccessMode>, Option<u64>);
 
-/// Access modes of holders' fds (`r`, `w`, `rw`, from their fdinfo), each
+/// Access modes of holders' fds (from their fdinfo), each
 /// read once.
 pub(super) struct Modes<'a> {
     root: &'a procscope_read::ProcRoot,
@@ -330,14 +329,14 @@ impl<'a> Modes<'a> {
             })
             .and_then(|_| FdInfo::parse(&self.buf).ok())
             .map_or((None, None), |i| {
-                (Some(procscope_parse::decode::access_mode(i.flags)), i.ino)
+                (Some(AccessMode::of_flags(i.flags)), i.ino)
             });
         self.seen.insert((h.pid, h.fd), m);
         m
     }
 
     /// The holder's access mode.
-    pub(super) fn get(&mut self, h: &crate::fdscan::Holder) -> Option<&'static str> {
+    pub(super) fn get(&mut self, h: &crate::fdscan::Holder) -> Option<AccessMode> {
         self.info(h).0
     }
 

@@ -3,6 +3,7 @@
 //! namespace's text tables describe it. lsfd's `sock.c`; the reading is in
 //! `sockinfo.rs`.
 
+use super::socket_kind::{InetProto, InetState, SocketFamily, UnixKind, UnixState};
 use crate::bytes::Bytes;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -14,8 +15,8 @@ use std::net::IpAddr;
 pub enum SocketDesc {
     /// TCP or UDP over IPv4 or IPv6.
     Inet {
-        /// `tcp`, `tcp6`, `udp`, `udp6`.
-        proto: &'static str,
+        /// TCP, UDP or raw IP, over IPv4 or IPv6.
+        proto: InetProto,
         /// Local address.
         local: IpAddr,
         /// Local port.
@@ -24,9 +25,9 @@ pub enum SocketDesc {
         remote: IpAddr,
         /// Remote port.
         remote_port: u16,
-        /// The state as `ss` names it: TCP's state; for UDP and raw
-        /// sockets `UNCONN` (unconnected) or `ESTABLISHED` (connected).
-        state: &'static str,
+        /// The state as `ss` knows it: TCP's state; for UDP and raw
+        /// sockets unconnected or established (connected).
+        state: InetState,
         /// The kernel's state number (`TCP_*` of include/net/tcp_states.h,
         /// which UDP and raw sockets use too: 7 unconnected, 1 connected).
         state_number: u8,
@@ -46,18 +47,18 @@ pub enum SocketDesc {
     Unix {
         /// Bound path (`@name` for abstract), if any.
         path: Option<Bytes>,
-        /// `stream`, `dgram`, `seqpacket`.
-        kind: &'static str,
-        /// `listening`, `connected`, `unconnected`, …
-        state: &'static str,
+        /// Stream, datagram or sequenced packets.
+        kind: UnixKind,
+        /// Listening, connected, unconnected, …
+        state: UnixState,
         /// The socket at the other end (from sock_diag), when connected.
         peer_inode: Option<u64>,
     },
     /// Another family (netlink, packet, raw IP, vsock…), as the socket
     /// describes itself.
     Other {
-        /// `netlink`, `packet`, `raw`, `vsock`, …
-        name: &'static str,
+        /// Its family (netlink, packet, raw IP, vsock, …).
+        name: SocketFamily,
         /// Protocol number (the netlink family, the IP protocol of a raw
         /// socket, the ethertype of a packet socket).
         protocol: Option<u32>,
@@ -76,33 +77,6 @@ impl SocketDesc {
     }
 }
 
-/// The name of an `AF_*` family that is neither IP nor unix.
-pub(super) fn family_name(family: u16, sock_type: u32) -> &'static str {
-    match (i32::from(family), sock_type) {
-        (libc_af::NETLINK, _) => "netlink",
-        (libc_af::PACKET, _) => "packet",
-        (libc_af::INET | libc_af::INET6, 3) => "raw",
-        (libc_af::INET | libc_af::INET6, _) => "inet",
-        (libc_af::VSOCK, _) => "vsock",
-        (libc_af::BLUETOOTH, _) => "bluetooth",
-        (libc_af::ALG, _) => "alg",
-        (libc_af::XDP, _) => "xdp",
-        _ => "socket",
-    }
-}
-
-/// `AF_*` numbers (include/linux/socket.h).
-pub(super) mod libc_af {
-    pub const INET: i32 = 2;
-    pub const INET6: i32 = 10;
-    pub const NETLINK: i32 = 16;
-    pub const PACKET: i32 = 17;
-    pub const BLUETOOTH: i32 = 31;
-    pub const ALG: i32 = 38;
-    pub const VSOCK: i32 = 40;
-    pub const XDP: i32 = 44;
-}
-
 /// `ADDR:PORT`, IPv6 addresses bracketed (`[::1]:80`).
 pub fn addr_port(a: &IpAddr, p: u16) -> String {
     match a {
@@ -111,24 +85,15 @@ pub fn addr_port(a: &IpAddr, p: u16) -> String {
     }
 }
 
-pub(super) fn unix_kind(t: u8) -> &'static str {
-    match t {
-        1 => "stream",
-        2 => "dgram",
-        5 => "seqpacket",
-        _ => "unix",
-    }
-}
-
 /// A unix socket as sock_diag describes it. Its states are the TCP ones
 /// (`TCP_LISTEN` 10, `TCP_ESTABLISHED` 1, `TCP_SYN_SENT` 2, `TCP_CLOSE` 7).
 pub(super) fn unix_desc(d: &procscope_parse::sockdiag::UnixDiag) -> SocketDesc {
     let state = match d.state {
-        10 => "listening",
-        1 => "connected",
-        2 => "connecting",
-        7 => "unconnected",
-        _ => "unknown",
+        10 => UnixState::Listening,
+        1 => UnixState::Connected,
+        2 => UnixState::Connecting,
+        7 => UnixState::Unconnected,
+        _ => UnixState::Unknown,
     };
     // An abstract name starts with NUL; shown with `@` like ss and /proc/net/unix.
     let path = d
@@ -147,7 +112,7 @@ pub(super) fn unix_desc(d: &procscope_parse::sockdiag::UnixDiag) -> SocketDesc {
         });
     SocketDesc::Unix {
         path,
-        kind: unix_kind(d.kind),
+        kind: UnixKind::of(d.kind),
         state,
         peer_inode: d.peer.filter(|p| *p != 0).map(u64::from),
     }
@@ -165,7 +130,7 @@ pub(super) fn canonical(a: IpAddr) -> IpAddr {
 /// Pairs the two ends of connections that are both in these tables.
 pub(super) fn link_inet_peers(m: &mut HashMap<u64, SocketDesc>) {
     // Ends pair within one protocol: tcp with tcp6, udp with udp6.
-    type End = (&'static str, IpAddr, u16, IpAddr, u16);
+    type End = (InetProto, IpAddr, u16, IpAddr, u16);
     let mut by_ends: HashMap<End, u64> = HashMap::new();
     for (i, d) in m.iter() {
         if let SocketDesc::Inet {
@@ -178,7 +143,7 @@ pub(super) fn link_inet_peers(m: &mut HashMap<u64, SocketDesc>) {
         } = d
         {
             if *remote_port != 0 {
-                let kind = proto.trim_end_matches('6');
+                let kind = proto.v4();
                 by_ends.insert(
                     (
                         kind,
@@ -204,7 +169,7 @@ pub(super) fn link_inet_peers(m: &mut HashMap<u64, SocketDesc>) {
         } = d
         {
             if *remote_port != 0 {
-                let kind = proto.trim_end_matches('6');
+                let kind = proto.v4();
                 *peer_inode = by_ends
                     .get(&(
                         kind,
@@ -254,8 +219,8 @@ mod tests {
         assert!(matches!(
             d,
             SocketDesc::Unix {
-                state: "connected",
-                kind: "stream",
+                state: UnixState::Connected,
+                kind: UnixKind::Stream,
                 peer_inode: Some(77),
                 ..
             }
@@ -263,7 +228,7 @@ mod tests {
         assert!(matches!(
             unix_desc(&diag(None, 10, Some(0))),
             SocketDesc::Unix {
-                state: "listening",
+                state: UnixState::Listening,
                 peer_inode: None,
                 ..
             }
@@ -280,7 +245,7 @@ mod tests {
             local_port: lp,
             remote: r,
             remote_port: rp,
-            state: "ESTABLISHED",
+            state: InetState::Established,
             state_number: 1,
             tx_queue: 0,
             rx_queue: 0,
@@ -288,9 +253,9 @@ mod tests {
             peer_cgroup: None,
         };
         let mut m = HashMap::new();
-        m.insert(1, sock("tcp", v4, 5000, v4, 80));
-        m.insert(2, sock("tcp6", mapped, 80, mapped, 5000));
-        m.insert(3, sock("udp", v4, 5000, v4, 80)); // UDP never pairs with TCP
+        m.insert(1, sock(InetProto::Tcp, v4, 5000, v4, 80));
+        m.insert(2, sock(InetProto::Tcp6, mapped, 80, mapped, 5000));
+        m.insert(3, sock(InetProto::Udp, v4, 5000, v4, 80)); // UDP never pairs with TCP
         link_inet_peers(&mut m);
         assert_eq!(m[&1].peer_inode(), Some(2));
         assert_eq!(m[&2].peer_inode(), Some(1));

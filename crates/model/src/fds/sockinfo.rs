@@ -3,9 +3,8 @@
 //! asked directly (one process). lsfd's `sock-xinfo.c`.
 
 use super::RawFd;
-use super::socket::{
-    SocketDesc, canonical, family_name, libc_af, link_inet_peers, unix_desc, unix_kind,
-};
+use super::socket::{SocketDesc, canonical, link_inet_peers, unix_desc};
+use super::socket_kind::{InetProto, InetState, SocketFamily, UnixKind, UnixState, libc_af};
 use crate::bytes::Bytes;
 use procscope_parse::fdlink::{FdLink, classify};
 use procscope_parse::net;
@@ -36,12 +35,12 @@ pub(super) fn socket_tables(dir: &ProcDir, only: Option<&[u64]>) -> HashMap<u64,
     let all_found =
         |m: &HashMap<u64, SocketDesc>| only.is_some_and(|v| v.iter().all(|i| m.contains_key(i)));
     for (file, proto) in [
-        (c"net/tcp", "tcp"),
-        (c"net/tcp6", "tcp6"),
-        (c"net/udp", "udp"),
-        (c"net/udp6", "udp6"),
-        (c"net/raw", "raw"),
-        (c"net/raw6", "raw6"),
+        (c"net/tcp", InetProto::Tcp),
+        (c"net/tcp6", InetProto::Tcp6),
+        (c"net/udp", InetProto::Udp),
+        (c"net/udp6", InetProto::Udp6),
+        (c"net/raw", InetProto::Raw),
+        (c"net/raw6", InetProto::Raw6),
     ] {
         if all_found(&m) {
             break;
@@ -58,7 +57,7 @@ pub(super) fn socket_tables(dir: &ProcDir, only: Option<&[u64]>) -> HashMap<u64,
                     local_port: s.local.1,
                     remote: s.remote.0,
                     remote_port: s.remote.1,
-                    state: net::inet_state_name(proto.starts_with("tcp"), s.state),
+                    state: InetState::of(proto.is_tcp(), s.state),
                     state_number: s.state,
                     tx_queue: s.tx_queue,
                     rx_queue: s.rx_queue,
@@ -83,21 +82,23 @@ fn unix_from_text(dir: &ProcDir, buf: &mut Vec<u8>, m: &mut HashMap<u64, SocketD
     }
     for s in net::unix_table(buf) {
         let state = if s.listening {
-            "listening"
+            UnixState::Listening
         } else {
+            // SS_UNCONNECTED, SS_CONNECTING, SS_CONNECTED, SS_DISCONNECTING
+            // (include/uapi/linux/net.h).
             match s.state {
-                1 => "unconnected",
-                2 => "connecting",
-                3 => "connected",
-                4 => "disconnecting",
-                _ => "unknown",
+                1 => UnixState::Unconnected,
+                2 => UnixState::Connecting,
+                3 => UnixState::Connected,
+                4 => UnixState::Disconnecting,
+                _ => UnixState::Unknown,
             }
         };
         m.insert(
             s.inode,
             SocketDesc::Unix {
                 path: s.path.map(Bytes::from),
-                kind: unix_kind(u8::try_from(s.sock_type).unwrap_or(0)),
+                kind: UnixKind::of(u8::try_from(s.sock_type).unwrap_or(0)),
                 state,
                 peer_inode: None,
             },
@@ -147,14 +148,7 @@ pub(super) fn own_sockets(dir: &ProcDir, raw: &[RawFd], mine: &[u64]) -> HashMap
                 let tcp = i.sock_type == 1;
                 let v6 = i32::from(i.family) == libc_af::INET6;
                 // A raw socket's "port" is its IP protocol (inet_num).
-                let proto = match (i.sock_type, v6) {
-                    (1, false) => "tcp",
-                    (1, true) => "tcp6",
-                    (2, false) => "udp",
-                    (2, true) => "udp6",
-                    (_, false) => "raw",
-                    (_, true) => "raw6",
-                };
+                let proto = InetProto::of(i.sock_type, v6);
                 let (remote, remote_port) = i.peer.map_or_else(
                     || {
                         let any: IpAddr = if v6 {
@@ -189,7 +183,7 @@ pub(super) fn own_sockets(dir: &ProcDir, raw: &[RawFd], mine: &[u64]) -> HashMap
                     local_port: local.port(),
                     remote,
                     remote_port,
-                    state: net::inet_state_name(tcp, state_number),
+                    state: InetState::of(tcp, state_number),
                     state_number,
                     tx_queue: i.tx_queue.unwrap_or(0),
                     rx_queue: i.rx_queue.unwrap_or(0),
@@ -198,7 +192,7 @@ pub(super) fn own_sockets(dir: &ProcDir, raw: &[RawFd], mine: &[u64]) -> HashMap
                 }
             }
             _ => SocketDesc::Other {
-                name: family_name(i.family, i.sock_type),
+                name: SocketFamily::of(i.family, i.sock_type),
                 protocol: i.protocol,
             },
         };
