@@ -34,10 +34,9 @@ pub enum Timeout {
 pub struct Polled {
     /// The fd (negative: ignored by the kernel).
     pub fd: i32,
-    /// The events asked for (`POLLIN` 1, `POLLPRI` 2, `POLLOUT` 4, …).
+    /// The events asked for (`POLLIN` 1, `POLLPRI` 2, `POLLOUT` 4, …;
+    /// their names are the reader's: `procscope_parse::decode::POLL_EVENTS`).
     pub events: u16,
-    /// Their names.
-    pub event_names: String,
 }
 
 /// What a blocked call's pointer arguments point at. A member is `None`
@@ -114,10 +113,6 @@ pub fn read(dir: &ProcDir, abi: Abi, name: &str, args: &[u64; 6]) -> Option<Call
                         .map(|p| Polled {
                             fd: p.fd,
                             events: p.events,
-                            event_names: procscope_parse::decode::bits(
-                                u64::from(p.events),
-                                procscope_parse::decode::POLL_EVENTS,
-                            ),
                         })
                         .collect()
                 })
@@ -168,7 +163,7 @@ mod tests {
         let m = read(&me, Abi::X86_64, "ppoll", &[a(&pfds), 2, a(&ts), 0, 0, 0]).unwrap();
         let polled = m.polled.unwrap();
         assert_eq!((polled[0].fd, polled[0].events), (3, 1));
-        assert_eq!(polled[1].event_names, "POLLIN|POLLOUT");
+        assert_eq!((polled[1].fd, polled[1].events), (7, 5));
         assert_eq!(m.timeout, Some(Timeout::After { ns: 1_500_000_000 }));
         // poll: the timeout is a register; 100 fds: 64 read, 36 not.
         let many = vec![0u8; 800];

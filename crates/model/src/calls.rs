@@ -102,11 +102,7 @@ mod tests {
         assert_eq!(fd_arg("futex", &[1, 0, 0, 0, 0, 0]), None);
         assert_eq!(fd_arg("read", &[u64::MAX, 0, 0, 0, 0, 0]), None);
         assert!(fcntl_waits(7) && fcntl_waits(38) && !fcntl_waits(6));
-        let polled = |fd| Polled {
-            fd,
-            events: 1,
-            event_names: "POLLIN".into(),
-        };
+        let polled = |fd| Polled { fd, events: 1 };
         let mem = CallMemory {
             polled: Some(vec![polled(3), polled(9), polled(-1)]),
             timeout: Some(Timeout::Never),

@@ -82,7 +82,11 @@ fn waiting(
                             format!("fd {} ignored", x.fd)
                         } else {
                             let d = fd(x.fd).map_or_else(String::new, |d| format!(" → {d}"));
-                            format!("fd {} {}{d}", x.fd, x.event_names)
+                            let names = procscope_parse::decode::bits(
+                                u64::from(x.events),
+                                procscope_parse::decode::POLL_EVENTS,
+                            );
+                            format!("fd {} {names}{d}", x.fd)
                         };
                         push_fd(&mut parts, t);
                     }
@@ -208,17 +212,9 @@ mod tests {
             4 => Some("epoll watching fd 3 pipe:[12]".to_string()),
             _ => None,
         };
-        let polled = |fd, events, names: &str| Polled {
-            fd,
-            events,
-            event_names: names.into(),
-        };
+        let polled = |fd, events| Polled { fd, events };
         let mem = CallMemory {
-            polled: Some(vec![
-                polled(3, 1, "POLLIN"),
-                polled(9, 3, "POLLIN|POLLPRI"),
-                polled(-1, 1, "POLLIN"),
-            ]),
+            polled: Some(vec![polled(3, 1), polled(9, 3), polled(-1, 1)]),
             timeout: Some(Timeout::After {
                 ns: 1_800_000_000_000,
             }),
@@ -234,7 +230,7 @@ mod tests {
             "poll(2 fds, timeout 2.5 s)"
         );
         let many = CallMemory {
-            polled: Some((0..20).map(|i| polled(100 + i, 1, "POLLIN")).collect()),
+            polled: Some((0..20).map(|i| polled(100 + i, 1)).collect()),
             not_read: 10,
             ..CallMemory::default()
         };

@@ -42,8 +42,11 @@ pub fn write_table(
     let mut t = Table::new(headers);
     for r in &f.rows {
         let (fd, mode) = match r.what {
-            Use::Fd(fd) => (fd.to_string(), r.mode.unwrap_or("?")),
-            Use::Other(k) => (k.name().to_string(), r.mode.unwrap_or("-")),
+            Use::Fd(fd) => (fd.to_string(), r.mode.map_or("?", crate::fds::access_mode)),
+            Use::Other(k) => (
+                k.name().to_string(),
+                r.mode.map_or("-", crate::fds::access_mode),
+            ),
         };
         let mut cells = vec![
             Cell::plain(r.pid.to_string()),
@@ -154,7 +157,7 @@ pub fn wire(f: &Found) -> wire::WhoHas {
                     Use::Fd(fd) => Some(fd),
                     Use::Other(_) => None,
                 },
-                mode: r.mode.map(str::to_owned),
+                mode: r.mode.map(|m| crate::wire::common::name(&m)),
                 link: r.link.clone(),
                 size: r.size,
             })

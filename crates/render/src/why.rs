@@ -426,4 +426,24 @@ mod tests {
             "stopped by a signal: resume it with kill -CONT 9"
         );
     }
+
+    #[test]
+    fn an_unreadable_call_says_why_in_text_and_json() {
+        let w = Wait::Unknown {
+            reason: procscope_model::Failure::Gone,
+        };
+        assert_eq!(verdict(9, &w), "cannot tell: process gone");
+        assert_eq!(
+            crate::wire::why::Wait::from(&w),
+            crate::wire::why::Wait::Unknown {
+                reason: "process gone".into()
+            }
+        );
+        let w = Wait::Unknown {
+            reason: procscope_model::Failure::Malformed {
+                detail: "syscall: 2 fields".into(),
+            },
+        };
+        assert_eq!(verdict(9, &w), "cannot tell: malformed: syscall: 2 fields");
+    }
 }

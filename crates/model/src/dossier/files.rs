@@ -86,19 +86,26 @@ fn notable_of(fd: i32, d: &Detail) -> Option<Notable> {
                     proto,
                     local,
                     local_port,
-                    state: "LISTEN",
+                    state: crate::fds::InetState::Listen,
                     ..
                 }),
             ..
         } => (
             "listening",
-            Bytes(format!("{proto} {}", crate::fds::addr_port(local, *local_port)).into_bytes()),
+            Bytes(
+                format!(
+                    "{} {}",
+                    proto.name(),
+                    crate::fds::addr_port(local, *local_port)
+                )
+                .into_bytes(),
+            ),
         ),
         Detail::Socket {
             socket:
                 Some(SocketDesc::Unix {
                     path,
-                    state: "listening",
+                    state: crate::fds::UnixState::Listening,
                     ..
                 }),
             ..

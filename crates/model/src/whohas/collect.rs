@@ -31,8 +31,8 @@ pub struct Row {
     pub user: Option<Bytes>,
     /// How it uses it.
     pub what: Use,
-    /// The fd's access mode (`r`, `w`, `rw`), from its fdinfo.
-    pub mode: Option<&'static str>,
+    /// The fd's access mode, from its fdinfo.
+    pub mode: Option<crate::fds::AccessMode>,
     /// The link: the path, `pipe:[N]`, `socket:[N]`.
     pub link: Bytes,
     /// A deleted file's size (`--deleted`), when read.
@@ -354,7 +354,7 @@ fn rows(
                     .ok()
                     .and_then(|n| dir.read(&n, &mut buf, 64 * 1024).ok())
                     .and_then(|_| procscope_parse::fdinfo::FdInfo::parse(&buf).ok())
-                    .map(|i| procscope_parse::decode::access_mode(i.flags)),
+                    .map(|i| crate::fds::AccessMode::of_flags(i.flags)),
                 Use::Other(_) => None,
             };
             Some(Row {

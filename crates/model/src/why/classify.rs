@@ -4,7 +4,7 @@
 
 use super::{PipeEnd, Shared, Wait, Who, children_of, fuse_daemons, who};
 use crate::bytes::Bytes;
-use crate::fds::{Detail, FdEntry};
+use crate::fds::{AccessMode, Detail, FdEntry};
 use procscope_parse::stat::TaskState;
 use procscope_read::{ProcRoot, Session};
 
@@ -65,7 +65,13 @@ pub(super) fn classify(
         }
         (Some(e), _) if reading || writing => match &e.detail {
             Detail::Pipe { inode } | Detail::Fifo { inode, .. } => {
-                let want = if reading { ["w", "rw"] } else { ["r", "rw"] };
+                // The other side of the end it waits at: writers of the
+                // pipe it reads, readers of the pipe it writes.
+                let want = if reading {
+                    [AccessMode::Write, AccessMode::ReadWrite]
+                } else {
+                    [AccessMode::Read, AccessMode::ReadWrite]
+                };
                 let other_end = e
                     .peers
                     .iter()

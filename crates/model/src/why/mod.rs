@@ -121,8 +121,8 @@ pub enum Wait {
     Other,
     /// The system call could not be read.
     Unknown {
-        /// Why.
-        reason: String,
+        /// Why not (denied without ptrace access, gone, timed out, …).
+        reason: procscope_read::Failure,
     },
 }
 
@@ -447,9 +447,7 @@ fn group(
             _ if matches!(f, procscope_read::Failure::Absent { .. }) => Wait::Kernel {
                 cause: crate::hung::Cause::IdleKernelThread,
             },
-            _ => Wait::Unknown {
-                reason: f.to_string(),
-            },
+            _ => Wait::Unknown { reason: f.clone() },
         },
         (_, Ok(SyscallState::Blocked { .. })) => kernel(),
         (_, Ok(SyscallState::InSyscall { nr, args, .. })) => {

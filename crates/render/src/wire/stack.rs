@@ -193,7 +193,10 @@ impl From<&callmem::CallMemory> for CallMemory {
                     .map(|p| Polled {
                         fd: p.fd,
                         events: p.events,
-                        event_names: p.event_names.clone(),
+                        event_names: procscope_parse::decode::bits(
+                            u64::from(p.events),
+                            procscope_parse::decode::POLL_EVENTS,
+                        ),
                     })
                     .collect()
             }),

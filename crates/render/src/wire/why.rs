@@ -276,7 +276,7 @@ impl From<&why::Wait> for Wait {
             },
             M::Other => Wait::Other,
             M::Unknown { reason } => Wait::Unknown {
-                reason: reason.clone(),
+                reason: reason.to_string(),
             },
         }
     }

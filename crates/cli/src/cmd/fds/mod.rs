@@ -371,7 +371,9 @@ fn print_one(
         table.push(vec![
             Cell::plain(e.fd.to_string()),
             Cell::plain(e.detail.type_name()),
-            Cell::plain(e.flags.map_or("?", decode::access_mode)),
+            Cell::plain(e.flags.map_or("?", |f| {
+                procscope_render::fds::access_mode(fds::AccessMode::of_flags(f))
+            })),
             Cell::plain(e.pos.map_or_else(|| "?".into(), |p| p.to_string())),
             Cell::plain(if flags.is_empty() {
                 "-".to_string()

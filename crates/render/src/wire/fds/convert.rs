@@ -2,7 +2,7 @@
 //! numbers decoded by `procscope_parse::decode` (what the text shows).
 
 use super::*;
-use crate::wire::common::{bit_names, opt_bytes, or_error};
+use crate::wire::common::{bit_names, name, opt_bytes, or_error};
 use procscope_parse::decode;
 
 /// `v` within i64 (the kernel's timespecs fit: seconds are 64-bit and
@@ -55,12 +55,12 @@ impl From<&m::SocketDesc> for Socket {
                 peer_inode,
                 ..
             } => Socket::Inet {
-                proto: (*proto).into(),
+                proto: name(proto),
                 local: *local,
                 local_port: *local_port,
                 remote: *remote,
                 remote_port: *remote_port,
-                state: (*state).into(),
+                state: name(state),
                 state_number: *state_number,
                 tx_queue: *tx_queue,
                 rx_queue: *rx_queue,
@@ -73,12 +73,12 @@ impl From<&m::SocketDesc> for Socket {
                 peer_inode,
             } => Socket::Unix {
                 path: opt_bytes(path.as_ref()),
-                kind: (*kind).into(),
-                state: (*state).into(),
+                kind: name(kind),
+                state: name(state),
                 peer_inode: *peer_inode,
             },
             m::SocketDesc::Other { name, protocol } => Socket::Other {
-                name: (*name).into(),
+                name: self::name(name),
                 protocol: *protocol,
             },
         }
@@ -158,7 +158,7 @@ impl From<&m::Detail> for Detail {
                 marks: marks
                     .iter()
                     .map(|k| FanotifyMark {
-                        kind: k.kind.into(),
+                        kind: name(&k.kind),
                         mnt_id: k.mnt_id,
                         device: k.device,
                         mask: k.mask,
@@ -216,7 +216,7 @@ fn peers(v: &[m::Peer]) -> Vec<Peer> {
             pid: p.pid,
             comm: Bytes::from(&p.comm),
             fd: p.fd,
-            mode: p.mode.map(String::from),
+            mode: p.mode.as_ref().map(name),
         })
         .collect()
 }

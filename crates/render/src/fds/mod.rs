@@ -4,9 +4,14 @@
 
 use crate::escape::escape;
 use procscope_model::bytes::Bytes;
-use procscope_model::fds::{Detail, FdEntry, FileLock, SocketDesc};
+use procscope_model::fds::{
+    AccessMode, Detail, FdEntry, FileLock, InetState, MarkKind, SocketDesc,
+};
 use procscope_model::fds::{Peer, PeerSearch, SearchScope, addr_port};
 use procscope_parse::decode;
+
+mod names;
+pub use names::{access_mode, inet_state, mark_kind, unix_kind, unix_state};
 
 fn secs(ns: i128) -> String {
     crate::units::duration_ns(u128::try_from(ns).unwrap_or(0))
@@ -91,8 +96,8 @@ pub fn describe(e: &FdEntry, searched: bool) -> String {
             inode,
             socket: Some(SocketDesc::Other { name, protocol }),
         } => match protocol {
-            Some(p) => format!("{name} socket:[{inode}] protocol {p}"),
-            None => format!("{name} socket:[{inode}]"),
+            Some(p) => format!("{} socket:[{inode}] protocol {p}", name.name()),
+            None => format!("{} socket:[{inode}]", name.name()),
         },
         Detail::Socket {
             socket:
@@ -109,6 +114,8 @@ pub fn describe(e: &FdEntry, searched: bool) -> String {
             ..
         } => {
             let raw = matches!(e.detail.type_name(), "raw" | "raw6");
+            let listening = *state == InetState::Listen;
+            let state = inet_state(*state);
             let mut s = if raw {
                 // A raw socket's "port" is the IP protocol it carries.
                 let peer = if remote.is_unspecified() {
@@ -117,7 +124,7 @@ pub fn describe(e: &FdEntry, searched: bool) -> String {
                     format!(" -> {remote}")
                 };
                 format!("{local} protocol {local_port}{peer} {state}")
-            } else if *state == "LISTEN" || (remote.is_unspecified() && *remote_port == 0) {
+            } else if listening || (remote.is_unspecified() && *remote_port == 0) {
                 format!("{} {state}", addr(*local, *local_port))
             } else {
                 format!(
@@ -143,6 +150,7 @@ pub fn describe(e: &FdEntry, searched: bool) -> String {
                 }),
             inode,
         } => {
+            let (kind, state) = (unix_kind(*kind), unix_state(*state));
             let mut s = match path {
                 Some(p) => format!("{kind} {state} {}", escape(p.as_slice())),
                 None => format!("{kind} {state} (unnamed) socket:[{inode}]"),
@@ -217,12 +225,14 @@ pub fn describe(e: &FdEntry, searched: bool) -> String {
                         format!("{} ({})", escape(p.as_slice()), escape(t.as_slice()))
                     }
                     _ => match (m.mnt_id, m.device) {
-                        (_, Some((ma, mi))) if m.kind == "filesystem" => format!("dev {ma}:{mi}"),
+                        (_, Some((ma, mi))) if m.kind == MarkKind::Filesystem => {
+                            format!("dev {ma}:{mi}")
+                        }
                         (Some(id), _) => format!("mount ID {id}"),
                         _ => "?".into(),
                     },
                 };
-                w.push(format!("{} {at}: {mask}{ignored}", m.kind));
+                w.push(format!("{} {at}: {mask}{ignored}", mark_kind(m.kind)));
             }
             w.extend(inode_watches(watches, true));
             if marks.is_empty() && watches.is_empty() {
@@ -282,15 +292,17 @@ pub fn describe(e: &FdEntry, searched: bool) -> String {
         ),
     };
     if let Detail::Pipe { .. } | Detail::Fifo { .. } = e.detail {
-        let end = match e.flags.map(decode::access_mode) {
-            Some("r") => " read end",
-            Some("w") => " write end",
-            Some("rw") => " opened for reading and writing (its own reader and writer)",
+        let end = match e.flags.map(AccessMode::of_flags) {
+            Some(AccessMode::Read) => " read end",
+            Some(AccessMode::Write) => " write end",
+            Some(AccessMode::ReadWrite) => {
+                " opened for reading and writing (its own reader and writer)"
+            }
             _ => "",
         };
         s.push_str(end);
     }
-    let both_ends = matches!(e.flags.map(decode::access_mode), Some("rw"));
+    let both_ends = e.flags.map(AccessMode::of_flags) == Some(AccessMode::ReadWrite);
     if matches!(e.detail, Detail::Pipe { .. } | Detail::Fifo { .. })
         && both_ends
         && !e.peers.is_empty()
@@ -306,8 +318,8 @@ pub fn describe(e: &FdEntry, searched: bool) -> String {
             .peers
             .iter()
             .cloned()
-            .partition(|p| matches!(p.mode, Some("w" | "rw")));
-        let mine_is_read = matches!(e.flags.map(decode::access_mode), Some("r"));
+            .partition(|p| matches!(p.mode, Some(AccessMode::Write | AccessMode::ReadWrite)));
+        let mine_is_read = e.flags.map(AccessMode::of_flags) == Some(AccessMode::Read);
         let (other, same, other_verb, same_verb) = if mine_is_read {
             (writers, readers, "written by", "also read by")
         } else {
@@ -394,7 +406,9 @@ fn holders(v: &[procscope_model::fds::Peer]) -> String {
                 p.pid,
                 escape(p.comm.as_slice()),
                 p.fd,
-                p.mode.map(|m| format!(" {m}")).unwrap_or_default()
+                p.mode
+                    .map(|m| format!(" {}", access_mode(m)))
+                    .unwrap_or_default()
             )
         })
         .collect::<Vec<_>>()
@@ -416,7 +430,7 @@ pub fn brief(e: &FdEntry) -> String {
         }
         seen.join(", ")
     };
-    let mode = e.flags.map(procscope_parse::decode::access_mode);
+    let mode = e.flags.map(AccessMode::of_flags);
     let mut s = match &e.detail {
         Detail::File {
             path,
@@ -431,16 +445,16 @@ pub fn brief(e: &FdEntry) -> String {
         },
         Detail::Pipe { inode } => {
             let end = match mode {
-                Some("r") => " read end",
-                Some("w") => " write end",
+                Some(AccessMode::Read) => " read end",
+                Some(AccessMode::Write) => " write end",
                 _ => "",
             };
             format!("pipe:[{inode}]{end}")
         }
         Detail::Fifo { path, .. } => {
             let end = match mode {
-                Some("r") => " read end",
-                Some("w") => " write end",
+                Some(AccessMode::Read) => " read end",
+                Some(AccessMode::Write) => " write end",
                 _ => "",
             };
             format!("FIFO {}{end}", lossy(path))
@@ -450,10 +464,13 @@ pub fn brief(e: &FdEntry) -> String {
                 path, kind, state, ..
             }),
             inode,
-        } => match path {
-            Some(p) => format!("unix {kind} {state} {}", lossy(p)),
-            None => format!("unix {kind} {state} socket:[{inode}]"),
-        },
+        } => {
+            let (kind, state) = (unix_kind(*kind), unix_state(*state));
+            match path {
+                Some(p) => format!("unix {kind} {state} {}", lossy(p)),
+                None => format!("unix {kind} {state} socket:[{inode}]"),
+            }
+        }
         Detail::Socket {
             socket:
                 Some(SocketDesc::Inet {
@@ -467,6 +484,7 @@ pub fn brief(e: &FdEntry) -> String {
                 }),
             ..
         } => {
+            let (proto, state) = (proto.name(), inet_state(*state));
             if *remote_port == 0 {
                 format!("{proto} {} {state}", addr_port(local, *local_port))
             } else {
@@ -498,12 +516,12 @@ pub fn brief(e: &FdEntry) -> String {
     };
     let mut extra: Vec<String> = Vec::new();
     if let Detail::Pipe { .. } | Detail::Fifo { .. } = e.detail {
-        let want: &[&str] = if mode == Some("r") {
-            &["w", "rw"]
+        let want: &[AccessMode] = if mode == Some(AccessMode::Read) {
+            &[AccessMode::Write, AccessMode::ReadWrite]
         } else {
-            &["r", "rw"]
+            &[AccessMode::Read, AccessMode::ReadWrite]
         };
-        let verb = if mode == Some("r") {
+        let verb = if mode == Some(AccessMode::Read) {
             "written by"
         } else {
             "read by"

@@ -1,9 +1,9 @@
-//! What a stat of an open file adds to its fd — its kind, link count and
-//! size — and the locks `/proc/locks` records on it. Both the single
-//! process view and the host-wide listing use these, so a FIFO, a device
-//! or a lock reads the same in either.
+//! Paths and memfds: what a stat of an open file adds to its fd — its
+//! kind, link count and size — and the locks `/proc/locks` records on it.
+//! Both the single process view and the host-wide listing use these, so a
+//! FIFO, a device or a lock reads the same in either. lsfd's `file.c`.
 
-use super::{Detail, FdEntry, FileLock};
+use super::{Detail, FdEntry};
 use crate::bytes::Bytes;
 use procscope_read::{FdStat, ProcDir, ProcRoot, Session};
 use serde::Serialize;
@@ -132,6 +132,45 @@ pub fn stat_files(root: &ProcRoot, pid: i32, entries: &mut [FdEntry], session: &
         Ok(file_stats(&dir, &probe))
     }) {
         apply_stats(entries, &stats);
+    }
+}
+
+/// A lock on a file, from /proc/locks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileLock {
+    /// `FLOCK`, `POSIX`, `OFDLCK`, `LEASE`.
+    pub kind: Bytes,
+    /// `READ` or `WRITE`.
+    pub access: Bytes,
+    /// `ADVISORY` or `MANDATORY`.
+    pub mode: Bytes,
+    /// The process holding (or waiting for) it (-1 for OFD locks).
+    pub pid: i64,
+    /// Its name.
+    pub comm: Option<Bytes>,
+    /// First byte.
+    pub start: u64,
+    /// Last byte (`None`: to the end of the file).
+    pub end: Option<u64>,
+    /// True for a process blocked waiting for this lock.
+    pub waiting: bool,
+}
+
+impl FileLock {
+    /// An fdinfo `lock:` line (the format of /proc/locks), decoded; the
+    /// holder's name is not known from it.
+    pub fn from_fdinfo(line: &Bytes) -> Option<FileLock> {
+        let l = procscope_parse::locks::parse_line(line.as_slice())?;
+        Some(FileLock {
+            kind: l.kind.into(),
+            access: l.access.into(),
+            mode: l.mode.into(),
+            pid: l.pid,
+            comm: None,
+            start: l.start,
+            end: l.end,
+            waiting: l.waiter,
+        })
     }
 }
 
