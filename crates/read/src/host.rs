@@ -229,7 +229,7 @@ fn without_leading_slashes(path: &[u8]) -> &[u8] {
 fn not_in_tree(path: &[u8]) -> Failure {
     Failure::Unsupported {
         what: format!(
-            "host file {} (not in this tree: it has no {}/)",
+            "{}: not in this tree (it has no {}/ directory)",
             String::from_utf8_lossy(path),
             HOST_DIR.to_string_lossy()
         ),
@@ -359,7 +359,7 @@ mod tests {
         let host = ProcRoot::open(t.path()).unwrap().host();
         let mut b = Vec::new();
         let no = Err(Failure::Unsupported {
-            what: "host file /etc/passwd (not in this tree: it has no .host/)".into(),
+            what: "/etc/passwd: not in this tree (it has no .host/ directory)".into(),
         });
         assert_eq!(host.read(b"/etc/passwd", &mut b, 1024), no);
         assert!(b.is_empty());

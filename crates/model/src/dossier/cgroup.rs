@@ -255,9 +255,15 @@ fn usage(host: &HostFiles, lines: &Outcome<Vec<Line>>, mounts: &Outcome<Vec<Moun
     let v2 = dir(None);
     // Each controller: v2 when it is enabled there, else its v1 hierarchy.
     let pick = |v2_file: &str, v1: &[u8]| -> Outcome<Vec<u8>> {
+        let v1 = || dir(Some(v1)).or_else(|e| v2.clone().and(Err(e)));
         match &v2 {
-            Ok(d) if host.exists(&join(d, v2_file)) => Ok(d.clone()),
-            _ => dir(Some(v1)).or_else(|e| v2.clone().and(Err(e))),
+            Ok(d) => match host.stat(&join(d, v2_file)) {
+                Ok(_) => Ok(d.clone()),
+                // A tree without cgroupfs files: say so, not "not mounted".
+                Err(e @ Failure::Unsupported { .. }) => Err(e),
+                Err(_) => v1(),
+            },
+            Err(_) => v1(),
         }
     };
     let mem = pick("memory.max", b"memory");
