@@ -138,7 +138,7 @@ fn a_fifo_at_the_trees_passwd_is_never_opened() {
     for f in ["passwd", "group"] {
         rustix::fs::mknodat(
             rustix::fs::CWD,
-            &t.path().join(".host/etc").join(f),
+            t.path().join(".host/etc").join(f),
             rustix::fs::FileType::Fifo,
             rustix::fs::Mode::from_raw_mode(0o600),
             0,
