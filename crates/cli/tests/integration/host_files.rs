@@ -230,3 +230,40 @@ fn cgroup_limits_come_from_the_trees_cgroupfs() {
     assert!(usage["pids_max"].is_null(), "{usage}");
     assert_eq!(usage["pids_current"], 7, "{usage}");
 }
+
+/// who-has resolves a typed path with the tree's own links: `/var/run` is
+/// `/run` on this tree only when its `.host/` says so (the live host's
+/// `/var/run` link is never read for a tree).
+#[test]
+fn who_has_resolves_paths_inside_the_tree() {
+    let t = tree();
+    let r = t.path();
+    let d = r.join("2/fd");
+    fs::create_dir_all(&d).unwrap();
+    std::os::unix::fs::symlink("/run/app/data", d.join("3")).unwrap();
+    let who = || {
+        run(&[
+            "--proc-root",
+            r.to_str().unwrap(),
+            "--json",
+            "who-has",
+            "/var/run/app/data",
+        ])
+    };
+    let pids = |run: &Run| -> Vec<i64> {
+        run.json()["holders"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|h| h["pid"].as_i64()).collect())
+            .unwrap_or_default()
+    };
+    let no = who();
+    assert_eq!(no.status, 1, "{}{}", no.out(), no.stderr);
+    assert_eq!(pids(&no), Vec::<i64>::new());
+    fs::create_dir_all(r.join(".host/run/app")).unwrap();
+    fs::write(r.join(".host/run/app/data"), "x").unwrap();
+    fs::create_dir_all(r.join(".host/var")).unwrap();
+    std::os::unix::fs::symlink("/run", r.join(".host/var/run")).unwrap();
+    let yes = who();
+    assert_eq!(yes.status, 0, "{}{}", yes.out(), yes.stderr);
+    assert_eq!(pids(&yes), vec![2]);
+}

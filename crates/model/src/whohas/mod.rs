@@ -228,13 +228,20 @@ fn lexical_keep_root(p: &[u8]) -> Vec<u8> {
 /// on the host `host` belongs to), or `None` when it is not to be looked
 /// up: (identity, nothing is there). A tree without host files gives
 /// neither: only the text of links is matched then.
+///
+/// A tree's `.host/` can say that nothing is at the path, but never gives
+/// an identity: the fds of a tree cannot be stat'ed (their links name no
+/// live file), so an identity would match none of them; its links are
+/// matched by text.
 fn identity(host: &HostFiles, path: Option<Vec<u8>>, session: &Session) -> (Option<FdStat>, bool) {
     let Some(p) = path else {
         return (None, false);
     };
+    let live = host.is_live();
     let host = host.clone();
     match session.once(None, move || host.stat(&p)) {
-        Ok(st) => (Some(st), false),
+        Ok(st) if live => (Some(st), false),
+        Ok(_) => (None, false),
         Err(Failure::Absent { .. }) => (None, true),
         Err(_) => (None, false),
     }
