@@ -19,7 +19,9 @@ pub(crate) struct FakePid<'a> {
 
 impl FakeProc {
     /// An empty tree with the host files (`stat`, `uptime`, `meminfo`,
-    /// `loadavg`).
+    /// `loadavg`, and the user database `.host/etc/passwd` and
+    /// `.host/etc/group` naming UID and GID 0 `root`: a tree's names come
+    /// from the tree, never from the host the tests run on).
     pub fn new() -> FakeProc {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
         let f = FakeProc { dir };
@@ -33,6 +35,8 @@ impl FakeProc {
             "MemTotal:       1000000 kB\nMemFree:         500000 kB\nMemAvailable:    600000 kB\nSwapTotal:            0 kB\nSwapFree:             0 kB\n",
         );
         f.host_file("loadavg", "0.50 0.25 0.10 1/100 999\n");
+        f.host_file(".host/etc/passwd", "root:x:0:0:root:/root:/bin/sh\n");
+        f.host_file(".host/etc/group", "root:x:0:\n");
         f
     }
 

@@ -6,7 +6,7 @@ use crate::listing::{self, Request};
 use crate::process::{CmdlineInfo, StatInfo};
 use crate::select::Filter;
 use procscope_read::guard::{self, Ctx, Session};
-use procscope_read::{Failure, Outcome, ProcRoot};
+use procscope_read::{Failure, HostFiles, Outcome, ProcRoot};
 
 /// A command's TARGET: a PID, or a regex on process names (like `ps PATTERN`).
 #[derive(Debug, Clone)]
@@ -119,11 +119,13 @@ pub enum ExeOnDisk {
 
 /// Compares the mapping of the executable in `maps` (device and inode, as
 /// the kernel recorded them when it was mapped) with what is at its path
-/// now. `link` is the `exe` link as read, possibly ending in ` (deleted)`
-/// (then the running file was unlinked: replaced if another file is at the
-/// path now, missing if nothing is). Runs inside a guarded read: `maps`
-/// takes the memory lock, and the path may be on a hung filesystem.
-pub fn exe_on_disk(maps: &[u8], link: &[u8]) -> ExeOnDisk {
+/// now, on the host `host` belongs to (for a tree, its `.host/` copy; a
+/// tree without one cannot tell). `link` is the `exe` link as read,
+/// possibly ending in ` (deleted)` (then the running file was unlinked:
+/// replaced if another file is at the path now, missing if nothing is).
+/// Runs inside a guarded read: `maps` takes the memory lock, and the path
+/// may be on a hung filesystem.
+pub fn exe_on_disk(host: &HostFiles, maps: &[u8], link: &[u8]) -> ExeOnDisk {
     let mapped = maps.split(|&c| c == b'\n').find_map(|line| {
         let mut f = line.splitn(6, |&c| c == b' ');
         let (_, _, _, dev, ino) = (f.next()?, f.next()?, f.next()?, f.next()?, f.next()?);
@@ -143,15 +145,12 @@ pub fn exe_on_disk(maps: &[u8], link: &[u8]) -> ExeOnDisk {
     // A stat through FUSE, NFS or an automount can wait for ever, and
     // uninterruptibly: such a path is not looked at. (`link` differs from
     // `path` by a suffix of its last name only: one check covers both.)
-    if procscope_read::realpath::may_hang_here(path) {
+    if host.may_hang(path) {
         return ExeOnDisk::Unknown;
     }
-    let same = |p: &[u8]| -> Result<bool, rustix::io::Errno> {
-        let st =
-            rustix::fs::stat(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(p))?;
-        Ok(st.st_ino == ino
-            && u64::from(rustix::fs::major(st.st_dev)) == maj
-            && u64::from(rustix::fs::minor(st.st_dev)) == min)
+    let same = |p: &[u8]| -> Outcome<bool> {
+        let st = host.stat(p)?;
+        Ok(st.ino == ino && u64::from(st.dev.0) == maj && u64::from(st.dev.1) == min)
     };
     // A file really named "x (deleted)" that is still there: the same file.
     if same(link) == Ok(true) {
@@ -160,7 +159,7 @@ pub fn exe_on_disk(maps: &[u8], link: &[u8]) -> ExeOnDisk {
     match same(path) {
         Ok(true) => ExeOnDisk::Same,
         Ok(false) => ExeOnDisk::Replaced,
-        Err(rustix::io::Errno::NOENT) => ExeOnDisk::Missing,
+        Err(Failure::Absent { .. }) => ExeOnDisk::Missing,
         Err(_) => ExeOnDisk::Unknown,
     }
 }
@@ -196,6 +195,7 @@ pub fn read(
 ) -> Outcome<Vec<ProcText>> {
     let clock = crate::clock::Clock::read(root)?;
     let root = root.clone();
+    let host = root.host();
     type Risky = (
         Option<Outcome<CmdlineInfo>>,
         Option<Outcome<CmdlineInfo>>,
@@ -260,7 +260,7 @@ pub fn read(
             let e = req.environ.then(|| read_file(&dir, c"environ", req.cap));
             let on_disk = match (&exe_now, req.context) {
                 (Some(path), true) => read_file(&dir, c"maps", procscope_read::cap::MAPS)
-                    .map_or(ExeOnDisk::Unknown, |m| exe_on_disk(&m.raw, path)),
+                    .map_or(ExeOnDisk::Unknown, |m| exe_on_disk(&host, &m.raw, path)),
                 _ => ExeOnDisk::Unknown,
             };
             Ok((c, e, on_disk))
@@ -351,20 +351,62 @@ mod tests {
         assert!(Target::parse("(").is_err());
         assert_eq!(basename(b"/usr/bin/python3"), b"python3");
         assert_eq!(exe_path(b"/tmp/x (deleted)"), (&b"/tmp/x"[..], true));
+        let live = ProcRoot::open("/proc").unwrap().host();
         // No mapping of that path: cannot tell.
         assert_eq!(
-            exe_on_disk(b"5-6 r-xp 0 fe:00 12 /bin/other\n", b"/bin/x"),
+            exe_on_disk(&live, b"5-6 r-xp 0 fe:00 12 /bin/other\n", b"/bin/x"),
             ExeOnDisk::Unknown
         );
         // Mapped from an inode that is not at the path: replaced.
         let maps = b"5-6 r-xp 0 00:00 1 /proc/self/exe-does-not-matter\n";
         assert_eq!(
-            exe_on_disk(maps, b"/proc/self/exe-does-not-matter"),
+            exe_on_disk(&live, maps, b"/proc/self/exe-does-not-matter"),
             ExeOnDisk::Missing
         );
         assert_eq!(
-            exe_on_disk(b"5-6 r-xp 0 ff:ff 1 /\n", b"/"),
+            exe_on_disk(&live, b"5-6 r-xp 0 ff:ff 1 /\n", b"/"),
             ExeOnDisk::Replaced
+        );
+    }
+
+    /// A tree compares the mapping with its own `.host/` copy of the path,
+    /// never with the live host's file.
+    #[test]
+    fn a_tree_compares_the_executable_with_its_own_host_files() {
+        use std::os::unix::fs::MetadataExt;
+        let t = tempfile::tempdir().unwrap();
+        let bare = ProcRoot::open(t.path()).unwrap().host();
+        // /bin/sh exists on the live host; this tree cannot tell.
+        let sh = std::fs::metadata("/bin/sh").unwrap();
+        let live_maps = format!(
+            "5-6 r-xp 0 {:02x}:{:02x} {} /bin/sh\n",
+            rustix::fs::major(sh.dev()),
+            rustix::fs::minor(sh.dev()),
+            sh.ino()
+        );
+        assert_eq!(
+            exe_on_disk(&bare, live_maps.as_bytes(), b"/bin/sh"),
+            ExeOnDisk::Unknown
+        );
+        std::fs::create_dir_all(t.path().join(".host/usr/bin")).unwrap();
+        let exe = t.path().join(".host/usr/bin/worker");
+        std::fs::write(&exe, b"ELF").unwrap();
+        let m = std::fs::metadata(&exe).unwrap();
+        let (maj, min) = (rustix::fs::major(m.dev()), rustix::fs::minor(m.dev()));
+        let host = ProcRoot::open(t.path()).unwrap().host();
+        let maps = |ino: u64| format!("5-6 r-xp 0 {maj:02x}:{min:02x} {ino} /usr/bin/worker\n");
+        assert_eq!(
+            exe_on_disk(&host, maps(m.ino()).as_bytes(), b"/usr/bin/worker"),
+            ExeOnDisk::Same
+        );
+        assert_eq!(
+            exe_on_disk(&host, maps(m.ino() + 1).as_bytes(), b"/usr/bin/worker"),
+            ExeOnDisk::Replaced
+        );
+        // The live host's /bin/sh is not this tree's.
+        assert_eq!(
+            exe_on_disk(&host, live_maps.as_bytes(), b"/bin/sh"),
+            ExeOnDisk::Missing
         );
     }
 }

@@ -15,6 +15,8 @@
 //! | [`MOUNTINFO`] 8 MiB | `mountinfo` | ~150 bytes per mount |
 //! | [`LOCKS`] 16 MiB | `/proc/locks` | ~60 bytes per lock |
 //! | [`NET`] 256 MiB | `/proc/net/{tcp,udp,unix,…}` | ~150 bytes per socket on the host |
+//! | [`CGROUP_PROCS`] 32 MiB | a cgroup's `cgroup.procs` | ≤ 8 bytes per PID, at most 2²² PIDs |
+//! | [`USERS`] 64 MiB | `/etc/passwd`, `/etc/group` ([`crate::HostFiles`]) | ~60 bytes per user; a group line lists its members |
 
 /// `cmdline` and `environ`.
 pub const TEXT: usize = 8 << 20;
@@ -31,6 +33,13 @@ pub const MOUNTINFO: usize = 8 << 20;
 pub const LOCKS: usize = 16 << 20;
 /// The host's socket tables under `/proc/net`.
 pub const NET: usize = 256 << 20;
+
+/// A cgroup's `cgroup.procs` (one PID per line).
+pub const CGROUP_PROCS: usize = 32 << 20;
+
+/// The host's user and group databases, `/etc/passwd` and `/etc/group`
+/// (cgroupfs values are single records: [`RECORD`]).
+pub const USERS: usize = 64 << 20;
 
 /// Entries of `cmdline` or `environ` turned into values (one allocation
 /// each) for JSON and the dossier: 8 MiB of NULs are 8 M empty entries.

@@ -136,9 +136,14 @@ pub fn cgroup_procs(me: &ProcDir, id: u64) -> Outcome<Vec<i32>> {
         rustix::fs::Mode::empty(),
     )
     .map_err(|e| Failure::from_errno(e, b"cgroup.procs"))?;
+    // Capped like every read: a PID per line, at most `pid_max` (2²²) of
+    // them. A cut list loses its last, possibly partial, line.
     let mut text = Vec::new();
-    std::io::Read::read_to_end(&mut std::fs::File::from(procs), &mut text)
-        .map_err(|e| Failure::malformed("cgroup.procs", e))?;
+    let r = crate::root::read_fd(&procs, b"cgroup.procs", &mut text, crate::cap::CGROUP_PROCS)?;
+    if r.truncated {
+        let keep = text.iter().rposition(|&c| c == b'\n').unwrap_or(0);
+        text.truncate(keep);
+    }
     Ok(procscope_parse::num::words(&text)
         .filter_map(procscope_parse::num::dec_i64)
         .filter_map(|p| i32::try_from(p).ok())

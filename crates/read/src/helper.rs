@@ -45,6 +45,14 @@ static HOST_STRAYS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
 /// are not running: helpers of earlier procscope runs stuck closing a copy
 /// (a running one is another run's live helper). Reads only `stat`, which
 /// never waits on its process.
+///
+/// This is about the machine procscope itself runs on, not about the proc
+/// root a command reads: helpers are forked by this process, here, and only
+/// for a live root (`pidfd_getfd` is refused for a fixture before any
+/// helper is asked for), and their strays are reparented to this host's
+/// init. So the host's own `/proc` is read, whatever `--proc-root` says —
+/// a procfs of another PID namespace, or a hidepid mount, could not show
+/// them.
 fn stuck_helpers_on_host() -> usize {
     let Ok(root) = crate::ProcRoot::open("/proc") else {
         return 0;

@@ -12,6 +12,9 @@
 //!   puts a deadline on the reads that take the target's memory-map lock
 //!   (`cmdline`, `environ`, `maps`, `smaps*`): a read stuck behind a hung
 //!   process is abandoned, never waited for.
+//! - [`HostFiles`] ([`ProcRoot::host`]) are the host's files outside
+//!   `/proc` (`/etc/passwd`, cgroupfs, executables) for that root: the real
+//!   ones for a live procfs, the tree's `.host/` copy for a fixture.
 //!
 //! ```no_run
 //! use procscope_read::ProcRoot;
@@ -30,6 +33,8 @@ mod failure;
 pub mod guard;
 pub mod handle;
 pub mod helper;
+pub mod host;
+mod nss;
 pub mod realpath;
 mod root;
 pub mod sockdiag;
@@ -37,4 +42,5 @@ pub mod sockinfo;
 
 pub use failure::{Failure, Need, Outcome};
 pub use guard::{Session, Target};
-pub use root::{FdStat, FileRead, ProcDir, ProcRoot, is_memory_lock_file, path_stat};
+pub use host::HostFiles;
+pub use root::{FdStat, FileRead, ProcDir, ProcRoot, is_memory_lock_file};

@@ -58,10 +58,27 @@ pub fn resolve(me: &ProcDir, path: &[u8]) -> Outcome<Option<Vec<u8>>> {
     }))
 }
 
+/// [`resolve`] among a tree's own host files ([`crate::HostFiles`] of a
+/// fixture or a copy: `.host/`), whose links are read inside the tree and
+/// never on the live host. `None` on a loop, and for the live host's
+/// files (whose lookups need [`resolve`]'s mount checks).
+pub fn resolve_in_tree(host: &crate::HostFiles, path: &[u8]) -> Option<Vec<u8>> {
+    if host.is_live() {
+        return None;
+    }
+    resolve_with(path, &[], |p| host.readlink(p.to_bytes()).ok())
+}
+
 /// Whether looking up `path` (absolute) in procscope's own mount namespace
 /// may reach a filesystem that can hang: it or one of its parents lies on
 /// one. True when the mount table cannot be read — the caller then does
 /// not look.
+///
+/// "Here" is procscope's own process, whose lookups these are: its mount
+/// table is read from the host's own `/proc/self`, whatever proc root a
+/// command reads (a fixture has no mount table of this process; a tree's
+/// host files are looked up inside the tree, see
+/// [`crate::HostFiles::may_hang`]).
 pub fn may_hang_here(path: &[u8]) -> bool {
     let Ok(root) = crate::ProcRoot::open("/proc") else {
         return true;

@@ -180,21 +180,42 @@ impl ProcRoot {
     }
 
     /// What the proc mount hides from this caller, if anything: the
-    /// `hidepid=` and `subset=` options of the procfs mounted at this root
-    /// (from `/proc/self/mountinfo`). `None` when nothing is hidden or the
-    /// root is not a proc mount (a fixture tree).
+    /// `hidepid=` and `subset=` options of the procfs mounted at this root.
+    /// `None` when nothing is hidden, or the root is not a proc mount (a
+    /// fixture tree hides nothing: it holds what was put in it).
+    ///
+    /// The mount table is procscope's own, read through this root
+    /// (`self/mountinfo`; `self` is there under `hidepid=` and
+    /// `subset=pid` too), and the mount is found by its ID (`statx`
+    /// `STATX_MNT_ID`, Linux 5.8), or else by the root's path.
     pub fn hiding(&self) -> Option<String> {
-        // Our own mount table, from the real /proc (whatever this root is).
+        if !self.live {
+            return None;
+        }
         let mut info = Vec::new();
-        ProcRoot::open("/proc")
-            .ok()?
-            .read(c"self/mountinfo", &mut info, crate::cap::MOUNTINFO)
+        self.read(c"self/mountinfo", &mut info, crate::cap::MOUNTINFO)
             .ok()?;
-        let canon = std::fs::canonicalize(&self.path).ok()?;
         let mounts = procscope_parse::mountinfo::parse(&info).ok()?;
-        let m = mounts.iter().rev().find(|m| {
-            m.fs_type == b"proc" && m.mount_point == canon.as_os_str().as_encoded_bytes()
-        })?;
+        let id = rustix::fs::statx(
+            self.fd.as_fd(),
+            c"",
+            rustix::fs::AtFlags::EMPTY_PATH,
+            rustix::fs::StatxFlags::MNT_ID,
+        )
+        .ok()
+        .filter(|st| st.stx_mask & rustix::fs::StatxFlags::MNT_ID.bits() != 0)
+        .map(|st| st.stx_mnt_id);
+        let m = match id {
+            Some(id) => mounts
+                .iter()
+                .find(|m| m.fs_type == b"proc" && m.mount_id == id)?,
+            None => {
+                let canon = std::fs::canonicalize(&self.path).ok()?;
+                mounts.iter().rev().find(|m| {
+                    m.fs_type == b"proc" && m.mount_point == canon.as_os_str().as_encoded_bytes()
+                })?
+            }
+        };
         let mut parts = Vec::new();
         if let Some(h) = m.super_option(b"hidepid") {
             if !matches!(h, b"0" | b"off") {
@@ -205,6 +226,13 @@ impl ProcRoot {
             parts.push(format!("subset={}", String::from_utf8_lossy(s)));
         }
         (!parts.is_empty()).then(|| parts.join(","))
+    }
+
+    /// The host's files outside `/proc` as this root sees them: the real
+    /// ones for a live procfs, the tree's `.host/` for a fixture or a copy
+    /// (see [`crate::host`]).
+    pub fn host(&self) -> crate::HostFiles {
+        crate::HostFiles::new(self.fd.clone(), self.live)
     }
 
     /// Reads a file relative to the root (`stat`, `uptime`, `net/unix` …).
@@ -225,11 +253,21 @@ pub struct ProcDir {
 /// `statx` of `name` relative to `dir`, following links, from what the
 /// kernel already knows (`AT_STATX_DONT_SYNC`: FUSE and NFS answer from
 /// their caches). Call it from a deadline-guarded thread.
-fn stat_at(dir: rustix::fd::BorrowedFd<'_>, name: &[u8]) -> Outcome<FdStat> {
+pub(crate) fn stat_at(dir: rustix::fd::BorrowedFd<'_>, name: &[u8]) -> Outcome<FdStat> {
+    statx_with(dir, name, rustix::fs::AtFlags::empty())
+}
+
+/// [`stat_at`] with more `AT_*` flags (`AT_EMPTY_PATH` to stat `dir`
+/// itself: an `O_PATH` handle).
+pub(crate) fn statx_with(
+    dir: rustix::fd::BorrowedFd<'_>,
+    name: &[u8],
+    flags: rustix::fs::AtFlags,
+) -> Outcome<FdStat> {
     let st = rustix::fs::statx(
         dir,
         name,
-        rustix::fs::AtFlags::STATX_DONT_SYNC,
+        rustix::fs::AtFlags::STATX_DONT_SYNC | flags,
         rustix::fs::StatxFlags::NLINK
             | rustix::fs::StatxFlags::SIZE
             | rustix::fs::StatxFlags::TYPE
@@ -247,15 +285,6 @@ fn stat_at(dir: rustix::fd::BorrowedFd<'_>, name: &[u8]) -> Outcome<FdStat> {
         dir: kind == 0o040_000,
         file_type: kind,
     })
-}
-
-/// The identity (device, inode) and kind of the file at `path` as
-/// procscope's own process sees it, following symlinks, from the kernel's
-/// cache (`AT_STATX_DONT_SYNC`). A path on a filesystem that may hang must not
-/// be given (check [`crate::realpath::may_hang_here`] first); call it from
-/// a deadline-guarded thread all the same.
-pub fn path_stat(path: &[u8]) -> Outcome<FdStat> {
-    stat_at(rustix::fs::CWD, path)
 }
 
 /// Refusal for live-kernel calls on a fixture tree.
@@ -447,6 +476,7 @@ impl ProcDir {
     }
 }
 
+/// Reads `name` relative to `dir` into `buf`, at most `cap` bytes.
 ///
 /// In a tree that is not procfs (a fixture, a copied /proc, a snapshot:
 /// hostile input), only regular files are read: the file is opened
@@ -468,17 +498,37 @@ fn read_at(
     let fd = rustix::fs::openat(dir, name, flags, Mode::empty())
         .map_err(|e| Failure::from_errno(e, name.to_bytes()))?;
     if !live {
-        let st = rustix::fs::fstat(&fd).map_err(|e| Failure::from_errno(e, name.to_bytes()))?;
-        if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile {
-            return Err(Failure::malformed(
-                &String::from_utf8_lossy(name.to_bytes()),
-                "not a regular file in this proc root (a FIFO, device or socket is never read)",
-            ));
-        }
+        regular_only(&fd, name.to_bytes(), "in this proc root")?;
     }
+    read_fd(&fd, name.to_bytes(), buf, cap)
+}
+
+/// Refuses anything but a regular file behind `fd` (opened `O_NONBLOCK`,
+/// so that the open itself could not wait for a FIFO's writer): a FIFO's
+/// read would wait forever, a device or socket could act on a read.
+pub(crate) fn regular_only(fd: &OwnedFd, name: &[u8], where_: &str) -> Outcome<()> {
+    let st = rustix::fs::fstat(fd).map_err(|e| Failure::from_errno(e, name))?;
+    if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile {
+        return Err(Failure::malformed(
+            &String::from_utf8_lossy(name),
+            format!("not a regular file {where_} (a FIFO, device or socket is never read)"),
+        ));
+    }
+    Ok(())
+}
+
+/// Reads the open file `fd` (named `name`, for errors and to know whether
+/// a short read is its end) into `buf`, at most `cap` bytes.
+pub(crate) fn read_fd(
+    fd: &OwnedFd,
+    name: &[u8],
+    buf: &mut Vec<u8>,
+    cap: usize,
+) -> Outcome<FileRead> {
+    buf.clear();
     // Loop until EOF or until one byte past the cap shows the file is
     // longer. A short read ends early only for single-record files.
-    let short_is_end = is_single_record_file(name.to_bytes());
+    let short_is_end = is_single_record_file(name);
     let limit = cap.saturating_add(1);
     loop {
         if buf.len() >= limit {
@@ -493,7 +543,7 @@ fn read_at(
             buf.reserve_exact(grow);
         }
         let room = buf.capacity() - buf.len();
-        match rustix::io::read(&fd, rustix::buffer::spare_capacity(buf)) {
+        match rustix::io::read(fd, rustix::buffer::spare_capacity(buf)) {
             // A single-record file returned everything it had: the end,
             // which saves the extra read() per file in listings (see
             // is_single_record_file for why others must read on).
@@ -518,7 +568,7 @@ fn read_at(
             }
             Ok(_) => {}
             Err(rustix::io::Errno::INTR) => {}
-            Err(e) => return Err(Failure::from_errno(e, name.to_bytes())),
+            Err(e) => return Err(Failure::from_errno(e, name)),
         }
     }
 }
@@ -633,6 +683,17 @@ mod tests {
         // A fixture is not live: its PIDs are never handed to syscalls.
         assert!(!root.is_live());
         assert!(ProcRoot::open("/proc").unwrap().is_live());
+        // A tree is no mount: it hides nothing, whatever the host's /proc.
+        fs::create_dir_all(t.path().join("self")).unwrap();
+        fs::write(
+            t.path().join("self/mountinfo"),
+            format!(
+                "1 0 0:1 / {} rw - proc proc rw,hidepid=invisible\n",
+                t.path().display()
+            ),
+        )
+        .unwrap();
+        assert_eq!(root.hiding(), None);
         let d = root.process(42).unwrap();
         assert!(!d.is_live());
         assert!(matches!(

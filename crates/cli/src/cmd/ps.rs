@@ -98,7 +98,7 @@ pub fn run(g: &Global, a: &PsArgs) -> anyhow::Result<Exit> {
         let uids = rows
             .iter()
             .filter_map(|r| r.uid.as_ref().and_then(|u| u.as_ref().ok()).copied());
-        let names = users::resolve(uids, opts);
+        let names = users::resolve(&root, uids, opts);
         for r in &mut rows {
             if let Some(Ok(uid)) = &r.uid {
                 r.user = names.get(uid).cloned();
@@ -337,8 +337,8 @@ fn build_filter(
     }
     f.pids = a.pids.clone();
     for u in &a.users {
-        let uid =
-            users::uid_by_name(u, nss).ok_or_else(|| UsageError(format!("unknown user `{u}`")))?;
+        let uid = users::uid_by_name(root, u, nss)
+            .ok_or_else(|| UsageError(format!("unknown user `{u}`")))?;
         f.uids.push(uid);
     }
     if let Some(s) = &a.state {

@@ -54,7 +54,7 @@ pub fn run(g: &Global, a: &ReproArgs) -> anyhow::Result<Exit> {
     let mut out = output::stdout(g.color);
     let plans: Vec<Result<Plan, NoPlan>> = texts
         .iter()
-        .map(|t| plan(t, redactor.as_ref(), &g.session))
+        .map(|t| plan(&root, t, redactor.as_ref(), &g.session))
         .collect();
     let failed = plans.iter().filter(|p| p.is_err()).count();
     if g.json {
@@ -145,6 +145,7 @@ pub struct Plan {
 
 /// The parts of the snippet for one process, or why there is none.
 pub fn plan(
+    root: &procscope_read::ProcRoot,
     t: &ProcText,
     redactor: Option<&Redactor>,
     session: &procscope_read::Session,
@@ -180,7 +181,7 @@ pub fn plan(
     let mut title = targets::title(t);
     let mut user = None;
     if let Some(uid) = t.uid {
-        let names = procscope_model::users::resolve([uid], session);
+        let names = procscope_model::users::resolve(root, [uid], session);
         user = names.get(&uid).cloned();
         match &user {
             Some(n) => title.push_str(&format!(", user {} (uid {uid})", escape(n.as_slice()))),

@@ -39,6 +39,7 @@ const UID0: &[u8] = b"Name:\tx\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\n";
 pub(crate) fn fixture() -> tempfile::TempDir {
     let t = tempfile::tempdir().unwrap();
     let r = t.path();
+    root_only_users(r);
     fs::write(
         r.join("stat"),
         b"cpu  1 2 3 4\nbtime 1700000000\nprocesses 9\n",

@@ -97,6 +97,7 @@ pub fn process(r: &Path, pid: i32, ppid: i32, comm: &str, tasks: &[Task<'_>], fd
 pub fn tree() -> tempfile::TempDir {
     let t = tempfile::tempdir().unwrap();
     let r = t.path();
+    root_only_users(r);
     let w = |p: &str, b: &[u8]| fs::write(r.join(p), b).unwrap();
     w("stat", b"cpu  1 2 3 4 5 6 7 0 0 0\nbtime 1700000000\nprocesses 9\nprocs_running 1\nprocs_blocked 3\n");
     w("uptime", b"1000.00 1900.00\n");

@@ -19,6 +19,7 @@ mod fixtures;
 mod flip;
 mod golden;
 mod hang;
+mod host_files;
 mod hostile_root;
 mod peers;
 mod process_state;

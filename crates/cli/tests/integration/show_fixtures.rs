@@ -79,6 +79,7 @@ fn process(root: &Path, pid: i32, comm: &str, status: &str, cgroup: &str) {
 fn tree() -> tempfile::TempDir {
     let t = tempfile::tempdir().unwrap();
     let r = t.path();
+    root_only_users(r);
     fs::write(r.join("stat"), "cpu  1 2 3 4\nbtime 1700000000\n").unwrap();
     fs::write(r.join("uptime"), "1000.00 1900.00\n").unwrap();
     fs::create_dir_all(r.join("sys/kernel")).unwrap();

@@ -333,3 +333,19 @@ impl Drop for Cgroup {
         }
     }
 }
+
+/// Gives a fixture tree its host's user and group databases
+/// (`.host/etc/passwd`, `.host/etc/group`): names of a tree come from the
+/// tree, never from the host the tests run on. The fixtures name UID and
+/// GID 0 `root`, as the output they were recorded with did.
+pub fn host_users(root: &Path, passwd: &str, group: &str) {
+    let etc = root.join(".host/etc");
+    std::fs::create_dir_all(&etc).unwrap();
+    std::fs::write(etc.join("passwd"), passwd).unwrap();
+    std::fs::write(etc.join("group"), group).unwrap();
+}
+
+/// [`host_users`] with only `root` (0).
+pub fn root_only_users(root: &Path) {
+    host_users(root, "root:x:0:0:root:/root:/bin/bash\n", "root:x:0:\n");
+}

@@ -224,7 +224,7 @@ impl Collector {
             .filter(|u| !self.users.contains_key(u))
             .collect();
         if !new.is_empty() {
-            let found = crate::users::resolve(new.iter().copied(), &self.session);
+            let found = crate::users::resolve(&self.root, new.iter().copied(), &self.session);
             for u in new {
                 self.users.insert(u, found.get(&u).cloned());
             }

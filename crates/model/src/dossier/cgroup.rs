@@ -1,6 +1,11 @@
 //! Control groups: the paths, the container, pod or systemd unit they
 //! reveal (no daemon asked), and the cgroup's limits and usage read from
 //! cgroupfs — v2, or v1 controllers on hybrid hosts.
+//!
+//! cgroupfs is read through the proc root's [`HostFiles`]: the live
+//! `/sys/fs/cgroup/…` for a live root, the tree's
+//! `.host/sys/fs/cgroup/…` (at the mount points its `self/mountinfo`
+//! names) for a fixture or a copy — never the live host's for a tree.
 
 use super::Source;
 use crate::bytes::Bytes;
@@ -8,11 +13,8 @@ use crate::process::ser_outcome;
 use procscope_parse::container::{Recognised, recognise};
 use procscope_parse::maps::cgroups;
 use procscope_parse::mountinfo::{self, Mount};
-use procscope_read::{Failure, Outcome};
+use procscope_read::{Failure, HostFiles, Outcome};
 use serde::Serialize;
-use std::ffi::OsStr;
-use std::os::unix::ffi::OsStrExt;
-use std::path::PathBuf;
 
 /// One line of `/proc/PID/cgroup`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -144,7 +146,7 @@ pub(crate) fn read(src: &Source<'_>) -> Cgroup {
     Cgroup {
         path: main.map(|l| l.path.clone()),
         owner: owner.into(),
-        usage: usage(&lines, &mounts),
+        usage: usage(&src.root.host(), &lines, &mounts),
         lines,
     }
 }
@@ -160,8 +162,9 @@ fn cgroup_mounts(src: &Source<'_>) -> Outcome<Vec<Mount>> {
         .collect())
 }
 
-/// The directory of the process's cgroup for `controller` (`None`: v2).
-fn dir_for(lines: &[Line], mounts: &[Mount], controller: Option<&[u8]>) -> Option<PathBuf> {
+/// The directory of the process's cgroup for `controller` (`None`: v2),
+/// as a host path.
+fn dir_for(lines: &[Line], mounts: &[Mount], controller: Option<&[u8]>) -> Option<Vec<u8>> {
     let (line, mount) = match controller {
         None => (
             lines.iter().find(|l| l.hierarchy == 0)?,
@@ -188,34 +191,42 @@ fn dir_for(lines: &[Line], mounts: &[Mount], controller: Option<&[u8]>) -> Optio
         }
         r
     };
-    let mut p = PathBuf::from(OsStr::from_bytes(&mount.mount_point));
+    let mut p = mount.mount_point.clone();
     for c in rel
         .split(|&b| b == b'/')
-        .filter(|c| !c.is_empty() && *c != b"..")
+        .filter(|c| !c.is_empty() && *c != b".." && *c != b".")
     {
-        p.push(OsStr::from_bytes(c));
+        if !p.ends_with(b"/") {
+            p.push(b'/');
+        }
+        p.extend_from_slice(c);
     }
     Some(p)
+}
+
+/// `dir/file`.
+fn join(dir: &[u8], file: &str) -> Vec<u8> {
+    let mut p = dir.to_vec();
+    if !p.ends_with(b"/") {
+        p.push(b'/');
+    }
+    p.extend_from_slice(file.as_bytes());
+    p
 }
 
 /// v1 reports "no limit" as the largest page-aligned `i64`.
 const V1_UNLIMITED: u64 = 1 << 62;
 
-fn read_value(dir: &Outcome<PathBuf>, file: &str) -> Outcome<Vec<u8>> {
+fn read_value(host: &HostFiles, dir: &Outcome<Vec<u8>>, file: &str) -> Outcome<Vec<u8>> {
     let d = dir.as_ref().map_err(Clone::clone)?;
-    std::fs::read(d.join(file))
-        .map(|b| procscope_parse::num::trim(&b).to_vec())
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => Failure::Absent {
+    let mut b = Vec::new();
+    host.read(&join(d, file), &mut b, procscope_read::cap::RECORD)
+        .map(|_| procscope_parse::num::trim(&b).to_vec())
+        .map_err(|e| match e {
+            Failure::Absent { .. } => Failure::Absent {
                 what: format!("no {file} (controller not enabled here, or the root cgroup)"),
             },
-            std::io::ErrorKind::PermissionDenied => Failure::Denied {
-                need: procscope_read::Need::Privilege,
-            },
-            _ => Failure::Io {
-                errno: e.raw_os_error().unwrap_or(0),
-                message: e.to_string(),
-            },
+            e => e,
         })
 }
 
@@ -231,8 +242,8 @@ fn limit(b: &[u8], file: &str) -> Outcome<Option<u64>> {
     number(b, file).map(|v| (v < V1_UNLIMITED).then_some(v))
 }
 
-fn usage(lines: &Outcome<Vec<Line>>, mounts: &Outcome<Vec<Mount>>) -> Usage {
-    let dir = |controller: Option<&[u8]>| -> Outcome<PathBuf> {
+fn usage(host: &HostFiles, lines: &Outcome<Vec<Line>>, mounts: &Outcome<Vec<Mount>>) -> Usage {
+    let dir = |controller: Option<&[u8]>| -> Outcome<Vec<u8>> {
         let l = lines.as_ref().map_err(Clone::clone)?;
         let m = mounts.as_ref().map_err(|_| Failure::Absent {
             what: "cgroup filesystem not mounted here".into(),
@@ -243,24 +254,30 @@ fn usage(lines: &Outcome<Vec<Line>>, mounts: &Outcome<Vec<Mount>>) -> Usage {
     };
     let v2 = dir(None);
     // Each controller: v2 when it is enabled there, else its v1 hierarchy.
-    let pick = |v2_file: &str, v1: &[u8]| -> Outcome<PathBuf> {
+    let pick = |v2_file: &str, v1: &[u8]| -> Outcome<Vec<u8>> {
+        let v1 = || dir(Some(v1)).or_else(|e| v2.clone().and(Err(e)));
         match &v2 {
-            Ok(d) if d.join(v2_file).exists() => Ok(d.clone()),
-            _ => dir(Some(v1)).or_else(|e| v2.clone().and(Err(e))),
+            Ok(d) => match host.stat(&join(d, v2_file)) {
+                Ok(_) => Ok(d.clone()),
+                // A tree without cgroupfs files: say so, not "not mounted".
+                Err(e @ Failure::Unsupported { .. }) => Err(e),
+                Err(_) => v1(),
+            },
+            Err(_) => v1(),
         }
     };
     let mem = pick("memory.max", b"memory");
     let v1_mem = mem
         .as_ref()
-        .is_ok_and(|d| d.join("memory.limit_in_bytes").exists());
+        .is_ok_and(|d| host.exists(&join(d, "memory.limit_in_bytes")));
     let (mem_max_file, mem_cur_file) = if v1_mem {
         ("memory.limit_in_bytes", "memory.usage_in_bytes")
     } else {
         ("memory.max", "memory.current")
     };
     let cpu = pick("cpu.max", b"cpu");
-    let cpu_max = if cpu.as_ref().is_ok_and(|d| d.join("cpu.max").exists()) {
-        read_value(&cpu, "cpu.max").and_then(|b| {
+    let cpu_max = if cpu.as_ref().is_ok_and(|d| host.exists(&join(d, "cpu.max"))) {
+        read_value(host, &cpu, "cpu.max").and_then(|b| {
             let mut w = b.split(|&c| c == b' ');
             let q = w.next().unwrap_or_default();
             let p = number(w.next().unwrap_or(b"100000"), "cpu.max")?;
@@ -270,8 +287,11 @@ fn usage(lines: &Outcome<Vec<Line>>, mounts: &Outcome<Vec<Mount>>) -> Usage {
             }))
         })
     } else {
-        read_value(&cpu, "cpu.cfs_quota_us").and_then(|q| {
-            let p = number(&read_value(&cpu, "cpu.cfs_period_us")?, "cpu.cfs_period_us")?;
+        read_value(host, &cpu, "cpu.cfs_quota_us").and_then(|q| {
+            let p = number(
+                &read_value(host, &cpu, "cpu.cfs_period_us")?,
+                "cpu.cfs_period_us",
+            )?;
             Ok(limit(&q, "cpu.cfs_quota_us")?.map(|quota_us| CpuQuota {
                 quota_us,
                 period_us: p,
@@ -280,10 +300,11 @@ fn usage(lines: &Outcome<Vec<Line>>, mounts: &Outcome<Vec<Mount>>) -> Usage {
     };
     let pids = pick("pids.max", b"pids");
     Usage {
-        memory_max: read_value(&mem, mem_max_file).and_then(|b| limit(&b, mem_max_file)),
-        memory_current: read_value(&mem, mem_cur_file).and_then(|b| number(&b, mem_cur_file)),
+        memory_max: read_value(host, &mem, mem_max_file).and_then(|b| limit(&b, mem_max_file)),
+        memory_current: read_value(host, &mem, mem_cur_file).and_then(|b| number(&b, mem_cur_file)),
         cpu_max,
-        pids_max: read_value(&pids, "pids.max").and_then(|b| limit(&b, "pids.max")),
-        pids_current: read_value(&pids, "pids.current").and_then(|b| number(&b, "pids.current")),
+        pids_max: read_value(host, &pids, "pids.max").and_then(|b| limit(&b, "pids.max")),
+        pids_current: read_value(host, &pids, "pids.current")
+            .and_then(|b| number(&b, "pids.current")),
     }
 }

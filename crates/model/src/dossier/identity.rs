@@ -99,8 +99,8 @@ pub(crate) fn read(src: &Source<'_>) -> Identity {
         want_g.extend([g.real, g.effective, g.saved, g.filesystem]);
     }
     want_g.extend(groups.iter().flatten().copied());
-    let unames = crate::users::resolve(want_u, src.session);
-    let gnames = crate::users::resolve_groups(want_g, src.session);
+    let unames = crate::users::resolve(src.root, want_u, src.session);
+    let gnames = crate::users::resolve_groups(src.root, want_g, src.session);
     let named = |names: &std::collections::HashMap<u32, Bytes>, id: u32| NamedId {
         id,
         name: names.get(&id).cloned(),

@@ -444,6 +444,7 @@ fn read_risky(src: &Source<'_>, req: &Request) -> Risky {
         return Risky::default();
     }
     let dir = src.dir.clone();
+    let host = src.root.host();
     let target = Target {
         pid: src.dir.pid(),
         start: src.stat.as_ref().ok().map(|s| s.start_ticks),
@@ -466,7 +467,7 @@ fn read_risky(src: &Source<'_>, req: &Request) -> Risky {
             .or(smaps.as_ref())
             .and_then(|m| m.as_ref().ok());
         let exe_on_disk = match (&exe, mapping_lines) {
-            (Some(link), Some(m)) => Some(crate::target::exe_on_disk(m, link)),
+            (Some(link), Some(m)) => Some(crate::target::exe_on_disk(&host, m, link)),
             _ => None,
         };
         Ok(Risky {

@@ -345,7 +345,7 @@ fn rows(
             .map(|i| i.effective);
         procs.insert(*pid, (dir, comm, uid));
     }
-    let users = crate::users::resolve(procs.values().filter_map(|p| p.2), session);
+    let users = crate::users::resolve(root, procs.values().filter_map(|p| p.2), session);
     uses.into_iter()
         .filter_map(|(pid, what, link, size)| {
             let (dir, comm, uid) = procs.get(&pid)?;

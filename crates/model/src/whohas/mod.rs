@@ -11,7 +11,7 @@
 //! under the deadline.
 
 use procscope_parse::fdlink::{FdLink, classify};
-use procscope_read::{Failure, FdStat, ProcRoot, Session};
+use procscope_read::{Failure, FdStat, HostFiles, ProcRoot, Session};
 use std::net::IpAddr;
 
 mod collect;
@@ -224,15 +224,25 @@ fn lexical_keep_root(p: &[u8]) -> Vec<u8> {
     }
 }
 
-/// The identity of the file at `path` (stat'ed under the deadline), or
-/// `None` when it is not to be looked up: (identity, nothing is there).
-fn identity(path: Option<Vec<u8>>, session: &Session) -> (Option<FdStat>, bool) {
+/// The identity of the host file at `path` (stat'ed under the deadline,
+/// on the host `host` belongs to), or `None` when it is not to be looked
+/// up: (identity, nothing is there). A tree without host files gives
+/// neither: only the text of links is matched then.
+///
+/// A tree's `.host/` can say that nothing is at the path, but never gives
+/// an identity: the fds of a tree cannot be stat'ed (their links name no
+/// live file), so an identity would match none of them; its links are
+/// matched by text.
+fn identity(host: &HostFiles, path: Option<Vec<u8>>, session: &Session) -> (Option<FdStat>, bool) {
     let Some(p) = path else {
         return (None, false);
     };
-    match session.once(None, move || procscope_read::path_stat(&p)) {
-        Ok(st) => (Some(st), false),
-        Err(Failure::Gone) => (None, true),
+    let live = host.is_live();
+    let host = host.clone();
+    match session.once(None, move || host.stat(&p)) {
+        Ok(st) if live => (Some(st), false),
+        Ok(_) => (None, false),
+        Err(Failure::Absent { .. }) => (None, true),
         Err(_) => (None, false),
     }
 }
@@ -253,6 +263,7 @@ fn path_match(root: &ProcRoot, typed: &[u8], under: bool, session: &Session) -> 
         cwd.extend_from_slice(typed);
         cwd
     };
+    let host = root.host();
     // A path through a process's root (/proc/PID/root/…) is a file of
     // that process's mount namespace: its links read as the rest of the
     // path there. The magic link cannot be resolved with readlink; the
@@ -263,7 +274,7 @@ fn path_match(root: &ProcRoot, typed: &[u8], under: bool, session: &Session) -> 
         let safe = root
             .process(pid)
             .is_ok_and(|d| !procscope_read::realpath::may_hang_in(&d, &inner));
-        let (target, missing) = identity(safe.then(|| lexical_keep_root(&abs)), session);
+        let (target, missing) = identity(&host, safe.then(|| lexical_keep_root(&abs)), session);
         return PathMatch {
             paths: vec![inner],
             under,
@@ -281,21 +292,31 @@ fn path_match(root: &ProcRoot, typed: &[u8], under: bool, session: &Session) -> 
     // cannot reach a filesystem that may hang and is stat'ed at once. A
     // path it gave up on (a step into such a filesystem, a loop) is not
     // stat'ed. Only when our own mount table cannot be read through this
-    // root (a fixture tree) is the host's asked, as before.
-    let me = root.process(root.own_pid());
-    let (path, safe) = match me.and_then(|me| procscope_read::realpath::resolve(&me, &abs)) {
-        Ok(Some(p)) => (p, true),
-        Ok(None) => (procscope_read::realpath::lexical(&abs), false),
-        Err(_) => {
-            let p = procscope_read::realpath::lexical(&abs);
-            let safe = !procscope_read::realpath::may_hang_here(&p);
-            (p, safe)
+    // root is the host's asked, as before.
+    //
+    // A tree (fixture, copy) resolves inside its own host files (`.host/`)
+    // and never looks at the live host's links or files.
+    let (path, safe) = if host.is_live() {
+        let me = root.process(root.own_pid());
+        match me.and_then(|me| procscope_read::realpath::resolve(&me, &abs)) {
+            Ok(Some(p)) => (p, true),
+            Ok(None) => (procscope_read::realpath::lexical(&abs), false),
+            Err(_) => {
+                let p = procscope_read::realpath::lexical(&abs);
+                let safe = !host.may_hang(&p);
+                (p, safe)
+            }
+        }
+    } else {
+        match procscope_read::realpath::resolve_in_tree(&host, &abs) {
+            Some(p) => (p, true),
+            None => (procscope_read::realpath::lexical(&abs), false),
         }
     };
     // The file's identity, when it can be had without risk: links are
     // matched by (device, inode), not by text (a process in another mount
     // namespace can hold a different file at the same path).
-    let (target, missing) = identity(safe.then(|| path.clone()), session);
+    let (target, missing) = identity(&host, safe.then(|| path.clone()), session);
     PathMatch {
         paths: vec![path],
         under,

@@ -92,7 +92,7 @@ pub fn run(g: &Global, a: &FdsArgs) -> anyhow::Result<Exit> {
     };
     let want_uid = match &a.user {
         Some(u) => Some(
-            procscope_model::users::uid_by_name(u, opts)
+            procscope_model::users::uid_by_name(&root, u, opts)
                 .ok_or_else(|| UsageError(format!("unknown user `{u}`")))?,
         ),
         None => None,
