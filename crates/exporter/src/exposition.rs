@@ -1,16 +1,45 @@
-//! The Prometheus text format of one collection, written by the
-//! `prometheus` crate's encoder (which escapes label values: a process
-//! name like `x"} 1\nevil{a="` stays one label value, never a forged
-//! series).
+//! One collection in the Prometheus text format, or OpenMetrics when the
+//! scraper asks for it, written by `prometheus-client`'s encoders (which
+//! escape label values: a process name like `x"} 1\nevil{a="` stays one
+//! label value, never a forged series).
 
 use crate::blocked;
 use crate::groups::Group;
 use procscope_model::collect::Snapshot;
-use prometheus::proto::{self, MetricFamily, MetricType};
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
 use std::collections::BTreeMap;
 
-/// The content type of [`encode`]'s output.
-pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+/// The exposition formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// The Prometheus text format 0.0.4 (what `promtool check metrics`
+    /// reads, and the default).
+    Text,
+    /// OpenMetrics 1.0 text (`# EOF`, counters typed without `_total`).
+    OpenMetrics,
+}
+
+impl Format {
+    /// The format an `Accept` header asks for: OpenMetrics when it is
+    /// named there (Prometheus names it first), else the text format.
+    pub fn negotiate(accept: Option<&str>) -> Format {
+        match accept {
+            Some(a) if a.contains("application/openmetrics-text") => Format::OpenMetrics,
+            _ => Format::Text,
+        }
+    }
+
+    /// The `Content-Type` of this format.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Text => prometheus_client::encoding::prometheus_text::CONTENT_TYPE,
+            Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        }
+    }
+}
 
 /// What the exporter says about itself.
 #[derive(Debug, Clone, Default)]
@@ -27,52 +56,69 @@ pub struct Health {
 }
 
 /// One metric family being built.
+#[derive(Debug)]
 struct Fam {
-    mf: MetricFamily,
+    name: String,
+    help: String,
+    counter: bool,
+    samples: Vec<(Vec<(String, String)>, f64)>,
 }
 
 impl Fam {
-    fn new(name: &str, help: &str, t: MetricType) -> Fam {
-        let mut mf = MetricFamily::default();
-        mf.set_name(name.to_owned());
-        mf.set_help(help.to_owned());
-        mf.set_field_type(t);
-        Fam { mf }
-    }
-
     fn gauge(name: &str, help: &str) -> Fam {
-        Fam::new(name, help, MetricType::GAUGE)
+        Fam {
+            name: name.to_owned(),
+            help: help.to_owned(),
+            counter: false,
+            samples: Vec::new(),
+        }
     }
 
+    /// A counter, named as it is exposed (`…_total`); the encoders add the
+    /// suffix themselves.
     fn counter(name: &str, help: &str) -> Fam {
-        Fam::new(name, help, MetricType::COUNTER)
+        Fam {
+            name: name.strip_suffix("_total").unwrap_or(name).to_owned(),
+            help: help.to_owned(),
+            counter: true,
+            samples: Vec::new(),
+        }
     }
 
     fn add(&mut self, labels: &[(&str, &str)], v: f64) {
-        let mut m = proto::Metric::default();
-        let pairs: Vec<proto::LabelPair> = labels
-            .iter()
-            .map(|(k, val)| {
-                let mut lp = proto::LabelPair::default();
-                lp.set_name((*k).to_owned());
-                lp.set_value(label_value(val));
-                lp
-            })
-            .collect();
-        m.set_label(pairs);
-        match self.mf.get_field_type() {
-            MetricType::COUNTER => {
-                let mut c = proto::Counter::default();
-                c.set_value(v);
-                m.set_counter(c);
-            }
-            _ => {
-                let mut g = proto::Gauge::default();
-                g.set_value(v);
-                m.set_gauge(g);
+        self.samples.push((
+            labels
+                .iter()
+                .map(|(k, val)| ((*k).to_owned(), label_value(val)))
+                .collect(),
+            v,
+        ));
+    }
+}
+
+/// Every family of one scrape, as `prometheus-client` asks for them.
+#[derive(Debug)]
+struct Families(Vec<Fam>);
+
+impl prometheus_client::collector::Collector for Families {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        for f in &self.0 {
+            let t = if f.counter {
+                MetricType::Counter
+            } else {
+                MetricType::Gauge
+            };
+            let mut me = encoder.encode_descriptor(&f.name, &f.help, None, t)?;
+            for (labels, v) in &f.samples {
+                let fe = me.encode_family(labels)?;
+                if f.counter {
+                    ConstCounter::new(*v).encode(fe)?;
+                } else {
+                    ConstGauge::new(*v).encode(fe)?;
+                }
             }
         }
-        self.mf.mut_metric().push(m);
+        Ok(())
     }
 }
 
@@ -96,8 +142,9 @@ fn label_value(v: &str) -> String {
     }
 }
 
-/// Writes every metric of a collection.
+/// Writes every metric of a collection in `format`.
 pub fn encode(
+    format: Format,
     snap: &Snapshot,
     groups: &BTreeMap<String, Group>,
     blocked: &BTreeMap<blocked::Key, blocked::Count>,
@@ -318,15 +365,17 @@ pub fn encode(
     fams.push(build);
     fams.extend(process_metrics(snap));
 
-    let mfs: Vec<MetricFamily> = fams
-        .into_iter()
-        .filter(|f| !f.mf.get_metric().is_empty())
-        .map(|f| f.mf)
-        .collect();
-    let mut out = Vec::with_capacity(64 * 1024);
-    // The encoder fails only on invalid names, which are ours and fixed.
-    let _ = prometheus::Encoder::encode(&prometheus::TextEncoder::new(), &mfs, &mut out);
-    out
+    let mut registry = prometheus_client::registry::Registry::default();
+    registry.register_collector(Box::new(Families(
+        fams.into_iter().filter(|f| !f.samples.is_empty()).collect(),
+    )));
+    let mut out = String::with_capacity(64 * 1024);
+    // The encoders fail only when writing to the String fails: never.
+    let _ = match format {
+        Format::Text => prometheus_client::encoding::prometheus_text::encode(&mut out, &registry),
+        Format::OpenMetrics => prometheus_client::encoding::text::encode(&mut out, &registry),
+    };
+    out.into_bytes()
 }
 
 /// The standard `process_*` metrics of the exporter itself, from its own

@@ -102,7 +102,12 @@ impl Hub {
     /// The exposition for one scrape: a collection younger than
     /// `min_interval`, else a fresh one if it comes before `deadline`,
     /// else the latest there is.
-    fn scrape(&self, min_interval: Duration, deadline: Instant) -> Vec<u8> {
+    fn scrape(
+        &self,
+        format: exposition::Format,
+        min_interval: Duration,
+        deadline: Instant,
+    ) -> Vec<u8> {
         let mut st = lock(&self.state);
         let young = st
             .latest
@@ -133,6 +138,7 @@ impl Hub {
             let health = st.health.clone();
             drop(st);
             return exposition::encode(
+                format,
                 &empty_snapshot(),
                 &BTreeMap::new(),
                 &BTreeMap::new(),
@@ -143,7 +149,7 @@ impl Hub {
         let mut health = st.health.clone();
         drop(st);
         health.snapshot_age_seconds = s.taken.elapsed().as_secs_f64();
-        exposition::encode(&s.snap, &s.groups, &s.blocked, &s.zombies, &health)
+        exposition::encode(format, &s.snap, &s.groups, &s.blocked, &s.zombies, &health)
     }
 
     /// Asks the collection thread to stop.
@@ -302,10 +308,16 @@ async fn handle(
     Ok(match req.uri().path() {
         "/metrics" => {
             let deadline = deadline_of(&req);
-            let body = tokio::task::spawn_blocking(move || hub.scrape(min_interval, deadline))
-                .await
-                .unwrap_or_default();
-            respond(StatusCode::OK, exposition::CONTENT_TYPE, body)
+            let format = exposition::Format::negotiate(
+                req.headers()
+                    .get(hyper::header::ACCEPT)
+                    .and_then(|v| v.to_str().ok()),
+            );
+            let body =
+                tokio::task::spawn_blocking(move || hub.scrape(format, min_interval, deadline))
+                    .await
+                    .unwrap_or_default();
+            respond(StatusCode::OK, format.content_type(), body)
         }
         "/" => respond(StatusCode::OK, "text/html; charset=utf-8", INDEX),
         "/-/healthy" | "/-/ready" => respond(StatusCode::OK, "text/plain; charset=utf-8", "OK\n"),

@@ -190,6 +190,19 @@ fn groups_and_hostile_names_make_valid_exposition() {
     // The exporter's own health is there.
     assert!(value(&body, "procscope_collections_total").is_some_and(|v| v >= 1.0));
     assert!(value(&body, "process_open_fds").is_some_and(|v| v > 0.0));
+    // OpenMetrics when the scraper asks for it (Prometheus does, first).
+    let (code, om, _) = curl(&[
+        "-H",
+        "Accept: application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5",
+        &s.url("http", "/metrics"),
+    ]);
+    assert_eq!(code, 200);
+    assert!(om.ends_with("# EOF"), "{om}");
+    assert!(
+        om.contains("# TYPE procscope_group_cpu_seconds counter\n"),
+        "{om}"
+    );
+    assert!(!body.contains("# EOF"), "the text format has no EOF marker");
     let (code, index, _) = curl(&[&s.url("http", "/")]);
     assert!(code == 200 && index.contains("href=\"metrics\""), "{index}");
     assert_eq!(curl(&[&s.url("http", "/-/healthy")]).0, 200);
