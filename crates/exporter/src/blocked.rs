@@ -51,10 +51,14 @@ impl Tracker {
         snap: &Snapshot,
         group_of: impl Fn(i32) -> String,
     ) -> BTreeMap<Key, Count> {
+        // Not our own threads: a read of a hung process's memory waits in
+        // D too (abandoned under the deadline), and is not what anyone
+        // alerts on.
+        let me = i32::try_from(std::process::id()).unwrap_or(0);
         let candidates: Vec<i32> = snap
             .processes
             .iter()
-            .filter(|p| p.thread_states.disk_sleep > 0)
+            .filter(|p| p.thread_states.disk_sleep > 0 && p.pid != me)
             .map(|p| p.pid)
             .collect();
         let mut out = BTreeMap::new();
@@ -82,13 +86,11 @@ impl Tracker {
             let on = match &g.cause {
                 GroupCause::Fuse { mount, .. }
                 | GroupCause::Nfs { mount, .. }
-                | GroupCause::OnMount { mount, .. } => {
-                    String::from_utf8_lossy(&mount.0).into_owned()
-                }
+                | GroupCause::OnMount { mount, .. } => crate::rules::text(&mount.0),
                 GroupCause::FileLock { holders, .. } => holders
                     .first()
                     .map(|h| match &h.comm {
-                        Some(c) => format!("{} ({})", h.pid, String::from_utf8_lossy(&c.0)),
+                        Some(c) => format!("{} ({})", h.pid, crate::rules::text(&c.0)),
                         None => h.pid.to_string(),
                     })
                     .unwrap_or_default(),

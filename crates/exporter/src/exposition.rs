@@ -127,11 +127,17 @@ impl prometheus_client::collector::Collector for Families {
 /// written as visible escapes (the encoder escapes `\`, `"` and newline
 /// itself, after this).
 fn label_value(v: &str) -> String {
-    if v.chars().any(|c| c.is_control() && c != '\n') {
+    // Bidi overrides and invisible format characters reorder or hide
+    // what a dashboard shows: escaped like controls.
+    let hidden = |c: char| {
+        (c.is_control() && c != '\n')
+            || matches!(u32::from(c), 0x061c | 0x200b..=0x200f | 0x2028..=0x202e | 0x2060..=0x2069 | 0xfeff)
+    };
+    if v.chars().any(hidden) {
         v.chars()
             .map(|c| {
-                if c.is_control() && c != '\n' {
-                    format!("\\x{:02x}", u32::from(c))
+                if hidden(c) {
+                    format!("\\u{{{:x}}}", u32::from(c))
                 } else {
                     c.to_string()
                 }
@@ -437,4 +443,17 @@ fn process_metrics(snap: &Snapshot) -> Vec<Fam> {
             f
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_never_carry_hidden_characters() {
+        assert_eq!(label_value("plain \"q\" \\ n\n"), "plain \"q\" \\ n\n");
+        assert_eq!(label_value("a\u{1b}[31m"), "a\\u{1b}[31m");
+        assert_eq!(label_value("evil\u{202e}txt"), "evil\\u{202e}txt");
+        assert_eq!(label_value("zero\u{200b}width"), "zero\\u{200b}width");
+    }
 }

@@ -18,8 +18,14 @@ use procscope_model::collect::{Identity, Proc, Snapshot, StateCounts};
 use procscope_read::Failure;
 use std::collections::{BTreeMap, HashMap};
 
-/// Collections after which a group that was not seen gives its place up.
-pub const FORGET_AFTER: u64 = 300;
+/// Collections after which a group that was not seen gives its place up
+/// (about five minutes at a 15 s scrape interval).
+pub const FORGET_AFTER: u64 = 20;
+
+/// Collections a process's last counters are kept after it was last seen:
+/// a process that could not be read for a while (fds exhausted, a denied
+/// read) must not count its whole life again when it comes back.
+pub const KEEP_UNSEEN: u64 = 10;
 
 /// A group's counters (monotonic over the exporter's life).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -107,7 +113,7 @@ pub struct Group {
 #[derive(Debug)]
 pub struct Aggregator {
     rules: Rules,
-    last: HashMap<Identity, Raw>,
+    last: HashMap<Identity, (Raw, u64)>,
     totals: HashMap<String, Counters>,
     /// Admitted group → the collection it was last seen in.
     admitted: HashMap<String, u64>,
@@ -195,8 +201,12 @@ impl Aggregator {
         let mut seen = HashMap::with_capacity(snap.processes.len());
         for (p, name) in snap.processes.iter().zip(names) {
             let raw = Raw::of(p);
-            let before = self.last.get(&p.identity()).copied().unwrap_or_default();
-            seen.insert(p.identity(), raw);
+            let before = self
+                .last
+                .get(&p.identity())
+                .map(|(r, _)| *r)
+                .unwrap_or_default();
+            seen.insert(p.identity(), (raw, self.generation));
             let t = self.totals.entry(name.clone()).or_default();
             let d = |now: u64, then: u64| now.saturating_sub(then);
             t.cpu_user += d(raw.utime, before.utime) as f64 / hz;
@@ -237,15 +247,20 @@ impl Aggregator {
                 g.timed_out += 1;
             }
         }
+        // Identities not seen this time stay a few collections.
+        let g = self.generation;
+        for (id, v) in self.last.drain() {
+            if g.saturating_sub(v.1) < KEEP_UNSEEN {
+                seen.entry(id).or_insert(v);
+            }
+        }
         self.last = seen;
         // Groups with no process now keep their counters (and series)
         // until forgotten.
         self.totals
             .retain(|n, _| n == OTHER || self.admitted.contains_key(n));
+        // `other`, once it exists, stays (its counters are one series).
         for (n, c) in &self.totals {
-            if n == OTHER && !out.contains_key(n) {
-                continue;
-            }
             out.entry(n.clone()).or_default().counters = *c;
         }
         out

@@ -112,3 +112,14 @@ fn the_cap_folds_the_rest_into_other() {
     assert_eq!(g["other"].processes.total(), 3);
     assert_eq!(a.assigned()[&6], "other");
 }
+
+/// A process that could not be read for a collection or two (fds ran out)
+/// does not count its whole life again when it is read again.
+#[test]
+fn an_unreadable_spell_does_not_double_count() {
+    let mut a = Aggregator::new(Rules::default());
+    a.update(&snap(vec![proc(1, "web", 500, 0)]));
+    a.update(&snap(vec![]));
+    let g = a.update(&snap(vec![proc(1, "web", 600, 0)]));
+    assert_eq!(g["web"].counters.cpu_user, 6.0);
+}

@@ -205,8 +205,30 @@ pub struct Facts<'a> {
     pub user: Option<&'a [u8]>,
 }
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+/// Bytes as label text: UTF-8 as it is, each invalid byte as `\xNN`, so
+/// two different names never merge into one label value.
+pub fn text(b: &[u8]) -> String {
+    let mut out = String::with_capacity(b.len());
+    for chunk in b.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for byte in chunk.invalid() {
+            out.push_str(&format!("\\x{byte:02x}"));
+        }
+    }
+    out
+}
+
+/// A process name as a group name. The names the default grouping gives
+/// itself (`kernel`, `other`, `*.service`, `pod:…`, `docker:…`) cannot be
+/// taken by a process that calls itself so: such a name is prefixed with
+/// `comm:` (and so is any name with a `:`, so the prefix stays unique).
+fn comm_group(comm: &[u8]) -> String {
+    let t = text(comm);
+    if t == "kernel" || t == OTHER || t.contains(':') || t.ends_with(".service") {
+        format!("comm:{t}")
+    } else {
+        t
+    }
 }
 
 impl Rules {
@@ -417,7 +439,7 @@ pub fn default_group(p: &Proc) -> String {
             return u.clone();
         }
     }
-    text(&p.comm.0)
+    comm_group(&p.comm.0)
 }
 
 #[cfg(test)]

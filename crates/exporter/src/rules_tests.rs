@@ -202,3 +202,23 @@ fn config_errors_name_the_rule() {
         "typos are refused"
     );
 }
+
+/// A process cannot take the names the default grouping gives itself, nor
+/// merge with another by an invalid byte.
+#[test]
+fn process_names_cannot_pose_as_other_groups() {
+    let r = Rules::default();
+    let g = |comm: &[u8]| {
+        let mut p = proc("x", "/x", b"x\0", "/");
+        p.comm = Bytes(comm.to_vec());
+        group(&r, &p, None)
+    };
+    assert_eq!(g(b"kernel"), "comm:kernel");
+    assert_eq!(g(b"other"), "comm:other");
+    assert_eq!(g(b"sshd.service"), "comm:sshd.service");
+    assert_eq!(g(b"pod:x"), "comm:pod:x");
+    assert_eq!(g(b"comm:x"), "comm:comm:x");
+    assert_eq!(g(b"a\xffb"), "a\\xffb");
+    assert_ne!(g(b"a\xffb"), g(b"a\xfeb"));
+    assert_eq!(g(b"nginx"), "nginx");
+}

@@ -37,6 +37,33 @@ pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// scrape timeout).
 pub const DEFAULT_SCRAPE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// At most this many connections at once; more are closed as they come,
+/// so that clients that never read cannot take every fd.
+pub const MAX_CONNECTIONS: usize = 256;
+
+/// A connection lives at most this long (Prometheus reconnects; a client
+/// that stopped reading is cut off).
+pub const CONNECTION_LIFETIME: Duration = Duration::from_secs(120);
+
+/// Password checks (bcrypt) running at once.
+const CHECKS: usize = 2;
+
+/// Raises the soft limit on open files to the hard one, as Go exporters
+/// do: the collector holds a directory per process while it reads, and
+/// every connection is an fd (systemd's default soft limit is 1024).
+fn raise_fd_limit() {
+    let l = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+    if l.current < l.maximum {
+        let _ = rustix::process::setrlimit(
+            rustix::process::Resource::Nofile,
+            rustix::process::Rlimit {
+                current: l.maximum,
+                maximum: l.maximum,
+            },
+        );
+    }
+}
+
 /// How the exporter runs.
 #[derive(Debug)]
 pub struct Options {
@@ -101,13 +128,13 @@ impl Hub {
 
     /// The exposition for one scrape: a collection younger than
     /// `min_interval`, else a fresh one if it comes before `deadline`,
-    /// else the latest there is.
+    /// else the latest there is (`None`: no collection has finished).
     fn scrape(
         &self,
         format: exposition::Format,
         min_interval: Duration,
         deadline: Instant,
-    ) -> Vec<u8> {
+    ) -> Option<Vec<u8>> {
         let mut st = lock(&self.state);
         let young = st
             .latest
@@ -135,21 +162,16 @@ impl Hub {
             st.health.stale_scrapes += 1;
         }
         let Some(s) = st.latest.clone() else {
-            let health = st.health.clone();
-            drop(st);
-            return exposition::encode(
-                format,
-                &empty_snapshot(),
-                &BTreeMap::new(),
-                &BTreeMap::new(),
-                &BTreeMap::new(),
-                &health,
-            );
+            // No collection finished yet: an empty exposition would look
+            // like a healthy empty host.
+            return None;
         };
         let mut health = st.health.clone();
         drop(st);
         health.snapshot_age_seconds = s.taken.elapsed().as_secs_f64();
-        exposition::encode(format, &s.snap, &s.groups, &s.blocked, &s.zombies, &health)
+        Some(exposition::encode(
+            format, &s.snap, &s.groups, &s.blocked, &s.zombies, &health,
+        ))
     }
 
     /// Asks the collection thread to stop.
@@ -157,21 +179,6 @@ impl Hub {
         lock(&self.state).stopping = true;
         self.want.notify_all();
         self.fresh.notify_all();
-    }
-}
-
-fn empty_snapshot() -> Snapshot {
-    Snapshot {
-        boot_ms: 0,
-        unix_ms: 0,
-        ticks_per_second: 100,
-        boot_time_unix: 0,
-        host: None,
-        processes: Vec::new(),
-        users: BTreeMap::new(),
-        unreadable: Vec::new(),
-        reads: Default::default(),
-        took_us: 0,
     }
 }
 
@@ -274,6 +281,7 @@ async fn handle(
     req: Request<hyper::body::Incoming>,
     hub: Arc<Hub>,
     web: Option<WebConfig>,
+    checks: Arc<tokio::sync::Semaphore>,
     min_interval: Duration,
 ) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
     if let Some(auth) = web.as_ref().and_then(|w| w.auth.clone()) {
@@ -281,10 +289,25 @@ async fn handle(
             .headers()
             .get(hyper::header::AUTHORIZATION)
             .map(|v| v.as_bytes().to_vec());
-        // bcrypt is slow on purpose: off the connection threads.
-        let ok = tokio::task::spawn_blocking(move || auth.allows(header.as_deref()))
-            .await
-            .unwrap_or(false);
+        // A header seen before is answered at once; a new one costs a
+        // bcrypt check (slow on purpose), done off the connection threads
+        // and at most CHECKS at a time, so a flood of wrong passwords
+        // queues behind itself and never in front of a scrape.
+        let ok = match auth.cached(header.as_deref()) {
+            Some(ok) => ok,
+            None => {
+                let Ok(_permit) = checks.acquire().await else {
+                    return Ok(respond(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "text/plain; charset=utf-8",
+                        "shutting down\n",
+                    ));
+                };
+                tokio::task::spawn_blocking(move || auth.allows(header.as_deref()))
+                    .await
+                    .unwrap_or(false)
+            }
+        };
         if !ok {
             let mut r = respond(
                 StatusCode::UNAUTHORIZED,
@@ -316,8 +339,16 @@ async fn handle(
             let body =
                 tokio::task::spawn_blocking(move || hub.scrape(format, min_interval, deadline))
                     .await
-                    .unwrap_or_default();
-            respond(StatusCode::OK, format.content_type(), body)
+                    .ok()
+                    .flatten();
+            match body {
+                Some(b) => respond(StatusCode::OK, format.content_type(), b),
+                None => respond(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "text/plain; charset=utf-8",
+                    "the first collection has not finished yet (a host full of hung processes?): try again\n",
+                ),
+            }
         }
         "/" => respond(StatusCode::OK, "text/html; charset=utf-8", INDEX),
         "/-/healthy" | "/-/ready" => respond(StatusCode::OK, "text/plain; charset=utf-8", "OK\n"),
@@ -359,6 +390,9 @@ async fn serve(opts: Options) -> Result<(), String> {
         .map_err(|e| format!("cannot handle SIGTERM: {e}"))?;
     let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
         .map_err(|e| format!("cannot handle SIGINT: {e}"))?;
+    raise_fd_limit();
+    let conns = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let checks = Arc::new(tokio::sync::Semaphore::new(CHECKS));
     let mut listeners = Vec::new();
     for a in &listen {
         let l = tokio::net::TcpListener::bind(a).await.map_err(|e| {
@@ -395,7 +429,13 @@ async fn serve(opts: Options) -> Result<(), String> {
                 ),
             ],
         );
-        let (hub, web, tls) = (hub.clone(), web.clone(), tls.clone());
+        let (hub, web, tls, conns, checks) = (
+            hub.clone(),
+            web.clone(),
+            tls.clone(),
+            conns.clone(),
+            checks.clone(),
+        );
         tokio::spawn(async move {
             loop {
                 let Ok((stream, _peer)) = l.accept().await else {
@@ -403,10 +443,17 @@ async fn serve(opts: Options) -> Result<(), String> {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 };
-                let (hub, web, tls) = (hub.clone(), web.clone(), tls.clone());
+                let Ok(permit) = conns.clone().try_acquire_owned() else {
+                    // Too many at once: closed now rather than queued.
+                    drop(stream);
+                    continue;
+                };
+                let (hub, web, tls, checks) =
+                    (hub.clone(), web.clone(), tls.clone(), checks.clone());
                 tokio::spawn(async move {
+                    let _permit = permit;
                     let svc = hyper::service::service_fn(move |req| {
-                        handle(req, hub.clone(), web.clone(), min_interval)
+                        handle(req, hub.clone(), web.clone(), checks.clone(), min_interval)
                     });
                     let mut b = hyper::server::conn::http1::Builder::new();
                     b.timer(hyper_util::rt::TokioTimer::new())
@@ -418,14 +465,13 @@ async fn serve(opts: Options) -> Result<(), String> {
                             else {
                                 return;
                             };
-                            let _ = b
-                                .serve_connection(hyper_util::rt::TokioIo::new(s), svc)
-                                .await;
+                            let conn = b.serve_connection(hyper_util::rt::TokioIo::new(s), svc);
+                            let _ = tokio::time::timeout(CONNECTION_LIFETIME, conn).await;
                         }
                         None => {
-                            let _ = b
-                                .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
-                                .await;
+                            let conn =
+                                b.serve_connection(hyper_util::rt::TokioIo::new(stream), svc);
+                            let _ = tokio::time::timeout(CONNECTION_LIFETIME, conn).await;
                         }
                     }
                 });

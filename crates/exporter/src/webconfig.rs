@@ -56,6 +56,9 @@ struct TlsSpec {
     min_version: Option<String>,
 }
 
+/// The highest bcrypt cost accepted.
+pub const MAX_COST: u32 = 16;
+
 /// A parsed web config.
 #[derive(Clone)]
 pub struct WebConfig {
@@ -94,10 +97,22 @@ impl WebConfig {
             None => None,
         };
         for (user, hash) in &f.basic_auth_users {
-            if !hash.starts_with("$2") {
-                return Err(WebConfigError::Yaml(format!(
-                    "basic_auth_users.{user}: not a bcrypt hash (make one with: htpasswd -nBC 10 \"\" | tr -d ':\\n')"
-                )));
+            let parts: Result<bcrypt::HashParts, _> = hash.parse();
+            match parts {
+                Err(_) => {
+                    return Err(WebConfigError::Yaml(format!(
+                        "basic_auth_users.{user}: not a bcrypt hash (make one with: htpasswd -nBC 10 \"\" | tr -d ':\\n')"
+                    )));
+                }
+                // Each step doubles the work: cost 20 is about a minute per
+                // check, and a scrape would never be let in.
+                Ok(p) if p.get_cost() > MAX_COST => {
+                    return Err(WebConfigError::Yaml(format!(
+                        "basic_auth_users.{user}: bcrypt cost {} is too slow to check (at most {MAX_COST}; 10 is usual)",
+                        p.get_cost()
+                    )));
+                }
+                Ok(_) => {}
             }
         }
         let auth = match f.basic_auth_users.values().next() {
@@ -128,7 +143,19 @@ fn tls_config(
     key: &Path,
     min_version: Option<&str>,
 ) -> Result<rustls::ServerConfig, WebConfigError> {
+    // Regular files only: a FIFO in place of a key would hang the start.
     let read = |p: &Path| {
+        let e = |err| WebConfigError::Read {
+            path: p.to_owned(),
+            err,
+        };
+        let md = std::fs::metadata(p).map_err(e)?;
+        if !md.is_file() {
+            return Err(WebConfigError::Tls(format!(
+                "{}: not a regular file",
+                p.display()
+            )));
+        }
         std::fs::read(p).map_err(|err| WebConfigError::Read {
             path: p.to_owned(),
             err,
@@ -183,20 +210,35 @@ pub struct Auth {
 }
 
 impl Auth {
-    /// Whether an `Authorization` header value lets the request in.
+    /// The answer for a header checked before, without checking it again
+    /// (`None`: not seen, or forgotten). Cheap: call it on the connection's
+    /// thread, and [`Auth::allows`] only when this says nothing.
+    pub fn cached(&self, header: Option<&[u8]>) -> Option<bool> {
+        let Some(h) = header else {
+            return Some(false);
+        };
+        let key = self.hasher.hash_one(h);
+        let c = self.cache.lock().ok()?;
+        c.get(&key).copied()
+    }
+
+    /// Whether an `Authorization` header value lets the request in (a
+    /// bcrypt check when it was not seen before: tens of milliseconds).
     pub fn allows(&self, header: Option<&[u8]>) -> bool {
+        if let Some(ok) = self.cached(header) {
+            return ok;
+        }
         let Some(h) = header else { return false };
         let key = self.hasher.hash_one(h);
-        if let Ok(c) = self.cache.lock() {
-            if let Some(ok) = c.get(&key) {
-                return *ok;
-            }
-        }
         let ok = self.check(h);
         if let Ok(mut c) = self.cache.lock() {
-            // Bounded: a flood of wrong passwords must not grow memory.
+            // Bounded: a flood of wrong passwords must not grow memory,
+            // nor push out the headers that were right.
             if c.len() >= 256 {
-                c.clear();
+                c.retain(|_, ok| *ok);
+                if c.len() >= 256 {
+                    c.clear();
+                }
             }
             c.insert(key, ok);
         }
@@ -272,6 +314,33 @@ mod tests {
             cfg("tls_server_config:\n  cert_file: nope.crt\n  key_file: nope.key\n"),
             Err(WebConfigError::Read { .. })
         ));
+        let e = cfg("basic_auth_users:\n  a: '$2garbage'\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not a bcrypt hash"), "{e}");
+        let slow = "$2b$31$CwTycUXWue0Thq9StjUM0uJ8.ySLZ1VSbFYuoMtj1p1xOD9yQoXQK";
+        let e = cfg(&format!("basic_auth_users:\n  a: '{slow}'\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("cost 31"), "{e}");
+        let d = tempfile::tempdir().unwrap();
+        let fifo = d.path().join("cert.pem");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        let p = d.path().join("web.yml");
+        std::fs::write(
+            &p,
+            "tls_server_config:\n  cert_file: cert.pem\n  key_file: cert.pem\n",
+        )
+        .unwrap();
+        let e = WebConfig::load(&p).unwrap_err().to_string();
+        assert!(e.contains("not a regular file"), "{e}");
         let empty = cfg("{}\n").unwrap();
         assert!(empty.tls.is_none() && empty.auth.is_none());
     }
