@@ -10,6 +10,7 @@
 //!   [`calls`] a blocked system call with its arguments decoded; [`why`]
 //!   what a thread waits for; [`hung`] why tasks are stuck; [`whohas`]
 //!   who holds a file, port or pipe.
+//! - [`repro`] plans and writes the `repro` shell snippet.
 //! - [`dossier`] lays out `procscope show` and its focused subcommands.
 //! - [`json`] writes the versioned JSON documents described in docs/json.md;
 //!   [`wire`] holds the typed structs of some of them.
@@ -23,6 +24,7 @@ pub mod fds;
 pub mod hung;
 pub mod json;
 pub mod ps;
+pub mod repro;
 pub mod shell;
 pub mod table;
 pub mod units;
