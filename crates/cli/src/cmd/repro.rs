@@ -141,4 +141,3 @@ fn json_process(t: &ProcText, p: &Result<Plan, NoPlan>, redacted: bool) -> wire:
         truncated: p.truncated,
     }))
 }
-

@@ -74,7 +74,6 @@ pub fn write_title(out: &mut dyn std::io::Write, t: &ProcText) -> std::io::Resul
     write!(out, "{}{}{}", bold.render(), title(t), bold.render_reset())
 }
 
-
 /// The message for "nothing matched", saying when the proc mount hides
 /// other users' processes from this caller (`hidepid=`): then "no such
 /// process" may only mean "not visible to you".
