@@ -130,7 +130,7 @@ fn header(f: &mut Frame, app: &App, t: &Theme, area: Rect) {
     let hung = u.hung.len();
     let stuck = u.snap.reads.stuck_now;
     let mut right1 = vec![Span::raw(format!(
-        "Tasks {} thr {threads}; {} running",
+        "Tasks {}, {threads} thr; {} R",
         u.snap.processes.len(),
         states.running
     ))];
@@ -214,10 +214,13 @@ fn table(f: &mut Frame, app: &mut App, t: &Theme, area: Rect) {
     .style(t.head());
     app.page = usize::from(area.height.saturating_sub(1));
     app.table_top = area.y.saturating_add(1);
-    // Keep the cursor on screen after a resize.
-    if app.cursor >= app.offset.saturating_add(app.page.max(1)) {
-        app.offset = app.cursor.saturating_add(1).saturating_sub(app.page.max(1));
+    // Keep the cursor on screen after a resize, and no blank rows below
+    // the last process when the rows would fit.
+    let page = app.page.max(1);
+    if app.cursor >= app.offset.saturating_add(page) {
+        app.offset = app.cursor.saturating_add(1).saturating_sub(page);
     }
+    app.offset = app.offset.min(app.rows.len().saturating_sub(page)).min(app.cursor);
     let visible = app.rows.iter().enumerate().skip(app.offset).take(app.page);
     let rows: Vec<TRow> = visible
         .map(|(i, r)| {
@@ -273,9 +276,13 @@ fn detail(f: &mut Frame, app: &mut App, t: &Theme, area: Rect, tab: Tab, scroll:
         tabs_area,
     );
     let title = match (&app.mode.0, app.current()) {
+        // The name, not the command line: the env tab keeps secrets in
+        // the command line hidden until revealed.
         (Mode::Detail { id, .. }, Some(r)) if r.id == *id => format!(
-            "PID {} {}  {}  (Esc back, Tab next, r reveal, c copy repro, k signal)",
-            r.id.pid, r.state, r.command
+            "PID {} ({}) {}  (Esc back, Tab next, r reveal, c copy repro, k signal)",
+            r.id.pid,
+            procscope_render::escape::escape(&r.match_text.0),
+            r.state
         ),
         (Mode::Detail { id, .. }, _) => format!("PID {} (gone)", id.pid),
         _ => String::new(),
