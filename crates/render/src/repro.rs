@@ -350,7 +350,7 @@ pub fn script(p: &Plan) -> String {
 
 /// How many entries env(1) cannot reproduce are kept in the plan (and
 /// JSON); the rest are counted.
-const LEFT_OUT_KEPT: usize = 1024;
+pub const LEFT_OUT_KEPT: usize = 1024;
 
 /// How many of them the note in the script names (the rest are counted).
 const LEFT_OUT_NAMED: usize = 16;

@@ -145,22 +145,23 @@ fn header(f: &mut Frame, app: &App, t: &Theme, area: Rect) {
     right1.push(standout(u64::from(states.disk_sleep), "D"));
     right1.push(standout(hung as u64, "hung"));
     right1.push(Span::raw(format!(", {} Z", states.zombie)));
-    let right2 = vec![
+    let mut right2 = vec![
         Span::raw(format!(
             "Load {} {} {}  ",
             l(load[0]),
             l(load[1]),
             l(load[2])
         )),
-        if stuck > 0 {
-            Span::styled(format!("stuck reads {stuck}"), t.warn())
-        } else {
-            Span::raw(format!(
-                "reads {} timeouts {}",
-                u.snap.reads.reads, u.snap.reads.timeouts
-            ))
-        },
+        Span::raw(format!(
+            "collect {}.{}ms, timeouts {}",
+            u.snap.took_us / 1000,
+            (u.snap.took_us % 1000) / 100,
+            u.snap.reads.timeouts
+        )),
     ];
+    if stuck > 0 {
+        right2.push(Span::styled(format!(", stuck reads {stuck}"), t.warn()));
+    }
     let [left, right] =
         Layout::horizontal([Constraint::Length(half), Constraint::Min(1)]).areas(area);
     f.render_widget(
@@ -220,7 +221,10 @@ fn table(f: &mut Frame, app: &mut App, t: &Theme, area: Rect) {
     if app.cursor >= app.offset.saturating_add(page) {
         app.offset = app.cursor.saturating_add(1).saturating_sub(page);
     }
-    app.offset = app.offset.min(app.rows.len().saturating_sub(page)).min(app.cursor);
+    app.offset = app
+        .offset
+        .min(app.rows.len().saturating_sub(page))
+        .min(app.cursor);
     let visible = app.rows.iter().enumerate().skip(app.offset).take(app.page);
     let rows: Vec<TRow> = visible
         .map(|(i, r)| {

@@ -8,7 +8,7 @@ use procscope_model::collect::rates::{self, Rates};
 use procscope_model::collect::{Collector, Identity, Snapshot, Want};
 use procscope_read::{ProcRoot, Session};
 use std::collections::HashSet;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -175,10 +175,7 @@ pub fn start_input(tx: Sender<Event>) -> std::io::Result<()> {
 /// Waits for the next event, up to `limit` (so the loop can look at the
 /// termination flag).
 pub fn next(rx: &Receiver<Event>, limit: Duration) -> Option<Event> {
-    match rx.recv_timeout(limit) {
-        Ok(e) => Some(e),
-        Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => None,
-    }
+    rx.recv_timeout(limit).ok()
 }
 
 /// A channel for the loop.

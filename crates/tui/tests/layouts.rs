@@ -2,7 +2,12 @@
 //! ratatui's TestBackend: the table, the tree, a narrow terminal, the
 //! opened process's tabs, and a hostile name kept away from the terminal.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use procscope_model::bytes::Bytes;
 use procscope_model::collect::{Collector, Want};
@@ -71,7 +76,11 @@ Max processes             63459                63459                processes \n
     );
     write(&d.join("wchan"), b"do_select");
     fs::create_dir_all(d.join("fd")).unwrap();
-    for (fd, target) in [(0, "/dev/null"), (1, "/var/log/app.log"), (2, "/var/log/app.log")] {
+    for (fd, target) in [
+        (0, "/dev/null"),
+        (1, "/var/log/app.log"),
+        (2, "/var/log/app.log"),
+    ] {
         let _ = std::os::unix::fs::symlink(target, d.join("fd").join(fd.to_string()));
     }
     for (tid, name, st) in threads {
@@ -100,7 +109,18 @@ fn fixture() -> tempfile::TempDir {
     );
     write(&r.join("loadavg"), b"1.50 0.75 0.25 2/120 999\n");
     fs::create_dir_all(r.join("self")).unwrap();
-    process(r, 1, 0, b"systemd", 'S', 500, 12000, b"/sbin/init\0", "/init.scope", &[(1, "systemd", 'S')]);
+    process(
+        r,
+        1,
+        0,
+        b"systemd",
+        'S',
+        500,
+        12000,
+        b"/sbin/init\0",
+        "/init.scope",
+        &[(1, "systemd", 'S')],
+    );
     process(
         r,
         200,
@@ -113,8 +133,30 @@ fn fixture() -> tempfile::TempDir {
         "/system.slice/nginx.service",
         &[(200, "nginx", 'S')],
     );
-    process(r, 201, 200, b"nginx", 'S', 900, 30000, b"nginx: worker process\0", "/system.slice/nginx.service", &[(201, "nginx", 'S')]);
-    process(r, 202, 200, b"nginx", 'R', 1200, 30000, b"nginx: worker process\0", "/system.slice/nginx.service", &[(202, "nginx", 'R')]);
+    process(
+        r,
+        201,
+        200,
+        b"nginx",
+        'S',
+        900,
+        30000,
+        b"nginx: worker process\0",
+        "/system.slice/nginx.service",
+        &[(201, "nginx", 'S')],
+    );
+    process(
+        r,
+        202,
+        200,
+        b"nginx",
+        'R',
+        1200,
+        30000,
+        b"nginx: worker process\0",
+        "/system.slice/nginx.service",
+        &[(202, "nginx", 'R')],
+    );
     process(
         r,
         300,
@@ -125,10 +167,36 @@ fn fixture() -> tempfile::TempDir {
         80000,
         b"/app/worker\0--db\0postgres://u:secret@db/x\0",
         "/system.slice/docker-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.scope",
-        &[(300, "worker", 'S'), (301, "worker-io", 'S'), (302, "worker-gc", 'S')],
+        &[
+            (300, "worker", 'S'),
+            (301, "worker-io", 'S'),
+            (302, "worker-gc", 'S'),
+        ],
     );
-    process(r, 400, 1, b"stuck", 'D', 10, 5000, b"/usr/bin/stuck\0/mnt/fuse/file\0", "/user.slice/user-1000.slice/session-3.scope", &[(400, "stuck", 'D')]);
-    process(r, 500, 1, b"evil\x1b[31m\xe2\x80\xae", 'S', 0, 100, b"evil\x1b]52;c;AAAA\x07\0", "/user.slice", &[(500, "evil", 'S')]);
+    process(
+        r,
+        400,
+        1,
+        b"stuck",
+        'D',
+        10,
+        5000,
+        b"/usr/bin/stuck\0/mnt/fuse/file\0",
+        "/user.slice/user-1000.slice/session-3.scope",
+        &[(400, "stuck", 'D')],
+    );
+    process(
+        r,
+        500,
+        1,
+        b"evil\x1b[31m\xe2\x80\xae",
+        'S',
+        0,
+        100,
+        b"evil\x1b]52;c;AAAA\x07\0",
+        "/user.slice",
+        &[(500, "evil", 'S')],
+    );
     dir
 }
 
@@ -137,7 +205,14 @@ fn fixture() -> tempfile::TempDir {
 /// screen every run.
 fn update(dir: &Path) -> engine::Update {
     let root = ProcRoot::open(dir).unwrap();
-    let mut c = Collector::new(root, Session::default(), Want { wchan: true, ..Want::default() });
+    let mut c = Collector::new(
+        root,
+        Session::default(),
+        Want {
+            wchan: true,
+            ..Want::default()
+        },
+    );
     let mut a = c.collect().unwrap();
     // The second: the workers ran.
     for (pid, utime) in [(201, 950), (202, 1300)] {
@@ -150,6 +225,7 @@ fn update(dir: &Path) -> engine::Update {
     let mut b = c.collect().unwrap();
     for s in [&mut a, &mut b] {
         s.reads = Default::default();
+        s.took_us = 0;
         s.users.clear();
         s.users.insert(0, Bytes(b"root".to_vec()));
         s.users.insert(1000, Bytes(b"alice".to_vec()));
@@ -213,7 +289,10 @@ fn table_sorted_by_cpu_with_stuck_row_marked() {
     // The busiest worker first; the stuck process marked.
     let first = s.lines().nth(4).unwrap();
     assert!(first.contains(" 202 "), "{s}");
-    assert!(s.lines().any(|l| l.contains(" 400 ") && l.contains("D!")), "{s}");
+    assert!(
+        s.lines().any(|l| l.contains(" 400 ") && l.contains("D!")),
+        "{s}"
+    );
     insta::assert_snapshot!("table", s);
 }
 
@@ -223,7 +302,10 @@ fn tree_view_nests_children_under_parents() {
     key(&mut app, KeyCode::Char('N'));
     key(&mut app, KeyCode::Char('t'));
     let s = screen(&mut app, 140, 16);
-    assert!(s.contains("└─ nginx: worker process") || s.contains("├─ nginx: worker process"), "{s}");
+    assert!(
+        s.contains("└─ nginx: worker process") || s.contains("├─ nginx: worker process"),
+        "{s}"
+    );
     insta::assert_snapshot!("tree", s);
 }
 
@@ -233,7 +315,10 @@ fn narrow_terminal_keeps_the_essentials() {
     let s = screen(&mut app, 80, 24);
     assert_terminal_safe(&s);
     for col in ["PID", "USER", "%CPU", "RSS", "TIME+", "FDS", "COMMAND"] {
-        assert!(s.lines().nth(3).unwrap().contains(col), "{col} missing:\n{s}");
+        assert!(
+            s.lines().nth(3).unwrap().contains(col),
+            "{col} missing:\n{s}"
+        );
     }
     assert!(s.lines().all(|l| l.chars().count() <= 80));
     insta::assert_snapshot!("narrow", s);
@@ -259,7 +344,10 @@ fn filter_applies_on_enter_and_esc_clears() {
         key(&mut app, KeyCode::Char(c));
     }
     key(&mut app, KeyCode::Enter);
-    assert_eq!(app.rows.iter().map(|r| r.id.pid).collect::<Vec<_>>(), vec![300]);
+    assert_eq!(
+        app.rows.iter().map(|r| r.id.pid).collect::<Vec<_>>(),
+        vec![300]
+    );
     key(&mut app, KeyCode::Esc);
     assert_eq!(app.rows.len(), 7);
 }
@@ -278,7 +366,10 @@ fn opened(tab: Tab, reveal: bool) -> String {
     assert_eq!(job.tab, Tab::Overview);
     job.tab = tab;
     job.reveal = reveal;
-    if let Mode::Detail { tab: t, reveal: r, .. } = &mut app.mode.0 {
+    if let Mode::Detail {
+        tab: t, reveal: r, ..
+    } = &mut app.mode.0
+    {
         *t = tab;
         *r = reveal;
     }
