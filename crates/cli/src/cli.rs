@@ -122,6 +122,9 @@ pub enum Command {
     /// Serve Prometheus metrics: processes grouped by rules, tasks blocked by cause.
     #[command(after_help = crate::cmd::serve::AFTER_HELP)]
     Serve(ServeArgs),
+    /// A live process table (like htop) whose opened process says why it is stuck.
+    #[command(after_help = crate::cmd::top::AFTER_HELP)]
+    Top(TopArgs),
     /// List a process's open file descriptors, fully decoded.
     #[command(after_help = crate::cmd::fds::AFTER_HELP)]
     Fds(FdsArgs),
@@ -427,6 +430,18 @@ pub struct HungArgs {
     /// wait4, accept) are left out.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, value_hint = ValueHint::Other)]
     pub over: Option<Duration>,
+}
+
+/// `procscope top`.
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    /// Time between refreshes (e.g. 1s, 500ms).
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration, value_hint = ValueHint::Other, conflicts_with = "delay")]
+    pub interval: Duration,
+
+    /// Time between refreshes in tenths of a second, like htop's -d.
+    #[arg(short = 'd', long = "delay", value_name = "TENTHS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub delay: Option<u32>,
 }
 
 /// `procscope serve`.

@@ -21,6 +21,7 @@ fn main() -> ExitCode {
         cli::Command::Stack(a) => cmd::stack::run(&args.global, a),
         cli::Command::Hung(a) => cmd::hung::run(&args.global, a),
         cli::Command::Serve(a) => cmd::serve::run(&args.global, a),
+        cli::Command::Top(a) => cmd::top::run(&args.global, a),
         cli::Command::Why(a) => cmd::why::run(&args.global, a),
         cli::Command::Fds(a) => cmd::fds::run(&args.global, a),
         cli::Command::WhoHas(a) => cmd::whohas::run(&args.global, a),

@@ -14,6 +14,7 @@
 //!   writer prints it, a TUI draws it. [`dossier`] lays out `procscope
 //!   show` and its focused subcommands, [`stack`] `procscope stack`,
 //!   [`why::page`] `procscope why`.
+//! - [`repro`] plans and writes the `repro` shell snippet.
 //! - [`json`] writes the versioned JSON documents described in docs/json.md;
 //!   [`wire`] holds the typed structs of some of them.
 //!
@@ -27,6 +28,7 @@ pub mod fds;
 pub mod hung;
 pub mod json;
 pub mod ps;
+pub mod repro;
 pub mod shell;
 pub mod stack;
 pub mod table;

@@ -12,5 +12,6 @@ pub mod serve;
 pub mod show;
 pub mod stack;
 pub mod targets;
+pub mod top;
 pub mod whohas;
 pub mod why;

@@ -66,27 +66,12 @@ pub fn read_with(
     Ok((root, texts))
 }
 
-/// `PID 123 (name)`, escaped.
-pub fn title(t: &ProcText) -> String {
-    match &t.stat {
-        Ok(s) => format!("PID {} ({})", t.pid, escape(s.comm.as_slice())),
-        Err(_) => format!("PID {}", t.pid),
-    }
-}
+pub use procscope_render::repro::{explain, title};
 
 /// Writes [`title`] in bold (no newline).
 pub fn write_title(out: &mut dyn std::io::Write, t: &ProcText) -> std::io::Result<()> {
     let bold = anstyle::Style::new().bold();
     write!(out, "{}{}{}", bold.render(), title(t), bold.render_reset())
-}
-
-/// Why a file of `t` could not be read, with what to do about it.
-pub fn explain(t: &ProcText, file: &str, f: &Failure) -> String {
-    let who = match (f, t.uid) {
-        (Failure::Denied { .. }, Some(uid)) => format!(" (it runs as uid {uid})"),
-        _ => String::new(),
-    };
-    format!("{}: {file}: {f}{who}", title(t))
 }
 
 /// The message for "nothing matched", saying when the proc mount hides

@@ -31,6 +31,7 @@ mod show_fixtures;
 mod stack;
 mod support;
 mod text;
+mod top;
 mod whohas_identity;
 mod why;
 mod wire;
