@@ -105,6 +105,42 @@ pub fn is_single_record_file(name: &[u8]) -> bool {
         )
 }
 
+/// Opens `name` under `dir`. In a tree that is not procfs (a fixture, a
+/// copied /proc, a snapshot) the path is someone's files: no component
+/// may be a symlink and the walk may not leave `dir` (`openat2` with
+/// `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`), so `7/task -> /proc/1/task`
+/// or a link to a dead FUSE mount is refused instead of followed — only
+/// the last component was `O_NOFOLLOW` before. On a kernel without
+/// `openat2` (before 5.6) the plain `openat` is the fallback.
+fn open_in(
+    dir: rustix::fd::BorrowedFd<'_>,
+    name: &CStr,
+    flags: OFlags,
+    live: bool,
+) -> rustix::io::Result<OwnedFd> {
+    if live {
+        return rustix::fs::openat(dir, name, flags, Mode::empty());
+    }
+    match rustix::fs::openat2(
+        dir,
+        name,
+        flags,
+        Mode::empty(),
+        rustix::fs::ResolveFlags::BENEATH
+            | rustix::fs::ResolveFlags::NO_SYMLINKS
+            | rustix::fs::ResolveFlags::NO_MAGICLINKS,
+    ) {
+        Err(rustix::io::Errno::NOSYS) => {
+            rustix::fs::openat(dir, name, flags | OFlags::NOFOLLOW, Mode::empty())
+        }
+        // A symlink on the way: not in this tree.
+        Err(rustix::io::Errno::LOOP) | Err(rustix::io::Errno::XDEV) => {
+            Err(rustix::io::Errno::NOENT)
+        }
+        r => r,
+    }
+}
+
 fn dir_flags() -> OFlags {
     OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW
 }
@@ -156,14 +192,14 @@ impl ProcRoot {
     /// The PIDs of all thread-group leaders, ascending. (`readdir(/proc)`
     /// lists leaders only; threads live under `task/`.)
     pub fn pids(&self) -> Outcome<Vec<i32>> {
-        list_numeric(self.fd.as_fd(), b".")
+        list_numeric(self.fd.as_fd(), b".", self.live)
     }
 
     /// Opens `/proc/PID` once; read everything of that process through it.
     pub fn process(&self, pid: i32) -> Outcome<ProcDir> {
         let mut name = itoa_buf(pid);
         let c = as_cstr(&mut name);
-        match rustix::fs::openat(self.fd.as_fd(), c, dir_flags(), Mode::empty()) {
+        match open_in(self.fd.as_fd(), c, dir_flags(), self.live) {
             Ok(fd) => Ok(ProcDir {
                 fd: Arc::new(fd),
                 pid,
@@ -328,7 +364,7 @@ impl ProcDir {
         if !self.live && !flags.contains(OFlags::DIRECTORY) {
             return Err(not_live());
         }
-        rustix::fs::openat(self.fd.as_fd(), name, flags, Mode::empty())
+        open_in(self.fd.as_fd(), name, flags, self.live)
             .map_err(|e| Failure::from_errno(e, name.to_bytes()))
     }
 
@@ -382,11 +418,11 @@ impl ProcDir {
     /// so it avoids a path walk and an allocation per fd). Links that
     /// vanish meanwhile are skipped.
     pub fn fd_links(&self, mut f: impl FnMut(i32, &[u8])) -> Outcome<()> {
-        let dir = rustix::fs::openat(
+        let dir = open_in(
             self.fd.as_fd(),
             c"fd",
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
+            self.live,
         )
         .map_err(|e| Failure::from_errno(e, b"fd"))?;
         let entries =
@@ -421,12 +457,12 @@ impl ProcDir {
 
     /// The thread IDs under `task/`, ascending.
     pub fn tids(&self) -> Outcome<Vec<i32>> {
-        list_numeric(self.fd.as_fd(), b"task")
+        list_numeric(self.fd.as_fd(), b"task", self.live)
     }
 
     /// The open file descriptor numbers under `fd/`, ascending.
     pub fn fds(&self) -> Outcome<Vec<i32>> {
-        list_numeric_with(self.fd.as_fd(), b"fd", true)
+        list_numeric_with(self.fd.as_fd(), b"fd", true, self.live)
     }
 
     /// How many fds are open. On a live procfs since Linux 6.2, the size
@@ -456,7 +492,7 @@ impl ProcDir {
         name.extend_from_slice(itoa_buf(tid).split(|&c| c == 0).next().unwrap_or_default());
         name.push(0);
         let c = CStr::from_bytes_until_nul(&name).map_err(|_| Failure::Gone)?;
-        match rustix::fs::openat(self.fd.as_fd(), c, dir_flags(), Mode::empty()) {
+        match open_in(self.fd.as_fd(), c, dir_flags(), self.live) {
             Ok(fd) => Ok(ProcDir {
                 fd: Arc::new(fd),
                 pid: tid,
@@ -495,8 +531,8 @@ fn read_at(
     if !live {
         flags |= OFlags::NONBLOCK | OFlags::NOFOLLOW;
     }
-    let fd = rustix::fs::openat(dir, name, flags, Mode::empty())
-        .map_err(|e| Failure::from_errno(e, name.to_bytes()))?;
+    let fd =
+        open_in(dir, name, flags, live).map_err(|e| Failure::from_errno(e, name.to_bytes()))?;
     if !live {
         regular_only(&fd, name.to_bytes(), "in this proc root")?;
     }
@@ -574,21 +610,26 @@ pub(crate) fn read_fd(
 }
 
 /// Lists the numeric entries of `dir/sub` (PIDs, TIDs), sorted.
-fn list_numeric(dir: rustix::fd::BorrowedFd<'_>, sub: &[u8]) -> Outcome<Vec<i32>> {
-    list_numeric_with(dir, sub, false)
+fn list_numeric(dir: rustix::fd::BorrowedFd<'_>, sub: &[u8], live: bool) -> Outcome<Vec<i32>> {
+    list_numeric_with(dir, sub, false, live)
 }
 
 /// Lists the numeric entries of `dir/sub`, sorted; `zero` keeps `0` (fd
 /// numbers start at 0, PIDs at 1).
-fn list_numeric_with(dir: rustix::fd::BorrowedFd<'_>, sub: &[u8], zero: bool) -> Outcome<Vec<i32>> {
+fn list_numeric_with(
+    dir: rustix::fd::BorrowedFd<'_>,
+    sub: &[u8],
+    zero: bool,
+    live: bool,
+) -> Outcome<Vec<i32>> {
     let mut path = sub.to_vec();
     path.push(0);
     let c = CStr::from_bytes_until_nul(&path).map_err(|_| Failure::Gone)?;
-    let fd = rustix::fs::openat(
+    let fd = open_in(
         dir,
         c,
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
+        live,
     )
     .map_err(|e| Failure::from_errno(e, sub))?;
     let d = rustix::fs::Dir::new(fd).map_err(|e| Failure::from_errno(e, sub))?;
@@ -781,5 +822,33 @@ mod tests {
         assert_eq!(&got, b"procscop");
         // An unmapped address is an error, not a panic or a short read.
         assert!(me.read_memory(8, &mut got).is_err());
+    }
+
+    /// In a tree, no symlink on the way is followed: not to the live
+    /// /proc, not anywhere.
+    #[test]
+    fn a_tree_never_follows_a_symlinked_directory() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().join("7");
+        std::fs::create_dir(&d).unwrap();
+        std::fs::write(
+            d.join("stat"),
+            "7 (x) S 1 7 7 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 5 0 0\n",
+        )
+        .unwrap();
+        std::os::unix::fs::symlink("/proc/1/task", d.join("task")).unwrap();
+        std::os::unix::fs::symlink("/proc/self/fd", d.join("fd")).unwrap();
+        std::os::unix::fs::symlink("/proc/1", d.join("net")).unwrap();
+        std::os::unix::fs::symlink("/proc/1", t.path().join("8")).unwrap();
+        let root = ProcRoot::open(t.path()).unwrap();
+        let p = root.process(7).unwrap();
+        assert!(p.tids().is_err(), "{:?}", p.tids());
+        assert!(p.task(1).is_err());
+        assert!(p.fds().is_err());
+        assert!(p.fd_links(|_, _| {}).is_err());
+        let mut b = Vec::new();
+        assert!(p.read(c"net/tcp", &mut b, 1 << 20).is_err());
+        assert!(p.read(c"stat", &mut b, 1 << 20).is_ok());
+        assert!(root.process(8).is_err(), "a symlinked PID directory");
     }
 }

@@ -264,6 +264,7 @@ fn marked_tree() -> tempfile::TempDir {
     fs::write(r.join("uptime"), "1000.00 1900.00\n").unwrap();
     fs::create_dir_all(r.join("sys/kernel")).unwrap();
     fs::write(r.join("sys/kernel/cap_last_cap"), "40\n").unwrap();
+    root_only_users(r);
     process(r, 1, "init", STATUS, "0::/init.scope\n");
     let status = STATUS
         .replace("TracerPid:\t0", "TracerPid:\t4242")

@@ -134,6 +134,7 @@ fn job(
             rss_pages: st.rss_pages,
         };
         let fresh = recheck || known.as_ref().is_none_or(|k| k.fingerprint != fp);
+        let comm_changed = known.as_ref().is_some_and(|k| k.proc.comm.0 != st.comm);
         let mut p = known
             .as_ref()
             .map_or_else(|| blank(pid, &st), |k| k.proc.clone());
@@ -168,15 +169,29 @@ fn job(
             }
             cmd_dir = fold_threads(&dir, pid, &mut buf, &mut p, leader, threads, want.threads);
         }
-        let slow_due = known
-            .as_ref()
-            .is_none_or(|k| k.slow_cpu != cpu && k.slow_at.elapsed() >= want.slow_age);
+        // Due: on first sight; after an exec (a new name: exec keeps PID
+        // and start time); when the last command-line read failed (a
+        // quarantined target is answered at once, so a retry is free and
+        // a lock that came loose is seen); else when the process ran or
+        // grew and the values are older than slow_age.
+        let slow_due = known.as_ref().is_none_or(|k| {
+            comm_changed
+                || k.proc.missing(Part::Cmdline).is_some()
+                || ((k.slow_cpu != cpu || k.fingerprint.vsize != fp.vsize)
+                    && k.slow_at.elapsed() >= want.slow_age)
+        });
         let (slow_at, slow_cpu) = match (&known, slow_due) {
             (Some(k), false) => (k.slow_at, k.slow_cpu),
             _ => (Instant::now(), cpu),
         };
+        // A leader that exited first reads as a zombie with no command
+        // line and no exe: those come from a live thread (rule 7), found
+        // here too when this collection did not fold the threads.
+        if slow_due && cmd_dir.is_none() && leader == TaskState::Zombie && threads > 1 {
+            cmd_dir = live_thread(&dir, pid, &mut buf);
+        }
         if slow_due && !kernel {
-            read_slow(&dir, &mut buf, &mut p, want);
+            read_slow(cmd_dir.as_ref().unwrap_or(&dir), &mut buf, &mut p, want);
         }
         drop(buf);
         ctx.target(Target {
@@ -375,6 +390,23 @@ fn fold_threads(
         p.state = TaskState::DiskSleep.letter();
     }
     cmd_dir
+}
+
+/// A thread of `pid` other than the leader that has not exited.
+fn live_thread(dir: &ProcDir, pid: i32, buf: &mut Vec<u8>) -> Option<ProcDir> {
+    for t in dir.tids().ok()? {
+        if t == pid {
+            continue;
+        }
+        let Ok(td) = dir.task(t) else { continue };
+        if td.read(c"stat", buf, procscope_read::cap::RECORD).is_err() {
+            continue;
+        }
+        if Stat::parse(buf).is_ok_and(|s| s.state != TaskState::Zombie) {
+            return Some(td);
+        }
+    }
+    None
 }
 
 /// What changes only when the process runs, and rarely then: the `exe`

@@ -207,3 +207,68 @@ fn two_collectors_at_once_agree() {
         }
     }
 }
+
+/// An exec keeps PID and start time: the new name makes the command line
+/// and exe due again, even without a clock tick of CPU.
+#[test]
+fn an_exec_refreshes_the_command_line() {
+    let t = tree();
+    let mut c = Collector::new(
+        t.root(),
+        Session::default(),
+        Want {
+            recheck_every: 1000,
+            slow_age: Duration::from_secs(3600),
+            ..Want::default()
+        },
+    );
+    c.collect().unwrap();
+    let web = t.process_dir(10);
+    std::fs::write(web.join("cmdline"), "sleep\01001\0").unwrap();
+    std::fs::remove_file(web.join("exe")).unwrap();
+    std::os::unix::fs::symlink("/usr/bin/sleep", web.join("exe")).unwrap();
+    t.process(10, "sleep", 'S', 500);
+    let s = c.collect().unwrap();
+    assert_eq!(s.processes[0].comm.0, b"sleep");
+    assert_eq!(
+        s.processes[0].cmdline.as_ref().unwrap().0,
+        b"sleep\x001001\0"
+    );
+    assert_eq!(s.processes[0].exe.as_ref().unwrap().0, b"/usr/bin/sleep");
+}
+
+/// A leader that exited while a thread runs: the command line and exe
+/// come from the live thread, on every collection that reads them.
+#[test]
+fn a_leader_that_exited_first_is_read_through_a_live_thread() {
+    let t = FakeProc::new();
+    t.process(20, "app", 'Z', 600)
+        .stat("app", 'Z', 600, 0, 0, 2)
+        .thread(20, "app", 'Z', 600)
+        .thread(21, "worker", 'S', 601)
+        .file("task/21/cmdline", "app\0--serve\0")
+        .link("task/21/exe", "/usr/bin/app");
+    let mut c = Collector::new(
+        t.root(),
+        Session::default(),
+        Want {
+            recheck_every: 1000,
+            slow_age: Duration::ZERO,
+            ..Want::default()
+        },
+    );
+    for round in 0..3 {
+        let s = c.collect().unwrap();
+        let p = &s.processes[0];
+        assert_eq!(p.state, 'S', "round {round}");
+        assert_eq!(
+            p.cmdline.as_ref().unwrap().0,
+            b"app\0--serve\0",
+            "round {round}"
+        );
+        assert_eq!(p.exe.as_ref().unwrap().0, b"/usr/bin/app", "round {round}");
+        // It runs: the slow fields are due again on the next round.
+        t.process(20, "app", 'Z', 600)
+            .stat("app", 'Z', 600, round + 1, 0, 2);
+    }
+}

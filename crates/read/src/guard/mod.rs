@@ -135,11 +135,11 @@ struct StuckRead {
     target: Option<Target>,
 }
 
-/// Threads that may get stuck: live workers of every run, and the
-/// abandoned reads still outstanding.
+/// The abandoned reads still outstanding. Each run also counts its own
+/// live workers against the budget (they could get stuck too), but not
+/// other runs' — a run next to a healthy one is not refused.
 #[derive(Debug, Default)]
 struct Budget {
-    live: usize,
     stuck: Vec<StuckRead>,
 }
 
@@ -164,29 +164,21 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
-    /// Reserves up to `want` worker places within the stuck budget;
-    /// returns how many were granted.
-    fn acquire(&self, want: usize) -> usize {
-        let mut b = lock(&self.budget);
+    /// How many of `want` more workers a run that has `own_live` workers
+    /// may start: its workers and every outstanding stuck read together
+    /// stay within the budget.
+    fn acquire(&self, want: usize, own_live: usize) -> usize {
+        let b = lock(&self.budget);
         let free = self
             .max_stuck
-            .saturating_sub(b.live.saturating_add(b.stuck.len()));
-        let n = want.min(free);
-        b.live += n;
-        n
+            .saturating_sub(own_live.saturating_add(b.stuck.len()));
+        want.min(free)
     }
 
-    /// Gives back a worker place (the worker ended, or never started).
-    fn retire(&self, n: usize) {
-        let mut b = lock(&self.budget);
-        b.live = b.live.saturating_sub(n);
-    }
-
-    /// Turns a live worker's place into an outstanding stuck read.
+    /// Records an abandoned read.
     fn abandon(&self, target: Option<Target>) -> u64 {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut b = lock(&self.budget);
-        b.live = b.live.saturating_sub(1);
         b.stuck.push(StuckRead { id, target });
         self.timeouts.fetch_add(1, Ordering::Relaxed);
         id

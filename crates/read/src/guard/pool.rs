@@ -70,7 +70,9 @@ pub(super) fn spawn(shared: &Arc<super::Shared>, task: Task) -> bool {
 fn pooled(shared: Weak<super::Shared>, first: Task) {
     let mut task = first;
     loop {
-        task();
+        // A task that panics must not take the pooled thread (and its
+        // count) with it.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(task));
         let Some(s) = shared.upgrade() else { return };
         let Some(rx) = s.pool.park() else {
             s.threads.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);

@@ -155,16 +155,32 @@ impl<P, R> Ctx<P, R> {
                     busy.read = Some((self.idx, Instant::now(), target));
                 }
                 self.shared.reads.fetch_add(1, Ordering::Relaxed);
-                let r = f();
-                let mut busy = lock(&slot.busy);
-                busy.read = None;
-                if let Some(id) = busy.abandoned {
-                    // Abandoned, and now back: the target may be read
-                    // again and the budget has room for one more.
-                    self.shared.release(id);
-                }
-                r
+                // Cleared when the read returns — or unwinds: a read that
+                // panicked must not look stuck forever.
+                let _done = ReadDone {
+                    slot,
+                    shared: &self.shared,
+                };
+                f()
             }
+        }
+    }
+}
+
+/// Ends a guarded read: the worker is no longer busy, and if the
+/// collector had abandoned it, the target may be read again and the budget
+/// has room for one more.
+struct ReadDone<'a, P, R> {
+    slot: &'a Slot<P, R>,
+    shared: &'a Shared,
+}
+
+impl<P, R> Drop for ReadDone<'_, P, R> {
+    fn drop(&mut self) {
+        let mut busy = lock(&self.slot.busy);
+        busy.read = None;
+        if let Some(id) = busy.abandoned {
+            self.shared.release(id);
         }
     }
 }
@@ -242,16 +258,11 @@ pub(super) fn run_ordered<I, P, R, F>(
             Arc::clone(shared),
         );
         let task: pool::Task = Box::new(move || worker(q, j, s, sh, ping, mode, timeout));
-        if pool::spawn(shared, task) {
-            Some(slot)
-        } else {
-            shared.retire(1);
-            None
-        }
+        pool::spawn(shared, task).then_some(slot)
     };
 
     let want = session.workers.min(n);
-    let granted = shared.acquire(want);
+    let granted = shared.acquire(want, 0);
     let mut workers: Vec<Arc<Slot<P, R>>> =
         (0..granted).filter_map(|_| spawn(ping.clone())).collect();
     let tick = timeout.map_or(Duration::from_millis(100), |t| {
@@ -275,13 +286,18 @@ pub(super) fn run_ordered<I, P, R, F>(
                     timeout,
                     target: Cell::new(None),
                 };
-                let r = job(item, &ctx);
+                // A job that panics loses its own result, not the run.
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(item, &ctx)));
                 if let Out::Local(v) = ctx.out {
                     for m in v.into_inner() {
                         state.accept(m, &mut sink);
                     }
                 }
-                state.finish(i, Ok(r), &mut sink);
+                let r = r.map_err(|_| Failure::Io {
+                    errno: 0,
+                    message: "the job failed (a bug: please report it)".into(),
+                });
+                state.finish(i, r, &mut sink);
             }
             break;
         }
@@ -322,7 +338,7 @@ pub(super) fn run_ordered<I, P, R, F>(
                 state.finish(i, Err(Failure::TimedOut { after: timeout }), &mut sink);
                 // A replacement, if the budget has room for one more thread
                 // that may get stuck.
-                if queue.has_more() && shared.acquire(1) == 1 {
+                if queue.has_more() && shared.acquire(1, workers.len()) == 1 {
                     if let Some(s) = spawn(ping.clone()) {
                         workers.push(s);
                     }
@@ -423,10 +439,6 @@ fn worker<I, P, R, F>(
             break;
         }
         let Some((i, item)) = queue.pop() else {
-            // Out of work: the place goes back unless the collector took
-            // it (it may abandon us only while a read is in progress, and
-            // none is).
-            shared.retire(1);
             break;
         };
         let ctx = Ctx {
@@ -437,13 +449,13 @@ fn worker<I, P, R, F>(
             timeout,
             target: Cell::new(None),
         };
-        let r = job(item, &ctx);
+        // A job that panics loses its result (reported as failed when the
+        // run ends); the worker goes on with the next item.
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(item, &ctx)));
         drop(ctx);
+        let Ok(r) = r else { continue };
         if slot.push(Msg::Done(i, r)) == BATCH && ping.send(()).is_err() {
             // The collector is gone: nobody wants the rest.
-            if lock(&slot.busy).abandoned.is_none() {
-                shared.retire(1);
-            }
             return;
         }
     }

@@ -277,3 +277,59 @@ fn unguarded_and_once() {
     assert!(t.elapsed() < Duration::from_secs(2));
     assert!(s.run(Vec::<i32>::new(), |_, _: &Ctx<(), ()>| ()).is_empty());
 }
+
+/// A job that panics loses its own result, never a place in the budget:
+/// the session still reads afterwards.
+#[test]
+fn a_panicking_job_costs_nothing_lasting() {
+    let s = session(200, 2, 2);
+    for _ in 0..5 {
+        let r = s.run((0..4).collect(), |i: u32, ctx: &Ctx<(), Outcome<u32>>| {
+            ctx.guarded(|| {
+                if i % 2 == 0 {
+                    std::panic::panic_any("boom");
+                }
+                Ok(i)
+            })
+        });
+        assert_eq!(r.len(), 4);
+        assert_eq!(r[1].rest, Ok(Ok(1)));
+        assert!(r[0].rest.is_err());
+    }
+    assert_eq!(s.once(None, || Ok(7)), Ok(7));
+    let st = s.stats();
+    assert_eq!((st.stuck_now, st.skipped), (0, 0), "{st:?}");
+}
+
+/// A run next to another healthy one is not refused: only stuck reads
+/// and the run's own workers count against its budget.
+#[test]
+fn concurrent_healthy_runs_are_not_refused() {
+    let s = session(2000, 4, 4);
+    let (tx, rx) = mpsc::channel::<()>();
+    let rx = Arc::new(Mutex::new(rx));
+    let s2 = s.clone();
+    let slow = std::thread::spawn(move || {
+        s2.run(
+            (0..4).collect(),
+            move |i: u32, ctx: &Ctx<(), Outcome<u32>>| {
+                ctx.guarded(|| {
+                    let _ = lock(&rx).recv_timeout(Duration::from_millis(500));
+                    Ok(i)
+                })
+            },
+        )
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    let r = s.run((0..4).collect(), |i: u32, ctx: &Ctx<(), Outcome<u32>>| {
+        ctx.guarded(|| Ok(i))
+    });
+    assert!(r.iter().all(|f| matches!(f.rest, Ok(Ok(_)))), "{r:?}");
+    drop(tx);
+    assert!(
+        slow.join()
+            .unwrap()
+            .iter()
+            .all(|f| matches!(f.rest, Ok(Ok(_))))
+    );
+}
