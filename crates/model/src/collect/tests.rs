@@ -224,7 +224,7 @@ fn an_exec_refreshes_the_command_line() {
     );
     c.collect().unwrap();
     let web = t.process_dir(10);
-    std::fs::write(web.join("cmdline"), "sleep\01001\0").unwrap();
+    std::fs::write(web.join("cmdline"), "sleep\x001001\0").unwrap();
     std::fs::remove_file(web.join("exe")).unwrap();
     std::os::unix::fs::symlink("/usr/bin/sleep", web.join("exe")).unwrap();
     t.process(10, "sleep", 'S', 500);
