@@ -470,6 +470,12 @@ pub struct ServeArgs {
     /// Log line format on stderr.
     #[arg(long = "log.format", value_enum, default_value_t = LogFormat::Logfmt)]
     pub log_format: LogFormat,
+
+    /// Also export each group's proportional set size (PSS, from
+    /// smaps_rollup): a memory-lock read per process that walks every
+    /// mapping, under the deadline like the command line.
+    #[arg(long = "collect.pss")]
+    pub pss: bool,
 }
 
 /// Log line format.

@@ -175,6 +175,10 @@ pub fn encode(
         "procscope_group_swap_bytes",
         "Swapped-out memory (VmSwap) of the group.",
     );
+    let mut pss = Fam::gauge(
+        "procscope_group_proportional_memory_bytes",
+        "Proportional set size (Pss of smaps_rollup: shared pages divided among their users) of the group (with --collect.pss).",
+    );
     let mut fds = Fam::gauge(
         "procscope_group_open_fds",
         "Open file descriptors of the group.",
@@ -220,6 +224,9 @@ pub fn encode(
         cpu.add(&[("group", n), ("mode", "system")], c.cpu_system);
         rss.add(&[("group", n)], g.rss_bytes as f64);
         swap.add(&[("group", n)], g.swap_bytes as f64);
+        if let Some(v) = g.pss_bytes {
+            pss.add(&[("group", n)], v as f64);
+        }
         fds.add(&[("group", n)], g.fds as f64);
         fd_ratio.add(&[("group", n)], g.fd_limit_ratio_max);
         read_b.add(&[("group", n), ("layer", "storage")], c.read_bytes as f64);
@@ -242,7 +249,7 @@ pub fn encode(
         timed_out.add(&[("group", n)], g.timed_out as f64);
     }
     fams.extend([
-        procs, threads, cpu, rss, swap, fds, fd_ratio, read_b, write_b, ctx, faults, oldest,
+        procs, threads, cpu, rss, swap, pss, fds, fd_ratio, read_b, write_b, ctx, faults, oldest,
         timed_out,
     ]);
 

@@ -96,6 +96,8 @@ pub struct Group {
     pub rss_bytes: u64,
     /// Swapped-out memory, bytes.
     pub swap_bytes: u64,
+    /// Proportional set size, bytes, when collected (`--collect.pss`).
+    pub pss_bytes: Option<u64>,
     /// Open fds.
     pub fds: u64,
     /// The largest open-fds-to-soft-limit ratio of its processes.
@@ -230,6 +232,9 @@ impl Aggregator {
             g.threads.merge(&p.thread_states);
             g.rss_bytes = g.rss_bytes.saturating_add(p.rss_bytes);
             g.swap_bytes = g.swap_bytes.saturating_add(p.swap_bytes.unwrap_or(0));
+            if let Some(pss) = p.pss_bytes {
+                g.pss_bytes = Some(g.pss_bytes.unwrap_or(0).saturating_add(pss));
+            }
             if let Some(n) = p.fds {
                 g.fds = g.fds.saturating_add(u64::from(n));
                 if let Some(l) = p.fd_limit.filter(|l| *l > 0) {

@@ -27,6 +27,7 @@ fn proc(pid: i32, comm: &str, utime: u64, read_bytes: u64) -> Proc {
         vsz_bytes: 0,
         rss_bytes: 1000,
         swap_bytes: None,
+        pss_bytes: None,
         uid: None,
         ctxsw_voluntary: None,
         ctxsw_involuntary: None,

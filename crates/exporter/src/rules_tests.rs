@@ -23,6 +23,7 @@ fn proc(comm: &str, exe: &str, cmdline: &[u8], cgroup: &str) -> Proc {
         vsz_bytes: 0,
         rss_bytes: 0,
         swap_bytes: None,
+        pss_bytes: None,
         uid: Some(1000),
         ctxsw_voluntary: None,
         ctxsw_involuntary: None,

@@ -70,6 +70,8 @@ pub enum Action {
 /// The view's state.
 #[derive(Debug, Default)]
 pub struct App {
+    /// Row texts kept across refreshes (see [`rows::TextCache`]).
+    pub texts: rows::TextCache,
     /// The last collection.
     pub update: Option<Arc<Update>>,
     /// The rows shown, in order.
@@ -140,7 +142,10 @@ impl App {
         let Some(u) = &self.update else {
             return;
         };
-        let rows = rows::filter(rows::build(u), self.filter.as_ref().map(|(_, r)| r));
+        let rows = rows::filter(
+            rows::build(u, &mut self.texts),
+            self.filter.as_ref().map(|(_, r)| r),
+        );
         self.rows = rows::arrange(rows, self.sort, self.tree);
         let found = self
             .selected

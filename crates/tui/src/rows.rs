@@ -220,9 +220,64 @@ pub fn time_plus(cs: u64) -> String {
     }
 }
 
+/// The texts of a row that cost to build (escaping a command line of
+/// kilobytes), kept per identity with the bytes they were built from: a
+/// refresh rebuilds only what changed (usually nothing).
+#[derive(Debug, Default)]
+pub struct TextCache {
+    map: std::collections::HashMap<Identity, Texts>,
+}
+
+#[derive(Debug)]
+struct Texts {
+    comm: Vec<u8>,
+    cmdline: Option<Vec<u8>>,
+    truncated: bool,
+    timed_out: bool,
+    cgroup: Option<Vec<u8>>,
+    command: String,
+    joined: Vec<u8>,
+    unit: String,
+}
+
+impl Texts {
+    fn of(p: &Proc) -> Texts {
+        let (command, joined) = command(p);
+        Texts {
+            comm: p.comm.as_slice().to_vec(),
+            cmdline: p.cmdline.as_ref().map(|c| c.as_slice().to_vec()),
+            truncated: p.cmdline_truncated,
+            timed_out: p.missing(Part::Cmdline).is_some(),
+            cgroup: p.cgroup.as_ref().map(|c| c.as_slice().to_vec()),
+            command,
+            joined,
+            unit: unit(p),
+        }
+    }
+
+    fn still(&self, p: &Proc) -> bool {
+        self.comm == p.comm.as_slice()
+            && self.cmdline.as_deref() == p.cmdline.as_ref().map(|c| c.as_slice())
+            && self.truncated == p.cmdline_truncated
+            && self.timed_out == p.missing(Part::Cmdline).is_some()
+            && self.cgroup.as_deref() == p.cgroup.as_ref().map(|c| c.as_slice())
+    }
+}
+
 /// The rows of `u`, in PID order.
-pub fn build(u: &Update) -> Vec<Row> {
+pub fn build(u: &Update, cache: &mut TextCache) -> Vec<Row> {
     let snap = &u.snap;
+    // Identities gone since the last refresh leave the cache.
+    let mut seen = std::collections::HashMap::with_capacity(snap.processes.len());
+    for p in &snap.processes {
+        let id = p.identity();
+        let t = match cache.map.remove(&id) {
+            Some(t) if t.still(p) => t,
+            _ => Texts::of(p),
+        };
+        seen.insert(id, t);
+    }
+    cache.map = seen;
     let mem_total = snap.host.map_or(0, |h| h.mem_total);
     let hz = snap.ticks_per_second.max(1);
     snap.processes
@@ -251,7 +306,13 @@ pub fn build(u: &Update) -> Vec<Row> {
             } else {
                 format!("timed out: {}", timed_out.join(","))
             };
-            let (command, joined) = command(p);
+            let (command, joined, unit) = match cache.map.get(&id) {
+                Some(t) => (t.command.clone(), t.joined.clone(), t.unit.clone()),
+                None => {
+                    let (c, j) = command(p);
+                    (c, j, unit(p))
+                }
+            };
             Row {
                 id,
                 ppid: p.ppid,
@@ -269,7 +330,7 @@ pub fn build(u: &Update) -> Vec<Row> {
                 time_cs: p.cpu_ticks().saturating_mul(100) / hz,
                 wchan,
                 timed_out: !timed_out.is_empty(),
-                unit: unit(p),
+                unit,
                 fds: p.fds,
                 fd_limit: p.fd_limit,
                 command,
@@ -291,6 +352,7 @@ fn part_name(p: Part) -> &'static str {
         Part::Cmdline => "cmdline",
         Part::Threads => "threads",
         Part::Wchan => "wchan",
+        Part::Pss => "pss",
     }
 }
 

@@ -95,7 +95,10 @@ pub fn run(g: &Global, a: &ServeArgs) -> anyhow::Result<Exit> {
         web,
         rules,
         min_interval: a.min_interval,
-        want: Want::default(),
+        want: Want {
+            pss: a.pss,
+            ..Want::default()
+        },
         session: g.session.clone(),
         root,
         log,

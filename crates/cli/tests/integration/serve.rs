@@ -161,7 +161,7 @@ fn groups_and_hostile_names_make_valid_exposition() {
     let _t = start_kit(&["name", &hex(name), "4"]);
     let evil: &[u8] = b"x\"} 1\nevil{a=\"";
     let _e = start_kit(&["name", &hex(evil)]);
-    let s = Serve::start(&[]);
+    let s = Serve::start(&["--collect.pss"]);
     let body = scrape(&s);
     promtool_check(&body);
     assert_eq!(
@@ -185,6 +185,15 @@ fn groups_and_hostile_names_make_valid_exposition() {
         body.contains(
             "procscope_group_processes{group=\"x\\\"} 1\\nevil{a=\\\"\",state=\"sleeping\"} 1"
         ),
+        "{body}"
+    );
+    // PSS when asked for: a live process has some.
+    assert!(
+        value(
+            &body,
+            "procscope_group_proportional_memory_bytes{group=\"psq-grp\"}"
+        )
+        .is_some_and(|v| v > 0.0),
         "{body}"
     );
     // The exporter's own health is there.

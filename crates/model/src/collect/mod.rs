@@ -46,6 +46,10 @@ pub struct Want {
     pub cmdline: bool,
     /// At most this many bytes of each command line.
     pub cmdline_cap: usize,
+    /// Proportional set size (`smaps_rollup`'s `Pss`): a memory-lock read
+    /// that walks every mapping, so off unless asked for; read with the
+    /// command line, under the same deadline, when `stat` changed.
+    pub pss: bool,
     /// The `exe` link.
     pub exe: bool,
     /// `io` counters (another user's need privilege).
@@ -75,6 +79,7 @@ impl Default for Want {
         Want {
             cmdline: true,
             cmdline_cap: 64 * 1024,
+            pss: false,
             exe: true,
             io: true,
             fds: true,

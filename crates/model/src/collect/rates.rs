@@ -168,6 +168,7 @@ mod tests {
             vsz_bytes: 0,
             rss_bytes: 0,
             swap_bytes: None,
+            pss_bytes: None,
             uid: Some(0),
             ctxsw_voluntary: Some(10),
             ctxsw_involuntary: Some(0),

@@ -24,6 +24,10 @@ pub(super) struct Item {
 /// it could not be looked into.
 type Seen = Result<Known, (i32, Failure)>;
 
+/// What a job reads under the deadline (the target's memory lock): the
+/// command line and the PSS, each when due.
+type Risky = (Option<Outcome<CmdlineInfo>>, Option<Outcome<u64>>);
+
 thread_local! {
     static BUF: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(4096));
 }
@@ -42,9 +46,7 @@ pub(super) fn run(
     let mut unreadable = Vec::new();
     session.run_ordered(
         items,
-        move |item: Item, ctx: &Ctx<Seen, Option<Outcome<CmdlineInfo>>>| {
-            job(&root, &want2, &clock, item, ctx)
-        },
+        move |item: Item, ctx: &Ctx<Seen, Risky>| job(&root, &want2, &clock, item, ctx),
         |_, f| {
             let Some(seen) = f.partial else { return };
             let mut k = match seen {
@@ -54,11 +56,24 @@ pub(super) fn run(
                     return;
                 }
             };
-            let cmd: Result<CmdlineInfo, Option<Failure>> = match f.rest {
-                Ok(Some(Ok(c))) => Ok(c),
-                Ok(None) => Err(None),
-                Ok(Some(Err(e))) | Err(e) => Err(Some(e)),
+            let (cmd, pss): (
+                Result<CmdlineInfo, Option<Failure>>,
+                Result<u64, Option<Failure>>,
+            ) = match f.rest {
+                Ok((c, p)) => (
+                    c.map_or(Err(None), |c| c.map_err(Some)),
+                    p.map_or(Err(None), |p| p.map_err(Some)),
+                ),
+                Err(e) => (Err(Some(e.clone())), Err(Some(e))),
             };
+            match pss {
+                Ok(v) => {
+                    k.proc.pss_bytes = Some(v);
+                    set_missing(&mut k.proc, Part::Pss, None);
+                }
+                Err(None) => {}
+                Err(Some(e)) => set_missing(&mut k.proc, Part::Pss, Some(e)),
+            }
             match cmd {
                 Ok(c) => {
                     k.proc.cmdline = Some(Bytes(c.raw));
@@ -86,13 +101,7 @@ fn set_missing(p: &mut Proc, part: Part, why: Option<Failure>) {
     }
 }
 
-fn job(
-    root: &ProcRoot,
-    want: &Want,
-    clock: &Clock,
-    item: Item,
-    ctx: &Ctx<Seen, Option<Outcome<CmdlineInfo>>>,
-) -> Option<Outcome<CmdlineInfo>> {
+fn job(root: &ProcRoot, want: &Want, clock: &Clock, item: Item, ctx: &Ctx<Seen, Risky>) -> Risky {
     let Item {
         pid,
         known,
@@ -100,10 +109,10 @@ fn job(
     } = item;
     let dir = match root.process(pid) {
         Ok(d) => d,
-        Err(Failure::Gone) => return None,
+        Err(Failure::Gone) => return (None, None),
         Err(e) => {
             ctx.checkpoint(Err((pid, e)));
-            return None;
+            return (None, None);
         }
     };
     BUF.with(|b| {
@@ -113,13 +122,13 @@ fn job(
                 Ok(s) => s,
                 Err(e) => {
                     ctx.checkpoint(Err((pid, Failure::malformed("stat", e))));
-                    return None;
+                    return (None, None);
                 }
             },
-            Err(Failure::Gone) => return None,
+            Err(Failure::Gone) => return (None, None),
             Err(e) => {
                 ctx.checkpoint(Err((pid, e)));
-                return None;
+                return (None, None);
             }
         };
         // A remembered PID with another start time is another process.
@@ -204,12 +213,23 @@ fn job(
             slow_at,
             slow_cpu,
         }));
-        if !(slow_due && want.cmdline) || kernel {
-            return None;
+        let want_cmd = slow_due && want.cmdline;
+        let want_pss = want.pss && fresh;
+        if !(want_cmd || want_pss) || kernel {
+            return (None, None);
         }
         let d = cmd_dir.unwrap_or(dir);
         let cap = want.cmdline_cap;
-        Some(ctx.guarded(|| crate::listing::read_cmdline(&d, cap)))
+        // Both memory-lock reads in one guarded call: if the first hangs,
+        // the second is never tried (one outstanding read per process).
+        match ctx.guarded(|| {
+            let c = want_cmd.then(|| crate::listing::read_cmdline(&d, cap));
+            let p = want_pss.then(|| read_pss(&d));
+            Ok((c, p))
+        }) {
+            Ok(r) => r,
+            Err(e) => (want_cmd.then(|| Err(e.clone())), want_pss.then_some(Err(e))),
+        }
     })
 }
 
@@ -238,6 +258,7 @@ fn blank(pid: i32, st: &Stat<'_>) -> Proc {
         vsz_bytes: 0,
         rss_bytes: 0,
         swap_bytes: None,
+        pss_bytes: None,
         uid: None,
         ctxsw_voluntary: None,
         ctxsw_involuntary: None,
@@ -390,6 +411,17 @@ fn fold_threads(
         p.state = TaskState::DiskSleep.letter();
     }
     cmd_dir
+}
+
+/// `Pss` of `smaps_rollup`, bytes (call inside a guarded read).
+fn read_pss(dir: &ProcDir) -> Outcome<u64> {
+    let mut b = Vec::with_capacity(1024);
+    dir.read(c"smaps_rollup", &mut b, procscope_read::cap::RECORD)?;
+    procscope_parse::maps::rollup(&b)
+        .into_iter()
+        .find(|(k, _)| *k == b"Pss")
+        .map(|(_, v)| v)
+        .ok_or_else(|| Failure::malformed("smaps_rollup", "no Pss line"))
 }
 
 /// A thread of `pid` other than the leader that has not exited.

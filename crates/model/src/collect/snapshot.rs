@@ -210,6 +210,8 @@ pub enum Part {
     Threads,
     /// `wchan`.
     Wchan,
+    /// `smaps_rollup` (a memory-lock read, under the deadline).
+    Pss,
 }
 
 /// One process as a collection saw it: raw counters (ticks, bytes,
@@ -258,6 +260,9 @@ pub struct Proc {
     pub rss_bytes: u64,
     /// Swapped out, bytes (`VmSwap`).
     pub swap_bytes: Option<u64>,
+    /// Proportional set size, bytes (`smaps_rollup`), when asked for.
+    #[serde(default)]
+    pub pss_bytes: Option<u64>,
     /// Effective UID.
     pub uid: Option<u32>,
     /// Voluntary context switches (the process blocked).

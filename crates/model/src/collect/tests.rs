@@ -272,3 +272,32 @@ fn a_leader_that_exited_first_is_read_through_a_live_thread() {
             .stat("app", 'Z', 600, round + 1, 0, 2);
     }
 }
+
+/// PSS when asked for, from smaps_rollup, under the deadline.
+#[test]
+fn pss_when_asked_for() {
+    let t = tree();
+    t.process(10, "web", 'S', 500).file(
+        "smaps_rollup",
+        "00400000-7fff0000 ---p 00000000 00:00 0 [rollup]\nRss:                2048 kB\nPss:                1536 kB\n",
+    );
+    let s = Collector::new(t.root(), Session::default(), Want::default())
+        .collect()
+        .unwrap();
+    assert_eq!(s.processes[0].pss_bytes, None, "off by default");
+    let s = Collector::new(
+        t.root(),
+        Session::default(),
+        Want {
+            pss: true,
+            ..Want::default()
+        },
+    )
+    .collect()
+    .unwrap();
+    assert_eq!(s.processes[0].pss_bytes, Some(1536 * 1024));
+    assert!(matches!(
+        s.processes[1].missing(Part::Pss),
+        Some(Failure::Gone)
+    ));
+}
