@@ -92,14 +92,14 @@ impl Tmux {
                 "-p",
                 "-t",
                 "t",
-                "#{pane_dead} #{alternate_on} #{mouse_any_flag} #{pane_dead_status}",
+                "#{pane_dead} #{alternate_on} #{mouse_any_flag} #{pane_dead_status} #{pane_dead_signal}",
             ]);
             if v.trim() == "1 0 0 0" {
                 return;
             }
             assert!(
-                t0.elapsed() < Duration::from_secs(5),
-                "terminal not restored after q (dead, alternate, mouse, status): {v}\n{}",
+                t0.elapsed() < Duration::from_secs(20),
+                "terminal not restored after q (dead, alternate, mouse, status, signal): {v}\n{}",
                 self.screen()
             );
             std::thread::sleep(Duration::from_millis(50));
