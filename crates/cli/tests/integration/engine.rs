@@ -173,13 +173,14 @@ fn ten_thousand_collections_next_to_hung_reads_stay_within_budget() {
     assert!(st.quarantined >= 5000, "{st:?}");
     // No collection waits for the deadline once the targets are known.
     assert!(slowest < Duration::from_millis(100), "slowest {slowest:?}");
-    // Pooled workers park between collections (one more may be parking
-    // as the measurement is taken); stuck ones stay within the budget.
+    // Threads are bounded by the budget, not by the collections: the
+    // stuck ones (max_stuck at most), the parked workers (2) and this
+    // test's own two; a worker may be mid-park when counted.
+    assert!(st.threads <= st.max_stuck + 2, "{st:?}");
     assert!(
-        after.0 <= before.0 + 1,
+        after.0 <= 2 + st.max_stuck + 2,
         "threads grew: {before:?} → {after:?}"
     );
-    assert!(st.threads <= st.max_stuck + 2, "{st:?}");
     assert!(after.1 <= before.1, "fds grew: {before:?} → {after:?}");
     assert!(
         after.2 <= before.2 + 4096,
