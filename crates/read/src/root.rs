@@ -449,10 +449,30 @@ impl ProcDir {
     /// Reads the target of a symbolic link (`exe`, `cwd`, `fd/3`) without
     /// following it: a magic link is never opened or stat'ed through.
     pub fn readlink(&self, name: &CStr) -> Outcome<Vec<u8>> {
-        match rustix::fs::readlinkat(self.fd.as_fd(), name, Vec::new()) {
-            Ok(c) => Ok(c.into_bytes()),
-            Err(e) => Err(Failure::from_errno(e, name.to_bytes())),
+        let err = |e| Failure::from_errno(e, name.to_bytes());
+        let bytes = name.to_bytes();
+        // In a tree, a link under a directory (`ns/net`, `fd/3`) is read
+        // through that directory opened without following symlinks: a
+        // symlinked `ns` must not lead to the live host's.
+        if let (false, Some(slash)) = (self.live, bytes.iter().rposition(|&c| c == b'/')) {
+            let mut parent = bytes.get(..slash).unwrap_or_default().to_vec();
+            parent.push(0);
+            let mut last = bytes.get(slash + 1..).unwrap_or_default().to_vec();
+            last.push(0);
+            let (Ok(parent), Ok(last)) = (
+                CStr::from_bytes_until_nul(&parent),
+                CStr::from_bytes_until_nul(&last),
+            ) else {
+                return Err(Failure::Gone);
+            };
+            let dir = open_in(self.fd.as_fd(), parent, dir_flags(), false).map_err(err)?;
+            return rustix::fs::readlinkat(&dir, last, Vec::new())
+                .map(|c| c.into_bytes())
+                .map_err(err);
         }
+        rustix::fs::readlinkat(self.fd.as_fd(), name, Vec::new())
+            .map(|c| c.into_bytes())
+            .map_err(err)
     }
 
     /// The thread IDs under `task/`, ascending.
@@ -850,5 +870,14 @@ mod tests {
         assert!(p.read(c"net/tcp", &mut b, 1 << 20).is_err());
         assert!(p.read(c"stat", &mut b, 1 << 20).is_ok());
         assert!(root.process(8).is_err(), "a symlinked PID directory");
+        std::os::unix::fs::symlink("/proc/self/ns", d.join("ns")).unwrap();
+        assert!(
+            p.readlink(c"ns/net").is_err(),
+            "{:?}",
+            p.readlink(c"ns/net")
+        );
+        std::fs::create_dir(d.join("attr")).unwrap();
+        std::os::unix::fs::symlink("target", d.join("attr/x")).unwrap();
+        assert_eq!(p.readlink(c"attr/x"), Ok(b"target".to_vec()));
     }
 }
