@@ -79,10 +79,7 @@ impl Tracker {
         }
         let report = hung::report(root, &sampling, session);
         for g in &report.groups {
-            let cause = serde_json::to_value(g.cause.kind())
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default();
+            let cause = procscope_render::wire::common::name(&g.cause.kind());
             let on = match &g.cause {
                 GroupCause::Fuse { mount, .. }
                 | GroupCause::Nfs { mount, .. }

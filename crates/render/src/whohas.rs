@@ -106,30 +106,10 @@ pub fn nobody(matched: Matched) -> &'static str {
     }
 }
 
-/// An error object as docs/json.md describes them.
-pub fn error(f: &Failure) -> wire::Error {
-    let mut e = wire::Error {
-        reason: f.kind().to_string(),
-        need: None,
-        after_ms: None,
-        stuck: None,
-        errno: None,
-        message: f.to_string(),
-    };
-    match f {
-        Failure::Denied { need } => {
-            e.need = serde_json::to_value(need)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned));
-        }
-        Failure::TimedOut { after } => {
-            e.after_ms = Some(u64::try_from(after.as_millis()).unwrap_or(u64::MAX));
-        }
-        Failure::Skipped { stuck } => e.stuck = Some(*stuck),
-        Failure::Io { errno, .. } => e.errno = Some(*errno),
-        _ => {}
-    }
-    e
+/// An error object as docs/json.md describes them (the one conversion
+/// every document uses).
+pub fn error(f: &Failure) -> crate::wire::common::ErrorBody {
+    crate::wire::common::ErrorObject::from(f).error
 }
 
 /// The JSON document's body.

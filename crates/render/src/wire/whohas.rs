@@ -62,28 +62,5 @@ pub struct Unreadable {
     /// Process ID.
     pub pid: i32,
     /// Why.
-    pub error: Error,
-}
-
-/// Why something could not be read, as docs/json.md's error objects say.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Error {
-    /// `gone`, `denied`, `timed_out`, `skipped`, `malformed`,
-    /// `unsupported`, `absent`, `io`.
-    pub reason: String,
-    /// What would allow it (`denied`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub need: Option<String>,
-    /// The deadline that passed (`timed_out`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub after_ms: Option<u64>,
-    /// Reads already stuck (`skipped`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stuck: Option<usize>,
-    /// `errno` (`io`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub errno: Option<i32>,
-    /// For people.
-    pub message: String,
+    pub error: super::common::ErrorBody,
 }
