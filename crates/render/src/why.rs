@@ -1,14 +1,11 @@
 //! `why` in words: the verdict on what a group of threads waits for, its
-//! system call decoded, the text of `procscope why` as a document
-//! ([`page`]), and the JSON document of `procscope why` (the model's typed
-//! facts with those words next to them).
+//! system call decoded, and the text of `procscope why` as a document
+//! ([`page`]); its JSON is [`crate::wire::why`], with these words next to
+//! the model's facts.
 
 use crate::doc::{Doc, Line, Style};
 use crate::escape::escape;
-use procscope_model::bytes::Bytes;
-use procscope_model::why::{Call, Group, PipeEnd, Process, ThreadRef, Wait, Who, Why};
-use serde::ser::SerializeMap;
-use serde::{Serialize, Serializer};
+use procscope_model::why::{Call, Group, PipeEnd, Process, Wait, Who, Why};
 use std::collections::HashMap;
 
 /// The system call in words (`read(fd 0 → pipe:[12] read end, 4096
@@ -17,119 +14,6 @@ pub fn call(c: &Call) -> String {
     crate::calls::describe(c.name, &c.args, c.memory.as_ref(), &|fd| {
         c.fds.iter().find(|e| e.fd == fd).map(crate::fds::brief)
     })
-}
-
-/// The JSON of a `why` answer: the model's facts with the words (`call`,
-/// `verdict`, a socket's `what`, a kernel wait's `cause`) that people and
-/// scripts read.
-pub fn json(w: &Why) -> impl Serialize + '_ {
-    WhyJson(w)
-}
-
-struct WhyJson<'a>(&'a Why);
-
-impl Serialize for WhyJson<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        struct Doc<'a> {
-            target: i32,
-            processes: Vec<ProcessJson<'a>>,
-            cycle: &'a Option<Vec<i32>>,
-            chain: &'a [i32],
-        }
-        let w = self.0;
-        Doc {
-            target: w.target,
-            processes: w.processes.iter().map(ProcessJson).collect(),
-            cycle: &w.cycle,
-            chain: &w.chain,
-        }
-        .serialize(s)
-    }
-}
-
-struct ProcessJson<'a>(&'a Process);
-
-impl Serialize for ProcessJson<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        struct Doc<'a> {
-            pid: i32,
-            comm: &'a Bytes,
-            groups: Vec<GroupJson<'a>>,
-            thread_cycle: &'a Option<Vec<ThreadRef>>,
-        }
-        let p = self.0;
-        Doc {
-            pid: p.pid,
-            comm: &p.comm,
-            groups: p.groups.iter().map(|g| GroupJson(p.pid, g)).collect(),
-            thread_cycle: &p.thread_cycle,
-        }
-        .serialize(s)
-    }
-}
-
-struct GroupJson<'a>(i32, &'a Group);
-
-impl Serialize for GroupJson<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        struct Doc<'a> {
-            tids: &'a [i32],
-            state: char,
-            meaning: &'static str,
-            call: Option<String>,
-            wchan: &'a Option<Bytes>,
-            idle_ms: Option<u64>,
-            wait: WaitJson<'a>,
-            waits_for: &'a [i32],
-            verdict: String,
-        }
-        let (pid, g) = (self.0, self.1);
-        Doc {
-            tids: &g.tids,
-            state: g.state,
-            meaning: g.meaning,
-            call: g.call.as_ref().map(call),
-            wchan: &g.wchan,
-            idle_ms: g.idle_ms,
-            wait: WaitJson(&g.wait),
-            waits_for: &g.waits_for,
-            verdict: verdict(pid, &g.wait),
-        }
-        .serialize(s)
-    }
-}
-
-/// A wait as the model serializes it, except that a socket says what it
-/// is in words (`what`) and a kernel wait its cause.
-struct WaitJson<'a>(&'a Wait);
-
-impl Serialize for WaitJson<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self.0 {
-            Wait::Socket {
-                fd,
-                entry,
-                other_end,
-            } => {
-                let mut m = s.serialize_map(Some(4))?;
-                m.serialize_entry("kind", "socket")?;
-                m.serialize_entry("fd", fd)?;
-                m.serialize_entry("what", &crate::fds::brief(entry))?;
-                m.serialize_entry("other_end", other_end)?;
-                m.end()
-            }
-            Wait::Kernel { cause } => {
-                let mut m = s.serialize_map(Some(2))?;
-                m.serialize_entry("kind", "kernel")?;
-                m.serialize_entry("cause", crate::hung::cause(*cause))?;
-                m.end()
-            }
-            w => w.serialize(s),
-        }
-    }
 }
 
 fn names(v: &[Who]) -> String {
@@ -400,13 +284,12 @@ fn group(d: &mut Doc, pid: i32, g: &Group, indent: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use procscope_model::bytes::Bytes;
 
     #[test]
     fn verdicts() {
         let w = |pid, c: &str| Who {
             pid,
-            comm: Bytes(c.as_bytes().to_vec()),
+            comm: procscope_model::bytes::Bytes(c.as_bytes().to_vec()),
             fd: None,
         };
         assert_eq!(

@@ -377,10 +377,19 @@ fn mem_hang(file: &str, sleeper: bool) -> ! {
     if sleeper {
         // A thread asleep in clock_nanosleep: a tool that reads its
         // timespec from memory must not wait on the memory lock for it.
+        // It must be asleep before the lock gets stuck: a thread still
+        // starting up (its signal stack is mmap'ed) would queue in mmap
+        // behind the stuck lock instead.
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
         std::thread::Builder::new()
             .name("sleeper".into())
-            .spawn(|| sleep_forever())
+            .spawn(move || {
+                let _ = tx.send(());
+                sleep_forever()
+            })
             .unwrap();
+        let _ = rx.recv();
+        std::thread::sleep(Duration::from_millis(50));
     }
     let f = std::fs::File::open(file).expect("open hung file");
     let len = 1 << 20;
