@@ -328,6 +328,23 @@ fn a_process_whose_leader_exited_is_alive_not_defunct() {
     // The leader's own stat says Z; a live thread says S.
     let leader = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
     assert!(leader.contains(") Z "), "{leader}");
+    // The live thread prints `ready` just before it goes to sleep: wait
+    // until it sleeps (on a busy host it can still be running).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let asleep = || {
+        std::fs::read_dir(format!("/proc/{pid}/task"))
+            .into_iter()
+            .flatten()
+            .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("stat")).ok())
+            .any(|s| s.contains(") S "))
+    };
+    while !asleep() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the live thread never slept"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     let r = run(&["ps", "-p", &pid, "-o", "pid,state,threads,command"]);
     let out = r.out();
     let row = out.lines().nth(1).unwrap();
