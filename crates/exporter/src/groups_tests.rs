@@ -53,7 +53,7 @@ fn snap(processes: Vec<Proc>) -> Snapshot {
         ticks_per_second: 100,
         boot_time_unix: 1_700_000_000,
         host: None,
-        processes,
+        processes: processes.into_iter().map(std::sync::Arc::new).collect(),
         users: Default::default(),
         unreadable: Vec::new(),
         reads: Default::default(),

@@ -349,6 +349,23 @@ impl ProcDir {
         read_at(self.fd.as_fd(), name, buf, cap, self.live)
     }
 
+    /// Opens the procfs record file `name` (e.g. `stat`) to be read again
+    /// with [`crate::Kept::reread`]: live procfs only (a crafted tree's files
+    /// are never kept open).
+    pub fn keep(&self, name: &'static CStr) -> Outcome<crate::Kept> {
+        if !self.live {
+            return Err(not_live());
+        }
+        let fd = open_in(
+            self.fd.as_fd(),
+            name,
+            OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY,
+            true,
+        )
+        .map_err(|e| Failure::from_errno(e, name.to_bytes()))?;
+        Ok(crate::Kept::new(fd, name.to_bytes()))
+    }
+
     /// Opens `name` (e.g. `ns/net`) read-only, for calls that take an fd.
     pub fn open(&self, name: &CStr) -> Outcome<OwnedFd> {
         self.open_with(name, OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY)

@@ -441,7 +441,7 @@ fn confirm(f: &mut Frame, app: &App, area: Rect, choice: usize) {
         .rows
         .iter()
         .find(|r| r.id.pid == pid)
-        .map_or_else(String::new, |r| r.command.clone());
+        .map_or_else(String::new, |r| r.command.to_string());
     let name = SIGNALS.get(choice).map_or("?", |s| s.0);
     f.render_widget(Clear, r);
     f.render_widget(

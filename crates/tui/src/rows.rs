@@ -9,6 +9,7 @@ use procscope_render::escape::escape;
 use procscope_render::units;
 use std::cmp::Ordering;
 use std::collections::HashMap;
+use std::rc::Rc;
 
 /// A column of the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -131,7 +132,7 @@ pub struct Row {
     /// Parent PID.
     pub ppid: i32,
     /// User name or UID, escaped.
-    pub user: String,
+    pub user: Rc<str>,
     /// State letter.
     pub state: char,
     /// In `D` at two collections in a row.
@@ -151,16 +152,17 @@ pub struct Row {
     /// A read of this process timed out (its memory lock is stuck).
     pub timed_out: bool,
     /// Container, pod or unit, escaped.
-    pub unit: String,
+    pub unit: Rc<str>,
     /// Open fds.
     pub fds: Option<u32>,
     /// Soft limit on fds.
     pub fd_limit: Option<u64>,
-    /// The command line (or `[comm]`), escaped.
-    pub command: String,
+    /// The command line (or `[comm]`), escaped. Shared with the
+    /// [`TextCache`]: a refresh copies no command line.
+    pub command: Rc<str>,
     /// `comm`, raw, and the command line joined by spaces, raw: what the
     /// filter matches.
-    pub match_text: (Vec<u8>, Vec<u8>),
+    pub match_text: (Rc<[u8]>, Rc<[u8]>),
     /// Tree prefix (`├─ `), empty outside tree view.
     pub prefix: String,
 }
@@ -170,7 +172,7 @@ impl Row {
     pub fn cell(&self, c: Col) -> String {
         match c {
             Col::Pid => self.id.pid.to_string(),
-            Col::User => self.user.clone(),
+            Col::User => self.user.to_string(),
             Col::State => {
                 let mark = if self.hung || self.timed_out { "!" } else { "" };
                 format!("{}{mark}", self.state)
@@ -181,7 +183,7 @@ impl Row {
             Col::Threads => self.threads.to_string(),
             Col::Time => time_plus(self.time_cs),
             Col::Wchan => self.wchan.clone(),
-            Col::Unit => self.unit.clone(),
+            Col::Unit => self.unit.to_string(),
             Col::Fds => match (self.fds, self.fd_limit) {
                 (Some(n), Some(l)) => format!("{n}/{}", short(l)),
                 (Some(n), None) => n.to_string(),
@@ -230,33 +232,44 @@ pub struct TextCache {
 
 #[derive(Debug)]
 struct Texts {
-    comm: Vec<u8>,
+    /// The process these were built from: the collector hands over the
+    /// same allocation while a process does not change, so a pointer
+    /// comparison settles most rows without looking at their bytes.
+    src: std::sync::Weak<Proc>,
+    comm: Rc<[u8]>,
     cmdline: Option<Vec<u8>>,
     truncated: bool,
     timed_out: bool,
     cgroup: Option<Vec<u8>>,
-    command: String,
-    joined: Vec<u8>,
-    unit: String,
+    command: Rc<str>,
+    joined: Rc<[u8]>,
+    unit: Rc<str>,
 }
 
 impl Texts {
-    fn of(p: &Proc) -> Texts {
+    fn of(p: &std::sync::Arc<Proc>) -> Texts {
         let (command, joined) = command(p);
         Texts {
-            comm: p.comm.as_slice().to_vec(),
+            src: std::sync::Arc::downgrade(p),
+            comm: p.comm.as_slice().into(),
             cmdline: p.cmdline.as_ref().map(|c| c.as_slice().to_vec()),
             truncated: p.cmdline_truncated,
             timed_out: p.missing(Part::Cmdline).is_some(),
             cgroup: p.cgroup.as_ref().map(|c| c.as_slice().to_vec()),
-            command,
-            joined,
-            unit: unit(p),
+            command: command.into(),
+            joined: joined.into(),
+            unit: unit(p).into(),
         }
     }
 
-    fn still(&self, p: &Proc) -> bool {
-        self.comm == p.comm.as_slice()
+    fn still(&self, p: &std::sync::Arc<Proc>) -> bool {
+        // A live weak pointer to the same allocation: the very same
+        // values (a changed process is a new allocation, and the old one
+        // cannot be reused while this weak pointer holds it).
+        if std::ptr::eq(self.src.as_ptr(), std::sync::Arc::as_ptr(p)) {
+            return true;
+        }
+        *self.comm == *p.comm.as_slice()
             && self.cmdline.as_deref() == p.cmdline.as_ref().map(|c| c.as_slice())
             && self.truncated == p.cmdline_truncated
             && self.timed_out == p.missing(Part::Cmdline).is_some()
@@ -272,12 +285,18 @@ pub fn build(u: &Update, cache: &mut TextCache) -> Vec<Row> {
     for p in &snap.processes {
         let id = p.identity();
         let t = match cache.map.remove(&id) {
-            Some(t) if t.still(p) => t,
+            Some(t) if t.still(p) => Texts {
+                src: std::sync::Arc::downgrade(p),
+                ..t
+            },
             _ => Texts::of(p),
         };
         seen.insert(id, t);
     }
     cache.map = seen;
+    // One escaped name per user, shared by that user's rows.
+    let mut users: HashMap<u32, Rc<str>> = HashMap::new();
+    let unknown: Rc<str> = "?".into();
     let mem_total = snap.host.map_or(0, |h| h.mem_total);
     let hz = snap.ticks_per_second.max(1);
     snap.processes
@@ -285,11 +304,13 @@ pub fn build(u: &Update, cache: &mut TextCache) -> Vec<Row> {
         .map(|p| {
             let id = p.identity();
             let user = match p.uid {
-                Some(uid) => snap
-                    .users
-                    .get(&uid)
-                    .map_or_else(|| uid.to_string(), |n| escape(n.as_slice()).into_owned()),
-                None => "?".into(),
+                Some(uid) => Rc::clone(users.entry(uid).or_insert_with(|| {
+                    snap.users
+                        .get(&uid)
+                        .map_or_else(|| uid.to_string(), |n| escape(n.as_slice()).into_owned())
+                        .into()
+                })),
+                None => Rc::clone(&unknown),
             };
             let timed_out: Vec<&str> = p
                 .missing
@@ -306,11 +327,16 @@ pub fn build(u: &Update, cache: &mut TextCache) -> Vec<Row> {
             } else {
                 format!("timed out: {}", timed_out.join(","))
             };
-            let (command, joined, unit) = match cache.map.get(&id) {
-                Some(t) => (t.command.clone(), t.joined.clone(), t.unit.clone()),
+            let (comm, command, joined, unit) = match cache.map.get(&id) {
+                Some(t) => (
+                    Rc::clone(&t.comm),
+                    Rc::clone(&t.command),
+                    Rc::clone(&t.joined),
+                    Rc::clone(&t.unit),
+                ),
                 None => {
                     let (c, j) = command(p);
-                    (c, j, unit(p))
+                    (p.comm.as_slice().into(), c.into(), j.into(), unit(p).into())
                 }
             };
             Row {
@@ -334,7 +360,7 @@ pub fn build(u: &Update, cache: &mut TextCache) -> Vec<Row> {
                 fds: p.fds,
                 fd_limit: p.fd_limit,
                 command,
-                match_text: (p.comm.as_slice().to_vec(), joined),
+                match_text: (comm, joined),
                 prefix: String::new(),
             }
         })

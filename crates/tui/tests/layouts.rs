@@ -334,7 +334,7 @@ fn filter_applies_on_enter_and_esc_clears() {
     assert_eq!(app.rows.len(), 7, "not applied before Enter");
     key(&mut app, KeyCode::Enter);
     assert_eq!(app.rows.len(), 3);
-    assert!(app.rows.iter().all(|r| r.match_text.0 == b"nginx"));
+    assert!(app.rows.iter().all(|r| *r.match_text.0 == *b"nginx"));
     // The command line matches too (postgres is only in worker's argv).
     key(&mut app, KeyCode::Char('/'));
     for _ in 0..5 {

@@ -97,8 +97,8 @@ impl Default for Want {
 /// What the collector remembers about one identity between collections.
 #[derive(Debug, Clone)]
 pub(crate) struct Known {
-    /// The last values seen.
-    pub proc: Proc,
+    /// The last values seen (shared with the snapshots that hold them).
+    pub proc: std::sync::Arc<Proc>,
     /// `stat`'s changing fields at the last read: equal means "did not
     /// run, did not change".
     pub fingerprint: Fingerprint,
@@ -107,6 +107,9 @@ pub(crate) struct Known {
     pub slow_at: Instant,
     /// CPU ticks when the slow fields were read.
     pub slow_cpu: u64,
+    /// `stat`, kept open (live procfs, within the fd budget): the next
+    /// collection re-reads it without a lookup, an open or a close.
+    pub stat: Option<std::sync::Arc<procscope_read::Kept>>,
 }
 
 /// The fields of `stat` that change when a process runs.
@@ -132,11 +135,14 @@ pub struct Collector {
     known: HashMap<i32, Known>,
     users: HashMap<u32, Option<Bytes>>,
     generation: u32,
+    /// How many `stat` files may be kept open at once (0 for a tree).
+    keep_budget: usize,
 }
 
 impl Collector {
     /// A collector of `root`, reading through `session`.
     pub fn new(root: ProcRoot, session: Session, want: Want) -> Self {
+        let root_live = root.is_live();
         Collector {
             root,
             session,
@@ -144,6 +150,7 @@ impl Collector {
             known: HashMap::new(),
             users: HashMap::new(),
             generation: 0,
+            keep_budget: keep_budget(&root_live),
         }
     }
 
@@ -179,25 +186,45 @@ impl Collector {
         self.generation = self.generation.wrapping_add(1);
         let every = self.want.recheck_every.max(1);
         let generation = self.generation;
-        let items: Vec<read::Item> = pids
-            .into_iter()
-            .map(|pid| {
-                let recheck = pid.unsigned_abs() % every == generation % every;
-                read::Item {
-                    pid,
-                    known: self.known.remove(&pid),
-                    recheck,
+        let mut kept = self.known.values().filter(|k| k.stat.is_some()).count();
+        // A process that did not run since the last collection is finished
+        // here, from its kept `stat` alone; the rest go to the pool.
+        let mut done = Vec::new();
+        let mut buf = Vec::with_capacity(1024);
+        let mut items: Vec<read::Item> = Vec::with_capacity(pids.len());
+        for pid in pids {
+            let recheck = pid.unsigned_abs() % every == generation % every;
+            let mut known = self.known.remove(&pid);
+            if let Some(k) = known.take() {
+                match read::quick(k, recheck, &clock, &mut buf) {
+                    read::Quick::Done(k) => {
+                        done.push(k);
+                        continue;
+                    }
+                    read::Quick::Full(k) => known = k,
                 }
-            })
-            .collect();
+            }
+            let keep = known.as_ref().is_some_and(|k| k.stat.is_some())
+                || (kept < self.keep_budget && {
+                    kept += 1;
+                    true
+                });
+            items.push(read::Item {
+                pid,
+                known,
+                recheck,
+                keep,
+            });
+        }
         // Whatever was not taken above is a process that went away.
         self.known.clear();
         let (known, unreadable) = read::run(&self.root, &self.session, &self.want, &clock, items);
-        let mut processes = Vec::with_capacity(known.len());
-        for k in known {
-            processes.push(k.proc.clone());
+        let mut processes = Vec::with_capacity(known.len() + done.len());
+        for k in known.into_iter().chain(done) {
+            processes.push(std::sync::Arc::clone(&k.proc));
             self.known.insert(k.proc.pid, k);
         }
+        processes.sort_unstable_by_key(|p| p.pid);
         let users = if self.want.users {
             self.user_names(&processes)
         } else {
@@ -219,7 +246,7 @@ impl Collector {
 
     /// Names of the UIDs in `procs`, looked up once per UID for the
     /// collector's life (a name that NSS could not give is not asked again).
-    fn user_names(&mut self, procs: &[Proc]) -> BTreeMap<u32, Bytes> {
+    fn user_names(&mut self, procs: &[std::sync::Arc<Proc>]) -> BTreeMap<u32, Bytes> {
         let mut uids: Vec<u32> = procs.iter().filter_map(|p| p.uid).collect();
         uids.sort_unstable();
         uids.dedup();
@@ -238,6 +265,22 @@ impl Collector {
             .filter_map(|u| Some((u, self.users.get(&u)?.clone()?)))
             .collect()
     }
+}
+
+/// How many `stat` files a collector of a live root keeps open: half of
+/// what the fd limit leaves after a reserve for everything else (the
+/// frontends raise the soft limit to the hard one first), at most 65,536.
+/// A tree keeps none.
+fn keep_budget(live: &bool) -> usize {
+    if !*live {
+        return 0;
+    }
+    let soft = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+        .current
+        .unwrap_or(65_536 * 2);
+    usize::try_from(soft.saturating_sub(512) / 2)
+        .unwrap_or(0)
+        .min(65_536)
 }
 
 #[cfg(test)]

@@ -202,7 +202,7 @@ mod tests {
                 cpus: 2,
                 ..Host::default()
             }),
-            processes,
+            processes: processes.into_iter().map(std::sync::Arc::new).collect(),
             users: Default::default(),
             unreadable: Vec::new(),
             reads: Default::default(),

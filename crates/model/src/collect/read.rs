@@ -7,8 +7,9 @@ use crate::clock::Clock;
 use crate::process::CmdlineInfo;
 use procscope_parse::stat::{Stat, TaskState};
 use procscope_read::guard::Ctx;
-use procscope_read::{Failure, Outcome, ProcDir, ProcRoot, Session, Target};
+use procscope_read::{Failure, Kept, Outcome, ProcDir, ProcRoot, Session, Target};
 use std::cell::RefCell;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// One process to read, with what is remembered about its PID.
@@ -18,6 +19,75 @@ pub(super) struct Item {
     /// Re-read what only changes when the process runs, even if `stat`
     /// says it did not.
     pub recheck: bool,
+    /// Keep `stat` open for the next collection (within the budget).
+    pub keep: bool,
+}
+
+/// What [`quick`] made of a remembered process.
+pub(super) enum Quick {
+    /// It did not run since: finished from its kept `stat`.
+    Done(Known),
+    /// It needs the full read on the pool (with what is remembered, or
+    /// nothing when its kept `stat` says it was reaped).
+    Full(Option<Known>),
+}
+
+/// Re-reads the kept `stat` of a remembered process in the calling thread
+/// (a procfs `stat` read never waits on the target's locks) and finishes
+/// it when nothing says it ran: same fingerprint, same name, nothing due.
+pub(super) fn quick(mut k: Known, recheck: bool, clock: &Clock, buf: &mut Vec<u8>) -> Quick {
+    let Some(kept) = k.stat.clone() else {
+        return Quick::Full(Some(k));
+    };
+    if recheck || k.proc.missing(Part::Cmdline).is_some() {
+        return Quick::Full(Some(k));
+    }
+    match kept.reread(buf, procscope_read::cap::RECORD) {
+        Ok(_) => {}
+        // Reaped: the PID listed now is another process (or none).
+        Err(Failure::Gone) => return Quick::Full(None),
+        Err(_) => return Quick::Full(Some(k)),
+    }
+    let Ok(st) = Stat::parse(buf) else {
+        return Quick::Full(Some(k));
+    };
+    if st.starttime_ticks != k.proc.start_ticks {
+        return Quick::Full(None);
+    }
+    if fingerprint(&st) != k.fingerprint || k.proc.comm.0 != st.comm {
+        return Quick::Full(Some(k));
+    }
+    if !same_stat(&k.proc, &st) {
+        from_stat(Arc::make_mut(&mut k.proc), &st, clock);
+    }
+    Quick::Done(k)
+}
+
+/// True when [`from_stat`] would change nothing in `p` (the fingerprint
+/// and name already matched; these are what changes without running: a
+/// new parent, group or terminal, a renice from outside).
+fn same_stat(p: &Proc, st: &Stat<'_>) -> bool {
+    p.ppid == st.ppid
+        && p.pgrp == st.pgrp
+        && p.tty_nr == st.tty_nr
+        && p.nice == st.nice
+        && p.priority == st.priority
+        && p.utime_ticks == st.utime_ticks
+        && p.stime_ticks == st.stime_ticks
+        && p.rss_bytes != 0
+}
+
+/// `stat`'s fields that change when a process runs.
+fn fingerprint(st: &Stat<'_>) -> Fingerprint {
+    Fingerprint {
+        cpu: st.utime_ticks.saturating_add(st.stime_ticks),
+        minflt: st.minflt,
+        majflt: st.majflt,
+        state: st.state.letter() as u8,
+        threads: st.num_threads,
+        vsize: st.vsize_bytes,
+        rss_pages: st.rss_pages,
+    }
 }
 
 /// What a job delivers before its command-line read: the process, or why
@@ -66,25 +136,28 @@ pub(super) fn run(
                 ),
                 Err(e) => (Err(Some(e.clone())), Err(Some(e))),
             };
+            // The job left this process unshared: no copy here.
             match pss {
                 Ok(v) => {
-                    k.proc.pss_bytes = Some(v);
-                    set_missing(&mut k.proc, Part::Pss, None);
+                    let p = Arc::make_mut(&mut k.proc);
+                    p.pss_bytes = Some(v);
+                    set_missing(p, Part::Pss, None);
                 }
                 Err(None) => {}
-                Err(Some(e)) => set_missing(&mut k.proc, Part::Pss, Some(e)),
+                Err(Some(e)) => set_missing(Arc::make_mut(&mut k.proc), Part::Pss, Some(e)),
             }
             match cmd {
                 Ok(c) => {
-                    k.proc.cmdline = Some(Bytes(c.raw));
-                    k.proc.cmdline_truncated = c.truncated;
-                    set_missing(&mut k.proc, Part::Cmdline, None);
+                    let p = Arc::make_mut(&mut k.proc);
+                    p.cmdline = Some(Bytes(c.raw));
+                    p.cmdline_truncated = c.truncated;
+                    set_missing(p, Part::Cmdline, None);
                 }
                 // Not read this time: the last value stands.
                 Err(None) => {}
                 // A failed read (a stuck memory lock) keeps the last value
                 // seen, and says why it is not fresh.
-                Err(Some(e)) => set_missing(&mut k.proc, Part::Cmdline, Some(e)),
+                Err(Some(e)) => set_missing(Arc::make_mut(&mut k.proc), Part::Cmdline, Some(e)),
             }
             out.push(k);
         },
@@ -106,6 +179,7 @@ fn job(root: &ProcRoot, want: &Want, clock: &Clock, item: Item, ctx: &Ctx<Seen, 
         pid,
         known,
         recheck,
+        keep,
     } = item;
     let dir = match root.process(pid) {
         Ok(d) => d,
@@ -117,8 +191,10 @@ fn job(root: &ProcRoot, want: &Want, clock: &Clock, item: Item, ctx: &Ctx<Seen, 
     };
     BUF.with(|b| {
         let mut buf = b.borrow_mut();
-        let st = match dir.read(c"stat", &mut buf, procscope_read::cap::RECORD) {
-            Ok(_) => match Stat::parse(&buf) {
+        let mut kept = None;
+        let read = read_stat(&dir, known.as_ref(), keep, &mut buf, &mut kept);
+        let st = match read {
+            Ok(()) => match Stat::parse(&buf) {
                 Ok(s) => s,
                 Err(e) => {
                     ctx.checkpoint(Err((pid, Failure::malformed("stat", e))));
@@ -133,51 +209,10 @@ fn job(root: &ProcRoot, want: &Want, clock: &Clock, item: Item, ctx: &Ctx<Seen, 
         };
         // A remembered PID with another start time is another process.
         let known = known.filter(|k| k.proc.start_ticks == st.starttime_ticks);
-        let fp = Fingerprint {
-            cpu: st.utime_ticks.saturating_add(st.stime_ticks),
-            minflt: st.minflt,
-            majflt: st.majflt,
-            state: st.state.letter() as u8,
-            threads: st.num_threads,
-            vsize: st.vsize_bytes,
-            rss_pages: st.rss_pages,
-        };
+        let fp = fingerprint(&st);
         let fresh = recheck || known.as_ref().is_none_or(|k| k.fingerprint != fp);
         let comm_changed = known.as_ref().is_some_and(|k| k.proc.comm.0 != st.comm);
-        let mut p = known
-            .as_ref()
-            .map_or_else(|| blank(pid, &st), |k| k.proc.clone());
-        from_stat(&mut p, &st, clock);
-        let stat_rss = u64::try_from(st.rss_pages)
-            .unwrap_or(0)
-            .saturating_mul(clock.page_size);
-        let threads = st.num_threads;
-        let leader = st.state;
-        let kernel = st.is_kernel_thread();
-        let start = st.starttime_ticks;
         let cpu = fp.cpu;
-        let mut cmd_dir = None;
-        if fresh {
-            read_status(&dir, &mut buf, &mut p, stat_rss);
-            if want.io && !kernel {
-                read_io(&dir, &mut buf, &mut p);
-            }
-            if want.fds && !kernel {
-                let n = dir.fd_count();
-                p.fds = n.as_ref().ok().and_then(|n| u32::try_from(*n).ok());
-                set_missing(&mut p, Part::Fds, n.err());
-            }
-            if want.wchan {
-                let w = dir.read(c"wchan", &mut buf, procscope_read::cap::RECORD);
-                p.wchan = w
-                    .as_ref()
-                    .ok()
-                    .map(|_| Bytes(buf.to_vec()))
-                    .filter(|b| !b.0.is_empty() && b.0 != b"0");
-                set_missing(&mut p, Part::Wchan, w.err());
-            }
-            cmd_dir = fold_threads(&dir, pid, &mut buf, &mut p, leader, threads, want.threads);
-        }
         // Due: on first sight; after an exec (a new name: exec keeps PID
         // and start time); when the last command-line read failed (a
         // quarantined target is answered at once, so a retry is free and
@@ -189,10 +224,43 @@ fn job(root: &ProcRoot, want: &Want, clock: &Clock, item: Item, ctx: &Ctx<Seen, 
                 || ((k.slow_cpu != cpu || k.fingerprint.vsize != fp.vsize)
                     && k.slow_at.elapsed() >= want.slow_age)
         });
-        let (slow_at, slow_cpu) = match (&known, slow_due) {
-            (Some(k), false) => (k.slow_at, k.slow_cpu),
-            _ => (Instant::now(), cpu),
+        let (mut shared, slow_at, slow_cpu) = match known {
+            Some(k) if !slow_due => (k.proc, k.slow_at, k.slow_cpu),
+            Some(k) => (k.proc, Instant::now(), cpu),
+            None => (Arc::new(blank(pid, &st)), Instant::now(), cpu),
         };
+        // A copy only when a snapshot still holds this process.
+        let p = Arc::make_mut(&mut shared);
+        from_stat(p, &st, clock);
+        let stat_rss = u64::try_from(st.rss_pages)
+            .unwrap_or(0)
+            .saturating_mul(clock.page_size);
+        let threads = st.num_threads;
+        let leader = st.state;
+        let kernel = st.is_kernel_thread();
+        let start = st.starttime_ticks;
+        let mut cmd_dir = None;
+        if fresh {
+            read_status(&dir, &mut buf, p, stat_rss);
+            if want.io && !kernel {
+                read_io(&dir, &mut buf, p);
+            }
+            if want.fds && !kernel {
+                let n = dir.fd_count();
+                p.fds = n.as_ref().ok().and_then(|n| u32::try_from(*n).ok());
+                set_missing(p, Part::Fds, n.err());
+            }
+            if want.wchan {
+                let w = dir.read(c"wchan", &mut buf, procscope_read::cap::RECORD);
+                p.wchan = w
+                    .as_ref()
+                    .ok()
+                    .map(|_| Bytes(buf.to_vec()))
+                    .filter(|b| !b.0.is_empty() && b.0 != b"0");
+                set_missing(p, Part::Wchan, w.err());
+            }
+            cmd_dir = fold_threads(&dir, pid, &mut buf, p, leader, threads, want.threads);
+        }
         // A leader that exited first reads as a zombie with no command
         // line and no exe: those come from a live thread (rule 7), found
         // here too when this collection did not fold the threads.
@@ -200,7 +268,7 @@ fn job(root: &ProcRoot, want: &Want, clock: &Clock, item: Item, ctx: &Ctx<Seen, 
             cmd_dir = live_thread(&dir, pid, &mut buf);
         }
         if slow_due && !kernel {
-            read_slow(cmd_dir.as_ref().unwrap_or(&dir), &mut buf, &mut p, want);
+            read_slow(cmd_dir.as_ref().unwrap_or(&dir), &mut buf, p, want);
         }
         drop(buf);
         ctx.target(Target {
@@ -208,10 +276,11 @@ fn job(root: &ProcRoot, want: &Want, clock: &Clock, item: Item, ctx: &Ctx<Seen, 
             start: Some(start),
         });
         ctx.checkpoint(Ok(Known {
-            proc: p,
+            proc: shared,
             fingerprint: fp,
             slow_at,
             slow_cpu,
+            stat: kept,
         }));
         let want_cmd = slow_due && want.cmdline;
         let want_pss = want.pss && fresh;
@@ -231,6 +300,33 @@ fn job(root: &ProcRoot, want: &Want, clock: &Clock, item: Item, ctx: &Ctx<Seen, 
             Err(e) => (want_cmd.then(|| Err(e.clone())), want_pss.then_some(Err(e))),
         }
     })
+}
+
+/// Reads `stat` into `buf`: through the remembered kept file when it still
+/// answers (the same process: the PID cannot be reused while it exists),
+/// else through a newly kept one when `keep`, else by opening it once.
+fn read_stat(
+    dir: &ProcDir,
+    known: Option<&Known>,
+    keep: bool,
+    buf: &mut Vec<u8>,
+    kept: &mut Option<Arc<Kept>>,
+) -> Outcome<()> {
+    let cap = procscope_read::cap::RECORD;
+    if let Some(s) = known.and_then(|k| k.stat.clone()) {
+        if s.reread(buf, cap).is_ok() {
+            *kept = Some(s);
+            return Ok(());
+        }
+    }
+    if keep {
+        if let Ok(s) = dir.keep(c"stat") {
+            s.reread(buf, cap)?;
+            *kept = Some(Arc::new(s));
+            return Ok(());
+        }
+    }
+    dir.read(c"stat", buf, cap).map(|_| ())
 }
 
 /// A process seen for the first time: identity and names from `stat`,

@@ -32,8 +32,10 @@ pub struct Snapshot {
     pub boot_time_unix: u64,
     /// The host's own counters, when the proc root has them.
     pub host: Option<Host>,
-    /// Every process seen, in PID order.
-    pub processes: Vec<Proc>,
+    /// Every process seen, in PID order. Shared with the collector, which
+    /// keeps the same `Arc` for a process that did not change: a refresh
+    /// of an idle host copies pointers, not processes.
+    pub processes: Vec<std::sync::Arc<Proc>>,
     /// User names of the UIDs above (`/etc/passwd`, then NSS).
     pub users: BTreeMap<u32, Bytes>,
     /// Processes that could not be looked into at all, and why.
@@ -51,6 +53,7 @@ impl Snapshot {
             .binary_search_by_key(&id.pid, |p| p.pid)
             .ok()
             .and_then(|i| self.processes.get(i))
+            .map(|p| &**p)
             .filter(|p| p.start_ticks == id.start_ticks)
     }
 }

@@ -301,3 +301,63 @@ fn pss_when_asked_for() {
         Some(Failure::Gone)
     ));
 }
+
+/// On the live procfs: an idle process's kept `stat` finishes it without
+/// the pool and hands the next snapshot the very same allocation; a
+/// change of state (stopped) is seen at once and makes a new one; a reaped
+/// process leaves.
+#[test]
+fn live_refresh_shares_idle_processes_and_sees_changes() {
+    let mut child = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .unwrap();
+    let pid = i32::try_from(child.id()).unwrap();
+    let root = ProcRoot::open("/proc").unwrap();
+    let want = Want {
+        only: Some(vec![pid]),
+        recheck_every: 1_000_000,
+        ..Want::default()
+    };
+    let mut c = Collector::new(root, Session::default(), want);
+    // The child may still be exec'ing at first: wait until it sleeps.
+    let mut first = c.collect().unwrap();
+    for _ in 0..200 {
+        if first
+            .processes
+            .first()
+            .is_some_and(|p| p.state == 'S' && p.comm.0 == b"sleep")
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+        first = c.collect().unwrap();
+    }
+    let second = c.collect().unwrap();
+    let (a, b) = (&first.processes[0], &second.processes[0]);
+    assert_eq!(a.pid, pid);
+    assert!(
+        std::sync::Arc::ptr_eq(a, b),
+        "an idle process was copied: {a:?} vs {b:?}"
+    );
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(pid).unwrap(),
+        rustix::process::Signal::STOP,
+    )
+    .unwrap();
+    let mut stopped = None;
+    for _ in 0..200 {
+        let s = c.collect().unwrap();
+        if s.processes[0].state == 'T' {
+            stopped = Some(s);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let stopped = stopped.expect("the stopped state was never seen");
+    assert!(!std::sync::Arc::ptr_eq(&stopped.processes[0], b));
+    assert_eq!(b.state, 'S', "the earlier snapshot must keep its values");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(c.collect().unwrap().processes.is_empty());
+}
