@@ -48,22 +48,6 @@ pub const CONNECTION_LIFETIME: Duration = Duration::from_secs(120);
 /// Password checks (bcrypt) running at once.
 const CHECKS: usize = 2;
 
-/// Raises the soft limit on open files to the hard one, as Go exporters
-/// do: the collector holds a directory per process while it reads, and
-/// every connection is an fd (systemd's default soft limit is 1024).
-fn raise_fd_limit() {
-    let l = rustix::process::getrlimit(rustix::process::Resource::Nofile);
-    if l.current < l.maximum {
-        let _ = rustix::process::setrlimit(
-            rustix::process::Resource::Nofile,
-            rustix::process::Rlimit {
-                current: l.maximum,
-                maximum: l.maximum,
-            },
-        );
-    }
-}
-
 /// How the exporter runs.
 #[derive(Debug)]
 pub struct Options {
@@ -390,7 +374,9 @@ async fn serve(opts: Options) -> Result<(), String> {
         .map_err(|e| format!("cannot handle SIGTERM: {e}"))?;
     let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
         .map_err(|e| format!("cannot handle SIGINT: {e}"))?;
-    raise_fd_limit();
+    // The collector keeps a `stat` open per process and every connection
+    // is an fd: the soft limit goes up to the hard one, as Go exporters do.
+    procscope_read::fdroom::raise_soft_limit();
     let conns = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     let checks = Arc::new(tokio::sync::Semaphore::new(CHECKS));
     let mut listeners = Vec::new();

@@ -30,6 +30,7 @@
 pub mod cap;
 pub mod ends;
 mod failure;
+pub mod fdroom;
 pub mod guard;
 pub mod handle;
 pub mod helper;

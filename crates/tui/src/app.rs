@@ -86,6 +86,9 @@ pub struct App {
     pub page: usize,
     /// Top line of the table's first row on screen (set when drawing).
     pub table_top: u16,
+    /// Where each column's header is on screen: first and last cell
+    /// (set when drawing), for sorting by a click on it.
+    pub header: Vec<(u16, u16, Col)>,
     /// Ordering.
     pub sort: Sort,
     /// Tree view.
@@ -259,6 +262,20 @@ impl App {
             MouseEventKind::ScrollUp if detail => self.scroll_detail(-3),
             MouseEventKind::ScrollDown => self.move_by(3),
             MouseEventKind::ScrollUp => self.move_by(-3),
+            // A click on a column's title sorts by it (again: the other
+            // way round), as in htop.
+            MouseEventKind::Down(MouseButton::Left)
+                if self.mode.0 == Mode::Table && m.row.saturating_add(1) == self.table_top =>
+            {
+                let hit = self
+                    .header
+                    .iter()
+                    .find(|(a, b, _)| (*a..=*b).contains(&m.column))
+                    .map(|(_, _, c)| *c);
+                if let Some(c) = hit {
+                    self.set_sort(c);
+                }
+            }
             MouseEventKind::Down(MouseButton::Left)
                 if self.mode.0 == Mode::Table && m.row >= self.table_top =>
             {
@@ -332,7 +349,7 @@ impl App {
                 self.mode.0 = Mode::Table;
                 match (k.code, self.target(), SIGNALS.get(choice)) {
                     (KeyCode::Char('y' | 'Y'), Some(id), Some((name, sig))) => {
-                        self.status = Some(format!("sent {name} to PID {}", id.pid));
+                        self.status = Some(format!("sending {name} to PID {}", id.pid));
                         Action::Kill(id, *sig)
                     }
                     _ => {

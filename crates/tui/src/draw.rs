@@ -215,6 +215,14 @@ fn table(f: &mut Frame, app: &mut App, t: &Theme, area: Rect) {
     .style(t.head());
     app.page = usize::from(area.height.saturating_sub(1));
     app.table_top = area.y.saturating_add(1);
+    app.header.clear();
+    let mut x = area.x;
+    for c in &cols {
+        let w = width(*c);
+        app.header
+            .push((x, x.saturating_add(w.saturating_sub(1)), *c));
+        x = x.saturating_add(w).saturating_add(1);
+    }
     // Keep the cursor on screen after a resize, and no blank rows below
     // the last process when the rows would fit.
     let page = app.page.max(1);

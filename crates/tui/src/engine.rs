@@ -39,6 +39,8 @@ pub enum Event {
     Input(ratatui::crossterm::event::Event),
     /// The input thread could not read the terminal.
     InputFailed(String),
+    /// A line for the status bar (a signal sent, or why not).
+    Status(String),
 }
 
 /// Starts the collector thread: a first collection at once, then one every

@@ -16,6 +16,7 @@ pub mod details;
 pub mod draw;
 pub mod engine;
 pub mod rows;
+pub mod signal;
 mod term;
 
 use app::{Action, App};
@@ -65,8 +66,8 @@ fn event_loop(terminal: &mut term::Term, o: Options, stop: &AtomicBool) -> std::
         ..procscope_read::guard::Limits::default()
     });
     engine::start_collector(o.root.clone(), collect, o.interval, tx.clone())?;
-    let details = engine::Details::start(o.root, o.session, tx.clone())?;
-    engine::start_input(tx)?;
+    let details = engine::Details::start(o.root.clone(), o.session, tx.clone())?;
+    engine::start_input(tx.clone())?;
     let mut app = App::new(o.no_color);
     let mut dirty = true;
     while !stop.load(Ordering::Relaxed) {
@@ -86,6 +87,7 @@ fn event_loop(terminal: &mut term::Term, o: Options, stop: &AtomicBool) -> std::
                 }
             }
             Event::CollectFailed(e) => app.error = Some(e),
+            Event::Status(m) => app.status = Some(m),
             Event::Detail(d) => {
                 if let Some(script) = app.on_detail(*d) {
                     osc52(terminal, &script)?;
@@ -103,24 +105,17 @@ fn event_loop(terminal: &mut term::Term, o: Options, stop: &AtomicBool) -> std::
                     Action::Quit => return Ok(()),
                     Action::Ask(job) => details.ask(job),
                     Action::Kill(id, sig) => {
-                        if let Err(e) = send(id.pid, sig) {
-                            app.status = Some(format!("PID {}: {e}", id.pid));
-                        }
+                        let name = app::SIGNALS
+                            .iter()
+                            .find(|(_, n)| *n == sig)
+                            .map_or("the signal", |(name, _)| *name);
+                        signal::send(o.root.clone(), id, sig, name, tx.clone());
                     }
                 }
             }
         }
     }
     Ok(())
-}
-
-/// Sends `sig` to `pid` (a signal is not a read of /proc).
-fn send(pid: i32, sig: i32) -> std::io::Result<()> {
-    let p =
-        rustix::process::Pid::from_raw(pid).ok_or_else(|| std::io::Error::other("not a PID"))?;
-    let s = rustix::process::Signal::from_named_raw(sig)
-        .ok_or_else(|| std::io::Error::other("not a signal"))?;
-    rustix::process::kill_process(p, s).map_err(std::io::Error::from)
 }
 
 /// Puts `text` on the terminal's clipboard (OSC 52; xterm, tmux with

@@ -173,6 +173,21 @@ fn fixture() -> tempfile::TempDir {
             (302, "worker-gc", 'S'),
         ],
     );
+    // The worker's memory map and its threads' kernel stacks.
+    write(
+        &r.join("300/maps"),
+        b"55d0c0a00000-55d0c0a21000 r-xp 00000000 08:01 1234                       /app/worker\n\
+55d0c1000000-55d0c1400000 rw-p 00000000 00:00 0                          [heap]\n\
+7f3a10000000-7f3a10200000 r-xp 00000000 08:01 5678                       /usr/lib/x86_64-linux-gnu/libc.so.6\n\
+7ffd20000000-7ffd20021000 rw-p 00000000 00:00 0                          [stack]\n",
+    );
+    for tid in [300, 301, 302] {
+        write(
+            &r.join(format!("300/task/{tid}/stack")),
+            b"[<0>] do_select+0x6b0/0x7c0\n[<0>] core_sys_select+0x1d1/0x3a0\n[<0>] do_pselect.constprop.0+0xe1/0x180\n[<0>] __x64_sys_pselect6+0x5c/0xa0\n[<0>] do_syscall_64+0x82/0x190\n[<0>] entry_SYSCALL_64_after_hwframe+0x76/0x7e\n",
+        );
+        write(&r.join(format!("300/task/{tid}/wchan")), b"do_select");
+    }
     process(
         r,
         400,
@@ -404,9 +419,61 @@ fn limits_and_fds_tabs() {
 #[test]
 fn threads_tab_names_every_thread() {
     let s = opened(Tab::Threads, false);
-    for n in ["worker-io", "worker-gc", "3 threads"] {
+    for n in ["worker-io", "worker-gc", "3 threads", "do_select"] {
         assert!(s.contains(n), "{n}:\n{s}");
     }
+    insta::assert_snapshot!("tab_threads", s);
+}
+
+#[test]
+fn overview_and_maps_tabs() {
+    let s = opened(Tab::Overview, false);
+    // The dossier of PID 300, its secret still hidden.
+    assert!(s.contains("worker"), "{s}");
+    assert!(!s.contains("secret@"), "{s}");
+    insta::assert_snapshot!("tab_overview", s);
+    let s = opened(Tab::Maps, false);
+    for n in ["[heap]", "/app/worker", "libc.so.6", "[stack]"] {
+        assert!(s.contains(n), "{n}:\n{s}");
+    }
+    insta::assert_snapshot!("tab_maps", s);
+}
+
+#[test]
+fn a_click_on_a_column_title_sorts_by_it() {
+    let (_d, mut app) = app_on_fixture();
+    let s = screen(&mut app, 120, 24);
+    let (head_y, line) = s
+        .lines()
+        .enumerate()
+        .find(|(_, l)| l.contains("PID") && l.contains("COMMAND"))
+        .expect("a header line");
+    let x = line.find("RSS").unwrap();
+    let click = |app: &mut App, x: usize| {
+        app.on_event(&Event::Mouse(ratatui::crossterm::event::MouseEvent {
+            kind: ratatui::crossterm::event::MouseEventKind::Down(
+                ratatui::crossterm::event::MouseButton::Left,
+            ),
+            column: u16::try_from(x).unwrap(),
+            row: u16::try_from(head_y).unwrap(),
+            modifiers: KeyModifiers::NONE,
+        }))
+    };
+    click(&mut app, x);
+    assert_eq!(app.sort.col, procscope_tui::rows::Col::Rss);
+    assert!(!app.sort.inverted);
+    let rss: Vec<u64> = app.rows.iter().map(|r| r.rss).collect();
+    assert!(rss.windows(2).all(|w| w[0] >= w[1]), "{rss:?}");
+    // Again: the other way round.
+    screen(&mut app, 120, 24);
+    click(&mut app, x);
+    assert!(app.sort.inverted);
+    let rss: Vec<u64> = app.rows.iter().map(|r| r.rss).collect();
+    assert!(rss.windows(2).all(|w| w[0] <= w[1]), "{rss:?}");
+    // A click on the title of the command sorts by it.
+    screen(&mut app, 120, 24);
+    click(&mut app, line.find("COMMAND").unwrap());
+    assert_eq!(app.sort.col, procscope_tui::rows::Col::Command);
 }
 
 #[test]

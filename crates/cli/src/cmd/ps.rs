@@ -284,24 +284,16 @@ fn stream_rows(
 /// the kernel wait for an RCU grace period at each doubling
 /// (`expand_fdtable()` in fs/file.c), which measured 13–16 ms each.
 fn handle_budget(root: &ProcRoot) -> usize {
-    use rustix::process::{Resource, getrlimit, setrlimit};
-    let mut lim = getrlimit(Resource::Nofile);
-    if lim.current < lim.maximum {
-        lim.current = lim.maximum;
-        let _ = setrlimit(Resource::Nofile, lim);
-    }
-    let soft = getrlimit(Resource::Nofile).current.unwrap_or(1 << 20);
+    use procscope_read::fdroom;
+    let soft = fdroom::raise_soft_limit();
     let soft = usize::try_from(soft.min(1 << 20)).unwrap_or(1024);
     let want = root.process_count_hint().saturating_mul(5) / 4 + 256;
     let room = want.min(soft.saturating_sub(1));
-    let stdout = std::io::stdout();
-    match rustix::io::fcntl_dupfd_cloexec(&stdout, i32::try_from(room).unwrap_or(i32::MAX)) {
-        Ok(fd) => {
-            drop(fd);
-            room.saturating_sub(128)
-        }
+    if fdroom::grow_table(room) {
+        room.saturating_sub(128)
+    } else {
         // Could not grow the table (fd limit): keep few handles.
-        Err(_) => 256,
+        256
     }
 }
 

@@ -51,6 +51,8 @@ pub fn run(g: &Global, a: &TopArgs) -> anyhow::Result<Exit> {
         ColorChoice::Auto => std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
     };
     let root = crate::cmd::ps::open_root(g)?;
+    // The collector keeps each process's `stat` open between refreshes.
+    procscope_read::fdroom::raise_soft_limit();
     procscope_tui::run(procscope_tui::Options {
         root,
         session: g.session.clone(),

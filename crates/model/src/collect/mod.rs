@@ -142,15 +142,14 @@ pub struct Collector {
 impl Collector {
     /// A collector of `root`, reading through `session`.
     pub fn new(root: ProcRoot, session: Session, want: Want) -> Self {
-        let root_live = root.is_live();
         Collector {
+            keep_budget: keep_budget(&root),
             root,
             session,
             want,
             known: HashMap::new(),
             users: HashMap::new(),
             generation: 0,
-            keep_budget: keep_budget(&root_live),
         }
     }
 
@@ -267,20 +266,23 @@ impl Collector {
     }
 }
 
-/// How many `stat` files a collector of a live root keeps open: half of
-/// what the fd limit leaves after a reserve for everything else (the
-/// frontends raise the soft limit to the hard one first), at most 65,536.
-/// A tree keeps none.
-fn keep_budget(live: &bool) -> usize {
-    if !*live {
+/// How many `stat` files a collector of `root` keeps open: half of what
+/// the soft fd limit leaves after a reserve for everything else (frontends
+/// raise it to the hard limit first: `read::fdroom::raise_soft_limit`), at
+/// most 65,536; none for a tree. The fd table is grown once, here, to hold
+/// about every process's: growing it doubling by doubling while worker
+/// threads share it costs an RCU grace period each time.
+fn keep_budget(root: &ProcRoot) -> usize {
+    if !root.is_live() {
         return 0;
     }
-    let soft = rustix::process::getrlimit(rustix::process::Resource::Nofile)
-        .current
-        .unwrap_or(65_536 * 2);
-    usize::try_from(soft.saturating_sub(512) / 2)
+    let soft = procscope_read::fdroom::soft_limit();
+    let budget = usize::try_from(soft.saturating_sub(512) / 2)
         .unwrap_or(0)
-        .min(65_536)
+        .min(65_536);
+    let want = root.process_count_hint().saturating_mul(5) / 4 + 256;
+    procscope_read::fdroom::grow_table(want.min(budget.saturating_add(256)));
+    budget
 }
 
 #[cfg(test)]
