@@ -377,7 +377,7 @@ fn centred(area: Rect, w: u16, h: u16) -> Rect {
 pub const KEYS: &[(&str, &str)] = &[
     (
         "Up/Down PgUp/PgDn",
-        "move; mouse: click selects, wheel scrolls",
+        "move; mouse: click selects, a click on a title sorts, wheel scrolls",
     ),
     (
         "Enter",

@@ -211,6 +211,7 @@ fn job(root: &ProcRoot, want: &Want, clock: &Clock, item: Item, ctx: &Ctx<Seen, 
         let known = known.filter(|k| k.proc.start_ticks == st.starttime_ticks);
         let fp = fingerprint(&st);
         let fresh = recheck || known.as_ref().is_none_or(|k| k.fingerprint != fp);
+        let known_fp = known.as_ref().map(|k| k.fingerprint);
         let comm_changed = known.as_ref().is_some_and(|k| k.proc.comm.0 != st.comm);
         let cpu = fp.cpu;
         // Due: on first sight; after an exec (a new name: exec keeps PID
@@ -240,8 +241,22 @@ fn job(root: &ProcRoot, want: &Want, clock: &Clock, item: Item, ctx: &Ctx<Seen, 
         let kernel = st.is_kernel_thread();
         let start = st.starttime_ticks;
         let mut cmd_dir = None;
+        // `stat`'s fingerprint moved: the process ran. A periodic recheck
+        // of a single-threaded one that did not asks `status` first: the
+        // same context switch counts mean it did not run at all (not even
+        // for less than a tick), so io, fds and wchan cannot have moved.
+        // (`status` counts the leader's switches only: with more threads,
+        // another may have run, so those are read in full.)
+        let ran = threads != 1 || known_fp.is_none_or(|f| f != fp);
+        let switches = (p.ctxsw_voluntary, p.ctxsw_involuntary);
         if fresh {
             read_status(&dir, &mut buf, p, stat_rss);
+        }
+        let quiet = !ran
+            && switches.0.is_some()
+            && switches == (p.ctxsw_voluntary, p.ctxsw_involuntary)
+            && p.missing.is_empty();
+        if fresh && !quiet {
             if want.io && !kernel {
                 read_io(&dir, &mut buf, p);
             }

@@ -152,7 +152,16 @@ fn unchanged_processes_are_rechecked_periodically() {
         },
     );
     c.collect().unwrap();
+    // An fd opened in less than a tick: `stat` does not move, the
+    // context switches in `status` do.
     std::os::unix::fs::symlink("/dev/zero", t.process_dir(10).join("fd/3")).unwrap();
+    let status = t.process_dir(10).join("status");
+    let text = std::fs::read_to_string(&status).unwrap();
+    std::fs::write(
+        &status,
+        text.replace("voluntary_ctxt_switches:\t5", "voluntary_ctxt_switches:\t6"),
+    )
+    .unwrap();
     let seen: Vec<Option<u32>> = (0..3)
         .map(|_| c.collect().unwrap().processes[0].fds)
         .collect();
@@ -163,6 +172,28 @@ fn unchanged_processes_are_rechecked_periodically() {
         seen[..first.unwrap()].iter().all(|f| *f == Some(3)),
         "{seen:?}"
     );
+}
+
+/// A recheck of a process whose context switches did not move reads
+/// `status` and nothing else: it did not run at all since.
+#[test]
+fn a_recheck_of_a_process_that_did_not_switch_reads_only_status() {
+    let t = tree();
+    let mut c = Collector::new(
+        t.root(),
+        Session::default(),
+        Want {
+            recheck_every: 1,
+            ..Want::default()
+        },
+    );
+    c.collect().unwrap();
+    // An fd appears with no context switch: impossible live, and the
+    // proof that the recheck did not count fds again.
+    std::os::unix::fs::symlink("/dev/zero", t.process_dir(10).join("fd/3")).unwrap();
+    for _ in 0..3 {
+        assert_eq!(c.collect().unwrap().processes[0].fds, Some(3));
+    }
 }
 
 #[test]
