@@ -35,6 +35,8 @@ pub mod handle;
 pub mod helper;
 pub mod host;
 mod nss;
+pub mod memory;
+pub mod ptrace;
 pub mod realpath;
 mod root;
 pub mod sockdiag;

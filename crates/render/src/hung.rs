@@ -342,6 +342,7 @@ mod tests {
                 sleep: None,
                 futex_owner: None,
                 call_memory: None,
+                user: None,
             },
             abi: None,
         }
