@@ -42,7 +42,15 @@ pub fn symbolize(
         let Symbolized::Sym(sym) = sym else { continue };
         let mut frames = Vec::new();
         // Innermost first: the last inlined function holds the address.
-        for f in sym.inlined.iter().rev() {
+        let names: Vec<&str> = std::iter::once(sym.name.as_ref())
+            .chain(sym.inlined.iter().map(|f| f.name.as_ref()))
+            .collect();
+        for (i, f) in sym.inlined.iter().enumerate().rev() {
+            // glibc's system call wrappers "inline" themselves (a macro
+            // expansion under the same name): one frame says it.
+            if names.get(i) == Some(&f.name.as_ref()) {
+                continue;
+            }
             frames.push(UserFrame {
                 function: Some(f.name.to_string()),
                 offset: None,
