@@ -128,21 +128,35 @@ pub fn wire(user: &Option<procscope_model::Outcome<UserStack>>) -> Option<OrErro
                 stopped_us,
                 end: end.into(),
                 end_addr,
-                frames: u
-                    .frames
-                    .iter()
-                    .map(|f| wire::UserFrame {
-                        kind: "user".into(),
-                        address: f.addr,
-                        module: f.module.as_ref().map(WireBytes::from),
-                        function: f.function.clone(),
-                        offset: f.offset,
-                        file: f.file.as_ref().map(WireBytes::from),
-                        line: f.line,
-                        inlined: f.inlined,
-                    })
-                    .collect(),
+                frames: u.frames.iter().map(wire_frame).collect(),
             }
         })
     })
+}
+
+/// The JSON of one user frame.
+pub fn wire_frame(f: &UserFrame) -> wire::UserFrame {
+    wire::UserFrame {
+        kind: "user".into(),
+        address: f.addr,
+        module: f.module.as_ref().map(WireBytes::from),
+        function: f.function.clone(),
+        offset: f.offset,
+        file: f.file.as_ref().map(WireBytes::from),
+        line: f.line,
+        inlined: f.inlined,
+    }
+}
+
+/// Where a thread waits in its program, for verdicts: `db_lock
+/// (target.c:25)`, or the function alone.
+pub fn place(f: &UserFrame) -> String {
+    let name = f.function.as_deref().unwrap_or("?");
+    match (&f.file, f.line) {
+        (Some(file), Some(l)) => format!(
+            "{name} ({}:{l})",
+            String::from_utf8_lossy(base(file.as_slice()))
+        ),
+        _ => name.to_string(),
+    }
 }

@@ -345,3 +345,105 @@ fn the_memory_lock_target_is_answered_within_the_deadline_and_left_untraced() {
     assert!(r.out().contains("user    ? (timed out after 500 ms"), "{}", r.out());
     assert_untouched(pid);
 }
+
+#[test]
+fn why_names_where_the_mutex_waiter_waits_and_what_the_owner_does() {
+    let t = c_target();
+    let (waiter, holder) = (t.tid("waiter"), t.tid("holder"));
+    let r = run(&["why", &t.pid().to_string()]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let out = r.out();
+    let want = format!(
+        "thread {waiter}: waits in db_lock (target.c:{}): waiting for a mutex",
+        line_of("mutex")
+    );
+    let line = out
+        .lines()
+        .find(|l| l.trim_start().starts_with(&want))
+        .unwrap_or_else(|| panic!("no verdict {want:?}:\n{out}"));
+    let owner = format!(
+        "held by thread {holder} (holder); thread {holder} (in read_reply (target.c:{})): waiting for data on a pipe",
+        line_of("read")
+    );
+    assert!(line.contains(&owner), "{line}");
+    let doc = run(&["why", "--json", &t.pid().to_string()]).json();
+    let g = doc["processes"][0]["processes"][0]["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["tids"][0] == waiter)
+        .unwrap()
+        .clone();
+    assert_eq!(g["place"]["function"], "db_lock", "{g:#}");
+    assert_eq!(g["place"]["line"], line_of("mutex"));
+    assert_eq!(g["wait"]["owner"], holder);
+    assert_untouched(t.pid());
+}
+
+#[test]
+fn why_through_a_stuck_memory_lock_names_the_holder_the_file_the_mount_and_the_daemon() {
+    let h = mem_lock_hang();
+    let pid = h.target.pid();
+    let reader = tids(pid)
+        .into_iter()
+        .find(|t| {
+            std::fs::read_to_string(format!("/proc/{pid}/task/{t}/comm"))
+                .is_ok_and(|c| c.trim() == "mem-reader")
+        })
+        .unwrap();
+    let r = run_with(
+        &["--timeout", "500ms", "why", "--json", &pid.to_string()],
+        &[],
+        Duration::from_secs(10),
+    );
+    assert!(r.took < Duration::from_secs(5), "{:?}", r.took);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let doc = r.json();
+    let groups = doc["processes"][0]["processes"][0]["groups"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let holder = groups.iter().find(|g| g["tids"][0] == reader).unwrap();
+    let w = &holder["wait"];
+    assert_eq!(w["kind"], "memory_lock_holder", "{holder:#}");
+    assert_eq!(w["owner"], pid);
+    let hang = h._fuse.hang_file();
+    assert_eq!(w["files"][0]["path"], hang.to_str().unwrap(), "{w:#}");
+    assert_eq!(
+        w["files"][0]["mount_point"],
+        h._fuse.dir.path().to_str().unwrap()
+    );
+    assert_eq!(w["daemons"][0]["pid"], h._fuse.daemon_pid());
+    assert!(w["addr"].as_u64().unwrap() > 0);
+    let waiter = groups.iter().find(|g| g["tids"][0] == pid).unwrap();
+    assert_eq!(waiter["wait"]["kind"], "memory_lock_waiter", "{waiter:#}");
+    assert_eq!(waiter["wait"]["holders"][0]["tid"], reader);
+
+    let r = run_with(
+        &["--timeout", "500ms", "why", &pid.to_string()],
+        &[],
+        Duration::from_secs(10),
+    );
+    let out = r.out();
+    assert!(
+        out.contains(&format!(
+            "thread {pid}: waiting for its memory-map lock, held by thread {reader} (mem-reader)"
+        )),
+        "{out}"
+    );
+    let fd = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .find(|e| std::fs::read_link(e.path()).is_ok_and(|l| l == hang))
+        .map(|e| e.file_name().into_string().unwrap())
+        .unwrap();
+    assert!(
+        out.contains(&format!(
+            "of {} (fd {fd}, on {} (fuse))",
+            hang.display(),
+            h._fuse.dir.path().display()
+        )),
+        "{out}"
+    );
+    assert_untouched(pid);
+}

@@ -35,7 +35,7 @@ use std::sync::Arc;
 pub const MAX_FRAMES: usize = 128;
 
 /// One user-space frame.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct UserFrame {
     /// The address (the program counter for the innermost frame, return
     /// addresses after it; inlined frames repeat their caller's address).
