@@ -231,12 +231,7 @@ fn one(tid: i32, memfd: i32, c: &mut Cursor<'_>) {
         Some(dst) => {
             // SAFETY: pread into a buffer of `dst.len()` bytes.
             let n = unsafe {
-                libc::pread(
-                    memfd,
-                    dst.as_mut_ptr().cast(),
-                    dst.len(),
-                    sp as libc::off_t,
-                )
+                libc::pread(memfd, dst.as_mut_ptr().cast(), dst.len(), sp as libc::off_t)
             };
             usize::try_from(n).unwrap_or(0)
         }

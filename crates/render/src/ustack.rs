@@ -76,7 +76,13 @@ pub fn end(e: End) -> Option<String> {
 
 /// The user frames of a group, under its kernel frames: a dim heading
 /// saying how they were taken, the frames, and why the walk ended.
-pub fn lines(d: &mut Doc, user: &Option<procscope_model::Outcome<UserStack>>, detail: usize, frames: usize, key: usize) {
+pub fn lines(
+    d: &mut Doc,
+    user: &Option<procscope_model::Outcome<UserStack>>,
+    detail: usize,
+    frames: usize,
+    key: usize,
+) {
     match user {
         None => {}
         Some(Ok(u)) => {
@@ -106,7 +112,9 @@ pub fn lines(d: &mut Doc, user: &Option<procscope_model::Outcome<UserStack>>, de
 }
 
 /// The JSON of a user stack.
-pub fn wire(user: &Option<procscope_model::Outcome<UserStack>>) -> Option<OrError<wire::UserStack>> {
+pub fn wire(
+    user: &Option<procscope_model::Outcome<UserStack>>,
+) -> Option<OrError<wire::UserStack>> {
     user.as_ref().map(|u| {
         or_error(u, |u| {
             let (end, end_addr) = match u.end {

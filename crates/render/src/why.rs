@@ -162,7 +162,11 @@ pub fn verdict(pid: i32, w: &Wait) -> String {
             "waiting for its memory-map lock, held by {} (stuck in a page fault)",
             holders
                 .iter()
-                .map(|t| format!("thread {} ({})", t.tid, String::from_utf8_lossy(t.name.as_slice())))
+                .map(|t| format!(
+                    "thread {} ({})",
+                    t.tid,
+                    String::from_utf8_lossy(t.name.as_slice())
+                ))
                 .collect::<Vec<_>>()
                 .join(", ")
         ),

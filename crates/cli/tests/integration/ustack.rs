@@ -87,7 +87,11 @@ pub fn c_target() -> CTarget {
         .arg(&src)
         .output()
         .expect("gcc (apt-get install gcc)");
-    assert!(out.status.success(), "gcc: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "gcc: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let beats = dir.path().join("beats");
     let mut c = Command::new(&exe);
     c.arg(&beats);
@@ -107,7 +111,10 @@ pub fn c_target() -> CTarget {
         if ok {
             break t;
         }
-        assert!(start.elapsed() < Duration::from_secs(10), "target never settled");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "target never settled"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
 }
@@ -130,8 +137,16 @@ pub fn assert_untouched(pid: u32) {
             "thread {tid} left {state}"
         );
         assert_eq!(field("TracerPid:"), "0", "thread {tid} left traced");
-        assert_eq!(field("SigPnd:"), "0000000000000000", "thread {tid}: signal pending");
-        assert_eq!(field("ShdPnd:"), "0000000000000000", "thread {tid}: shared signal pending");
+        assert_eq!(
+            field("SigPnd:"),
+            "0000000000000000",
+            "thread {tid}: signal pending"
+        );
+        assert_eq!(
+            field("ShdPnd:"),
+            "0000000000000000",
+            "thread {tid}: shared signal pending"
+        );
     }
 }
 
@@ -200,7 +215,11 @@ fn user_frames_name_every_function_innermost_first_with_file_and_line() {
             && f[..lock].iter().any(|x| x.contains("pthread_mutex_lock")),
         "libc's lock frames missing above db_lock: {f:?}"
     );
-    for (func, mark) in [("db_lock", "mutex"), ("db_commit", "commit"), ("db_write", "write")] {
+    for (func, mark) in [
+        ("db_lock", "mutex"),
+        ("db_commit", "commit"),
+        ("db_write", "write"),
+    ] {
         let fr = frame(w, func);
         assert_eq!(base(&fr["file"]), "target.c", "{fr}");
         assert_eq!(fr["line"], line_of(mark), "{fr}");
@@ -222,10 +241,17 @@ fn user_frames_name_every_function_innermost_first_with_file_and_line() {
     // The heartbeat was on a CPU: stopped alone, briefly, and beat on.
     let b = group_of(&doc, t.tid("beat"));
     assert_eq!(b["user"]["how"], "interrupted", "{}", b["user"]);
-    assert!(functions(b).iter().any(|x| x == "beat"), "{:?}", functions(b));
+    assert!(
+        functions(b).iter().any(|x| x == "beat"),
+        "{:?}",
+        functions(b)
+    );
     assert!(b["user"]["stopped_us"].as_u64().unwrap() < 50_000);
     std::thread::sleep(Duration::from_millis(50));
-    assert!(t.beats() > after && after >= before, "heartbeat stopped: {before} {after}");
+    assert!(
+        t.beats() > after && after >= before,
+        "heartbeat stopped: {before} {after}"
+    );
     assert_untouched(t.pid());
 
     // The text: function+offset (file:line) [module], under the kernel frames.
@@ -238,9 +264,18 @@ fn user_frames_name_every_function_innermost_first_with_file_and_line() {
         .find(|l| l.trim_start().starts_with("db_lock+0x"))
         .unwrap_or_else(|| panic!("no db_lock frame:\n{out}"));
     assert!(line.ends_with(&want), "{line}");
-    let kernel = out.find("futex_do_wait").or(out.find("futex_wait")).unwrap();
-    assert!(kernel < out.find("db_lock+0x").unwrap(), "kernel frames first:\n{out}");
-    assert!(out.contains("user  (not stopped: registers from its system call)"), "{out}");
+    let kernel = out
+        .find("futex_do_wait")
+        .or(out.find("futex_wait"))
+        .unwrap();
+    assert!(
+        kernel < out.find("db_lock+0x").unwrap(),
+        "kernel frames first:\n{out}"
+    );
+    assert!(
+        out.contains("user  (not stopped: registers from its system call)"),
+        "{out}"
+    );
     assert_untouched(t.pid());
 }
 
@@ -324,7 +359,14 @@ fn the_memory_lock_target_is_answered_within_the_deadline_and_left_untraced() {
     let h = mem_lock_hang();
     let pid = h.target.pid();
     let r = run_with(
-        &["--timeout", "500ms", "stack", "-u", "--json", &pid.to_string()],
+        &[
+            "--timeout",
+            "500ms",
+            "stack",
+            "-u",
+            "--json",
+            &pid.to_string(),
+        ],
         &[],
         Duration::from_secs(10),
     );
@@ -342,7 +384,11 @@ fn the_memory_lock_target_is_answered_within_the_deadline_and_left_untraced() {
         &[],
         Duration::from_secs(10),
     );
-    assert!(r.out().contains("user    ? (timed out after 500 ms"), "{}", r.out());
+    assert!(
+        r.out().contains("user    ? (timed out after 500 ms"),
+        "{}",
+        r.out()
+    );
     assert_untouched(pid);
 }
 

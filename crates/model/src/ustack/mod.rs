@@ -115,7 +115,11 @@ impl UserStack {
         let own = |f: &&UserFrame| {
             f.function.is_some()
                 && !f.module.as_ref().is_some_and(|m| {
-                    let name = m.as_slice().rsplit(|b| *b == b'/').next().unwrap_or_default();
+                    let name = m
+                        .as_slice()
+                        .rsplit(|b| *b == b'/')
+                        .next()
+                        .unwrap_or_default();
                     name.starts_with(b"libc.so")
                         || name.starts_with(b"libc-")
                         || name.starts_with(b"libpthread")
@@ -125,6 +129,9 @@ impl UserStack {
         self.frames.iter().find(own)
     }
 }
+
+/// A walk's raw frames, how its registers were taken and why it ended.
+type Walked = (Vec<FrameAddress>, How, End);
 
 /// Registers a walk starts from.
 #[derive(Debug, Clone, Copy)]
@@ -191,10 +198,11 @@ fn read_all(
         .filter(|t| matches!(t.syscall, Ok(SyscallState::Running)))
         .map(|t| t.tid)
         .collect();
-    let mut samples: HashMap<i32, Result<procscope_read::ptrace::Sample, Failure>> =
-        HashMap::new();
+    let mut samples: HashMap<i32, Result<procscope_read::ptrace::Sample, Failure>> = HashMap::new();
     if !running.is_empty() {
-        let timeout = session.timeout().unwrap_or(std::time::Duration::from_secs(1));
+        let timeout = session
+            .timeout()
+            .unwrap_or(std::time::Duration::from_secs(1));
         match procscope_read::ptrace::sample(&dir, &running, timeout) {
             Ok(v) => {
                 for (tid, r) in v {
@@ -214,12 +222,20 @@ fn read_all(
     for t in &mut p.threads {
         let start = match (&t.syscall, t.state.as_ref().ok()) {
             (Ok(SyscallState::InSyscall { sp, pc, .. }), _) => Ok((
-                Regs { ip: *pc, sp: *sp, bp: 0 },
+                Regs {
+                    ip: *pc,
+                    sp: *sp,
+                    bp: 0,
+                },
                 How::Syscall,
                 None,
             )),
             (Ok(SyscallState::Blocked { sp, pc }), _) => Ok((
-                Regs { ip: *pc, sp: *sp, bp: 0 },
+                Regs {
+                    ip: *pc,
+                    sp: *sp,
+                    bp: 0,
+                },
                 How::Fault,
                 None,
             )),
@@ -254,13 +270,13 @@ fn read_all(
     let (d, c2, m2) = (dir.clone(), code.clone(), mem.clone());
     let walked = session.run(
         jobs,
-        move |(tid, regs, how, copy), ctx: &Ctx<(), (i32, Outcome<(Vec<FrameAddress>, How, End)>)>| {
+        move |(tid, regs, how, copy), ctx: &Ctx<(), (i32, Outcome<Walked>)>| {
             ctx.target(me);
             let r = ctx.guarded(|| Ok(walk_thread(&d, tid, regs, how, copy, &c2, &m2)));
             (tid, r.and_then(|x| x))
         },
     );
-    let mut raw: HashMap<i32, Outcome<(Vec<FrameAddress>, How, End)>> = HashMap::new();
+    let mut raw: HashMap<i32, Outcome<Walked>> = HashMap::new();
     for f in walked {
         match f.rest {
             Ok((tid, r)) => {
@@ -301,7 +317,9 @@ fn read_all(
             let s = symbols::symbolizer();
             let mut out = HashMap::new();
             for (i, offs) in &wanted {
-                let Some(m) = c3.modules.get(*i) else { continue };
+                let Some(m) = c3.modules.get(*i) else {
+                    continue;
+                };
                 for (off, frames) in symbols::symbolize(&s, &m.open_path, offs) {
                     out.insert((*i, off), frames);
                 }
@@ -342,7 +360,9 @@ fn name_frames(
         let named = module.and_then(|(m, i)| {
             names.get(&(i, lookup.wrapping_sub(m.start).wrapping_add(m.offset)))
         });
-        let module_name = module.and_then(|(_, i)| code.modules.get(i)).map(|m| m.name.clone());
+        let module_name = module
+            .and_then(|(_, i)| code.modules.get(i))
+            .map(|m| m.name.clone());
         match named {
             Some(v) => {
                 for n in v {
@@ -351,7 +371,9 @@ fn name_frames(
                     n.module = module_name.clone();
                     // Offsets were taken at the lookup address (one byte
                     // before a return address): give them at the address.
-                    n.offset = n.offset.map(|o| o.saturating_add(addr.saturating_sub(lookup)));
+                    n.offset = n
+                        .offset
+                        .map(|o| o.saturating_add(addr.saturating_sub(lookup)));
                     out.push(n);
                 }
             }
@@ -402,7 +424,7 @@ fn walk_thread(
     copy: Option<(u64, Vec<u8>)>,
     code: &Code,
     mem: &Memory,
-) -> Outcome<(Vec<FrameAddress>, How, End)> {
+) -> Outcome<Walked> {
     let mut regs = regs;
     for _ in 0..2 {
         let (frames, end) = walk(code, regs, copy.as_ref(), mem);

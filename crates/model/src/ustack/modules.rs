@@ -50,7 +50,11 @@ impl Mapping {
 
     /// A file mapping (not anonymous, not a pseudo-name).
     pub fn is_file(&self) -> bool {
-        self.inode != 0 && self.path.as_ref().is_some_and(|p| p.as_slice().starts_with(b"/"))
+        self.inode != 0
+            && self
+                .path
+                .as_ref()
+                .is_some_and(|p| p.as_slice().starts_with(b"/"))
     }
 }
 
@@ -157,8 +161,11 @@ fn load(path: &std::path::Path) -> Result<Elf, String> {
 /// device and inode (a file mapped by many processes is read once).
 #[derive(Debug, Default)]
 pub struct Cache {
-    elves: Mutex<HashMap<(u64, u64), Arc<Result<Elf, String>>>>,
+    elves: Mutex<Elves>,
 }
+
+/// Loaded ELF files (or why not) by device and inode.
+type Elves = HashMap<(u64, u64), Arc<Result<Elf, String>>>;
 
 impl Cache {
     fn elf(&self, key: (u64, u64), path: &std::path::Path) -> Arc<Result<Elf, String>> {
@@ -172,7 +179,7 @@ impl Cache {
         e
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(u64, u64), Arc<Result<Elf, String>>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Elves> {
         self.elves.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -273,7 +280,8 @@ pub fn code(cache: &Cache, proc_dir: &std::path::Path, maps: Vec<Mapping>) -> Co
                 by_file.insert(key, i);
                 if let Ok(e) = elf.as_ref() {
                     if let Some(bias) = e.bias(m.start, m.offset) {
-                        let name = String::from_utf8_lossy(m.path.as_ref().map_or(b"", |p| p.as_slice()));
+                        let name =
+                            String::from_utf8_lossy(m.path.as_ref().map_or(b"", |p| p.as_slice()));
                         unwinder.add_module(Module::new(
                             name.into_owned(),
                             m.start..m.end,

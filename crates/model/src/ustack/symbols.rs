@@ -28,11 +28,7 @@ fn file_of(c: &CodeInfo<'_>) -> Bytes {
 /// per offset (an address inside inlined calls gives one frame per
 /// inlined function, then the function they were inlined into). Offsets
 /// that name nothing are left out.
-pub fn symbolize(
-    s: &Symbolizer,
-    path: &Path,
-    offsets: &[u64],
-) -> HashMap<u64, Vec<UserFrame>> {
+pub fn symbolize(s: &Symbolizer, path: &Path, offsets: &[u64]) -> HashMap<u64, Vec<UserFrame>> {
     let src = Source::Elf(Elf::new(path));
     let Ok(syms) = s.symbolize(&src, Input::FileOffset(offsets)) else {
         return HashMap::new();
