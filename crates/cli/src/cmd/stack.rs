@@ -42,7 +42,7 @@ pub fn run(g: &Global, a: &StackArgs) -> anyhow::Result<Exit> {
         match threads::read(&root, pid, opts) {
             Ok(mut p) => {
                 if a.user {
-                    procscope_model::ustack::read(&root, &mut p, opts, &cache);
+                    procscope_model::ustack::read(&root, &mut p, opts, &cache, true);
                 }
                 let fds = fd_texts(&root, &p, opts);
                 procs.push((p, fds));

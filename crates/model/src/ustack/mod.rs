@@ -148,8 +148,16 @@ pub struct Cache {
 }
 
 /// Fills in [`crate::threads::ThreadInfo::user`] for every thread of `p`.
-pub fn read(root: &ProcRoot, p: &mut ProcessThreads, session: &Session, cache: &Arc<Cache>) {
-    if let Err(f) = read_all(root, p, session, cache) {
+/// Threads on a CPU are stopped one at a time for microseconds when
+/// `interrupt` is set; otherwise they say they were not stopped.
+pub fn read(
+    root: &ProcRoot,
+    p: &mut ProcessThreads,
+    session: &Session,
+    cache: &Arc<Cache>,
+    interrupt: bool,
+) {
+    if let Err(f) = read_all(root, p, session, cache, interrupt) {
         for t in &mut p.threads {
             if t.user.is_none() {
                 t.user = Some(Err(f.clone()));
@@ -163,6 +171,7 @@ fn read_all(
     p: &mut ProcessThreads,
     session: &Session,
     cache: &Arc<Cache>,
+    interrupt: bool,
 ) -> Outcome<()> {
     match &p.abi {
         Ok(Abi::X86_64) => {}
@@ -199,7 +208,16 @@ fn read_all(
         .map(|t| t.tid)
         .collect();
     let mut samples: HashMap<i32, Result<procscope_read::ptrace::Sample, Failure>> = HashMap::new();
-    if !running.is_empty() {
+    if !interrupt {
+        for tid in &running {
+            samples.insert(
+                *tid,
+                Err(Failure::Absent {
+                    what: "on a CPU (not stopped to read it)".into(),
+                }),
+            );
+        }
+    } else if !running.is_empty() {
         let timeout = session
             .timeout()
             .unwrap_or(std::time::Duration::from_secs(1));

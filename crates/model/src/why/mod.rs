@@ -389,7 +389,9 @@ fn analyse(root: &ProcRoot, pid: i32, session: &Session, shared: &mut Shared) ->
         )
     });
     if !stuck {
-        crate::ustack::read(root, &mut pt, session, &shared.ustack);
+        // Running threads are not stopped for this: only where the
+        // waiting ones wait matters.
+        crate::ustack::read(root, &mut pt, session, &shared.ustack, false);
     }
     let abi = pt.abi.as_ref().ok().copied();
     let thread_names: HashMap<i32, Bytes> =
