@@ -493,3 +493,52 @@ fn why_through_a_stuck_memory_lock_names_the_holder_the_file_the_mount_and_the_d
     );
     assert_untouched(pid);
 }
+
+#[test]
+fn hung_names_the_memory_lock_holder_in_the_waiters_cause() {
+    let h = mem_lock_hang();
+    let pid = h.target.pid();
+    let reader = tids(pid)
+        .into_iter()
+        .find(|t| {
+            std::fs::read_to_string(format!("/proc/{pid}/task/{t}/comm"))
+                .is_ok_and(|c| c.trim() == "mem-reader")
+        })
+        .unwrap();
+    let r = run_with(
+        &["--timeout", "500ms", "hung", "--window", "400ms", "--json"],
+        &[],
+        Duration::from_secs(15),
+    );
+    assert_eq!(r.status, 1, "{}", r.stderr);
+    let v = r.json();
+    let groups = v["groups"].as_array().unwrap();
+    let find = |tid: u32| {
+        groups
+            .iter()
+            .find(|g| {
+                g["tasks"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|t| t["tid"] == tid)
+            })
+            .unwrap_or_else(|| panic!("{tid} not reported: {v:#}"))
+    };
+    let waiter = find(pid);
+    assert_eq!(
+        waiter["cause"].as_str().unwrap(),
+        format!(
+            "waiting for the memory-map lock of PID {pid}, held by thread {reader} (stuck in a page fault: see its group)"
+        ),
+        "{waiter:#}"
+    );
+    let holder = find(reader);
+    assert!(
+        holder["cause"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("— the lock of PID {pid}")),
+        "{holder:#}"
+    );
+}
