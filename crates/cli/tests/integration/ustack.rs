@@ -35,13 +35,16 @@ impl CTarget {
 
     /// The TID of the thread named `name`.
     pub fn tid(&self, name: &str) -> u32 {
-        tids(self.pid())
-            .into_iter()
-            .find(|t| {
-                std::fs::read_to_string(format!("/proc/{}/task/{t}/comm", self.pid()))
-                    .is_ok_and(|c| c.trim() == name)
-            })
+        self.find(name)
             .unwrap_or_else(|| panic!("no thread named {name}"))
+    }
+
+    /// The TID of the thread named `name`, once it has named itself.
+    fn find(&self, name: &str) -> Option<u32> {
+        tids(self.pid()).into_iter().find(|t| {
+            std::fs::read_to_string(format!("/proc/{}/task/{t}/comm", self.pid()))
+                .is_ok_and(|c| c.trim() == name)
+        })
     }
 }
 
@@ -102,7 +105,15 @@ pub fn c_target() -> CTarget {
     };
     let start = Instant::now();
     loop {
-        let (w, h) = (t.tid("waiter"), t.tid("holder"));
+        // The threads name themselves after `ready`.
+        let (Some(w), Some(h)) = (t.find("waiter"), t.find("holder")) else {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "threads never named"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+            continue;
+        };
         let ok = task_stat_state(t.pid(), w) == Some('S')
             && wchan(t.pid(), w).contains("futex")
             && task_stat_state(t.pid(), h) == Some('S')
