@@ -27,6 +27,10 @@ command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+# stack --user's tests build a C target with gcc and expect glibc's frames
+# with file:line (its detached debug info).
+command -v gcc >/dev/null 2>&1 || need+=(gcc)
+dpkg -s libc6-dbg >/dev/null 2>&1 || need+=(libc6-dbg)
 # procscope top's end-to-end tests run it in a real terminal.
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
 if ((${#need[@]})); then

@@ -350,6 +350,12 @@ pub struct StackArgs {
     /// One block per thread instead of grouping identical ones.
     #[arg(long)]
     pub no_group: bool,
+
+    /// User-space frames too (function+offset, module, file:line), under
+    /// the kernel frames. Threads blocked in the kernel are not stopped;
+    /// threads on a CPU are stopped one at a time for microseconds.
+    #[arg(short = 'u', long)]
+    pub user: bool,
 }
 
 /// `procscope show`.

@@ -91,6 +91,7 @@ impl Tracker {
                         None => h.pid.to_string(),
                     })
                     .unwrap_or_default(),
+                GroupCause::MemoryLock { pid, .. } => pid.to_string(),
                 GroupCause::Kernel(_) => String::new(),
             };
             for t in &g.tasks {

@@ -54,6 +54,9 @@ pub struct ThreadInfo {
     /// For a thread in poll, select or epoll_pwait2: the fds it waits on
     /// and a timeout given by pointer, read from its memory.
     pub call_memory: Option<crate::callmem::CallMemory>,
+    /// The user-space stack (`None`: not asked for; see
+    /// [`crate::ustack::read`]).
+    pub user: Option<Outcome<crate::ustack::UserStack>>,
 }
 
 /// A sleep's length, read from the timespec the call points at.
@@ -115,6 +118,9 @@ pub struct GroupKey {
     /// The kernel frames (symbol, offset), or the kind of failure that
     /// kept them from being read.
     pub frames: Result<Vec<(Bytes, Option<u64>)>, &'static str>,
+    /// The user-space frames' addresses, when they were read (`None`: not
+    /// asked for, or not read).
+    pub user: Option<Vec<u64>>,
 }
 
 impl ThreadInfo {
@@ -132,6 +138,10 @@ impl ThreadInfo {
             frames: match &self.stack {
                 Ok(f) => Ok(f.iter().map(|f| (f.symbol.clone(), f.offset)).collect()),
                 Err(e) => Err(e.kind()),
+            },
+            user: match &self.user {
+                Some(Ok(u)) => Some(u.frames.iter().map(|f| f.addr).collect()),
+                _ => None,
             },
         }
     }
@@ -373,6 +383,7 @@ fn read_thread(dir: &ProcDir, tid: i32, clock: &Clock) -> ThreadInfo {
         sleep: None,
         futex_owner: None,
         call_memory: None,
+        user: None,
     }
 }
 

@@ -142,6 +142,20 @@ pub(crate) fn in_child<F>(
 where
     F: FnOnce(&mut [u8]) -> usize,
 {
+    in_child_keeping(timeout, &[pidfd.as_raw_fd()], cap, work)
+}
+
+/// [`in_child`] with any fds the work needs kept open in the child (every
+/// other fd is closed there).
+pub(crate) fn in_child_keeping<F>(
+    timeout: Duration,
+    keep: &[i32],
+    cap: usize,
+    work: F,
+) -> Outcome<Vec<u8>>
+where
+    F: FnOnce(&mut [u8]) -> usize,
+{
     {
         let mut s = STRAYS.lock().unwrap_or_else(|e| e.into_inner());
         reap(&mut s);
@@ -159,7 +173,15 @@ where
     let mut buf = vec![0u8; cap.saturating_add(8)];
     let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
         .map_err(|e| Failure::from_errno(e, b"pipe"))?;
-    let (wfd, pfd) = (w.as_raw_fd(), pidfd.as_raw_fd());
+    let wfd = w.as_raw_fd();
+    let mut kept = [-1i32; 8];
+    for (k, fd) in kept.iter_mut().zip(keep) {
+        *k = *fd;
+    }
+    let nkept = keep.len().min(kept.len() - 1);
+    if let Some(slot) = kept.get_mut(nkept) {
+        *slot = wfd;
+    }
     // SAFETY: the child only runs `work` (system calls on borrowed,
     // pre-allocated memory), raw writes and `_exit`.
     let child = unsafe { libc::fork() };
@@ -176,7 +198,7 @@ where
         // ps: "procscope-help".
         // SAFETY: PR_SET_NAME reads a NUL-terminated string.
         unsafe { libc::prctl(libc::PR_SET_NAME, HELPER_NAME.as_ptr(), 0, 0, 0) };
-        close_all_but(&mut [wfd, pfd]);
+        close_all_but(kept.get_mut(..=nkept).unwrap_or_default());
         let (head, body) = buf.split_at_mut(8);
         let n = work(body).min(body.len());
         head.copy_from_slice(&(n as u64).to_le_bytes());
@@ -301,6 +323,29 @@ impl<'a> Cursor<'a> {
                 true
             }
             None => false,
+        }
+    }
+}
+
+impl Cursor<'_> {
+    /// Bytes left after what was written.
+    pub fn room(&self) -> usize {
+        self.buf.len().saturating_sub(self.len)
+    }
+
+    /// The next `n` bytes, to be filled in place (then advance `len`).
+    pub fn tail(&mut self, n: usize) -> Option<&mut [u8]> {
+        let end = self.len.checked_add(n)?;
+        self.buf.get_mut(self.len..end)
+    }
+
+    /// Overwrites bytes already written at `at`, when they are in range.
+    pub fn patch(&mut self, at: usize, b: &[u8]) {
+        let end = at.saturating_add(b.len());
+        if end <= self.len {
+            if let Some(dst) = self.buf.get_mut(at..end) {
+                dst.copy_from_slice(b);
+            }
         }
     }
 }

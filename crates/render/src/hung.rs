@@ -78,6 +78,21 @@ pub fn group_cause(g: &HungGroup, text: &dyn Fn(&[u8]) -> String) -> String {
             text(mount.as_slice()),
             text(fs_type.as_slice())
         ),
+        GroupCause::MemoryLock {
+            cause: Cause::MemoryLockWaiter,
+            pid,
+            holders,
+        } if !holders.is_empty() => format!(
+            "waiting for the memory-map lock of PID {pid}, held by thread {} (stuck in a page fault: see its group)",
+            holders
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        GroupCause::MemoryLock { cause: c, pid, .. } => {
+            format!("{} — the lock of PID {pid}", cause(*c))
+        }
         GroupCause::Kernel(c) => cause(*c).to_string(),
     }
 }
@@ -342,6 +357,7 @@ mod tests {
                 sleep: None,
                 futex_owner: None,
                 call_memory: None,
+                user: None,
             },
             abi: None,
         }

@@ -33,6 +33,7 @@ pub mod shell;
 pub mod stack;
 pub mod table;
 pub mod units;
+pub mod ustack;
 pub mod whohas;
 pub mod why;
 pub mod wire;

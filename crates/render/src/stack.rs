@@ -134,6 +134,7 @@ pub fn doc(p: &ProcessThreads, fds: &HashMap<i32, String>, no_group: bool) -> (D
                 warnings.push(format!("kernel stacks: {f}"));
             }
         }
+        crate::ustack::lines(&mut d, &first.user, DETAIL, FRAMES, DETAIL_KEY);
     }
     (d, warnings)
 }
@@ -319,6 +320,7 @@ pub fn wire_process(
                     .map(|(addr, threads)| wire::Futex { addr, threads })
                     .collect(),
                 wakes_in_ms: members.iter().filter_map(|t| t.wakes_in_ms()).min(),
+                user: crate::ustack::wire(&members.first()?.user),
             })
         })
         .collect();

@@ -114,6 +114,62 @@ pub fn verdict(pid: i32, w: &Wait) -> String {
             "waiting for a mutex (futex {addr:#x}) held by thread {owner} ({})",
             String::from_utf8_lossy(owner_name.as_slice())
         ),
+        Wait::MemoryLockHolder {
+            owner,
+            addr,
+            files,
+            daemons,
+        } => {
+            let whose = if *owner == pid {
+                "its own memory-map lock".to_string()
+            } else {
+                format!("the memory-map lock of process {owner}")
+            };
+            let at = addr.map_or_else(String::new, |a| format!(" at {a:#x}"));
+            let on = match files.as_slice() {
+                [] => String::new(),
+                [f] => format!(
+                    " of {} (fd {}{})",
+                    String::from_utf8_lossy(f.path.as_slice()),
+                    f.fd,
+                    match (&f.mount_point, &f.fs_type) {
+                        (Some(m), Some(t)) => format!(
+                            ", on {} ({})",
+                            String::from_utf8_lossy(m.as_slice()),
+                            String::from_utf8_lossy(t.as_slice())
+                        ),
+                        _ => String::new(),
+                    }
+                ),
+                v => format!(
+                    " of one of {}",
+                    v.iter()
+                        .map(|f| String::from_utf8_lossy(f.path.as_slice()).into_owned())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            let d = match daemons.len() {
+                0 => String::new(),
+                1 => format!("; FUSE daemon: {}", names(daemons)),
+                _ => format!("; FUSE daemons on this host: {}", names(daemons)),
+            };
+            format!(
+                "holding {whose} while faulting in a page{at}{on}: that filesystem is not answering{d} (readers of the process's memory, maps or command line, and its own mmap, wait behind this)"
+            )
+        }
+        Wait::MemoryLockWaiter { holders } => format!(
+            "waiting for its memory-map lock, held by {} (stuck in a page fault)",
+            holders
+                .iter()
+                .map(|t| format!(
+                    "thread {} ({})",
+                    t.tid,
+                    String::from_utf8_lossy(t.name.as_slice())
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         Wait::Events => "idle: waiting for events (epoll/poll/select)".into(),
         Wait::Sleep {
             wakes_in_ms: Some(ms),
@@ -204,7 +260,8 @@ pub fn doc(w: &Why) -> Doc {
     for g in &target.groups {
         // A mutex held by another thread: say what that thread does (and
         // follow it, when it waits on another process).
-        let mut text = escape(verdict(w.target, &g.wait).as_bytes()).into_owned();
+        let mut text = place_prefix(g);
+        text.push_str(&escape(verdict(w.target, &g.wait).as_bytes()));
         let mut first_wait = g.waits_for.first().copied();
         if let Wait::Mutex { owner, .. } = &g.wait {
             if let Some(og) = target
@@ -212,8 +269,11 @@ pub fn doc(w: &Why) -> Doc {
                 .iter()
                 .find(|o| o.tids.contains(owner) && !std::ptr::eq(*o, g))
             {
+                let at = og.place.as_ref().map_or_else(String::new, |p| {
+                    format!(" (in {})", escape(crate::ustack::place(p).as_bytes()))
+                });
                 text.push_str(&format!(
-                    "; thread {owner}: {}",
+                    "; thread {owner}{at}: {}",
                     escape(verdict(w.target, &og.wait).as_bytes())
                 ));
                 first_wait = first_wait.or(og.waits_for.first().copied());
@@ -249,6 +309,19 @@ fn name(w: &Why, pid: i32) -> String {
     )
 }
 
+/// `waits in db_lock (target.c:25): ` when the group's place in its
+/// program is known.
+fn place_prefix(g: &Group) -> String {
+    let verb = if matches!(g.wait, Wait::Running) {
+        "in"
+    } else {
+        "waits in"
+    };
+    g.place.as_ref().map_or_else(String::new, |p| {
+        format!("{verb} {}: ", escape(crate::ustack::place(p).as_bytes()))
+    })
+}
+
 fn threads(g: &Group) -> String {
     match g.tids.as_slice() {
         [one] => format!("thread {one}"),
@@ -275,7 +348,11 @@ fn group(d: &mut Doc, pid: i32, g: &Group, indent: usize) {
     d.line(
         indent + 2,
         Line::styled(
-            format!("→ {}", escape(verdict(pid, &g.wait).as_bytes())),
+            format!(
+                "→ {}{}",
+                place_prefix(g),
+                escape(verdict(pid, &g.wait).as_bytes())
+            ),
             Style::Dim,
         ),
     );

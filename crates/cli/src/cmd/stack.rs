@@ -16,6 +16,16 @@ Examples:
   sudo procscope stack 1234            every thread, grouped by identical state, syscall and stack
   sudo procscope stack --no-group 1234 one block per thread
   procscope stack --json nginx | jq '.processes[].groups[] | {count, syscall}'
+  sudo procscope stack -u 1234         kernel frames, then user frames: function+offset, module, file:line
+  sudo procscope stack -u --json 1234 | jq '.processes[].groups[].user.frames[] | {function, file, line}'
+
+User frames (-u) never stop a thread that is blocked in the kernel: its
+registers come from /proc/PID/task/TID/syscall and its stack from
+/proc/PID/mem, under --timeout. A thread on a CPU is stopped alone, for
+microseconds (PTRACE_SEIZE + PTRACE_INTERRUPT in a helper process that is
+killed at the deadline, which lets everything go). Symbols and file:line
+come from the binaries, their .gnu_debuglink files and
+/usr/lib/debug/.build-id (install the -dbg/-dbgsym packages for libraries).
 
 Kernel stacks need CAP_SYS_ADMIN (run with sudo); the system call needs
 ptrace rights over the process. Without them everything else is shown and
@@ -27,9 +37,13 @@ pub fn run(g: &Global, a: &StackArgs) -> anyhow::Result<Exit> {
     let opts = &g.session;
     let pids = targets::resolve(g, &root, &a.target)?;
     let mut procs = Vec::new();
+    let cache = std::sync::Arc::new(procscope_model::ustack::Cache::default());
     for pid in pids {
         match threads::read(&root, pid, opts) {
-            Ok(p) => {
+            Ok(mut p) => {
+                if a.user {
+                    procscope_model::ustack::read(&root, &mut p, opts, &cache, true);
+                }
                 let fds = fd_texts(&root, &p, opts);
                 procs.push((p, fds));
             }

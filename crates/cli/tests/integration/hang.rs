@@ -513,13 +513,13 @@ fn why_and_hung_name_the_memory_lock_not_proc() {
     assert!(
         verdicts
             .iter()
-            .any(|v| v.contains("holding a process's memory-map lock while faulting in a page")),
+            .any(|v| v.contains("holding its own memory-map lock while faulting in a page")),
         "the reader of /proc/PID/mem is the lock's holder:\n{all}"
     );
     assert!(
         verdicts
             .iter()
-            .any(|v| v.contains("waiting for a process's memory-map lock")),
+            .any(|v| v.contains("waiting for its memory-map lock, held by thread")),
         "the mmap caller waits for the lock:\n{all}"
     );
     let r = run_with(

@@ -161,6 +161,17 @@ pub enum GroupCause {
         /// Filesystem type.
         fs_type: Bytes,
     },
+    /// A process's memory-map lock: its holder (faulting in a page) or
+    /// its waiters, both named with the process and the holding threads,
+    /// so that the groups read as one cause.
+    MemoryLock {
+        /// [`Cause::MemoryLockHolder`] or [`Cause::MemoryLockWaiter`].
+        cause: Cause,
+        /// The process whose lock it is.
+        pid: i32,
+        /// The stuck threads holding it (TIDs), when among the stuck.
+        holders: Vec<i32>,
+    },
     /// What the frames say.
     Kernel(Cause),
 }
@@ -173,7 +184,9 @@ impl GroupCause {
             GroupCause::FileLock { .. } => Cause::FileLock,
             GroupCause::Fuse { .. } => Cause::Fuse,
             GroupCause::Nfs { .. } => Cause::Nfs,
-            GroupCause::OnMount { cause, .. } | GroupCause::Kernel(cause) => *cause,
+            GroupCause::OnMount { cause, .. }
+            | GroupCause::MemoryLock { cause, .. }
+            | GroupCause::Kernel(cause) => *cause,
         }
     }
 }
@@ -313,7 +326,53 @@ pub fn report(root: &ProcRoot, sampling: &Sampling, session: &Session) -> Report
             }
         })
         .collect();
-    Report { groups, idle }
+    Report {
+        groups: memory_locks(groups),
+        idle,
+    }
+}
+
+/// The process whose memory a group's first task holds or waits for: the
+/// `N` of a `/proc/N/…` file its call reads (mem, cmdline, environ, maps),
+/// else its own.
+fn lock_of(g: &HungGroup) -> Option<i32> {
+    let own = g.tasks.first()?.pid;
+    let from_file = g.files.iter().find_map(|r| {
+        let (path, _, _) = r.file()?;
+        let rest = path.as_slice().strip_prefix(b"/proc/")?;
+        let n = rest.split(|b| *b == b'/').next()?;
+        std::str::from_utf8(n).ok()?.parse::<i32>().ok()
+    });
+    Some(from_file.unwrap_or(own))
+}
+
+/// Names memory-lock holder and waiter groups with the process whose lock
+/// it is and the stuck threads that hold it.
+fn memory_locks(mut groups: Vec<HungGroup>) -> Vec<HungGroup> {
+    let mut holders: BTreeMap<i32, Vec<i32>> = BTreeMap::new();
+    for g in &groups {
+        if g.cause.kind() == Cause::MemoryLockHolder {
+            if let Some(pid) = lock_of(g) {
+                holders
+                    .entry(pid)
+                    .or_default()
+                    .extend(g.tasks.iter().map(|t| t.thread.tid));
+            }
+        }
+    }
+    for g in &mut groups {
+        let kind = g.cause.kind();
+        if matches!(kind, Cause::MemoryLockHolder | Cause::MemoryLockWaiter) {
+            if let Some(pid) = lock_of(g) {
+                g.cause = GroupCause::MemoryLock {
+                    cause: kind,
+                    pid,
+                    holders: holders.get(&pid).cloned().unwrap_or_default(),
+                };
+            }
+        }
+    }
+    groups
 }
 
 /// The file a stuck task's system call is about (its fd argument).

@@ -15,7 +15,9 @@ use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 mod classify;
+mod memlock;
 use classify::classify;
+pub use memlock::FaultFile;
 
 /// A process named as the cause.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -102,6 +104,25 @@ pub enum Wait {
         /// Its name.
         owner_name: Bytes,
     },
+    /// Holding a process's memory-map lock while faulting in a page (of a
+    /// file whose filesystem does not answer): every reader of that
+    /// process's memory, maps or command line, and its own mmap, waits.
+    MemoryLockHolder {
+        /// Whose memory: the process of a `/proc/N/mem` read, or its own.
+        owner: i32,
+        /// The address faulted on (a `pread64` offset on `/proc/N/mem`).
+        addr: Option<u64>,
+        /// `owner`'s open files on mounts that can hang: what the fault is
+        /// most likely on (`maps` cannot be read while the lock is held).
+        files: Vec<FaultFile>,
+        /// FUSE daemons, when one of those files is on FUSE.
+        daemons: Vec<Who>,
+    },
+    /// Waiting for the memory-map lock that threads of this process hold.
+    MemoryLockWaiter {
+        /// The holders.
+        holders: Vec<ThreadRef>,
+    },
     /// Waiting for events (epoll, poll, select): idle.
     Events,
     /// Sleeping by choice (nanosleep, pause, sigsuspend).
@@ -168,6 +189,9 @@ pub struct Group {
     pub idle_ms: Option<u64>,
     /// What it waits for.
     pub wait: Wait,
+    /// Where in the program it waits: the innermost user frame outside
+    /// the C library (`stack --user`), when its stack could be read.
+    pub place: Option<crate::ustack::UserFrame>,
     /// The processes it waits on (followed in turn).
     pub waits_for: Vec<i32>,
 }
@@ -214,6 +238,8 @@ pub struct Why {
 struct Shared {
     /// The FUSE daemons (holders of /dev/fuse).
     fuse: Option<Vec<Who>>,
+    /// Unwind sections of the files seen, for user stacks.
+    ustack: std::sync::Arc<crate::ustack::Cache>,
 }
 
 /// At most this many processes are followed.
@@ -347,7 +373,26 @@ fn children_of(root: &ProcRoot, pid: i32) -> Vec<Who> {
 }
 
 fn analyse(root: &ProcRoot, pid: i32, session: &Session, shared: &mut Shared) -> Outcome<Process> {
-    let pt = threads::read(root, pid, session)?;
+    let mut pt = threads::read(root, pid, session)?;
+    // User frames say where in the program each thread waits; not for a
+    // process whose memory lock is stuck (its memory cannot be read).
+    let stuck = pt.threads.iter().any(|t| {
+        let frames: Vec<&[u8]> = t
+            .stack
+            .as_ref()
+            .map(|f| f.iter().map(|f| f.symbol.as_slice()).collect())
+            .unwrap_or_default();
+        let wchan = t.wchan.as_ref().ok().cloned().flatten();
+        matches!(
+            crate::hung::likely_cause(&frames, wchan.as_ref().map(Bytes::as_slice)),
+            crate::hung::Cause::MemoryLockHolder | crate::hung::Cause::MemoryLockWaiter
+        )
+    });
+    if !stuck {
+        // Running threads are not stopped for this: only where the
+        // waiting ones wait matters.
+        crate::ustack::read(root, &mut pt, session, &shared.ustack, false);
+    }
     let abi = pt.abi.as_ref().ok().copied();
     let thread_names: HashMap<i32, Bytes> =
         pt.threads.iter().map(|t| (t.tid, t.comm.clone())).collect();
@@ -370,6 +415,7 @@ fn analyse(root: &ProcRoot, pid: i32, session: &Session, shared: &mut Shared) ->
             Some(g)
         })
         .collect();
+    memlock::waiters(&mut groups, pid, &pt.threads);
     // Groups that wait on other processes first, then by size.
     groups.sort_by_key(|g| (g.waits_for.is_empty(), std::cmp::Reverse(g.tids.len())));
     let owners: BTreeMap<i32, Vec<i32>> = pt
@@ -489,6 +535,12 @@ fn group(
             }
         }
     };
+    let wait = match wait {
+        Wait::Kernel {
+            cause: crate::hung::Cause::MemoryLockHolder,
+        } => memlock::holder(root, pid, call.as_ref(), session, shared),
+        w => w,
+    };
     let waits_for: Vec<i32> = {
         let mut v: Vec<i32> = match &wait {
             Wait::Pipe { other_end, .. } | Wait::Socket { other_end, .. } => {
@@ -501,6 +553,9 @@ fn group(
                 daemons.iter().map(|w| w.pid).collect()
             }
             Wait::Children { children } => children.iter().map(|w| w.pid).collect(),
+            Wait::MemoryLockHolder { daemons, .. } if daemons.len() == 1 => {
+                daemons.iter().map(|w| w.pid).collect()
+            }
             _ => Vec::new(),
         };
         v.retain(|p| *p != pid);
@@ -517,6 +572,12 @@ fn group(
         idle_ms: None,
         wait,
         waits_for,
+        place: t
+            .user
+            .as_ref()
+            .and_then(|u| u.as_ref().ok())
+            .and_then(|u| u.caller())
+            .cloned(),
     }
 }
 

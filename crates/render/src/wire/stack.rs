@@ -71,6 +71,51 @@ pub struct Group {
     pub futexes: Vec<Futex>,
     /// When the first one sleeping in nanosleep wakes.
     pub wakes_in_ms: Option<i64>,
+    /// Their user-space stack (`stack --user`; absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<OrError<UserStack>>,
+}
+
+/// A thread's user-space stack.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserStack {
+    /// How its registers were taken: `syscall` (blocked in a system call,
+    /// not stopped), `fault` (blocked outside one, not stopped) or
+    /// `interrupted` (it was on a CPU: stopped alone for `stopped_us`).
+    pub how: String,
+    /// How long it was stopped, in microseconds (`interrupted` only).
+    pub stopped_us: Option<u64>,
+    /// Why the walk ended: `root` (the outermost frame), `limit`,
+    /// `unreadable`, `needs_frame_pointer`, `not_code`, `no_progress`,
+    /// `moved`.
+    pub end: String,
+    /// The address the walk ended at (`unreadable`, `not_code`).
+    pub end_addr: Option<u64>,
+    /// Frames, innermost first.
+    pub frames: Vec<UserFrame>,
+}
+
+/// One user-space frame.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserFrame {
+    /// Always `user` (kernel frames are in `stack`).
+    pub kind: String,
+    /// The program counter (innermost) or return address.
+    pub address: u64,
+    /// The mapped file it is in.
+    pub module: Option<Bytes>,
+    /// The function, demangled.
+    pub function: Option<String>,
+    /// Offset into the function.
+    pub offset: Option<u64>,
+    /// Source file (debug information).
+    pub file: Option<Bytes>,
+    /// Source line.
+    pub line: Option<u32>,
+    /// Inlined into the next frame (same address).
+    pub inlined: bool,
 }
 
 /// Threads waiting on one futex.

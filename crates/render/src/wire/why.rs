@@ -87,6 +87,24 @@ pub struct Group {
     pub waits_for: Vec<i32>,
     /// The answer, in words.
     pub verdict: String,
+    /// Where in the program they wait: the innermost user frame outside
+    /// the C library (absent: user stacks not read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub place: Option<super::stack::UserFrame>,
+}
+
+/// A file a memory-lock holder most likely faults on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultFile {
+    /// Its fd in the process whose memory it is.
+    pub fd: i32,
+    /// Its path.
+    pub path: Bytes,
+    /// Its mount point.
+    pub mount_point: Option<Bytes>,
+    /// Its filesystem type.
+    pub fs_type: Option<Bytes>,
 }
 
 /// A process holding the other end of what a group waits on.
@@ -173,6 +191,22 @@ pub enum Wait {
         owner: i32,
         /// The owner's name.
         owner_name: Bytes,
+    },
+    /// Holding a process's memory-map lock while faulting in a page.
+    MemoryLockHolder {
+        /// Whose memory.
+        owner: i32,
+        /// The address faulted on, when known.
+        addr: Option<u64>,
+        /// The files it most likely faults on.
+        files: Vec<FaultFile>,
+        /// FUSE daemons.
+        daemons: Vec<Who>,
+    },
+    /// Waiting for the memory-map lock these threads hold.
+    MemoryLockWaiter {
+        /// The holders.
+        holders: Vec<ThreadRef>,
     },
     /// Events (epoll, poll, select).
     Events,
@@ -266,6 +300,34 @@ impl From<&why::Wait> for Wait {
                 owner: *owner,
                 owner_name: Bytes::from(owner_name),
             },
+            M::MemoryLockHolder {
+                owner,
+                addr,
+                files,
+                daemons,
+            } => Wait::MemoryLockHolder {
+                owner: *owner,
+                addr: *addr,
+                files: files
+                    .iter()
+                    .map(|f| FaultFile {
+                        fd: f.fd,
+                        path: Bytes::from(&f.path),
+                        mount_point: f.mount_point.as_ref().map(Bytes::from),
+                        fs_type: f.fs_type.as_ref().map(Bytes::from),
+                    })
+                    .collect(),
+                daemons: who(daemons),
+            },
+            M::MemoryLockWaiter { holders } => Wait::MemoryLockWaiter {
+                holders: holders
+                    .iter()
+                    .map(|t| ThreadRef {
+                        tid: t.tid,
+                        name: Bytes::from(&t.name),
+                    })
+                    .collect(),
+            },
             M::Events => Wait::Events,
             M::Sleep { wakes_in_ms } => Wait::Sleep {
                 wakes_in_ms: *wakes_in_ms,
@@ -305,6 +367,7 @@ impl From<&why::Why> for Why {
                             wait: Wait::from(&g.wait),
                             waits_for: g.waits_for.clone(),
                             verdict: crate::why::verdict(p.pid, &g.wait),
+                            place: g.place.as_ref().map(crate::ustack::wire_frame),
                         })
                         .collect(),
                     thread_cycle: p.thread_cycle.as_ref().map(|c| {

@@ -1,0 +1,304 @@
+//! The code a process has mapped: its executable file mappings, each ELF
+//! file's unwind sections (`.eh_frame`, `.eh_frame_hdr`, `.debug_frame`,
+//! `.text`) loaded once per run and shared by every process that maps it,
+//! and a framehop unwinder over them.
+
+use crate::bytes::Bytes;
+use framehop::x86_64::UnwinderX86_64;
+use framehop::{ExplicitModuleSectionInfo, Module, Unwinder};
+use object::{Object, ObjectSection, ObjectSegment};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+/// Section data shared between modules (framehop needs `Deref<[u8]>`).
+pub type Data = Arc<[u8]>;
+
+/// At most this many bytes of one section are loaded (a `.text` larger
+/// than that is left out: framehop only needs it near prologues).
+const MAX_SECTION: u64 = 64 << 20;
+
+/// One mapping of `maps`, owned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mapping {
+    /// Start address.
+    pub start: u64,
+    /// End address (exclusive).
+    pub end: u64,
+    /// `rwxp`.
+    pub perms: [u8; 4],
+    /// Offset into the file.
+    pub offset: u64,
+    /// Device, as `makedev(major, minor)`.
+    pub dev: u64,
+    /// Inode (0: anonymous).
+    pub inode: u64,
+    /// Path or pseudo-name (`[stack]`, `[vdso]`).
+    pub path: Option<Bytes>,
+}
+
+impl Mapping {
+    /// Executable.
+    pub fn exec(&self) -> bool {
+        self.perms.get(2) == Some(&b'x')
+    }
+
+    /// Whether `addr` is inside.
+    pub fn contains(&self, addr: u64) -> bool {
+        self.start <= addr && addr < self.end
+    }
+
+    /// A file mapping (not anonymous, not a pseudo-name).
+    pub fn is_file(&self) -> bool {
+        self.inode != 0
+            && self
+                .path
+                .as_ref()
+                .is_some_and(|p| p.as_slice().starts_with(b"/"))
+    }
+}
+
+/// Parses `maps`.
+pub fn parse_maps(b: &[u8]) -> Vec<Mapping> {
+    procscope_parse::maps::mappings(b)
+        .into_iter()
+        .map(|m| {
+            let mut perms = [b'-'; 4];
+            for (d, s) in perms.iter_mut().zip(m.perms) {
+                *d = *s;
+            }
+            Mapping {
+                start: m.start,
+                end: m.end,
+                perms,
+                offset: m.offset,
+                dev: rustix::fs::makedev(
+                    u32::try_from(m.major).unwrap_or(0),
+                    u32::try_from(m.minor).unwrap_or(0),
+                ),
+                inode: m.inode,
+                path: m.path.map(Bytes::from),
+            }
+        })
+        .collect()
+}
+
+/// One ELF file's unwind sections and load segments.
+#[derive(Debug)]
+pub struct Elf {
+    sections: ExplicitModuleSectionInfo<Data>,
+    /// `(p_offset, p_vaddr, p_filesz)` of each `PT_LOAD`.
+    loads: Vec<(u64, u64, u64)>,
+}
+
+impl Elf {
+    /// The bias (actual address − stated address) of a mapping of this
+    /// file at `start` from file offset `offset`.
+    fn bias(&self, start: u64, offset: u64) -> Option<u64> {
+        let (p_off, p_vaddr, _) = self
+            .loads
+            .iter()
+            .find(|(o, _, sz)| *o <= offset && offset < o.saturating_add(*sz))
+            .or_else(|| self.loads.first())?;
+        Some(
+            start
+                .wrapping_sub(offset)
+                .wrapping_add(*p_off)
+                .wrapping_sub(*p_vaddr),
+        )
+    }
+}
+
+/// Loads `path`'s unwind sections.
+fn load(path: &std::path::Path) -> Result<Elf, String> {
+    let f = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let cache = object::ReadCache::new(f);
+    let obj = object::File::parse(&cache).map_err(|e| e.to_string())?;
+    let section = |name: &str| -> (Option<std::ops::Range<u64>>, Option<Data>) {
+        match obj.section_by_name(name) {
+            Some(s) => {
+                let r = s.address()..s.address().saturating_add(s.size());
+                let d = (s.size() <= MAX_SECTION)
+                    .then(|| s.data().ok())
+                    .flatten()
+                    .filter(|d| !d.is_empty())
+                    .map(Data::from);
+                (Some(r), d)
+            }
+            None => (None, None),
+        }
+    };
+    let (text_svma, text) = section(".text");
+    let (eh_frame_svma, eh_frame) = section(".eh_frame");
+    let (eh_frame_hdr_svma, eh_frame_hdr) = section(".eh_frame_hdr");
+    let (_, debug_frame) = section(".debug_frame");
+    let (got_svma, _) = section(".got");
+    let loads = obj
+        .segments()
+        .map(|s| {
+            let (off, sz) = s.file_range();
+            (off, s.address(), sz)
+        })
+        .collect();
+    Ok(Elf {
+        sections: ExplicitModuleSectionInfo {
+            base_svma: 0,
+            text_svma,
+            text,
+            got_svma,
+            eh_frame_svma,
+            eh_frame,
+            eh_frame_hdr_svma,
+            eh_frame_hdr,
+            debug_frame,
+            ..Default::default()
+        },
+        loads,
+    })
+}
+
+/// What one run remembers about files: each ELF's unwind sections, by
+/// device and inode (a file mapped by many processes is read once).
+#[derive(Debug, Default)]
+pub struct Cache {
+    elves: Mutex<Elves>,
+}
+
+/// Loaded ELF files (or why not) by device and inode.
+type Elves = HashMap<(u64, u64), Arc<Result<Elf, String>>>;
+
+impl Cache {
+    fn elf(&self, key: (u64, u64), path: &std::path::Path) -> Arc<Result<Elf, String>> {
+        if let Some(e) = self.lock().get(&key) {
+            return e.clone();
+        }
+        // Loaded outside the lock: a file on a filesystem that does not
+        // answer blocks only this (guarded) reader.
+        let e = Arc::new(load(path));
+        self.lock().insert(key, e.clone());
+        e
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Elves> {
+        self.elves.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// One module (an ELF file) of a process.
+#[derive(Debug, Clone)]
+pub struct ModuleInfo {
+    /// Its path as `maps` shows it.
+    pub name: Bytes,
+    /// The path it is opened through (inside the process's root, or its
+    /// `map_files` link).
+    pub open_path: PathBuf,
+    /// Why its unwind information could not be loaded.
+    pub error: Option<String>,
+}
+
+/// A process's code: mappings, modules and the unwinder.
+pub struct Code {
+    /// Every mapping.
+    pub maps: Vec<Mapping>,
+    /// Modules, by index.
+    pub modules: Vec<ModuleInfo>,
+    /// Executable mappings with their module's index.
+    exec: Vec<(Mapping, usize)>,
+    /// The unwinder.
+    pub unwinder: UnwinderX86_64<Data>,
+}
+
+impl std::fmt::Debug for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Code")
+            .field("modules", &self.modules)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Code {
+    /// The executable mapping holding `addr`, with its module's index.
+    pub fn module_of(&self, addr: u64) -> Option<(&Mapping, usize)> {
+        self.exec
+            .iter()
+            .find(|(m, _)| m.contains(addr))
+            .map(|(m, i)| (m, *i))
+    }
+
+    /// The mapping holding `addr`.
+    pub fn mapping_of(&self, addr: u64) -> Option<&Mapping> {
+        self.maps.iter().find(|m| m.contains(addr))
+    }
+}
+
+/// The path to open `m`'s file through: the path inside the process's root
+/// (`/proc/PID/root/…`, so that a container's files are its own), or its
+/// `map_files` link when the file was deleted or replaced.
+fn open_path(proc_dir: &std::path::Path, m: &Mapping) -> PathBuf {
+    let by_map = proc_dir.join(format!("map_files/{:x}-{:x}", m.start, m.end));
+    let Some(p) = m.path.as_ref() else {
+        return by_map;
+    };
+    let p = p.as_slice();
+    if p.ends_with(b" (deleted)") {
+        return by_map;
+    }
+    let mut root = proc_dir.join("root").into_os_string();
+    root.push(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(p));
+    let path = PathBuf::from(root);
+    match rustix::fs::stat(&path) {
+        Ok(st) if st.st_ino == m.inode && st.st_dev == m.dev => path,
+        // Overlay and btrfs report another device in maps than stat does:
+        // the inode alone decides there.
+        Ok(st) if st.st_ino == m.inode => path,
+        _ => by_map,
+    }
+}
+
+/// The code of the process whose `/proc/PID` is `proc_dir` and whose maps
+/// are `maps`: one framehop module per executable file mapping, unwind
+/// sections from `cache`. Opens files: call it under the deadline.
+pub fn code(cache: &Cache, proc_dir: &std::path::Path, maps: Vec<Mapping>) -> Code {
+    let mut unwinder = UnwinderX86_64::new();
+    let mut modules: Vec<ModuleInfo> = Vec::new();
+    let mut by_file: HashMap<(u64, u64), usize> = HashMap::new();
+    let mut exec = Vec::new();
+    for m in maps.iter().filter(|m| m.exec() && m.is_file()) {
+        let key = (m.dev, m.inode);
+        let idx = match by_file.get(&key) {
+            Some(i) => *i,
+            None => {
+                let path = open_path(proc_dir, m);
+                let elf = cache.elf(key, &path);
+                let error = elf.as_ref().as_ref().err().cloned();
+                modules.push(ModuleInfo {
+                    name: m.path.clone().unwrap_or_default(),
+                    open_path: path,
+                    error,
+                });
+                let i = modules.len() - 1;
+                by_file.insert(key, i);
+                if let Ok(e) = elf.as_ref() {
+                    if let Some(bias) = e.bias(m.start, m.offset) {
+                        let name =
+                            String::from_utf8_lossy(m.path.as_ref().map_or(b"", |p| p.as_slice()));
+                        unwinder.add_module(Module::new(
+                            name.into_owned(),
+                            m.start..m.end,
+                            bias,
+                            e.sections.clone(),
+                        ));
+                    }
+                }
+                i
+            }
+        };
+        exec.push((m.clone(), idx));
+    }
+    Code {
+        maps,
+        modules,
+        exec,
+        unwinder,
+    }
+}
