@@ -29,7 +29,18 @@ fn file_of(c: &CodeInfo<'_>) -> Bytes {
 /// inlined function, then the function they were inlined into). Offsets
 /// that name nothing are left out.
 pub fn symbolize(s: &Symbolizer, path: &Path, offsets: &[u64]) -> HashMap<u64, Vec<UserFrame>> {
-    let src = Source::Elf(Elf::new(path));
+    // blazesym maps the file it reads. A file the target owns could be
+    // truncated under that mapping (a library mapped by a process can be
+    // written to), and the next access would kill procscope with SIGBUS:
+    // it reads a sealed copy of its own instead, which nobody can shrink.
+    let Ok(copy) = sealed_copy(path) else {
+        return HashMap::new();
+    };
+    let own = std::path::PathBuf::from(format!(
+        "/proc/self/fd/{}",
+        std::os::fd::AsRawFd::as_raw_fd(&copy)
+    ));
+    let src = Source::Elf(Elf::new(own));
     let Ok(syms) = s.symbolize(&src, Input::FileOffset(offsets)) else {
         return HashMap::new();
     };
@@ -67,4 +78,114 @@ pub fn symbolize(s: &Symbolizer, path: &Path, offsets: &[u64]) -> HashMap<u64, V
         out.insert(*off, frames);
     }
     out
+}
+
+/// The largest module copied for symbols (a bigger one goes unnamed).
+const MAX_COPY: u64 = 512 << 20;
+
+/// A copy of the regular file at `path` in a memfd sealed against
+/// shrinking, growing and writing. Opened non-blocking: a FIFO swapped in
+/// at that path is refused, not waited on.
+fn sealed_copy(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut src = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc_nonblock())
+        .open(path)?;
+    let meta = src.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    if meta.len() > MAX_COPY {
+        return Err(std::io::Error::other("too large to copy"));
+    }
+    let fd = rustix::fs::memfd_create(
+        c"procscope-module",
+        rustix::fs::MemfdFlags::CLOEXEC | rustix::fs::MemfdFlags::ALLOW_SEALING,
+    )?;
+    let mut dst = std::fs::File::from(fd);
+    std::io::copy(&mut (&mut src).take(MAX_COPY), &mut dst)?;
+    rustix::fs::fcntl_add_seals(
+        &dst,
+        rustix::fs::SealFlags::SHRINK
+            | rustix::fs::SealFlags::GROW
+            | rustix::fs::SealFlags::WRITE
+            | rustix::fs::SealFlags::SEAL,
+    )?;
+    Ok(dst)
+}
+
+fn libc_nonblock() -> i32 {
+    i32::try_from(rustix::fs::OFlags::NONBLOCK.bits()).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    /// The copy has the file's bytes and cannot be truncated.
+    #[test]
+    fn a_sealed_copy_cannot_shrink() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("lib.so");
+        std::fs::write(&p, vec![7u8; 10_000]).unwrap();
+        let c = sealed_copy(&p).unwrap();
+        std::fs::write(&p, b"").unwrap();
+        assert_eq!(c.metadata().unwrap().len(), 10_000);
+        assert!(c.set_len(0).is_err(), "a sealed copy was truncated");
+        let own = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&c));
+        assert_eq!(std::fs::read(own).unwrap(), vec![7u8; 10_000]);
+    }
+
+    #[test]
+    fn a_fifo_is_refused_without_waiting() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("fifo");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &p,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        assert!(sealed_copy(&p).is_err());
+    }
+
+    /// Symbols of this test binary, read through the copy.
+    #[test]
+    fn symbols_come_through_the_copy() {
+        let exe = std::fs::read_link("/proc/self/exe").unwrap();
+        let f = a_sealed_copy_cannot_shrink as fn() as usize as u64;
+        // The file offset of `f`: its mapping's start and offset in maps.
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+        let off = maps
+            .lines()
+            .filter_map(|l| {
+                let mut w = l.split_whitespace();
+                let range = w.next()?;
+                let _perms = w.next()?;
+                let offset = u64::from_str_radix(w.next()?, 16).ok()?;
+                let (a, b) = range.split_once('-')?;
+                let (a, b) = (
+                    u64::from_str_radix(a, 16).ok()?,
+                    u64::from_str_radix(b, 16).ok()?,
+                );
+                (a <= f && f < b && l.ends_with(exe.to_str()?)).then(|| f - a + offset)
+            })
+            .next()
+            .unwrap();
+        let names = symbolize(&symbolizer(), &exe, &[off]);
+        let frames = names.get(&off).expect("named");
+        let last = frames.last().unwrap();
+        assert!(
+            last.function
+                .as_deref()
+                .unwrap_or("")
+                .contains("a_sealed_copy_cannot_shrink"),
+            "{frames:?}"
+        );
+    }
 }
