@@ -31,6 +31,7 @@ pub mod target;
 pub mod threads;
 pub mod tree;
 pub mod users;
+pub mod watch;
 pub mod whohas;
 pub mod why;
 
