@@ -33,6 +33,7 @@ pub mod shell;
 pub mod stack;
 pub mod table;
 pub mod units;
+pub mod watch;
 pub mod whohas;
 pub mod why;
 pub mod wire;
