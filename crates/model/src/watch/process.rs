@@ -633,6 +633,10 @@ impl Watcher {
     /// Position changes of followed files: rate, percent and ETA.
     fn progress(&mut self, cur: &Sample, out: &mut Vec<Event>) {
         let window = self.opts.window_ms;
+        let io_moved = match (&self.prev.io, &cur.io) {
+            (Ok(a), Ok(b)) => (b.rchar > a.rchar, b.wchar > a.wchar),
+            _ => (true, true),
+        };
         for (fd, t) in self.files.iter_mut() {
             let Some(&(pos, flags)) = cur.pos.get(fd) else {
                 continue;
@@ -652,7 +656,6 @@ impl Watcher {
             {
                 t.hist.pop_front();
             }
-            let moved = last.is_some_and(|l| l != pos);
             let write_only = flags & 0o3 == 0o1;
             let grew = matches!((&t.size, t.prev_size), (Ok(s), Some(p)) if *s > p);
             let direction = if write_only || (grew && pos >= t.prev_size.unwrap_or(0)) {
@@ -660,6 +663,14 @@ impl Watcher {
             } else {
                 Direction::Read
             };
+            // An open file shared with another process (a shell's stdout)
+            // moves when the other one writes: a move counts only when this
+            // process read (or wrote) anything meanwhile.
+            let own = match direction {
+                Direction::Read => io_moved.0,
+                Direction::Write => io_moved.1,
+            };
+            let moved = own && last.is_some_and(|l| l != pos);
             let hist: Vec<(u64, u64)> = t.hist.iter().copied().collect();
             let per_sec = trend::position_rate(&hist, 0);
             let (percent, eta_secs) = match (direction, &t.size) {
@@ -755,17 +766,21 @@ impl Watcher {
             let Some(t) = trend::trend(&pts, tolerance) else {
                 continue;
             };
-            let st = self.leaks.entry(metric).or_default();
             if t.is_leak(min_growth) {
+                // The latest estimate is kept for the summary, reported or
+                // not: it is over the whole window.
+                let leak = self.describe_leak(metric, &t);
+                let st = self.leaks.entry(metric).or_default();
+                st.last = Some(leak.clone());
                 if !st.active || at_ms.saturating_sub(st.reported_at) >= REPORT_EVERY_MS {
-                    let leak = self.describe_leak(metric, &t);
-                    let st = self.leaks.entry(metric).or_default();
                     st.active = true;
                     st.reported_at = at_ms;
-                    st.last = Some(leak.clone());
                     out.push(Event::Leak(leak));
                 }
-            } else if st.active && !t.growing_now {
+                continue;
+            }
+            let st = self.leaks.entry(metric).or_default();
+            if st.active && !t.growing_now {
                 st.active = false;
                 out.push(Event::LeakEnded {
                     metric,
