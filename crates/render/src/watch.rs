@@ -120,7 +120,8 @@ pub fn leak_text(l: &Leak) -> String {
         m => {
             let mut s = format!("{} +{}/s", metric_name(m), rate(l.per_sec));
             if !l.growing.is_empty() {
-                let names: Vec<String> = l.growing.iter().take(3).map(|g| class_name(&g.0)).collect();
+                let names: Vec<String> =
+                    l.growing.iter().take(3).map(|g| class_name(&g.0)).collect();
                 let joined = match names.as_slice() {
                     [a] => a.clone(),
                     [a, b] => format!("{a} and {b}"),
@@ -130,11 +131,9 @@ pub fn leak_text(l: &Leak) -> String {
                 s.push_str(&format!(": {joined}"));
             }
             match (l.limit, l.limit_eta_secs) {
-                (Some(lim), Some(e)) => s.push_str(&format!(
-                    ", {} of {lim} (limit in ~{})",
-                    l.value,
-                    eta(e)
-                )),
+                (Some(lim), Some(e)) => {
+                    s.push_str(&format!(", {} of {lim} (limit in ~{})", l.value, eta(e)))
+                }
                 (Some(lim), None) => s.push_str(&format!(", {} of {lim}", l.value)),
                 _ => s.push_str(&format!(
                     ", {} now (+{} in {span})",
@@ -159,11 +158,7 @@ pub fn progress_text(p: &Progress, stalled: bool) -> String {
         (Direction::Read, Ok(total)) => {
             let pct = p.percent.map_or_else(String::new, |x| format!(" {x:.1}%"));
             let verb = if stalled { " stalled at" } else { "" };
-            s.push_str(&format!(
-                "{verb}{pct} ({} of {})",
-                size(p.pos),
-                size(total)
-            ));
+            s.push_str(&format!("{verb}{pct} ({} of {})", size(p.pos), size(total)));
             if let Some(a) = at {
                 s.push_str(&a);
             }
@@ -197,15 +192,20 @@ pub fn exit_text(e: &Exit) -> String {
         (None, Some(s)) => format!(
             "killed by {}{}",
             procscope_parse::decode::signal_name(u32::try_from(s).unwrap_or(0)),
-            if e.core_dumped() { " (core dumped)" } else { "" }
+            if e.core_dumped() {
+                " (core dumped)"
+            } else {
+                ""
+            }
         ),
         _ => "(its exit status is unknown: it was reaped before it was seen as a zombie)".into(),
     }
 }
 
 fn started_text(s: &Started) -> String {
+    let comm = escape(s.comm.as_slice());
     let cmd = match &s.cmdline {
-        Ok(c) if c.as_slice().is_empty() => format!("[{}]", escape(s.comm.as_slice())),
+        Ok(c) if c.as_slice().is_empty() => "no command line".to_string(),
         Ok(c) => {
             let args: Vec<String> = procscope_parse::cmdline::Cmdline::parse(c.as_slice())
                 .args()
@@ -213,7 +213,7 @@ fn started_text(s: &Started) -> String {
                 .collect();
             crate::escape::truncate(&args.join(" "), 160).into_owned()
         }
-        Err(f) => format!("[{}] <cmdline {f}>", escape(s.comm.as_slice())),
+        Err(f) => format!("<cmdline {f}>"),
     };
     let threads = if s.threads == 1 {
         "1 thread".to_string()
@@ -225,7 +225,8 @@ fn started_text(s: &Started) -> String {
             let n: u64 = v.iter().map(|c| c.1).sum();
             let mut by: Vec<&(FdClass, u64)> = v.iter().collect();
             by.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-            let mut parts: Vec<String> = by.iter().take(4).map(|c| class_count(&c.0, c.1)).collect();
+            let mut parts: Vec<String> =
+                by.iter().take(4).map(|c| class_count(&c.0, c.1)).collect();
             if by.len() > 4 {
                 parts.push("…".into());
             }
@@ -236,7 +237,7 @@ fn started_text(s: &Started) -> String {
     };
     let what = if s.appeared { "appeared:" } else { "watching" };
     format!(
-        "{what} {cmd} — {} ({}), {threads}, RSS {}, {fds}",
+        "{what} {comm} ({cmd}) — {} ({}), {threads}, RSS {}, {fds}",
         s.state.letter(),
         s.state.meaning(),
         size(s.rss_bytes)
@@ -245,9 +246,7 @@ fn started_text(s: &Started) -> String {
 
 /// The rates line, or `None` when the process did nothing this interval.
 pub fn rates_text(r: &Rates) -> Option<String> {
-    let idle_io = r
-        .io_per_sec
-        .is_none_or(|i| i.read == 0.0 && i.write == 0.0);
+    let idle_io = r.io_per_sec.is_none_or(|i| i.read == 0.0 && i.write == 0.0);
     let idle_cs = r.ctxsw_per_sec.is_none_or(|c| c.0 == 0.0 && c.1 == 0.0);
     if r.cpu_percent < 0.05 && r.rss_change == 0 && idle_io && idle_cs {
         return None;
@@ -272,7 +271,11 @@ pub fn rates_text(r: &Rates) -> Option<String> {
         }
     }
     if let Some((v, n)) = r.ctxsw_per_sec {
-        s.push_str(&format!("  switches {}/s ({} involuntary)", rate(v + n), rate(n)));
+        s.push_str(&format!(
+            "  switches {}/s ({} involuntary)",
+            rate(v + n),
+            rate(n)
+        ));
     }
     Some(s)
 }
@@ -383,10 +386,14 @@ pub fn event_line(time: &str, pid: i32, e: &Event) -> Option<Line> {
         Event::LeakEnded { metric, value } => (
             "leak over",
             Style::Good,
-            format!("{} stopped growing at {}", metric_name(*metric), match metric {
-                Metric::Rss => size(*value),
-                _ => value.to_string(),
-            }),
+            format!(
+                "{} stopped growing at {}",
+                metric_name(*metric),
+                match metric {
+                    Metric::Rss => size(*value),
+                    _ => value.to_string(),
+                }
+            ),
         ),
         Event::Progress(pr) => (
             match pr.direction {
@@ -430,6 +437,9 @@ pub fn notice_line(time: &str, target: &str, n: &Notice) -> Line {
     head(time, None, label, Style::Warn).with(text, Style::Plain)
 }
 
+/// fds beyond the listed ones: counts by class, lowest and highest fd.
+type Rest = (BTreeMap<FdClass, u64>, i32, i32);
+
 /// The lines of one interval's events. More than [`LIST_MAX`] fds opened
 /// (or closed) by one process are listed up to `LIST_MAX - 1`, and the
 /// rest counted by class on one line with their lowest and highest fd.
@@ -444,7 +454,7 @@ pub fn lines(time: &str, events: &[(i32, Event)]) -> Vec<Line> {
         }
     }
     let mut seen: BTreeMap<(i32, bool), usize> = BTreeMap::new();
-    let mut rest: BTreeMap<(i32, bool), (BTreeMap<FdClass, u64>, i32, i32)> = BTreeMap::new();
+    let mut rest: BTreeMap<(i32, bool), Rest> = BTreeMap::new();
     let mut out = Vec::new();
     for (pid, e) in events {
         let key = match e {
@@ -503,7 +513,10 @@ mod tests {
         assert_eq!(byte_rate(4.0 * 1048576.0), "4.0M/s");
         assert_eq!(class_count(&FdClass::Unix, 1), "1 unix socket");
         assert_eq!(class_count(&FdClass::Unix, 3), "3 unix sockets");
-        assert_eq!(class_name(&FdClass::Path(Bytes(b"/dev/null".to_vec()))), "/dev/null");
+        assert_eq!(
+            class_name(&FdClass::Path(Bytes(b"/dev/null".to_vec()))),
+            "/dev/null"
+        );
         // Hostile bytes in a path are escaped.
         assert_eq!(
             class_name(&FdClass::Path(Bytes(b"/tmp/\x1b[31m".to_vec()))),
@@ -565,11 +578,19 @@ mod tests {
             eta_secs: None,
             ..p.clone()
         };
-        assert_eq!(progress_text(&w, false), "fd 3 /data/big written to 1.0G at 4.0M/s");
+        assert_eq!(
+            progress_text(&w, false),
+            "fd 3 /data/big written to 1.0G at 4.0M/s"
+        );
         let e = Exit {
             wait_status: Some(3 << 8),
         };
         assert_eq!(exit_text(&e), "with status 3");
-        assert_eq!(exit_text(&Exit { wait_status: Some(9) }), "killed by SIGKILL");
+        assert_eq!(
+            exit_text(&Exit {
+                wait_status: Some(9)
+            }),
+            "killed by SIGKILL"
+        );
     }
 }

@@ -168,7 +168,9 @@ pub fn run(g: &Global, a: &WatchArgs) -> anyhow::Result<Exit> {
         }
     }
     let opts = Options {
-        window_ms: u64::try_from(a.window.as_millis()).unwrap_or(u64::MAX).max(1000),
+        window_ms: u64::try_from(a.window.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1000),
         ..Options::default()
     };
     let mut watch = Watch::new(root.clone(), g.session.clone(), target, opts)

@@ -32,6 +32,7 @@ mod stack;
 mod support;
 mod text;
 mod top;
+mod watch;
 mod whohas_identity;
 mod why;
 mod wire;

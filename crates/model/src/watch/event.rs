@@ -211,7 +211,7 @@ impl Exit {
     /// The exit status (`exit(n)`), when it exited normally.
     pub fn code(&self) -> Option<i32> {
         let w = self.wait_status?;
-        (w & 0x7f == 0).then(|| ((w >> 8) & 0xff) as i32)
+        (w & 0x7f == 0).then_some(((w >> 8) & 0xff) as i32)
     }
 
     /// The signal that killed it.

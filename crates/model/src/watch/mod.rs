@@ -24,8 +24,7 @@ pub mod sample;
 pub mod trend;
 
 pub use event::{
-    Call, Direction, Event, Exit, FdClass, IoRates, Leak, Metric, Progress, Rates, Started,
-    Summary,
+    Call, Direction, Event, Exit, FdClass, IoRates, Leak, Metric, Progress, Rates, Started, Summary,
 };
 pub use process::Watcher;
 
@@ -100,7 +99,10 @@ pub fn rates(prev: &sample::Sample, cur: &sample::Sample, clock: &Clock) -> Rate
             .ctxsw
             .zip(cur.ctxsw)
             .map(|(a, b)| (per(a.0, b.0), per(a.1, b.1))),
-        faults_per_sec: (per(prev.faults.0, cur.faults.0), per(prev.faults.1, cur.faults.1)),
+        faults_per_sec: (
+            per(prev.faults.0, cur.faults.0),
+            per(prev.faults.1, cur.faults.1),
+        ),
     }
 }
 
@@ -151,12 +153,7 @@ pub struct Watch {
 impl Watch {
     /// A watch of `target` over `root`; nothing is read until
     /// [`Watch::step`].
-    pub fn new(
-        root: ProcRoot,
-        session: Session,
-        target: Pattern,
-        opts: Options,
-    ) -> Outcome<Watch> {
+    pub fn new(root: ProcRoot, session: Session, target: Pattern, opts: Options) -> Outcome<Watch> {
         let clock = Clock::read(&root)?;
         Ok(Watch {
             root,

@@ -16,7 +16,7 @@ use crate::clock::Clock;
 use crate::fds::{self, Detail, FdEntry, FileKind, PeerScope};
 use procscope_parse::stat::TaskState;
 use procscope_parse::syscall::{Abi, SyscallState};
-use procscope_read::{FdStat, Failure, Outcome, ProcDir, ProcRoot, Session, Target};
+use procscope_read::{Failure, FdStat, Outcome, ProcDir, ProcRoot, Session, Target};
 use std::collections::{BTreeMap, VecDeque};
 
 /// At most this many new fds are decoded per interval (the rest are
@@ -32,6 +32,10 @@ pub const FILES_MAX: usize = 256;
 pub const REPORT_EVERY_MS: u64 = 10_000;
 /// The fd limit is read again this often (`prlimit` can change it).
 const LIMIT_EVERY_MS: u64 = 10_000;
+
+/// What the guarded call of an interval read: the leader's `syscall`
+/// (when asleep), and the stats of files whose position moved.
+type Slow = (Option<Outcome<Vec<u8>>>, Vec<(i32, Outcome<FdStat>)>);
 
 /// A regular file followed for progress.
 #[derive(Debug, Clone)]
@@ -189,13 +193,7 @@ impl Watcher {
             }
             Err(f) => Err(f),
         };
-        if let Err(f @ (Failure::TimedOut { .. } | Failure::Skipped { .. })) = &cmdline {
-            self.timeouts += 1;
-            out.push(Event::TimedOut {
-                what: vec!["cmdline"],
-                failure: f.clone(),
-            });
-        }
+        let cmd_failure = cmdline.as_ref().err().cloned();
         self.fd_limit = self.read_limit();
         let fds = match &self.first.fds {
             Ok(m) => {
@@ -222,6 +220,13 @@ impl Watcher {
             fd_limit: self.fd_limit,
             appeared,
         })));
+        if let Some(f @ (Failure::TimedOut { .. } | Failure::Skipped { .. })) = cmd_failure {
+            self.timeouts += 1;
+            out.push(Event::TimedOut {
+                what: vec!["cmdline"],
+                failure: f,
+            });
+        }
         if let Err(f) = &self.first.fds {
             if !matches!(f, Failure::Gone) {
                 self.said_unreadable.push("fds");
@@ -539,10 +544,7 @@ impl Watcher {
         if !moved.is_empty() {
             what.push("file sizes");
         }
-        let got: Outcome<(Option<Outcome<Vec<u8>>>, Vec<(i32, Outcome<FdStat>)>)> = if what
-            .is_empty()
-            || !self.dir.is_live()
-        {
+        let got: Outcome<Slow> = if what.is_empty() || !self.dir.is_live() {
             Ok((None, Vec::new()))
         } else {
             let d = self.dir.clone();
@@ -649,8 +651,7 @@ impl Watcher {
             }
             t.hist.push_back((cur.at_ms, pos));
             while t.hist.len() > 2
-                && t
-                    .hist
+                && t.hist
                     .front()
                     .is_some_and(|h| cur.at_ms.saturating_sub(h.0) > window)
             {
@@ -761,7 +762,10 @@ impl Watcher {
             let (tolerance, min_growth) = match metric {
                 Metric::Fds => (0.0, 5.0),
                 Metric::Threads | Metric::Children => (0.0, 3.0),
-                Metric::Rss => ((first * 0.01).max(256.0 * 1024.0), (first * 0.02).max(1048576.0)),
+                Metric::Rss => (
+                    (first * 0.01).max(256.0 * 1024.0),
+                    (first * 0.02).max(1048576.0),
+                ),
             };
             let Some(t) = trend::trend(&pts, tolerance) else {
                 continue;

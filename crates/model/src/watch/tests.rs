@@ -50,7 +50,10 @@ fn exit_status_from_the_wait_status() {
     let e = Exit {
         wait_status: Some(3 << 8),
     };
-    assert_eq!((e.code(), e.signal(), e.core_dumped()), (Some(3), None, false));
+    assert_eq!(
+        (e.code(), e.signal(), e.core_dumped()),
+        (Some(3), None, false)
+    );
     let k = Exit {
         wait_status: Some(9),
     };
@@ -128,7 +131,10 @@ fn a_watcher_sees_this_process_open_read_and_close_a_file() {
     )
     .unwrap();
     let start = w.begin(false);
-    assert!(matches!(start.first(), Some(Event::Started(_))), "{start:?}");
+    assert!(
+        matches!(start.first(), Some(Event::Started(_))),
+        "{start:?}"
+    );
 
     let mut f = std::fs::File::open(&path).unwrap();
     let fd = std::os::fd::AsRawFd::as_raw_fd(&f);

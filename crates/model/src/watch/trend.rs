@@ -140,7 +140,10 @@ mod tests {
         let t = trend(&s, 0.0).unwrap();
         assert!(t.is_leak(5.0), "{t:?}");
         assert!((t.per_sec - 10.0).abs() < 1e-9);
-        assert_eq!((t.first, t.last, t.rising_steps, t.steps), (10.0, 50.0, 4, 4));
+        assert_eq!(
+            (t.first, t.last, t.rising_steps, t.steps),
+            (10.0, 50.0, 4, 4)
+        );
     }
 
     #[test]

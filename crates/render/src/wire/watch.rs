@@ -487,7 +487,10 @@ impl From<&m::Progress> for Progress {
 
 /// The wire form of a model event about a process. `describe` is how the
 /// text says an fd (`render::fds::describe`).
-pub fn event(e: &m::Event, describe: &dyn Fn(&procscope_model::fds::FdEntry, bool) -> String) -> Event {
+pub fn event(
+    e: &m::Event,
+    describe: &dyn Fn(&procscope_model::fds::FdEntry, bool) -> String,
+) -> Event {
     match e {
         m::Event::Started(s) => Event::Started(Started {
             comm: Bytes::from(&s.comm),
@@ -654,7 +657,14 @@ mod tests {
         assert_eq!(serde_json::from_str::<Line>(&s).unwrap(), l);
         let bad = s.replace(r#""to":3"#, r#""to":3,"x":1"#);
         assert!(serde_json::from_str::<Line>(&bad).is_err());
-        let ended = line(0, 0, None, Event::Ended(Ended { reason: "time_up".into() }));
+        let ended = line(
+            0,
+            0,
+            None,
+            Event::Ended(Ended {
+                reason: "time_up".into(),
+            }),
+        );
         let s = serde_json::to_string(&ended).unwrap();
         assert!(!s.contains("pid"), "{s}");
         assert_eq!(serde_json::from_str::<Line>(&s).unwrap(), ended);
