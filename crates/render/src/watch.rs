@@ -524,6 +524,63 @@ mod tests {
         );
     }
 
+    fn opened(fd: i32, link: &str) -> Event {
+        let path = link.starts_with('/');
+        Event::FdOpened {
+            entry: Box::new(FdEntry {
+                fd,
+                link: Ok(Bytes(link.as_bytes().to_vec())),
+                pos: None,
+                flags: None,
+                mnt_id: None,
+                locks: Vec::new(),
+                detail: if path {
+                    procscope_model::fds::Detail::File {
+                        path: Bytes(link.as_bytes().to_vec()),
+                        deleted: false,
+                        unlinked: false,
+                        nlink: None,
+                        size: None,
+                        kind: None,
+                        mount_point: None,
+                        fs_type: None,
+                    }
+                } else {
+                    procscope_model::fds::Detail::Pipe { inode: 7 }
+                },
+                peers: Vec::new(),
+                other_end: Vec::new(),
+                file_id: None,
+                file_locks: Vec::new(),
+            }),
+            class: if path {
+                FdClass::Path(Bytes(link.as_bytes().to_vec()))
+            } else {
+                FdClass::Pipe
+            },
+            searched: false,
+        }
+    }
+
+    /// Twelve fds at once: seven listed, the other five on one line by
+    /// class; another process's fds are listed on their own.
+    #[test]
+    fn many_fds_at_once_are_counted_by_class() {
+        let mut ev: Vec<(i32, Event)> = (3..15)
+            .map(|fd| (42, opened(fd, if fd % 3 == 0 { "pipe:[7]" } else { "/dev/null" })))
+            .collect();
+        ev.push((43, opened(3, "/etc/hosts")));
+        let text: Vec<String> = lines("12:00:00", &ev).iter().map(|l| l.text()).collect();
+        assert_eq!(text.len(), 9, "{text:#?}");
+        assert_eq!(text[0], "12:00:00      42 +fd       3 pipe pipe:[7]");
+        assert_eq!(text[1], "12:00:00      42 +fd       4 file /dev/null");
+        assert_eq!(
+            text[7],
+            "12:00:00      42 +fd       5 more opened: 3 /dev/null, 2 pipes (fds 10–14)"
+        );
+        assert_eq!(text[8], "12:00:00      43 +fd       3 file /etc/hosts");
+    }
+
     #[test]
     fn a_leak_in_words() {
         let l = Leak {

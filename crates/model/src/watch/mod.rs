@@ -214,6 +214,10 @@ impl Watch {
                 }
             }
         };
+        if matches!(self.target, Pattern::Pattern(_)) {
+            // A zombie is remembered only while it is still listed.
+            self.ended.retain(|(p, _)| candidates.contains(p));
+        }
         let fresh: Vec<i32> = candidates
             .iter()
             .copied()
