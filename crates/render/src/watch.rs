@@ -567,7 +567,12 @@ mod tests {
     #[test]
     fn many_fds_at_once_are_counted_by_class() {
         let mut ev: Vec<(i32, Event)> = (3..15)
-            .map(|fd| (42, opened(fd, if fd % 3 == 0 { "pipe:[7]" } else { "/dev/null" })))
+            .map(|fd| {
+                (
+                    42,
+                    opened(fd, if fd % 3 == 0 { "pipe:[7]" } else { "/dev/null" }),
+                )
+            })
             .collect();
         ev.push((43, opened(3, "/etc/hosts")));
         let text: Vec<String> = lines("12:00:00", &ev).iter().map(|l| l.text()).collect();
