@@ -581,7 +581,7 @@ mod tests {
         assert_eq!(text[1], "12:00:00      42 +fd       4 file /dev/null");
         assert_eq!(
             text[7],
-            "12:00:00      42 +fd       5 more opened: 3 /dev/null, 2 pipes (fds 10–14)"
+            "12:00:00      42 +fd       5 more opened: 4 /dev/null, 1 pipe (fds 10–14)"
         );
         assert_eq!(text[8], "12:00:00      43 +fd       3 file /etc/hosts");
     }
