@@ -446,3 +446,53 @@ fn a_closed_output_ends_quietly() {
     assert!(status.success(), "{status:?} {err}");
     assert!(err.is_empty(), "{err}");
 }
+
+/// A reader stuck in D on a hung FUSE file: the watch samples it on time,
+/// says where it is blocked, and ends at --for.
+#[test]
+fn a_reader_on_a_hung_fuse_file_is_watched_on_time() {
+    let fuse = HungFuse::mount();
+    let reader = start_kit(&["read-hang", fuse.hang_file().to_str().unwrap()]);
+    assert!(
+        wait_all_threads(reader.pid(), 'D', Duration::from_secs(5)),
+        "reader not in D"
+    );
+    let pid = reader.pid_s();
+    let r = run_with(
+        &[
+            "--timeout",
+            "300ms",
+            "watch",
+            &pid,
+            "--interval",
+            "250ms",
+            "--for",
+            "2s",
+        ],
+        &[],
+        Duration::from_secs(10),
+    );
+    // Killed first: its read fails once the daemon is gone.
+    drop(reader);
+    drop(fuse);
+    assert_eq!(r.status, 0, "stderr: {}", r.stderr);
+    assert!(
+        r.took >= Duration::from_secs(2) && r.took < Duration::from_secs(3),
+        "took {:?}",
+        r.took
+    );
+    let out = r.out();
+    assert!(
+        out.lines()
+            .next()
+            .unwrap()
+            .contains(" — D (uninterruptible sleep), 1 thread,"),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.contains(" blocked ") && l.contains("in read() (wchan ")),
+        "{out}"
+    );
+    assert!(out.lines().last().unwrap().contains("(9 samples)"), "{out}");
+}
