@@ -328,6 +328,23 @@ fn an_exit_ends_the_watch_with_its_status() {
         Event::Ended(e) => assert_eq!(e.reason, "exited"),
         other => panic!("{other:?}"),
     }
+    // Colour only when asked (or on a terminal), never with NO_COLOR.
+    let plain = run(&["watch", &pid]);
+    assert!(!plain.stdout.contains(&0x1b), "{}", plain.out());
+    let forced = run(&["--color", "always", "watch", &pid]);
+    assert!(
+        forced
+            .out()
+            .contains("\x1b[1mexited   \x1b[0m with status 3"),
+        "{:?}",
+        forced.out()
+    );
+    let never = run_with(
+        &["watch", &pid],
+        &[("NO_COLOR", "1"), ("CLICOLOR_FORCE", "1")],
+        Duration::from_secs(10),
+    );
+    assert!(!never.stdout.contains(&0x1b));
     drop(t);
     // Nothing there: exit status 1.
     let none = (2..32768)
@@ -495,4 +512,55 @@ fn a_reader_on_a_hung_fuse_file_is_watched_on_time() {
         "{out}"
     );
     assert!(out.lines().last().unwrap().contains("(9 samples)"), "{out}");
+}
+
+/// Ctrl-C (SIGINT) and SIGTERM end the watch at once, with the summary.
+#[test]
+fn a_signal_ends_the_watch_with_its_summary() {
+    let t = start_kit(&["sleep"]);
+    for (sig, json) in [
+        (nix::sys::signal::Signal::SIGINT, false),
+        (nix::sys::signal::Signal::SIGTERM, true),
+    ] {
+        let mut args = vec!["watch".to_string(), t.pid_s()];
+        if json {
+            args.push("--json".into());
+        }
+        let child = Command::new(procscope())
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Between the samples at 1 s and 2 s of the watch's own clock.
+        std::thread::sleep(Duration::from_millis(1700));
+        let sent = Instant::now();
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), sig).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            sent.elapsed() < Duration::from_millis(500),
+            "{:?}",
+            sent.elapsed()
+        );
+        assert!(out.status.success(), "{:?}", out);
+        let text = String::from_utf8(out.stdout).unwrap();
+        let last = text.lines().last().unwrap();
+        if json {
+            let l: Line = serde_json::from_str(last).unwrap();
+            match l.event {
+                Event::Ended(e) => assert_eq!(e.reason, "interrupted"),
+                other => panic!("{other:?}"),
+            }
+            assert!(
+                text.contains(r#""type":"summary","watched_ms":1"#),
+                "{text}"
+            );
+        } else {
+            assert!(
+                last.contains(" summary ") && last.contains("(2 samples)"),
+                "{text}"
+            );
+        }
+    }
 }
