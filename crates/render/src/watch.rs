@@ -288,8 +288,9 @@ fn summary_text(s: &Summary) -> String {
         0.0
     };
     let mut parts = vec![format!(
-        "watched {secs:.1}s ({} samples): cpu {:.1}s ({cpu_pct:.1}% avg), rss {} → {} (max {})",
+        "watched {secs:.1}s ({} sample{}): cpu {:.1}s ({cpu_pct:.1}% avg), rss {} → {} (max {})",
         s.samples,
+        if s.samples == 1 { "" } else { "s" },
         s.cpu_ms as f64 / 1000.0,
         size(s.rss.0),
         size(s.rss.1),

@@ -196,6 +196,8 @@ impl Watcher {
         let cmd_failure = cmdline.as_ref().err().cloned();
         self.fd_limit = self.read_limit();
         let fds = match &self.first.fds {
+            // A zombie has no files left: none, not "gone".
+            Err(Failure::Gone) if self.first.exited() => Ok(Vec::new()),
             Ok(m) => {
                 let all: Vec<(i32, Bytes)> = m.iter().map(|(k, v)| (*k, v.clone())).collect();
                 let at = self.first.at_ms;
