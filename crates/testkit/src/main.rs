@@ -37,6 +37,7 @@
 //! procscope-testkit unix-connect PATH     connect to the unix socket at PATH, keep it
 //! procscope-testkit watch-leak           one more fd every 100 ms (/dev/null, a unix socket,
 //!                                         alternately) and 1 MiB more resident heap every second
+//! procscope-testkit watch-grow           one more thread and one more child process every 200 ms
 //! procscope-testkit watch-read FILE RATE  read FILE at RATE bytes/s (1/16 s chunks), then sleep
 //! procscope-testkit watch-exit MS CODE    sleep MS milliseconds, then exit with status CODE
 //! procscope-testkit exec N ENV.. ARGV..   execve itself with exactly these hex-encoded bytes
@@ -314,6 +315,7 @@ fn main() {
             unreachable!()
         }
         Some("watch-leak") => watch::leak(),
+        Some("watch-grow") => watch::grow(),
         Some("watch-read") => watch::read(&args[2], args[3].parse().unwrap()),
         Some("watch-exit") => watch::exit(args[2].parse().unwrap(), args[3].parse().unwrap()),
         Some("vfork-d") => vfork_d(args[2].parse().unwrap()),

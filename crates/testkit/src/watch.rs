@@ -1,4 +1,4 @@
-//! Targets for `procscope watch`: a process that leaks at known rates, one
+//! Targets for `procscope watch`: processes that leak at known rates, one
 //! that reads a file at a known rate, one that exits with a known status.
 //! Each keeps its rate against a schedule of absolute deadlines, so a late
 //! wake-up is caught up instead of slowing it down.
@@ -37,6 +37,33 @@ pub fn leak() -> ! {
         if n % 10 == 0 {
             // vec![1; N] writes every byte: the pages are resident.
             heap.push(vec![1u8; 1 << 20]);
+        }
+    }
+    unreachable!()
+}
+
+/// `watch-grow`: every 200 ms one more thread (asleep) and one more child
+/// process (asleep, killed with its parent: `PR_SET_PDEATHSIG`): threads
+/// and children +5/s.
+pub fn grow() -> ! {
+    super::ready();
+    let start = Instant::now();
+    for n in 1u32.. {
+        until(start, Duration::from_millis(200), n);
+        std::thread::spawn(|| super::sleep_forever());
+        // SAFETY: the child calls only async-signal-safe functions.
+        unsafe {
+            let pid = libc::fork();
+            assert!(pid >= 0, "fork");
+            if pid == 0 {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                if libc::getppid() == 1 {
+                    libc::_exit(0);
+                }
+                loop {
+                    libc::pause();
+                }
+            }
         }
     }
     unreachable!()

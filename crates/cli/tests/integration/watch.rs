@@ -564,3 +564,45 @@ fn a_signal_ends_the_watch_with_its_summary() {
         }
     }
 }
+
+/// Threads and child processes that only grow, +5/s each, named within
+/// 20 %.
+#[test]
+fn thread_and_child_leaks_are_named() {
+    let t = start_kit(&["watch-grow"]);
+    let pid = t.pid_s();
+    let r = run(&[
+        "watch",
+        &pid,
+        "--json",
+        "--interval",
+        "500ms",
+        "--for",
+        "5s",
+    ]);
+    // The children die with it (PR_SET_PDEATHSIG).
+    drop(t);
+    assert_eq!(r.status, 0, "stderr: {}", r.stderr);
+    let ls = lines(&r);
+    let s = ls
+        .iter()
+        .find_map(|l| match &l.event {
+            Event::Summary(s) => Some(s),
+            _ => None,
+        })
+        .unwrap();
+    for metric in ["threads", "children"] {
+        let l = s
+            .leaks
+            .iter()
+            .find(|l| l.metric == metric)
+            .unwrap_or_else(|| panic!("no {metric} leak in {:?}", s.leaks));
+        assert!(within(l.per_sec, 5.0, 0.2), "{l:?}");
+        assert!(l.value > l.from && l.growing.is_empty(), "{l:?}");
+    }
+    assert!(s.threads.to >= s.threads.from + 20, "{:?}", s.threads);
+    assert!(
+        ls.iter()
+            .any(|l| matches!(&l.event, Event::Threads(c) if c.to > c.from))
+    );
+}
