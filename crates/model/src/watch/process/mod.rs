@@ -5,19 +5,22 @@
 //! PID reused by another process ends the watch of the old one (its
 //! directory handle then fails, and the start time differs).
 
-use super::event::{
-    Call, Direction, Event, Exit, FdClass, Leak, Metric, Progress, Started, Summary,
-};
+use super::event::{Call, Event, Exit, FdClass, Metric, Started, Summary};
 use super::sample::{self, Sample};
-use super::trend::{self, Point};
 use super::{Options, rates};
 use crate::bytes::Bytes;
 use crate::clock::Clock;
-use crate::fds::{self, Detail, FdEntry, FileKind, PeerScope};
+use crate::fds::{self, Detail, FdEntry, PeerScope};
 use procscope_parse::stat::TaskState;
-use procscope_parse::syscall::{Abi, SyscallState};
-use procscope_read::{Failure, FdStat, Outcome, ProcDir, ProcRoot, Session, Target};
+use procscope_parse::syscall::Abi;
+use procscope_read::{Failure, Outcome, ProcDir, ProcRoot, Session, Target};
 use std::collections::{BTreeMap, VecDeque};
+
+mod files;
+mod leaks;
+
+use files::FileTrack;
+use leaks::{LeakState, WindowPoint};
 
 /// At most this many new fds are decoded per interval (the rest are
 /// reported by their links): a process that opens thousands at once does
@@ -32,44 +35,6 @@ pub const FILES_MAX: usize = 256;
 pub const REPORT_EVERY_MS: u64 = 10_000;
 /// The fd limit is read again this often (`prlimit` can change it).
 const LIMIT_EVERY_MS: u64 = 10_000;
-
-/// What the guarded call of an interval read: the leader's `syscall`
-/// (when asleep), and the stats of files whose position moved.
-type Slow = (Option<Outcome<Vec<u8>>>, Vec<(i32, Outcome<FdStat>)>);
-
-/// A regular file followed for progress.
-#[derive(Debug, Clone)]
-struct FileTrack {
-    path: Bytes,
-    flags: u64,
-    size: Result<u64, Failure>,
-    /// The size at the previous stat (a file being written grows).
-    prev_size: Option<u64>,
-    /// `(at_ms, pos)` over the window.
-    hist: VecDeque<(u64, u64)>,
-    /// Samples in a row without a move, after it moved.
-    still: u32,
-    moving: bool,
-}
-
-/// A leak's reporting state.
-#[derive(Debug, Clone, Default)]
-struct LeakState {
-    active: bool,
-    reported_at: u64,
-    last: Option<Leak>,
-}
-
-/// What the leak estimator keeps of each sample.
-#[derive(Debug, Clone)]
-struct WindowPoint {
-    at_ms: u64,
-    fds: Option<u64>,
-    rss: u64,
-    threads: u64,
-    children: Option<u64>,
-    classes: BTreeMap<FdClass, u64>,
-}
 
 /// The watch of one process.
 #[derive(Debug)]
@@ -410,49 +375,6 @@ impl Watcher {
             .collect()
     }
 
-    /// Starts following `e` for progress when it is a regular file (or a
-    /// path whose stat did not answer).
-    fn follow_file(&mut self, e: &FdEntry, at_ms: u64) {
-        if self.files.len() >= FILES_MAX {
-            return;
-        }
-        let Detail::File {
-            path, kind, size, ..
-        } = &e.detail
-        else {
-            return;
-        };
-        let unknown_path = kind.is_none()
-            && ![&b"/dev/"[..], b"/proc/", b"/sys/"]
-                .iter()
-                .any(|p| path.as_slice().starts_with(p));
-        if *kind != Some(FileKind::Regular) && !unknown_path {
-            return;
-        }
-        let size = match size {
-            Some(s) => Ok(*s),
-            None => Err(Failure::Absent {
-                what: "file size not read yet".into(),
-            }),
-        };
-        let mut hist = VecDeque::new();
-        if let Some(p) = e.pos {
-            hist.push_back((at_ms, p));
-        }
-        self.files.insert(
-            e.fd,
-            FileTrack {
-                path: path.clone(),
-                flags: e.flags.unwrap_or(0),
-                prev_size: size.as_ref().ok().copied(),
-                size,
-                hist,
-                still: 0,
-                moving: false,
-            },
-        );
-    }
-
     /// Opened and closed fds (a number whose link changed is both).
     fn fd_changes(&mut self, cur: &Sample, out: &mut Vec<Event>) {
         let now = match &cur.fds {
@@ -520,307 +442,6 @@ impl Watcher {
                 from: self.prev.comm.clone(),
                 to: cur.comm.clone(),
             });
-        }
-    }
-
-    /// What waits on locks the target may hold, in one guarded call: the
-    /// leader's system call, and the sizes of the files whose position
-    /// moved (a stat through the fd link may wait on a hung filesystem).
-    /// Then progress.
-    fn slow(&mut self, cur: &Sample, out: &mut Vec<Event>) {
-        let asleep = matches!(cur.state, TaskState::Sleeping | TaskState::DiskSleep);
-        let moved: Vec<i32> = self
-            .files
-            .iter()
-            .filter(|(fd, t)| {
-                let p = cur.pos.get(fd).map(|p| p.0);
-                t.size.is_err() || (p.is_some() && p != t.hist.back().map(|h| h.1))
-            })
-            .map(|(fd, _)| *fd)
-            .take(64)
-            .collect();
-        let mut what = Vec::new();
-        if asleep {
-            what.push("syscall");
-        }
-        if !moved.is_empty() {
-            what.push("file sizes");
-        }
-        let got: Outcome<Slow> = if what.is_empty() || !self.dir.is_live() {
-            Ok((None, Vec::new()))
-        } else {
-            let d = self.dir.clone();
-            let want = moved.clone();
-            let leader = self.target.pid;
-            self.session.once(Some(self.target), move || {
-                let sc = asleep.then(|| {
-                    let mut b = Vec::new();
-                    let name = std::ffi::CString::new(format!("task/{leader}/syscall"))
-                        .map_err(|_| Failure::Gone)?;
-                    d.read(&name, &mut b, 512).map(|_| b)
-                });
-                let st = want.into_iter().map(|fd| (fd, d.fd_stat(fd))).collect();
-                Ok((sc, st))
-            })
-        };
-        let (sc, stats) = match got {
-            Ok(v) => {
-                self.timing_out = false;
-                v
-            }
-            Err(f) => {
-                self.timeouts += 1;
-                if !self.timing_out {
-                    self.timing_out = true;
-                    out.push(Event::TimedOut {
-                        what: what.clone(),
-                        failure: f.clone(),
-                    });
-                }
-                let st = moved.iter().map(|fd| (*fd, Err(f.clone()))).collect();
-                (None, st)
-            }
-        };
-        self.call(cur, asleep, sc, out);
-        for (fd, st) in stats {
-            if let Some(t) = self.files.get_mut(&fd) {
-                match st {
-                    Ok(s) if s.regular => {
-                        t.prev_size = t.size.as_ref().ok().copied();
-                        t.size = Ok(s.size);
-                    }
-                    // Not a regular file after all (a device, a FIFO).
-                    Ok(_) => {
-                        self.files.remove(&fd);
-                    }
-                    Err(f) => t.size = Err(f),
-                }
-            }
-        }
-        self.progress(cur, out);
-    }
-
-    /// The blocking call, reported once seen in two samples in a row.
-    fn call(
-        &mut self,
-        cur: &Sample,
-        asleep: bool,
-        sc: Option<Outcome<Vec<u8>>>,
-        out: &mut Vec<Event>,
-    ) {
-        if !asleep {
-            self.call_seen = None;
-            return;
-        }
-        let nr = sc
-            .and_then(|r| r.ok())
-            .and_then(|b| SyscallState::parse(&b).ok())
-            .and_then(|s| match s {
-                SyscallState::InSyscall { nr, .. } => Some(nr),
-                _ => None,
-            });
-        let call = Call {
-            nr,
-            name: nr.and_then(|n| self.abi.unwrap_or(Abi::X86_64).name(n)),
-            wchan: cur.wchan.clone(),
-        };
-        if call.nr.is_none() && call.wchan.is_none() {
-            return;
-        }
-        if self.call_seen.as_ref() == Some(&call) && self.call_said.as_ref() != Some(&call) {
-            self.call_said = Some(call.clone());
-            out.push(Event::Blocked(call.clone()));
-        }
-        self.call_seen = Some(call);
-    }
-
-    /// Position changes of followed files: rate, percent and ETA.
-    fn progress(&mut self, cur: &Sample, out: &mut Vec<Event>) {
-        let window = self.opts.window_ms;
-        let io_moved = match (&self.prev.io, &cur.io) {
-            (Ok(a), Ok(b)) => (b.rchar > a.rchar, b.wchar > a.wchar),
-            _ => (true, true),
-        };
-        for (fd, t) in self.files.iter_mut() {
-            let Some(&(pos, flags)) = cur.pos.get(fd) else {
-                continue;
-            };
-            t.flags = flags;
-            let last = t.hist.back().map(|h| h.1);
-            if last.is_some_and(|l| pos < l) {
-                // A seek back (or a rewind): a new pass.
-                t.hist.clear();
-            }
-            t.hist.push_back((cur.at_ms, pos));
-            while t.hist.len() > 2
-                && t.hist
-                    .front()
-                    .is_some_and(|h| cur.at_ms.saturating_sub(h.0) > window)
-            {
-                t.hist.pop_front();
-            }
-            let write_only = flags & 0o3 == 0o1;
-            let grew = matches!((&t.size, t.prev_size), (Ok(s), Some(p)) if *s > p);
-            let direction = if write_only || (grew && pos >= t.prev_size.unwrap_or(0)) {
-                Direction::Write
-            } else {
-                Direction::Read
-            };
-            // An open file shared with another process (a shell's stdout)
-            // moves when the other one writes: a move counts only when this
-            // process read (or wrote) anything meanwhile.
-            let own = match direction {
-                Direction::Read => io_moved.0,
-                Direction::Write => io_moved.1,
-            };
-            let moved = own && last.is_some_and(|l| l != pos);
-            let hist: Vec<(u64, u64)> = t.hist.iter().copied().collect();
-            let per_sec = trend::position_rate(&hist, 0);
-            let (percent, eta_secs) = match (direction, &t.size) {
-                (Direction::Read, Ok(size)) if *size > 0 => (
-                    Some((pos as f64 / *size as f64 * 100.0).min(100.0)),
-                    per_sec.and_then(|r| trend::eta_secs(pos as f64, *size as f64, r)),
-                ),
-                _ => (None, None),
-            };
-            let p = Progress {
-                fd: *fd,
-                path: t.path.clone(),
-                direction,
-                pos,
-                size: t.size.clone(),
-                per_sec,
-                percent,
-                eta_secs,
-            };
-            if moved {
-                t.moving = true;
-                t.still = 0;
-                out.push(Event::Progress(p));
-            } else if t.moving {
-                t.still += 1;
-                if t.still >= 2 {
-                    t.moving = false;
-                    out.push(Event::Stalled(Progress {
-                        per_sec: None,
-                        eta_secs: None,
-                        ..p
-                    }));
-                }
-            }
-        }
-    }
-
-    fn class_counts(&self) -> BTreeMap<FdClass, u64> {
-        let mut m: BTreeMap<FdClass, u64> = BTreeMap::new();
-        for (_, c) in self.known.values() {
-            *m.entry(c.clone()).or_default() += 1;
-        }
-        m
-    }
-
-    fn push_window(&mut self, at_ms: u64) {
-        let s = &self.prev;
-        let p = WindowPoint {
-            at_ms,
-            fds: s.fd_count(),
-            rss: s.rss_bytes,
-            threads: s.threads,
-            children: s.children,
-            classes: self.class_counts(),
-        };
-        self.window.push_back(p);
-        let span = self.opts.window_ms;
-        while self.window.len() > 5
-            && self
-                .window
-                .get(1)
-                .is_some_and(|w| at_ms.saturating_sub(w.at_ms) >= span)
-        {
-            self.window.pop_front();
-        }
-    }
-
-    /// Names counts that only grow over the window (again every
-    /// [`REPORT_EVERY_MS`] while they do), and those that stopped.
-    fn leak_events(&mut self, at_ms: u64, out: &mut Vec<Event>) {
-        for metric in [Metric::Fds, Metric::Rss, Metric::Threads, Metric::Children] {
-            let pts: Vec<Point> = self
-                .window
-                .iter()
-                .filter_map(|w| {
-                    let v = match metric {
-                        Metric::Fds => w.fds?,
-                        Metric::Rss => w.rss,
-                        Metric::Threads => w.threads,
-                        Metric::Children => w.children?,
-                    };
-                    Some((w.at_ms, v as f64))
-                })
-                .collect();
-            let Some(first) = pts.first().map(|p| p.1) else {
-                continue;
-            };
-            let (tolerance, min_growth) = match metric {
-                Metric::Fds => (0.0, 5.0),
-                Metric::Threads | Metric::Children => (0.0, 3.0),
-                Metric::Rss => (
-                    (first * 0.01).max(256.0 * 1024.0),
-                    (first * 0.02).max(1048576.0),
-                ),
-            };
-            let Some(t) = trend::trend(&pts, tolerance) else {
-                continue;
-            };
-            if t.is_leak(min_growth) {
-                // The latest estimate is kept for the summary, reported or
-                // not: it is over the whole window.
-                let leak = self.describe_leak(metric, &t);
-                let st = self.leaks.entry(metric).or_default();
-                st.last = Some(leak.clone());
-                if !st.active || at_ms.saturating_sub(st.reported_at) >= REPORT_EVERY_MS {
-                    st.active = true;
-                    st.reported_at = at_ms;
-                    out.push(Event::Leak(leak));
-                }
-                continue;
-            }
-            let st = self.leaks.entry(metric).or_default();
-            if st.active && !t.growing_now {
-                st.active = false;
-                out.push(Event::LeakEnded {
-                    metric,
-                    value: t.last as u64,
-                });
-            }
-        }
-    }
-
-    fn describe_leak(&self, metric: Metric, t: &trend::Trend) -> Leak {
-        let window_ms = t.span_ms;
-        let mut growing = Vec::new();
-        if metric == Metric::Fds {
-            if let (Some(a), Some(b)) = (self.window.front(), self.window.back()) {
-                for (c, n) in &b.classes {
-                    let before = a.classes.get(c).copied().unwrap_or(0);
-                    if *n > before {
-                        let d = n - before;
-                        growing.push((c.clone(), d, d as f64 / (window_ms.max(1) as f64 / 1000.0)));
-                    }
-                }
-            }
-            growing.sort_by(|x, y| y.1.cmp(&x.1).then_with(|| x.0.cmp(&y.0)));
-        }
-        let limit = (metric == Metric::Fds).then_some(self.fd_limit).flatten();
-        Leak {
-            metric,
-            per_sec: t.per_sec,
-            value: t.last as u64,
-            from: t.first as u64,
-            window_ms,
-            growing,
-            limit,
-            limit_eta_secs: limit.and_then(|l| trend::eta_secs(t.last, l as f64, t.per_sec)),
         }
     }
 }
