@@ -125,6 +125,10 @@ pub enum Command {
     /// A live process table (like htop) whose opened process says why it is stuck.
     #[command(after_help = crate::cmd::top::AFTER_HELP)]
     Top(TopArgs),
+    /// Follow a process as it runs: fds opened and closed, leaks, file
+    /// progress with ETA, rates, state changes, and a summary at the end.
+    #[command(after_help = crate::cmd::watch::AFTER_HELP)]
+    Watch(WatchArgs),
     /// List a process's open file descriptors, fully decoded.
     #[command(after_help = crate::cmd::fds::AFTER_HELP)]
     Fds(FdsArgs),
@@ -448,6 +452,28 @@ pub struct TopArgs {
     /// Time between refreshes in tenths of a second, like htop's -d.
     #[arg(short = 'd', long = "delay", value_name = "TENTHS", value_parser = clap::value_parser!(u32).range(1..))]
     pub delay: Option<u32>,
+}
+
+/// `procscope watch`.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// A PID, or a regex on process names (every match is followed, and
+    /// processes that appear later).
+    #[arg(value_hint = ValueHint::Other)]
+    pub target: String,
+
+    /// Time between samples (e.g. 1s, 500ms; a bare number is seconds, as
+    /// watch -n takes it).
+    #[arg(short = 'n', long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration, value_hint = ValueHint::Other)]
+    pub interval: Duration,
+
+    /// Stop after this long (default: until Ctrl-C, or until the process exits).
+    #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration, value_hint = ValueHint::Other)]
+    pub duration: Option<Duration>,
+
+    /// The window leaks and file rates are estimated over (at least 1s).
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration, value_hint = ValueHint::Other)]
+    pub window: Duration,
 }
 
 /// `procscope serve`.

@@ -23,6 +23,7 @@ fn main() -> ExitCode {
         cli::Command::Serve(a) => cmd::serve::run(&args.global, a),
         cli::Command::Top(a) => cmd::top::run(&args.global, a),
         cli::Command::Why(a) => cmd::why::run(&args.global, a),
+        cli::Command::Watch(a) => cmd::watch::run(&args.global, a),
         cli::Command::Fds(a) => cmd::fds::run(&args.global, a),
         cli::Command::WhoHas(a) => cmd::whohas::run(&args.global, a),
         cli::Command::Show(a) => cmd::show::run(&args.global, a),

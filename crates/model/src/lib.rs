@@ -32,6 +32,7 @@ pub mod threads;
 pub mod tree;
 pub mod users;
 pub mod ustack;
+pub mod watch;
 pub mod whohas;
 pub mod why;
 

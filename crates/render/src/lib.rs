@@ -34,6 +34,7 @@ pub mod stack;
 pub mod table;
 pub mod units;
 pub mod ustack;
+pub mod watch;
 pub mod whohas;
 pub mod why;
 pub mod wire;

@@ -35,6 +35,11 @@
 //! procscope-testkit tcp-connect PORT     connect to 127.0.0.1:PORT, keep it
 //! procscope-testkit unix-serve PATH       accept one connection on a unix socket at PATH, keep it
 //! procscope-testkit unix-connect PATH     connect to the unix socket at PATH, keep it
+//! procscope-testkit watch-leak           one more fd every 100 ms (/dev/null, a unix socket,
+//!                                         alternately) and 1 MiB more resident heap every second
+//! procscope-testkit watch-grow           one more thread and one more child process every 200 ms
+//! procscope-testkit watch-read FILE RATE  read FILE at RATE bytes/s (1/16 s chunks), then sleep
+//! procscope-testkit watch-exit MS CODE    sleep MS milliseconds, then exit with status CODE
 //! procscope-testkit exec N ENV.. ARGV..   execve itself with exactly these hex-encoded bytes
 //!                                         (N environment entries, then argv; argv[1] picks the mode)
 //! ```
@@ -50,6 +55,7 @@
 mod flip;
 mod kinds;
 mod pipes;
+mod watch;
 
 use std::ffi::OsStr;
 use std::io::Write;
@@ -308,6 +314,10 @@ fn main() {
             }
             unreachable!()
         }
+        Some("watch-leak") => watch::leak(),
+        Some("watch-grow") => watch::grow(),
+        Some("watch-read") => watch::read(&args[2], args[3].parse().unwrap()),
+        Some("watch-exit") => watch::exit(args[2].parse().unwrap(), args[3].parse().unwrap()),
         Some("vfork-d") => vfork_d(args[2].parse().unwrap()),
         Some("fuse-hang") => fuse_hang(&args[2]),
         Some("fd-flip") => flip::fd_flip(&args[2]),

@@ -13,5 +13,6 @@ pub mod show;
 pub mod stack;
 pub mod targets;
 pub mod top;
+pub mod watch;
 pub mod whohas;
 pub mod why;

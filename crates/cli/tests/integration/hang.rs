@@ -7,15 +7,15 @@ use std::time::{Duration, Instant};
 /// A process whose memory lock is held by a thread stuck on a hung FUSE
 /// page, with a second thread queued in mmap: `cat /proc/PID/cmdline` and
 /// procps `ps` block on it.
-struct MemLockHang {
+pub(crate) struct MemLockHang {
     // Dropped first: killing the FUSE daemon aborts the connection, which
     // fails the stuck page fault. Only then can the target be killed and
     // reaped (a stuck thread delays the exit of its whole thread group).
     _fuse: HungFuse,
-    target: Target,
+    pub(crate) target: Target,
 }
 
-fn mem_lock_hang() -> MemLockHang {
+pub(crate) fn mem_lock_hang() -> MemLockHang {
     let fuse = HungFuse::mount();
     let target = start_kit(&["mem-hang", fuse.hang_file().to_str().unwrap()]);
     // Both threads end up in D: the reader in filemap_fault, the main thread

@@ -33,6 +33,7 @@ mod support;
 mod text;
 mod top;
 mod ustack;
+mod watch;
 mod whohas_identity;
 mod why;
 mod wire;

@@ -305,27 +305,60 @@ pub fn report(root: &ProcRoot, sampling: &Sampling, session: &Session) -> Report
             g.1.push(t);
         }
     }
-    groups.sort_by_key(|g| std::cmp::Reverse(g.1.len()));
-    let groups = groups
-        .into_iter()
-        .map(|(key, tasks)| {
-            let files: Vec<Resource> = tasks
-                .iter()
-                .filter_map(|t| resource(root, t, session))
-                .collect();
+    let mut out: Vec<HungGroup> = Vec::with_capacity(groups.len());
+    for (key, tasks) in groups {
+        let res: Vec<Option<Resource>> = tasks.iter().map(|t| resource(root, t, session)).collect();
+        let files: Vec<Resource> = res.iter().flatten().cloned().collect();
+        let cause = tasks
+            .first()
+            .map_or(GroupCause::Kernel(Cause::Unknown), |first| {
+                group_cause(&first.thread, &files)
+            });
+        if !matches!(
+            cause.kind(),
+            Cause::MemoryLockHolder | Cause::MemoryLockWaiter
+        ) {
+            out.push(HungGroup {
+                key,
+                tasks,
+                files,
+                cause,
+            });
+            continue;
+        }
+        // The same stack in two processes is two locks: one group per
+        // process whose memory-map lock it is.
+        let mut parts: Vec<(i32, Vec<StuckTask>, Vec<Resource>)> = Vec::new();
+        for (t, r) in tasks.into_iter().zip(res) {
+            let owner = r.as_ref().and_then(proc_file_pid).unwrap_or(t.pid);
+            let i = match parts.iter().position(|p| p.0 == owner) {
+                Some(i) => i,
+                None => {
+                    parts.push((owner, Vec::new(), Vec::new()));
+                    parts.len() - 1
+                }
+            };
+            if let Some(p) = parts.get_mut(i) {
+                p.1.push(t);
+                p.2.extend(r);
+            }
+        }
+        for (_, tasks, files) in parts {
             let cause = tasks
                 .first()
                 .map_or(GroupCause::Kernel(Cause::Unknown), |first| {
                     group_cause(&first.thread, &files)
                 });
-            HungGroup {
-                key,
+            out.push(HungGroup {
+                key: key.clone(),
                 tasks,
                 files,
                 cause,
-            }
-        })
-        .collect();
+            });
+        }
+    }
+    out.sort_by_key(|g| std::cmp::Reverse(g.tasks.len()));
+    let groups = out;
     Report {
         groups: memory_locks(groups),
         idle,
@@ -334,16 +367,18 @@ pub fn report(root: &ProcRoot, sampling: &Sampling, session: &Session) -> Report
 
 /// The process whose memory a group's first task holds or waits for: the
 /// `N` of a `/proc/N/…` file its call reads (mem, cmdline, environ, maps),
-/// else its own.
+/// else its own. (Groups are split by it: one lock per group.)
 fn lock_of(g: &HungGroup) -> Option<i32> {
     let own = g.tasks.first()?.pid;
-    let from_file = g.files.iter().find_map(|r| {
-        let (path, _, _) = r.file()?;
-        let rest = path.as_slice().strip_prefix(b"/proc/")?;
-        let n = rest.split(|b| *b == b'/').next()?;
-        std::str::from_utf8(n).ok()?.parse::<i32>().ok()
-    });
-    Some(from_file.unwrap_or(own))
+    Some(g.files.iter().find_map(proc_file_pid).unwrap_or(own))
+}
+
+/// The `N` of a `/proc/N/…` file.
+fn proc_file_pid(r: &Resource) -> Option<i32> {
+    let (path, _, _) = r.file()?;
+    let rest = path.as_slice().strip_prefix(b"/proc/")?;
+    let n = rest.split(|b| *b == b'/').next()?;
+    std::str::from_utf8(n).ok()?.parse::<i32>().ok()
 }
 
 /// Names memory-lock holder and waiter groups with the process whose lock

@@ -2,7 +2,7 @@
 //! about: a pipe, a socket, a lock, a file on a hanging filesystem, a
 //! child, a futex, events, a sleep.
 
-use super::{PipeEnd, Shared, Wait, Who, children_of, fuse_daemons, who};
+use super::{PipeEnd, Shared, Wait, Who, children_of, daemons_for, who};
 use crate::bytes::Bytes;
 use crate::fds::{AccessMode, Detail, FdEntry};
 use procscope_parse::stat::TaskState;
@@ -115,10 +115,7 @@ pub(super) fn classify(
                         .as_ref()
                         .is_some_and(|t| t.as_slice().starts_with(b"fuse"));
                     let daemons = if is_fuse {
-                        shared
-                            .fuse
-                            .get_or_insert_with(|| fuse_daemons(root, session))
-                            .clone()
+                        daemons_for(root, session, shared, mount_point.as_ref())
                     } else {
                         Vec::new()
                     };

@@ -9,7 +9,7 @@
 //! mounts that can hang (fd links, `fdinfo` and `mountinfo` do not take
 //! the lock).
 
-use super::{Call, Shared, ThreadRef, Wait, Who, fuse_daemons};
+use super::{Call, Shared, ThreadRef, Wait, Who, daemons_for};
 use crate::bytes::Bytes;
 use crate::fds::Detail;
 use crate::threads::ThreadInfo;
@@ -86,18 +86,14 @@ pub(super) fn holder(
             }
         }
     }
-    let fuse = files.iter().any(|f| {
+    let fuse = files.iter().find(|f| {
         f.fs_type
             .as_ref()
             .is_some_and(|t| t.as_slice().starts_with(b"fuse"))
     });
-    let daemons: Vec<Who> = if fuse {
-        shared
-            .fuse
-            .get_or_insert_with(|| fuse_daemons(root, session))
-            .clone()
-    } else {
-        Vec::new()
+    let daemons: Vec<Who> = match fuse {
+        Some(f) => daemons_for(root, session, shared, f.mount_point.as_ref()),
+        None => Vec::new(),
     };
     Wait::MemoryLockHolder {
         owner,

@@ -360,6 +360,65 @@ fn fuse_daemons(root: &ProcRoot, session: &Session) -> Vec<Who> {
     v
 }
 
+/// The FUSE daemons that serve `mount_point`, as far as can be told: the
+/// kernel does not say which /dev/fuse holder serves which mount, but a
+/// daemon is nearly always started with its mount point as an argument
+/// (`sshfs host: /mnt/x`, `rclone mount r: /mnt/r`). The holders whose
+/// command line names it, when any do (read under the deadline: a daemon
+/// can be hung too); else every holder.
+fn daemons_for(
+    root: &ProcRoot,
+    session: &Session,
+    shared: &mut Shared,
+    mount_point: Option<&Bytes>,
+) -> Vec<Who> {
+    let all = shared
+        .fuse
+        .get_or_insert_with(|| fuse_daemons(root, session))
+        .clone();
+    let Some(mp) = mount_point.map(|m| m.as_slice().to_vec()) else {
+        return all;
+    };
+    if all.len() < 2 {
+        return all;
+    }
+    let named: Vec<Who> = all
+        .iter()
+        .filter(|d| {
+            let Ok(dir) = root.process(d.pid) else {
+                return false;
+            };
+            let mp = mp.clone();
+            session
+                .once(
+                    Some(procscope_read::Target {
+                        pid: d.pid,
+                        start: None,
+                    }),
+                    move || crate::listing::read_cmdline(&dir, 64 * 1024),
+                )
+                .is_ok_and(|c| names_mount(&c.raw, &mp))
+        })
+        .cloned()
+        .collect();
+    if named.is_empty() { all } else { named }
+}
+
+/// True when an argument of `cmdline` is `mp`, or a relative path that
+/// ends it (`fuse-hang mnt` run in the mount's parent).
+fn names_mount(cmdline: &[u8], mp: &[u8]) -> bool {
+    let mp = mp.strip_suffix(b"/").unwrap_or(mp);
+    cmdline.split(|b| *b == 0).any(|a| {
+        let a = a.strip_suffix(b"/").unwrap_or(a);
+        !a.is_empty()
+            && (a == mp
+                || (!a.starts_with(b"/")
+                    && mp.ends_with(a)
+                    && mp.len() > a.len()
+                    && mp.get(mp.len() - a.len() - 1) == Some(&b'/')))
+    })
+}
+
 fn children_of(root: &ProcRoot, pid: i32) -> Vec<Who> {
     crate::kin::children(root, pid)
         .unwrap_or_default()
@@ -597,5 +656,21 @@ mod tests {
         assert_eq!(chain_from(1, &e), vec![1, 2]);
         let e: BTreeMap<i32, Vec<i32>> = [(1, vec![2]), (2, vec![1])].into();
         assert_eq!(chain_from(1, &e), vec![1, 2, 1]);
+    }
+}
+
+#[cfg(test)]
+mod mount_tests {
+    use super::names_mount;
+
+    #[test]
+    fn a_daemon_names_its_mount_point() {
+        assert!(names_mount(b"sshfs\0host:\0/mnt/x\0", b"/mnt/x"));
+        assert!(names_mount(b"sshfs\0host:\0/mnt/x/\0", b"/mnt/x"));
+        assert!(names_mount(b"fuse-hang\0x\0", b"/mnt/x"));
+        assert!(!names_mount(b"fuse-hang\0/mnt/xy\0", b"/mnt/x"));
+        assert!(!names_mount(b"fuse-hang\0nt/x2\0", b"/mnt/x"));
+        assert!(!names_mount(b"fuse-hang\0t/x\0", b"/mnt/x"));
+        assert!(!names_mount(b"\0\0", b"/mnt/x"));
     }
 }

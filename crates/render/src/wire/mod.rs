@@ -17,5 +17,6 @@ pub mod ps;
 pub mod repro;
 pub mod show;
 pub mod stack;
+pub mod watch;
 pub mod whohas;
 pub mod why;

@@ -1,0 +1,142 @@
+//! Leaks: what the estimator keeps of each sample, and the counts that
+//! only grow over the window, named when found and again every
+//! [`super::REPORT_EVERY_MS`] while they grow.
+
+use super::{REPORT_EVERY_MS, Watcher};
+use crate::watch::event::{Event, FdClass, Leak, Metric};
+use crate::watch::trend::{self, Point};
+use std::collections::BTreeMap;
+
+/// A leak's reporting state.
+#[derive(Debug, Clone, Default)]
+pub(super) struct LeakState {
+    active: bool,
+    reported_at: u64,
+    pub(super) last: Option<Leak>,
+}
+
+/// What the leak estimator keeps of each sample.
+#[derive(Debug, Clone)]
+pub(super) struct WindowPoint {
+    at_ms: u64,
+    fds: Option<u64>,
+    rss: u64,
+    threads: u64,
+    children: Option<u64>,
+    classes: BTreeMap<FdClass, u64>,
+}
+
+impl Watcher {
+    pub(super) fn class_counts(&self) -> BTreeMap<FdClass, u64> {
+        let mut m: BTreeMap<FdClass, u64> = BTreeMap::new();
+        for (_, c) in self.known.values() {
+            *m.entry(c.clone()).or_default() += 1;
+        }
+        m
+    }
+
+    pub(super) fn push_window(&mut self, at_ms: u64) {
+        let s = &self.prev;
+        let p = WindowPoint {
+            at_ms,
+            fds: s.fd_count(),
+            rss: s.rss_bytes,
+            threads: s.threads,
+            children: s.children,
+            classes: self.class_counts(),
+        };
+        self.window.push_back(p);
+        let span = self.opts.window_ms;
+        while self.window.len() > 5
+            && self
+                .window
+                .get(1)
+                .is_some_and(|w| at_ms.saturating_sub(w.at_ms) >= span)
+        {
+            self.window.pop_front();
+        }
+    }
+
+    /// Names counts that only grow over the window (again every
+    /// [`REPORT_EVERY_MS`] while they do), and those that stopped.
+    pub(super) fn leak_events(&mut self, at_ms: u64, out: &mut Vec<Event>) {
+        for metric in [Metric::Fds, Metric::Rss, Metric::Threads, Metric::Children] {
+            let pts: Vec<Point> = self
+                .window
+                .iter()
+                .filter_map(|w| {
+                    let v = match metric {
+                        Metric::Fds => w.fds?,
+                        Metric::Rss => w.rss,
+                        Metric::Threads => w.threads,
+                        Metric::Children => w.children?,
+                    };
+                    Some((w.at_ms, v as f64))
+                })
+                .collect();
+            let Some(first) = pts.first().map(|p| p.1) else {
+                continue;
+            };
+            let (tolerance, min_growth) = match metric {
+                Metric::Fds => (0.0, 5.0),
+                Metric::Threads | Metric::Children => (0.0, 3.0),
+                Metric::Rss => (
+                    (first * 0.01).max(256.0 * 1024.0),
+                    (first * 0.02).max(1048576.0),
+                ),
+            };
+            let Some(t) = trend::trend(&pts, tolerance) else {
+                continue;
+            };
+            if t.is_leak(min_growth) {
+                // The latest estimate is kept for the summary, reported or
+                // not: it is over the whole window.
+                let leak = self.describe_leak(metric, &t);
+                let st = self.leaks.entry(metric).or_default();
+                st.last = Some(leak.clone());
+                if !st.active || at_ms.saturating_sub(st.reported_at) >= REPORT_EVERY_MS {
+                    st.active = true;
+                    st.reported_at = at_ms;
+                    out.push(Event::Leak(leak));
+                }
+                continue;
+            }
+            let st = self.leaks.entry(metric).or_default();
+            if st.active && !t.growing_now {
+                st.active = false;
+                out.push(Event::LeakEnded {
+                    metric,
+                    value: t.last as u64,
+                });
+            }
+        }
+    }
+
+    pub(super) fn describe_leak(&self, metric: Metric, t: &trend::Trend) -> Leak {
+        let window_ms = t.span_ms;
+        let mut growing = Vec::new();
+        if metric == Metric::Fds {
+            if let (Some(a), Some(b)) = (self.window.front(), self.window.back()) {
+                for (c, n) in &b.classes {
+                    let before = a.classes.get(c).copied().unwrap_or(0);
+                    if *n > before {
+                        let d = n - before;
+                        growing.push((c.clone(), d, d as f64 / (window_ms.max(1) as f64 / 1000.0)));
+                    }
+                }
+            }
+            growing.sort_by(|x, y| y.1.cmp(&x.1).then_with(|| x.0.cmp(&y.0)));
+        }
+        let limit = (metric == Metric::Fds).then_some(self.fd_limit).flatten();
+        Leak {
+            metric,
+            per_sec: t.per_sec,
+            value: t.last as u64,
+            from: t.first as u64,
+            window_ms,
+            growing,
+            limit,
+            limit_eta_secs: limit.and_then(|l| trend::eta_secs(t.last, l as f64, t.per_sec)),
+        }
+    }
+}

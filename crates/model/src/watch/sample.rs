@@ -1,0 +1,258 @@
+//! One cheap look at a process, taken every interval: `stat`, `status`,
+//! `io`, the `fd/` links, `fdinfo/N` of the regular files followed for
+//! progress, `wchan`, and the children of up to [`CHILDREN_THREADS`]
+//! threads. None of these take the target's memory-map lock; what can
+//! wait on a lock the target may hold (`syscall`, stats through fd links)
+//! is read by the watcher under the session's deadline, not here.
+
+use crate::bytes::Bytes;
+use crate::clock::Clock;
+use crate::collect::IoCounters;
+use procscope_parse::stat::{Stat, TaskState};
+use procscope_read::{Failure, Outcome, ProcDir};
+use std::collections::BTreeMap;
+use std::ffi::CString;
+
+/// Children are counted from `task/TID/children` of at most this many
+/// threads (a process with more threads counts those of its first ones).
+pub const CHILDREN_THREADS: usize = 32;
+
+/// What one interval read about a process.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    /// When, in milliseconds since the watch began.
+    pub at_ms: u64,
+    /// `comm`.
+    pub comm: Bytes,
+    /// State of the process (of its leader, as `stat` says).
+    pub state: TaskState,
+    /// Parent PID.
+    pub ppid: i32,
+    /// Threads.
+    pub threads: u64,
+    /// Start time, clock ticks after boot (with the PID, the identity).
+    pub start_ticks: u64,
+    /// User + system CPU time, clock ticks.
+    pub cpu_ticks: u64,
+    /// Resident set size, bytes (`VmRSS` when `status` was read, else
+    /// `stat`'s pages).
+    pub rss_bytes: u64,
+    /// Minor and major page faults.
+    pub faults: (u64, u64),
+    /// `stat`'s `exit_code` (a zombie's wait status), when present.
+    pub exit_code: Option<i64>,
+    /// Voluntary and involuntary context switches (`status`).
+    pub ctxsw: Option<(u64, u64)>,
+    /// `io`, or why not.
+    pub io: Outcome<IoCounters>,
+    /// Every open fd and its link, or why they could not be listed.
+    pub fds: Outcome<BTreeMap<i32, Bytes>>,
+    /// Position and flags of the fds asked for (regular files).
+    pub pos: BTreeMap<i32, (u64, u64)>,
+    /// Child processes, when `task/*/children` could be read.
+    pub children: Option<u64>,
+    /// `wchan` of the leader, when asleep and readable.
+    pub wchan: Option<Bytes>,
+}
+
+impl Sample {
+    /// The process has exited: a zombie (or dead) whose threads are gone.
+    /// A leader that exited while other threads run also reads `Z`, with
+    /// more than one thread: that process is alive.
+    pub fn exited(&self) -> bool {
+        matches!(self.state, TaskState::Zombie | TaskState::Dead) && self.threads <= 1
+    }
+
+    /// The open fd count, when the fds were listed.
+    pub fn fd_count(&self) -> Option<u64> {
+        self.fds.as_ref().ok().map(|m| m.len() as u64)
+    }
+}
+
+/// Reads a sample of `dir`: fails only when its `stat` cannot be read (the
+/// process is gone, or the handle now names nothing). `pos_of` are the fds
+/// whose `fdinfo` position is read.
+pub fn read(
+    dir: &ProcDir,
+    at_ms: u64,
+    clock: &Clock,
+    pos_of: &[i32],
+    buf: &mut Vec<u8>,
+) -> Outcome<Sample> {
+    dir.read(c"stat", buf, procscope_read::cap::RECORD)?;
+    let st = Stat::parse(buf).map_err(|e| Failure::malformed("stat", e))?;
+    let stat_rss = u64::try_from(st.rss_pages)
+        .unwrap_or(0)
+        .saturating_mul(clock.page_size);
+    let mut s = Sample {
+        at_ms,
+        comm: Bytes::from(st.comm),
+        state: st.state,
+        ppid: st.ppid,
+        threads: u64::try_from(st.num_threads).unwrap_or(0),
+        start_ticks: st.starttime_ticks,
+        cpu_ticks: st.utime_ticks.saturating_add(st.stime_ticks),
+        rss_bytes: stat_rss,
+        faults: (st.minflt, st.majflt),
+        exit_code: st.exit_code,
+        ctxsw: None,
+        io: Err(Failure::Gone),
+        fds: Err(Failure::Gone),
+        pos: BTreeMap::new(),
+        children: None,
+        wchan: None,
+    };
+    if s.exited() {
+        // A zombie has no memory, files or io left to read.
+        s.rss_bytes = 0;
+        return Ok(s);
+    }
+    read_status(dir, buf, &mut s);
+    s.io = read_io(dir, buf);
+    s.fds = read_fds(dir);
+    for &fd in pos_of {
+        if let Some(p) = read_pos(dir, fd, buf) {
+            s.pos.insert(fd, p);
+        }
+    }
+    s.children = read_children(dir, s.threads, buf);
+    if matches!(
+        s.state,
+        TaskState::Sleeping | TaskState::DiskSleep | TaskState::Idle
+    ) {
+        s.wchan = dir
+            .read(c"wchan", buf, 256)
+            .ok()
+            .map(|_| procscope_parse::num::trim(buf))
+            .filter(|w| !w.is_empty() && *w != b"0")
+            .map(Bytes::from);
+    }
+    Ok(s)
+}
+
+fn read_status(dir: &ProcDir, buf: &mut Vec<u8>, s: &mut Sample) {
+    if dir
+        .read(c"status", buf, procscope_read::cap::RECORD)
+        .is_err()
+    {
+        return;
+    }
+    let (mut vol, mut invol) = (None, None);
+    for (k, v) in procscope_parse::status::fields(buf) {
+        match k {
+            // `stat`'s RSS is an approximate per-CPU counter since 6.2.
+            b"VmRSS" => {
+                if let Some(r) = procscope_parse::num::kb_to_bytes(v) {
+                    s.rss_bytes = r;
+                }
+            }
+            b"voluntary_ctxt_switches" => vol = procscope_parse::num::dec_u64(v),
+            b"nonvoluntary_ctxt_switches" => invol = procscope_parse::num::dec_u64(v),
+            _ => {}
+        }
+    }
+    s.ctxsw = vol.zip(invol);
+}
+
+fn read_io(dir: &ProcDir, buf: &mut Vec<u8>) -> Outcome<IoCounters> {
+    dir.read(c"io", buf, procscope_read::cap::RECORD)?;
+    let io = procscope_parse::io::Io::parse(buf).map_err(|e| Failure::malformed("io", e))?;
+    Ok(IoCounters {
+        rchar: io.rchar.unwrap_or(0),
+        wchar: io.wchar.unwrap_or(0),
+        read_bytes: io.read_bytes.unwrap_or(0),
+        write_bytes: io.write_bytes.unwrap_or(0),
+        syscr: io.syscr.unwrap_or(0),
+        syscw: io.syscw.unwrap_or(0),
+    })
+}
+
+/// Every fd's link: the directory opened once, each link read relative to
+/// it ([`ProcDir::fd_links`]).
+fn read_fds(dir: &ProcDir) -> Outcome<BTreeMap<i32, Bytes>> {
+    let mut m = BTreeMap::new();
+    let mut denied = 0usize;
+    dir.fd_links(|fd, link| {
+        m.insert(fd, Bytes::from(link));
+    })?;
+    // Some LSMs list the directory but refuse every link: no fds then
+    // would be a lie. (`fd_links` skips links it cannot read.)
+    if m.is_empty() {
+        if let Ok(n) = dir.fd_count() {
+            denied = n;
+        }
+    }
+    if denied > 0 {
+        return Err(Failure::Denied {
+            need: procscope_read::Need::PtraceRead,
+        });
+    }
+    Ok(m)
+}
+
+/// `pos:` and `flags:` of `fdinfo/FD`.
+fn read_pos(dir: &ProcDir, fd: i32, buf: &mut Vec<u8>) -> Option<(u64, u64)> {
+    let name = CString::new(format!("fdinfo/{fd}")).ok()?;
+    dir.read(&name, buf, procscope_read::cap::RECORD).ok()?;
+    let info = procscope_parse::fdinfo::FdInfo::parse(buf).ok()?;
+    Some((info.pos, info.flags))
+}
+
+/// Children of the process: the PIDs in `task/TID/children` of its threads
+/// (a child is listed under the thread that forked it). `None` when the
+/// kernel has no such file (CONFIG_PROC_CHILDREN) or it was refused.
+fn read_children(dir: &ProcDir, threads: u64, buf: &mut Vec<u8>) -> Option<u64> {
+    let tids: Vec<i32> = if threads <= 1 {
+        vec![dir.pid()]
+    } else {
+        dir.tids().ok()?
+    };
+    let mut n = 0u64;
+    let mut any = false;
+    for tid in tids.into_iter().take(CHILDREN_THREADS) {
+        let Ok(name) = CString::new(format!("task/{tid}/children")) else {
+            continue;
+        };
+        if dir.read(&name, buf, 1 << 20).is_ok() {
+            any = true;
+            n = n.saturating_add(procscope_parse::num::words(buf).count() as u64);
+        }
+    }
+    any.then_some(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use procscope_read::ProcRoot;
+
+    /// This test process, read as `watch` reads it: its own fds and
+    /// counters, and a child it started.
+    #[test]
+    fn reads_this_process() {
+        let root = ProcRoot::open("/proc").unwrap();
+        let clock = Clock::read(&root).unwrap();
+        let dir = root.process(root.own_pid()).unwrap();
+        let f = std::fs::File::open("/proc/self/stat").unwrap();
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&f);
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let mut buf = Vec::new();
+        let s = read(&dir, 7, &clock, &[fd], &mut buf).unwrap();
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(s.at_ms, 7);
+        assert!(!s.exited());
+        let fds = s.fds.as_ref().unwrap();
+        assert_eq!(
+            fds.get(&fd).map(|b| b.as_slice()),
+            Some(format!("/proc/{}/stat", root.own_pid()).as_bytes())
+        );
+        assert_eq!(s.pos.get(&fd).map(|p| p.0), Some(0));
+        assert!(s.children.unwrap() >= 1, "{:?}", s.children);
+        assert!(s.rss_bytes > 0 && s.threads >= 1 && s.ctxsw.is_some());
+        assert!(s.io.is_ok());
+    }
+}
