@@ -318,6 +318,13 @@ impl App {
                 KeyCode::Backspace => {
                     text.pop();
                 }
+                // Readline's line and word erase, as in htop's prompts.
+                KeyCode::Char('u') if k.modifiers.contains(KeyModifiers::CONTROL) => text.clear(),
+                KeyCode::Char('w') if k.modifiers.contains(KeyModifiers::CONTROL) => {
+                    let keep = text.trim_end().rfind(' ').map_or(0, |i| i + 1);
+                    text.truncate(keep);
+                }
+                KeyCode::Char(_) if k.modifiers.contains(KeyModifiers::CONTROL) => {}
                 KeyCode::Char(c) => text.push(c),
                 _ => {}
             }
@@ -370,9 +377,17 @@ impl App {
             match procscope_model::select::compile(text, false, false) {
                 Ok(re) => self.filter = Some((text.to_owned(), re)),
                 Err(e) => {
+                    // The regex crate's message spans lines (the pattern,
+                    // a caret, the error): the status bar has one.
+                    let msg = e.to_string();
+                    let last = msg
+                        .lines()
+                        .rev()
+                        .find(|l| !l.trim().is_empty())
+                        .unwrap_or("");
                     self.status = Some(format!(
                         "invalid pattern: {}",
-                        procscope_render::escape::escape(e.to_string().as_bytes())
+                        procscope_render::escape::escape(last.trim().as_bytes())
                     ));
                 }
             }

@@ -256,7 +256,10 @@ fn thread_lines(root: &ProcRoot, session: &Session, pid: i32) -> Vec<Line> {
     let abi = p.abi.as_ref().ok().copied();
     let mut out = vec![Line::new(
         Emph::Head,
-        format!("{} threads", p.threads.len()),
+        match p.threads.len() {
+            1 => "1 thread".to_string(),
+            n => format!("{n} threads"),
+        },
     )];
     for g in threads::group(&p.threads) {
         let members: Vec<&threads::ThreadInfo> =

@@ -451,10 +451,42 @@ fn confirm(f: &mut Frame, app: &App, area: Rect, choice: usize) {
         .find(|r| r.id.pid == pid)
         .map_or_else(String::new, |r| r.command.to_string());
     let name = SIGNALS.get(choice).map_or("?", |s| s.0);
+    // PID 1 ignores what it has no handler for, but what it handles can
+    // reboot or halt the host (systemd: SIGINT, SIGTERM re-execute...).
+    let warn = if pid == 1 {
+        "PID 1 is init: this can reboot or halt the host. "
+    } else {
+        ""
+    };
+    let r = if pid == 1 { centred(area, 60, 4) } else { r };
     f.render_widget(Clear, r);
     f.render_widget(
-        Paragraph::new(fit(&format!("Send {name} to {pid} {cmd}? y/N"), 58, false))
-            .block(Block::new().borders(Borders::ALL)),
+        Paragraph::new(fit_lines(
+            &format!("{warn}Send {name} to {pid} {cmd}? y/N"),
+            58,
+            usize::from(r.height.saturating_sub(2)),
+        ))
+        .block(Block::new().borders(Borders::ALL)),
         r,
     );
+}
+
+/// `text` cut into at most `lines` lines of `width` cells (the last one
+/// ended with `…` when more was cut).
+fn fit_lines(text: &str, width: u16, lines: usize) -> Vec<Line<'static>> {
+    let mut out: Vec<Line<'static>> = Vec::new();
+    let mut rest: &str = text;
+    let w = usize::from(width.max(1));
+    while !rest.is_empty() && out.len() < lines.max(1) {
+        let last = out.len() + 1 == lines.max(1);
+        let cut = rest.char_indices().nth(w).map_or(rest.len(), |(i, _)| i);
+        let (head, tail) = rest.split_at(cut);
+        if last || tail.is_empty() {
+            out.push(Line::raw(fit(rest, width, false)));
+            break;
+        }
+        out.push(Line::raw(head.to_string()));
+        rest = tail;
+    }
+    out
 }

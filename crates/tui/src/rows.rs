@@ -113,7 +113,19 @@ impl Col {
     /// dropped, widest-last-first, so that the command keeps at least 16.
     pub fn fitting(width: u16) -> Vec<Col> {
         let mut cols = Col::ALL.to_vec();
-        for drop in [Col::Unit, Col::Wchan, Col::Mem, Col::Threads] {
+        // PID, state and command stay: a row must still say which
+        // process it is (htop keeps PID too).
+        for drop in [
+            Col::Unit,
+            Col::Wchan,
+            Col::Mem,
+            Col::Threads,
+            Col::Fds,
+            Col::Time,
+            Col::User,
+            Col::Rss,
+            Col::Cpu,
+        ] {
             let used: u16 = cols.iter().map(|c| c.width().saturating_add(1)).sum();
             if used.saturating_add(16) <= width {
                 break;

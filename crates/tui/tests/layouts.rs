@@ -337,6 +337,55 @@ fn narrow_terminal_keeps_the_essentials() {
     }
     assert!(s.lines().all(|l| l.chars().count() <= 80));
     insta::assert_snapshot!("narrow", s);
+    // Very narrow: the optional columns go before PID, state and command.
+    let s = screen(&mut app, 30, 12);
+    assert_terminal_safe(&s);
+    let head = s
+        .lines()
+        .find(|l| l.contains("PID"))
+        .unwrap_or_else(|| panic!("{s}"));
+    assert!(head.contains("COMMAND") && head.contains('S'), "{s}");
+    assert!(s.contains("nginx"), "{s}");
+}
+
+#[test]
+fn the_filter_prompt_erases_and_says_what_is_wrong_in_one_line() {
+    let (_d, mut app) = app_on_fixture();
+    key(&mut app, KeyCode::Char('/'));
+    for c in "nginx worker".chars() {
+        key(&mut app, KeyCode::Char(c));
+    }
+    let ctrl = |app: &mut App, c: char| {
+        app.on_event(&Event::Key(KeyEvent::new(
+            KeyCode::Char(c),
+            KeyModifiers::CONTROL,
+        )))
+    };
+    ctrl(&mut app, 'w');
+    assert_eq!(app.editing.as_deref(), Some("nginx "));
+    ctrl(&mut app, 'u');
+    assert_eq!(app.editing.as_deref(), Some(""));
+    for c in "(unclosed".chars() {
+        key(&mut app, KeyCode::Char(c));
+    }
+    key(&mut app, KeyCode::Enter);
+    let status = app.status.clone().unwrap();
+    assert!(status.starts_with("invalid pattern: "), "{status}");
+    assert!(!status.contains('\\') && !status.contains('\n'), "{status}");
+    assert!(status.contains("unclosed group"), "{status}");
+}
+
+#[test]
+fn signalling_pid_1_warns_first() {
+    let (_d, mut app) = app_on_fixture();
+    key(&mut app, KeyCode::Char('N'));
+    key(&mut app, KeyCode::Home);
+    assert_eq!(app.current().unwrap().id.pid, 1);
+    key(&mut app, KeyCode::Char('k'));
+    key(&mut app, KeyCode::Enter);
+    let s = screen(&mut app, 100, 24);
+    assert!(s.contains("PID 1 is init"), "{s}");
+    assert_eq!(key(&mut app, KeyCode::Char('n')), Action::None);
 }
 
 #[test]
