@@ -239,10 +239,13 @@ pub fn read(root: &ProcRoot, pid: i32, session: &Session) -> Outcome<ProcessThre
         let t = read_thread(&dir, tid, &clock);
         ctx.checkpoint(t.clone());
         let d = dir.clone();
-        let (sc, stack) = match ctx.guarded(|| Ok(read_slow(&d, tid))) {
-            Ok(v) => v,
-            Err(f) => (Err(f.clone()), Err(f)),
-        };
+        // `syscall` and `stack` wait for the exec lock, not the memory
+        // map's: a process whose memory lock is stuck still answers them.
+        let (sc, stack) =
+            match ctx.guarded_on(procscope_read::guard::Lock::Exec, || Ok(read_slow(&d, tid))) {
+                Ok(v) => v,
+                Err(f) => (Err(f.clone()), Err(f)),
+            };
         let t = ThreadInfo {
             syscall: sc,
             stack,

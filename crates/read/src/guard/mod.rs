@@ -78,6 +78,20 @@ pub fn default_workers() -> usize {
         .clamp(2, 8)
 }
 
+/// What a guarded read may wait for in the kernel. A process's reads are
+/// quarantined per lock: a stuck memory-map lock (`cmdline`, `environ`,
+/// `maps`, `mem`) says nothing about `stack` and `syscall`, which wait only
+/// for the exec lock — they stay readable, and show where it is stuck.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Lock {
+    /// The memory-map lock (`mmap_lock`): command line, environment, maps,
+    /// memory. The default.
+    #[default]
+    MemoryMap,
+    /// The exec lock (`exec_update_lock`): kernel stack, system call.
+    Exec,
+}
+
 /// Which process a guarded read is about, for the quarantine: its PID and,
 /// when the job knows it, its start time (clock ticks after boot, `stat`
 /// field 22), which tells a reused PID from the process that hung.
@@ -132,7 +146,7 @@ pub struct Stats {
 #[derive(Debug, Clone)]
 struct StuckRead {
     id: u64,
-    target: Option<Target>,
+    target: Option<(Target, Lock)>,
 }
 
 /// The abandoned reads still outstanding. Each run also counts its own
@@ -176,7 +190,7 @@ impl Shared {
     }
 
     /// Records an abandoned read.
-    fn abandon(&self, target: Option<Target>) -> u64 {
+    fn abandon(&self, target: Option<(Target, Lock)>) -> u64 {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut b = lock(&self.budget);
         b.stuck.push(StuckRead { id, target });
@@ -193,11 +207,11 @@ impl Shared {
         lock(&self.budget).stuck.len()
     }
 
-    fn quarantined(&self, t: &Target) -> bool {
+    fn quarantined(&self, t: &Target, l: Lock) -> bool {
         lock(&self.budget)
             .stuck
             .iter()
-            .any(|s| s.target.is_some_and(|q| q.may_be(t)))
+            .any(|s| s.target.is_some_and(|(q, ql)| ql == l && q.may_be(t)))
     }
 }
 
@@ -273,7 +287,7 @@ impl Session {
 
     /// Whether a read of `t` is outstanding (so `t` is not read again).
     pub fn is_quarantined(&self, t: Target) -> bool {
-        self.shared.quarantined(&t)
+        self.shared.quarantined(&t, Lock::MemoryMap)
     }
 
     /// The session's counters and what is stuck now.
@@ -283,7 +297,10 @@ impl Session {
             let b = lock(&s.budget);
             (
                 b.stuck.len(),
-                b.stuck.iter().filter_map(|r| r.target).collect::<Vec<_>>(),
+                b.stuck
+                    .iter()
+                    .filter_map(|r| r.target.map(|(t, _)| t))
+                    .collect::<Vec<_>>(),
             )
         };
         quarantine.sort_unstable();

@@ -1,7 +1,7 @@
 //! One run of jobs over the session's pool: hand out items, collect
 //! results in order, abandon workers stuck past the deadline.
 
-use super::{Session, Shared, Target, after, lock, pool};
+use super::{Lock, Session, Shared, Target, after, lock, pool};
 use crate::failure::{Failure, Outcome};
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -23,6 +23,9 @@ enum Msg<P, R> {
     Done(usize, R),
 }
 
+/// A target and the lock its read may wait for.
+type Locked = (Target, Lock);
+
 /// The guarded read a worker is in, and whether the collector gave up on
 /// it. One lock holds both, so a read that returns just as the deadline
 /// passes is either abandoned (and then released by the worker) or not,
@@ -30,7 +33,7 @@ enum Msg<P, R> {
 #[derive(Default)]
 struct Busy {
     /// The job index, start time and target of the read in progress.
-    read: Option<(usize, Instant, Option<Target>)>,
+    read: Option<(usize, Instant, Option<Locked>)>,
     /// Set when the collector abandoned this worker: the stuck read's id in
     /// the session's budget.
     abandoned: Option<u64>,
@@ -88,6 +91,8 @@ pub struct Ctx<P, R> {
     shared: Arc<Shared>,
     timeout: Option<Duration>,
     target: Cell<Option<Target>>,
+    /// What the guarded read under way may wait for.
+    lock: Cell<Lock>,
 }
 
 /// Where a job's messages go: its worker's mailbox, or (on the caller's
@@ -103,6 +108,15 @@ impl<P, R> Ctx<P, R> {
     /// "timed out" at once, and a read abandoned here quarantines it.
     pub fn target(&self, t: Target) {
         self.target.set(Some(t));
+    }
+
+    /// [`Ctx::guarded`] for a read that waits for `lock` rather than the
+    /// memory-map lock: quarantined apart from the target's other reads.
+    pub fn guarded_on<T>(&self, lock: Lock, f: impl FnOnce() -> Outcome<T>) -> Outcome<T> {
+        let before = self.lock.replace(lock);
+        let r = self.guarded(f);
+        self.lock.set(before);
+        r
     }
 
     /// Delivers the part of the result that was read without risk, so that
@@ -121,9 +135,10 @@ impl<P, R> Ctx<P, R> {
     /// as timed out and this thread is abandoned (the call may return much
     /// later, or never).
     pub fn guarded<T>(&self, f: impl FnOnce() -> Outcome<T>) -> Outcome<T> {
+        let l = self.lock.get();
         let target = self.target.get();
         if let (Some(t), Some(_)) = (target, self.timeout) {
-            if self.shared.quarantined(&t) {
+            if self.shared.quarantined(&t, l) {
                 self.shared.quarantined.fetch_add(1, Ordering::Relaxed);
                 return Err(Failure::TimedOut {
                     after: after(self.timeout),
@@ -152,7 +167,7 @@ impl<P, R> Ctx<P, R> {
                             after: after(self.timeout),
                         });
                     }
-                    busy.read = Some((self.idx, Instant::now(), target));
+                    busy.read = Some((self.idx, Instant::now(), target.map(|t| (t, l))));
                 }
                 self.shared.reads.fetch_add(1, Ordering::Relaxed);
                 // Cleared when the read returns — or unwinds: a read that
@@ -285,6 +300,7 @@ pub(super) fn run_ordered<I, P, R, F>(
                     shared: Arc::clone(shared),
                     timeout,
                     target: Cell::new(None),
+                    lock: Cell::new(Lock::default()),
                 };
                 // A job that panics loses its own result, not the run.
                 let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(item, &ctx)));
@@ -448,6 +464,7 @@ fn worker<I, P, R, F>(
             shared: Arc::clone(&shared),
             timeout,
             target: Cell::new(None),
+            lock: Cell::new(Lock::default()),
         };
         // A job that panics loses its result (reported as failed when the
         // run ends); the worker goes on with the next item.

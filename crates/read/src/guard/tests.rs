@@ -188,6 +188,45 @@ fn quarantine_by_pid_and_start_time() {
     assert!(!s.is_quarantined(hung));
 }
 
+/// A stuck memory-map read quarantines the target's memory-map reads
+/// only: its exec-lock reads (`stack`, `syscall`) are still made.
+#[test]
+fn the_quarantine_is_per_lock() {
+    use super::Lock;
+    let (hold, rx) = gate();
+    let s = session(50, 2, 4);
+    let hung = Target {
+        pid: 7,
+        start: Some(100),
+    };
+    let read = |lock: Lock, block: bool| {
+        let rx = Arc::clone(&rx);
+        let mut r = s.run(vec![()], move |(), ctx: &Ctx<(), Outcome<u32>>| {
+            ctx.target(hung);
+            ctx.guarded_on(lock, || {
+                if block {
+                    wait(&rx);
+                }
+                Ok(1)
+            })
+        });
+        r.pop().map(|f| f.rest.and_then(|x| x))
+    };
+    assert!(matches!(
+        read(Lock::MemoryMap, true),
+        Some(Err(Failure::TimedOut { .. }))
+    ));
+    // Answered at once from the quarantine, without reading.
+    assert!(matches!(
+        read(Lock::MemoryMap, false),
+        Some(Err(Failure::TimedOut { .. }))
+    ));
+    assert_eq!(read(Lock::Exec, false), Some(Ok(1)));
+    drop(hold);
+    assert!(eventually(|| s.stats().stuck_now == 0), "{:?}", s.stats());
+    assert_eq!(read(Lock::MemoryMap, false), Some(Ok(1)));
+}
+
 #[test]
 fn pool_threads_are_reused_across_runs() {
     let s = session(1000, 2, 8);
