@@ -355,20 +355,41 @@ fn process(pid: i32, root: &ProcRoot, sh: &Shared, ctx: &Ctx<Vec<Item>, Vec<Item
     out
 }
 
-/// fd links and fdinfo.
+/// fd links and fdinfo. Each link is read on its own (as `fds` does): a
+/// process whose links are all refused (Yama, an LSM, a protected init)
+/// is recorded as "fd: denied", not as a process without fds.
 fn fds(dir: &ProcDir, p: &str, max: usize, out: &mut Vec<Item>) {
-    let mut links = Vec::new();
-    match dir.fd_links(|fd, l| links.push((fd, l.to_vec()))) {
-        Ok(()) => {
-            out.push(Item::Dir(format!("{p}/fd")));
-            out.push(Item::Dir(format!("{p}/fdinfo")));
-            for (fd, l) in links {
-                out.push(Item::Link(format!("{p}/fd/{fd}"), l));
-                copy(dir, p, &format!("fdinfo/{fd}"), max.min(1 << 20), out);
-            }
+    let list = match dir.fds() {
+        Ok(l) => l,
+        Err(Failure::Gone) => return,
+        Err(f) => {
+            out.push(Item::Failed(format!("{p}/fd"), f));
+            return;
         }
-        Err(Failure::Gone) => {}
-        Err(f) => out.push(Item::Failed(format!("{p}/fd"), f)),
+    };
+    let mut got = Vec::new();
+    let mut denied = None;
+    for fd in list {
+        let Some(c) = cstr(&format!("fd/{fd}")) else {
+            continue;
+        };
+        match dir.readlink(&c) {
+            Ok(l) => got.push((fd, l)),
+            Err(f @ Failure::Denied { .. }) => denied = Some(f),
+            Err(_) => {}
+        }
+    }
+    if got.is_empty() {
+        if let Some(f) = denied {
+            out.push(Item::Failed(format!("{p}/fd"), f));
+            return;
+        }
+    }
+    out.push(Item::Dir(format!("{p}/fd")));
+    out.push(Item::Dir(format!("{p}/fdinfo")));
+    for (fd, l) in got {
+        out.push(Item::Link(format!("{p}/fd/{fd}"), l));
+        copy(dir, p, &format!("fdinfo/{fd}"), max.min(1 << 20), out);
     }
 }
 

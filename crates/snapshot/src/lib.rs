@@ -9,10 +9,9 @@
 //! - [`open::open`] reads one as hostile input into a private directory
 //!   that a [`procscope_read::ProcRoot`] then reads like any tree
 //!   ([`Opened::root`]);
-//! - [`diff`] compares two roots (snapshots or the live host).
+//! - `procscope_model::diff` compares two roots (snapshots or the live host).
 
 pub mod capture;
-pub mod diff;
 pub mod format;
 pub mod open;
 mod write;

@@ -184,7 +184,7 @@ pub fn open_reader(r: impl Read, name: &str, limits: Limits) -> Result<Opened, O
     let mut ar = tar::Archive::new(dec);
     let dir = tempfile::Builder::new()
         .prefix("procscope-snapshot-")
-        .tempdir()
+        .tempdir_in(unpack_dir())
         .map_err(|e| OpenError(format!("cannot make a private directory to read {name} in: {e} (set TMPDIR to a writable directory)")))?;
     let root = rustix::fs::open(
         dir.path(),
@@ -328,6 +328,25 @@ pub fn open_reader(r: impl Read, name: &str, limits: Limits) -> Result<Opened, O
         manifest,
         records,
     })
+}
+
+/// Where snapshots are unpacked: `TMPDIR` when set, else `/dev/shm` (a
+/// tmpfs: a whole-host snapshot is ~100,000 small files, which a disk
+/// filesystem takes 30 times longer to create and remove — measured 104 s
+/// against 2.9 s), else the system's temporary directory.
+fn unpack_dir() -> std::path::PathBuf {
+    if std::env::var_os("TMPDIR").is_none() {
+        let shm = Path::new("/dev/shm");
+        let tmpfs = rustix::fs::statfs(shm).is_ok_and(|s| {
+            #[allow(clippy::unnecessary_cast)]
+            let t = s.f_type as i64;
+            t == 0x0102_1994
+        });
+        if tmpfs && rustix::fs::access(shm, rustix::fs::Access::WRITE_OK).is_ok() {
+            return shm.to_path_buf();
+        }
+    }
+    std::env::temp_dir()
 }
 
 fn read_all(r: &mut impl Read, size: u64) -> std::io::Result<Vec<u8>> {
