@@ -81,7 +81,11 @@ fn limits(dir: &ProcDir) -> BTreeMap<String, String> {
         .skip(1)
         .filter_map(|l| {
             let name = l.get(..26)?.trim().to_owned();
-            let rest = l.get(26..)?.split_whitespace().collect::<Vec<_>>().join(" ");
+            let rest = l
+                .get(26..)?
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
             (!name.is_empty()).then_some((name, rest))
         })
         .collect()
@@ -265,7 +269,9 @@ pub fn diff(a: &Side, b: &Side, cpu_and_rss: bool) -> Diff {
             comm: q.comm.clone(),
             state: change(&p.state, &q.state),
             threads: change(&p.threads, &q.threads),
-            rss_bytes: cpu_and_rss.then(|| change(&p.rss_bytes, &q.rss_bytes)).flatten(),
+            rss_bytes: cpu_and_rss
+                .then(|| change(&p.rss_bytes, &q.rss_bytes))
+                .flatten(),
             cpu_ms: cpu_and_rss.then(|| change(&p.cpu_ms, &q.cpu_ms)).flatten(),
             fds_opened: Vec::new(),
             fds_closed: Vec::new(),
@@ -374,10 +380,22 @@ mod tests {
             })
         );
         assert_eq!(c.cpu_ms, None, "CPU only when asked");
-        assert_eq!(c.new_blocked, vec![(1, b"x".to_vec(), b"fuse_wait".to_vec())]);
+        assert_eq!(
+            c.new_blocked,
+            vec![(1, b"x".to_vec(), b"fuse_wait".to_vec())]
+        );
         assert_eq!(c.limits.len(), 1);
         assert_eq!(c.env.len(), 2);
-        assert_eq!(diff(&a, &b, true).changed.first().unwrap().cpu_ms.as_ref().map(|c| c.to), Some(20));
+        assert_eq!(
+            diff(&a, &b, true)
+                .changed
+                .first()
+                .unwrap()
+                .cpu_ms
+                .as_ref()
+                .map(|c| c.to),
+            Some(20)
+        );
         assert!(diff(&a, &a, true).is_empty());
     }
 }

@@ -411,7 +411,34 @@ impl ProcDir {
     /// bytes. Memory-lock files are not special here: call this from a
     /// [`crate::guard`] worker for those.
     pub fn read(&self, name: &CStr, buf: &mut Vec<u8>, cap: usize) -> Outcome<FileRead> {
+        // The executable's first bytes (its ELF header: the system call
+        // ABI) are read through the `exe` magic link, which a tree keeps
+        // as a link's text only: a snapshot recorded what was read.
+        let exe = name.to_bytes() == b"exe";
+        if let (true, Some(rec)) = (exe, self.replay().and_then(|t| t.replayed())) {
+            buf.clear();
+            let got = rec
+                .exe_header
+                .get(&self.pid)
+                .cloned()
+                .unwrap_or_else(|| Err(crate::tape::not_in_snapshot()))?;
+            let len = got.len().min(cap);
+            buf.extend_from_slice(got.get(..len).unwrap_or_default());
+            return Ok(FileRead {
+                len,
+                truncated: got.len() > cap,
+            });
+        }
         let r = read_at(self.fd.as_fd(), name, buf, cap, self.live);
+        if let (true, Some(t)) = (exe, self.recorder()) {
+            let kept = r
+                .as_ref()
+                .map(|f| buf.get(..f.len).unwrap_or_default().to_vec())
+                .map_err(Clone::clone);
+            t.write(|rec| {
+                rec.exe_header.insert(self.pid, kept);
+            });
+        }
         self.missing(name.to_bytes(), r)
     }
 
@@ -462,7 +489,10 @@ impl ProcDir {
         }
         let r = stat_at(self.fd.as_fd(), name.as_bytes());
         if let Some(t) = self.recorder() {
-            let (pid, fd) = (self.pid, name.strip_prefix("fd/").and_then(|n| n.parse::<i32>().ok()));
+            let (pid, fd) = (
+                self.pid,
+                name.strip_prefix("fd/").and_then(|n| n.parse::<i32>().ok()),
+            );
             t.write(|rec| match fd {
                 Some(fd) => {
                     rec.fd_stat.entry(pid).or_default().insert(fd, r.clone());

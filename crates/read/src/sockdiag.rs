@@ -105,7 +105,12 @@ impl SockDiag {
     fn replayed(&self) -> Option<Outcome<crate::tape::NetnsRecord>> {
         let (t, ns) = self.tape.as_ref()?;
         let r = t.replayed()?;
-        Some(r.netns.get(ns).cloned().ok_or_else(crate::tape::not_in_snapshot))
+        Some(
+            r.netns
+                .get(ns)
+                .cloned()
+                .ok_or_else(crate::tape::not_in_snapshot),
+        )
     }
 
     /// Records every unix socket of the namespace (one dump), for a
@@ -114,12 +119,11 @@ impl SockDiag {
         let all = self.unix(None);
         let n = all.as_ref().map_or(0, HashMap::len);
         if let Some((t, ns)) = &self.tape {
-            let kept = all
-                .map(|m| {
-                    let mut v: Vec<_> = m.values().map(crate::tape::UnixRecord::from).collect();
-                    v.sort_by_key(|u| u.inode);
-                    v
-                });
+            let kept = all.map(|m| {
+                let mut v: Vec<_> = m.values().map(crate::tape::UnixRecord::from).collect();
+                v.sort_by_key(|u| u.inode);
+                v
+            });
             t.write(|r| r.netns.entry(ns.clone()).or_default().unix = Some(kept));
         }
         Ok(n)

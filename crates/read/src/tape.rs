@@ -182,6 +182,10 @@ pub struct Records {
     /// The processes of a cgroup, by cgroup ID.
     #[serde(default)]
     pub cgroup_procs: BTreeMap<u64, Answer<Vec<i32>>>,
+    /// The first bytes of each process's executable (its ELF header), read
+    /// through `exe`, per PID.
+    #[serde(default)]
+    pub exe_header: BTreeMap<i32, Answer<Vec<u8>>>,
     /// `stat` of host files (an executable's path, to tell whether it was
     /// replaced on disk), by path.
     #[serde(default)]

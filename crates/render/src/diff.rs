@@ -18,7 +18,12 @@ fn env_value(r: Option<&Redactor>, key: &[u8], v: &[u8]) -> Vec<u8> {
 }
 
 fn fd_line(e: &FdEntry) -> String {
-    format!("fd {} {}: {}", e.fd, e.detail.type_name(), crate::fds::brief(e))
+    format!(
+        "fd {} {}: {}",
+        e.fd,
+        e.detail.type_name(),
+        crate::fds::brief(e)
+    )
 }
 
 fn proc_line(sign: char, p: &ProcState, what: &str) -> String {
@@ -132,7 +137,12 @@ fn wire_fd(e: &FdEntry) -> wire::Fd {
 }
 
 /// The JSON document of a diff.
-pub fn json(d: &Diff, a: wire::SideInfo, b: wire::SideInfo, redact: Option<&Redactor>) -> wire::Document {
+pub fn json(
+    d: &Diff,
+    a: wire::SideInfo,
+    b: wire::SideInfo,
+    redact: Option<&Redactor>,
+) -> wire::Document {
     let ch = |f: String, t: String| wire::Change { from: f, to: t };
     wire::Document {
         procscope: crate::json::VERSION,
@@ -188,8 +198,14 @@ pub fn json(d: &Diff, a: wire::SideInfo, b: wire::SideInfo, redact: Option<&Reda
                     .iter()
                     .map(|e| wire::Env {
                         key: Bytes::new(&e.key),
-                        from: e.from.as_ref().map(|v| Bytes::new(&env_value(redact, &e.key, v))),
-                        to: e.to.as_ref().map(|v| Bytes::new(&env_value(redact, &e.key, v))),
+                        from: e
+                            .from
+                            .as_ref()
+                            .map(|v| Bytes::new(&env_value(redact, &e.key, v))),
+                        to: e
+                            .to
+                            .as_ref()
+                            .map(|v| Bytes::new(&env_value(redact, &e.key, v))),
                     })
                     .collect(),
             })

@@ -32,7 +32,8 @@ pub struct Options {
     pub redact: Option<Redactor>,
     /// At most this many bytes of any one file.
     pub max_file: usize,
-    /// Also copy `smaps` (large: every mapping's sizes).
+    /// Copy `smaps` too (every mapping's sizes: `show`'s largest
+    /// mappings, `maps -x`; most of a snapshot's size).
     pub smaps: bool,
     /// The command line, for the manifest.
     pub command_line: Vec<String>,
@@ -66,10 +67,7 @@ const TASK_PLAIN: &[(&str, usize)] = &[
 ];
 
 /// Thread files whose read waits for the task's exec lock.
-const TASK_GUARDED: &[(&str, usize)] = &[
-    ("syscall", 4096),
-    ("stack", procscope_read::cap::RECORD),
-];
+const TASK_GUARDED: &[(&str, usize)] = &[("syscall", 4096), ("stack", procscope_read::cap::RECORD)];
 
 /// Links read with readlink (never followed).
 const LINKS: &[&str] = &["exe", "cwd", "root"];
@@ -104,13 +102,17 @@ const HOST_WIDE: &[(&str, usize)] = &[
     ("version", 4096),
 ];
 
-/// The cgroup v2 files `show` reads.
+/// The cgroup files `show` reads (v2, then v1).
 const CGROUP_FILES: &[&str] = &[
     "memory.max",
     "memory.current",
     "cpu.max",
     "pids.max",
     "pids.current",
+    "memory.limit_in_bytes",
+    "memory.usage_in_bytes",
+    "cpu.cfs_quota_us",
+    "cpu.cfs_period_us",
 ];
 
 /// One entry of a process, made on a worker, written in PID order.
@@ -265,7 +267,11 @@ fn process(pid: i32, root: &ProcRoot, sh: &Shared, ctx: &Ctx<Vec<Item>, Vec<Item
         if first {
             let mut b = Vec::new();
             if let Some(c) = cstr(&format!("net/{t}")) {
-                match dir.read(&c, &mut b, procscope_read::cap::NET.min(max.max(1 << 20) * 64)) {
+                match dir.read(
+                    &c,
+                    &mut b,
+                    procscope_read::cap::NET.min(max.max(1 << 20) * 64),
+                ) {
                     Ok(_) => out.push(Item::SharedData(key.clone(), b)),
                     Err(_) => continue,
                 }
@@ -342,15 +348,51 @@ fn process(pid: i32, root: &ProcRoot, sh: &Shared, ctx: &Ctx<Vec<Item>, Vec<Item
         }
     }
     guarded(&dir, &p, "syscall", 4096, &mut out);
-    guarded(&dir, &p, "stack", procscope_read::cap::RECORD.min(max), &mut out);
-    guarded(&dir, &p, "cmdline", procscope_read::cap::TEXT.min(max), &mut out);
+    guarded(
+        &dir,
+        &p,
+        "stack",
+        procscope_read::cap::RECORD.min(max),
+        &mut out,
+    );
+    guarded(
+        &dir,
+        &p,
+        "cmdline",
+        procscope_read::cap::TEXT.min(max),
+        &mut out,
+    );
     if !sh.opts.no_env {
-        guarded(&dir, &p, "environ", procscope_read::cap::TEXT.min(max), &mut out);
+        guarded(
+            &dir,
+            &p,
+            "environ",
+            procscope_read::cap::TEXT.min(max),
+            &mut out,
+        );
     }
-    guarded(&dir, &p, "maps", procscope_read::cap::MAPS.min(max), &mut out);
-    guarded(&dir, &p, "smaps_rollup", procscope_read::cap::RECORD.min(max), &mut out);
+    guarded(
+        &dir,
+        &p,
+        "maps",
+        procscope_read::cap::MAPS.min(max),
+        &mut out,
+    );
+    guarded(
+        &dir,
+        &p,
+        "smaps_rollup",
+        procscope_read::cap::RECORD.min(max),
+        &mut out,
+    );
     if sh.opts.smaps {
-        guarded(&dir, &p, "smaps", procscope_read::cap::SMAPS.min(max), &mut out);
+        guarded(
+            &dir,
+            &p,
+            "smaps",
+            procscope_read::cap::SMAPS.min(max),
+            &mut out,
+        );
     }
     out
 }
@@ -407,6 +449,30 @@ fn tape_key(path: &str) -> Option<(i32, String)> {
     Some((pid, rest.to_owned()))
 }
 
+/// `pids` and every ancestor of each (`show` names a process's parents;
+/// a snapshot of some processes keeps who started them), ascending.
+fn with_ancestors(root: &ProcRoot, pids: &[i32]) -> Vec<i32> {
+    let mut all: std::collections::BTreeSet<i32> = pids.iter().copied().collect();
+    let mut buf = Vec::new();
+    for &p in pids {
+        let mut cur = p;
+        // PID namespaces nest at most 32 deep; chains are far shorter.
+        for _ in 0..4096 {
+            let ppid = root
+                .process(cur)
+                .and_then(|d| d.read(c"stat", &mut buf, procscope_read::cap::RECORD))
+                .ok()
+                .and_then(|_| procscope_parse::stat::Stat::parse(&buf).ok())
+                .map(|s| s.ppid);
+            match ppid {
+                Some(pp) if pp > 0 && all.insert(pp) => cur = pp,
+                _ => break,
+            }
+        }
+    }
+    all.into_iter().collect()
+}
+
 /// Host name, kernel release and boot ID.
 fn whereabouts(root: &ProcRoot) -> (String, String, Option<String>) {
     let u = rustix::system::uname();
@@ -439,7 +505,11 @@ pub fn take(
     let pids = if opts.pids.is_empty() {
         root.pids().map_err(std::io::Error::other)?
     } else {
-        opts.pids.clone()
+        // procscope's own process too: commands compare namespaces and
+        // mount tables with their own (when PID 1's cannot be read).
+        let mut v = opts.pids.clone();
+        v.push(root.own_pid());
+        with_ancestors(&root, &v)
     };
     // Host-wide files.
     let mut buf = Vec::new();
@@ -452,7 +522,10 @@ pub fn take(
     }
     let own = root.own_pid();
     if let Ok(me) = root.process(own) {
-        if me.read(c"mountinfo", &mut buf, procscope_read::cap::MOUNTINFO).is_ok() {
+        if me
+            .read(c"mountinfo", &mut buf, procscope_read::cap::MOUNTINFO)
+            .is_ok()
+        {
             w.file("self/mountinfo", &buf)?;
         }
     }
@@ -613,48 +686,78 @@ fn host_files(root: &ProcRoot, w: &mut Writer<impl Write>) -> std::io::Result<()
             w.file(&format!(".host{f}"), &b)?;
         }
     }
-    // cgroup v2: the mount point, then each process's path under it.
+    // cgroup files: for each cgroup line of each process, the directory
+    // under each mount of its hierarchy (v2, or the v1 mounts of its
+    // controllers), as `show` looks for them.
     let Ok(me) = root.process(root.own_pid()) else {
         return Ok(());
     };
-    if me.read(c"mountinfo", &mut b, procscope_read::cap::MOUNTINFO).is_err() {
+    if me
+        .read(c"mountinfo", &mut b, procscope_read::cap::MOUNTINFO)
+        .is_err()
+    {
         return Ok(());
     }
     let Ok(mounts) = procscope_parse::mountinfo::parse(&b) else {
         return Ok(());
     };
-    let Some(m) = mounts
-        .iter()
-        .find(|m| m.fs_type == b"cgroup2" && m.root == b"/")
-    else {
-        return Ok(());
-    };
-    let mp = String::from_utf8_lossy(&m.mount_point).into_owned();
-    let mut paths = std::collections::BTreeSet::new();
+    let mounts: Vec<_> = mounts
+        .into_iter()
+        .filter(|m| m.fs_type == b"cgroup2" || m.fs_type == b"cgroup")
+        .collect();
+    let mut dirs = std::collections::BTreeSet::new();
     for pid in root.pids().unwrap_or_default() {
-        if let Ok(d) = root.process(pid) {
-            if d.read(c"cgroup", &mut b, procscope_read::cap::RECORD).is_ok() {
-                for line in b.split(|&c| c == b'\n') {
-                    if let Some(p) = line.strip_prefix(b"0::") {
-                        paths.insert(String::from_utf8_lossy(p).into_owned());
-                    }
+        let Ok(d) = root.process(pid) else { continue };
+        if d.read(c"cgroup", &mut b, procscope_read::cap::RECORD)
+            .is_err()
+        {
+            continue;
+        }
+        for line in b.split(|&c| c == b'\n') {
+            let mut f = line.splitn(3, |&c| c == b':');
+            let (Some(h), Some(ctl), Some(path)) = (f.next(), f.next(), f.next()) else {
+                continue;
+            };
+            for m in &mounts {
+                let ours = if h == b"0" {
+                    m.fs_type == b"cgroup2"
+                } else {
+                    m.fs_type == b"cgroup"
+                        && ctl
+                            .split(|&c| c == b',')
+                            .any(|c| !c.is_empty() && m.super_option(c).is_some())
+                };
+                if !ours {
+                    continue;
                 }
+                let rel = if m.root == b"/" {
+                    Some(path)
+                } else {
+                    path.strip_prefix(m.root.as_slice())
+                };
+                let Some(rel) = rel else { continue };
+                let mut dir = m.mount_point.clone();
+                for c in rel.split(|&c| c == b'/').filter(|c| !c.is_empty()) {
+                    if c == b".." || c == b"." {
+                        continue;
+                    }
+                    dir.push(b'/');
+                    dir.extend_from_slice(c);
+                }
+                dirs.insert(dir);
             }
         }
     }
-    for p in paths {
-        if p.split('/').any(|c| c == "..") {
-            continue;
-        }
-        let dir = format!("{}/{}", mp.trim_end_matches('/'), p.trim_start_matches('/'));
-        let dir = dir.trim_end_matches('/').to_owned();
+    for dir in dirs {
         for f in CGROUP_FILES {
-            let path = format!("{dir}/{f}");
+            let mut path = dir.clone();
+            path.push(b'/');
+            path.extend_from_slice(f.as_bytes());
             if host
-                .read(path.as_bytes(), &mut b, procscope_read::cap::RECORD)
+                .read(&path, &mut b, procscope_read::cap::RECORD)
                 .is_ok()
             {
-                w.file(&format!(".host{path}"), &b)?;
+                w.file(&format!(".host{}", String::from_utf8_lossy(&path)), &b)?;
             }
         }
     }
@@ -719,7 +822,10 @@ mod tests {
         let cmd = b"app\0--password\0hunter22\0--url=https://u:pw123@h/\0";
         let got = redact_cmdline(&r, cmd);
         let text = String::from_utf8_lossy(&got);
-        assert!(!text.contains("hunter22") && !text.contains("pw123"), "{text}");
+        assert!(
+            !text.contains("hunter22") && !text.contains("pw123"),
+            "{text}"
+        );
         assert!(got.ends_with(&[0]));
     }
 

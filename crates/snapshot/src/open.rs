@@ -128,7 +128,10 @@ fn link_allowed(p: &[u8]) -> bool {
 
 fn split_last(p: &[u8]) -> (&[u8], &[u8]) {
     match p.iter().rposition(|&b| b == b'/') {
-        Some(i) => (p.get(..i).unwrap_or_default(), p.get(i + 1..).unwrap_or_default()),
+        Some(i) => (
+            p.get(..i).unwrap_or_default(),
+            p.get(i + 1..).unwrap_or_default(),
+        ),
         None => (&b""[..], p),
     }
 }
@@ -157,7 +160,9 @@ impl Tree {
                         c,
                         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
                         Mode::empty(),
-                        ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+                        ResolveFlags::BENEATH
+                            | ResolveFlags::NO_SYMLINKS
+                            | ResolveFlags::NO_MAGICLINKS,
                     )
                 };
                 cur = match open(&cur) {
@@ -215,7 +220,9 @@ pub fn open_reader(r: impl Read, name: &str, limits: Limits) -> Result<Opened, O
             )));
         }
         let raw = entry.path_bytes().into_owned();
-        let path = check_path(&raw).map_err(|why| hostile(name, &raw, why))?.to_vec();
+        let path = check_path(&raw)
+            .map_err(|why| hostile(name, &raw, why))?
+            .to_vec();
         let kind = entry.header().entry_type();
         let size = entry.header().size().map_err(|e| corrupt(name, e))?;
         if i == 0 {
@@ -242,7 +249,10 @@ pub fn open_reader(r: impl Read, name: &str, limits: Limits) -> Result<Opened, O
             rustix::io::Errno::LOOP | rustix::io::Errno::XDEV | rustix::io::Errno::NOTDIR => {
                 hostile(name, &path, "a path through a link or a file")
             }
-            e => OpenError(format!("{name}: cannot unpack `{}`: {e}", String::from_utf8_lossy(&path))),
+            e => OpenError(format!(
+                "{name}: cannot unpack `{}`: {e}",
+                String::from_utf8_lossy(&path)
+            )),
         };
         match kind {
             tar::EntryType::Regular | tar::EntryType::Continuous => {
@@ -261,7 +271,11 @@ pub fn open_reader(r: impl Read, name: &str, limits: Limits) -> Result<Opened, O
                 let fd = rustix::fs::openat(
                     d,
                     last,
-                    OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    OFlags::WRONLY
+                        | OFlags::CREATE
+                        | OFlags::EXCL
+                        | OFlags::NOFOLLOW
+                        | OFlags::CLOEXEC,
                     Mode::from_raw_mode(0o644),
                 )
                 .map_err(sys)?;
@@ -277,7 +291,11 @@ pub fn open_reader(r: impl Read, name: &str, limits: Limits) -> Result<Opened, O
             }
             tar::EntryType::Symlink => {
                 if !link_allowed(&path) {
-                    return Err(hostile(name, &path, "a symbolic link where a proc tree has none"));
+                    return Err(hostile(
+                        name,
+                        &path,
+                        "a symbolic link where a proc tree has none",
+                    ));
                 }
                 let target = entry
                     .link_name_bytes()
@@ -295,9 +313,15 @@ pub fn open_reader(r: impl Read, name: &str, limits: Limits) -> Result<Opened, O
                     .link_name_bytes()
                     .ok_or_else(|| corrupt(name, "a hard link without a target"))?
                     .into_owned();
-                let t = check_path(&target).map_err(|why| hostile(name, &path, why))?.to_vec();
+                let t = check_path(&target)
+                    .map_err(|why| hostile(name, &path, why))?
+                    .to_vec();
                 if !regular.contains(&t) {
-                    return Err(hostile(name, &path, "a hard link to a file not unpacked before it"));
+                    return Err(hostile(
+                        name,
+                        &path,
+                        "a hard link to a file not unpacked before it",
+                    ));
                 }
                 let (tp, tl) = split_last(&t);
                 let tdir = tree.dir(tp).map_err(sys)?;

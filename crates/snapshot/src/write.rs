@@ -24,7 +24,10 @@ impl<W: Write> Writer<W> {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         let mut w = Writer { tar, mtime };
-        w.file(format::FORMAT_ENTRY, format::format_line(format::FORMAT).as_bytes())?;
+        w.file(
+            format::FORMAT_ENTRY,
+            format::format_line(format::FORMAT).as_bytes(),
+        )?;
         Ok(w)
     }
 
@@ -54,6 +57,12 @@ impl<W: Write> Writer<W> {
     /// A symbolic link whose text is `target` (bytes, as readlink gave).
     pub fn symlink(&mut self, path: &str, target: &[u8]) -> std::io::Result<()> {
         let mut h = self.header(tar::EntryType::Symlink, 0, 0o777);
+        // The link text exactly: `append_link` treats it as a path and
+        // rewrites some (`/` became `//`), so a short one is set as is.
+        if target.len() <= 100 {
+            h.set_link_name_literal(target)?;
+            return self.tar.append_data(&mut h, path, std::io::empty());
+        }
         let t = <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(target);
         self.tar.append_link(&mut h, path, t)
     }

@@ -45,7 +45,9 @@ fn is_live(p: &std::path::Path) -> bool {
 /// Runs `procscope diff`.
 pub fn run(g: &Global, a: &DiffArgs) -> anyhow::Result<Exit> {
     if g.opened.is_some() {
-        return Err(UsageError("diff takes its snapshots as arguments: drop --snapshot".into()).into());
+        return Err(
+            UsageError("diff takes its snapshots as arguments: drop --snapshot".into()).into(),
+        );
     }
     if is_live(&a.a) {
         return Err(UsageError("A must be a snapshot (B may be `live`)".into()).into());
@@ -55,7 +57,11 @@ pub fn run(g: &Global, a: &DiffArgs) -> anyhow::Result<Exit> {
             .map_err(|e| anyhow::anyhow!("{e}"))
     };
     let sa = open(&a.a)?;
-    let sb = if is_live(&a.b) { None } else { Some(open(&a.b)?) };
+    let sb = if is_live(&a.b) {
+        None
+    } else {
+        Some(open(&a.b)?)
+    };
     let ra = sa.root()?;
     let rb = match &sb {
         Some(s) => s.root()?,
@@ -87,11 +93,17 @@ pub fn run(g: &Global, a: &DiffArgs) -> anyhow::Result<Exit> {
         let name = |s: &procscope_render::wire::snapshot::Source| {
             format!("{} (taken {} on {})", s.file, s.taken_at, s.hostname)
         };
-        let b_name = src_b.as_ref().map_or_else(|| "the live host, now".to_string(), name);
+        let b_name = src_b
+            .as_ref()
+            .map_or_else(|| "the live host, now".to_string(), name);
         for l in procscope_render::diff::text(&d, &name(&src_a), &b_name, redact.as_ref()) {
             writeln!(out, "{l}")?;
         }
     }
     out.flush()?;
-    Ok(if d.is_empty() { Exit::Success } else { Exit::NoMatch })
+    Ok(if d.is_empty() {
+        Exit::Success
+    } else {
+        Exit::NoMatch
+    })
 }

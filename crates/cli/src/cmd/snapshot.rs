@@ -59,9 +59,10 @@ pub struct SnapshotArgs {
     #[arg(long, value_name = "SIZE", default_value = "8M", value_parser = parse_size)]
     pub max_file: usize,
 
-    /// Also copy smaps (every mapping's sizes: large).
+    /// Leave smaps out (every mapping's sizes, which `show` and `maps -x`
+    /// read: most of a snapshot's size).
     #[arg(long)]
-    pub smaps: bool,
+    pub no_smaps: bool,
 
     /// Show progress on stderr (default: when stderr is a terminal).
     #[arg(long)]
@@ -112,7 +113,7 @@ pub fn run(g: &Global, a: &SnapshotArgs) -> anyhow::Result<Exit> {
             .redact
             .then(|| procscope_model::redact::Redactor::with_keys(&a.redact_key)),
         max_file: a.max_file,
-        smaps: a.smaps,
+        smaps: !a.no_smaps,
         command_line: std::env::args().collect(),
     };
     let show = a.progress || std::io::stderr().is_terminal();
