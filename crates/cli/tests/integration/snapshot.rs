@@ -37,7 +37,9 @@ fn on(file: &Path, args: &[&str]) -> Run {
 }
 
 /// Drops what depends on when a document was made — ages, idle times,
-/// elapsed times, timer countdowns, the `snapshot` member — and how many
+/// elapsed times, timer countdowns, the `snapshot` member, proportional
+/// memory (PSS and USS change as other processes map the same libraries)
+/// — and how many
 /// processes a peer search looked at (a snapshot of some processes holds
 /// fewer to look at; the peers found are compared), and the PID of the
 /// procscope that answered (namespaces are compared with its own).
@@ -45,8 +47,12 @@ fn timeless(v: &mut Value) {
     match v {
         Value::Object(m) => {
             // RLIMIT_NPROC's usage counts the user's threads on the whole
-            // host: a snapshot of some processes counts only those.
-            if m.get("resource").and_then(Value::as_str) == Some("nproc") {
+            // host (a snapshot of some processes counts only those), and
+            // RLIMIT_SIGPENDING's the signals queued for the user now.
+            if matches!(
+                m.get("resource").and_then(Value::as_str),
+                Some("nproc" | "sigpending")
+            ) {
                 m.remove("usage");
             }
             m.retain(|k, _| {
@@ -58,6 +64,8 @@ fn timeless(v: &mut Value) {
                     || k == "peer_search"
                     || k == "memory_current"
                     || k == "reference_pid"
+                    || k.starts_with("pss")
+                    || k == "uss"
                     || k.ends_with("_age_secs")
                     || k == "age")
             });

@@ -190,7 +190,7 @@ pub(super) fn record_live(root: &ProcRoot, session: &Session, pids: &[i32]) {
     quick.run(pids.to_vec(), move |pid: i32, ctx: &Ctx<(), ()>| {
         let Ok(dir) = r2.process(pid) else { return };
         if let Ok(mut e) = procscope_model::fds::read(&dir, &[]) {
-            procscope_model::fds::resolve_peers(&r2, pid, &mut e, &s2);
+            procscope_model::fds::ask_everything(&r2, pid, &mut e, &s2);
         }
         let _ = procscope_model::threads::read(&r2, pid, &s2);
         // The executable on disk (`show`): a stat that may reach a network

@@ -199,7 +199,10 @@ pub fn take(
             tape.file_failed(pid, &name, u.error.clone());
         }
     }
+    let t_live = std::time::Instant::now();
+    eprintln!("TRACE files {:?}", t0.elapsed());
     record_live(&root, session, &taken);
+    eprintln!("TRACE live {:?}", t_live.elapsed());
     let (hostname, kernel_release, boot_id) = whereabouts(&root);
     let taken_at_unix_ms = started
         .duration_since(std::time::UNIX_EPOCH)
