@@ -104,12 +104,15 @@ pub fn take(
     let mut err: Option<std::io::Error> = None;
     let r2 = root.clone();
     let sh2 = sh.clone();
-    session.run_ordered(
+    session.run_unordered(
         pids,
         move |pid: i32, ctx: &Ctx<Vec<Item>, Vec<Item>>| process(pid, &r2, &sh2, ctx),
         |_, f| {
             done += 1;
             progress(done, total);
+            if done % 64 == 0 {
+                trim();
+            }
             let timed_out = f.rest.as_ref().err().cloned();
             let items = match (f.rest, f.partial) {
                 (Ok(v), _) => v,
@@ -199,10 +202,12 @@ pub fn take(
             tape.file_failed(pid, &name, u.error.clone());
         }
     }
-    let t_live = std::time::Instant::now();
-    eprintln!("TRACE files {:?}", t0.elapsed());
+    taken.sort_unstable();
+    // The workers' read buffers are freed but glibc keeps them mapped: give
+    // them back before recording, which forks a helper per process (a fork
+    // copies the page tables of everything mapped).
+    trim();
     record_live(&root, session, &taken);
-    eprintln!("TRACE live {:?}", t_live.elapsed());
     let (hostname, kernel_release, boot_id) = whereabouts(&root);
     let taken_at_unix_ms = started
         .duration_since(std::time::UNIX_EPOCH)
@@ -237,4 +242,14 @@ pub fn take(
     w.file(format::LIVE_ENTRY, &live)?;
     w.finish()?;
     Ok(manifest)
+}
+
+/// Gives freed heap memory back to the system (glibc keeps what worker
+/// threads freed in their arenas; a snapshot reads ~70 KB per process).
+fn trim() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only releases free heap memory.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
