@@ -71,7 +71,25 @@ pub fn run(g: &Global, a: &DiffArgs) -> anyhow::Result<Exit> {
         procscope_model::diff::read_side(r, &g.session)
             .map_err(|f| anyhow::anyhow!("cannot list processes under {}: {f}", r.path().display()))
     };
-    let (pa, pb) = (side(&ra)?, side(&rb)?);
+    let (mut pa, mut pb) = (side(&ra)?, side(&rb)?);
+    // A snapshot of some processes says nothing about the others: compare
+    // only the PIDs it holds (a PID reused meanwhile is still one gone and
+    // one appeared).
+    let partial = |o: Option<&procscope_snapshot::Opened>, s: &procscope_model::diff::Side| {
+        o.filter(|o| !o.manifest.targets.is_empty()).map(|_| {
+            s.keys()
+                .map(|(pid, _)| *pid)
+                .collect::<std::collections::HashSet<i32>>()
+        })
+    };
+    let keep_a = partial(sb.as_ref(), &pb);
+    let keep_b = partial(Some(&sa), &pa);
+    if let Some(k) = keep_b {
+        pb.retain(|(pid, _), _| k.contains(pid));
+    }
+    if let Some(k) = keep_a {
+        pa.retain(|(pid, _), _| k.contains(pid));
+    }
     let d = procscope_model::diff::diff(&pa, &pb, a.cpu);
     let redact = (!a.reveal).then(procscope_model::redact::Redactor::default);
     let src_a = crate::cmd::snapshot::source(&a.a.display().to_string(), &sa.manifest);
