@@ -189,6 +189,9 @@ pub(super) fn record_live(root: &ProcRoot, session: &Session, pids: &[i32]) {
     let s2 = session.clone();
     quick.run(pids.to_vec(), move |pid: i32, ctx: &Ctx<(), ()>| {
         let Ok(dir) = r2.process(pid) else { return };
+        // A process quarantined by the file pass (a read stuck on its
+        // memory lock) is answered "timed out" at once here.
+        ctx.target(procscope_read::guard::Target::pid(pid));
         if let Ok(mut e) = procscope_model::fds::read(&dir, &[]) {
             procscope_model::fds::ask_everything(&r2, pid, &mut e, &s2);
         }
