@@ -66,6 +66,16 @@ pub struct Global {
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
 
+    /// Answer from this snapshot (`procscope snapshot -o FILE`) instead of
+    /// the live host; `-` reads it from standard input.
+    #[arg(long, global = true, value_name = "FILE", value_hint = ValueHint::FilePath)]
+    pub snapshot: Option<PathBuf>,
+
+    /// The snapshot `--snapshot` named, unpacked (set once the arguments
+    /// are parsed; see `cmd::snapshot::open_global`).
+    #[arg(skip)]
+    pub opened: Option<std::sync::Arc<procscope_snapshot::Opened>>,
+
     /// The read session every command reads through (set from `--timeout`
     /// once the arguments are parsed; see [`Global::start_session`]).
     #[arg(skip)]
@@ -160,6 +170,12 @@ pub enum Command {
     /// The process's mount table, compared with PID 1's.
     #[command(after_help = crate::cmd::show::MOUNTS_HELP)]
     Mounts(TargetArgs),
+    /// Save the host's (or some processes') state in one file that every command can read back.
+    #[command(after_help = crate::cmd::snapshot::AFTER_HELP)]
+    Snapshot(crate::cmd::snapshot::SnapshotArgs),
+    /// What changed between two snapshots, or a snapshot and the live host.
+    #[command(after_help = crate::cmd::diff::AFTER_HELP)]
+    Diff(crate::cmd::diff::DiffArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
     /// Print the manual pages (roff), or write one file per command with --out.

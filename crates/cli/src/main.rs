@@ -13,6 +13,9 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let mut args = cli::Cli::parse();
     args.global.start_session();
+    if let Err(e) = cmd::snapshot::open_global(&mut args.global) {
+        return output::finish(Err(e));
+    }
     let result = match &args.command {
         cli::Command::Ps(a) => cmd::ps::run(&args.global, a),
         cli::Command::Cmdline(a) => cmd::cmdline::run(&args.global, a),
@@ -34,6 +37,8 @@ fn main() -> ExitCode {
         cli::Command::Ns(a) => cmd::show::focused(&args.global, &a.target, "namespaces", false),
         cli::Command::Cgroup(a) => cmd::show::focused(&args.global, &a.target, "cgroup", false),
         cli::Command::Mounts(a) => cmd::show::focused(&args.global, &a.target, "mounts", false),
+        cli::Command::Snapshot(a) => cmd::snapshot::run(&args.global, a),
+        cli::Command::Diff(a) => cmd::diff::run(&args.global, a),
         cli::Command::Completions(a) => cmd::completions::run(a),
         cli::Command::Man(a) => cmd::man::run(a),
     };

@@ -29,6 +29,12 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
+/// A note on stderr (`procscope: …`), not a warning.
+pub fn note(msg: &str) {
+    let mut e = anstream::stderr().lock();
+    let _ = writeln!(e, "procscope: {msg}");
+}
+
 /// Standard output as [`stdout`] opens it.
 pub type Stdout = io::BufWriter<anstream::AutoStream<io::StdoutLock<'static>>>;
 

@@ -14,6 +14,7 @@ pub mod callmem;
 pub mod calls;
 pub mod clock;
 pub mod collect;
+pub mod diff;
 pub mod dossier;
 #[cfg(test)]
 pub(crate) mod fake;

@@ -27,7 +27,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 /// What the kernel says about the other ends of some of a process's fds.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Ends {
     /// Per pipe fd: whether the other side (writers of a read end, readers
     /// of a write end) is still open anywhere. Absent: not asked, not a
@@ -181,6 +181,47 @@ const RECORD: usize = 9;
 /// the target decides what its fd numbers are, and closing a copy of a
 /// file on a FUSE mount it serves could block procscope for good.
 pub fn ends(
+    dir: &ProcDir,
+    pipes: &[(i32, u64)],
+    unix: &[(i32, u64)],
+    timeout: Duration,
+) -> Outcome<Ends> {
+    use crate::tape::{EndRecord, keep_per_fd, per_fd};
+    let asked = || pipes.iter().chain(unix.iter()).copied();
+    if let Some(rec) = dir.tape().and_then(|t| t.replayed()) {
+        let got = per_fd(rec.ends.get(&dir.pid()), asked())?;
+        let mut out = Ends::default();
+        for (fd, e) in got {
+            match e {
+                EndRecord::Pipe(open) => {
+                    out.pipe_other_side_open.insert(fd, open);
+                }
+                EndRecord::UnixPeer(p) => {
+                    out.unix_peer_pid.insert(fd, p);
+                }
+            }
+        }
+        return Ok(out);
+    }
+    let r = ends_live(dir, pipes, unix, timeout);
+    if let Some(t) = dir.tape() {
+        let as_map = r.as_ref().map_err(Clone::clone).map(|e| {
+            e.pipe_other_side_open
+                .iter()
+                .map(|(&fd, &o)| (fd, EndRecord::Pipe(o)))
+                .chain(
+                    e.unix_peer_pid
+                        .iter()
+                        .map(|(&fd, &p)| (fd, EndRecord::UnixPeer(p))),
+                )
+                .collect::<HashMap<_, _>>()
+        });
+        t.write(|rec| keep_per_fd(rec.ends.entry(dir.pid()).or_default(), asked(), &as_map));
+    }
+    r
+}
+
+fn ends_live(
     dir: &ProcDir,
     pipes: &[(i32, u64)],
     unix: &[(i32, u64)],

@@ -94,6 +94,40 @@ pub fn path_of(
     handle_type: i32,
     handle: &[u8],
 ) -> Outcome<Vec<u8>> {
+    let same = |h: &crate::tape::HandleRecord| {
+        h.mount_point == mount_point && h.handle_type == handle_type && h.handle == handle
+    };
+    if let Some(rec) = dir.tape().and_then(|t| t.replayed()) {
+        return rec
+            .handles
+            .get(&dir.pid())
+            .and_then(|v| v.iter().find(|h| same(h)))
+            .map(|h| h.answer.clone())
+            .unwrap_or_else(|| Err(crate::tape::not_in_snapshot()));
+    }
+    let r = path_of_live(dir, mount_point, handle_type, handle);
+    if let Some(t) = dir.tape() {
+        t.write(|rec| {
+            let v = rec.handles.entry(dir.pid()).or_default();
+            if !v.iter().any(same) {
+                v.push(crate::tape::HandleRecord {
+                    mount_point: mount_point.to_vec(),
+                    handle_type,
+                    handle: handle.to_vec(),
+                    answer: r.clone(),
+                });
+            }
+        });
+    }
+    r
+}
+
+fn path_of_live(
+    dir: &ProcDir,
+    mount_point: &[u8],
+    handle_type: i32,
+    handle: &[u8],
+) -> Outcome<Vec<u8>> {
     let mount = mount_dir(dir, mount_point)?;
     let fd = open_handle(&mount, handle_type, handle, libc::O_PATH)?;
     let link = format!("/proc/self/fd/{}", fd.as_raw_fd());
@@ -112,6 +146,23 @@ const FILEID_KERNFS: i32 = 0xfe;
 /// its `cgroup.procs` (PIDs in procscope's namespace). Needs
 /// CAP_DAC_READ_SEARCH. cgroupfs lives in memory: nothing here can hang.
 pub fn cgroup_procs(me: &ProcDir, id: u64) -> Outcome<Vec<i32>> {
+    if let Some(rec) = me.tape().and_then(|t| t.replayed()) {
+        return rec
+            .cgroup_procs
+            .get(&id)
+            .cloned()
+            .unwrap_or_else(|| Err(crate::tape::not_in_snapshot()));
+    }
+    let r = cgroup_procs_live(me, id);
+    if let Some(t) = me.tape() {
+        t.write(|rec| {
+            rec.cgroup_procs.insert(id, r.clone());
+        });
+    }
+    r
+}
+
+fn cgroup_procs_live(me: &ProcDir, id: u64) -> Outcome<Vec<i32>> {
     let mut b = Vec::new();
     me.read(c"mountinfo", &mut b, crate::cap::MOUNTINFO)?;
     let mounts =

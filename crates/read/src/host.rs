@@ -40,6 +40,8 @@ pub struct HostFiles {
     /// The proc tree's directory (for `.host`); unused for a live root.
     tree: Arc<OwnedFd>,
     live: bool,
+    /// Recorded or replayed `stat` answers ([`crate::tape`]).
+    tape: Option<Arc<crate::tape::Tape>>,
 }
 
 /// How a lookup reaches a host path.
@@ -51,8 +53,12 @@ enum Place {
 }
 
 impl HostFiles {
-    pub(crate) fn new(tree: Arc<OwnedFd>, live: bool) -> Self {
-        HostFiles { tree, live }
+    pub(crate) fn new(
+        tree: Arc<OwnedFd>,
+        live: bool,
+        tape: Option<Arc<crate::tape::Tape>>,
+    ) -> Self {
+        HostFiles { tree, live, tape }
     }
 
     /// True when these are the real files of the machine procscope runs
@@ -136,6 +142,22 @@ impl HostFiles {
     /// [`HostFiles::may_hang`] first and call this from a deadline-guarded
     /// thread: the path may lie on a network filesystem.
     pub fn stat(&self, path: &[u8]) -> Outcome<FdStat> {
+        let key = || String::from_utf8_lossy(path).into_owned();
+        if let Some(rec) = self.tape.as_ref().and_then(|t| t.replayed()) {
+            if let Some(a) = rec.host_stat.get(&key()) {
+                return a.clone();
+            }
+        }
+        let r = self.stat_here(path);
+        if let Some(t) = &self.tape {
+            t.write(|rec| {
+                rec.host_stat.insert(key(), r.clone());
+            });
+        }
+        r
+    }
+
+    fn stat_here(&self, path: &[u8]) -> Outcome<FdStat> {
         match self.place(path)? {
             Place::Real(p) => crate::root::stat_at(rustix::fs::CWD, p.as_bytes())
                 .map_err(|f| errno_failure(f, path, false)),

@@ -43,6 +43,7 @@ pub mod realpath;
 mod root;
 pub mod sockdiag;
 pub mod sockinfo;
+pub mod tape;
 
 pub use failure::{Failure, Need, Outcome};
 pub use guard::{Session, Target};

@@ -14,7 +14,14 @@ pub struct ProcRoot {
     fd: Arc<OwnedFd>,
     path: PathBuf,
     live: bool,
+    /// Live-only answers recorded or replayed ([`crate::tape`]).
+    tape: Option<Arc<Tape>>,
+    /// procscope's own PID in this tree, when it is not the caller's (a
+    /// snapshot: the PID of the procscope that took it).
+    own: Option<i32>,
 }
+
+use crate::tape::Tape;
 
 /// How a whole-file read ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,7 +33,7 @@ pub struct FileRead {
 }
 
 /// What `statx` says about an open file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FdStat {
     /// Hard links to the inode (0: deleted, the space is freed on close).
     pub nlink: u64,
@@ -165,7 +172,29 @@ impl ProcRoot {
             fd: Arc::new(fd),
             path,
             live,
+            tape: None,
+            own: None,
         })
+    }
+
+    /// This root with a tape under its live-only readers: recording (on a
+    /// live root) or replaying (on a snapshot's tree). See [`crate::tape`].
+    pub fn with_tape(mut self, tape: Arc<Tape>) -> Self {
+        self.tape = Some(tape);
+        self
+    }
+
+    /// This root with `pid` as procscope's own process (a snapshot names
+    /// the procscope that took it; it is left out of listings like the
+    /// running one is).
+    pub fn with_own_pid(mut self, pid: i32) -> Self {
+        self.own = Some(pid);
+        self
+    }
+
+    /// The tape under this root's live-only readers, if any.
+    pub fn tape(&self) -> Option<&Arc<Tape>> {
+        self.tape.as_ref()
     }
 
     /// True when this root is a procfs mount (not a fixture or a copy).
@@ -204,6 +233,7 @@ impl ProcRoot {
                 fd: Arc::new(fd),
                 pid,
                 live: self.live,
+                tape: self.tape.clone(),
             }),
             Err(e) => Err(Failure::from_errno(e, b"")),
         }
@@ -212,6 +242,9 @@ impl ProcRoot {
     /// The calling process's own directory (`/proc/self`), resolved through
     /// this root.
     pub fn own_pid(&self) -> i32 {
+        if let Some(p) = self.own {
+            return p;
+        }
         rustix::process::getpid().as_raw_nonzero().get()
     }
 
@@ -268,7 +301,7 @@ impl ProcRoot {
     /// ones for a live procfs, the tree's `.host/` for a fixture or a copy
     /// (see [`crate::host`]).
     pub fn host(&self) -> crate::HostFiles {
-        crate::HostFiles::new(self.fd.clone(), self.live)
+        crate::HostFiles::new(self.fd.clone(), self.live, self.tape.clone())
     }
 
     /// Reads a file relative to the root (`stat`, `uptime`, `net/unix` …).
@@ -284,6 +317,7 @@ pub struct ProcDir {
     fd: Arc<OwnedFd>,
     pid: i32,
     live: bool,
+    tape: Option<Arc<Tape>>,
 }
 
 /// `statx` of `name` relative to `dir`, following links, from what the
@@ -342,11 +376,70 @@ impl ProcDir {
         self.pid
     }
 
+    /// The tape under this directory's live-only readers, if any.
+    pub fn tape(&self) -> Option<&Arc<Tape>> {
+        self.tape.as_ref()
+    }
+
+    /// The recorded tape when replaying a snapshot.
+    pub(crate) fn replay(&self) -> Option<&Arc<Tape>> {
+        self.tape.as_ref().filter(|t| t.is_replay())
+    }
+
+    /// The recording tape on a live root.
+    pub(crate) fn recorder(&self) -> Option<&Arc<Tape>> {
+        self.tape.as_ref().filter(|t| !t.is_replay())
+    }
+
+    /// In a snapshot, a file that is missing because it could not be read
+    /// when the snapshot was taken answers why (timed out, denied), not
+    /// "gone".
+    fn missing<T>(&self, name: &[u8], r: Outcome<T>) -> Outcome<T> {
+        match (&r, self.replay().and_then(|t| t.replayed())) {
+            (Err(Failure::Gone), Some(rec)) => {
+                let name = String::from_utf8_lossy(name);
+                match rec.files.get(&self.pid).and_then(|m| m.get(name.as_ref())) {
+                    Some(f) => Err(f.clone()),
+                    None => r,
+                }
+            }
+            _ => r,
+        }
+    }
+
     /// Reads the whole file `name` into `buf` (cleared first), at most `cap`
     /// bytes. Memory-lock files are not special here: call this from a
     /// [`crate::guard`] worker for those.
     pub fn read(&self, name: &CStr, buf: &mut Vec<u8>, cap: usize) -> Outcome<FileRead> {
-        read_at(self.fd.as_fd(), name, buf, cap, self.live)
+        // The executable's first bytes (its ELF header: the system call
+        // ABI) are read through the `exe` magic link, which a tree keeps
+        // as a link's text only: a snapshot recorded what was read.
+        let exe = name.to_bytes() == b"exe";
+        if let (true, Some(rec)) = (exe, self.replay().and_then(|t| t.replayed())) {
+            buf.clear();
+            let got = rec
+                .exe_header
+                .get(&self.pid)
+                .cloned()
+                .unwrap_or_else(|| Err(crate::tape::not_in_snapshot()))?;
+            let len = got.len().min(cap);
+            buf.extend_from_slice(got.get(..len).unwrap_or_default());
+            return Ok(FileRead {
+                len,
+                truncated: got.len() > cap,
+            });
+        }
+        let r = read_at(self.fd.as_fd(), name, buf, cap, self.live);
+        if let (true, Some(t)) = (exe, self.recorder()) {
+            let kept = r
+                .as_ref()
+                .map(|f| buf.get(..f.len).unwrap_or_default().to_vec())
+                .map_err(Clone::clone);
+            t.write(|rec| {
+                rec.exe_header.insert(self.pid, kept);
+            });
+        }
+        self.missing(name.to_bytes(), r)
     }
 
     /// Opens the procfs record file `name` (e.g. `stat`) to be read again
@@ -398,10 +491,38 @@ impl ProcDir {
     /// `exe`, `cwd`, or `map_files/START-END` (a mapped file; needs
     /// CAP_SYS_ADMIN). Call it from a deadline-guarded thread.
     pub fn link_stat(&self, name: &str) -> Outcome<FdStat> {
+        if let Some(t) = self.replay().and_then(|t| t.replayed()) {
+            let fd = name.strip_prefix("fd/").and_then(|n| n.parse::<i32>().ok());
+            let got = match fd {
+                Some(fd) => t.fd_stat.get(&self.pid).and_then(|m| m.get(&fd)),
+                None => t.link_stat.get(&self.pid).and_then(|m| m.get(name)),
+            };
+            return got
+                .cloned()
+                .unwrap_or_else(|| Err(crate::tape::not_in_snapshot()));
+        }
         if !self.live {
             return Err(not_live());
         }
-        stat_at(self.fd.as_fd(), name.as_bytes())
+        let r = stat_at(self.fd.as_fd(), name.as_bytes());
+        if let Some(t) = self.recorder() {
+            let (pid, fd) = (
+                self.pid,
+                name.strip_prefix("fd/").and_then(|n| n.parse::<i32>().ok()),
+            );
+            t.write(|rec| match fd {
+                Some(fd) => {
+                    rec.fd_stat.entry(pid).or_default().insert(fd, r.clone());
+                }
+                None => {
+                    rec.link_stat
+                        .entry(pid)
+                        .or_default()
+                        .insert(name.to_owned(), r.clone());
+                }
+            });
+        }
+        r
     }
 
     /// Reads `buf.len()` bytes of the process's memory at `addr`, through
@@ -416,9 +537,29 @@ impl ProcDir {
     /// `mmap_read_lock_killable()`: an abandoned reader dies with the
     /// process.
     pub fn read_memory(&self, addr: u64, buf: &mut [u8]) -> Outcome<usize> {
+        if let Some(t) = self.replay() {
+            let got = t.memory(self.pid, addr, buf.len())?;
+            let n = got.len().min(buf.len());
+            if let (Some(dst), Some(src)) = (buf.get_mut(..n), got.get(..n)) {
+                dst.copy_from_slice(src);
+            }
+            return Ok(n);
+        }
         if !self.live {
             return Err(not_live());
         }
+        let r = self.read_memory_live(addr, buf);
+        if let Some(t) = self.recorder() {
+            let kept = r
+                .as_ref()
+                .map(|&n| buf.get(..n).unwrap_or_default().to_vec())
+                .map_err(Clone::clone);
+            t.keep_memory(self.pid, addr, kept, buf.len());
+        }
+        r
+    }
+
+    fn read_memory_live(&self, addr: u64, buf: &mut [u8]) -> Outcome<usize> {
         let mem = self.open_with(c"mem", OFlags::RDONLY | OFlags::CLOEXEC)?;
         match rustix::io::pread(&mem, buf, addr) {
             Ok(n) => Ok(n),
@@ -441,7 +582,8 @@ impl ProcDir {
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
             self.live,
         )
-        .map_err(|e| Failure::from_errno(e, b"fd"))?;
+        .map_err(|e| Failure::from_errno(e, b"fd"));
+        let dir = self.missing(b"fd", dir)?;
         let entries =
             rustix::fs::Dir::read_from(&dir).map_err(|e| Failure::from_errno(e, b"fd"))?;
         // Paths are at most PATH_MAX (4096) bytes; " (deleted)" may follow.
@@ -466,6 +608,11 @@ impl ProcDir {
     /// Reads the target of a symbolic link (`exe`, `cwd`, `fd/3`) without
     /// following it: a magic link is never opened or stat'ed through.
     pub fn readlink(&self, name: &CStr) -> Outcome<Vec<u8>> {
+        let r = self.readlink_here(name);
+        self.missing(name.to_bytes(), r)
+    }
+
+    fn readlink_here(&self, name: &CStr) -> Outcome<Vec<u8>> {
         let err = |e| Failure::from_errno(e, name.to_bytes());
         let bytes = name.to_bytes();
         // In a tree, a link under a directory (`ns/net`, `fd/3`) is read
@@ -494,12 +641,14 @@ impl ProcDir {
 
     /// The thread IDs under `task/`, ascending.
     pub fn tids(&self) -> Outcome<Vec<i32>> {
-        list_numeric(self.fd.as_fd(), b"task", self.live)
+        let r = list_numeric(self.fd.as_fd(), b"task", self.live);
+        self.missing(b"task", r)
     }
 
     /// The open file descriptor numbers under `fd/`, ascending.
     pub fn fds(&self) -> Outcome<Vec<i32>> {
-        list_numeric_with(self.fd.as_fd(), b"fd", true, self.live)
+        let r = list_numeric_with(self.fd.as_fd(), b"fd", true, self.live);
+        self.missing(b"fd", r)
     }
 
     /// How many fds are open. On a live procfs since Linux 6.2, the size
@@ -534,6 +683,7 @@ impl ProcDir {
                 fd: Arc::new(fd),
                 pid: tid,
                 live: self.live,
+                tape: self.tape.clone(),
             }),
             Err(e) => Err(Failure::from_errno(e, b"task")),
         }

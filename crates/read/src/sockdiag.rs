@@ -40,10 +40,14 @@ fn new_socket() -> Outcome<OwnedFd> {
     Ok(fd)
 }
 
-/// A sock_diag socket for one network namespace.
+/// A sock_diag socket for one network namespace (or, for a snapshot, the
+/// answers recorded for that namespace: [`crate::tape`]).
 pub struct SockDiag {
-    fd: OwnedFd,
+    fd: Option<OwnedFd>,
     seq: u32,
+    /// The namespace (`ns/net` link text) and the tape, when recording or
+    /// replaying.
+    tape: Option<(std::sync::Arc<crate::tape::Tape>, String)>,
 }
 
 impl SockDiag {
@@ -52,6 +56,14 @@ impl SockDiag {
     /// thread's, from the live kernel: `dir` is refused unless its root is
     /// a live procfs), else on a thread that joins it.
     pub fn for_process(dir: &ProcDir) -> Outcome<SockDiag> {
+        if let Some(t) = dir.tape().filter(|t| t.is_replay()) {
+            let ns = String::from_utf8_lossy(&dir.readlink(c"ns/net")?).into_owned();
+            return Ok(SockDiag {
+                fd: None,
+                seq: 0,
+                tape: Some((t.clone(), ns)),
+            });
+        }
         if !dir.is_live() {
             return Err(Failure::Unsupported {
                 what: "a live /proc (this proc root is a fixture or a copy)".into(),
@@ -79,17 +91,54 @@ impl SockDiag {
                 message: "namespace thread failed".into(),
             })??
         };
-        Ok(SockDiag { fd, seq: 0 })
+        let tape = dir
+            .tape()
+            .map(|t| (t.clone(), String::from_utf8_lossy(&theirs).into_owned()));
+        Ok(SockDiag {
+            fd: Some(fd),
+            seq: 0,
+            tape,
+        })
+    }
+
+    /// The recorded answers of this namespace, when replaying.
+    fn replayed(&self) -> Option<Outcome<crate::tape::NetnsRecord>> {
+        let (t, ns) = self.tape.as_ref()?;
+        let r = t.replayed()?;
+        Some(
+            r.netns
+                .get(ns)
+                .cloned()
+                .ok_or_else(crate::tape::not_in_snapshot),
+        )
+    }
+
+    /// Records every unix socket of the namespace (one dump), for a
+    /// snapshot: any later question about unix sockets is answered from it.
+    pub fn record_unix(&mut self) -> Outcome<usize> {
+        let all = self.unix(None);
+        let n = all.as_ref().map_or(0, HashMap::len);
+        if let Some((t, ns)) = &self.tape {
+            let kept = all.map(|m| {
+                let mut v: Vec<_> = m.values().map(crate::tape::UnixRecord::from).collect();
+                v.sort_by_key(|u| u.inode);
+                v
+            });
+            t.write(|r| r.netns.entry(ns.clone()).or_default().unix = Some(kept));
+        }
+        Ok(n)
     }
 
     fn exchange(&mut self, inode: Option<u32>, out: &mut HashMap<u64, UnixDiag>) -> Outcome<()> {
+        let Some(fd) = &self.fd else {
+            return Err(crate::tape::not_in_snapshot());
+        };
         self.seq = self.seq.wrapping_add(1);
         let req = unix_request(inode, self.seq);
-        rustix::net::send(&self.fd, &req, SendFlags::empty()).map_err(errno)?;
+        rustix::net::send(fd, &req, SendFlags::empty()).map_err(errno)?;
         let mut buf = vec![0u8; 64 * 1024];
         loop {
-            let (n, _) =
-                rustix::net::recv(&self.fd, &mut buf, RecvFlags::empty()).map_err(errno)?;
+            let (n, _) = rustix::net::recv(fd, &mut buf, RecvFlags::empty()).map_err(errno)?;
             let r = unix_replies(buf.get(..n).unwrap_or_default());
             let got = !r.sockets.is_empty();
             for s in r.sockets {
@@ -107,6 +156,14 @@ impl SockDiag {
     /// namespace, in one dump), by inode. Inodes that are not unix sockets
     /// are absent from the answer.
     pub fn unix(&mut self, inodes: Option<&[u64]>) -> Outcome<HashMap<u64, UnixDiag>> {
+        if let Some(rec) = self.replayed() {
+            let all = rec?.unix.ok_or_else(crate::tape::not_in_snapshot)??;
+            return Ok(all
+                .iter()
+                .filter(|u| inodes.is_none_or(|v| v.contains(&u64::from(u.inode))))
+                .map(|u| (u64::from(u.inode), UnixDiag::from(u)))
+                .collect());
+        }
         let mut out = HashMap::new();
         match inodes {
             Some(v) if v.len() <= EXACT_MAX => {
@@ -135,6 +192,40 @@ impl SockDiag {
         local: std::net::SocketAddr,
         remote: std::net::SocketAddr,
     ) -> Option<procscope_parse::sockdiag::InetReply> {
+        if let Some(rec) = self.replayed() {
+            let rec = rec.ok()?;
+            let p = rec
+                .tcp_peers
+                .iter()
+                .find(|p| p.local == local && p.remote == remote)?;
+            return p.inode.map(|inode| procscope_parse::sockdiag::InetReply {
+                inode,
+                cgroup_id: p.cgroup_id,
+            });
+        }
+        let got = self.tcp_peer_live(local, remote);
+        if let Some((t, ns)) = &self.tape {
+            t.write(|r| {
+                let peers = &mut r.netns.entry(ns.clone()).or_default().tcp_peers;
+                if !peers.iter().any(|p| p.local == local && p.remote == remote) {
+                    peers.push(crate::tape::TcpPeerRecord {
+                        local,
+                        remote,
+                        inode: got.map(|g| g.inode),
+                        cgroup_id: got.and_then(|g| g.cgroup_id),
+                    });
+                }
+            });
+        }
+        got
+    }
+
+    fn tcp_peer_live(
+        &mut self,
+        local: std::net::SocketAddr,
+        remote: std::net::SocketAddr,
+    ) -> Option<procscope_parse::sockdiag::InetReply> {
+        let fd = self.fd.as_ref()?;
         let bytes = |ip: std::net::IpAddr, v6: bool| -> [u8; 16] {
             let mut b = [0u8; 16];
             match (ip, v6) {
@@ -161,10 +252,10 @@ impl SockDiag {
                 remote.port(),
                 self.seq,
             );
-            if rustix::net::send(&self.fd, &req, SendFlags::empty()).is_err() {
+            if rustix::net::send(fd, &req, SendFlags::empty()).is_err() {
                 return None;
             }
-            let Ok((n, _)) = rustix::net::recv(&self.fd, &mut buf, RecvFlags::empty()) else {
+            let Ok((n, _)) = rustix::net::recv(fd, &mut buf, RecvFlags::empty()) else {
                 return None;
             };
             if let Ok(r) = procscope_parse::sockdiag::inet_reply(buf.get(..n).unwrap_or_default()) {

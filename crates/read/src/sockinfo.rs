@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 /// What a socket says about itself.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SockInfo {
     /// `AF_*` family.
     pub family: u16,
@@ -201,6 +201,27 @@ fn decode(r: &mut Reader<'_>) -> Option<(i32, SockInfo)> {
 /// The copies are made and asked only in a forked helper child
 /// ([`crate::helper`]): the target decides what its fd numbers are.
 pub fn sockets(
+    dir: &ProcDir,
+    fds: &[(i32, u64)],
+    timeout: std::time::Duration,
+) -> Outcome<HashMap<i32, SockInfo>> {
+    if let Some(rec) = dir.tape().and_then(|t| t.replayed()) {
+        return crate::tape::per_fd(rec.sockets.get(&dir.pid()), fds.iter().copied());
+    }
+    let r = sockets_live(dir, fds, timeout);
+    if let Some(t) = dir.tape() {
+        t.write(|rec| {
+            crate::tape::keep_per_fd(
+                rec.sockets.entry(dir.pid()).or_default(),
+                fds.iter().copied(),
+                &r,
+            )
+        });
+    }
+    r
+}
+
+fn sockets_live(
     dir: &ProcDir,
     fds: &[(i32, u64)],
     timeout: std::time::Duration,

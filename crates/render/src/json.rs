@@ -28,10 +28,51 @@ pub fn write_document<T: Serialize>(out: &mut dyn Write, kind: &str, body: &T) -
     )
 }
 
+/// The `snapshot` member every document gets when the program reads a
+/// snapshot (see [`set_snapshot`]), serialized.
+static SNAPSHOT: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+
+/// Marks every document written from now on as answered from a snapshot:
+/// a `snapshot` member ([`crate::wire::snapshot::Source`]) is added last to
+/// its top-level object (docs/json.md). Set once per program, before any
+/// output; later calls are ignored.
+pub fn set_snapshot(source: &crate::wire::snapshot::Source) {
+    if let Ok(v) = serde_json::to_vec(source) {
+        let mut m = b"\"snapshot\":".to_vec();
+        m.extend(v);
+        let _ = SNAPSHOT.set(m);
+    }
+}
+
+/// `"snapshot":{…}` to add, if any.
+fn snapshot_member() -> Option<&'static [u8]> {
+    SNAPSHOT.get().map(Vec::as_slice)
+}
+
+/// Adds the snapshot member to a serialized object.
+fn with_snapshot(mut s: Vec<u8>) -> Vec<u8> {
+    if let Some(m) = snapshot_member() {
+        if s.first() == Some(&b'{') && s.last() == Some(&b'}') {
+            s.pop();
+            if s.len() > 1 {
+                s.push(b',');
+            }
+            s.extend_from_slice(m);
+            s.push(b'}');
+        }
+    }
+    s
+}
+
 /// Writes a whole document (a [`crate::wire`] type) and a newline.
 pub fn write<T: Serialize>(out: &mut dyn Write, doc: &T) -> io::Result<()> {
     let mut w = io::BufWriter::new(out);
-    serde_json::to_writer(&mut w, doc).map_err(io::Error::other)?;
+    if snapshot_member().is_some() {
+        let s = serde_json::to_vec(doc).map_err(io::Error::other)?;
+        w.write_all(&with_snapshot(s))?;
+    } else {
+        serde_json::to_writer(&mut w, doc).map_err(io::Error::other)?;
+    }
     w.write_all(b"\n")?;
     w.flush()
 }
@@ -88,6 +129,10 @@ impl Stream {
         if !t.is_empty() {
             s.push(b',');
             s.extend_from_slice(&t);
+        }
+        if let Some(m) = snapshot_member() {
+            s.push(b',');
+            s.extend_from_slice(m);
         }
         s.extend_from_slice(b"}\n");
         out.write_all(&s)

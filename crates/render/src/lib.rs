@@ -21,6 +21,7 @@
 //! This crate never reads `/proc`.
 
 pub mod calls;
+pub mod diff;
 pub mod doc;
 pub mod dossier;
 pub mod escape;

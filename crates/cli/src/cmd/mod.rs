@@ -2,6 +2,7 @@
 
 pub mod cmdline;
 pub mod completions;
+pub mod diff;
 pub mod env;
 pub mod fds;
 pub mod hung;
@@ -10,6 +11,7 @@ pub mod ps;
 pub mod repro;
 pub mod serve;
 pub mod show;
+pub mod snapshot;
 pub mod stack;
 pub mod targets;
 pub mod top;

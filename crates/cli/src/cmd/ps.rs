@@ -299,6 +299,14 @@ fn handle_budget(root: &ProcRoot) -> usize {
 
 /// Opens the proc root, with a hint when it cannot be.
 pub fn open_root(g: &Global) -> anyhow::Result<ProcRoot> {
+    if let Some(s) = &g.opened {
+        return s.root().with_context(|| {
+            format!(
+                "cannot read the unpacked snapshot {}",
+                s.dir.path().display()
+            )
+        });
+    }
     ProcRoot::open(&g.proc_root).with_context(|| {
         format!(
             "cannot open the proc root {} (is procfs mounted? point --proc-root at a proc tree)",

@@ -28,6 +28,7 @@ mod serve;
 mod shell_exec;
 mod show;
 mod show_fixtures;
+mod snapshot;
 mod stack;
 mod support;
 mod text;

@@ -349,7 +349,25 @@ impl Session {
         R: Send + 'static,
         F: Fn(I, &Ctx<P, R>) -> R + Send + Sync + 'static,
     {
-        run::run_ordered(self, items, job, sink);
+        run::run_ordered(self, items, job, true, sink);
+    }
+
+    /// Like [`Session::run_ordered`], but hands each result to `sink` as
+    /// soon as it is in, in any order: nothing waits behind a slow job (a
+    /// read that runs to its deadline), so memory holds no finished
+    /// results (a snapshot writes each process as it comes).
+    pub fn run_unordered<I, P, R, F>(
+        &self,
+        items: Vec<I>,
+        job: F,
+        sink: impl FnMut(usize, Finished<P, R>),
+    ) where
+        I: Send + 'static,
+        P: Send + 'static,
+        R: Send + 'static,
+        F: Fn(I, &Ctx<P, R>) -> R + Send + Sync + 'static,
+    {
+        run::run_ordered(self, items, job, false, sink);
     }
 
     /// Runs one risky read `f` about `target` on a pooled worker and waits

@@ -225,11 +225,13 @@ impl<I> Queue<I> {
     }
 }
 
-/// See [`Session::run_ordered`].
+/// See [`Session::run_ordered`] (`ordered`) and
+/// [`Session::run_unordered`].
 pub(super) fn run_ordered<I, P, R, F>(
     session: &Session,
     items: Vec<I>,
     job: F,
+    ordered: bool,
     mut sink: impl FnMut(usize, Finished<P, R>),
 ) where
     I: Send + 'static,
@@ -248,6 +250,7 @@ pub(super) fn run_ordered<I, P, R, F>(
         rests: (0..n).map(|_| None).collect(),
         next: 0,
         remaining: n,
+        emitted: if ordered { Vec::new() } else { vec![false; n] },
     };
     let queue = Arc::new(Queue {
         items: items.into_iter().map(|i| Mutex::new(Some(i))).collect(),
@@ -398,13 +401,17 @@ struct Collect<P, R> {
     rests: Vec<Option<Outcome<R>>>,
     next: usize,
     remaining: usize,
+    /// Unordered runs: which results went to the sink (empty: ordered).
+    emitted: Vec<bool>,
 }
 
 impl<P, R> Collect<P, R> {
     fn accept(&mut self, m: Msg<P, R>, sink: &mut impl FnMut(usize, Finished<P, R>)) {
         match m {
             Msg::Partial(i, p) => {
-                if i >= self.next {
+                if self.emitted.get(i).is_some_and(|&e| !e)
+                    || (self.emitted.is_empty() && i >= self.next)
+                {
                     if let Some(slot) = self.partials.get_mut(i) {
                         *slot = Some(p);
                     }
@@ -417,6 +424,16 @@ impl<P, R> Collect<P, R> {
     /// Records job `i`'s outcome unless it already has one, then emits every
     /// result that is now in order.
     fn finish(&mut self, i: usize, rest: Outcome<R>, sink: &mut impl FnMut(usize, Finished<P, R>)) {
+        if let Some(e) = self.emitted.get_mut(i) {
+            // Unordered: each result goes to the sink as soon as it is in.
+            if !*e {
+                *e = true;
+                self.remaining = self.remaining.saturating_sub(1);
+                let partial = self.partials.get_mut(i).and_then(Option::take);
+                sink(i, Finished { partial, rest });
+            }
+            return;
+        }
         if i < self.next {
             return;
         }

@@ -372,3 +372,26 @@ fn concurrent_healthy_runs_are_not_refused() {
             .all(|f| matches!(f.rest, Ok(Ok(_))))
     );
 }
+
+/// An unordered run hands out results as they come: a slow first job does
+/// not hold back the others, and every result arrives once.
+#[test]
+fn unordered_results_do_not_wait_for_a_slow_job() {
+    let s = session(2000, 2, 2);
+    let mut order = Vec::new();
+    s.run_unordered(
+        (0..6u64).collect(),
+        |i: u64, _ctx: &Ctx<(), u64>| {
+            if i == 0 {
+                std::thread::sleep(Duration::from_millis(300));
+            }
+            i
+        },
+        |i, f| order.push((i, f.rest)),
+    );
+    assert_eq!(order.len(), 6);
+    assert_eq!(order.last().map(|(i, _)| *i), Some(0), "{order:?}");
+    let mut got: Vec<u64> = order.into_iter().map(|(_, r)| r.unwrap()).collect();
+    got.sort_unstable();
+    assert_eq!(got, vec![0, 1, 2, 3, 4, 5]);
+}

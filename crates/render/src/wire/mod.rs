@@ -10,12 +10,14 @@
 
 pub mod cmdline;
 pub mod common;
+pub mod diff;
 pub mod env;
 pub mod fds;
 pub mod hung;
 pub mod ps;
 pub mod repro;
 pub mod show;
+pub mod snapshot;
 pub mod stack;
 pub mod watch;
 pub mod whohas;

@@ -1,0 +1,518 @@
+//! `procscope snapshot`, `--snapshot` and `diff`: snapshots of processes in
+//! known states, read back after the processes are gone, give the answers
+//! procscope gave live; hung processes are recorded as timed out; secrets
+//! never reach the file; a damaged or hostile file is refused clearly.
+
+use crate::support::*;
+use serde_json::Value;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The children of `pid`.
+fn children(pid: u32) -> Vec<u32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|k| k.parse().ok())
+        .collect()
+}
+
+/// Takes a snapshot of `pids` into `file`.
+fn snap(file: &Path, extra: &[&str], pids: &[u32]) -> Run {
+    let mut args: Vec<String> = vec!["snapshot".into(), "-o".into(), file.display().to_string()];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args.extend(pids.iter().map(u32::to_string));
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    let r = run_with(&a, &[], Duration::from_secs(60));
+    assert_eq!(r.status, 0, "snapshot: {}", r.stderr);
+    r
+}
+
+/// Runs a command on the snapshot.
+fn on(file: &Path, args: &[&str]) -> Run {
+    let mut a = vec!["--snapshot", file.to_str().unwrap()];
+    a.extend_from_slice(args);
+    run_with(&a, &[], Duration::from_secs(30))
+}
+
+/// Drops what depends on when a document was made — ages, idle times,
+/// elapsed times, timer countdowns, the `snapshot` member, proportional
+/// memory (PSS and USS change as other processes map the same libraries)
+/// — and how many
+/// processes a peer search looked at (a snapshot of some processes holds
+/// fewer to look at; the peers found are compared), and the PID of the
+/// procscope that answered (namespaces are compared with its own); and
+/// `place`, where in the program a group waits: user-space frames are read
+/// from the live process's memory and not recorded in snapshots yet.
+fn timeless(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            // RLIMIT_NPROC's usage counts the user's threads on the whole
+            // host (a snapshot of some processes counts only those), and
+            // RLIMIT_SIGPENDING's the signals queued for the user now.
+            if matches!(
+                m.get("resource").and_then(Value::as_str),
+                Some("nproc" | "sigpending")
+            ) {
+                m.remove("usage");
+            }
+            m.retain(|k, _| {
+                !(k == "snapshot"
+                    || k.contains("elapsed")
+                    || k.contains("idle")
+                    || k.contains("wakes_in")
+                    || k == "next_ns"
+                    || k == "peer_search"
+                    || k == "memory_current"
+                    || k == "reference_pid"
+                    || k.starts_with("pss")
+                    || k == "uss"
+                    || k.ends_with("_age_secs")
+                    || k == "age"
+                    || k == "place"
+                    || k == "owner_place")
+            });
+            for x in m.values_mut() {
+                timeless(x);
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(timeless),
+        _ => {}
+    }
+}
+
+fn live_json(args: &[&str]) -> Value {
+    let r = run(args);
+    assert_eq!(r.status, 0, "{args:?}: {}", r.stderr);
+    let mut v = r.json();
+    timeless(&mut v);
+    v
+}
+
+fn replay_json(file: &Path, args: &[&str]) -> Value {
+    let r = on(file, args);
+    assert_eq!(r.status, 0, "{args:?} on the snapshot: {}", r.stderr);
+    let mut v = r.json();
+    assert_eq!(
+        v["snapshot"]["file"].as_str(),
+        Some(file.to_str().unwrap()),
+        "the document says where it comes from"
+    );
+    timeless(&mut v);
+    v
+}
+
+/// Asserts two documents are equal, showing the first difference.
+fn same(what: &str, live: &Value, replayed: &Value) {
+    if live != replayed {
+        let (l, r) = (
+            serde_json::to_string_pretty(live).unwrap(),
+            serde_json::to_string_pretty(replayed).unwrap(),
+        );
+        let first = l
+            .lines()
+            .zip(r.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or(0);
+        let ctx = |s: &str| {
+            s.lines()
+                .skip(first.saturating_sub(8))
+                .take(16)
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        panic!(
+            "{what}: the snapshot's answer differs from the live one at line {first}:\nlive:\n{}\nreplayed:\n{}",
+            ctx(&l),
+            ctx(&r)
+        );
+    }
+}
+
+/// Starts a testkit mode with nothing of the test runner's: stderr goes
+/// nowhere and inherited fds (the runner's jobserver pipe, a lock file)
+/// are closed. Their other holders (the runner, `flock`) are not in a
+/// snapshot of the test's processes, so `fds` could not name them there.
+fn start_quiet(args: &[&str]) -> Target {
+    use std::os::unix::process::CommandExt;
+    let mut c = std::process::Command::new(testkit());
+    c.args(args);
+    // SAFETY: close_range is async-signal-safe; fds 0-2 are kept.
+    unsafe {
+        c.pre_exec(|| {
+            libc::close_range(3, u32::MAX, 0);
+            Ok(())
+        });
+    }
+    c.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    let mut child = c.spawn().unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line.trim(), "ready");
+    Target { child }
+}
+
+#[test]
+fn a_zoo_and_waiting_threads_answer_from_the_snapshot_as_they_did_live() {
+    let dir = tempfile::tempdir().unwrap();
+    let zoo = start_quiet(&["fdzoo", dir.path().to_str().unwrap()]);
+    let waits = start_quiet(&["waits"]);
+    let threads = start_quiet(&["threads"]);
+    let zp = zoo.pid_s();
+    let waiter = children(zoo.pid())
+        .into_iter()
+        .find(|k| {
+            std::fs::read_to_string(format!("/proc/{k}/comm"))
+                .unwrap_or_default()
+                .trim()
+                == "zoo-waiter"
+        })
+        .expect("the zoo's lock waiter");
+    assert!(wait_all_threads(threads.pid(), 'S', Duration::from_secs(5)));
+    std::thread::sleep(Duration::from_millis(300));
+    // Live answers, just before the snapshot.
+    let (wp, tp, ws) = (waits.pid_s(), threads.pid_s(), waiter.to_string());
+    let queries: Vec<Vec<&str>> = vec![
+        vec!["fds", "--json", &zp],
+        vec!["fds", "--json", &wp],
+        vec!["stack", "--json", &wp],
+        vec!["stack", "--json", &tp],
+        vec!["why", "--json", &ws],
+        vec!["show", "--json", &zp],
+        vec!["show", "--json", "-s", "files,limits,namespaces", &wp],
+        vec!["cmdline", "--json", &zp],
+    ];
+    let live: Vec<Value> = queries.iter().map(|q| live_json(q)).collect();
+    let env_live = run(&["env", "-0", &zp]);
+    assert_eq!(env_live.status, 0);
+    // The zoo, its children, the other targets and this test process
+    // (which holds the other end of their stdout pipes).
+    let mut pids = vec![zoo.pid(), waits.pid(), threads.pid(), std::process::id()];
+    pids.extend(children(zoo.pid()));
+    let out = tempfile::tempdir().unwrap();
+    let file = out.path().join("zoo.psnap");
+    snap(&file, &[], &pids);
+    // Gone: the answers can only come from the file.
+    drop((zoo, waits, threads));
+    kill(waiter);
+    std::thread::sleep(Duration::from_millis(100));
+    for (q, l) in queries.iter().zip(&live) {
+        let r = replay_json(&file, q);
+        same(&q.join(" "), l, &r);
+    }
+    let env = on(&file, &["env", "-0", &zp]);
+    assert_eq!(env.status, 0, "{}", env.stderr);
+    assert_eq!(env.stdout, env_live.stdout, "env -0 differs");
+    // Text says where the answers come from.
+    let t = on(&file, &["stack", &tp]);
+    assert!(
+        t.stderr.contains("answers from the snapshot") && t.stderr.contains("taken"),
+        "{}",
+        t.stderr
+    );
+    assert!(t.out().contains("waiter-"), "{}", t.out());
+}
+
+#[test]
+fn a_hung_fuse_reader_and_its_daemon_replay_why() {
+    let fuse = HungFuse::mount();
+    let reader = start_kit(&["read-hang", fuse.hang_file().to_str().unwrap()]);
+    let pid = reader.pid();
+    assert!(
+        wait_all_threads(pid, 'D', Duration::from_secs(5)) || {
+            std::thread::sleep(Duration::from_millis(300));
+            true
+        }
+    );
+    let q = ["why", "--json", &reader.pid_s()];
+    let live = live_json(&q);
+    let out = tempfile::tempdir().unwrap();
+    let file = out.path().join("fuse.psnap");
+    let r = snap(&file, &[], &[pid, fuse.daemon_pid(), std::process::id()]);
+    assert!(r.took < Duration::from_secs(20), "took {:?}", r.took);
+    // The daemon first (it fails the stuck read), then the reader.
+    drop(fuse);
+    drop(reader);
+    same("why", &live, &replay_json(&file, &q));
+}
+
+/// A memory-lock hang: the FUSE daemon is dropped before the target.
+struct MemLockHang {
+    _fuse: HungFuse,
+    target: Target,
+}
+
+#[test]
+fn a_snapshot_next_to_a_stuck_memory_lock_finishes_and_says_timed_out() {
+    let fuse = HungFuse::mount();
+    let target = start_kit(&["mem-hang", fuse.hang_file().to_str().unwrap()]);
+    let h = MemLockHang {
+        _fuse: fuse,
+        target,
+    };
+    let pid = h.target.pid();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !read_blocks(
+        Path::new(&format!("/proc/{pid}/cmdline")),
+        Duration::from_millis(300),
+    ) {
+        assert!(Instant::now() < deadline, "the memory lock never got stuck");
+    }
+    let out = tempfile::tempdir().unwrap();
+    let file = out.path().join("hang.psnap");
+    let t0 = Instant::now();
+    let mut args = vec![
+        "--timeout",
+        "300ms",
+        "snapshot",
+        "-o",
+        file.to_str().unwrap(),
+    ];
+    let ps = pid.to_string();
+    let me = std::process::id().to_string();
+    args.push(&ps);
+    args.push(&me);
+    let r = run_with(&args, &[], Duration::from_secs(30));
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    // A few deadlines, not one per file.
+    assert!(
+        t0.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        t0.elapsed()
+    );
+    assert!(r.stderr.contains("timed out"), "{}", r.stderr);
+    drop(h);
+    // Read back: the command line says it timed out when taken.
+    let c = on(&file, &["cmdline", "--json", &ps]);
+    let v = c.json();
+    assert_eq!(
+        v["processes"][0]["argv"]["error"]["reason"], "timed_out",
+        "{v:#}"
+    );
+    assert_eq!(v["processes"][0]["argv"]["error"]["after_ms"], 300);
+    // Its stack was read (stack does not take the memory lock).
+    let s = on(&file, &["stack", "--json", &ps]);
+    assert_eq!(s.status, 0, "{}", s.stderr);
+}
+
+/// The decompressed bytes of a snapshot.
+fn decompressed(file: &Path) -> Vec<u8> {
+    let mut out = Vec::new();
+    zstd::Decoder::new(std::fs::File::open(file).unwrap())
+        .unwrap()
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn redact_keeps_secrets_out_of_the_file_and_no_env_leaves_environments_out() {
+    let secret = "tok-4b1d9e77c0ffee";
+    let mut c = std::process::Command::new(testkit());
+    c.args(["sleep"])
+        .env("API_TOKEN", secret)
+        .env("PLAIN_MARKER", "visible-1234");
+    let t = start(c);
+    let out = tempfile::tempdir().unwrap();
+    let plain = out.path().join("plain.psnap");
+    let red = out.path().join("red.psnap");
+    let none = out.path().join("none.psnap");
+    snap(&plain, &[], &[t.pid()]);
+    snap(&red, &["--redact"], &[t.pid()]);
+    snap(&none, &["--no-env"], &[t.pid()]);
+    // The test can see the token when it is there…
+    assert!(contains(&decompressed(&plain), secret.as_bytes()));
+    // …and it is not in the redacted file, whose other values stay.
+    let r = decompressed(&red);
+    assert!(
+        !contains(&r, secret.as_bytes()),
+        "the token reached the file"
+    );
+    assert!(contains(&r, b"visible-1234"));
+    assert!(contains(&r, b"API_TOKEN=<redacted: 8-31 bytes>"));
+    let n = decompressed(&none);
+    assert!(!contains(&n, secret.as_bytes()) && !contains(&n, b"visible-1234"));
+    let e = on(&red, &["env", &t.pid_s(), "API_TOKEN"]);
+    assert_eq!(e.status, 0, "{}", e.stderr);
+    assert!(e.out().contains("<redacted: 8-31 bytes>"), "{}", e.out());
+}
+
+#[test]
+fn diff_names_an_fd_leak_between_two_snapshots() {
+    let t = start_kit(&["sleep"]);
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.psnap");
+    let b = dir.path().join("b.psnap");
+    let me = std::process::id();
+    snap(&a, &[], &[t.pid(), me]);
+    let leaked: Vec<std::fs::File> = (0..5)
+        .map(|i| std::fs::File::create(dir.path().join(format!("leak-{i}.log"))).unwrap())
+        .collect();
+    snap(&b, &[], &[t.pid(), me]);
+    let r = run(&["diff", "--json", a.to_str().unwrap(), b.to_str().unwrap()]);
+    assert_eq!(r.status, 1, "differences: exit 1 ({})", r.stderr);
+    let v = r.json();
+    let mine = v["changed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["pid"] == me)
+        .unwrap_or_else(|| panic!("{v:#}"));
+    let opened: Vec<&str> = mine["fds_opened"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["link"].as_str())
+        .filter(|l| l.contains("leak-"))
+        .collect();
+    assert_eq!(opened.len(), 5, "{mine:#}");
+    // The sleeping target did not change.
+    assert!(
+        !v["changed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["pid"] == t.pid()),
+        "{v:#}"
+    );
+    let text = run(&["diff", a.to_str().unwrap(), b.to_str().unwrap()]);
+    assert_eq!(text.status, 1);
+    let out = text.out();
+    let plus = out
+        .lines()
+        .filter(|l| l.trim_start().starts_with("+ fd ") && l.contains("leak-"))
+        .count();
+    assert_eq!(plus, 5, "{out}");
+    assert!(text.out().contains("leak-3.log"), "{}", text.out());
+    // A snapshot against itself: no differences, exit 0.
+    let same = run(&["diff", a.to_str().unwrap(), a.to_str().unwrap()]);
+    assert_eq!(same.status, 0, "{}", same.out());
+    drop(leaked);
+}
+
+/// A snapshot built by hand: the format line, then `entries`.
+fn crafted(dir: &Path, name: &str, entries: impl FnOnce(&mut tar::Builder<Vec<u8>>)) -> PathBuf {
+    let mut b = tar::Builder::new(Vec::new());
+    let line = b"procscope-snapshot 1\n";
+    let mut h = tar::Header::new_gnu();
+    h.set_size(line.len() as u64);
+    h.set_mode(0o644);
+    h.set_entry_type(tar::EntryType::Regular);
+    b.append_data(&mut h, ".procscope/format", &line[..])
+        .unwrap();
+    entries(&mut b);
+    let raw = b.into_inner().unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, zstd::encode_all(&raw[..], 3).unwrap()).unwrap();
+    p
+}
+
+fn refused(file: &Path, want: &str) {
+    let r = on(file, &["ps"]);
+    assert_eq!(r.status, 2, "{}: {}", file.display(), r.out());
+    assert!(r.stderr.contains(want), "{}: {}", file.display(), r.stderr);
+    assert!(r.took < Duration::from_secs(10));
+}
+
+#[test]
+fn damaged_newer_or_hostile_snapshots_are_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    // A real one, cut in half.
+    let t = start_kit(&["sleep"]);
+    let good = dir.path().join("good.psnap");
+    snap(&good, &[], &[t.pid()]);
+    assert_eq!(on(&good, &["ps"]).status, 0);
+    let bytes = std::fs::read(&good).unwrap();
+    let cut = dir.path().join("cut.psnap");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    refused(&cut, "corrupted or truncated");
+    let mut flipped = bytes.clone();
+    let mid = flipped.len() / 2;
+    for b in &mut flipped[mid..mid + 64] {
+        *b ^= 0x5a;
+    }
+    let bad = dir.path().join("flipped.psnap");
+    std::fs::write(&bad, &flipped).unwrap();
+    refused(&bad, "corrupted or truncated");
+    let junk = dir.path().join("junk.psnap");
+    std::fs::write(&junk, b"hello, not a snapshot").unwrap();
+    refused(&junk, "not a procscope snapshot");
+    // A newer format.
+    let newer = dir.path().join("newer.psnap");
+    {
+        let mut b = tar::Builder::new(Vec::new());
+        let line = b"procscope-snapshot 99\n";
+        let mut h = tar::Header::new_gnu();
+        h.set_size(line.len() as u64);
+        h.set_mode(0o644);
+        b.append_data(&mut h, ".procscope/format", &line[..])
+            .unwrap();
+        let raw = b.into_inner().unwrap();
+        std::fs::write(&newer, zstd::encode_all(&raw[..], 3).unwrap()).unwrap();
+    }
+    refused(&newer, "newer than this procscope reads");
+    // `..`, an absolute path, a FIFO, a device, a stray symlink, a huge entry.
+    let dotdot = crafted(dir.path(), "dotdot.psnap", |b| {
+        let mut h = tar::Header::new_old();
+        h.set_size(1);
+        h.set_mode(0o644);
+        {
+            let name = &mut h.as_old_mut().name;
+            let n = b"1/../../escape";
+            name[..n.len()].copy_from_slice(n);
+        }
+        h.set_cksum();
+        b.append(&h, &b"x"[..]).unwrap();
+    });
+    refused(&dotdot, "`..`");
+    let fifo = crafted(dir.path(), "fifo.psnap", |b| {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Fifo);
+        h.set_size(0);
+        h.set_mode(0o644);
+        b.append_data(&mut h, "1/stat", std::io::empty()).unwrap();
+    });
+    refused(&fifo, "a FIFO");
+    let dev = crafted(dir.path(), "dev.psnap", |b| {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Char);
+        h.set_size(0);
+        h.set_mode(0o644);
+        b.append_data(&mut h, "1/environ", std::io::empty())
+            .unwrap();
+    });
+    refused(&dev, "a character device");
+    let link = crafted(dir.path(), "link.psnap", |b| {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_size(0);
+        h.set_mode(0o777);
+        b.append_link(&mut h, "1", "/proc/1").unwrap();
+    });
+    refused(&link, "a symbolic link where a proc tree has none");
+    let huge = crafted(dir.path(), "huge.psnap", |b| {
+        let mut h = tar::Header::new_gnu();
+        h.set_path("1/cmdline").unwrap();
+        h.set_size(1 << 40);
+        h.set_mode(0o644);
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_cksum();
+        // Only the header: the size alone is refused before reading.
+        b.get_mut().extend_from_slice(h.as_bytes());
+    });
+    refused(&huge, "over the");
+    // Nothing was written outside the private directory.
+    assert!(!dir.path().join("escape").exists());
+    assert!(!Path::new("/tmp/escape").exists());
+}

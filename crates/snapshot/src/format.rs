@@ -1,0 +1,77 @@
+//! The snapshot file format (docs/snapshot.md): names and the manifest.
+
+use procscope_read::Failure;
+use serde::{Deserialize, Serialize};
+
+/// The format this procscope writes and the newest it reads.
+pub const FORMAT: u32 = 1;
+
+/// The first entry: `procscope-snapshot <FORMAT>\n`. Read before anything
+/// else, so that a newer format is refused with a clear message.
+pub const FORMAT_ENTRY: &str = ".procscope/format";
+
+/// The manifest (JSON), the second-to-last entry.
+pub const MANIFEST_ENTRY: &str = ".procscope/manifest.json";
+
+/// The recorded live-only answers ([`procscope_read::tape::Records`],
+/// JSON), the last entry.
+pub const LIVE_ENTRY: &str = ".procscope/live.json";
+
+/// Where files shared by processes are kept once (a network namespace's
+/// tables, a mount namespace's mount table); each process's own name is a
+/// hard link to them.
+pub const SHARED_DIR: &str = ".procscope/shared";
+
+/// The text of [`FORMAT_ENTRY`].
+pub fn format_line(v: u32) -> String {
+    format!("procscope-snapshot {v}\n")
+}
+
+/// When, where and how a snapshot was taken, and what it lacks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// [`FORMAT`] of the file.
+    pub format: u32,
+    /// procscope's version that took it.
+    pub procscope_version: String,
+    /// When it was taken (the start), ms since the epoch.
+    pub taken_at_unix_ms: u64,
+    /// The same, RFC 3339 in UTC.
+    pub taken_at: String,
+    /// How long taking it took, ms.
+    pub duration_ms: u64,
+    /// The host's name (`uname -n`).
+    pub hostname: String,
+    /// The kernel release (`uname -r`).
+    pub kernel_release: String,
+    /// `/proc/sys/kernel/random/boot_id`: which boot of the host.
+    pub boot_id: Option<String>,
+    /// The procscope command line that took it.
+    pub command_line: Vec<String>,
+    /// The PID of the procscope that took it (left out of `ps` patterns
+    /// like a running procscope is).
+    pub own_pid: i32,
+    /// The TARGETs asked for (empty: the whole host).
+    pub targets: Vec<String>,
+    /// Environments left out (`--no-env`).
+    pub no_env: bool,
+    /// Environments and command lines redacted before writing (`--redact`).
+    pub redacted: bool,
+    /// The deadline reads were taken under, ms.
+    pub timeout_ms: u64,
+    /// Processes in the file.
+    pub processes: usize,
+    /// Files that could not be read, and why (timed out, denied, …).
+    pub unreadable: Vec<Unreadable>,
+    /// Files cut at the size cap.
+    pub truncated: Vec<String>,
+}
+
+/// A file that could not be read when the snapshot was taken.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Unreadable {
+    /// Its path in the tree (`1234/cmdline`).
+    pub path: String,
+    /// Why.
+    pub error: Failure,
+}
