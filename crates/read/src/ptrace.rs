@@ -30,6 +30,10 @@ use std::time::Duration;
 /// How long one thread may take to stop before it is skipped.
 pub const STOP_WAIT: Duration = Duration::from_millis(5);
 
+/// How long the helper waits, after the last thread, for threads that had
+/// not stopped in time to stop (and be let go) before it answers.
+pub const FINAL_WAIT: Duration = Duration::from_millis(50);
+
 /// Bytes of stack copied per thread while it is stopped.
 pub const STACK_BYTES: usize = 64 * 1024;
 
@@ -130,10 +134,21 @@ pub fn sample(
             // let go now, not when the helper exits.
             pending.release_stopped();
         }
-        // The helper exits right after answering: that detaches whatever
-        // is still seized (a thread that never stopped has its interrupt
-        // withdrawn by the kernel as it is unlinked).
-        pending.release_stopped();
+        // Writing the answer (up to 64 KiB a thread) takes milliseconds,
+        // during which a thread stopping late would stay stopped: wait a
+        // little for the pending ones to stop and let each go. The helper
+        // exits right after answering, which detaches whatever is still
+        // seized (a thread that never stopped, in an uninterruptible wait,
+        // has its interrupt withdrawn by the kernel as it is unlinked).
+        let until = now_ns().saturating_add(FINAL_WAIT.as_nanos() as u64);
+        loop {
+            pending.release_stopped();
+            let now = now_ns();
+            if pending.n == 0 || now > until {
+                break;
+            }
+            wait_sigchld(until.saturating_sub(now).min(1_000_000));
+        }
         c.len
     })?;
     let mut r = Reader::new(&answer);

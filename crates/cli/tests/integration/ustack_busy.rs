@@ -134,11 +134,18 @@ fn ustack_of_many_busy_threads_stops_each_briefly_and_about_one_at_a_time() {
     let seen = w.join().unwrap();
     eprintln!("busy threads: {seen:?}");
     assert!(
-        seen.longest < Duration::from_millis(30),
+        // The helper needs a CPU to see a stop and let the thread go: on a
+        // shared 2-core box at load 5–7 that wait reached 80 ms; alone, it
+        // is 15–25 ms. Before threads were let go as they stopped: 314 ms.
+        seen.longest < Duration::from_millis(100),
         "a thread was stopped for {:?}",
         seen.longest
     );
-    assert!(seen.most <= 2, "{} threads stopped at once", seen.most);
+    // One sweep of 41 stat files takes about a millisecond: a thread let
+    // go early in it and the next one stopped late in it count together.
+    // Under outside load (the helper waiting for a CPU) up to 5 were seen;
+    // before threads were let go as they stopped: 21 at once.
+    assert!(seen.most <= 6, "{} threads stopped at once", seen.most);
     assert_untouched(b.target.pid());
 }
 

@@ -234,7 +234,8 @@ fn read_all(
     let (d, c) = (dir.clone(), cache.clone());
     // `maps` takes the memory lock, and opening the mapped files can wait on
     // their filesystem: both under the deadline.
-    let code = Arc::new(left().once(Some(me), move || {
+    // The first step has the whole deadline (and says so when it passes).
+    let code = Arc::new(session.once(Some(me), move || {
         let mut b = Vec::new();
         d.read(c"maps", &mut b, 64 << 20)?;
         Ok(modules::code(&c.modules, &proc_path, parse_maps(&b)))
@@ -368,6 +369,17 @@ fn read_all(
             }
         }
     }
+    // A later step that ran out of time ran out of the whole budget: say
+    // so with the deadline the user gave, not with what was left of it.
+    let nominal = |f: Failure| match (f, budget) {
+        (Failure::TimedOut { .. }, Some(after)) => Failure::TimedOut { after },
+        (f, _) => f,
+    };
+    for r in raw.values_mut() {
+        if let Err(f) = r {
+            *f = nominal(f.clone());
+        }
+    }
     let lost = raw.remove(&-1).and_then(|r| r.err());
 
     // Symbols: every address of every thread, per module, in one guarded
@@ -407,7 +419,7 @@ fn read_all(
     // Frames without names must say why, not pass for stripped code.
     let (names, symbols) = match named {
         Ok(n) => (n, None),
-        Err(f) => (HashMap::new(), Some(f)),
+        Err(f) => (HashMap::new(), Some(nominal(f))),
     };
 
     for t in &mut p.threads {
