@@ -3,7 +3,7 @@
 
 use crate::doc::{Doc, Line, Style};
 use crate::escape::escape;
-use crate::wire::common::{Bytes as WireBytes, OrError, or_error};
+use crate::wire::common::{Bytes as WireBytes, ErrorObject, OrError, or_error};
 use crate::wire::stack as wire;
 use procscope_model::Failure;
 use procscope_model::ustack::{End, How, UserFrame, UserStack};
@@ -50,6 +50,9 @@ pub fn how(h: How) -> String {
     match h {
         How::Syscall => "not stopped: registers from its system call".into(),
         How::Fault => "not stopped: registers from its page fault".into(),
+        How::Stopped => {
+            "already stopped (by a signal or a debugger): registers from its stop".into()
+        }
         How::Interrupted { stopped_us } => {
             format!("it was on a CPU: stopped alone for {stopped_us} µs")
         }
@@ -66,6 +69,8 @@ pub fn end(e: End) -> Option<String> {
         ),
         End::Unreadable { addr } => format!("walk stopped: the stack at {addr:#x} is not readable"),
         End::NeedsFramePointer => "walk stopped: the next frame needs the frame pointer, which a blocked thread's registers do not include".into(),
+        End::NoFramePointer => "walk stopped: the next frame needs the frame pointer, and this code keeps none (it is 0)".into(),
+        End::NoUnwindInfo { addr } => format!("walk stopped: the code at {addr:#x} has no unwind information (.eh_frame) and no frame pointer to follow"),
         End::NotCode { addr } => {
             format!("walk stopped: return address {addr:#x} is in no executable file")
         }
@@ -99,6 +104,17 @@ pub fn lines(
             if let Some(e) = end(u.end) {
                 d.line(frames, Line::styled(format!("({e})"), Style::Dim));
             }
+            if let Some(f) = &u.symbols {
+                // Not the memory-lock hint a timed-out read carries: the
+                // names come from files, not from the process's memory.
+                let why = match f {
+                    Failure::TimedOut { after } => {
+                        format!("timed out after {} ms", after.as_millis())
+                    }
+                    f => f.to_string(),
+                };
+                d.line(frames, Line::styled(format!("(names: {why})"), Style::Dim));
+            }
         }
         Some(Err(f)) => {
             let why = match f {
@@ -122,6 +138,8 @@ pub fn wire(
                 End::Limit => ("limit", None),
                 End::Unreadable { addr } => ("unreadable", Some(addr)),
                 End::NeedsFramePointer => ("needs_frame_pointer", None),
+                End::NoFramePointer => ("no_frame_pointer", None),
+                End::NoUnwindInfo { addr } => ("no_unwind_info", Some(addr)),
                 End::NotCode { addr } => ("not_code", Some(addr)),
                 End::NoProgress => ("no_progress", None),
                 End::Moved => ("moved", None),
@@ -129,6 +147,7 @@ pub fn wire(
             let (how, stopped_us) = match u.how {
                 How::Syscall => ("syscall", None),
                 How::Fault => ("fault", None),
+                How::Stopped => ("stopped", None),
                 How::Interrupted { stopped_us } => ("interrupted", Some(stopped_us)),
             };
             wire::UserStack {
@@ -137,6 +156,7 @@ pub fn wire(
                 end: end.into(),
                 end_addr,
                 frames: u.frames.iter().map(wire_frame).collect(),
+                symbols_error: u.symbols.as_ref().map(ErrorObject::from),
             }
         })
     })
@@ -166,5 +186,45 @@ pub fn place(f: &UserFrame) -> String {
             String::from_utf8_lossy(base(file.as_slice()))
         ),
         _ => name.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+    use std::time::Duration;
+
+    fn unnamed() -> Option<procscope_model::Outcome<UserStack>> {
+        Some(Ok(UserStack {
+            frames: vec![UserFrame {
+                addr: 0x4011d6,
+                ..UserFrame::default()
+            }],
+            how: How::Syscall,
+            end: End::Root,
+            symbols: Some(Failure::TimedOut {
+                after: Duration::from_secs(1),
+            }),
+        }))
+    }
+
+    #[test]
+    fn frames_whose_names_timed_out_say_so_in_text_and_json() {
+        let mut d = Doc::new();
+        lines(&mut d, &unnamed(), 0, 1, 6);
+        let mut out = Vec::new();
+        crate::doc::write(&d, &mut out, None, false).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("(names: timed out after 1000 ms)"), "{text}");
+        let v = serde_json::to_value(wire(&unnamed()).unwrap()).unwrap();
+        assert_eq!(v["symbols_error"]["error"]["reason"], "timed_out", "{v}");
+        // Named frames carry no such field.
+        let mut named = unnamed();
+        if let Some(Ok(u)) = &mut named {
+            u.symbols = None;
+        }
+        let v = serde_json::to_value(wire(&named).unwrap()).unwrap();
+        assert!(v.get("symbols_error").is_none(), "{v}");
     }
 }

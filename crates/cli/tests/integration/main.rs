@@ -34,6 +34,8 @@ mod support;
 mod text;
 mod top;
 mod ustack;
+mod ustack_busy;
+mod ustack_more;
 mod watch;
 mod whohas_identity;
 mod why;

@@ -58,7 +58,7 @@ pub fn line_of(what: &str) -> u32 {
         .unwrap_or_else(|| panic!("no MARK {what} in target.c"))
 }
 
-fn tids(pid: u32) -> Vec<u32> {
+pub fn tids(pid: u32) -> Vec<u32> {
     std::fs::read_dir(format!("/proc/{pid}/task"))
         .map(|d| {
             d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
@@ -67,7 +67,7 @@ fn tids(pid: u32) -> Vec<u32> {
         .unwrap_or_default()
 }
 
-fn task_stat_state(pid: u32, tid: u32) -> Option<char> {
+pub fn task_stat_state(pid: u32, tid: u32) -> Option<char> {
     let s = std::fs::read(format!("/proc/{pid}/task/{tid}/stat")).ok()?;
     let close = s.iter().rposition(|&c| c == b')')?;
     s.get(close + 2).map(|c| *c as char)
@@ -80,12 +80,20 @@ fn wchan(pid: u32, tid: u32) -> String {
 /// Builds and starts the C target; returns when the waiter waits on the
 /// mutex, the holder reads its pipe and the heartbeat has beaten.
 pub fn c_target() -> CTarget {
+    c_target_with(&[], |_| {})
+}
+
+/// [`c_target`] built with extra gcc flags, and `fix` applied to the
+/// executable before it starts.
+pub fn c_target_with(flags: &[&str], fix: impl FnOnce(&Path)) -> CTarget {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("target.c");
     std::fs::write(&src, SOURCE).unwrap();
     let exe = dir.path().join("ustack-target");
     let out = Command::new("gcc")
-        .args(["-O2", "-g", "-fomit-frame-pointer", "-pthread", "-o"])
+        .args(["-O2", "-g", "-fomit-frame-pointer", "-pthread"])
+        .args(flags)
+        .arg("-o")
         .arg(&exe)
         .arg(&src)
         .output()
@@ -95,6 +103,7 @@ pub fn c_target() -> CTarget {
         "gcc: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    fix(&exe);
     let beats = dir.path().join("beats");
     let mut c = Command::new(&exe);
     c.arg(&beats);
@@ -162,7 +171,7 @@ pub fn assert_untouched(pid: u32) {
 }
 
 /// The `stack --json` group holding `tid`.
-fn group_of(doc: &Value, tid: u32) -> &Value {
+pub fn group_of(doc: &Value, tid: u32) -> &Value {
     doc["processes"][0]["groups"]
         .as_array()
         .unwrap()
@@ -171,7 +180,7 @@ fn group_of(doc: &Value, tid: u32) -> &Value {
         .unwrap_or_else(|| panic!("no group with {tid}"))
 }
 
-fn functions(group: &Value) -> Vec<String> {
+pub fn functions(group: &Value) -> Vec<String> {
     group["user"]["frames"]
         .as_array()
         .unwrap_or_else(|| panic!("no user frames: {}", group["user"]))

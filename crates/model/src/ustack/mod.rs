@@ -16,18 +16,19 @@
 
 mod modules;
 mod symbols;
+mod walk;
 
 pub use modules::{Cache as ModuleCache, Code, Mapping, parse_maps};
 
 use crate::bytes::Bytes;
 use crate::threads::ProcessThreads;
-use framehop::x86_64::{CacheX86_64, UnwindRegsX86_64};
-use framehop::{FrameAddress, Unwinder};
+use framehop::FrameAddress;
 use procscope_parse::stat::TaskState;
 use procscope_parse::syscall::{Abi, SyscallState};
 use procscope_read::guard::{Ctx, Session, Target};
 use procscope_read::memory::Memory;
-use procscope_read::{Failure, Outcome, ProcDir, ProcRoot};
+use procscope_read::ptrace::Refused;
+use procscope_read::{Failure, Outcome, ProcRoot};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -62,6 +63,9 @@ pub enum How {
     /// From `syscall`: blocked outside a system call (a page fault); not
     /// stopped.
     Fault,
+    /// It was already stopped (`T`/`t`: by a signal or a debugger), not by
+    /// procscope: registers from `syscall`.
+    Stopped,
     /// It was on a CPU: stopped alone (`PTRACE_INTERRUPT`) for this many
     /// microseconds.
     Interrupted {
@@ -85,6 +89,15 @@ pub enum End {
     /// The next frame's rule needs the frame pointer register, which a
     /// thread's `syscall` file does not give.
     NeedsFramePointer,
+    /// The next frame's rule needs the frame pointer, and the thread's
+    /// (read while it was stopped) is 0: the code keeps none.
+    NoFramePointer,
+    /// The code at this address has no unwind information (no `.eh_frame`
+    /// or `.debug_frame`) and no frame pointer leads further.
+    NoUnwindInfo {
+        /// The address.
+        addr: u64,
+    },
     /// A return address outside any executable mapping.
     NotCode {
         /// The address.
@@ -97,7 +110,7 @@ pub enum End {
 }
 
 /// A thread's user-space stack.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserStack {
     /// Innermost first.
     pub frames: Vec<UserFrame>,
@@ -105,6 +118,20 @@ pub struct UserStack {
     pub how: How,
     /// Why the walk ended.
     pub end: End,
+    /// Why the frames have no names, when naming them failed as a whole
+    /// (the symbolizer timed out): they are bare addresses then.
+    pub symbols: Option<Failure>,
+}
+
+// `Failure` is not `Hash`: whether names failed is enough to tell stacks
+// apart (equal stacks hash equal).
+impl std::hash::Hash for UserStack {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.frames.hash(h);
+        self.how.hash(h);
+        self.end.hash(h);
+        self.symbols.is_some().hash(h);
+    }
 }
 
 impl UserStack {
@@ -133,6 +160,10 @@ impl UserStack {
 /// A walk's raw frames, how its registers were taken and why it ended.
 type Walked = (Vec<FrameAddress>, How, End);
 
+/// Where a walk starts: registers, how they were taken, and the stack
+/// bytes copied while the thread was stopped (from its stack pointer up).
+type Start = (Regs, How, Option<(u64, Vec<u8>)>);
+
 /// Registers a walk starts from.
 #[derive(Debug, Clone, Copy)]
 struct Regs {
@@ -150,6 +181,12 @@ pub struct Cache {
 /// Fills in [`crate::threads::ThreadInfo::user`] for every thread of `p`.
 /// Threads on a CPU are stopped one at a time for microseconds when
 /// `interrupt` is set; otherwise they say they were not stopped.
+///
+/// The session's deadline is a budget for the whole process, not for each
+/// of its steps (maps, sampling, walking, naming): each step gets what is
+/// left of it, but at least a fifth of it, so that a slow first step still
+/// leaves the next ones a chance and the whole stays within about twice
+/// the deadline even on a saturated machine.
 pub fn read(
     root: &ProcRoot,
     p: &mut ProcessThreads,
@@ -189,10 +226,15 @@ fn read_all(
     }
     let dir = root.process(p.pid)?;
     let me = Target::pid(p.pid);
+    let started = std::time::Instant::now();
+    let budget = session.timeout();
+    let left =
+        || session.with_timeout(budget.map(|b| b.saturating_sub(started.elapsed()).max(b / 5)));
     let proc_path = root.path().join(p.pid.to_string());
     let (d, c) = (dir.clone(), cache.clone());
     // `maps` takes the memory lock, and opening the mapped files can wait on
     // their filesystem: both under the deadline.
+    // The first step has the whole deadline (and says so when it passes).
     let code = Arc::new(session.once(Some(me), move || {
         let mut b = Vec::new();
         d.read(c"maps", &mut b, 64 << 20)?;
@@ -208,6 +250,7 @@ fn read_all(
         .map(|t| t.tid)
         .collect();
     let mut samples: HashMap<i32, Result<procscope_read::ptrace::Sample, Failure>> = HashMap::new();
+    let mut asleep: HashMap<i32, Outcome<Start>> = HashMap::new();
     if !interrupt {
         for tid in &running {
             samples.insert(
@@ -218,13 +261,22 @@ fn read_all(
             );
         }
     } else if !running.is_empty() {
-        let timeout = session
+        let timeout = left()
             .timeout()
             .unwrap_or(std::time::Duration::from_secs(1));
         match procscope_read::ptrace::sample(&dir, &running, timeout) {
             Ok(v) => {
                 for (tid, r) in v {
-                    samples.insert(tid, r.map_err(refused));
+                    match r {
+                        // It went to sleep just before it was to be
+                        // interrupted: read like any blocked thread.
+                        Err(Refused::Asleep) => {
+                            asleep.insert(tid, walk::blocked_now(&dir, tid));
+                        }
+                        r => {
+                            samples.insert(tid, r.map_err(|r| walk::refused(r, root, &dir, tid)));
+                        }
+                    }
                 }
             }
             Err(f) => {
@@ -238,14 +290,21 @@ fn read_all(
     // Where each thread's walk starts from.
     let mut jobs = Vec::new();
     for t in &mut p.threads {
-        let start = match (&t.syscall, t.state.as_ref().ok()) {
+        // A thread that was already stopped says so, whatever `syscall`
+        // shows (-1 for a stop outside a system call).
+        let stopped = matches!(
+            t.state.as_ref().ok(),
+            Some(TaskState::Stopped | TaskState::TracingStop)
+        );
+        let blocked = |how: How| if stopped { How::Stopped } else { how };
+        let start: Outcome<Start> = match (&t.syscall, t.state.as_ref().ok()) {
             (Ok(SyscallState::InSyscall { sp, pc, .. }), _) => Ok((
                 Regs {
                     ip: *pc,
                     sp: *sp,
                     bp: 0,
                 },
-                How::Syscall,
+                blocked(How::Syscall),
                 None,
             )),
             (Ok(SyscallState::Blocked { sp, pc }), _) => Ok((
@@ -254,7 +313,7 @@ fn read_all(
                     sp: *sp,
                     bp: 0,
                 },
-                How::Fault,
+                blocked(How::Fault),
                 None,
             )),
             (Ok(SyscallState::Running), _) => match samples.remove(&t.tid) {
@@ -270,6 +329,9 @@ fn read_all(
                     Some((s.sp, s.stack)),
                 )),
                 Some(Err(f)) => Err(f),
+                None if asleep.contains_key(&t.tid) => {
+                    asleep.remove(&t.tid).unwrap_or(Err(Failure::Gone))
+                }
                 None => Err(Failure::Absent {
                     what: "on a CPU, and more running threads than are ever stopped".into(),
                 }),
@@ -286,11 +348,11 @@ fn read_all(
     }
 
     let (d, c2, m2) = (dir.clone(), code.clone(), mem.clone());
-    let walked = session.run(
+    let walked = left().run(
         jobs,
         move |(tid, regs, how, copy), ctx: &Ctx<(), (i32, Outcome<Walked>)>| {
             ctx.target(me);
-            let r = ctx.guarded(|| Ok(walk_thread(&d, tid, regs, how, copy, &c2, &m2)));
+            let r = ctx.guarded(|| Ok(walk::walk_thread(&d, tid, regs, how, copy, &c2, &m2)));
             (tid, r.and_then(|x| x))
         },
     );
@@ -305,6 +367,17 @@ fn read_all(
                 // threads without an answer get this failure below.
                 raw.entry(-1).or_insert(Err(e));
             }
+        }
+    }
+    // A later step that ran out of time ran out of the whole budget: say
+    // so with the deadline the user gave, not with what was left of it.
+    let nominal = |f: Failure| match (f, budget) {
+        (Failure::TimedOut { .. }, Some(after)) => Failure::TimedOut { after },
+        (f, _) => f,
+    };
+    for r in raw.values_mut() {
+        if let Err(f) = r {
+            *f = nominal(f.clone());
         }
     }
     let lost = raw.remove(&-1).and_then(|r| r.err());
@@ -330,21 +403,24 @@ fn read_all(
     let c3 = code.clone();
     // blazesym's symbolizer is not `Send`: one per process, made on the
     // guarded worker (within a process every address shares it).
-    let names: HashMap<(usize, u64), Vec<UserFrame>> = session
-        .once(Some(me), move || {
-            let s = symbols::symbolizer();
-            let mut out = HashMap::new();
-            for (i, offs) in &wanted {
-                let Some(m) = c3.modules.get(*i) else {
-                    continue;
-                };
-                for (off, frames) in symbols::symbolize(&s, &m.open_path, offs) {
-                    out.insert((*i, off), frames);
-                }
+    let named: Outcome<HashMap<(usize, u64), Vec<UserFrame>>> = left().once(Some(me), move || {
+        let s = symbols::symbolizer();
+        let mut out = HashMap::new();
+        for (i, offs) in &wanted {
+            let Some(m) = c3.modules.get(*i) else {
+                continue;
+            };
+            for (off, frames) in symbols::symbolize(&s, &m.open_path, offs) {
+                out.insert((*i, off), frames);
             }
-            Ok(out)
-        })
-        .unwrap_or_default();
+        }
+        Ok(out)
+    });
+    // Frames without names must say why, not pass for stripped code.
+    let (names, symbols) = match named {
+        Ok(n) => (n, None),
+        Err(f) => (HashMap::new(), Some(nominal(f))),
+    };
 
     for t in &mut p.threads {
         if t.user.is_some() {
@@ -355,6 +431,7 @@ fn read_all(
                 frames: name_frames(&code, &names, &frames),
                 how,
                 end,
+                symbols: (!frames.is_empty()).then(|| symbols.clone()).flatten(),
             }),
             Some(Err(f)) => Err(f),
             None => Err(lost.clone().unwrap_or(Failure::Gone)),
@@ -403,124 +480,4 @@ fn name_frames(
         }
     }
     out
-}
-
-/// Why the helper could not sample a thread, as a failure.
-fn refused(r: procscope_read::ptrace::Refused) -> Failure {
-    use procscope_read::ptrace::Refused;
-    match r {
-        Refused::Seize(e) if e == libc_eperm() => Failure::Denied {
-            need: procscope_read::Need::PtraceAttach,
-        },
-        Refused::Seize(e) => Failure::Absent {
-            what: format!("it could not be interrupted (ptrace: errno {e}; already traced?)"),
-        },
-        Refused::NoStop => Failure::Absent {
-            what: format!(
-                "on a CPU and did not stop within {} ms of an interrupt",
-                procscope_read::ptrace::STOP_WAIT.as_millis()
-            ),
-        },
-        Refused::Regs(e) => Failure::Absent {
-            what: format!("its registers could not be read (errno {e})"),
-        },
-        Refused::Gone => Failure::Gone,
-    }
-}
-
-fn libc_eperm() -> i32 {
-    rustix::io::Errno::PERM.raw_os_error()
-}
-
-/// Walks one thread's stack; for a thread that was not stopped, reads its
-/// `syscall` again afterwards and walks once more if it moved.
-fn walk_thread(
-    dir: &ProcDir,
-    tid: i32,
-    regs: Regs,
-    how: How,
-    copy: Option<(u64, Vec<u8>)>,
-    code: &Code,
-    mem: &Memory,
-) -> Outcome<Walked> {
-    let mut regs = regs;
-    for _ in 0..2 {
-        let (frames, end) = walk(code, regs, copy.as_ref(), mem);
-        if matches!(how, How::Interrupted { .. }) {
-            return Ok((frames, how, end));
-        }
-        let now = dir.task(tid).and_then(|t| {
-            let mut b = Vec::new();
-            t.read(c"syscall", &mut b, 4096)?;
-            SyscallState::parse(&b).map_err(|e| Failure::malformed("syscall", e))
-        })?;
-        match now {
-            SyscallState::InSyscall { sp, pc, .. } | SyscallState::Blocked { sp, pc }
-                if sp == regs.sp && pc == regs.ip =>
-            {
-                return Ok((frames, how, end));
-            }
-            SyscallState::InSyscall { sp, pc, .. } | SyscallState::Blocked { sp, pc } => {
-                regs = Regs { ip: pc, sp, bp: 0 };
-            }
-            SyscallState::Running => {
-                return Ok((frames, how, End::Moved));
-            }
-        }
-    }
-    Ok((Vec::new(), how, End::Moved))
-}
-
-/// Walks from `regs`: stack words from `copy` (the bytes taken while the
-/// thread was stopped, from its stack pointer up) when they cover the
-/// address, else from the process's memory.
-fn walk(
-    code: &Code,
-    regs: Regs,
-    copy: Option<&(u64, Vec<u8>)>,
-    mem: &Memory,
-) -> (Vec<FrameAddress>, End) {
-    let mut pager = mem.pager();
-    let mut read = |addr: u64| -> Result<u64, ()> {
-        if let Some((base, bytes)) = copy {
-            if let Some(w) = addr
-                .checked_sub(*base)
-                .and_then(|o| usize::try_from(o).ok())
-                .and_then(|o| bytes.get(o..o.checked_add(8)?))
-                .and_then(|b| <[u8; 8]>::try_from(b).ok())
-            {
-                return Ok(u64::from_le_bytes(w));
-            }
-        }
-        pager.word(addr).ok_or(())
-    };
-    let mut cache = CacheX86_64::<_>::new();
-    let mut it = code.unwinder.iter_frames(
-        regs.ip,
-        UnwindRegsX86_64::new(regs.ip, regs.sp, regs.bp),
-        &mut cache,
-        &mut read,
-    );
-    let mut frames = Vec::new();
-    let end = loop {
-        if frames.len() >= MAX_FRAMES {
-            break End::Limit;
-        }
-        match it.next() {
-            Ok(Some(f)) => {
-                let a = f.address_for_lookup();
-                if !frames.is_empty() && code.module_of(a).is_none() {
-                    break End::NotCode { addr: f.address() };
-                }
-                frames.push(f);
-            }
-            Ok(None) => break End::Root,
-            Err(framehop::Error::CouldNotReadStack(addr)) if addr < 0x10000 && regs.bp == 0 => {
-                break End::NeedsFramePointer;
-            }
-            Err(framehop::Error::CouldNotReadStack(addr)) => break End::Unreadable { addr },
-            Err(_) => break End::NoProgress,
-        }
-    };
-    (frames, end)
 }

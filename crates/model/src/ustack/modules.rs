@@ -18,6 +18,9 @@ pub type Data = Arc<[u8]>;
 /// than that is left out: framehop only needs it near prologues).
 const MAX_SECTION: u64 = 64 << 20;
 
+/// The page size mappings are aligned to (x86-64).
+const PAGE: u64 = 4096;
+
 /// One mapping of `maps`, owned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mapping {
@@ -83,22 +86,46 @@ pub fn parse_maps(b: &[u8]) -> Vec<Mapping> {
         .collect()
 }
 
+/// A `PT_LOAD`: `p_offset`, `p_vaddr`, `p_filesz`, and whether it is
+/// executable.
+type Load = (u64, u64, u64, bool);
+
 /// One ELF file's unwind sections and load segments.
 #[derive(Debug)]
 pub struct Elf {
     sections: ExplicitModuleSectionInfo<Data>,
-    /// `(p_offset, p_vaddr, p_filesz)` of each `PT_LOAD`.
-    loads: Vec<(u64, u64, u64)>,
+    /// Each `PT_LOAD`.
+    loads: Vec<Load>,
+    /// It has `.eh_frame` or `.debug_frame`.
+    unwind: bool,
 }
 
 impl Elf {
     /// The bias (actual address − stated address) of a mapping of this
     /// file at `start` from file offset `offset`.
+    ///
+    /// The mapping's offset is the segment's `p_offset` rounded down to a
+    /// page: lld starts its code segment mid-page (`p_offset` 0x15790 mapped
+    /// from offset 0x15000), so the segment is matched from its page-aligned
+    /// start, else the first segment would be taken and the bias be off by
+    /// a page (the walk then stops after one frame).
+    ///
+    /// The executable segment the dynamic loader mapped from exactly this
+    /// offset is taken first (only executable mappings are asked about):
+    /// lld's segments share pages (the read-only one ends in the page where
+    /// the code one starts), so containment alone picks the wrong one.
     fn bias(&self, start: u64, offset: u64) -> Option<u64> {
-        let (p_off, p_vaddr, _) = self
+        let at = |l: &&Load| l.0 & !(PAGE - 1) == offset;
+        let (p_off, p_vaddr, ..) = self
             .loads
             .iter()
-            .find(|(o, _, sz)| *o <= offset && offset < o.saturating_add(*sz))
+            .find(|l| at(l) && l.3)
+            .or_else(|| self.loads.iter().find(at))
+            .or_else(|| {
+                self.loads
+                    .iter()
+                    .find(|(o, _, sz, _)| *o <= offset && offset < o.saturating_add(*sz))
+            })
             .or_else(|| self.loads.first())?;
         Some(
             start
@@ -137,9 +164,15 @@ fn load(path: &std::path::Path) -> Result<Elf, String> {
         .segments()
         .map(|s| {
             let (off, sz) = s.file_range();
-            (off, s.address(), sz)
+            let exec = matches!(
+                s.flags(),
+                object::SegmentFlags::Elf { p_flags, .. }
+                    if p_flags & object::elf::PF_X != object::elf::ProgramFlags(0)
+            );
+            (off, s.address(), sz, exec)
         })
         .collect();
+    let unwind = eh_frame.is_some() || debug_frame.is_some();
     Ok(Elf {
         sections: ExplicitModuleSectionInfo {
             base_svma: 0,
@@ -154,6 +187,7 @@ fn load(path: &std::path::Path) -> Result<Elf, String> {
             ..Default::default()
         },
         loads,
+        unwind,
     })
 }
 
@@ -194,6 +228,8 @@ pub struct ModuleInfo {
     pub open_path: PathBuf,
     /// Why its unwind information could not be loaded.
     pub error: Option<String>,
+    /// It has unwind information (`.eh_frame` or `.debug_frame`).
+    pub unwind: bool,
 }
 
 /// A process's code: mappings, modules and the unwinder.
@@ -223,6 +259,14 @@ impl Code {
             .iter()
             .find(|(m, _)| m.contains(addr))
             .map(|(m, i)| (m, *i))
+    }
+
+    /// Whether the code at `addr` has unwind information (outside any
+    /// module: nothing says it has none).
+    pub fn has_unwind_info(&self, addr: u64) -> bool {
+        self.module_of(addr)
+            .and_then(|(_, i)| self.modules.get(i))
+            .is_none_or(|m| m.unwind)
     }
 
     /// The mapping holding `addr`.
@@ -271,10 +315,12 @@ pub fn code(cache: &Cache, proc_dir: &std::path::Path, maps: Vec<Mapping>) -> Co
                 let path = open_path(proc_dir, m);
                 let elf = cache.elf(key, &path);
                 let error = elf.as_ref().as_ref().err().cloned();
+                let unwind = elf.as_ref().as_ref().is_ok_and(|e| e.unwind);
                 modules.push(ModuleInfo {
                     name: m.path.clone().unwrap_or_default(),
                     open_path: path,
                     error,
+                    unwind,
                 });
                 let i = modules.len() - 1;
                 by_file.insert(key, i);
@@ -300,5 +346,33 @@ pub fn code(cache: &Cache, proc_dir: &std::path::Path, maps: Vec<Mapping>) -> Co
         modules,
         exec,
         unwinder,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_lld_code_segment_that_starts_mid_page_gets_its_own_bias() {
+        // lld: R at offset 0, R E at p_offset 0x15790 / p_vaddr 0x16790,
+        // mapped from the page-aligned offset 0x15000.
+        let e = Elf {
+            sections: ExplicitModuleSectionInfo::default(),
+            loads: vec![(0, 0, 0x15790, false), (0x15790, 0x16790, 0x3000, true)],
+            unwind: true,
+        };
+        let start = 0x7f00_0001_5000u64;
+        // 0x15790 of the file is at start + 0x790, stated 0x16790.
+        assert_eq!(e.bias(start, 0x15000), Some(start + 0x790 - 0x16790));
+        // A small lld binary: R E at 0xaf0 / 0x1af0 shares the first page
+        // with R, both mapped from offset 0.
+        let small = Elf {
+            sections: ExplicitModuleSectionInfo::default(),
+            loads: vec![(0, 0, 0xae8, false), (0xaf0, 0x1af0, 0x500, true)],
+            unwind: true,
+        };
+        let s = 0x5555_0000_1000u64;
+        assert_eq!(small.bias(s, 0), Some(s + 0xaf0 - 0x1af0));
     }
 }

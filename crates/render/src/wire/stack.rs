@@ -1,6 +1,6 @@
 //! `procscope stack --json`.
 
-use super::common::{Bytes, OrError};
+use super::common::{Bytes, ErrorObject, OrError};
 use procscope_model::callmem;
 use procscope_model::threads::FrameInfo;
 use serde::{Deserialize, Serialize};
@@ -81,19 +81,25 @@ pub struct Group {
 #[serde(deny_unknown_fields)]
 pub struct UserStack {
     /// How its registers were taken: `syscall` (blocked in a system call,
-    /// not stopped), `fault` (blocked outside one, not stopped) or
-    /// `interrupted` (it was on a CPU: stopped alone for `stopped_us`).
+    /// not stopped), `fault` (blocked outside one, not stopped), `stopped`
+    /// (already stopped by a signal or a debugger) or `interrupted` (it was
+    /// on a CPU: stopped alone for `stopped_us`).
     pub how: String,
     /// How long it was stopped, in microseconds (`interrupted` only).
     pub stopped_us: Option<u64>,
     /// Why the walk ended: `root` (the outermost frame), `limit`,
-    /// `unreadable`, `needs_frame_pointer`, `not_code`, `no_progress`,
-    /// `moved`.
+    /// `unreadable`, `needs_frame_pointer`, `no_frame_pointer`,
+    /// `no_unwind_info`, `not_code`, `no_progress`, `moved`.
     pub end: String,
-    /// The address the walk ended at (`unreadable`, `not_code`).
+    /// The address the walk ended at (`unreadable`, `no_unwind_info`,
+    /// `not_code`).
     pub end_addr: Option<u64>,
     /// Frames, innermost first.
     pub frames: Vec<UserFrame>,
+    /// Why the frames have no names (naming them failed as a whole, e.g.
+    /// timed out); absent when they were named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub symbols_error: Option<ErrorObject>,
 }
 
 /// One user-space frame.

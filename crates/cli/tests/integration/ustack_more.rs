@@ -1,0 +1,167 @@
+//! `stack --user` on the C target (ustack/target.c) built or run in ways
+//! that once went wrong: linked with lld, without `.eh_frame`, stopped by
+//! SIGSTOP, and already traced by strace.
+
+use crate::support::*;
+use crate::ustack::{
+    assert_untouched, c_target, c_target_with, functions, group_of, task_stat_state,
+};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// rustup's `ld.lld` (the `gcc-ld` directory, for `gcc -B… -fuse-ld=lld`).
+fn lld_dir() -> Option<PathBuf> {
+    let out = Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()?;
+    let root = String::from_utf8(out.stdout).ok()?;
+    let d = PathBuf::from(root.trim()).join("lib/rustlib/x86_64-unknown-linux-gnu/bin/gcc-ld");
+    d.join("ld.lld").exists().then_some(d)
+}
+
+/// Waits up to 10 s for `ok`.
+fn until(what: &str, mut ok: impl FnMut() -> bool) {
+    let t0 = Instant::now();
+    while !ok() {
+        assert!(t0.elapsed() < Duration::from_secs(10), "never: {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn tracer_of(pid: u32, tid: u32) -> u32 {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("TracerPid:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn ustack_of_an_lld_linked_program_walks_down_to_clone3() {
+    let Some(dir) = lld_dir() else {
+        eprintln!("skipped: no ld.lld (rustup's lib/rustlib/*/bin/gcc-ld) found");
+        return;
+    };
+    let b = format!("-B{}", dir.display());
+    let t = c_target_with(&[&b, "-fuse-ld=lld"], |exe| {
+        let out = Command::new("readelf")
+            .args(["-p", ".comment"])
+            .arg(exe)
+            .output()
+            .unwrap();
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("LLD"),
+            "not linked by lld"
+        );
+    });
+    let pid = t.pid().to_string();
+    let r = run(&["stack", "-u", "--no-group", "--json", &pid]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let doc = r.json();
+    let h = group_of(&doc, t.tid("holder"));
+    let f = functions(h);
+    let at = f
+        .iter()
+        .position(|x| x == "read_reply")
+        .unwrap_or_else(|| panic!("{f:?}"));
+    assert_eq!(
+        f.get(at + 1).map(String::as_str),
+        Some("fetch_reply"),
+        "{f:?}"
+    );
+    assert_eq!(f.get(at + 2).map(String::as_str), Some("holder"), "{f:?}");
+    assert_eq!(f.last().map(String::as_str), Some("clone3"), "{f:?}");
+    assert_eq!(h["user"]["end"], "root");
+    assert_untouched(t.pid());
+}
+
+#[test]
+fn ustack_of_a_program_without_eh_frame_says_why_the_walk_ended() {
+    let t = c_target_with(&[], |exe| {
+        let out = Command::new("objcopy")
+            .args([
+                "--remove-section=.eh_frame",
+                "--remove-section=.eh_frame_hdr",
+            ])
+            .arg(exe)
+            .output()
+            .expect("objcopy (binutils)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+    let pid = t.pid().to_string();
+    let r = run(&["stack", "-u", "--no-group", "--json", &pid]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let doc = r.json();
+    let h = group_of(&doc, t.tid("holder"));
+    assert_eq!(h["user"]["end"], "no_unwind_info", "{}", h["user"]);
+    let r = run(&["stack", "-u", &pid]);
+    assert!(r.out().contains("has no unwind information"), "{}", r.out());
+    assert_untouched(t.pid());
+}
+
+#[test]
+fn ustack_of_a_stopped_process_says_it_was_already_stopped() {
+    let t = c_target();
+    let pid = t.pid().to_string();
+    let waiter = t.tid("waiter");
+    Command::new("kill").args(["-STOP", &pid]).status().unwrap();
+    until("stopped", || task_stat_state(t.pid(), waiter) == Some('T'));
+    let r = run(&["stack", "-u", "--no-group", "--json", &pid]);
+    let text = run(&["stack", "-u", &pid]);
+    Command::new("kill").args(["-CONT", &pid]).status().unwrap();
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let doc = r.json();
+    let w = group_of(&doc, waiter);
+    assert_eq!(w["user"]["how"], "stopped", "{}", w["user"]);
+    assert!(
+        functions(w).iter().any(|f| f == "db_lock"),
+        "{:?}",
+        functions(w)
+    );
+    let out = text.out();
+    assert!(
+        out.contains("already stopped (by a signal or a debugger)"),
+        "{out}"
+    );
+    assert!(!out.contains("page fault"), "{out}");
+    until("continued", || {
+        task_stat_state(t.pid(), waiter) != Some('T')
+    });
+}
+
+#[test]
+fn ustack_of_a_process_under_strace_says_it_is_already_traced() {
+    let t = c_target();
+    let pid = t.pid().to_string();
+    let beat = t.tid("beat");
+    let mut s = Command::new("strace")
+        .args(["-f", "-o", "/dev/null", "-p", &pid])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("strace (apt-get install strace)");
+    until("traced", || tracer_of(t.pid(), beat) != 0);
+    let r = run(&["stack", "-u", "--no-group", "--json", &pid]);
+    let _ = Command::new("kill")
+        .args(["-TERM", &s.id().to_string()])
+        .status();
+    let _ = s.wait();
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let doc = r.json();
+    let b = group_of(&doc, beat);
+    let said = b["user"].to_string();
+    assert!(
+        said.contains(&format!("already traced by PID {} (strace)", s.id())),
+        "{said}"
+    );
+    assert!(!said.contains("denied"), "{said}");
+    until("strace gone", || tracer_of(t.pid(), beat) == 0);
+    assert_untouched(t.pid());
+}
