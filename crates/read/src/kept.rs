@@ -13,8 +13,8 @@
 //! files are never kept open. Each kept file costs one fd and about a page
 //! of kernel memory (the seq_file buffer); the caller budgets them.
 
-use crate::root::is_single_record_file;
-use crate::{Failure, FileRead, Outcome};
+use crate::root::read_with;
+use crate::{FileRead, Outcome};
 use rustix::fd::OwnedFd;
 
 /// An open procfs record file, read again from its start on demand.
@@ -33,43 +33,9 @@ impl Kept {
     /// Reads the file again from its start into `buf` (cleared first), at
     /// most `cap` bytes. `Err(Gone)` once the process was reaped.
     pub fn reread(&self, buf: &mut Vec<u8>, cap: usize) -> Outcome<FileRead> {
-        buf.clear();
-        let short_is_end = is_single_record_file(self.name);
-        let limit = cap.saturating_add(1);
-        loop {
-            if buf.len() >= limit {
-                buf.truncate(cap);
-                return Ok(FileRead {
-                    len: cap,
-                    truncated: true,
-                });
-            }
-            if buf.capacity() == buf.len() {
-                let grow = buf.len().max(4096).min(limit - buf.len());
-                buf.reserve_exact(grow);
-            }
-            let room = buf.capacity() - buf.len();
-            let at = u64::try_from(buf.len()).unwrap_or(u64::MAX);
-            match rustix::io::pread(&self.fd, rustix::buffer::spare_capacity(buf), at) {
-                Ok(n) if short_is_end && n > 0 && n < room && buf.len() <= cap => {
-                    return Ok(FileRead {
-                        len: buf.len(),
-                        truncated: false,
-                    });
-                }
-                Ok(0) => {
-                    let truncated = buf.len() > cap;
-                    buf.truncate(cap);
-                    return Ok(FileRead {
-                        len: buf.len(),
-                        truncated,
-                    });
-                }
-                Ok(_) => {}
-                Err(rustix::io::Errno::INTR) => {}
-                Err(e) => return Err(Failure::from_errno(e, self.name)),
-            }
-        }
+        read_with(self.name, buf, cap, |buf, at| {
+            rustix::io::pread(&self.fd, rustix::buffer::spare_capacity(buf), at)
+        })
     }
 }
 

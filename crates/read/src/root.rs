@@ -748,9 +748,22 @@ pub(crate) fn read_fd(
     buf: &mut Vec<u8>,
     cap: usize,
 ) -> Outcome<FileRead> {
+    read_with(name, buf, cap, |buf, _at| {
+        rustix::io::read(fd, rustix::buffer::spare_capacity(buf))
+    })
+}
+
+/// The read loop of [`read_fd`] and [`crate::Kept::reread`]: `read` appends
+/// to `buf` (reading at file offset `at`, for `pread`) and says how much,
+/// and this reads until EOF or until one byte past `cap` shows the file is
+/// longer. A short read ends early only for single-record files.
+pub(crate) fn read_with(
+    name: &[u8],
+    buf: &mut Vec<u8>,
+    cap: usize,
+    mut read: impl FnMut(&mut Vec<u8>, u64) -> rustix::io::Result<usize>,
+) -> Outcome<FileRead> {
     buf.clear();
-    // Loop until EOF or until one byte past the cap shows the file is
-    // longer. A short read ends early only for single-record files.
     let short_is_end = is_single_record_file(name);
     let limit = cap.saturating_add(1);
     loop {
@@ -766,7 +779,8 @@ pub(crate) fn read_fd(
             buf.reserve_exact(grow);
         }
         let room = buf.capacity() - buf.len();
-        match rustix::io::read(fd, rustix::buffer::spare_capacity(buf)) {
+        let at = u64::try_from(buf.len()).unwrap_or(u64::MAX);
+        match read(buf, at) {
             // A single-record file returned everything it had: the end,
             // which saves the extra read() per file in listings (see
             // is_single_record_file for why others must read on).
@@ -777,16 +791,11 @@ pub(crate) fn read_fd(
                 });
             }
             Ok(0) => {
-                if buf.len() > cap {
-                    buf.truncate(cap);
-                    return Ok(FileRead {
-                        len: cap,
-                        truncated: true,
-                    });
-                }
+                let truncated = buf.len() > cap;
+                buf.truncate(cap);
                 return Ok(FileRead {
                     len: buf.len(),
-                    truncated: false,
+                    truncated,
                 });
             }
             Ok(_) => {}
