@@ -128,9 +128,14 @@ pub struct Leak {
 pub enum Direction {
     /// Read: the position moves through a file of known size.
     Read,
-    /// Written: the position is the file's end (it grows with it), or
-    /// the fd is write-only.
+    /// Written: the fd is write-only, or the position is the file's end
+    /// (it grows with it), or the process wrote and did not read while it
+    /// moved (a file written in place).
     Write,
+    /// An fd open for reading and writing whose position moved while the
+    /// process both read and wrote (or its I/O counters are unreadable):
+    /// which of the two moved it cannot be told.
+    Moving,
 }
 
 /// How far a process has got through a regular file.
@@ -149,9 +154,10 @@ pub struct Progress {
     pub size: Result<u64, Failure>,
     /// Bytes per second over the window (`None`: not moving).
     pub per_sec: Option<f64>,
-    /// Percent of the size (reads only).
+    /// Percent of the size (reads, and files written in place: not
+    /// growing).
     pub percent: Option<f64>,
-    /// Seconds to the end of the file at this rate (reads only).
+    /// Seconds to the end of the file at this rate (as `percent`).
     pub eta_secs: Option<f64>,
 }
 
@@ -304,6 +310,16 @@ pub enum Event {
         /// Its class.
         class: FdClass,
     },
+    /// An open file got a new link: renamed, or deleted (` (deleted)`);
+    /// the same open file (mount and inode), so not a close and an open.
+    FdRenamed {
+        /// The fd.
+        fd: i32,
+        /// Its link before.
+        from: Bytes,
+        /// Its link now.
+        to: Bytes,
+    },
     /// The process state changed.
     State {
         /// Before.
@@ -342,6 +358,14 @@ pub enum Event {
     Progress(Progress),
     /// A file whose position was moving stopped.
     Stalled(Progress),
+    /// The process reads (its read counters rise) while no followed file's
+    /// position moves: `pread` and `mmap` reads (and reads of pipes and
+    /// sockets) move no position, so per-file progress cannot be shown.
+    /// Said once.
+    PositionsStill {
+        /// Regular files open for reading that were followed.
+        files: u64,
+    },
     /// Reads of the process timed out (the line says which).
     TimedOut {
         /// What was being read.

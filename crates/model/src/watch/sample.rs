@@ -41,7 +41,9 @@ pub struct Sample {
     pub faults: (u64, u64),
     /// `stat`'s `exit_code` (a zombie's wait status), when present.
     pub exit_code: Option<i64>,
-    /// Voluntary and involuntary context switches (`status`).
+    /// Voluntary and involuntary context switches of every live thread
+    /// (`status` counts the leader's only: the other threads' are summed
+    /// from their `task/TID/status`).
     pub ctxsw: Option<(u64, u64)>,
     /// `io`, or why not.
     pub io: Outcome<IoCounters>,
@@ -49,6 +51,10 @@ pub struct Sample {
     pub fds: Outcome<BTreeMap<i32, Bytes>>,
     /// Position and flags of the fds asked for (regular files).
     pub pos: BTreeMap<i32, (u64, u64)>,
+    /// The open files' identities of the fds asked for, when their
+    /// `fdinfo` has `mnt_id:` and `ino:` (5.14+): a path reopened onto
+    /// another file shows there, not in the link.
+    pub ids: BTreeMap<i32, super::FileIdent>,
     /// Child processes, when `task/*/children` could be read.
     pub children: Option<u64>,
     /// `wchan` of the leader, when asleep and readable.
@@ -99,6 +105,7 @@ pub fn read(
         io: Err(Failure::Gone),
         fds: Err(Failure::Gone),
         pos: BTreeMap::new(),
+        ids: BTreeMap::new(),
         children: None,
         wchan: None,
     };
@@ -108,11 +115,17 @@ pub fn read(
         return Ok(s);
     }
     read_status(dir, buf, &mut s);
+    if s.threads > 1 {
+        s.ctxsw = thread_ctxsw(dir, buf).or(s.ctxsw);
+    }
     s.io = read_io(dir, buf);
     s.fds = read_fds(dir);
     for &fd in pos_of {
-        if let Some(p) = read_pos(dir, fd, buf) {
-            s.pos.insert(fd, p);
+        if let Some((pos, flags, id)) = read_pos(dir, fd, buf) {
+            s.pos.insert(fd, (pos, flags));
+            if let Some(id) = id {
+                s.ids.insert(fd, id);
+            }
         }
     }
     s.children = read_children(dir, s.threads, buf);
@@ -137,21 +150,52 @@ fn read_status(dir: &ProcDir, buf: &mut Vec<u8>, s: &mut Sample) {
     {
         return;
     }
-    let (mut vol, mut invol) = (None, None);
     for (k, v) in procscope_parse::status::fields(buf) {
-        match k {
-            // `stat`'s RSS is an approximate per-CPU counter since 6.2.
-            b"VmRSS" => {
-                if let Some(r) = procscope_parse::num::kb_to_bytes(v) {
-                    s.rss_bytes = r;
-                }
+        // `stat`'s RSS is an approximate per-CPU counter since 6.2.
+        if k == b"VmRSS" {
+            if let Some(r) = procscope_parse::num::kb_to_bytes(v) {
+                s.rss_bytes = r;
             }
+        }
+    }
+    s.ctxsw = ctxsw_of(buf);
+}
+
+/// The context switches in one `status` file.
+fn ctxsw_of(status: &[u8]) -> Option<(u64, u64)> {
+    let (mut vol, mut invol) = (None, None);
+    for (k, v) in procscope_parse::status::fields(status) {
+        match k {
             b"voluntary_ctxt_switches" => vol = procscope_parse::num::dec_u64(v),
             b"nonvoluntary_ctxt_switches" => invol = procscope_parse::num::dec_u64(v),
             _ => {}
         }
     }
-    s.ctxsw = vol.zip(invol);
+    vol.zip(invol)
+}
+
+/// The context switches of every thread: `/proc/PID/status` holds the
+/// leader's own counters only (fs/proc/array.c reads `p->nvcsw`, not a
+/// sum over the group as `stat`'s times are), so a worker pool would show
+/// the idle main thread's rate. One `task/TID/status` read per thread
+/// (`sched` has them too, but is longer and varies by kernel config).
+/// Threads that exited take their counts with them: the sum can drop,
+/// and rates saturate at 0. `None` when no thread could be read.
+fn thread_ctxsw(dir: &ProcDir, buf: &mut Vec<u8>) -> Option<(u64, u64)> {
+    let mut sum: Option<(u64, u64)> = None;
+    for tid in dir.tids().ok()? {
+        let Ok(name) = CString::new(format!("task/{tid}/status")) else {
+            continue;
+        };
+        if dir.read(&name, buf, procscope_read::cap::RECORD).is_err() {
+            continue;
+        }
+        if let Some((v, i)) = ctxsw_of(buf) {
+            let (sv, si) = sum.unwrap_or((0, 0));
+            sum = Some((sv.saturating_add(v), si.saturating_add(i)));
+        }
+    }
+    sum
 }
 
 fn read_io(dir: &ProcDir, buf: &mut Vec<u8>) -> Outcome<IoCounters> {
@@ -190,12 +234,16 @@ fn read_fds(dir: &ProcDir) -> Outcome<BTreeMap<i32, Bytes>> {
     Ok(m)
 }
 
-/// `pos:` and `flags:` of `fdinfo/FD`.
-fn read_pos(dir: &ProcDir, fd: i32, buf: &mut Vec<u8>) -> Option<(u64, u64)> {
+/// `pos:`, `flags:`, and `mnt_id:` with `ino:` of `fdinfo/FD`.
+pub(super) fn read_pos(
+    dir: &ProcDir,
+    fd: i32,
+    buf: &mut Vec<u8>,
+) -> Option<(u64, u64, Option<super::FileIdent>)> {
     let name = CString::new(format!("fdinfo/{fd}")).ok()?;
     dir.read(&name, buf, procscope_read::cap::RECORD).ok()?;
     let info = procscope_parse::fdinfo::FdInfo::parse(buf).ok()?;
-    Some((info.pos, info.flags))
+    Some((info.pos, info.flags, info.mnt_id.zip(info.ino)))
 }
 
 /// Children of the process: the PIDs in `task/TID/children` of its threads
@@ -254,5 +302,50 @@ mod tests {
         assert!(s.children.unwrap() >= 1, "{:?}", s.children);
         assert!(s.rss_bytes > 0 && s.threads >= 1 && s.ctxsw.is_some());
         assert!(s.io.is_ok());
+    }
+
+    /// A worker thread that sleeps in a loop switches context; the main
+    /// thread, parked in `join`, does not: the process's voluntary
+    /// switches are the worker's too, not the leader's only.
+    #[test]
+    fn watch_ctxsw_counts_every_thread() {
+        let root = ProcRoot::open("/proc").unwrap();
+        let clock = Clock::read(&root).unwrap();
+        let dir = root.process(root.own_pid()).unwrap();
+        let mut buf = Vec::new();
+        let (tx, rx) = std::sync::mpsc::channel::<i32>();
+        let (go, wait) = std::sync::mpsc::channel::<()>();
+        let worker = std::thread::spawn(move || {
+            // `/proc/thread-self` links to `PID/task/TID`.
+            let me = std::fs::read_link("/proc/thread-self").unwrap();
+            let tid = me.file_name().unwrap().to_str().unwrap().parse().unwrap();
+            let _ = tx.send(tid);
+            for _ in 0..200 {
+                std::thread::sleep(std::time::Duration::from_micros(50));
+            }
+            let _ = wait.recv();
+        });
+        let tid = rx.recv().unwrap();
+        while !std::fs::read_to_string(format!("/proc/self/task/{tid}/status"))
+            .unwrap()
+            .lines()
+            .any(|l| {
+                l.starts_with("voluntary_ctxt_switches") && {
+                    l.split_whitespace()
+                        .nth(1)
+                        .and_then(|n| n.parse::<u64>().ok())
+                        >= Some(150)
+                }
+            })
+        {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let s = read(&dir, 0, &clock, &[], &mut buf).unwrap();
+        dir.read(c"status", &mut buf, 1 << 16).unwrap();
+        let leader = ctxsw_of(&buf).unwrap();
+        let _ = go.send(());
+        worker.join().unwrap();
+        let all = s.ctxsw.unwrap();
+        assert!(all.0 >= leader.0 + 150, "all {all:?}, leader {leader:?}");
     }
 }

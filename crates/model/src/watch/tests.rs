@@ -13,18 +13,56 @@ fn links(v: &[(i32, &str)]) -> BTreeMap<i32, Bytes> {
 fn fds_opened_closed_and_reused() {
     let before = links(&[(0, "/dev/null"), (3, "pipe:[7]"), (4, "/tmp/a")]);
     let now = links(&[(0, "/dev/null"), (4, "socket:[9]"), (5, "/tmp/b")]);
-    let (gone, new) = diff_fds(before.iter().map(|(k, v)| (*k, v.as_slice())), &now);
+    let d = diff_fds(
+        before.iter().map(|(k, v)| (*k, v.as_slice(), None)),
+        &now,
+        |_, _| None,
+    );
     // fd 4 now names another file: closed and opened.
-    assert_eq!(gone, vec![3, 4]);
+    assert_eq!(d.gone, vec![3, 4]);
     assert_eq!(
-        new,
+        d.new,
         vec![
             (4, Bytes(b"socket:[9]".to_vec())),
             (5, Bytes(b"/tmp/b".to_vec()))
         ]
     );
-    let (g, n) = diff_fds(now.iter().map(|(k, v)| (*k, v.as_slice())), &now);
-    assert!(g.is_empty() && n.is_empty());
+    let d = diff_fds(
+        now.iter().map(|(k, v)| (*k, v.as_slice(), None)),
+        &now,
+        |_, _| None,
+    );
+    assert_eq!(d, FdDiff::default());
+}
+
+/// A rename or unlink of an open file is the same open file (its mount
+/// and inode did not change): no close and open. The same path reopened
+/// onto another inode is a close and an open.
+#[test]
+fn watch_fd_identity_not_link_text() {
+    let before = links(&[(3, "/tmp/a"), (4, "/tmp/b"), (5, "/tmp/c")]);
+    let now = links(&[(3, "/tmp/a2"), (4, "/tmp/b (deleted)"), (5, "/tmp/c")]);
+    let ids: BTreeMap<i32, FileIdent> = [(3, (1, 10)), (4, (1, 11)), (5, (1, 99))].into();
+    let d = diff_fds(
+        before.iter().map(|(k, v)| {
+            (
+                *k,
+                v.as_slice(),
+                Some((1, 10 + u64::try_from(*k - 3).unwrap())),
+            )
+        }),
+        &now,
+        |fd, _| ids.get(&fd).copied(),
+    );
+    assert_eq!(d.gone, vec![5]);
+    assert_eq!(d.new, vec![(5, Bytes(b"/tmp/c".to_vec()))]);
+    assert_eq!(
+        d.renamed,
+        vec![
+            (3, Bytes(b"/tmp/a2".to_vec())),
+            (4, Bytes(b"/tmp/b (deleted)".to_vec()))
+        ]
+    );
 }
 
 #[test]
@@ -85,6 +123,7 @@ fn sample(at_ms: u64, ticks: u64, rss: u64, rchar: u64, vol: u64) -> sample::Sam
         }),
         fds: Err(Failure::Gone),
         pos: BTreeMap::new(),
+        ids: BTreeMap::new(),
         children: None,
         wchan: None,
     }
@@ -187,4 +226,81 @@ fn a_watcher_sees_this_process_open_read_and_close_a_file() {
         other => panic!("{other:?}"),
     }
     assert!(w.is_done());
+}
+
+fn watcher() -> Watcher {
+    let root = ProcRoot::open("/proc").unwrap();
+    let session = Session::default();
+    let clock = Clock::read(&root).unwrap();
+    let mut w = Watcher::open(
+        &root,
+        &session,
+        clock,
+        root.own_pid(),
+        0,
+        Options::default(),
+    )
+    .unwrap();
+    w.begin(false);
+    w
+}
+
+fn progress_of(ev: &[Event], fd: i32) -> Option<&Progress> {
+    ev.iter().find_map(|e| match e {
+        Event::Progress(p) if p.fd == fd => Some(p),
+        _ => None,
+    })
+}
+
+/// A read-only fd whose file grows under it (appended to through another
+/// fd) and is read past its old end is still a read, never a write.
+#[test]
+fn watch_a_read_only_fd_on_a_growing_file_reads() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log");
+    std::fs::write(&path, vec![1u8; 4096]).unwrap();
+    let mut w = watcher();
+    let mut r = std::fs::File::open(&path).unwrap();
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&r);
+    w.step(1000);
+    let mut buf = vec![0u8; 4096];
+    r.read_exact(&mut buf).unwrap();
+    w.step(2000);
+    let mut a = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
+    a.write_all(&[2u8; 4096]).unwrap();
+    r.read_exact(&mut buf).unwrap();
+    let ev = w.step(3000);
+    let p = progress_of(&ev, fd).unwrap_or_else(|| panic!("no progress in {ev:?}"));
+    assert_eq!((p.direction, p.pos), (Direction::Read, 8192), "{p:?}");
+}
+
+/// A file read with `pread` only: positions never move while the read
+/// counter rises; that is said once.
+#[test]
+fn watch_pread_reads_say_positions_do_not_move() {
+    use std::os::unix::fs::FileExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data");
+    std::fs::write(&path, vec![1u8; 1 << 16]).unwrap();
+    let mut w = watcher();
+    let f = std::fs::File::open(&path).unwrap();
+    let mut buf = vec![0u8; 4096];
+    let mut said = 0;
+    for i in 1..=6u64 {
+        f.read_at(&mut buf, i * 4096).unwrap();
+        let ev = w.step(i * 1000);
+        said += ev
+            .iter()
+            .filter(|e| matches!(e, Event::PositionsStill { files } if *files >= 1))
+            .count();
+        assert!(
+            !ev.iter().any(|e| matches!(e, Event::Progress(_))),
+            "{ev:?}"
+        );
+    }
+    assert_eq!(said, 1);
 }

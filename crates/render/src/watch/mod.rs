@@ -174,11 +174,22 @@ pub fn progress_text(p: &Progress, stalled: bool) -> String {
             }
             s.push_str(&format!(" (size: {why})"));
         }
-        (Direction::Write, _) => {
-            let verb = if stalled { "stalled at" } else { "written to" };
+        (Direction::Write | Direction::Moving, known) => {
+            let verb = match (stalled, p.direction) {
+                (true, _) => "stalled at",
+                (false, Direction::Write) => "written to",
+                (false, _) => "position moving: at",
+            };
             s.push_str(&format!(" {verb} {}", size(p.pos)));
+            // In place (not growing): how far through the file.
+            if let (Some(x), Ok(total)) = (p.percent, known) {
+                s.push_str(&format!(" of {} ({x:.1}%)", size(total)));
+            }
             if let Some(a) = at {
                 s.push_str(&a);
+            }
+            if let Some(e) = p.eta_secs {
+                s.push_str(&format!(", ETA {}", eta(e)));
             }
         }
     }
@@ -400,11 +411,35 @@ pub fn event_line(time: &str, pid: i32, e: &Event) -> Option<Line> {
             match pr.direction {
                 Direction::Read => "read",
                 Direction::Write => "write",
+                Direction::Moving => "moving",
             },
             Style::Strong,
             progress_text(pr, false),
         ),
         Event::Stalled(pr) => ("stalled", Style::Warn, progress_text(pr, true)),
+        Event::FdRenamed { fd, from, to } => (
+            "~fd",
+            Style::Plain,
+            format!(
+                "fd {fd} {} → {} (the same open file)",
+                escape(from.as_slice()),
+                escape(to.as_slice())
+            ),
+        ),
+        Event::PositionsStill { files } => (
+            "no progress",
+            Style::Dim,
+            format!(
+                "it reads, but the position of {} open for reading does not move \
+                 (pread or mmap, or its reads are of pipes and sockets): \
+                 per-file progress cannot be shown",
+                if *files == 1 {
+                    "the 1 file".to_string()
+                } else {
+                    format!("any of the {files} files")
+                }
+            ),
+        ),
         Event::TimedOut { what, failure } => (
             "TIMEOUT",
             Style::Warn,

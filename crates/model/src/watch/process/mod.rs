@@ -68,6 +68,12 @@ pub struct Watcher {
     /// The slow reads are timing out now (said once, until they answer).
     timing_out: bool,
     said_unreadable: Vec<&'static str>,
+    /// A followed file's position moved at least once.
+    any_moved: bool,
+    /// Intervals in a row the process read while no position moved.
+    still_reads: u32,
+    /// [`Event::PositionsStill`] was said.
+    still_said: bool,
     done: bool,
     buf: Vec<u8>,
 }
@@ -118,6 +124,9 @@ impl Watcher {
             timeouts: 0,
             timing_out: false,
             said_unreadable: Vec::new(),
+            any_moved: false,
+            still_reads: 0,
+            still_said: false,
             done: false,
             buf,
         })
@@ -390,12 +399,46 @@ impl Watcher {
                 return;
             }
         };
-        let (gone, new) = super::diff_fds(
-            self.known
-                .iter()
-                .map(|(fd, (e, _))| (*fd, e.link.as_ref().map_or(&[][..], |l| l.as_slice()))),
+        let (dir, ids) = (&self.dir, &cur.ids);
+        let mut b = Vec::new();
+        let diff = super::diff_fds(
+            self.known.iter().map(|(fd, (e, _))| {
+                (
+                    *fd,
+                    e.link.as_ref().map_or(&[][..], |l| l.as_slice()),
+                    ident(e),
+                )
+            }),
             now,
+            // Followed files' identities came with the sample; a changed
+            // link's is read now (one fdinfo, no lock taken).
+            |fd, changed| match ids.get(&fd) {
+                Some(id) => Some(*id),
+                None if changed => sample::read_pos(dir, fd, &mut b).and_then(|p| p.2),
+                None => None,
+            },
         );
+        for (fd, link) in diff.renamed {
+            if let Some((entry, _)) = self.known.get_mut(&fd) {
+                let from = entry.link.as_ref().ok().cloned().unwrap_or_default();
+                if let Detail::File { path, deleted, .. } = &mut entry.detail {
+                    if let procscope_parse::fdlink::FdLink::Path {
+                        path: p,
+                        deleted_suffix,
+                    } = procscope_parse::fdlink::classify(link.as_slice())
+                    {
+                        *path = Bytes::from(p);
+                        *deleted = deleted_suffix;
+                    }
+                }
+                entry.link = Ok(link.clone());
+                if let Some(t) = self.files.get_mut(&fd) {
+                    t.renamed(&link);
+                }
+                out.push(Event::FdRenamed { fd, from, to: link });
+            }
+        }
+        let (gone, new) = (diff.gone, diff.new);
         for fd in gone {
             if let Some((entry, class)) = self.known.remove(&fd) {
                 self.files.remove(&fd);
@@ -444,6 +487,12 @@ impl Watcher {
             });
         }
     }
+}
+
+/// The identity of a decoded fd's open file (files only: mount ID and
+/// inode).
+fn ident(e: &FdEntry) -> Option<super::FileIdent> {
+    e.mnt_id.zip(e.file_id.map(|f| f.2))
 }
 
 /// An fd known by its link only.
