@@ -21,8 +21,13 @@ pub enum FdClass {
     Tcp,
     /// UDP sockets.
     Udp,
-    /// Other sockets, or sockets not decoded.
+    /// Sockets of another family (netlink, packet, …), or not found in
+    /// the tables of the process's network namespace.
     Socket,
+    /// Sockets known by their link only: more new fds appeared in one
+    /// interval than are decoded ([`crate::watch::process::DECODE_MAX`]),
+    /// so their family was never looked up.
+    Undecoded,
     /// Pipes.
     Pipe,
     /// FIFOs (named pipes).
@@ -80,6 +85,7 @@ impl FdClass {
                 _ => FdClass::Socket,
             },
             Detail::Fifo { .. } => FdClass::Fifo,
+            Detail::Other if e.undecoded_socket() => FdClass::Undecoded,
             _ => match &e.link {
                 Ok(l) => FdClass::of_link(l.as_slice()),
                 Err(_) => FdClass::Other,

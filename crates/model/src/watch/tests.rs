@@ -304,3 +304,16 @@ fn watch_pread_reads_say_positions_do_not_move() {
     }
     assert_eq!(said, 1);
 }
+
+/// A socket past the decode cap was never looked up: it is not a
+/// decoded socket "not in the tables", nor classed as one.
+#[test]
+fn watch_sockets_past_the_cap_are_undecoded() {
+    let e = process::link_only(300, &Bytes(b"socket:[42]".to_vec()));
+    assert!(e.undecoded_socket(), "{e:?}");
+    assert!(!matches!(e.detail, Detail::Socket { .. }));
+    assert_eq!(FdClass::of_entry(&e), FdClass::Undecoded);
+    let p = process::link_only(301, &Bytes(b"pipe:[43]".to_vec()));
+    assert!(!p.undecoded_socket());
+    assert_eq!(FdClass::of_entry(&p), FdClass::Pipe);
+}

@@ -17,6 +17,13 @@ pub const LIST_MAX: usize = 8;
 
 /// How an fd reads in a watch line: its type, then what `fds` says.
 pub fn fd_text(e: &FdEntry, searched: bool) -> String {
+    if e.undecoded_socket() {
+        return format!(
+            "socket {} (not decoded: more than {} new fds this interval)",
+            crate::fds::describe(e, false),
+            procscope_model::watch::process::DECODE_MAX
+        );
+    }
     format!(
         "{} {}",
         e.detail.type_name(),
@@ -34,6 +41,7 @@ pub fn class_count(c: &FdClass, n: u64) -> String {
         FdClass::Tcp => noun("TCP socket", "TCP sockets"),
         FdClass::Udp => noun("UDP socket", "UDP sockets"),
         FdClass::Socket => noun("socket", "sockets"),
+        FdClass::Undecoded => noun("undecoded socket", "undecoded sockets"),
         FdClass::Pipe => noun("pipe", "pipes"),
         FdClass::Fifo => noun("FIFO", "FIFOs"),
         FdClass::Memfd => noun("memfd", "memfds"),

@@ -496,7 +496,7 @@ fn ident(e: &FdEntry) -> Option<super::FileIdent> {
 }
 
 /// An fd known by its link only.
-fn link_only(fd: i32, link: &Bytes) -> FdEntry {
+pub(super) fn link_only(fd: i32, link: &Bytes) -> FdEntry {
     let detail = match procscope_parse::fdlink::classify(link.as_slice()) {
         procscope_parse::fdlink::FdLink::Path {
             path,
@@ -512,10 +512,9 @@ fn link_only(fd: i32, link: &Bytes) -> FdEntry {
             fs_type: None,
         },
         procscope_parse::fdlink::FdLink::Pipe(inode) => Detail::Pipe { inode },
-        procscope_parse::fdlink::FdLink::Socket(inode) => Detail::Socket {
-            inode,
-            socket: None,
-        },
+        // A socket past the cap was never looked up in the socket tables:
+        // `Socket { socket: None }` would say it was and was not found.
+        // Known by its link only, it is `Other` ([`FdClass::Undecoded`]).
         _ => Detail::Other,
     };
     FdEntry {

@@ -92,7 +92,8 @@ pub struct Empty {}
 #[serde(deny_unknown_fields)]
 pub struct Class {
     /// `path` (files whose paths differ only in digits), `unix`, `tcp`,
-    /// `udp`, `socket`, `pipe`, `fifo`, `memfd`, `anon`, `other`.
+    /// `udp`, `socket`, `undecoded_socket` (known by its link only: more
+    /// than 256 new fds in one interval), `pipe`, `fifo`, `memfd`, `anon`, `other`.
     pub kind: String,
     /// For `path`: the path, each run of digits replaced by `*`; for
     /// `anon`: the anonymous inode's name (`eventfd`, `eventpoll`, …).
@@ -108,6 +109,7 @@ impl From<&m::FdClass> for Class {
             m::FdClass::Tcp => ("tcp", None),
             m::FdClass::Udp => ("udp", None),
             m::FdClass::Socket => ("socket", None),
+            m::FdClass::Undecoded => ("undecoded_socket", None),
             m::FdClass::Pipe => ("pipe", None),
             m::FdClass::Fifo => ("fifo", None),
             m::FdClass::Memfd => ("memfd", None),
