@@ -37,6 +37,11 @@ pub struct Sample {
     /// Resident set size, bytes (`VmRSS` when `status` was read, else
     /// `stat`'s pages).
     pub rss_bytes: u64,
+    /// Anonymous and shared-memory resident bytes (`RssAnon` +
+    /// `RssShmem`), when `status` was read: what the leak test counts.
+    /// File-backed pages (a file read through `mmap`) are page cache the
+    /// kernel reclaims, not a leak.
+    pub anon_bytes: Option<u64>,
     /// Minor and major page faults.
     pub faults: (u64, u64),
     /// `stat`'s `exit_code` (a zombie's wait status), when present.
@@ -99,6 +104,7 @@ pub fn read(
         start_ticks: st.starttime_ticks,
         cpu_ticks: st.utime_ticks.saturating_add(st.stime_ticks),
         rss_bytes: stat_rss,
+        anon_bytes: None,
         faults: (st.minflt, st.majflt),
         exit_code: st.exit_code,
         ctxsw: None,
@@ -150,14 +156,21 @@ fn read_status(dir: &ProcDir, buf: &mut Vec<u8>, s: &mut Sample) {
     {
         return;
     }
+    let (mut anon, mut shmem) = (None, None);
     for (k, v) in procscope_parse::status::fields(buf) {
-        // `stat`'s RSS is an approximate per-CPU counter since 6.2.
-        if k == b"VmRSS" {
-            if let Some(r) = procscope_parse::num::kb_to_bytes(v) {
-                s.rss_bytes = r;
+        match k {
+            // `stat`'s RSS is an approximate per-CPU counter since 6.2.
+            b"VmRSS" => {
+                if let Some(r) = procscope_parse::num::kb_to_bytes(v) {
+                    s.rss_bytes = r;
+                }
             }
+            b"RssAnon" => anon = procscope_parse::num::kb_to_bytes(v),
+            b"RssShmem" => shmem = procscope_parse::num::kb_to_bytes(v),
+            _ => {}
         }
     }
+    s.anon_bytes = anon.map(|a| a.saturating_add(shmem.unwrap_or(0)));
     s.ctxsw = ctxsw_of(buf);
 }
 

@@ -114,6 +114,7 @@ fn sample(at_ms: u64, ticks: u64, rss: u64, rchar: u64, vol: u64) -> sample::Sam
         start_ticks: 5,
         cpu_ticks: ticks,
         rss_bytes: rss,
+        anon_bytes: Some(rss),
         faults: (0, 0),
         exit_code: None,
         ctxsw: Some((vol, 0)),

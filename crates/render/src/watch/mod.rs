@@ -120,7 +120,7 @@ pub fn leak_text(l: &Leak) -> String {
     let span = eta(l.window_ms as f64 / 1000.0);
     match l.metric {
         Metric::Rss => format!(
-            "rss +{}: {} now (+{} in {span})",
+            "rss (anon) +{}: {} now (+{} in {span})",
             byte_rate(l.per_sec),
             size(l.value),
             size(l.value.saturating_sub(l.from))

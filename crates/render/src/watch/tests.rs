@@ -114,7 +114,7 @@ fn a_leak_in_words() {
         limit: None,
         limit_eta_secs: None,
     };
-    assert_eq!(leak_text(&r), "rss +1.0M/s: 12M now (+5.0M in 5s)");
+    assert_eq!(leak_text(&r), "rss (anon) +1.0M/s: 12M now (+5.0M in 5s)");
 }
 
 #[test]
