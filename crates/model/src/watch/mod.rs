@@ -209,6 +209,17 @@ impl Watch {
         })
     }
 
+    /// The deadline of the guarded reads of the next steps (`None`: no
+    /// deadline). The frontend shortens it so that a step never outlasts
+    /// the watch's own end (`--for`): a stuck read gives up at whichever
+    /// comes first.
+    pub fn set_timeout(&mut self, timeout: Option<std::time::Duration>) {
+        self.session = self.session.with_timeout(timeout);
+        for w in self.watchers.values_mut() {
+            w.set_timeout(timeout);
+        }
+    }
+
     /// Whether any process matched so far.
     pub fn matched(&self) -> bool {
         self.matched

@@ -132,6 +132,11 @@ impl Watcher {
         })
     }
 
+    /// The deadline of this watcher's guarded reads from now on.
+    pub fn set_timeout(&mut self, timeout: Option<std::time::Duration>) {
+        self.session = self.session.with_timeout(timeout);
+    }
+
     /// The process's identity: PID and start time.
     pub fn target(&self) -> Target {
         self.target
