@@ -83,8 +83,16 @@ impl Sample {
 /// Reads a sample of `dir`: fails only when its `stat` cannot be read (the
 /// process is gone, or the handle now names nothing). `pos_of` are the fds
 /// whose `fdinfo` position is read.
+///
+/// A process whose main thread exited while others run has a zombie
+/// leader: its `fd/` lists nothing, and its `status` no memory. Then what
+/// belongs to the whole process (memory, fds, positions) is read through
+/// `task/TID` of a live thread, kept in `live` from one sample to the next
+/// (found again when it exits); the state is that thread's. `live` is
+/// `None` while the leader runs.
 pub fn read(
     dir: &ProcDir,
+    live: &mut Option<ProcDir>,
     at_ms: u64,
     clock: &Clock,
     pos_of: &[i32],
@@ -118,16 +126,32 @@ pub fn read(
     if s.exited() {
         // A zombie has no memory, files or io left to read.
         s.rss_bytes = 0;
+        *live = None;
         return Ok(s);
     }
-    read_status(dir, buf, &mut s);
+    let leader_gone = matches!(s.state, TaskState::Zombie | TaskState::Dead);
+    if !leader_gone {
+        *live = None;
+    } else if !live
+        .as_ref()
+        .is_some_and(|t| thread_state(t, buf).is_some())
+    {
+        *live = live_thread(dir, buf);
+    }
+    let d = live.as_ref().unwrap_or(dir);
+    if let Some(st) = live.as_ref().and_then(|t| thread_state(t, buf)) {
+        s.state = st;
+    }
+    read_status(d, buf, &mut s);
     if s.threads > 1 {
         s.ctxsw = thread_ctxsw(dir, buf).or(s.ctxsw);
     }
-    s.io = read_io(dir, buf);
-    s.fds = read_fds(dir);
+    // The process's `io` sums its threads (the leader's included); it is
+    // the live thread's alone only when the process's is refused.
+    s.io = read_io(dir, buf).or_else(|_| read_io(d, buf));
+    s.fds = read_fds(d);
     for &fd in pos_of {
-        if let Some((pos, flags, id)) = read_pos(dir, fd, buf) {
+        if let Some((pos, flags, id)) = read_pos(d, fd, buf) {
             s.pos.insert(fd, (pos, flags));
             if let Some(id) = id {
                 s.ids.insert(fd, id);
@@ -172,6 +196,29 @@ fn read_status(dir: &ProcDir, buf: &mut Vec<u8>, s: &mut Sample) {
     }
     s.anon_bytes = anon.map(|a| a.saturating_add(shmem.unwrap_or(0)));
     s.ctxsw = ctxsw_of(buf);
+}
+
+/// The state of a thread that has not exited (`None`: it has, or is gone).
+fn thread_state(t: &ProcDir, buf: &mut Vec<u8>) -> Option<TaskState> {
+    t.read(c"stat", buf, procscope_read::cap::RECORD).ok()?;
+    let st = Stat::parse(buf).ok()?;
+    (!matches!(st.state, TaskState::Zombie | TaskState::Dead)).then_some(st.state)
+}
+
+/// A thread of the process other than its (exited) leader that has not
+/// exited, as `collect` finds one for the same reason.
+fn live_thread(dir: &ProcDir, buf: &mut Vec<u8>) -> Option<ProcDir> {
+    let pid = dir.pid();
+    for tid in dir.tids().ok()? {
+        if tid == pid {
+            continue;
+        }
+        let Ok(t) = dir.task(tid) else { continue };
+        if thread_state(&t, buf).is_some() {
+            return Some(t);
+        }
+    }
+    None
 }
 
 /// The context switches in one `status` file.
@@ -301,7 +348,7 @@ mod tests {
             .spawn()
             .unwrap();
         let mut buf = Vec::new();
-        let s = read(&dir, 7, &clock, &[fd], &mut buf).unwrap();
+        let s = read(&dir, &mut None, 7, &clock, &[fd], &mut buf).unwrap();
         let _ = child.kill();
         let _ = child.wait();
         assert_eq!(s.at_ms, 7);
@@ -353,12 +400,52 @@ mod tests {
         {
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
-        let s = read(&dir, 0, &clock, &[], &mut buf).unwrap();
+        let s = read(&dir, &mut None, 0, &clock, &[], &mut buf).unwrap();
         dir.read(c"status", &mut buf, 1 << 16).unwrap();
         let leader = ctxsw_of(&buf).unwrap();
         let _ = go.send(());
         worker.join().unwrap();
         let all = s.ctxsw.unwrap();
         assert!(all.0 >= leader.0 + 150, "all {all:?}, leader {leader:?}");
+    }
+
+    /// A leader that exited while a thread runs: memory, fds and state
+    /// come from the live thread, not the zombie leader (`Z`, no memory,
+    /// no fds).
+    #[test]
+    fn watch_a_leader_that_exited_is_read_through_a_live_thread() {
+        let t = crate::fake::FakeProc::new();
+        t.process(20, "app", 'Z', 600)
+            .stat("app", 'Z', 600, 0, 0, 2)
+            .file("status", "Name:\tapp\nVmRSS:\t       0 kB\n")
+            .thread(20, "app", 'Z', 600)
+            .thread(21, "worker", 'S', 601)
+            .file(
+                "task/21/status",
+                "Name:\tworker\nVmRSS:\t    2048 kB\nRssAnon:\t    1024 kB\nvoluntary_ctxt_switches:\t3\nnonvoluntary_ctxt_switches:\t1\n",
+            );
+        std::fs::create_dir_all(t.process_dir(20).join("task/21/fd")).unwrap();
+        t.process(20, "app", 'Z', 600)
+            .stat("app", 'Z', 600, 0, 0, 2)
+            .file("status", "Name:\tapp\nVmRSS:\t       0 kB\n")
+            .link("task/21/fd/3", "/tmp/data");
+        let root = t.root();
+        let clock = Clock {
+            ticks_per_second: 100,
+            boot_time_unix: 0,
+            uptime_centis: 0,
+            page_size: 4096,
+            sched_now_ms: None,
+        };
+        let dir = root.process(20).unwrap();
+        let mut live = None;
+        let mut buf = Vec::new();
+        let s = read(&dir, &mut live, 0, &clock, &[], &mut buf).unwrap();
+        assert!(!s.exited());
+        assert_eq!(s.state, TaskState::Sleeping);
+        assert_eq!(s.rss_bytes, 2048 * 1024);
+        assert_eq!(s.anon_bytes, Some(1024 * 1024));
+        assert_eq!(s.fd_count(), Some(1), "{:?}", s.fds);
+        assert_eq!(live.as_ref().map(|d| d.pid()), Some(21));
     }
 }

@@ -147,6 +147,8 @@ impl Watcher {
             Ok((None, Vec::new()))
         } else {
             let d = self.dir.clone();
+            // A live thread's when the leader exited first.
+            let fd_dir = self.live.clone().unwrap_or_else(|| self.dir.clone());
             let want = moved.clone();
             let leader = self.target.pid;
             self.session.once(Some(self.target), move || {
@@ -156,7 +158,10 @@ impl Watcher {
                         .map_err(|_| Failure::Gone)?;
                     d.read(&name, &mut b, 512).map(|_| b)
                 });
-                let st = want.into_iter().map(|fd| (fd, d.fd_stat(fd))).collect();
+                let st = want
+                    .into_iter()
+                    .map(|fd| (fd, fd_dir.fd_stat(fd)))
+                    .collect();
                 Ok((sc, st))
             })
         };

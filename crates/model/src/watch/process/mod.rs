@@ -42,6 +42,9 @@ pub struct Watcher {
     root: ProcRoot,
     session: Session,
     dir: ProcDir,
+    /// A live thread's `task/TID`, while the leader is a zombie and other
+    /// threads run: fds, memory and positions are read through it.
+    live: Option<ProcDir>,
     target: Target,
     clock: Clock,
     opts: Options,
@@ -91,7 +94,8 @@ impl Watcher {
     ) -> Outcome<Watcher> {
         let dir = root.process(pid)?;
         let mut buf = Vec::with_capacity(4096);
-        let first = sample::read(&dir, at_ms, &clock, &[], &mut buf)?;
+        let mut live = None;
+        let first = sample::read(&dir, &mut live, at_ms, &clock, &[], &mut buf)?;
         let target = Target {
             pid,
             start: Some(first.start_ticks),
@@ -100,6 +104,7 @@ impl Watcher {
             root: root.clone(),
             session: session.clone(),
             dir,
+            live,
             target,
             clock,
             opts,
@@ -137,6 +142,12 @@ impl Watcher {
         self.session = self.session.with_timeout(timeout);
     }
 
+    /// Where the process's fds are read: a live thread's directory when
+    /// the leader exited first.
+    fn files_dir(&self) -> &ProcDir {
+        self.live.as_ref().unwrap_or(&self.dir)
+    }
+
     /// The process's identity: PID and start time.
     pub fn target(&self) -> Target {
         self.target
@@ -152,7 +163,8 @@ impl Watcher {
     /// now is decoded once here, so later intervals decode only new ones.
     pub fn begin(&mut self, appeared: bool) -> Vec<Event> {
         let mut out = Vec::new();
-        let d = self.dir.clone();
+        // A zombie leader's command line is empty: a live thread's is not.
+        let d = self.files_dir().clone();
         let ident = self.session.once(Some(self.target), move || {
             let mut b = Vec::new();
             let cmd = d
@@ -232,7 +244,14 @@ impl Watcher {
             return Vec::new();
         }
         let pos_of: Vec<i32> = self.files.keys().copied().take(FILES_MAX).collect();
-        let cur = match sample::read(&self.dir, at_ms, &self.clock, &pos_of, &mut self.buf) {
+        let cur = match sample::read(
+            &self.dir,
+            &mut self.live,
+            at_ms,
+            &self.clock,
+            &pos_of,
+            &mut self.buf,
+        ) {
             Ok(s) if s.start_ticks == self.first.start_ticks => s,
             // Gone (reaped), or the handle now answers for another
             // process: its exit status cannot be known any more.
@@ -339,7 +358,7 @@ impl Watcher {
         let mut entries = if numbers.is_empty() {
             Vec::new()
         } else {
-            fds::read(&self.dir, &numbers).unwrap_or_default()
+            fds::read(self.files_dir(), &numbers).unwrap_or_default()
         };
         let ends = entries
             .iter()
@@ -404,7 +423,7 @@ impl Watcher {
                 return;
             }
         };
-        let (dir, ids) = (&self.dir, &cur.ids);
+        let (dir, ids) = (self.live.as_ref().unwrap_or(&self.dir), &cur.ids);
         let mut b = Vec::new();
         let diff = super::diff_fds(
             self.known.iter().map(|(fd, (e, _))| {
