@@ -132,10 +132,7 @@ pub fn read(
     let leader_gone = matches!(s.state, TaskState::Zombie | TaskState::Dead);
     if !leader_gone {
         *live = None;
-    } else if !live
-        .as_ref()
-        .is_some_and(|t| thread_state(t, buf).is_some())
-    {
+    } else if live.as_ref().is_none_or(|t| thread_state(t, buf).is_none()) {
         *live = live_thread(dir, buf);
     }
     let d = live.as_ref().unwrap_or(dir);
