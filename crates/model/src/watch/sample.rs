@@ -28,6 +28,9 @@ pub struct Sample {
     pub state: TaskState,
     /// Parent PID.
     pub ppid: i32,
+    /// A kernel thread (`PF_KTHREAD`): it makes no system calls, and its
+    /// `syscall` file reads as if it were in `read` (number 0).
+    pub kernel: bool,
     /// Threads.
     pub threads: u64,
     /// Start time, clock ticks after boot (with the PID, the identity).
@@ -108,6 +111,7 @@ pub fn read(
         comm: Bytes::from(st.comm),
         state: st.state,
         ppid: st.ppid,
+        kernel: st.is_kernel_thread(),
         threads: u64::try_from(st.num_threads).unwrap_or(0),
         start_ticks: st.starttime_ticks,
         cpu_ticks: st.utime_ticks.saturating_add(st.stime_ticks),

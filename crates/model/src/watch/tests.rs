@@ -110,6 +110,7 @@ fn sample(at_ms: u64, ticks: u64, rss: u64, rchar: u64, vol: u64) -> sample::Sam
         comm: Bytes(b"x".to_vec()),
         state: TaskState::Sleeping,
         ppid: 1,
+        kernel: false,
         threads: 1,
         start_ticks: 5,
         cpu_ticks: ticks,
@@ -317,4 +318,30 @@ fn watch_sockets_past_the_cap_are_undecoded() {
     let p = process::link_only(301, &Bytes(b"pipe:[43]".to_vec()));
     assert!(!p.undecoded_socket());
     assert_eq!(FdClass::of_entry(&p), FdClass::Pipe);
+}
+
+/// A kernel thread (kthreadd, PID 2 when this runs in the host's PID
+/// namespace) is never said to block in read(): its `syscall` file reads
+/// `0 0x0…`, which is not a system call.
+#[test]
+fn watch_a_kernel_thread_is_not_blocked_in_read() {
+    let root = ProcRoot::open("/proc").unwrap();
+    let Ok(dir) = root.process(2) else { return };
+    let mut b = Vec::new();
+    let kernel = dir.read(c"stat", &mut b, 4096).is_ok()
+        && procscope_parse::stat::Stat::parse(&b).is_ok_and(|s| s.is_kernel_thread());
+    if !kernel {
+        return;
+    }
+    let clock = Clock::read(&root).unwrap();
+    let mut w = Watcher::open(&root, &Session::default(), clock, 2, 0, Options::default()).unwrap();
+    let mut ev = w.begin(false);
+    for i in 1..=3u64 {
+        ev.extend(w.step(i * 1000));
+    }
+    assert!(
+        !ev.iter()
+            .any(|e| matches!(e, Event::Blocked(c) if c.nr.is_some())),
+        "{ev:?}"
+    );
 }

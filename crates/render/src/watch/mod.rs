@@ -250,7 +250,11 @@ fn started_text(s: &Started) -> String {
                 parts.push("…".into());
             }
             let lim = s.fd_limit.map_or_else(String::new, |l| format!(" of {l}"));
-            format!("{n} fds{lim}: {}", parts.join(", "))
+            if parts.is_empty() {
+                format!("{n} fds{lim}")
+            } else {
+                format!("{n} fds{lim}: {}", parts.join(", "))
+            }
         }
         Err(f) => format!("fds: {f}"),
     };

@@ -193,3 +193,22 @@ fn watch_undecoded_sockets_and_in_place_progress_in_words() {
         "fd 3 /db position moving: at 1.0M of 4.0M (25.0%)"
     );
 }
+
+/// A process with no fds (a kernel thread) says "0 fds", with nothing
+/// after a colon.
+#[test]
+fn watch_no_fds_has_no_empty_list() {
+    let s = procscope_model::watch::Started {
+        comm: Bytes(b"kthreadd".to_vec()),
+        cmdline: Ok(Bytes(Vec::new())),
+        start_unix: 0,
+        state: procscope_parse::stat::TaskState::Sleeping,
+        threads: 1,
+        rss_bytes: 0,
+        fds: Ok(Vec::new()),
+        fd_limit: Some(1024),
+        appeared: false,
+    };
+    let t = started_text(&s);
+    assert!(t.ends_with(", 0 fds of 1024"), "{t}");
+}

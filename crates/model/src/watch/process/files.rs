@@ -136,8 +136,11 @@ impl Watcher {
             .map(|(fd, _)| *fd)
             .take(64)
             .collect();
+        // A kernel thread's `syscall` says `0 0x0…`, which would read as
+        // blocked in read(): its wchan alone says where it sleeps.
+        let want_syscall = asleep && !cur.kernel;
         let mut what = Vec::new();
-        if asleep {
+        if want_syscall {
             what.push("syscall");
         }
         if !moved.is_empty() {
@@ -152,7 +155,7 @@ impl Watcher {
             let want = moved.clone();
             let leader = self.target.pid;
             self.session.once(Some(self.target), move || {
-                let sc = asleep.then(|| {
+                let sc = want_syscall.then(|| {
                     let mut b = Vec::new();
                     let name = std::ffi::CString::new(format!("task/{leader}/syscall"))
                         .map_err(|_| Failure::Gone)?;
