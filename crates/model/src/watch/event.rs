@@ -286,7 +286,8 @@ pub struct Summary {
     pub opened: u64,
     /// fds closed.
     pub closed: u64,
-    /// The leaks named, with their last rates.
+    /// The leaks named that still grow at the end, with their last rates
+    /// (one that ended was said by [`Event::LeakEnded`]).
     pub leaks: Vec<Leak>,
     /// Reads that timed out.
     pub timeouts: u64,

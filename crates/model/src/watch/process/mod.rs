@@ -331,7 +331,14 @@ impl Watcher {
                 .map(|(a, b)| (b.0.saturating_sub(a.0), b.1.saturating_sub(a.1))),
             opened: self.opened,
             closed: self.closed,
-            leaks: self.leaks.values().filter_map(|s| s.last.clone()).collect(),
+            // Only those still growing: one that ended (a `LeakEnded` was
+            // said) would be listed with a rate it no longer has.
+            leaks: self
+                .leaks
+                .values()
+                .filter(|s| s.is_active())
+                .filter_map(|s| s.last.clone())
+                .collect(),
             timeouts: self.timeouts,
             exit,
         })));
