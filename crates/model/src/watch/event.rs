@@ -12,8 +12,8 @@ use procscope_read::Failure;
 /// classes that grow (`unix sockets and /dev/null`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum FdClass {
-    /// Files whose paths differ only in their digits (`/tmp/job-*.log`):
-    /// the path with every run of digits replaced by `*`.
+    /// Files whose paths differ only in an id (`/tmp/job-*.log`): see
+    /// [`path_pattern`].
     Path(Bytes),
     /// Unix sockets.
     Unix,
@@ -40,20 +40,74 @@ pub enum FdClass {
     Other,
 }
 
-/// Replaces every run of ASCII digits with `*` (`/tmp/a12.log` →
-/// `/tmp/a*.log`).
+/// The pattern of a path, for grouping files that differ only in an id:
+/// in the last component every run of ASCII digits (and every hex-ish run:
+/// at least [`HEX_ID_MIN`] hex digits with a digit among them) becomes
+/// `*` (`/tmp/job-12.log` → `/tmp/job-*.log`); a directory component
+/// becomes `*` only when it is an id as a whole (`/proc/1234/`,
+/// `/run/user/1000/`, a hex or UUID directory). A directory named with
+/// digits is a place, not an id: `/tmp/adv2/h2/x` stays as it is.
 pub fn path_pattern(p: &[u8]) -> Bytes {
     let mut out = Vec::with_capacity(p.len());
-    for &c in p {
-        if c.is_ascii_digit() {
-            if out.last() != Some(&b'*') {
-                out.push(b'*');
-            }
+    let mut parts = p.split(|&c| c == b'/').peekable();
+    while let Some(part) = parts.next() {
+        let last = parts.peek().is_none();
+        if last {
+            out.extend_from_slice(&ids_starred(part));
         } else {
-            out.push(c);
+            if is_id(part) {
+                out.push(b'*');
+            } else {
+                out.extend_from_slice(part);
+            }
+            out.push(b'/');
         }
     }
     Bytes(out)
+}
+
+/// Hex runs at least this long (with a digit) are ids.
+pub const HEX_ID_MIN: usize = 8;
+
+/// A component that is an id as a whole: digits, or hex (and `-`, as in a
+/// UUID) at least [`HEX_ID_MIN`] long with a digit.
+fn is_id(part: &[u8]) -> bool {
+    if part.is_empty() {
+        return false;
+    }
+    if part.iter().all(u8::is_ascii_digit) {
+        return true;
+    }
+    part.len() >= HEX_ID_MIN
+        && part.iter().all(|c| c.is_ascii_hexdigit() || *c == b'-')
+        && part.iter().any(u8::is_ascii_digit)
+}
+
+/// `part` with each digit run, and each hex-ish run, replaced by `*`.
+fn ids_starred(part: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(part.len());
+    let mut rest = part;
+    while let Some(&c) = rest.first() {
+        let hex = rest.iter().take_while(|c| c.is_ascii_hexdigit()).count();
+        let run = rest.get(..hex).unwrap_or_default();
+        let n = if hex >= HEX_ID_MIN && run.iter().any(u8::is_ascii_digit) {
+            hex
+        } else if c.is_ascii_digit() {
+            rest.iter().take_while(|c| c.is_ascii_digit()).count()
+        } else {
+            0
+        };
+        if n > 0 {
+            if out.last() != Some(&b'*') {
+                out.push(b'*');
+            }
+            rest = rest.get(n..).unwrap_or_default();
+        } else {
+            out.push(c);
+            rest = rest.get(1..).unwrap_or_default();
+        }
+    }
+    out
 }
 
 impl FdClass {

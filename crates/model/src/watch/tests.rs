@@ -66,10 +66,31 @@ fn watch_fd_identity_not_link_text() {
 }
 
 #[test]
-fn classes_group_paths_by_pattern() {
+fn watch_classes_group_paths_by_pattern() {
     assert_eq!(
         FdClass::of_link(b"/var/log/job-123.4.log"),
         FdClass::Path(Bytes(b"/var/log/job-*.*.log".to_vec()))
+    );
+    // Directories named with digits are places, not ids.
+    assert_eq!(
+        event::path_pattern(b"/tmp/adv2/h2/x"),
+        Bytes(b"/tmp/adv2/h2/x".to_vec())
+    );
+    assert_eq!(
+        event::path_pattern(b"/proc/1234/fd/7"),
+        Bytes(b"/proc/*/fd/*".to_vec())
+    );
+    assert_eq!(
+        event::path_pattern(b"/run/user/1000/sess-3f2a9c1e8b.sock"),
+        Bytes(b"/run/user/*/sess-*.sock".to_vec())
+    );
+    assert_eq!(
+        event::path_pattern(b"/var/cache/0a1b2c3d4e5f/data.db"),
+        Bytes(b"/var/cache/*/data.db".to_vec())
+    );
+    assert_eq!(
+        event::path_pattern(b"/srv/cafe/beef"),
+        Bytes(b"/srv/cafe/beef".to_vec())
     );
     assert_eq!(
         FdClass::of_link(b"/dev/null"),

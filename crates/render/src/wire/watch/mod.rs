@@ -95,7 +95,8 @@ pub struct Class {
     /// `udp`, `socket`, `undecoded_socket` (known by its link only: more
     /// than 256 new fds in one interval), `pipe`, `fifo`, `memfd`, `anon`, `other`.
     pub kind: String,
-    /// For `path`: the path, each run of digits replaced by `*`; for
+    /// For `path`: the path, ids replaced by `*` (digit and hex runs in
+    /// the last component; directories that are ids as a whole); for
     /// `anon`: the anonymous inode's name (`eventfd`, `eventpoll`, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<Bytes>,
