@@ -23,12 +23,14 @@ Examples:
   procscope watch 1234 | grep --line-buffered LEAK
 
 Lines: `watch` (what the process is), `+fd`/`-fd` (fds opened and closed,
-decoded as `procscope fds` decodes them, other ends included), `state`,
+decoded as `procscope fds` decodes them, other ends included), `~fd` (an
+open file renamed or deleted: the same file), `state`,
 `threads`, `blocked` (the call the main thread sleeps in, once seen twice),
 `rates` (CPU, RSS, bytes through read/write calls, context switches; idle
 intervals print nothing), `read`/`write` (a regular file's position:
-percent, rate and ETA, like coreutils' progress, for any process),
-`stalled`, `LEAK` (a count that only grew, steadily, over the window: fds
+percent, rate and ETA, like coreutils' progress, for any process;
+`moving` when it both read and wrote), `no progress` (it reads, but by pread
+or mmap: no position moves), `stalled`, `LEAK` (a count that only grew, steadily, over the window: fds
 by kind with the fd-limit ETA, RSS, threads, children), `leak over`,
 `TIMEOUT` (a read that waits on the process, such as its command line
 while its memory lock is stuck, gave up after --timeout), `exited` (with the
