@@ -23,12 +23,14 @@ Examples:
   procscope watch 1234 | grep --line-buffered LEAK
 
 Lines: `watch` (what the process is), `+fd`/`-fd` (fds opened and closed,
-decoded as `procscope fds` decodes them, other ends included), `state`,
+decoded as `procscope fds` decodes them, other ends included), `~fd` (an
+open file renamed or deleted: the same file), `state`,
 `threads`, `blocked` (the call the main thread sleeps in, once seen twice),
 `rates` (CPU, RSS, bytes through read/write calls, context switches; idle
 intervals print nothing), `read`/`write` (a regular file's position:
-percent, rate and ETA, like coreutils' progress, for any process),
-`stalled`, `LEAK` (a count that only grew, steadily, over the window: fds
+percent, rate and ETA, like coreutils' progress, for any process;
+`moving` when it both read and wrote), `no progress` (it reads, but by pread
+or mmap: no position moves), `stalled`, `LEAK` (a count that only grew, steadily, over the window: fds
 by kind with the fd-limit ETA, RSS, threads, children), `leak over`,
 `TIMEOUT` (a read that waits on the process, such as its command line
 while its memory lock is stuck, gave up after --timeout), `exited` (with the
@@ -151,6 +153,156 @@ impl Signals {
     }
 }
 
+/// What one step of the watch answered.
+struct Done {
+    report: Report,
+    /// Every watched process has ended (a PID watch).
+    over: bool,
+    matched: bool,
+    /// A signal, or the end of `--for`, came while the step ran: the
+    /// watch ends after it.
+    interrupted: Option<End>,
+}
+
+/// Asks the watch to step or finish.
+enum Cmd {
+    Step(u64, Option<Duration>),
+    Finish,
+}
+
+/// The watch, on a thread of its own: a step can wait on a read of a
+/// stuck process (for `--timeout`, or for ever with `--timeout 0`), and
+/// meanwhile this thread still sees SIGINT, SIGTERM and the end of
+/// `--for`.
+struct Stepper {
+    cmds: std::sync::mpsc::Sender<Cmd>,
+    done: std::sync::mpsc::Receiver<Done>,
+    timeout: Option<Duration>,
+    duration: Option<Duration>,
+    start: Instant,
+}
+
+/// How often a step that has not answered is checked on for signals.
+const STEP_POLL: Duration = Duration::from_millis(50);
+/// The shortest deadline a step gets near the end of `--for`.
+const MIN_DEADLINE: Duration = Duration::from_millis(10);
+
+impl Stepper {
+    fn spawn(
+        mut watch: Watch,
+        timeout: Option<Duration>,
+        duration: Option<Duration>,
+        start: Instant,
+    ) -> anyhow::Result<Stepper> {
+        let (cmds, rx) = std::sync::mpsc::channel::<Cmd>();
+        let (tx, done) = std::sync::mpsc::channel::<Done>();
+        std::thread::Builder::new()
+            .name("watch".into())
+            .spawn(move || {
+                for c in rx {
+                    let (report, over) = match c {
+                        Cmd::Step(at, deadline) => {
+                            watch.set_timeout(deadline);
+                            let r = watch.step(at);
+                            (r, watch.is_over())
+                        }
+                        Cmd::Finish => (watch.finish(), true),
+                    };
+                    let d = Done {
+                        report,
+                        over,
+                        matched: watch.matched(),
+                        interrupted: None,
+                    };
+                    if tx.send(d).is_err() {
+                        return;
+                    }
+                }
+            })?;
+        Ok(Stepper {
+            cmds,
+            done,
+            timeout,
+            duration,
+            start,
+        })
+    }
+
+    /// The deadline of a step's reads: `--timeout`, but never past the
+    /// end of `--for` (with `--timeout 0`, the end of `--for` alone).
+    fn deadline(&self) -> Option<Duration> {
+        let left = self
+            .duration
+            .map(|f| f.saturating_sub(self.start.elapsed()).max(MIN_DEADLINE));
+        match (self.timeout, left) {
+            (Some(t), Some(l)) => Some(t.min(l)),
+            (t, l) => t.or(l),
+        }
+    }
+
+    /// One step at `at`. A signal while it runs: with a deadline, the step
+    /// answers by it and the watch ends after it; without one, a stuck
+    /// read may never answer, and `Err` says the watch must end now.
+    fn step(&mut self, at: u64, signals: &mut Signals) -> Result<Done, End> {
+        let deadline = self.deadline();
+        if self.cmds.send(Cmd::Step(at, deadline)).is_err() {
+            return Err(End::Exited);
+        }
+        let mut interrupted = None;
+        loop {
+            match self.done.recv_timeout(STEP_POLL) {
+                Ok(mut d) => {
+                    d.interrupted = interrupted;
+                    return Ok(d);
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return Err(End::Exited),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            }
+            if interrupted.is_none() && signals.wait(Duration::ZERO) {
+                interrupted = Some(End::Interrupted);
+            }
+            if interrupted.is_none() && self.duration.is_some_and(|f| self.start.elapsed() >= f) {
+                interrupted = Some(End::TimeUp);
+            }
+            if let (Some(end), None) = (interrupted, deadline) {
+                return Err(end);
+            }
+        }
+    }
+
+    /// The summaries; `None` when the watch thread is gone.
+    fn finish(&mut self) -> Option<Done> {
+        self.cmds.send(Cmd::Finish).ok()?;
+        self.done.recv().ok()
+    }
+}
+
+/// Ends a watch whose step is stuck in a read with no deadline
+/// (`--timeout 0`): no summary can be had from it; the end is said, and
+/// the process exits (its stuck thread with it).
+fn abandon(sink: &mut Sink, at: u64, end: End) -> anyhow::Result<Exit> {
+    let why = "a read of the process is stuck with no deadline (--timeout 0): no summary";
+    if sink.json {
+        sink.json(
+            at,
+            None,
+            wire::Event::Ended(wire::Ended {
+                reason: end.name().into(),
+            }),
+        )?;
+    } else {
+        let time = procscope_render::watch::clock(sink.unix_ms(at), sink.with_ms);
+        let l = Line::default().with(
+            format!("{time} ended: {why}"),
+            procscope_render::doc::Style::Warn,
+        );
+        sink.line(&l)?;
+    }
+    sink.out.flush()?;
+    output::warn(why);
+    Ok(Exit::Success)
+}
+
 /// Runs `procscope watch`.
 pub fn run(g: &Global, a: &WatchArgs) -> anyhow::Result<Exit> {
     if a.interval < Duration::from_millis(100) {
@@ -173,7 +325,7 @@ pub fn run(g: &Global, a: &WatchArgs) -> anyhow::Result<Exit> {
             .max(1000),
         ..Options::default()
     };
-    let mut watch = Watch::new(root.clone(), g.session.clone(), target, opts)
+    let watch = Watch::new(root.clone(), g.session.clone(), target, opts)
         .map_err(|f| anyhow::anyhow!("cannot read {}: {f}", root.path().display()))?;
     let mut signals = Signals::install()?;
     let out = output::stdout(g.color);
@@ -188,17 +340,26 @@ pub fn run(g: &Global, a: &WatchArgs) -> anyhow::Result<Exit> {
     };
     let start = Instant::now();
     let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    let mut stepper = Stepper::spawn(watch, g.session.timeout(), a.duration, start)?;
     let mut tick: u32 = 0;
+    let mut matched;
     let end = loop {
         let at = ms(start.elapsed());
-        let r = watch.step(at);
-        if tick == 0 && !watch.matched() && a.target.parse::<i32>().is_ok() {
+        let done = match stepper.step(at, &mut signals) {
+            Ok(d) => d,
+            Err(end) => return abandon(&mut sink, at, end),
+        };
+        matched = done.matched;
+        if tick == 0 && !matched && a.target.parse::<i32>().is_ok() {
             // A PID that is not there: nothing to watch.
             output::warn(&crate::cmd::targets::no_match(&root, &a.target));
             return Ok(Exit::NoMatch);
         }
-        sink.report(at, &r)?;
-        if watch.is_over() {
+        sink.report(at, &done.report)?;
+        if let Some(end) = done.interrupted {
+            break end;
+        }
+        if done.over {
             break End::Exited;
         }
         // The next tick on the schedule (ticks missed by a slow interval
@@ -222,17 +383,22 @@ pub fn run(g: &Global, a: &WatchArgs) -> anyhow::Result<Exit> {
         if up {
             // A last sample at the deadline: the summary covers all of it.
             let at = ms(start.elapsed());
-            let r = watch.step(at);
-            sink.report(at, &r)?;
-            break if watch.is_over() {
-                End::Exited
-            } else {
-                End::TimeUp
+            let done = match stepper.step(at, &mut signals) {
+                Ok(d) => d,
+                Err(end) => return abandon(&mut sink, at, end),
             };
+            sink.report(at, &done.report)?;
+            break if done.over { End::Exited } else { End::TimeUp };
         }
     };
     let at = ms(start.elapsed());
-    let r = watch.finish();
+    let r = match stepper.finish() {
+        Some(d) => {
+            matched = d.matched;
+            d.report
+        }
+        None => Report::default(),
+    };
     sink.report(at, &r)?;
     if sink.json {
         sink.json(
@@ -244,7 +410,7 @@ pub fn run(g: &Global, a: &WatchArgs) -> anyhow::Result<Exit> {
         )?;
         sink.out.flush()?;
     }
-    if !watch.matched() {
+    if !matched {
         output::warn(&crate::cmd::targets::no_match(&root, &a.target));
         return Ok(Exit::NoMatch);
     }

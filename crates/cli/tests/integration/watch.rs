@@ -606,3 +606,57 @@ fn thread_and_child_leaks_are_named() {
             .any(|l| matches!(&l.event, Event::Threads(c) if c.to > c.from))
     );
 }
+
+/// `--for` ends the watch on time while a read of the process is stuck:
+/// a step's deadline is the shorter of --timeout and the time left, and
+/// with --timeout 0 (no deadline) --for and SIGINT still end it.
+#[test]
+fn watch_for_and_signals_end_a_watch_stuck_in_a_read() {
+    let h = crate::hang::mem_lock_hang();
+    let pid = h.target.pid_s();
+    for timeout in ["5s", "0"] {
+        let r = run_with(
+            &["--timeout", timeout, "watch", &pid, "--for", "2s"],
+            &[],
+            Duration::from_secs(15),
+        );
+        assert_eq!(r.status, 0, "--timeout {timeout}: {}", r.stderr);
+        assert!(
+            r.took >= Duration::from_secs(2) && r.took < Duration::from_millis(3200),
+            "--timeout {timeout}: took {:?}",
+            r.took
+        );
+    }
+    let mut child = Command::new(procscope())
+        .args(["--timeout", "0", "watch", &pid])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1000));
+    let sent = Instant::now();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    // Never left behind: killed if the signal did not end it.
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if sent.elapsed() > Duration::from_secs(5) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("SIGINT did not end a watch with --timeout 0");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(
+        sent.elapsed() < Duration::from_millis(800),
+        "{:?}",
+        sent.elapsed()
+    );
+    assert!(status.success(), "{status:?}");
+}

@@ -245,6 +245,21 @@ pub struct FdEntry {
     pub file_locks: Vec<FileLock>,
 }
 
+impl FdEntry {
+    /// A socket known by its link only (`Detail::Other` with a
+    /// `socket:[N]` link): its family was never looked up (`watch` decodes
+    /// at most 256 new fds an interval).
+    pub fn undecoded_socket(&self) -> bool {
+        matches!(self.detail, Detail::Other)
+            && self.link.as_ref().is_ok_and(|l| {
+                matches!(
+                    procscope_parse::fdlink::classify(l.as_slice()),
+                    procscope_parse::fdlink::FdLink::Socket(_)
+                )
+            })
+    }
+}
+
 /// Fills in what needs the rest of the host, for the fds of process `pid`
 /// (the holders looked for as far as [`PeerScope::Near`] says):
 /// - [`FdEntry::peers`] (other fds, in any process, on the same pipe or

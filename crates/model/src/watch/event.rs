@@ -12,8 +12,8 @@ use procscope_read::Failure;
 /// classes that grow (`unix sockets and /dev/null`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum FdClass {
-    /// Files whose paths differ only in their digits (`/tmp/job-*.log`):
-    /// the path with every run of digits replaced by `*`.
+    /// Files whose paths differ only in an id (`/tmp/job-*.log`): see
+    /// [`path_pattern`].
     Path(Bytes),
     /// Unix sockets.
     Unix,
@@ -21,8 +21,13 @@ pub enum FdClass {
     Tcp,
     /// UDP sockets.
     Udp,
-    /// Other sockets, or sockets not decoded.
+    /// Sockets of another family (netlink, packet, …), or not found in
+    /// the tables of the process's network namespace.
     Socket,
+    /// Sockets known by their link only: more new fds appeared in one
+    /// interval than are decoded ([`crate::watch::process::DECODE_MAX`]),
+    /// so their family was never looked up.
+    Undecoded,
     /// Pipes.
     Pipe,
     /// FIFOs (named pipes).
@@ -35,20 +40,74 @@ pub enum FdClass {
     Other,
 }
 
-/// Replaces every run of ASCII digits with `*` (`/tmp/a12.log` →
-/// `/tmp/a*.log`).
+/// The pattern of a path, for grouping files that differ only in an id:
+/// in the last component every run of ASCII digits (and every hex-ish run:
+/// at least [`HEX_ID_MIN`] hex digits with a digit among them) becomes
+/// `*` (`/tmp/job-12.log` → `/tmp/job-*.log`); a directory component
+/// becomes `*` only when it is an id as a whole (`/proc/1234/`,
+/// `/run/user/1000/`, a hex or UUID directory). A directory named with
+/// digits is a place, not an id: `/tmp/adv2/h2/x` stays as it is.
 pub fn path_pattern(p: &[u8]) -> Bytes {
     let mut out = Vec::with_capacity(p.len());
-    for &c in p {
-        if c.is_ascii_digit() {
-            if out.last() != Some(&b'*') {
-                out.push(b'*');
-            }
+    let mut parts = p.split(|&c| c == b'/').peekable();
+    while let Some(part) = parts.next() {
+        let last = parts.peek().is_none();
+        if last {
+            out.extend_from_slice(&ids_starred(part));
         } else {
-            out.push(c);
+            if is_id(part) {
+                out.push(b'*');
+            } else {
+                out.extend_from_slice(part);
+            }
+            out.push(b'/');
         }
     }
     Bytes(out)
+}
+
+/// Hex runs at least this long (with a digit) are ids.
+pub const HEX_ID_MIN: usize = 8;
+
+/// A component that is an id as a whole: digits, or hex (and `-`, as in a
+/// UUID) at least [`HEX_ID_MIN`] long with a digit.
+fn is_id(part: &[u8]) -> bool {
+    if part.is_empty() {
+        return false;
+    }
+    if part.iter().all(u8::is_ascii_digit) {
+        return true;
+    }
+    part.len() >= HEX_ID_MIN
+        && part.iter().all(|c| c.is_ascii_hexdigit() || *c == b'-')
+        && part.iter().any(u8::is_ascii_digit)
+}
+
+/// `part` with each digit run, and each hex-ish run, replaced by `*`.
+fn ids_starred(part: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(part.len());
+    let mut rest = part;
+    while let Some(&c) = rest.first() {
+        let hex = rest.iter().take_while(|c| c.is_ascii_hexdigit()).count();
+        let run = rest.get(..hex).unwrap_or_default();
+        let n = if hex >= HEX_ID_MIN && run.iter().any(u8::is_ascii_digit) {
+            hex
+        } else if c.is_ascii_digit() {
+            rest.iter().take_while(|c| c.is_ascii_digit()).count()
+        } else {
+            0
+        };
+        if n > 0 {
+            if out.last() != Some(&b'*') {
+                out.push(b'*');
+            }
+            rest = rest.get(n..).unwrap_or_default();
+        } else {
+            out.push(c);
+            rest = rest.get(1..).unwrap_or_default();
+        }
+    }
+    out
 }
 
 impl FdClass {
@@ -80,6 +139,7 @@ impl FdClass {
                 _ => FdClass::Socket,
             },
             Detail::Fifo { .. } => FdClass::Fifo,
+            Detail::Other if e.undecoded_socket() => FdClass::Undecoded,
             _ => match &e.link {
                 Ok(l) => FdClass::of_link(l.as_slice()),
                 Err(_) => FdClass::Other,
@@ -128,9 +188,14 @@ pub struct Leak {
 pub enum Direction {
     /// Read: the position moves through a file of known size.
     Read,
-    /// Written: the position is the file's end (it grows with it), or
-    /// the fd is write-only.
+    /// Written: the fd is write-only, or the position is the file's end
+    /// (it grows with it), or the process wrote and did not read while it
+    /// moved (a file written in place).
     Write,
+    /// An fd open for reading and writing whose position moved while the
+    /// process both read and wrote (or its I/O counters are unreadable):
+    /// which of the two moved it cannot be told.
+    Moving,
 }
 
 /// How far a process has got through a regular file.
@@ -149,9 +214,10 @@ pub struct Progress {
     pub size: Result<u64, Failure>,
     /// Bytes per second over the window (`None`: not moving).
     pub per_sec: Option<f64>,
-    /// Percent of the size (reads only).
+    /// Percent of the size (reads, and files written in place: not
+    /// growing).
     pub percent: Option<f64>,
-    /// Seconds to the end of the file at this rate (reads only).
+    /// Seconds to the end of the file at this rate (as `percent`).
     pub eta_secs: Option<f64>,
 }
 
@@ -274,7 +340,8 @@ pub struct Summary {
     pub opened: u64,
     /// fds closed.
     pub closed: u64,
-    /// The leaks named, with their last rates.
+    /// The leaks named that still grow at the end, with their last rates
+    /// (one that ended was said by [`Event::LeakEnded`]).
     pub leaks: Vec<Leak>,
     /// Reads that timed out.
     pub timeouts: u64,
@@ -303,6 +370,16 @@ pub enum Event {
         entry: Box<FdEntry>,
         /// Its class.
         class: FdClass,
+    },
+    /// An open file got a new link: renamed, or deleted (` (deleted)`);
+    /// the same open file (mount and inode), so not a close and an open.
+    FdRenamed {
+        /// The fd.
+        fd: i32,
+        /// Its link before.
+        from: Bytes,
+        /// Its link now.
+        to: Bytes,
     },
     /// The process state changed.
     State {
@@ -342,6 +419,14 @@ pub enum Event {
     Progress(Progress),
     /// A file whose position was moving stopped.
     Stalled(Progress),
+    /// The process reads (its read counters rise) while no followed file's
+    /// position moves: `pread` and `mmap` reads (and reads of pipes and
+    /// sockets) move no position, so per-file progress cannot be shown.
+    /// Said once.
+    PositionsStill {
+        /// Regular files open for reading that were followed.
+        files: u64,
+    },
     /// Reads of the process timed out (the line says which).
     TimedOut {
         /// What was being read.

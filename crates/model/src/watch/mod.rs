@@ -52,24 +52,63 @@ impl Default for Options {
     }
 }
 
-/// fds gone from `prev` (or whose number now names another file) and new
-/// in `now` (with their links), in fd order.
+/// What identifies an open file: its mount ID and inode (fdinfo's
+/// `mnt_id:` and `ino:`). Two links that differ can name one open file
+/// (renamed, or unlinked: ` (deleted)`); one link can name two (the fd
+/// reopened onto a new file at the same path).
+pub type FileIdent = (u64, u64);
+
+/// How the fds of two samples differ.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct FdDiff {
+    /// Closed (or their number now names another open file).
+    pub gone: Vec<i32>,
+    /// Opened (or reopened), with their links.
+    pub new: Vec<(i32, Bytes)>,
+    /// The same open file under a new link (renamed or deleted).
+    pub renamed: Vec<(i32, Bytes)>,
+}
+
+/// fds gone from `prev` and new in `now`, in fd order. `prev` gives each
+/// fd's link and, when known, its open file's identity; `ident(fd,
+/// link_changed)` answers the identity now (when it can: the watcher
+/// reads `fdinfo` for a changed link, and has it already for the files it
+/// follows). A changed link with the same identity is a rename; the same
+/// link with another identity is a close and an open; when either
+/// identity is unknown the links decide.
 pub fn diff_fds<'a>(
-    prev: impl IntoIterator<Item = (i32, &'a [u8])>,
+    prev: impl IntoIterator<Item = (i32, &'a [u8], Option<FileIdent>)>,
     now: &BTreeMap<i32, Bytes>,
-) -> (Vec<i32>, Vec<(i32, Bytes)>) {
-    let prev: BTreeMap<i32, &[u8]> = prev.into_iter().collect();
-    let gone = prev
-        .iter()
-        .filter(|(fd, link)| now.get(fd).is_none_or(|l| l.as_slice() != **link))
-        .map(|(fd, _)| *fd)
-        .collect();
-    let new = now
-        .iter()
-        .filter(|(fd, link)| prev.get(fd).is_none_or(|l| *l != link.as_slice()))
-        .map(|(fd, l)| (*fd, l.clone()))
-        .collect();
-    (gone, new)
+    mut ident: impl FnMut(i32, bool) -> Option<FileIdent>,
+) -> FdDiff {
+    let mut d = FdDiff::default();
+    let mut seen = BTreeSet::new();
+    for (fd, link, id) in prev {
+        seen.insert(fd);
+        let Some(l) = now.get(&fd) else {
+            d.gone.push(fd);
+            continue;
+        };
+        let changed = l.as_slice() != link;
+        let same = id.zip(ident(fd, changed)).map(|(a, b)| a == b);
+        match (changed, same) {
+            (false, Some(false)) | (true, None | Some(false)) => {
+                d.gone.push(fd);
+                d.new.push((fd, l.clone()));
+            }
+            (true, Some(true)) => d.renamed.push((fd, l.clone())),
+            (false, _) => {}
+        }
+    }
+    d.gone.sort_unstable();
+    for (fd, l) in now {
+        if !seen.contains(fd) {
+            d.new.push((*fd, l.clone()));
+        }
+    }
+    d.new.sort_by_key(|n| n.0);
+    d.renamed.sort_by_key(|n| n.0);
+    d
 }
 
 /// Per-second rates between two samples of one process.
@@ -168,6 +207,17 @@ impl Watch {
             capped_said: false,
             steps: 0,
         })
+    }
+
+    /// The deadline of the guarded reads of the next steps (`None`: no
+    /// deadline). The frontend shortens it so that a step never outlasts
+    /// the watch's own end (`--for`): a stuck read gives up at whichever
+    /// comes first.
+    pub fn set_timeout(&mut self, timeout: Option<std::time::Duration>) {
+        self.session = self.session.with_timeout(timeout);
+        for w in self.watchers.values_mut() {
+            w.set_timeout(timeout);
+        }
     }
 
     /// Whether any process matched so far.

@@ -28,6 +28,9 @@ pub struct Sample {
     pub state: TaskState,
     /// Parent PID.
     pub ppid: i32,
+    /// A kernel thread (`PF_KTHREAD`): it makes no system calls, and its
+    /// `syscall` file reads as if it were in `read` (number 0).
+    pub kernel: bool,
     /// Threads.
     pub threads: u64,
     /// Start time, clock ticks after boot (with the PID, the identity).
@@ -37,11 +40,18 @@ pub struct Sample {
     /// Resident set size, bytes (`VmRSS` when `status` was read, else
     /// `stat`'s pages).
     pub rss_bytes: u64,
+    /// Anonymous and shared-memory resident bytes (`RssAnon` +
+    /// `RssShmem`), when `status` was read: what the leak test counts.
+    /// File-backed pages (a file read through `mmap`) are page cache the
+    /// kernel reclaims, not a leak.
+    pub anon_bytes: Option<u64>,
     /// Minor and major page faults.
     pub faults: (u64, u64),
     /// `stat`'s `exit_code` (a zombie's wait status), when present.
     pub exit_code: Option<i64>,
-    /// Voluntary and involuntary context switches (`status`).
+    /// Voluntary and involuntary context switches of every live thread
+    /// (`status` counts the leader's only: the other threads' are summed
+    /// from their `task/TID/status`).
     pub ctxsw: Option<(u64, u64)>,
     /// `io`, or why not.
     pub io: Outcome<IoCounters>,
@@ -49,6 +59,10 @@ pub struct Sample {
     pub fds: Outcome<BTreeMap<i32, Bytes>>,
     /// Position and flags of the fds asked for (regular files).
     pub pos: BTreeMap<i32, (u64, u64)>,
+    /// The open files' identities of the fds asked for, when their
+    /// `fdinfo` has `mnt_id:` and `ino:` (5.14+): a path reopened onto
+    /// another file shows there, not in the link.
+    pub ids: BTreeMap<i32, super::FileIdent>,
     /// Child processes, when `task/*/children` could be read.
     pub children: Option<u64>,
     /// `wchan` of the leader, when asleep and readable.
@@ -72,8 +86,16 @@ impl Sample {
 /// Reads a sample of `dir`: fails only when its `stat` cannot be read (the
 /// process is gone, or the handle now names nothing). `pos_of` are the fds
 /// whose `fdinfo` position is read.
+///
+/// A process whose main thread exited while others run has a zombie
+/// leader: its `fd/` lists nothing, and its `status` no memory. Then what
+/// belongs to the whole process (memory, fds, positions) is read through
+/// `task/TID` of a live thread, kept in `live` from one sample to the next
+/// (found again when it exits); the state is that thread's. `live` is
+/// `None` while the leader runs.
 pub fn read(
     dir: &ProcDir,
+    live: &mut Option<ProcDir>,
     at_ms: u64,
     clock: &Clock,
     pos_of: &[i32],
@@ -89,30 +111,52 @@ pub fn read(
         comm: Bytes::from(st.comm),
         state: st.state,
         ppid: st.ppid,
+        kernel: st.is_kernel_thread(),
         threads: u64::try_from(st.num_threads).unwrap_or(0),
         start_ticks: st.starttime_ticks,
         cpu_ticks: st.utime_ticks.saturating_add(st.stime_ticks),
         rss_bytes: stat_rss,
+        anon_bytes: None,
         faults: (st.minflt, st.majflt),
         exit_code: st.exit_code,
         ctxsw: None,
         io: Err(Failure::Gone),
         fds: Err(Failure::Gone),
         pos: BTreeMap::new(),
+        ids: BTreeMap::new(),
         children: None,
         wchan: None,
     };
     if s.exited() {
         // A zombie has no memory, files or io left to read.
         s.rss_bytes = 0;
+        *live = None;
         return Ok(s);
     }
-    read_status(dir, buf, &mut s);
-    s.io = read_io(dir, buf);
-    s.fds = read_fds(dir);
+    let leader_gone = matches!(s.state, TaskState::Zombie | TaskState::Dead);
+    if !leader_gone {
+        *live = None;
+    } else if live.as_ref().is_none_or(|t| thread_state(t, buf).is_none()) {
+        *live = live_thread(dir, buf);
+    }
+    let d = live.as_ref().unwrap_or(dir);
+    if let Some(st) = live.as_ref().and_then(|t| thread_state(t, buf)) {
+        s.state = st;
+    }
+    read_status(d, buf, &mut s);
+    if s.threads > 1 {
+        s.ctxsw = thread_ctxsw(dir, buf).or(s.ctxsw);
+    }
+    // The process's `io` sums its threads (the leader's included); it is
+    // the live thread's alone only when the process's is refused.
+    s.io = read_io(dir, buf).or_else(|_| read_io(d, buf));
+    s.fds = read_fds(d);
     for &fd in pos_of {
-        if let Some(p) = read_pos(dir, fd, buf) {
-            s.pos.insert(fd, p);
+        if let Some((pos, flags, id)) = read_pos(d, fd, buf) {
+            s.pos.insert(fd, (pos, flags));
+            if let Some(id) = id {
+                s.ids.insert(fd, id);
+            }
         }
     }
     s.children = read_children(dir, s.threads, buf);
@@ -137,7 +181,7 @@ fn read_status(dir: &ProcDir, buf: &mut Vec<u8>, s: &mut Sample) {
     {
         return;
     }
-    let (mut vol, mut invol) = (None, None);
+    let (mut anon, mut shmem) = (None, None);
     for (k, v) in procscope_parse::status::fields(buf) {
         match k {
             // `stat`'s RSS is an approximate per-CPU counter since 6.2.
@@ -146,12 +190,73 @@ fn read_status(dir: &ProcDir, buf: &mut Vec<u8>, s: &mut Sample) {
                     s.rss_bytes = r;
                 }
             }
+            b"RssAnon" => anon = procscope_parse::num::kb_to_bytes(v),
+            b"RssShmem" => shmem = procscope_parse::num::kb_to_bytes(v),
+            _ => {}
+        }
+    }
+    s.anon_bytes = anon.map(|a| a.saturating_add(shmem.unwrap_or(0)));
+    s.ctxsw = ctxsw_of(buf);
+}
+
+/// The state of a thread that has not exited (`None`: it has, or is gone).
+fn thread_state(t: &ProcDir, buf: &mut Vec<u8>) -> Option<TaskState> {
+    t.read(c"stat", buf, procscope_read::cap::RECORD).ok()?;
+    let st = Stat::parse(buf).ok()?;
+    (!matches!(st.state, TaskState::Zombie | TaskState::Dead)).then_some(st.state)
+}
+
+/// A thread of the process other than its (exited) leader that has not
+/// exited, as `collect` finds one for the same reason.
+fn live_thread(dir: &ProcDir, buf: &mut Vec<u8>) -> Option<ProcDir> {
+    let pid = dir.pid();
+    for tid in dir.tids().ok()? {
+        if tid == pid {
+            continue;
+        }
+        let Ok(t) = dir.task(tid) else { continue };
+        if thread_state(&t, buf).is_some() {
+            return Some(t);
+        }
+    }
+    None
+}
+
+/// The context switches in one `status` file.
+fn ctxsw_of(status: &[u8]) -> Option<(u64, u64)> {
+    let (mut vol, mut invol) = (None, None);
+    for (k, v) in procscope_parse::status::fields(status) {
+        match k {
             b"voluntary_ctxt_switches" => vol = procscope_parse::num::dec_u64(v),
             b"nonvoluntary_ctxt_switches" => invol = procscope_parse::num::dec_u64(v),
             _ => {}
         }
     }
-    s.ctxsw = vol.zip(invol);
+    vol.zip(invol)
+}
+
+/// The context switches of every thread: `/proc/PID/status` holds the
+/// leader's own counters only (fs/proc/array.c reads `p->nvcsw`, not a
+/// sum over the group as `stat`'s times are), so a worker pool would show
+/// the idle main thread's rate. One `task/TID/status` read per thread
+/// (`sched` has them too, but is longer and varies by kernel config).
+/// Threads that exited take their counts with them: the sum can drop,
+/// and rates saturate at 0. `None` when no thread could be read.
+fn thread_ctxsw(dir: &ProcDir, buf: &mut Vec<u8>) -> Option<(u64, u64)> {
+    let mut sum: Option<(u64, u64)> = None;
+    for tid in dir.tids().ok()? {
+        let Ok(name) = CString::new(format!("task/{tid}/status")) else {
+            continue;
+        };
+        if dir.read(&name, buf, procscope_read::cap::RECORD).is_err() {
+            continue;
+        }
+        if let Some((v, i)) = ctxsw_of(buf) {
+            let (sv, si) = sum.unwrap_or((0, 0));
+            sum = Some((sv.saturating_add(v), si.saturating_add(i)));
+        }
+    }
+    sum
 }
 
 fn read_io(dir: &ProcDir, buf: &mut Vec<u8>) -> Outcome<IoCounters> {
@@ -190,12 +295,16 @@ fn read_fds(dir: &ProcDir) -> Outcome<BTreeMap<i32, Bytes>> {
     Ok(m)
 }
 
-/// `pos:` and `flags:` of `fdinfo/FD`.
-fn read_pos(dir: &ProcDir, fd: i32, buf: &mut Vec<u8>) -> Option<(u64, u64)> {
+/// `pos:`, `flags:`, and `mnt_id:` with `ino:` of `fdinfo/FD`.
+pub(super) fn read_pos(
+    dir: &ProcDir,
+    fd: i32,
+    buf: &mut Vec<u8>,
+) -> Option<(u64, u64, Option<super::FileIdent>)> {
     let name = CString::new(format!("fdinfo/{fd}")).ok()?;
     dir.read(&name, buf, procscope_read::cap::RECORD).ok()?;
     let info = procscope_parse::fdinfo::FdInfo::parse(buf).ok()?;
-    Some((info.pos, info.flags))
+    Some((info.pos, info.flags, info.mnt_id.zip(info.ino)))
 }
 
 /// Children of the process: the PIDs in `task/TID/children` of its threads
@@ -240,7 +349,7 @@ mod tests {
             .spawn()
             .unwrap();
         let mut buf = Vec::new();
-        let s = read(&dir, 7, &clock, &[fd], &mut buf).unwrap();
+        let s = read(&dir, &mut None, 7, &clock, &[fd], &mut buf).unwrap();
         let _ = child.kill();
         let _ = child.wait();
         assert_eq!(s.at_ms, 7);
@@ -254,5 +363,90 @@ mod tests {
         assert!(s.children.unwrap() >= 1, "{:?}", s.children);
         assert!(s.rss_bytes > 0 && s.threads >= 1 && s.ctxsw.is_some());
         assert!(s.io.is_ok());
+    }
+
+    /// A worker thread that sleeps in a loop switches context; the main
+    /// thread, parked in `join`, does not: the process's voluntary
+    /// switches are the worker's too, not the leader's only.
+    #[test]
+    fn watch_ctxsw_counts_every_thread() {
+        let root = ProcRoot::open("/proc").unwrap();
+        let clock = Clock::read(&root).unwrap();
+        let dir = root.process(root.own_pid()).unwrap();
+        let mut buf = Vec::new();
+        let (tx, rx) = std::sync::mpsc::channel::<i32>();
+        let (go, wait) = std::sync::mpsc::channel::<()>();
+        let worker = std::thread::spawn(move || {
+            // `/proc/thread-self` links to `PID/task/TID`.
+            let me = std::fs::read_link("/proc/thread-self").unwrap();
+            let tid = me.file_name().unwrap().to_str().unwrap().parse().unwrap();
+            let _ = tx.send(tid);
+            for _ in 0..200 {
+                std::thread::sleep(std::time::Duration::from_micros(50));
+            }
+            let _ = wait.recv();
+        });
+        let tid = rx.recv().unwrap();
+        while !std::fs::read_to_string(format!("/proc/self/task/{tid}/status"))
+            .unwrap()
+            .lines()
+            .any(|l| {
+                l.starts_with("voluntary_ctxt_switches") && {
+                    l.split_whitespace()
+                        .nth(1)
+                        .and_then(|n| n.parse::<u64>().ok())
+                        >= Some(150)
+                }
+            })
+        {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let s = read(&dir, &mut None, 0, &clock, &[], &mut buf).unwrap();
+        dir.read(c"status", &mut buf, 1 << 16).unwrap();
+        let leader = ctxsw_of(&buf).unwrap();
+        let _ = go.send(());
+        worker.join().unwrap();
+        let all = s.ctxsw.unwrap();
+        assert!(all.0 >= leader.0 + 150, "all {all:?}, leader {leader:?}");
+    }
+
+    /// A leader that exited while a thread runs: memory, fds and state
+    /// come from the live thread, not the zombie leader (`Z`, no memory,
+    /// no fds).
+    #[test]
+    fn watch_a_leader_that_exited_is_read_through_a_live_thread() {
+        let t = crate::fake::FakeProc::new();
+        t.process(20, "app", 'Z', 600)
+            .stat("app", 'Z', 600, 0, 0, 2)
+            .file("status", "Name:\tapp\nVmRSS:\t       0 kB\n")
+            .thread(20, "app", 'Z', 600)
+            .thread(21, "worker", 'S', 601)
+            .file(
+                "task/21/status",
+                "Name:\tworker\nVmRSS:\t    2048 kB\nRssAnon:\t    1024 kB\nvoluntary_ctxt_switches:\t3\nnonvoluntary_ctxt_switches:\t1\n",
+            );
+        std::fs::create_dir_all(t.process_dir(20).join("task/21/fd")).unwrap();
+        t.process(20, "app", 'Z', 600)
+            .stat("app", 'Z', 600, 0, 0, 2)
+            .file("status", "Name:\tapp\nVmRSS:\t       0 kB\n")
+            .link("task/21/fd/3", "/tmp/data");
+        let root = t.root();
+        let clock = Clock {
+            ticks_per_second: 100,
+            boot_time_unix: 0,
+            uptime_centis: 0,
+            page_size: 4096,
+            sched_now_ms: None,
+        };
+        let dir = root.process(20).unwrap();
+        let mut live = None;
+        let mut buf = Vec::new();
+        let s = read(&dir, &mut live, 0, &clock, &[], &mut buf).unwrap();
+        assert!(!s.exited());
+        assert_eq!(s.state, TaskState::Sleeping);
+        assert_eq!(s.rss_bytes, 2048 * 1024);
+        assert_eq!(s.anon_bytes, Some(1024 * 1024));
+        assert_eq!(s.fd_count(), Some(1), "{:?}", s.fds);
+        assert_eq!(live.as_ref().map(|d| d.pid()), Some(21));
     }
 }

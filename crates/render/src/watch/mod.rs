@@ -17,6 +17,13 @@ pub const LIST_MAX: usize = 8;
 
 /// How an fd reads in a watch line: its type, then what `fds` says.
 pub fn fd_text(e: &FdEntry, searched: bool) -> String {
+    if e.undecoded_socket() {
+        return format!(
+            "socket {} (not decoded: more than {} new fds this interval)",
+            crate::fds::describe(e, false),
+            procscope_model::watch::process::DECODE_MAX
+        );
+    }
     format!(
         "{} {}",
         e.detail.type_name(),
@@ -34,6 +41,7 @@ pub fn class_count(c: &FdClass, n: u64) -> String {
         FdClass::Tcp => noun("TCP socket", "TCP sockets"),
         FdClass::Udp => noun("UDP socket", "UDP sockets"),
         FdClass::Socket => noun("socket", "sockets"),
+        FdClass::Undecoded => noun("undecoded socket", "undecoded sockets"),
         FdClass::Pipe => noun("pipe", "pipes"),
         FdClass::Fifo => noun("FIFO", "FIFOs"),
         FdClass::Memfd => noun("memfd", "memfds"),
@@ -112,7 +120,7 @@ pub fn leak_text(l: &Leak) -> String {
     let span = eta(l.window_ms as f64 / 1000.0);
     match l.metric {
         Metric::Rss => format!(
-            "rss +{}: {} now (+{} in {span})",
+            "rss (anon) +{}: {} now (+{} in {span})",
             byte_rate(l.per_sec),
             size(l.value),
             size(l.value.saturating_sub(l.from))
@@ -174,11 +182,22 @@ pub fn progress_text(p: &Progress, stalled: bool) -> String {
             }
             s.push_str(&format!(" (size: {why})"));
         }
-        (Direction::Write, _) => {
-            let verb = if stalled { "stalled at" } else { "written to" };
+        (Direction::Write | Direction::Moving, known) => {
+            let verb = match (stalled, p.direction) {
+                (true, _) => "stalled at",
+                (false, Direction::Write) => "written to",
+                (false, _) => "position moving: at",
+            };
             s.push_str(&format!(" {verb} {}", size(p.pos)));
+            // In place (not growing): how far through the file.
+            if let (Some(x), Ok(total)) = (p.percent, known) {
+                s.push_str(&format!(" of {} ({x:.1}%)", size(total)));
+            }
             if let Some(a) = at {
                 s.push_str(&a);
+            }
+            if let Some(e) = p.eta_secs {
+                s.push_str(&format!(", ETA {}", eta(e)));
             }
         }
     }
@@ -231,7 +250,11 @@ fn started_text(s: &Started) -> String {
                 parts.push("…".into());
             }
             let lim = s.fd_limit.map_or_else(String::new, |l| format!(" of {l}"));
-            format!("{n} fds{lim}: {}", parts.join(", "))
+            if parts.is_empty() {
+                format!("{n} fds{lim}")
+            } else {
+                format!("{n} fds{lim}: {}", parts.join(", "))
+            }
         }
         Err(f) => format!("fds: {f}"),
     };
@@ -400,11 +423,35 @@ pub fn event_line(time: &str, pid: i32, e: &Event) -> Option<Line> {
             match pr.direction {
                 Direction::Read => "read",
                 Direction::Write => "write",
+                Direction::Moving => "moving",
             },
             Style::Strong,
             progress_text(pr, false),
         ),
         Event::Stalled(pr) => ("stalled", Style::Warn, progress_text(pr, true)),
+        Event::FdRenamed { fd, from, to } => (
+            "~fd",
+            Style::Plain,
+            format!(
+                "fd {fd} {} → {} (the same open file)",
+                escape(from.as_slice()),
+                escape(to.as_slice())
+            ),
+        ),
+        Event::PositionsStill { files } => (
+            "no progress",
+            Style::Dim,
+            format!(
+                "it reads, but the position of {} open for reading does not move \
+                 (pread or mmap, or its reads are of pipes and sockets): \
+                 per-file progress cannot be shown",
+                if *files == 1 {
+                    "the 1 file".to_string()
+                } else {
+                    format!("any of the {files} files")
+                }
+            ),
+        ),
         Event::TimedOut { what, failure } => (
             "TIMEOUT",
             Style::Warn,

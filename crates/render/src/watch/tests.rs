@@ -114,7 +114,7 @@ fn a_leak_in_words() {
         limit: None,
         limit_eta_secs: None,
     };
-    assert_eq!(leak_text(&r), "rss +1.0M/s: 12M now (+5.0M in 5s)");
+    assert_eq!(leak_text(&r), "rss (anon) +1.0M/s: 12M now (+5.0M in 5s)");
 }
 
 #[test]
@@ -153,4 +153,62 @@ fn progress_in_words() {
         }),
         "killed by SIGKILL"
     );
+}
+
+/// A socket known by its link only says it was not decoded, not that the
+/// socket tables lack it; files written in place and fds moved both ways
+/// say how far through the file they are.
+#[test]
+fn watch_undecoded_sockets_and_in_place_progress_in_words() {
+    let Event::FdOpened { mut entry, .. } = opened(300, "socket:[42]") else {
+        unreachable!()
+    };
+    entry.detail = procscope_model::fds::Detail::Other;
+    let t = fd_text(&entry, false);
+    assert_eq!(
+        t,
+        "socket socket:[42] (not decoded: more than 256 new fds this interval)"
+    );
+    assert_eq!(class_count(&FdClass::Undecoded, 2), "2 undecoded sockets");
+    let p = Progress {
+        fd: 3,
+        path: Bytes(b"/db".to_vec()),
+        direction: Direction::Write,
+        pos: 1 << 20,
+        size: Ok(4 << 20),
+        per_sec: None,
+        percent: Some(25.0),
+        eta_secs: None,
+    };
+    assert_eq!(
+        progress_text(&p, false),
+        "fd 3 /db written to 1.0M of 4.0M (25.0%)"
+    );
+    let m = Progress {
+        direction: Direction::Moving,
+        ..p
+    };
+    assert_eq!(
+        progress_text(&m, false),
+        "fd 3 /db position moving: at 1.0M of 4.0M (25.0%)"
+    );
+}
+
+/// A process with no fds (a kernel thread) says "0 fds", with nothing
+/// after a colon.
+#[test]
+fn watch_no_fds_has_no_empty_list() {
+    let s = procscope_model::watch::Started {
+        comm: Bytes(b"kthreadd".to_vec()),
+        cmdline: Ok(Bytes(Vec::new())),
+        start_unix: 0,
+        state: procscope_parse::stat::TaskState::Sleeping,
+        threads: 1,
+        rss_bytes: 0,
+        fds: Ok(Vec::new()),
+        fd_limit: Some(1024),
+        appeared: false,
+    };
+    let t = started_text(&s);
+    assert!(t.ends_with(", 0 fds of 1024"), "{t}");
 }

@@ -17,6 +17,39 @@ use std::collections::VecDeque;
 /// (when asleep), and the stats of files whose position moved.
 type Slow = (Option<Outcome<Vec<u8>>>, Vec<(i32, Outcome<FdStat>)>);
 
+/// Intervals in a row the process must read with no position moving
+/// before [`Event::PositionsStill`] is said.
+const STILL_INTERVALS: u32 = 3;
+
+/// Which way an fd's position moved, and whether this process moved it.
+/// `io_moved` is whether the process's read and write counters rose over
+/// the interval (both true when unreadable). A read-only fd is never
+/// called a write, nor a write-only one a read; an fd open for both is a
+/// write when the file grew to its position (appending) or the process
+/// only wrote, a read when it only read, else [`Direction::Moving`]. An
+/// open file shared with another process (a shell's stdout) moves when
+/// the other one uses it: a move is this process's only when its counter
+/// for that direction rose.
+fn direction(
+    flags: u64,
+    grew: bool,
+    pos: u64,
+    prev_size: Option<u64>,
+    io_moved: (bool, bool),
+) -> (Direction, bool) {
+    let (read, wrote) = io_moved;
+    match flags & 0o3 {
+        0o0 => (Direction::Read, read),
+        0o1 => (Direction::Write, wrote),
+        _ if wrote && grew && pos >= prev_size.unwrap_or(0) => (Direction::Write, true),
+        _ => match (read, wrote) {
+            (true, false) => (Direction::Read, true),
+            (false, true) => (Direction::Write, true),
+            (r, w) => (Direction::Moving, r || w),
+        },
+    }
+}
+
 /// A regular file followed for progress.
 #[derive(Debug, Clone)]
 pub(super) struct FileTrack {
@@ -30,6 +63,17 @@ pub(super) struct FileTrack {
     /// Samples in a row without a move, after it moved.
     still: u32,
     moving: bool,
+}
+
+impl FileTrack {
+    /// The open file now has this link (renamed, or deleted).
+    pub(super) fn renamed(&mut self, link: &Bytes) {
+        if let procscope_parse::fdlink::FdLink::Path { path, .. } =
+            procscope_parse::fdlink::classify(link.as_slice())
+        {
+            self.path = Bytes::from(path);
+        }
+    }
 }
 
 impl Watcher {
@@ -92,8 +136,11 @@ impl Watcher {
             .map(|(fd, _)| *fd)
             .take(64)
             .collect();
+        // A kernel thread's `syscall` says `0 0x0…`, which would read as
+        // blocked in read(): its wchan alone says where it sleeps.
+        let want_syscall = asleep && !cur.kernel;
         let mut what = Vec::new();
-        if asleep {
+        if want_syscall {
             what.push("syscall");
         }
         if !moved.is_empty() {
@@ -103,16 +150,21 @@ impl Watcher {
             Ok((None, Vec::new()))
         } else {
             let d = self.dir.clone();
+            // A live thread's when the leader exited first.
+            let fd_dir = self.live.clone().unwrap_or_else(|| self.dir.clone());
             let want = moved.clone();
             let leader = self.target.pid;
             self.session.once(Some(self.target), move || {
-                let sc = asleep.then(|| {
+                let sc = want_syscall.then(|| {
                     let mut b = Vec::new();
                     let name = std::ffi::CString::new(format!("task/{leader}/syscall"))
                         .map_err(|_| Failure::Gone)?;
                     d.read(&name, &mut b, 512).map(|_| b)
                 });
-                let st = want.into_iter().map(|fd| (fd, d.fd_stat(fd))).collect();
+                let st = want
+                    .into_iter()
+                    .map(|fd| (fd, fd_dir.fd_stat(fd)))
+                    .collect();
                 Ok((sc, st))
             })
         };
@@ -187,8 +239,41 @@ impl Watcher {
         self.call_seen = Some(call);
     }
 
-    /// Position changes of followed files: rate, percent and ETA.
+    /// Position changes of followed files: rate, percent and ETA; and,
+    /// once, that the process reads while no position moves.
     pub(super) fn progress(&mut self, cur: &Sample, out: &mut Vec<Event>) {
+        self.positions(cur, out);
+        self.positions_still(cur, out);
+    }
+
+    /// Says once that positions do not move: the process read (its
+    /// `rchar` or `read_bytes` rose, or it took major faults: `mmap`
+    /// reads) in [`STILL_INTERVALS`] intervals in a row while regular
+    /// files open for reading were followed and none of their positions
+    /// ever moved.
+    fn positions_still(&mut self, cur: &Sample, out: &mut Vec<Event>) {
+        if self.still_said || self.any_moved {
+            return;
+        }
+        let readable = self.files.values().filter(|t| t.flags & 0o3 != 0o1).count() as u64;
+        let read = match (&self.prev.io, &cur.io) {
+            (Ok(a), Ok(b)) => b.rchar > a.rchar || b.read_bytes > a.read_bytes,
+            _ => false,
+        } || cur.faults.1 > self.prev.faults.1;
+        if readable == 0 || !read {
+            self.still_reads = 0;
+            return;
+        }
+        self.still_reads += 1;
+        if self.still_reads >= STILL_INTERVALS {
+            self.still_said = true;
+            out.push(Event::PositionsStill { files: readable });
+        }
+    }
+
+    /// Position changes of followed files.
+    fn positions(&mut self, cur: &Sample, out: &mut Vec<Event>) {
+        let mut any_moved = false;
         let window = self.opts.window_ms;
         let io_moved = match (&self.prev.io, &cur.io) {
             (Ok(a), Ok(b)) => (b.rchar > a.rchar, b.wchar > a.wchar),
@@ -212,25 +297,17 @@ impl Watcher {
             {
                 t.hist.pop_front();
             }
-            let write_only = flags & 0o3 == 0o1;
             let grew = matches!((&t.size, t.prev_size), (Ok(s), Some(p)) if *s > p);
-            let direction = if write_only || (grew && pos >= t.prev_size.unwrap_or(0)) {
-                Direction::Write
-            } else {
-                Direction::Read
-            };
-            // An open file shared with another process (a shell's stdout)
-            // moves when the other one writes: a move counts only when this
-            // process read (or wrote) anything meanwhile.
-            let own = match direction {
-                Direction::Read => io_moved.0,
-                Direction::Write => io_moved.1,
-            };
+            let (direction, own) = direction(flags, grew, pos, t.prev_size, io_moved);
             let moved = own && last.is_some_and(|l| l != pos);
+            any_moved |= last.is_some_and(|l| l != pos);
             let hist: Vec<(u64, u64)> = t.hist.iter().copied().collect();
             let per_sec = trend::position_rate(&hist, 0);
-            let (percent, eta_secs) = match (direction, &t.size) {
-                (Direction::Read, Ok(size)) if *size > 0 => (
+            // A file that grows has no end to be a percent of; one written
+            // in place (or read) has.
+            let bounded = !grew && (direction != Direction::Write || flags & 0o3 == 0o2);
+            let (percent, eta_secs) = match &t.size {
+                Ok(size) if bounded && *size > 0 => (
                     Some((pos as f64 / *size as f64 * 100.0).min(100.0)),
                     per_sec.and_then(|r| trend::eta_secs(pos as f64, *size as f64, r)),
                 ),
@@ -262,5 +339,66 @@ impl Watcher {
                 }
             }
         }
+        self.any_moved |= any_moved;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RD: u64 = 0o0;
+    const WR: u64 = 0o1;
+    const RDWR: u64 = 0o2;
+
+    /// A read-only fd on a file that grows under it (a log followed with
+    /// `tail -f`) reads; a write-only fd writes, whatever the counters.
+    #[test]
+    fn watch_direction_follows_the_access_mode() {
+        assert_eq!(
+            direction(RD, true, 200, Some(100), (true, true)),
+            (Direction::Read, true)
+        );
+        assert_eq!(
+            direction(RD | 0o2000, true, 200, Some(100), (false, true)),
+            (Direction::Read, false)
+        );
+        assert_eq!(
+            direction(WR, false, 10, Some(100), (true, false)),
+            (Direction::Write, false)
+        );
+        assert_eq!(
+            direction(WR, false, 10, Some(100), (true, true)),
+            (Direction::Write, true)
+        );
+    }
+
+    /// An fd open for both, written in place (the file does not grow):
+    /// a write when only the write counter moved, a read when only the
+    /// read one did, "moving" when both did; neither: another process
+    /// moved it.
+    #[test]
+    fn watch_direction_of_a_file_written_in_place() {
+        assert_eq!(
+            direction(RDWR, false, 50, Some(100), (false, true)),
+            (Direction::Write, true)
+        );
+        assert_eq!(
+            direction(RDWR, false, 50, Some(100), (true, false)),
+            (Direction::Read, true)
+        );
+        assert_eq!(
+            direction(RDWR, false, 50, Some(100), (true, true)),
+            (Direction::Moving, true)
+        );
+        assert_eq!(
+            direction(RDWR, false, 50, Some(100), (false, false)),
+            (Direction::Moving, false)
+        );
+        // Appending through an fd open for both.
+        assert_eq!(
+            direction(RDWR, true, 200, Some(100), (true, true)),
+            (Direction::Write, true)
+        );
     }
 }

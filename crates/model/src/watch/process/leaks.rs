@@ -26,6 +26,13 @@ pub(super) struct WindowPoint {
     classes: BTreeMap<FdClass, u64>,
 }
 
+impl LeakState {
+    /// The leak was named and has not ended.
+    pub(super) fn is_active(&self) -> bool {
+        self.active
+    }
+}
+
 impl Watcher {
     pub(super) fn class_counts(&self) -> BTreeMap<FdClass, u64> {
         let mut m: BTreeMap<FdClass, u64> = BTreeMap::new();
@@ -40,7 +47,8 @@ impl Watcher {
         let p = WindowPoint {
             at_ms,
             fds: s.fd_count(),
-            rss: s.rss_bytes,
+            // Anonymous memory when known: file-backed pages are cache.
+            rss: s.anon_bytes.unwrap_or(s.rss_bytes),
             threads: s.threads,
             children: s.children,
             classes: self.class_counts(),
@@ -138,5 +146,90 @@ impl Watcher {
             limit,
             limit_eta_secs: limit.and_then(|l| trend::eta_secs(t.last, l as f64, t.per_sec)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::watch::Options;
+    use procscope_read::{ProcRoot, Session};
+
+    /// A watcher of this test process.
+    fn watcher() -> Watcher {
+        let root = ProcRoot::open("/proc").unwrap();
+        let clock = crate::clock::Clock::read(&root).unwrap();
+        Watcher::open(
+            &root,
+            &Session::default(),
+            clock,
+            root.own_pid(),
+            0,
+            Options::default(),
+        )
+        .unwrap()
+    }
+
+    /// The window fed synthetic samples whose resident memory grows by
+    /// 2 MiB a second: the leaks named.
+    fn rss_leaks(anon_grows: bool) -> Vec<Event> {
+        let mut w = watcher();
+        let mut out = Vec::new();
+        for i in 0..8u64 {
+            let at = i * 1000;
+            let grown = (64 << 20) + i * (2 << 20);
+            w.prev.at_ms = at;
+            w.prev.rss_bytes = grown;
+            w.prev.anon_bytes = Some(if anon_grows { grown } else { 32 << 20 });
+            w.push_window(at);
+            w.leak_events(at, &mut out);
+        }
+        out.retain(|e| matches!(e, Event::Leak(l) if l.metric == Metric::Rss));
+        out
+    }
+
+    /// File-backed pages (a file read through `mmap`) grow VmRSS but are
+    /// page cache: no leak. Anonymous memory growing the same is one.
+    #[test]
+    fn watch_file_backed_rss_growth_is_not_a_leak() {
+        assert_eq!(rss_leaks(false), Vec::new());
+        assert!(!rss_leaks(true).is_empty());
+    }
+
+    /// A leak that grew, then stopped: `LeakEnded` is said, and the
+    /// summary does not list it with the rate it no longer has.
+    #[test]
+    fn watch_a_leak_that_ended_is_not_in_the_summary() {
+        let mut w = watcher();
+        let mut out = Vec::new();
+        for i in 0..20u64 {
+            let at = i * 1000;
+            let v = (64 << 20) + i.min(8) * (2 << 20);
+            w.prev.at_ms = at;
+            w.prev.rss_bytes = v;
+            w.prev.anon_bytes = Some(v);
+            w.push_window(at);
+            w.leak_events(at, &mut out);
+        }
+        assert!(
+            out.iter()
+                .any(|e| matches!(e, Event::Leak(l) if l.metric == Metric::Rss)),
+            "{out:?}"
+        );
+        assert!(
+            out.iter().any(|e| matches!(
+                e,
+                Event::LeakEnded {
+                    metric: Metric::Rss,
+                    ..
+                }
+            )),
+            "{out:?}"
+        );
+        let end = w.finish();
+        let Some(Event::Summary(s)) = end.last() else {
+            panic!("{end:?}")
+        };
+        assert!(s.leaks.iter().all(|l| l.metric != Metric::Rss), "{s:?}");
     }
 }

@@ -42,6 +42,9 @@ pub struct Watcher {
     root: ProcRoot,
     session: Session,
     dir: ProcDir,
+    /// A live thread's `task/TID`, while the leader is a zombie and other
+    /// threads run: fds, memory and positions are read through it.
+    live: Option<ProcDir>,
     target: Target,
     clock: Clock,
     opts: Options,
@@ -68,6 +71,12 @@ pub struct Watcher {
     /// The slow reads are timing out now (said once, until they answer).
     timing_out: bool,
     said_unreadable: Vec<&'static str>,
+    /// A followed file's position moved at least once.
+    any_moved: bool,
+    /// Intervals in a row the process read while no position moved.
+    still_reads: u32,
+    /// [`Event::PositionsStill`] was said.
+    still_said: bool,
     done: bool,
     buf: Vec<u8>,
 }
@@ -85,7 +94,8 @@ impl Watcher {
     ) -> Outcome<Watcher> {
         let dir = root.process(pid)?;
         let mut buf = Vec::with_capacity(4096);
-        let first = sample::read(&dir, at_ms, &clock, &[], &mut buf)?;
+        let mut live = None;
+        let first = sample::read(&dir, &mut live, at_ms, &clock, &[], &mut buf)?;
         let target = Target {
             pid,
             start: Some(first.start_ticks),
@@ -94,6 +104,7 @@ impl Watcher {
             root: root.clone(),
             session: session.clone(),
             dir,
+            live,
             target,
             clock,
             opts,
@@ -118,9 +129,23 @@ impl Watcher {
             timeouts: 0,
             timing_out: false,
             said_unreadable: Vec::new(),
+            any_moved: false,
+            still_reads: 0,
+            still_said: false,
             done: false,
             buf,
         })
+    }
+
+    /// The deadline of this watcher's guarded reads from now on.
+    pub fn set_timeout(&mut self, timeout: Option<std::time::Duration>) {
+        self.session = self.session.with_timeout(timeout);
+    }
+
+    /// Where the process's fds are read: a live thread's directory when
+    /// the leader exited first.
+    fn files_dir(&self) -> &ProcDir {
+        self.live.as_ref().unwrap_or(&self.dir)
     }
 
     /// The process's identity: PID and start time.
@@ -138,7 +163,8 @@ impl Watcher {
     /// now is decoded once here, so later intervals decode only new ones.
     pub fn begin(&mut self, appeared: bool) -> Vec<Event> {
         let mut out = Vec::new();
-        let d = self.dir.clone();
+        // A zombie leader's command line is empty: a live thread's is not.
+        let d = self.files_dir().clone();
         let ident = self.session.once(Some(self.target), move || {
             let mut b = Vec::new();
             let cmd = d
@@ -218,7 +244,14 @@ impl Watcher {
             return Vec::new();
         }
         let pos_of: Vec<i32> = self.files.keys().copied().take(FILES_MAX).collect();
-        let cur = match sample::read(&self.dir, at_ms, &self.clock, &pos_of, &mut self.buf) {
+        let cur = match sample::read(
+            &self.dir,
+            &mut self.live,
+            at_ms,
+            &self.clock,
+            &pos_of,
+            &mut self.buf,
+        ) {
             Ok(s) if s.start_ticks == self.first.start_ticks => s,
             // Gone (reaped), or the handle now answers for another
             // process: its exit status cannot be known any more.
@@ -298,7 +331,14 @@ impl Watcher {
                 .map(|(a, b)| (b.0.saturating_sub(a.0), b.1.saturating_sub(a.1))),
             opened: self.opened,
             closed: self.closed,
-            leaks: self.leaks.values().filter_map(|s| s.last.clone()).collect(),
+            // Only those still growing: one that ended (a `LeakEnded` was
+            // said) would be listed with a rate it no longer has.
+            leaks: self
+                .leaks
+                .values()
+                .filter(|s| s.is_active())
+                .filter_map(|s| s.last.clone())
+                .collect(),
             timeouts: self.timeouts,
             exit,
         })));
@@ -325,7 +365,7 @@ impl Watcher {
         let mut entries = if numbers.is_empty() {
             Vec::new()
         } else {
-            fds::read(&self.dir, &numbers).unwrap_or_default()
+            fds::read(self.files_dir(), &numbers).unwrap_or_default()
         };
         let ends = entries
             .iter()
@@ -390,12 +430,46 @@ impl Watcher {
                 return;
             }
         };
-        let (gone, new) = super::diff_fds(
-            self.known
-                .iter()
-                .map(|(fd, (e, _))| (*fd, e.link.as_ref().map_or(&[][..], |l| l.as_slice()))),
+        let (dir, ids) = (self.live.as_ref().unwrap_or(&self.dir), &cur.ids);
+        let mut b = Vec::new();
+        let diff = super::diff_fds(
+            self.known.iter().map(|(fd, (e, _))| {
+                (
+                    *fd,
+                    e.link.as_ref().map_or(&[][..], |l| l.as_slice()),
+                    ident(e),
+                )
+            }),
             now,
+            // Followed files' identities came with the sample; a changed
+            // link's is read now (one fdinfo, no lock taken).
+            |fd, changed| match ids.get(&fd) {
+                Some(id) => Some(*id),
+                None if changed => sample::read_pos(dir, fd, &mut b).and_then(|p| p.2),
+                None => None,
+            },
         );
+        for (fd, link) in diff.renamed {
+            if let Some((entry, _)) = self.known.get_mut(&fd) {
+                let from = entry.link.as_ref().ok().cloned().unwrap_or_default();
+                if let Detail::File { path, deleted, .. } = &mut entry.detail {
+                    if let procscope_parse::fdlink::FdLink::Path {
+                        path: p,
+                        deleted_suffix,
+                    } = procscope_parse::fdlink::classify(link.as_slice())
+                    {
+                        *path = Bytes::from(p);
+                        *deleted = deleted_suffix;
+                    }
+                }
+                entry.link = Ok(link.clone());
+                if let Some(t) = self.files.get_mut(&fd) {
+                    t.renamed(&link);
+                }
+                out.push(Event::FdRenamed { fd, from, to: link });
+            }
+        }
+        let (gone, new) = (diff.gone, diff.new);
         for fd in gone {
             if let Some((entry, class)) = self.known.remove(&fd) {
                 self.files.remove(&fd);
@@ -446,8 +520,14 @@ impl Watcher {
     }
 }
 
+/// The identity of a decoded fd's open file (files only: mount ID and
+/// inode).
+fn ident(e: &FdEntry) -> Option<super::FileIdent> {
+    e.mnt_id.zip(e.file_id.map(|f| f.2))
+}
+
 /// An fd known by its link only.
-fn link_only(fd: i32, link: &Bytes) -> FdEntry {
+pub(super) fn link_only(fd: i32, link: &Bytes) -> FdEntry {
     let detail = match procscope_parse::fdlink::classify(link.as_slice()) {
         procscope_parse::fdlink::FdLink::Path {
             path,
@@ -463,10 +543,9 @@ fn link_only(fd: i32, link: &Bytes) -> FdEntry {
             fs_type: None,
         },
         procscope_parse::fdlink::FdLink::Pipe(inode) => Detail::Pipe { inode },
-        procscope_parse::fdlink::FdLink::Socket(inode) => Detail::Socket {
-            inode,
-            socket: None,
-        },
+        // A socket past the cap was never looked up in the socket tables:
+        // `Socket { socket: None }` would say it was and was not found.
+        // Known by its link only, it is `Other` ([`FdClass::Undecoded`]).
         _ => Detail::Other,
     };
     FdEntry {

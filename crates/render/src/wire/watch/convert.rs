@@ -74,6 +74,7 @@ impl From<&m::Progress> for Progress {
             direction: match p.direction {
                 m::Direction::Read => "read",
                 m::Direction::Write => "write",
+                m::Direction::Moving => "moving",
             }
             .into(),
             pos: p.pos,
@@ -170,6 +171,14 @@ pub fn event(
         }),
         m::Event::Progress(p) => Event::Progress(p.into()),
         m::Event::Stalled(p) => Event::Stalled(p.into()),
+        m::Event::FdRenamed { fd, from, to } => Event::FdRenamed(FdRenamed {
+            fd: *fd,
+            from: Bytes::from(from),
+            to: Bytes::from(to),
+        }),
+        m::Event::PositionsStill { files } => {
+            Event::PositionsStill(PositionsStill { files: *files })
+        }
         m::Event::TimedOut { what, failure } => Event::TimedOut(TimedOut {
             what: what.iter().map(|w| w.to_string()).collect(),
             error: error(failure),

@@ -40,6 +40,9 @@ pub enum Event {
     FdOpened(FdChange),
     /// An fd was closed.
     FdClosed(FdChange),
+    /// An open file got a new link (renamed or deleted): the same open
+    /// file, not a close and an open.
+    FdRenamed(FdRenamed),
     /// The process state changed (seen in two samples in a row).
     State(StateChange),
     /// The thread count changed.
@@ -58,6 +61,9 @@ pub enum Event {
     Progress(Progress),
     /// A file whose position was moving stopped.
     Stalled(Progress),
+    /// The process reads while no followed file's position moves (said
+    /// once).
+    PositionsStill(PositionsStill),
     /// Reads of the process timed out.
     TimedOut(TimedOut),
     /// Something could not be read (said once).
@@ -86,9 +92,11 @@ pub struct Empty {}
 #[serde(deny_unknown_fields)]
 pub struct Class {
     /// `path` (files whose paths differ only in digits), `unix`, `tcp`,
-    /// `udp`, `socket`, `pipe`, `fifo`, `memfd`, `anon`, `other`.
+    /// `udp`, `socket`, `undecoded_socket` (known by its link only: more
+    /// than 256 new fds in one interval), `pipe`, `fifo`, `memfd`, `anon`, `other`.
     pub kind: String,
-    /// For `path`: the path, each run of digits replaced by `*`; for
+    /// For `path`: the path, ids replaced by `*` (digit and hex runs in
+    /// the last component; directories that are ids as a whole); for
     /// `anon`: the anonymous inode's name (`eventfd`, `eventpoll`, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<Bytes>,
@@ -102,6 +110,7 @@ impl From<&m::FdClass> for Class {
             m::FdClass::Tcp => ("tcp", None),
             m::FdClass::Udp => ("udp", None),
             m::FdClass::Socket => ("socket", None),
+            m::FdClass::Undecoded => ("undecoded_socket", None),
             m::FdClass::Pipe => ("pipe", None),
             m::FdClass::Fifo => ("fifo", None),
             m::FdClass::Memfd => ("memfd", None),
@@ -282,7 +291,8 @@ pub struct Progress {
     pub fd: i32,
     /// The file.
     pub path: Bytes,
-    /// `read` or `write`.
+    /// `read`, `write`, or `moving` (an fd open for both whose process
+    /// both read and wrote meanwhile).
     pub direction: String,
     /// The position, bytes.
     pub pos: u64,
@@ -295,6 +305,26 @@ pub struct Progress {
     pub percent: Option<f64>,
     /// Seconds to the end of the file at this rate (reads).
     pub eta_secs: Option<f64>,
+}
+
+/// `fd_renamed`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FdRenamed {
+    /// The fd.
+    pub fd: i32,
+    /// Its link before.
+    pub from: Bytes,
+    /// Its link now.
+    pub to: Bytes,
+}
+
+/// `positions_still`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PositionsStill {
+    /// Regular files open for reading that were followed.
+    pub files: u64,
 }
 
 /// `timed_out`.
