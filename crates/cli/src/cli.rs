@@ -642,23 +642,43 @@ pub struct CompletionsArgs {
 /// Parses `1s`, `500ms`, `2.5s`, `1m`, or a bare number of seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    let (num, mult_ms) = if let Some(n) = s.strip_suffix("ms") {
-        (n, 1.0)
-    } else if let Some(n) = s.strip_suffix('s') {
-        (n, 1000.0)
-    } else if let Some(n) = s.strip_suffix('m') {
-        (n, 60_000.0)
+    let bad = || format!("`{s}` is not a duration (try 500ms, 2s, 1m30s, 1h)");
+    // A bare number is seconds; else one or more NUMBER+UNIT parts
+    // (`1h30m`, `2m30s`, `1.5s`, `250ms`).
+    let total_ms = if let Ok(v) = s.parse::<f64>() {
+        v * 1000.0
     } else {
-        (s, 1000.0)
+        let mut total = 0.0;
+        let mut rest = s;
+        if rest.is_empty() {
+            return Err(bad());
+        }
+        while !rest.is_empty() {
+            let n = rest
+                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .ok_or_else(bad)?;
+            let (num, tail) = rest.split_at(n);
+            let v: f64 = num.parse().map_err(|_| bad())?;
+            let (mult, after) = if let Some(t) = tail.strip_prefix("ms") {
+                (1.0, t)
+            } else if let Some(t) = tail.strip_prefix('h') {
+                (3_600_000.0, t)
+            } else if let Some(t) = tail.strip_prefix('m') {
+                (60_000.0, t)
+            } else if let Some(t) = tail.strip_prefix('s') {
+                (1000.0, t)
+            } else {
+                return Err(bad());
+            };
+            total += v * mult;
+            rest = after;
+        }
+        total
     };
-    let v: f64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{s}` is not a duration (try 500ms, 2s, 1m)"))?;
-    if !v.is_finite() || v < 0.0 || v * mult_ms > 86_400_000.0 {
+    if !total_ms.is_finite() || !(0.0..=86_400_000.0).contains(&total_ms) {
         return Err(format!("`{s}` is out of range (0 to 24h)"));
     }
-    Ok(Duration::from_micros((v * mult_ms * 1000.0).round() as u64))
+    Ok(Duration::from_micros((total_ms * 1000.0).round() as u64))
 }
 
 #[cfg(test)]
@@ -680,5 +700,14 @@ mod tests {
         assert!(parse_duration("-1s").is_err());
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("NaN").is_err());
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("2m30s"), Ok(Duration::from_secs(150)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("1m500ms"), Ok(Duration::from_millis(60_500)));
+        assert!(parse_duration("25h").is_err());
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("1x").is_err());
+        assert!(parse_duration("s").is_err());
+        assert!(parse_duration("1s2").is_err());
     }
 }

@@ -305,6 +305,15 @@ fn abandon(sink: &mut Sink, at: u64, end: End) -> anyhow::Result<Exit> {
 
 /// Runs `procscope watch`.
 pub fn run(g: &Global, a: &WatchArgs) -> anyhow::Result<Exit> {
+    // A snapshot is one moment: watching it would print the same sample
+    // with new times until interrupted.
+    if g.snapshot.is_some() {
+        return Err(UsageError(
+            "watch follows live processes; a snapshot holds one moment (use procscope diff A B to compare two)"
+                .into(),
+        )
+        .into());
+    }
     if a.interval < Duration::from_millis(100) {
         return Err(UsageError("--interval: at least 100ms".into()).into());
     }
