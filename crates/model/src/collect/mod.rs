@@ -194,13 +194,14 @@ impl Collector {
         for pid in pids {
             let recheck = pid.unsigned_abs() % every == generation % every;
             let mut known = self.known.remove(&pid);
+            let mut stat = None;
             if let Some(k) = known.take() {
                 match read::quick(k, recheck, &clock, &mut buf) {
                     read::Quick::Done(k) => {
                         done.push(k);
                         continue;
                     }
-                    read::Quick::Full(k) => known = k,
+                    read::Quick::Full(k, s) => (known, stat) = (k, s),
                 }
             }
             let keep = known.as_ref().is_some_and(|k| k.stat.is_some())
@@ -213,6 +214,7 @@ impl Collector {
                 known,
                 recheck,
                 keep,
+                stat,
             });
         }
         // Whatever was not taken above is a process that went away.

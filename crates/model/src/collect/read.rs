@@ -21,6 +21,8 @@ pub(super) struct Item {
     pub recheck: bool,
     /// Keep `stat` open for the next collection (within the budget).
     pub keep: bool,
+    /// `stat` as [`quick`] read it through the kept file this collection.
+    pub stat: Option<Vec<u8>>,
 }
 
 /// What [`quick`] made of a remembered process.
@@ -28,8 +30,9 @@ pub(super) enum Quick {
     /// It did not run since: finished from its kept `stat`.
     Done(Known),
     /// It needs the full read on the pool (with what is remembered, or
-    /// nothing when its kept `stat` says it was reaped).
-    Full(Option<Known>),
+    /// nothing when its kept `stat` says it was reaped), and the `stat`
+    /// just read when it ran (the pool's job does not read it again).
+    Full(Option<Known>, Option<Vec<u8>>),
 }
 
 /// Re-reads the kept `stat` of a remembered process in the calling thread
@@ -37,25 +40,25 @@ pub(super) enum Quick {
 /// it when nothing says it ran: same fingerprint, same name, nothing due.
 pub(super) fn quick(mut k: Known, recheck: bool, clock: &Clock, buf: &mut Vec<u8>) -> Quick {
     let Some(kept) = k.stat.clone() else {
-        return Quick::Full(Some(k));
+        return Quick::Full(Some(k), None);
     };
     if recheck || k.proc.missing(Part::Cmdline).is_some() {
-        return Quick::Full(Some(k));
+        return Quick::Full(Some(k), None);
     }
     match kept.reread(buf, procscope_read::cap::RECORD) {
         Ok(_) => {}
         // Reaped: the PID listed now is another process (or none).
-        Err(Failure::Gone) => return Quick::Full(None),
-        Err(_) => return Quick::Full(Some(k)),
+        Err(Failure::Gone) => return Quick::Full(None, None),
+        Err(_) => return Quick::Full(Some(k), None),
     }
     let Ok(st) = Stat::parse(buf) else {
-        return Quick::Full(Some(k));
+        return Quick::Full(Some(k), None);
     };
     if st.starttime_ticks != k.proc.start_ticks {
-        return Quick::Full(None);
+        return Quick::Full(None, None);
     }
     if fingerprint(&st) != k.fingerprint || k.proc.comm.0 != st.comm {
-        return Quick::Full(Some(k));
+        return Quick::Full(Some(k), Some(buf.clone()));
     }
     if !same_stat(&k.proc, &st) {
         from_stat(Arc::make_mut(&mut k.proc), &st, clock);
@@ -180,6 +183,7 @@ fn job(root: &ProcRoot, want: &Want, clock: &Clock, item: Item, ctx: &Ctx<Seen, 
         known,
         recheck,
         keep,
+        stat,
     } = item;
     let dir = match root.process(pid) {
         Ok(d) => d,
@@ -192,7 +196,17 @@ fn job(root: &ProcRoot, want: &Want, clock: &Clock, item: Item, ctx: &Ctx<Seen, 
     BUF.with(|b| {
         let mut buf = b.borrow_mut();
         let mut kept = None;
-        let read = read_stat(&dir, known.as_ref(), keep, &mut buf, &mut kept);
+        let read = match (stat, known.as_ref().and_then(|k| k.stat.clone())) {
+            // Read through the kept file moments ago: the same process
+            // (a kept file never answers for a reused PID).
+            (Some(b), Some(s)) => {
+                buf.clear();
+                buf.extend_from_slice(&b);
+                kept = Some(s);
+                Ok(())
+            }
+            _ => read_stat(&dir, known.as_ref(), keep, &mut buf, &mut kept),
+        };
         let st = match read {
             Ok(()) => match Stat::parse(&buf) {
                 Ok(s) => s,
