@@ -148,7 +148,15 @@ fn ustack_of_a_process_under_strace_says_it_is_already_traced() {
         .spawn()
         .expect("strace (apt-get install strace)");
     until("traced", || tracer_of(t.pid(), beat) != 0);
-    let r = run(&["stack", "-u", "--no-group", "--json", &pid]);
+    // Under strace the beat thread stops at every system call: it may be
+    // found asleep each time it was to be sampled. Ask again then.
+    let mut r = run(&["stack", "-u", "--no-group", "--json", &pid]);
+    for _ in 0..5 {
+        if !r.json().to_string().contains("kept going to sleep") {
+            break;
+        }
+        r = run(&["stack", "-u", "--no-group", "--json", &pid]);
+    }
     let _ = Command::new("kill")
         .args(["-TERM", &s.id().to_string()])
         .status();
