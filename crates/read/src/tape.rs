@@ -195,6 +195,12 @@ pub struct Records {
     /// read of them answers this instead of "gone".
     #[serde(default)]
     pub files: BTreeMap<i32, BTreeMap<String, Failure>>,
+    /// User-space stacks of a process's threads as the model answered them
+    /// (walked and named from the live process's memory and its module
+    /// files, neither of which a snapshot holds), per PID, in the model's
+    /// own serde form: this crate does not know its shape.
+    #[serde(default)]
+    pub user_stacks: BTreeMap<i32, serde_json::Value>,
 }
 
 /// Recording or replaying (see the module docs).
@@ -252,6 +258,21 @@ impl Tape {
         self.write(|r| {
             r.files.entry(pid).or_default().insert(name.to_owned(), f);
         });
+    }
+
+    /// Keeps the user-space stacks answered for `pid` (see
+    /// [`Records::user_stacks`]).
+    pub fn keep_user_stacks(&self, pid: i32, v: serde_json::Value) {
+        self.write(|r| {
+            r.user_stacks.insert(pid, v);
+        });
+    }
+
+    /// The user-space stacks recorded for `pid`, when replaying.
+    pub fn user_stacks(&self, pid: i32) -> Outcome<&serde_json::Value> {
+        self.replayed()
+            .and_then(|r| r.user_stacks.get(&pid))
+            .ok_or_else(not_in_snapshot)
     }
 
     /// A recorded memory read.

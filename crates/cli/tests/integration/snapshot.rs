@@ -42,9 +42,7 @@ fn on(file: &Path, args: &[&str]) -> Run {
 /// — and how many
 /// processes a peer search looked at (a snapshot of some processes holds
 /// fewer to look at; the peers found are compared), and the PID of the
-/// procscope that answered (namespaces are compared with its own); and
-/// `place`, where in the program a group waits: user-space frames are read
-/// from the live process's memory and not recorded in snapshots yet.
+/// procscope that answered (namespaces are compared with its own).
 fn timeless(v: &mut Value) {
     match v {
         Value::Object(m) => {
@@ -69,9 +67,7 @@ fn timeless(v: &mut Value) {
                     || k.starts_with("pss")
                     || k == "uss"
                     || k.ends_with("_age_secs")
-                    || k == "age"
-                    || k == "place"
-                    || k == "owner_place")
+                    || k == "age")
             });
             // A verdict counts a sleep down in words ("wakes in 60 min"),
             // and a minute boundary may fall between the two answers.
@@ -195,7 +191,9 @@ fn a_zoo_and_waiting_threads_answer_from_the_snapshot_as_they_did_live() {
         vec!["fds", "--json", &wp],
         vec!["stack", "--json", &wp],
         vec!["stack", "--json", &tp],
+        vec!["stack", "--user", "--json", &tp],
         vec!["why", "--json", &ws],
+        vec!["why", "--json", &tp],
         vec!["show", "--json", &zp],
         vec!["show", "--json", "-s", "files,limits,namespaces", &wp],
         vec!["cmdline", "--json", &zp],
@@ -217,6 +215,17 @@ fn a_zoo_and_waiting_threads_answer_from_the_snapshot_as_they_did_live() {
     for (q, l) in queries.iter().zip(&live) {
         let r = replay_json(&file, q);
         same(&q.join(" "), l, &r);
+    }
+    // Where the threads wait in their program came from the file too (and
+    // was compared above): every group of the thread groups has a place.
+    let why = replay_json(&file, &["why", "--json", &tp]);
+    let groups = why["processes"][0]["processes"][0]["groups"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(!groups.is_empty(), "{why:#}");
+    for g in &groups {
+        assert!(g["place"]["function"].is_string(), "no place in {g:#}");
     }
     let env = on(&file, &["env", "-0", &zp]);
     assert_eq!(env.status, 0, "{}", env.stderr);

@@ -15,6 +15,7 @@
 //! `-O2` code) and says where it stopped and why.
 
 mod modules;
+mod recorded;
 mod symbols;
 mod walk;
 
@@ -36,7 +37,7 @@ use std::sync::Arc;
 pub const MAX_FRAMES: usize = 128;
 
 /// One user-space frame.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct UserFrame {
     /// The address (the program counter for the innermost frame, return
     /// addresses after it; inlined frames repeat their caller's address).
@@ -56,7 +57,7 @@ pub struct UserFrame {
 }
 
 /// How the registers a walk started from were taken.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum How {
     /// From `syscall`: blocked in a system call; not stopped.
     Syscall,
@@ -75,7 +76,7 @@ pub enum How {
 }
 
 /// Why a walk ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum End {
     /// At the outermost frame (the unwind information says so).
     Root,
@@ -110,7 +111,7 @@ pub enum End {
 }
 
 /// A thread's user-space stack.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct UserStack {
     /// Innermost first.
     pub frames: Vec<UserFrame>,
@@ -172,10 +173,23 @@ struct Regs {
     bp: u64,
 }
 
-/// What the run shares between processes: unwind sections by file.
+/// What the run shares between processes: unwind sections by file, and
+/// the names found for each file offset (a host runs many copies of the
+/// same programs, waiting at the same places: each place is named once).
 #[derive(Debug, Default)]
 pub struct Cache {
     modules: ModuleCache,
+    names: std::sync::Mutex<Names>,
+}
+
+/// Frames named at each file offset (empty: it names nothing), by file
+/// (device, inode).
+type Names = HashMap<(u64, u64), HashMap<u64, Vec<UserFrame>>>;
+
+impl Cache {
+    fn names(&self) -> std::sync::MutexGuard<'_, Names> {
+        self.names.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// Fills in [`crate::threads::ThreadInfo::user`] for every thread of `p`.
@@ -194,6 +208,9 @@ pub fn read(
     cache: &Arc<Cache>,
     interrupt: bool,
 ) {
+    if recorded::replay(root, p) {
+        return;
+    }
     if let Err(f) = read_all(root, p, session, cache, interrupt) {
         for t in &mut p.threads {
             if t.user.is_none() {
@@ -201,6 +218,7 @@ pub fn read(
             }
         }
     }
+    recorded::keep(root, p);
 }
 
 fn read_all(
@@ -400,27 +418,66 @@ fn read_all(
         v.sort_unstable();
         v.dedup();
     }
+    // Offsets named earlier in this run (in another process mapping the
+    // same file) are not named again.
+    let mut known: HashMap<(usize, u64), Vec<UserFrame>> = HashMap::new();
+    {
+        let cached = cache.names();
+        for (i, offs) in &mut wanted {
+            let Some(per) = code.modules.get(*i).and_then(|m| cached.get(&m.key)) else {
+                continue;
+            };
+            offs.retain(|off| match per.get(off) {
+                Some(frames) => {
+                    if !frames.is_empty() {
+                        known.insert((*i, *off), frames.clone());
+                    }
+                    false
+                }
+                None => true,
+            });
+        }
+    }
+    wanted.retain(|_, offs| !offs.is_empty());
+    let asked = wanted.clone();
     let c3 = code.clone();
     // blazesym's symbolizer is not `Send`: one per process, made on the
     // guarded worker (within a process every address shares it).
-    let named: Outcome<HashMap<(usize, u64), Vec<UserFrame>>> = left().once(Some(me), move || {
-        let s = symbols::symbolizer();
-        let mut out = HashMap::new();
-        for (i, offs) in &wanted {
-            let Some(m) = c3.modules.get(*i) else {
-                continue;
-            };
-            for (off, frames) in symbols::symbolize(&s, &m.open_path, offs) {
-                out.insert((*i, off), frames);
+    let named: Outcome<HashMap<(usize, u64), Vec<UserFrame>>> = if wanted.is_empty() {
+        Ok(HashMap::new())
+    } else {
+        left().once(Some(me), move || {
+            let s = symbols::symbolizer();
+            let mut out = HashMap::new();
+            for (i, offs) in &wanted {
+                let Some(m) = c3.modules.get(*i) else {
+                    continue;
+                };
+                for (off, frames) in symbols::symbolize(&s, &m.open_path, offs) {
+                    out.insert((*i, off), frames);
+                }
             }
-        }
-        Ok(out)
-    });
+            Ok(out)
+        })
+    };
     // Frames without names must say why, not pass for stripped code.
-    let (names, symbols) = match named {
-        Ok(n) => (n, None),
+    let (mut names, symbols) = match named {
+        Ok(n) => {
+            let mut cached = cache.names();
+            for (i, offs) in &asked {
+                let Some(m) = code.modules.get(*i) else {
+                    continue;
+                };
+                let per = cached.entry(m.key).or_default();
+                for off in offs {
+                    per.insert(*off, n.get(&(*i, *off)).cloned().unwrap_or_default());
+                }
+            }
+            (n, None)
+        }
         Err(f) => (HashMap::new(), Some(nominal(f))),
     };
+    names.extend(known);
 
     for t in &mut p.threads {
         if t.user.is_some() {

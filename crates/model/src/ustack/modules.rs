@@ -223,6 +223,9 @@ impl Cache {
 pub struct ModuleInfo {
     /// Its path as `maps` shows it.
     pub name: Bytes,
+    /// Its device and inode as `maps` shows them: the file's identity
+    /// across processes.
+    pub key: (u64, u64),
     /// The path it is opened through (inside the process's root, or its
     /// `map_files` link).
     pub open_path: PathBuf,
@@ -318,6 +321,7 @@ pub fn code(cache: &Cache, proc_dir: &std::path::Path, maps: Vec<Mapping>) -> Co
                 let unwind = elf.as_ref().as_ref().is_ok_and(|e| e.unwind);
                 modules.push(ModuleInfo {
                     name: m.path.clone().unwrap_or_default(),
+                    key,
                     open_path: path,
                     error,
                     unwind,

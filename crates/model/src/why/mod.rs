@@ -435,19 +435,7 @@ fn analyse(root: &ProcRoot, pid: i32, session: &Session, shared: &mut Shared) ->
     let mut pt = threads::read(root, pid, session)?;
     // User frames say where in the program each thread waits; not for a
     // process whose memory lock is stuck (its memory cannot be read).
-    let stuck = pt.threads.iter().any(|t| {
-        let frames: Vec<&[u8]> = t
-            .stack
-            .as_ref()
-            .map(|f| f.iter().map(|f| f.symbol.as_slice()).collect())
-            .unwrap_or_default();
-        let wchan = t.wchan.as_ref().ok().cloned().flatten();
-        matches!(
-            crate::hung::likely_cause(&frames, wchan.as_ref().map(Bytes::as_slice)),
-            crate::hung::Cause::MemoryLockHolder | crate::hung::Cause::MemoryLockWaiter
-        )
-    });
-    if !stuck {
+    if !crate::hung::memory_lock_stuck(&pt) {
         // Running threads are not stopped for this: only where the
         // waiting ones wait matters.
         crate::ustack::read(root, &mut pt, session, &shared.ustack, false);

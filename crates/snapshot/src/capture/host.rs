@@ -208,4 +208,20 @@ pub(super) fn record_live(root: &ProcRoot, session: &Session, pids: &[i32]) {
             });
         }
     });
+    // Where each waiting thread waits in its program (`why`'s place,
+    // `stack --user`): walked from memory the snapshot will not hold.
+    // Running threads are not stopped for it; a process whose memory lock
+    // is stuck is not walked (as `why` does not). A pass of its own, after
+    // the one above: its caches (unwind tables, names) grow this process,
+    // and every helper the pass above forks would copy their page tables.
+    let ustacks = std::sync::Arc::new(procscope_model::ustack::Cache::default());
+    let (r3, s3) = (root.clone(), session.clone());
+    quick.run(pids.to_vec(), move |pid: i32, ctx: &Ctx<(), ()>| {
+        ctx.target(procscope_read::guard::Target::pid(pid));
+        if let Ok(mut pt) = procscope_model::threads::read(&r3, pid, &s3) {
+            if !procscope_model::hung::memory_lock_stuck(&pt) {
+                procscope_model::ustack::read(&r3, &mut pt, &s3, &ustacks, false);
+            }
+        }
+    });
 }
