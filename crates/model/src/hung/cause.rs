@@ -132,6 +132,25 @@ pub fn likely_cause(frames: &[&[u8]], wchan: Option<&[u8]>) -> Cause {
     }
 }
 
+/// Whether a thread of `p` holds or waits for a memory-map lock that is
+/// stuck (from its kernel frames): the process's memory cannot be read
+/// then (a read would queue behind the lock), so user stacks are not
+/// walked.
+pub fn memory_lock_stuck(p: &crate::threads::ProcessThreads) -> bool {
+    p.threads.iter().any(|t| {
+        let frames: Vec<&[u8]> = t
+            .stack
+            .as_ref()
+            .map(|f| f.iter().map(|f| f.symbol.as_slice()).collect())
+            .unwrap_or_default();
+        let wchan = t.wchan.as_ref().ok().cloned().flatten();
+        matches!(
+            likely_cause(&frames, wchan.as_ref().map(|w| w.as_slice())),
+            Cause::MemoryLockHolder | Cause::MemoryLockWaiter
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,23 +215,4 @@ mod tests {
         );
         assert_eq!(likely_cause(&[], None), Cause::Unknown);
     }
-}
-
-/// Whether a thread of `p` holds or waits for a memory-map lock that is
-/// stuck (from its kernel frames): the process's memory cannot be read
-/// then (a read would queue behind the lock), so user stacks are not
-/// walked.
-pub fn memory_lock_stuck(p: &crate::threads::ProcessThreads) -> bool {
-    p.threads.iter().any(|t| {
-        let frames: Vec<&[u8]> = t
-            .stack
-            .as_ref()
-            .map(|f| f.iter().map(|f| f.symbol.as_slice()).collect())
-            .unwrap_or_default();
-        let wchan = t.wchan.as_ref().ok().cloned().flatten();
-        matches!(
-            likely_cause(&frames, wchan.as_ref().map(|w| w.as_slice())),
-            Cause::MemoryLockHolder | Cause::MemoryLockWaiter
-        )
-    })
 }
