@@ -187,9 +187,11 @@ impl Tree {
 pub fn open_reader(r: impl Read, name: &str, limits: Limits) -> Result<Opened, OpenError> {
     let dec = zstd::Decoder::new(r).map_err(|e| corrupt(name, e))?;
     let mut ar = tar::Archive::new(dec);
+    let under = unpack_dir();
+    sweep(&under);
     let dir = tempfile::Builder::new()
-        .prefix("procscope-snapshot-")
-        .tempdir_in(unpack_dir())
+        .prefix(&format!("{PREFIX}{}-", owner_tag(std::process::id())))
+        .tempdir_in(&under)
         .map_err(|e| OpenError(format!("cannot make a private directory to read {name} in: {e} (set TMPDIR to a writable directory)")))?;
     let root = rustix::fs::open(
         dir.path(),
@@ -371,6 +373,61 @@ fn unpack_dir() -> std::path::PathBuf {
         }
     }
     std::env::temp_dir()
+}
+
+/// The start of an unpacking directory's name; the owner's tag follows.
+const PREFIX: &str = "procscope-snapshot-";
+
+/// `PID.STARTTIME` of a live process (its start time in clock ticks after
+/// boot tells it from a later process given the same PID), or `PID.?`.
+fn owner_tag(pid: u32) -> String {
+    let start = std::fs::read(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|b| {
+            procscope_parse::stat::Stat::parse(&b)
+                .ok()
+                .map(|s| s.starttime_ticks)
+        })
+        .map_or_else(|| "?".to_string(), |t| t.to_string());
+    format!("{pid}.{start}")
+}
+
+/// Removes unpacking directories left by a procscope that was killed
+/// before it could remove its own (a whole-host snapshot unpacks to a few
+/// hundred MB of tmpfs, which nothing else would free until a reboot):
+/// each is named after its owner's PID and start time, and one whose
+/// owner is no longer running is removed. Only a real directory owned by
+/// this user is touched (`/dev/shm` is writable by everyone: a symbolic
+/// link or someone else's directory under that name is left alone), and
+/// `remove_dir_all` does not follow links inside it.
+fn sweep(under: &Path) {
+    let Ok(entries) = std::fs::read_dir(under) else {
+        return;
+    };
+    let me = rustix::process::geteuid().as_raw();
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(PREFIX)) else {
+            continue;
+        };
+        // `PID.START-random`: the tag is everything before the last '-'.
+        let Some((tag, _)) = rest.rsplit_once('-') else {
+            continue;
+        };
+        let Some(pid) = tag.split_once('.').and_then(|(p, _)| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if owner_tag(pid) == tag {
+            continue;
+        }
+        let path = e.path();
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        if meta.is_dir() && std::os::unix::fs::MetadataExt::uid(&meta) == me {
+            let _ = std::fs::remove_dir_all(&path);
+        }
+    }
 }
 
 fn read_all(r: &mut impl Read, size: u64) -> std::io::Result<Vec<u8>> {

@@ -536,3 +536,77 @@ fn damaged_newer_or_hostile_snapshots_are_refused_clearly() {
     assert!(!dir.path().join("escape").exists());
     assert!(!Path::new("/tmp/escape").exists());
 }
+
+/// A procscope killed while it read a snapshot leaves its unpacking
+/// directory behind (tmpfs memory nothing else frees); the next one that
+/// opens a snapshot removes it — and only it: not the directory of a
+/// procscope still running, not a symbolic link posing under that name.
+#[test]
+fn a_killed_readers_unpacked_directory_is_removed_by_the_next_one() {
+    let out = tempfile::tempdir().unwrap();
+    let file = out.path().join("me.psnap");
+    snap(&file, &[], &[std::process::id()]);
+    let tmp = tempfile::tempdir().unwrap();
+    // A PID nobody has now: a child that was reaped.
+    let mut c = std::process::Command::new("true").spawn().unwrap();
+    let dead = c.id();
+    c.wait().unwrap();
+    let stale = tmp
+        .path()
+        .join(format!("procscope-snapshot-{dead}.123-AbC123"));
+    std::fs::create_dir_all(stale.join("1/task/1")).unwrap();
+    std::fs::write(stale.join("1/task/1/stat"), b"1 (x) S").unwrap();
+    // This test process stands for a procscope still reading.
+    let me = std::process::id();
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let start = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .nth(19)
+        .unwrap();
+    let alive = tmp
+        .path()
+        .join(format!("procscope-snapshot-{me}.{start}-KeEp12"));
+    std::fs::create_dir(&alive).unwrap();
+    std::fs::write(alive.join("f"), b"x").unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    std::fs::write(elsewhere.path().join("precious"), b"x").unwrap();
+    let link = tmp
+        .path()
+        .join(format!("procscope-snapshot-{dead}.9-LiNk12"));
+    std::os::unix::fs::symlink(elsewhere.path(), &link).unwrap();
+
+    let mut a = vec!["--snapshot", file.to_str().unwrap(), "ps"];
+    let me_s = me.to_string();
+    a.extend(["-p", &me_s]);
+    let r = run_with(
+        &a,
+        &[("TMPDIR", tmp.path().to_str().unwrap())],
+        Duration::from_secs(30),
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert!(
+        !stale.exists(),
+        "the dead reader's directory is still there"
+    );
+    assert!(
+        alive.join("f").exists(),
+        "a running reader's directory was removed"
+    );
+    assert!(link.symlink_metadata().is_ok(), "the link was removed");
+    assert!(elsewhere.path().join("precious").exists());
+    // And its own directory is gone when it exits.
+    let mut left: Vec<String> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    let mut want = vec![
+        alive.file_name().unwrap().to_string_lossy().into_owned(),
+        link.file_name().unwrap().to_string_lossy().into_owned(),
+    ];
+    want.sort();
+    assert_eq!(left, want);
+}
