@@ -152,6 +152,37 @@ impl SockDiag {
         }
     }
 
+    /// While recording, puts the sockets among `inodes` that are in the
+    /// dump the tape holds for this namespace into `out`, and says whether
+    /// there was such a dump.
+    fn recorded(&self, inodes: Option<&[u64]>, out: &mut HashMap<u64, UnixDiag>) -> bool {
+        let (Some((t, ns)), Some(v)) = (self.tape.as_ref(), inodes) else {
+            return false;
+        };
+        t.read(|r| {
+            // `record_unix` keeps the dump sorted by inode.
+            let Some(all) = r
+                .netns
+                .get(ns)
+                .and_then(|n| n.unix.as_ref())
+                .and_then(|u| u.as_ref().ok())
+            else {
+                return false;
+            };
+            for &i in v {
+                let found = u32::try_from(i)
+                    .ok()
+                    .and_then(|i| all.binary_search_by_key(&i, |u| u.inode).ok())
+                    .and_then(|k| all.get(k));
+                if let Some(u) = found {
+                    out.insert(i, UnixDiag::from(u));
+                }
+            }
+            true
+        })
+        .unwrap_or(false)
+    }
+
     /// The unix sockets among `inodes` (`None`: every unix socket of the
     /// namespace, in one dump), by inode. Inodes that are not unix sockets
     /// are absent from the answer.
@@ -165,6 +196,16 @@ impl SockDiag {
                 .collect());
         }
         let mut out = HashMap::new();
+        // Taking a snapshot: the namespace's dump is on the tape already
+        // and answers, as the snapshot will replay it: a socket not in it
+        // is not a unix socket of the dump (one made since is described
+        // like any other socket, through its fd). The kernel answers an
+        // exact query by walking every unix socket of the host, and a
+        // process's every socket inode is asked about: a query per socket
+        // per process was quadratic in the host's sockets.
+        if inodes.is_some() && self.recorded(inodes, &mut out) {
+            return Ok(out);
+        }
         match inodes {
             Some(v) if v.len() <= EXACT_MAX => {
                 for &i in v {

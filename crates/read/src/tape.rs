@@ -245,6 +245,14 @@ impl Tape {
         }
     }
 
+    /// Runs `f` on the records kept so far, while recording.
+    pub(crate) fn read<R>(&self, f: impl FnOnce(&Records) -> R) -> Option<R> {
+        match self {
+            Tape::Record(m) => m.lock().ok().map(|r| f(&r)),
+            Tape::Replay(_) => None,
+        }
+    }
+
     /// The replayed records, when replaying.
     pub(crate) fn replayed(&self) -> Option<&Records> {
         match self {
