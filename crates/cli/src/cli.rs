@@ -76,6 +76,11 @@ pub struct Global {
     #[arg(skip)]
     pub opened: Option<std::sync::Arc<procscope_snapshot::Opened>>,
 
+    /// The unpacked snapshot's directory, removed if a signal ends
+    /// procscope ([`crate::cleanup`]).
+    #[arg(skip)]
+    pub unpacked: Option<std::sync::Arc<crate::cleanup::Registered>>,
+
     /// The read session every command reads through (set from `--timeout`
     /// once the arguments are parsed; see [`Global::start_session`]).
     #[arg(skip)]

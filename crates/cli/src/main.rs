@@ -3,6 +3,7 @@
 //! This file only parses the command line and dispatches; each subcommand
 //! lives in `cmd/`.
 
+mod cleanup;
 mod cli;
 mod cmd;
 mod output;
@@ -13,7 +14,10 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let mut args = cli::Cli::parse();
     args.global.start_session();
-    if let Err(e) = cmd::snapshot::open_global(&mut args.global) {
+    // `top` restores the terminal on SIGTERM itself: the unpacked
+    // snapshot is removed when it returns (or by the next procscope).
+    let catch = !matches!(args.command, cli::Command::Top(_));
+    if let Err(e) = cmd::snapshot::open_global(&mut args.global, catch) {
         return output::finish(Err(e));
     }
     let result = match &args.command {

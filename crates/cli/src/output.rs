@@ -98,6 +98,13 @@ pub fn warn(msg: &str) {
     );
 }
 
+/// A path given on the command line, escaped for a message (its bytes may
+/// hold anything, newlines and escape sequences included).
+pub fn path_text(p: &std::path::Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    procscope_render::escape::escape(p.as_os_str().as_bytes()).into_owned()
+}
+
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         c.downcast_ref::<io::Error>()

@@ -75,3 +75,14 @@ pub struct Unreadable {
     /// Why.
     pub error: Failure,
 }
+
+/// `taken_at_unix_ms` as RFC 3339 in UTC, always to the millisecond
+/// (`2026-12-06T14:52:37.270Z`). A reader prints this, not the manifest's
+/// own `taken_at` string, which a crafted file could set to anything.
+pub fn taken_at(unix_ms: u64) -> String {
+    i64::try_from(unix_ms)
+        .ok()
+        .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+        .unwrap_or_else(|| format!("{unix_ms} ms after the epoch"))
+}

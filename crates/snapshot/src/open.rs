@@ -17,6 +17,7 @@ use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{AtFlags, Mode, OFlags, ResolveFlags};
 use std::collections::HashSet;
 use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 /// Caps on what a snapshot may unpack to.
@@ -58,11 +59,28 @@ pub struct Opened {
 
 /// Opens the snapshot at `path` (`-`: standard input).
 pub fn open(path: &Path, limits: Limits) -> Result<Opened, OpenError> {
+    open_telling(path, limits, &mut |_| {})
+}
+
+/// [`open`], telling `made` the unpacking directory as soon as it exists
+/// (before the long unpacking): a caller that removes it when a signal
+/// ends the process can register it.
+pub fn open_telling(
+    path: &Path,
+    limits: Limits,
+    made: &mut dyn FnMut(&Path),
+) -> Result<Opened, OpenError> {
     let name = path.display().to_string();
     if path == Path::new("-") {
-        return open_reader(std::io::stdin().lock(), "standard input", limits);
+        return open_reader_telling(std::io::stdin().lock(), "standard input", limits, made);
     }
-    let f = std::fs::File::open(path)
+    // Non-blocking: opening a FIFO with no writer would wait for one
+    // forever (the type is checked on the open file, not the name, so it
+    // cannot change in between).
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
         .map_err(|e| OpenError(format!("cannot open the snapshot {name}: {e}")))?;
     // Never a FIFO or device given as a snapshot: a regular file only
     // (standard input is the way to stream one).
@@ -71,7 +89,10 @@ pub fn open(path: &Path, limits: Limits) -> Result<Opened, OpenError> {
             "{name} is not a regular file (use `-` to read a snapshot from standard input)"
         )));
     }
-    open_reader(std::io::BufReader::new(f), &name, limits)
+    // Reads of a regular file do not block: back to blocking mode is not
+    // needed, but say so explicitly for the reader that follows.
+    let _ = rustix::fs::fcntl_setfl(&f, OFlags::empty());
+    open_reader_telling(std::io::BufReader::new(f), &name, limits, made)
 }
 
 fn corrupt(name: &str, e: impl std::fmt::Display) -> OpenError {
@@ -185,6 +206,20 @@ impl Tree {
 
 /// Reads a snapshot from `r` (`name` for messages).
 pub fn open_reader(r: impl Read, name: &str, limits: Limits) -> Result<Opened, OpenError> {
+    open_reader_telling(r, name, limits, &mut |_| {})
+}
+
+fn open_reader_telling(
+    r: impl Read,
+    name: &str,
+    limits: Limits,
+    made: &mut dyn FnMut(&Path),
+) -> Result<Opened, OpenError> {
+    let read = std::rc::Rc::new(std::cell::Cell::new(0u64));
+    let r = Counted {
+        inner: r,
+        n: read.clone(),
+    };
     let dec = zstd::Decoder::new(r).map_err(|e| corrupt(name, e))?;
     let mut ar = tar::Archive::new(dec);
     let under = unpack_dir();
@@ -199,7 +234,11 @@ pub fn open_reader(r: impl Read, name: &str, limits: Limits) -> Result<Opened, O
         Mode::empty(),
     )
     .map_err(|e| OpenError(format!("cannot open {}: {e}", dir.path().display())))?;
+    made(dir.path());
     let mut tree = Tree { root, last: None };
+    let room = rustix::fs::statvfs(dir.path())
+        .map(|v| v.f_bavail.saturating_mul(v.f_frsize) / 2)
+        .unwrap_or(u64::MAX);
     let mut manifest: Option<Manifest> = None;
     let mut records: Option<Records> = None;
     let mut regular: HashSet<Vec<u8>> = HashSet::new();
@@ -245,6 +284,26 @@ pub fn open_reader(r: impl Read, name: &str, limits: Limits) -> Result<Opened, O
                 limits.max_total
             )));
         }
+        // /proc text compresses about 40 times: a file that claims to
+        // unpack to far more than that is a decompression bomb (a 64 KiB
+        // file unpacking to 1 GiB). The slack lets one highly repetitive
+        // file (a long command line of one byte) through.
+        let allowed = RATIO_SLACK.saturating_add(read.get().saturating_mul(MAX_RATIO));
+        if total > allowed {
+            return Err(OpenError(format!(
+                "{name}: unpacks to more than {MAX_RATIO} times its size (a decompression bomb, or not a procscope snapshot); refused"
+            )));
+        }
+        // The unpacking directory is usually tmpfs (memory): a small file
+        // that decompresses to gigabytes must not fill it. Checked against
+        // what is free there now, keeping half of it for everyone else.
+        if total > room {
+            return Err(OpenError(format!(
+                "{name}: unpacks to more than {room} bytes, over half the free space in {} \
+                 (set TMPDIR to a directory with more room)",
+                under.display()
+            )));
+        }
         let io = |e: std::io::Error| corrupt(name, e);
         let sys = |e: rustix::io::Errno| match e {
             rustix::io::Errno::EXIST => hostile(name, &path, "a name given twice"),
@@ -259,11 +318,17 @@ pub fn open_reader(r: impl Read, name: &str, limits: Limits) -> Result<Opened, O
         match kind {
             tar::EntryType::Regular | tar::EntryType::Continuous => {
                 if path == format::MANIFEST_ENTRY.as_bytes() {
+                    if manifest.is_some() {
+                        return Err(hostile(name, &path, "a name given twice"));
+                    }
                     let b = read_all(&mut entry, size).map_err(io)?;
                     manifest = Some(serde_json::from_slice(&b).map_err(|e| corrupt(name, e))?);
                     continue;
                 }
                 if path == format::LIVE_ENTRY.as_bytes() {
+                    if records.is_some() {
+                        return Err(hostile(name, &path, "a name given twice"));
+                    }
                     let b = read_all(&mut entry, size).map_err(io)?;
                     records = Some(serde_json::from_slice(&b).map_err(|e| corrupt(name, e))?);
                     continue;
@@ -375,6 +440,26 @@ fn unpack_dir() -> std::path::PathBuf {
     std::env::temp_dir()
 }
 
+/// At most this many bytes unpacked per compressed byte read so far…
+const MAX_RATIO: u64 = 1000;
+
+/// …beyond this many.
+const RATIO_SLACK: u64 = 64 << 20;
+
+/// A reader that counts the bytes read through it.
+struct Counted<R> {
+    inner: R,
+    n: std::rc::Rc<std::cell::Cell<u64>>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let k = self.inner.read(buf)?;
+        self.n.set(self.n.get().saturating_add(k as u64));
+        Ok(k)
+    }
+}
+
 /// The start of an unpacking directory's name; the owner's tag follows.
 const PREFIX: &str = "procscope-snapshot-";
 
@@ -455,14 +540,17 @@ fn check_format(
     }
     let b = read_all(entry, 64).map_err(|e| corrupt(name, e))?;
     let text = String::from_utf8_lossy(&b);
-    let v: u32 = text
+    let v = text
         .trim()
         .strip_prefix("procscope-snapshot ")
-        .and_then(|v| v.parse().ok())
+        .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
         .ok_or_else(not)?;
-    if v > format::FORMAT {
+    // A number too large for u32 is a newer format too, not "not a
+    // snapshot".
+    if v.parse::<u32>().map_or(true, |v| v > format::FORMAT) {
         return Err(OpenError(format!(
-            "{name} is snapshot format {v}, newer than this procscope reads (format {}): read it with a newer procscope",
+            "{name} is snapshot format {}, newer than this procscope reads (format {}): read it with a newer procscope",
+            v.get(..12).unwrap_or(v),
             format::FORMAT
         )));
     }

@@ -66,6 +66,15 @@ fn listen_addr(s: &str) -> Result<Vec<SocketAddr>, String> {
 
 /// Runs `procscope serve`.
 pub fn run(g: &Global, a: &ServeArgs) -> anyhow::Result<Exit> {
+    // Prometheus stamps what it scrapes with the scrape's time: a
+    // snapshot's processes served as they are now would be stored as the
+    // host's present.
+    if g.snapshot.is_some() {
+        return Err(UsageError(
+            "serve exports the live host; a snapshot holds one past moment (read it with any other command, e.g. procscope --snapshot FILE ps)".into(),
+        )
+        .into());
+    }
     let log = Logger::new(match a.log_format {
         LogFormat::Logfmt => Format::Logfmt,
         LogFormat::Json => Format::Json,

@@ -94,7 +94,10 @@ pub fn run(g: &Global, a: &SnapshotArgs) -> anyhow::Result<Exit> {
     let root = crate::cmd::ps::open_root(g)?;
     let mut pids = Vec::new();
     for t in &a.targets {
-        let got = crate::cmd::targets::resolve(g, &root, t)?;
+        let mut got = crate::cmd::targets::resolve(g, &root, t)?;
+        // A PID is taken as given by the resolver: one that does not exist
+        // (the process just exited) matches nothing, as a pattern would.
+        got.retain(|&pid| !matches!(root.process(pid), Err(procscope_read::Failure::Gone)));
         if got.is_empty() {
             crate::output::warn(&crate::cmd::targets::no_match(&root, t));
         }
@@ -128,8 +131,30 @@ pub fn run(g: &Global, a: &SnapshotArgs) -> anyhow::Result<Exit> {
             }
         }
     };
+    // An existing file that is not a regular one (a device such as
+    // /dev/null, a FIFO, a socket) is written into, as `cp` and `tar -f`
+    // do: renaming a temporary file over it would replace /dev/null with
+    // a regular file for every user of the host.
+    let special = std::fs::metadata(&a.output).ok().filter(|m| !m.is_file());
+    if special.as_ref().is_some_and(std::fs::Metadata::is_dir) {
+        return Err(UsageError(format!(
+            "{} is a directory: give a file name (e.g. {}/host.psnap)",
+            crate::output::path_text(&a.output),
+            crate::output::path_text(&a.output)
+        ))
+        .into());
+    }
     let manifest = if a.output.as_os_str() == "-" {
         let out = std::io::BufWriter::new(std::io::stdout().lock());
+        procscope_snapshot::capture::take(&root, &g.session, opts, out, &mut progress)?
+    } else if special.is_some() {
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&a.output)
+            .map_err(|e| {
+                anyhow::anyhow!("cannot write {}: {e}", crate::output::path_text(&a.output))
+            })?;
+        let out = std::io::BufWriter::new(f);
         procscope_snapshot::capture::take(&root, &g.session, opts, out, &mut progress)?
     } else {
         let dir = match a.output.parent() {
@@ -140,6 +165,7 @@ pub fn run(g: &Global, a: &SnapshotArgs) -> anyhow::Result<Exit> {
             .prefix(".procscope-snapshot-")
             .tempfile_in(&dir)
             .map_err(|e| anyhow::anyhow!("cannot write in {}: {e}", dir.display()))?;
+        let _unfinished = crate::cleanup::register(tmp.path().to_path_buf());
         let out = std::io::BufWriter::new(tmp.as_file());
         let m = procscope_snapshot::capture::take(&root, &g.session, opts, out, &mut progress)?;
         tmp.persist(&a.output)
@@ -175,25 +201,42 @@ pub fn run(g: &Global, a: &SnapshotArgs) -> anyhow::Result<Exit> {
 
 /// Opens `--snapshot FILE` (before any command runs): unpacks it, marks
 /// JSON output as coming from it, and says so on stderr for text.
-pub fn open_global(g: &mut Global) -> anyhow::Result<()> {
+pub fn open_global(g: &mut Global, catch_signals: bool) -> anyhow::Result<()> {
     let Some(file) = g.snapshot.clone() else {
         return Ok(());
     };
     if g.proc_root != std::path::Path::new("/proc") {
         return Err(UsageError("--snapshot and --proc-root: give one of them".into()).into());
     }
-    let opened = procscope_snapshot::open::open(&file, procscope_snapshot::Limits::default())
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut unpacked = None;
+    let opened = procscope_snapshot::open::open_telling(
+        &file,
+        procscope_snapshot::Limits::default(),
+        &mut |dir| {
+            if catch_signals {
+                unpacked = Some(Arc::new(crate::cleanup::register(dir.to_path_buf())));
+            }
+        },
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    g.unpacked = unpacked;
     let source = source(&file.display().to_string(), &opened.manifest);
     if g.json {
         procscope_render::json::set_snapshot(&source);
     } else {
+        // The manifest's strings are the file's: escaped like any other
+        // bytes from outside before they reach the terminal.
+        let esc = |s: &str| procscope_render::escape::escape(s.as_bytes()).into_owned();
+        let from = if file.as_os_str() == "-" {
+            "standard input".to_string()
+        } else {
+            esc(&file.display().to_string())
+        };
         crate::output::note(&format!(
-            "answers from the snapshot {} taken {} on {} (kernel {})",
-            file.display(),
+            "answers from the snapshot {from} taken {} on {} (kernel {})",
             source.taken_at,
-            source.hostname,
-            source.kernel_release
+            esc(&source.hostname),
+            esc(&source.kernel_release)
         ));
     }
     g.opened = Some(Arc::new(opened));
@@ -207,7 +250,7 @@ pub fn source(
 ) -> procscope_render::wire::snapshot::Source {
     procscope_render::wire::snapshot::Source {
         file: file.to_owned(),
-        taken_at: m.taken_at.clone(),
+        taken_at: procscope_snapshot::format::taken_at(m.taken_at_unix_ms),
         taken_at_unix_ms: m.taken_at_unix_ms,
         hostname: m.hostname.clone(),
         kernel_release: m.kernel_release.clone(),

@@ -610,3 +610,161 @@ fn a_killed_readers_unpacked_directory_is_removed_by_the_next_one() {
     want.sort();
     assert_eq!(left, want);
 }
+
+/// Crafted files the first adversarial review used: a second manifest, a
+/// format number too large for any integer, a decompression bomb (1 GiB
+/// of zeros in a few KB), a manifest whose strings would draw on the
+/// terminal; and a FIFO given as the snapshot, with no writer.
+#[test]
+fn bombs_twins_huge_versions_fifos_and_terminal_tricks_are_refused_or_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = start_kit(&["sleep"]);
+    let good = dir.path().join("good.psnap");
+    snap(&good, &[], &[t.pid()]);
+    // The real manifest and tape, to build variants of a valid file.
+    let mut manifest = Vec::new();
+    let mut live = Vec::new();
+    let mut ar =
+        tar::Archive::new(zstd::Decoder::new(std::fs::File::open(&good).unwrap()).unwrap());
+    for e in ar.entries().unwrap() {
+        let mut e = e.unwrap();
+        let p = e.path().unwrap().to_string_lossy().into_owned();
+        if p == ".procscope/manifest.json" {
+            std::io::Read::read_to_end(&mut e, &mut manifest).unwrap();
+        } else if p == ".procscope/live.json" {
+            std::io::Read::read_to_end(&mut e, &mut live).unwrap();
+        }
+    }
+    assert!(!manifest.is_empty() && !live.is_empty());
+    let add = |b: &mut tar::Builder<Vec<u8>>, name: &str, data: &[u8]| {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_entry_type(tar::EntryType::Regular);
+        b.append_data(&mut h, name, data).unwrap();
+    };
+    let twins = crafted(dir.path(), "twins.psnap", |b| {
+        add(b, ".procscope/manifest.json", &manifest);
+        add(b, ".procscope/manifest.json", &manifest);
+    });
+    refused(&twins, "a name given twice");
+    // serve would stamp a past moment with each scrape's time.
+    let r = on(&good, &["serve"]);
+    assert_eq!(r.status, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("serve exports the live host"),
+        "{}",
+        r.stderr
+    );
+    let huge = dir.path().join("huge.psnap");
+    {
+        let mut b = tar::Builder::new(Vec::new());
+        add(
+            &mut b,
+            ".procscope/format",
+            b"procscope-snapshot 99999999999999999999999\n",
+        );
+        let raw = b.into_inner().unwrap();
+        std::fs::write(&huge, zstd::encode_all(&raw[..], 3).unwrap()).unwrap();
+    }
+    refused(&huge, "newer than this procscope reads");
+    let bomb = crafted(dir.path(), "bomb.psnap", |b| {
+        add(b, "1/cmdline", &vec![0u8; 200 << 20]);
+    });
+    assert!(std::fs::metadata(&bomb).unwrap().len() < 200 << 10);
+    refused(&bomb, "decompression bomb");
+    // Strings of the manifest reach the terminal escaped.
+    let mut m: Value = serde_json::from_slice(&manifest).unwrap();
+    m["hostname"] = "evil\u{1b}[2J\nprocscope: fake line".into();
+    m["kernel_release"] = "\u{202e}lave".into();
+    m["taken_at"] = "not a date".into();
+    let evil = serde_json::to_vec(&m).unwrap();
+    let evil_file = crafted(dir.path(), "evil.psnap", |b| {
+        add(b, ".procscope/manifest.json", &evil);
+        add(b, ".procscope/live.json", &live);
+    });
+    let r = on(&evil_file, &["ps"]);
+    assert!(r.status == 0 || r.status == 1, "{}", r.stderr);
+    assert!(!r.stderr.contains("\nprocscope: fake line"), "{}", r.stderr);
+    assert_terminal_safe(&r.stderr);
+    assert!(!r.stderr.contains("not a date"), "{}", r.stderr);
+    // A FIFO with no writer: refused at once, not waited on.
+    let fifo = dir.path().join("fifo.psnap");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    refused(&fifo, "not a regular file");
+}
+
+/// `-o` onto a device (`/dev/null`, to time a run) writes into it: it must
+/// not replace the device node with a regular file. `-o DIR` is an error.
+/// A PID that does not exist matches nothing (exit 1), as a pattern would.
+#[test]
+fn snapshot_into_a_device_keeps_it_a_device_and_a_missing_pid_matches_nothing() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().unwrap();
+    let null = dir.path().join("null");
+    nix::sys::stat::mknod(
+        &null,
+        nix::sys::stat::SFlag::S_IFCHR,
+        nix::sys::stat::Mode::from_bits_truncate(0o666),
+        nix::sys::stat::makedev(1, 3),
+    )
+    .expect("mknod (the tests run as root)");
+    let me = std::process::id().to_string();
+    let r = run(&["snapshot", "-o", null.to_str().unwrap(), &me]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let ft = std::fs::symlink_metadata(&null).unwrap().file_type();
+    assert!(ft.is_char_device(), "{ft:?}");
+    let r = run(&["snapshot", "-o", dir.path().to_str().unwrap(), &me]);
+    assert_eq!(r.status, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("is a directory"), "{}", r.stderr);
+    // A PID nobody has.
+    let mut c = std::process::Command::new("true").spawn().unwrap();
+    let dead = c.id().to_string();
+    c.wait().unwrap();
+    let out = dir.path().join("dead.psnap");
+    let r = run(&["snapshot", "-o", out.to_str().unwrap(), &dead]);
+    assert_eq!(r.status, 1, "{}", r.stderr);
+    assert!(r.stderr.contains(&dead), "{}", r.stderr);
+    assert!(!out.exists());
+}
+
+/// SIGTERM while a snapshot is being unpacked (here: half of it has come
+/// through standard input) removes the unpacking directory, and procscope
+/// still ends by SIGTERM.
+#[test]
+fn sigterm_while_unpacking_removes_the_unpacked_tree() {
+    use std::io::Write;
+    use std::os::unix::process::ExitStatusExt;
+    let out = tempfile::tempdir().unwrap();
+    let file = out.path().join("me.psnap");
+    snap(&file, &[], &[std::process::id()]);
+    let bytes = std::fs::read(&file).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(procscope())
+        .args(["--snapshot", "-", "ps"])
+        .env("TMPDIR", tmp.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&bytes[..bytes.len() / 2]).unwrap();
+    stdin.flush().unwrap();
+    let t0 = Instant::now();
+    while std::fs::read_dir(tmp.path()).unwrap().next().is_none() {
+        assert!(t0.elapsed() < Duration::from_secs(10), "never unpacked");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    drop(stdin);
+    assert_eq!(status.signal(), Some(libc::SIGTERM), "{status:?}");
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}

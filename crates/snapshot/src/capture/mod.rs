@@ -212,9 +212,7 @@ pub fn take(
     let taken_at_unix_ms = started
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-    let taken_at = jiff::Timestamp::from_millisecond(i64::try_from(taken_at_unix_ms).unwrap_or(0))
-        .map(|t| t.to_string())
-        .unwrap_or_default();
+    let taken_at = format::taken_at(taken_at_unix_ms);
     let manifest = Manifest {
         format: format::FORMAT,
         procscope_version: env!("CARGO_PKG_VERSION").to_owned(),
