@@ -176,6 +176,17 @@ fn change<T: PartialEq + Clone>(a: &T, b: &T) -> Option<Change<T>> {
     })
 }
 
+/// Whether two values of a variable are the same as far as can be told:
+/// equal, or one masked by `--redact` (`<redacted: 8-31 bytes>`) and the
+/// other of a length its mask names. (A change within the same length
+/// class cannot be seen through a mask.)
+fn same_value(a: &[u8], b: &[u8]) -> bool {
+    let masked = |m: &[u8]| m.starts_with(b"<redacted: ") && m.ends_with(b">");
+    a == b
+        || (masked(a) && !masked(b) && crate::redact::mask(b.len()) == a)
+        || (masked(b) && !masked(a) && crate::redact::mask(a.len()) == b)
+}
+
 /// An environment variable that changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnvChange {
@@ -304,7 +315,7 @@ pub fn diff(a: &Side, b: &Side, cpu_and_rss: bool) -> Diff {
         if let (Some(ea), Some(eb)) = (&p.env, &q.env) {
             for (k, v) in eb {
                 match ea.get(k) {
-                    Some(o) if o == v => {}
+                    Some(o) if same_value(o, v) => {}
                     o => c.env.push(EnvChange {
                         key: k.clone(),
                         from: o.cloned(),
@@ -386,6 +397,14 @@ mod tests {
         );
         assert_eq!(c.limits.len(), 1);
         assert_eq!(c.env.len(), 2);
+        // A value masked on one side is compared at the mask's precision.
+        assert!(same_value(b"<redacted: 8-31 bytes>", b"hunter2xyz"));
+        assert!(same_value(b"hunter2xyz", b"<redacted: 8-31 bytes>"));
+        assert!(!same_value(b"<redacted: 1-7 bytes>", b"hunter2xyz"));
+        assert!(!same_value(
+            b"<redacted: 1-7 bytes>",
+            b"<redacted: 8-31 bytes>"
+        ));
         assert_eq!(
             diff(&a, &b, true)
                 .changed

@@ -3,7 +3,9 @@
 //! A value is masked when its key matches one of the key patterns
 //! (case-insensitive globs, [`DEFAULT_KEYS`] plus any the user adds), and
 //! the password of a URL with credentials (`scheme://user:PASSWORD@host`) is
-//! masked in every value. A masked value keeps its key and says how long it
+//! masked in every value, as is the credential after an HTTP
+//! authorization scheme (`Bearer TOKEN`, `Basic …`, `Token …`: a header
+//! given to curl). A masked value keeps its key and says how long it
 //! was, by class: `<redacted: 1-7 bytes>`, `8-31`, `32-127`, `128+`.
 //! The same rules serve every output that offers `--redact`.
 
@@ -16,6 +18,9 @@ pub const DEFAULT_KEYS: &[&str] = &[
     "*PASSWORD*",
     "*PASSWD*",
     "*PASSPHRASE*",
+    "*_PASS",
+    "PASS",
+    "*_PWD",
     "*_KEY",
     "*_KEY_*",
     "*APIKEY*",
@@ -62,7 +67,7 @@ impl Redactor {
         if self.secret_key(key) {
             return mask(value.len());
         }
-        mask_url_passwords(value)
+        mask_credentials(value)
     }
 }
 
@@ -81,9 +86,13 @@ impl Redactor {
                 continue;
             }
             let flag = a.strip_prefix(b"--").or_else(|| a.strip_prefix(b"-"));
+            // `KEY=value` has a key without spaces: a header or a sentence
+            // with an `=` in it (`Authorization: Basic dXM6cA==`) is not one.
             let (key, value) = match a.iter().position(|&c| c == b'=') {
-                Some(i) => (a.get(..i).unwrap_or_default(), a.get(i + 1..)),
-                None => (a, None),
+                Some(i) if !a.get(..i).unwrap_or_default().contains(&b' ') => {
+                    (a.get(..i).unwrap_or_default(), a.get(i + 1..))
+                }
+                _ => (a, None),
             };
             let bare_key = key
                 .strip_prefix(b"--")
@@ -106,7 +115,7 @@ impl Redactor {
                     mask_next = true;
                     out.push(a.to_vec());
                 }
-                _ => out.push(mask_url_passwords(a)),
+                _ => out.push(mask_credentials(a)),
             }
         }
         out
@@ -123,6 +132,54 @@ pub fn mask(len: usize) -> Vec<u8> {
         _ => "128+ bytes",
     };
     format!("<redacted: {class}>").into_bytes()
+}
+
+/// URL passwords and HTTP authorization credentials of `v`, masked.
+pub fn mask_credentials(v: &[u8]) -> Vec<u8> {
+    mask_auth_schemes(&mask_url_passwords(v))
+}
+
+/// Masks the credential after every `Bearer `, `Basic ` or `Token `
+/// (any case, at the start or after a space, `:` or `=`): up to the next
+/// space, quote or the end.
+fn mask_auth_schemes(v: &[u8]) -> Vec<u8> {
+    const SCHEMES: [&[u8]; 3] = [b"bearer ", b"basic ", b"token "];
+    let mut out = Vec::with_capacity(v.len());
+    let mut i = 0;
+    while i < v.len() {
+        let starts = i == 0 || matches!(v.get(i - 1), Some(b' ' | b':' | b'=' | b'"' | b'\''));
+        let scheme = starts
+            .then(|| {
+                SCHEMES.iter().find(|s| {
+                    v.get(i..i + s.len())
+                        .is_some_and(|w| w.eq_ignore_ascii_case(s))
+                })
+            })
+            .flatten();
+        match scheme {
+            Some(s) => {
+                let from = i + s.len();
+                let len = v
+                    .get(from..)
+                    .unwrap_or_default()
+                    .iter()
+                    .position(|&c| matches!(c, b' ' | b'"' | b'\'' | b'\n'))
+                    .unwrap_or(v.len().saturating_sub(from));
+                out.extend_from_slice(v.get(i..from).unwrap_or_default());
+                if len > 0 {
+                    out.extend_from_slice(&mask(len));
+                }
+                i = from + len;
+            }
+            None => {
+                if let Some(&c) = v.get(i) {
+                    out.push(c);
+                }
+                i += 1;
+            }
+        }
+    }
+    out
 }
 
 /// Masks the password in every `scheme://user:password@` of `v`.
@@ -161,6 +218,43 @@ fn find(h: &[u8], n: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn authorization_credentials_and_pass_keys_are_masked() {
+        let r = Redactor::default();
+        let args: [&[u8]; 5] = [
+            b"curl",
+            b"-H",
+            b"Authorization: Bearer abc.def-123",
+            b"authorization: basic dXNlcjpwdw==",
+            b"MYAPP_PASS=pw",
+        ];
+        let got = r.argv(args);
+        assert_eq!(
+            got[2],
+            b"Authorization: Bearer <redacted: 8-31 bytes>".to_vec()
+        );
+        assert_eq!(
+            got[3],
+            b"authorization: basic <redacted: 8-31 bytes>".to_vec()
+        );
+        assert_eq!(got[4], b"MYAPP_PASS=<redacted: 1-7 bytes>".to_vec());
+        // Words that merely contain a scheme's letters are left alone, and
+        // so is a scheme with nothing after it.
+        assert_eq!(
+            mask_credentials(b"subtoken x, Bearer"),
+            b"subtoken x, Bearer".to_vec()
+        );
+        assert_eq!(r.value(b"OLDPWD", b"/home/x"), b"/home/x".to_vec());
+        assert_eq!(
+            r.value(b"DB_PWD", b"s3cret"),
+            b"<redacted: 1-7 bytes>".to_vec()
+        );
+        assert_eq!(
+            r.value(b"HDR", b"Token t0k3n"),
+            b"Token <redacted: 1-7 bytes>".to_vec()
+        );
+    }
 
     #[test]
     fn argv_masks_secrets_in_place() {

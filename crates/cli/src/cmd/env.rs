@@ -33,9 +33,10 @@ returns the first. Reading another user's environment needs the same user or
 CAP_SYS_PTRACE (run as that user or with sudo).
 
 --redact masks values whose name matches *TOKEN* *SECRET* *PASSWORD* *PASSWD*
-*PASSPHRASE* *_KEY *_KEY_* *APIKEY* *API_KEY* *PRIVATE* *CREDENTIAL* *SESSION*
-*COOKIE* AUTH* *_AUTH *SIGNATURE* (case-insensitive; add more with
---redact-key GLOB) and the password of any scheme://user:password@host URL,
+*PASSPHRASE* *_PASS PASS *_PWD *_KEY *_KEY_* *APIKEY* *API_KEY* *PRIVATE*
+*CREDENTIAL* *SESSION* *COOKIE* AUTH* *_AUTH *SIGNATURE* (case-insensitive; add
+more with --redact-key GLOB), the password of any scheme://user:password@host
+URL and the credential after `Bearer `, `Basic ` or `Token ` (an HTTP header),
 keeping the name and the length class of the value.";
 
 /// Runs `procscope env`.
