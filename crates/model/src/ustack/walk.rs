@@ -84,6 +84,11 @@ pub(super) fn refused(r: Refused, root: &ProcRoot, dir: &ProcDir, tid: i32) -> F
             what: format!("its registers could not be read (errno {e})"),
         },
         Refused::Gone => Failure::Gone,
+        Refused::NotReached => Failure::Absent {
+            what: "on a CPU, and not reached before the deadline (threads before it did not \
+                   stop in time)"
+                .into(),
+        },
         Refused::Asleep => Failure::Absent {
             what: "it went to sleep just before it was to be interrupted".into(),
         },
