@@ -93,7 +93,13 @@ pub fn lines(
         Some(Ok(u)) => {
             d.line(
                 detail,
-                Line::styled(format!("user  ({})", how(u.how)), Style::Dim),
+                Line::styled(
+                    match &u.traced {
+                        Some(t) => format!("user  ({}; {t})", how(u.how)),
+                        None => format!("user  ({})", how(u.how)),
+                    },
+                    Style::Dim,
+                ),
             );
             for f in &u.frames {
                 d.line(frames, frame(f));
@@ -157,6 +163,7 @@ pub fn wire(
                 end_addr,
                 frames: u.frames.iter().map(wire_frame).collect(),
                 symbols_error: u.symbols.as_ref().map(ErrorObject::from),
+                traced: u.traced.clone(),
             }
         })
     })
@@ -206,6 +213,7 @@ mod tests {
             symbols: Some(Failure::TimedOut {
                 after: Duration::from_secs(1),
             }),
+            traced: None,
         }))
     }
 

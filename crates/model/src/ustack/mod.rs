@@ -121,6 +121,9 @@ pub struct UserStack {
     /// Why the frames have no names, when naming them failed as a whole
     /// (the symbolizer timed out): they are bare addresses then.
     pub symbols: Option<Failure>,
+    /// Another process traces this thread (strace, gdb): "already traced
+    /// by PID N (name)".
+    pub traced: Option<String>,
 }
 
 // `Failure` is not `Hash`: whether names failed is enough to tell stacks
@@ -131,6 +134,7 @@ impl std::hash::Hash for UserStack {
         self.how.hash(h);
         self.end.hash(h);
         self.symbols.is_some().hash(h);
+        self.traced.hash(h);
     }
 }
 
@@ -242,14 +246,30 @@ fn read_all(
     })?);
     let mem = Memory::open(&dir)?;
 
+    // Threads another process traces: named as traced, and never seized
+    // (only one tracer is allowed: the seize would fail anyway, and a
+    // thread found in its tracer's stop, or asleep, would say nothing).
+    let traced = walk::tracers(root, &dir, p);
+    let mut samples: HashMap<i32, Result<procscope_read::ptrace::Sample, Failure>> = HashMap::new();
     // Threads on a CPU: stopped one at a time in the helper.
-    let running: Vec<i32> = p
+    let mut running: Vec<i32> = Vec::new();
+    for t in p
         .threads
         .iter()
         .filter(|t| matches!(t.syscall, Ok(SyscallState::Running)))
-        .map(|t| t.tid)
-        .collect();
-    let mut samples: HashMap<i32, Result<procscope_read::ptrace::Sample, Failure>> = HashMap::new();
+    {
+        match traced.get(&t.tid) {
+            Some(by) => {
+                samples.insert(
+                    t.tid,
+                    Err(Failure::Absent {
+                        what: format!("on a CPU, and {by}"),
+                    }),
+                );
+            }
+            None => running.push(t.tid),
+        }
+    }
     let mut asleep: HashMap<i32, Outcome<Start>> = HashMap::new();
     if !interrupt {
         for tid in &running {
@@ -432,6 +452,7 @@ fn read_all(
                 how,
                 end,
                 symbols: (!frames.is_empty()).then(|| symbols.clone()).flatten(),
+                traced: traced.get(&t.tid).cloned(),
             }),
             Some(Err(f)) => Err(f),
             None => Err(lost.clone().unwrap_or(Failure::Gone)),

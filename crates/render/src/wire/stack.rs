@@ -100,6 +100,10 @@ pub struct UserStack {
     /// timed out); absent when they were named.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub symbols_error: Option<ErrorObject>,
+    /// "already traced by PID N (name)" when another process (strace,
+    /// gdb) traces the thread; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traced: Option<String>,
 }
 
 /// One user-space frame.
