@@ -410,10 +410,12 @@ fn receive_fds(sock: &OwnedFd, fds: &mut Vec<OwnedFd>) {
 /// ([`Board::pass_fd`]); they arrive in the order sent.
 ///
 /// `cap` bytes of records at most. Fails only when no child could be
-/// started; a child that was killed at `timeout` leaves its records and
-/// says so in [`Shared::cut`].
+/// started; a child that was killed at `timeout`, or because it committed
+/// nothing for `stall` (when given), leaves its records and says so in
+/// [`Shared::cut`].
 pub(crate) fn in_child_shared<F>(
     timeout: Duration,
+    stall: Option<Duration>,
     keep: &[i32],
     cap: usize,
     work: F,
@@ -480,19 +482,37 @@ where
         .map_err(|e| Failure::from_errno(e, b"pidfd_open"));
     let mut fds = Vec::new();
     let mut cut = None;
+    // SAFETY: as in the child: an aligned u64 at the mapping's start, only
+    // ever accessed atomically.
+    let committed = unsafe { &*map.ptr.cast::<std::sync::atomic::AtomicU64>() };
+    let mut progress = (0u64, Instant::now());
     // Waits for the child's exit, taking fds as they come (its socket
     // buffer is finite).
     loop {
         receive_fds(&mine, &mut fds);
-        let left = deadline.saturating_duration_since(Instant::now());
-        let Ok(pfd) = pidfd.as_ref() else {
-            cut = Some(Failure::Gone);
-            break;
-        };
+        let now = committed.load(std::sync::atomic::Ordering::Relaxed);
+        if now != progress.0 {
+            progress = (now, Instant::now());
+        }
+        let mut left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             cut = Some(Failure::TimedOut { after: timeout });
             break;
         }
+        if let Some(stall) = stall {
+            let stalled = progress.1 + stall;
+            let until = stalled.saturating_duration_since(Instant::now());
+            if until.is_zero() {
+                cut = Some(Failure::TimedOut { after: stall });
+                break;
+            }
+            // Wake up to look at the progress again by then.
+            left = left.min(until);
+        }
+        let Ok(pfd) = pidfd.as_ref() else {
+            cut = Some(Failure::Gone);
+            break;
+        };
         let ts = rustix::time::Timespec::try_from(left).unwrap_or(rustix::time::Timespec {
             tv_sec: 1,
             tv_nsec: 0,
@@ -518,10 +538,9 @@ where
     }
     reap_or_keep(pid);
     receive_fds(&mine, &mut fds);
-    // SAFETY: as in the child; the child is gone or SIGKILLed, and a
-    // record is never written again once committed.
-    let committed = unsafe { &*map.ptr.cast::<std::sync::atomic::AtomicU64>() }
-        .load(std::sync::atomic::Ordering::Acquire);
+    // The child is gone or SIGKILLed, and a record is never written
+    // again once committed.
+    let committed = committed.load(std::sync::atomic::Ordering::Acquire);
     let n = usize::try_from(committed)
         .unwrap_or(0)
         .min(map.len.saturating_sub(8));

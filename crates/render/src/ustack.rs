@@ -110,6 +110,16 @@ pub fn lines(
             if let Some(e) = end(u.end) {
                 d.line(frames, Line::styled(format!("({e})"), Style::Dim));
             }
+            if !u.unread.is_empty() {
+                let list = u.unread.join("; ");
+                d.line(
+                    frames,
+                    Line::styled(
+                        format!("(modules not read: {})", escape(list.as_bytes())),
+                        Style::Dim,
+                    ),
+                );
+            }
             if let Some(f) = &u.symbols {
                 // Not the memory-lock hint a timed-out read carries: the
                 // names come from files, not from the process's memory.
@@ -164,6 +174,7 @@ pub fn wire(
                 frames: u.frames.iter().map(wire_frame).collect(),
                 symbols_error: u.symbols.as_ref().map(ErrorObject::from),
                 traced: u.traced.clone(),
+                modules_unread: u.unread.clone(),
             }
         })
     })
@@ -214,6 +225,7 @@ mod tests {
                 after: Duration::from_secs(1),
             }),
             traced: None,
+            unread: Vec::new(),
         }))
     }
 

@@ -124,6 +124,10 @@ pub struct UserStack {
     /// Another process traces this thread (strace, gdb): "already traced
     /// by PID N (name)".
     pub traced: Option<String>,
+    /// The process's modules that could not be read, each with why
+    /// ("timed out opening /mnt/x/libfoo.so"): frames in them have no
+    /// names, and walks through them no unwind information.
+    pub unread: Vec<String>,
 }
 
 // `Failure` is not `Hash`: whether names failed is enough to tell stacks
@@ -135,6 +139,7 @@ impl std::hash::Hash for UserStack {
         self.end.hash(h);
         self.symbols.is_some().hash(h);
         self.traced.hash(h);
+        self.unread.hash(h);
     }
 }
 
@@ -235,15 +240,31 @@ fn read_all(
     let left =
         || session.with_timeout(budget.map(|b| b.saturating_sub(started.elapsed()).max(b / 5)));
     let proc_path = root.path().join(p.pid.to_string());
-    let (d, c) = (dir.clone(), cache.clone());
-    // `maps` takes the memory lock, and opening the mapped files can wait on
-    // their filesystem: both under the deadline.
-    // The first step has the whole deadline (and says so when it passes).
-    let code = Arc::new(session.once(Some(me), move || {
+    let d = dir.clone();
+    // `maps` takes the memory lock: under the deadline. The first step has
+    // the whole deadline (and says so when it passes).
+    let maps = session.once(Some(me), move || {
         let mut b = Vec::new();
         d.read(c"maps", &mut b, 64 << 20)?;
-        Ok(modules::code(&c.modules, &proc_path, parse_maps(&b)))
-    })?);
+        Ok(parse_maps(&b))
+    })?;
+    // The mapped files are copied by a helper that is killed at the
+    // deadline (a file on a filesystem that does not answer, or a FIFO,
+    // blocks only the helper); the rest reads procscope's copies.
+    let copy_timeout = left()
+        .timeout()
+        .unwrap_or(std::time::Duration::from_secs(1));
+    let code = Arc::new(modules::code(
+        &cache.modules,
+        &proc_path,
+        maps,
+        copy_timeout,
+    ));
+    let unread: Vec<String> = code
+        .modules
+        .iter()
+        .filter_map(|m| m.error.clone())
+        .collect();
     let mem = Memory::open(&dir)?;
 
     // Threads another process traces: named as traced, and never seized
@@ -430,7 +451,8 @@ fn read_all(
             let Some(m) = c3.modules.get(*i) else {
                 continue;
             };
-            for (off, frames) in symbols::symbolize(&s, &m.open_path, offs) {
+            let Some(copy) = &m.copy else { continue };
+            for (off, frames) in symbols::symbolize(&s, copy, offs) {
                 out.insert((*i, off), frames);
             }
         }
@@ -453,6 +475,7 @@ fn read_all(
                 end,
                 symbols: (!frames.is_empty()).then(|| symbols.clone()).flatten(),
                 traced: traced.get(&t.tid).cloned(),
+                unread: unread.clone(),
             }),
             Some(Err(f)) => Err(f),
             None => Err(lost.clone().unwrap_or(Failure::Gone)),
