@@ -4,7 +4,7 @@
 //! whose daemon stopped answering blocks whoever opens or stats it, and a
 //! FIFO swapped in at its path blocks an opener that does not ask for
 //! `O_NONBLOCK`. None of that may happen in procscope's own process. So a
-//! helper child ([`crate::helper::in_child_shared`], system calls only)
+//! helper child (`in_child_shared` in [`crate::helper`], system calls only)
 //! opens each file (`O_RDONLY|O_NONBLOCK|O_CLOEXEC|O_NOCTTY`), checks that
 //! it is a regular file and the one the process maps (its inode, as in
 //! `maps`: overlay and btrfs report another device in `maps` than `fstat`

@@ -13,7 +13,7 @@
 //! stop (at most [`STOP_WAIT`], asleep on SIGCHLD rather than spinning on
 //! the CPU the thread needs to stop), copies its registers and stack,
 //! detaches it, and only then moves on. Its answer goes into memory shared
-//! with procscope, record by record ([`crate::helper::in_child_shared`]):
+//! with procscope, record by record (`in_child_shared` in [`crate::helper`]):
 //! writing it never blocks, so nothing the helper does while a thread is
 //! stopped can wait on procscope.
 //!
