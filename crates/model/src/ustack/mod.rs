@@ -8,6 +8,13 @@
 //! for the few microseconds it takes to copy their registers and the top
 //! of their stack ([`procscope_read::ptrace`], in a killable helper).
 //!
+//! The files a process maps are never opened by procscope itself: a
+//! helper copies each into a sealed memfd ([`procscope_read::modcopy`]),
+//! killed at the deadline, so a library on a filesystem that does not
+//! answer, or a FIFO put at its path, blocks nothing here; such a module
+//! is named in [`UserStack::unread`]. The unwinder and the symbolizer both
+//! read those copies, made once per file per run.
+//!
 //! Frames are walked with framehop (`.eh_frame`, `.debug_frame`, frame
 //! pointers as a fallback) and named with blazesym. From a system call the
 //! frame pointer register is not known: the walk goes as far as the unwind
@@ -424,7 +431,7 @@ fn read_all(
     let lost = raw.remove(&-1).and_then(|r| r.err());
 
     // Symbols: every address of every thread, per module, in one guarded
-    // call (it opens the files and their debug files).
+    // call (it reads the sealed copies, and opens debug files).
     let mut wanted: BTreeMap<usize, Vec<u64>> = BTreeMap::new();
     for (frames, _, _) in raw.values().filter_map(|r| r.as_ref().ok()) {
         for f in frames {
