@@ -156,19 +156,7 @@ pub(crate) fn in_child_keeping<F>(
 where
     F: FnOnce(&mut [u8]) -> usize,
 {
-    {
-        let mut s = STRAYS.lock().unwrap_or_else(|e| e.into_inner());
-        reap(&mut s);
-        if s.len() >= MAX_STRAYS {
-            return Err(Failure::Skipped { stuck: s.len() });
-        }
-    }
-    // Strays outlive the procscope that made them (they are reparented
-    // to init): the cap holds across runs too, counted once per run.
-    let host = *HOST_STRAYS.get_or_init(stuck_helpers_on_host);
-    if host >= MAX_STRAYS {
-        return Err(Failure::Skipped { stuck: host });
-    }
+    room_for_a_child()?;
     // Everything the child touches is allocated before the fork.
     let mut buf = vec![0u8; cap.saturating_add(8)];
     let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
@@ -215,6 +203,31 @@ where
         // The child cannot have been reaped yet, so its PID is still ours.
         let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
     }
+    reap_or_keep(pid);
+    got
+}
+
+/// Refuses helper work when too many helpers are stuck in their exit.
+fn room_for_a_child() -> Outcome<()> {
+    {
+        let mut s = STRAYS.lock().unwrap_or_else(|e| e.into_inner());
+        reap(&mut s);
+        if s.len() >= MAX_STRAYS {
+            return Err(Failure::Skipped { stuck: s.len() });
+        }
+    }
+    // Strays outlive the procscope that made them (they are reparented
+    // to init): the cap holds across runs too, counted once per run.
+    let host = *HOST_STRAYS.get_or_init(stuck_helpers_on_host);
+    if host >= MAX_STRAYS {
+        return Err(Failure::Skipped { stuck: host });
+    }
+    Ok(())
+}
+
+/// Reaps a helper that has exited or is about to (it answered, or was
+/// SIGKILLed); one still exiting after a short grace is kept as a stray.
+fn reap_or_keep(pid: rustix::process::Pid) {
     // Give it a moment to finish exiting (closing its copies is quick
     // unless a filesystem does not answer), so that a one-shot command
     // leaves no zombie behind; never wait longer.
@@ -237,7 +250,303 @@ where
             s.push(pid);
         }
     }
-    got
+}
+
+/// What a helper that answers in shared memory ([`in_child_shared`])
+/// left behind.
+pub(crate) struct Shared {
+    /// The records it committed, in order.
+    pub bytes: Vec<u8>,
+    /// The fds it passed ([`Board::pass_fd`]), in the order it passed them.
+    pub fds: Vec<OwnedFd>,
+    /// Why it did not finish: `None` when its work returned (it may have
+    /// returned early, having committed what it could).
+    pub cut: Option<Failure>,
+}
+
+/// A helper child's side of [`in_child_shared`]: a writer into memory the
+/// parent shares, whose records count only once committed, and a socket
+/// to pass fds on. Never blocks: whatever the child committed is there for
+/// the parent the moment the child is gone, however it went.
+pub(crate) struct Board<'a> {
+    /// The records, written in place.
+    pub cur: Cursor<'a>,
+    committed: &'a std::sync::atomic::AtomicU64,
+    sock: i32,
+}
+
+impl Board<'_> {
+    /// Publishes everything written so far.
+    pub fn commit(&mut self) {
+        self.committed
+            .store(self.cur.len as u64, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Sends `fd` to the parent (`SCM_RIGHTS`): system calls only. False
+    /// when it could not be sent (then the record must say so).
+    pub fn pass_fd(&self, fd: i32) -> bool {
+        let mut byte = [0u8; 1];
+        let mut iov = libc::iovec {
+            iov_base: byte.as_mut_ptr().cast(),
+            iov_len: 1,
+        };
+        // Room for one fd's control message, aligned for cmsghdr.
+        let mut control = [0u64; 4];
+        // SAFETY: msghdr is plain data; the pointers set below outlive the
+        // sendmsg call.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        // SAFETY: CMSG_SPACE only computes a size.
+        msg.msg_controllen = unsafe { libc::CMSG_SPACE(4) } as usize;
+        // SAFETY: `control` is large enough for one cmsghdr and an int
+        // (CMSG_SPACE(4) = 24 bytes on 64-bit, `control` is 32).
+        unsafe {
+            let c = libc::CMSG_FIRSTHDR(&msg);
+            if c.is_null() {
+                return false;
+            }
+            (*c).cmsg_level = libc::SOL_SOCKET;
+            (*c).cmsg_type = libc::SCM_RIGHTS;
+            (*c).cmsg_len = libc::CMSG_LEN(4) as usize;
+            std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<i32>(), fd);
+            libc::sendmsg(self.sock, &msg, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) == 1
+        }
+    }
+}
+
+/// Anonymous memory shared with a child across `fork`.
+struct SharedMap {
+    ptr: *mut u8,
+    len: usize,
+}
+
+impl SharedMap {
+    fn new(len: usize) -> Outcome<Self> {
+        // SAFETY: a fresh anonymous mapping; nothing else refers to it.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(Failure::from_errno(
+                rustix::io::Errno::from_raw_os_error(
+                    std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
+                ),
+                b"mmap",
+            ));
+        }
+        Ok(SharedMap {
+            ptr: ptr.cast(),
+            len,
+        })
+    }
+}
+
+impl Drop for SharedMap {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly what `new` mapped; no reference into it
+        // outlives `self` (the child that wrote into it is gone).
+        unsafe { libc::munmap(self.ptr.cast(), self.len) };
+    }
+}
+
+/// Receives every fd waiting on `sock` (one per datagram) into `fds`.
+fn receive_fds(sock: &OwnedFd, fds: &mut Vec<OwnedFd>) {
+    loop {
+        let mut byte = [0u8; 1];
+        let mut iov = libc::iovec {
+            iov_base: byte.as_mut_ptr().cast(),
+            iov_len: 1,
+        };
+        let mut control = [0u64; 4];
+        // SAFETY: msghdr is plain data; its pointers outlive recvmsg.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = std::mem::size_of_val(&control);
+        // SAFETY: recvmsg writes into the buffers `msg` points at.
+        let n = unsafe {
+            libc::recvmsg(
+                sock.as_raw_fd(),
+                &mut msg,
+                libc::MSG_DONTWAIT | libc::MSG_CMSG_CLOEXEC,
+            )
+        };
+        if n <= 0 {
+            return;
+        }
+        // SAFETY: walks the control messages recvmsg filled in.
+        let mut c = unsafe { libc::CMSG_FIRSTHDR(&msg) };
+        while !c.is_null() {
+            // SAFETY: `c` points into `control`, as CMSG_* return it.
+            unsafe {
+                if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
+                    let fd = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<i32>());
+                    if fd >= 0 {
+                        fds.push(<OwnedFd as rustix::fd::FromRawFd>::from_raw_fd(fd));
+                    }
+                }
+                c = libc::CMSG_NXTHDR(&msg, c);
+            }
+        }
+    }
+}
+
+/// Runs `work` in a forked child, like [`in_child_keeping`], but the child
+/// answers in memory shared with the parent rather than through a pipe:
+/// each record it commits ([`Board::commit`]) is the parent's at once, and
+/// writing it can never block. So the child may end at any moment — return
+/// from `work` early, or be SIGKILLed at the deadline — and what it
+/// committed so far still counts. It can also pass fds back
+/// ([`Board::pass_fd`]); they arrive in the order sent.
+///
+/// `cap` bytes of records at most. Fails only when no child could be
+/// started; a child that was killed at `timeout`, or because it committed
+/// nothing for `stall` (when given), leaves its records and says so in
+/// [`Shared::cut`].
+pub(crate) fn in_child_shared<F>(
+    timeout: Duration,
+    stall: Option<Duration>,
+    keep: &[i32],
+    cap: usize,
+    work: F,
+) -> Outcome<Shared>
+where
+    F: FnOnce(&mut Board<'_>),
+{
+    room_for_a_child()?;
+    let deadline = Instant::now() + timeout;
+    // The committed length (8 bytes, page-aligned), then the records.
+    let map = SharedMap::new(cap.saturating_add(8).max(8))?;
+    let (mine, theirs) = rustix::net::socketpair(
+        rustix::net::AddressFamily::UNIX,
+        rustix::net::SocketType::DGRAM,
+        rustix::net::SocketFlags::CLOEXEC,
+        None,
+    )
+    .map_err(|e| Failure::from_errno(e, b"socketpair"))?;
+    let sock = theirs.as_raw_fd();
+    let mut kept = [-1i32; 8];
+    for (k, fd) in kept.iter_mut().zip(keep) {
+        *k = *fd;
+    }
+    let nkept = keep.len().min(kept.len() - 1);
+    if let Some(slot) = kept.get_mut(nkept) {
+        *slot = sock;
+    }
+    // SAFETY: the child only runs `work` (system calls on borrowed,
+    // pre-allocated memory) and `_exit`.
+    let child = unsafe { libc::fork() };
+    if child < 0 {
+        return Err(Failure::from_errno(
+            rustix::io::Errno::from_raw_os_error(
+                std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
+            ),
+            b"fork",
+        ));
+    }
+    if child == 0 {
+        // SAFETY: as in in_child_keeping.
+        unsafe { libc::prctl(libc::PR_SET_NAME, HELPER_NAME.as_ptr(), 0, 0, 0) };
+        close_all_but(kept.get_mut(..=nkept).unwrap_or_default());
+        // SAFETY: the mapping is `map.len` bytes, page-aligned (so the
+        // first 8 are an aligned u64), and this process is its only user
+        // until it exits (the parent reads it only once it is gone).
+        let (committed, body) = unsafe {
+            (
+                &*map.ptr.cast::<std::sync::atomic::AtomicU64>(),
+                std::slice::from_raw_parts_mut(map.ptr.add(8), map.len.saturating_sub(8)),
+            )
+        };
+        let mut board = Board {
+            cur: Cursor::new(body),
+            committed,
+            sock,
+        };
+        work(&mut board);
+        // SAFETY: ends the child without running anything of the parent's.
+        unsafe { libc::_exit(0) }
+    }
+    drop(theirs);
+    let pid = rustix::process::Pid::from_raw(child).ok_or(Failure::Gone)?;
+    let pidfd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())
+        .map_err(|e| Failure::from_errno(e, b"pidfd_open"));
+    let mut fds = Vec::new();
+    let mut cut = None;
+    // SAFETY: as in the child: an aligned u64 at the mapping's start, only
+    // ever accessed atomically.
+    let committed = unsafe { &*map.ptr.cast::<std::sync::atomic::AtomicU64>() };
+    let mut progress = (0u64, Instant::now());
+    // Waits for the child's exit, taking fds as they come (its socket
+    // buffer is finite).
+    loop {
+        receive_fds(&mine, &mut fds);
+        let now = committed.load(std::sync::atomic::Ordering::Relaxed);
+        if now != progress.0 {
+            progress = (now, Instant::now());
+        }
+        let mut left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            cut = Some(Failure::TimedOut { after: timeout });
+            break;
+        }
+        if let Some(stall) = stall {
+            let stalled = progress.1 + stall;
+            let until = stalled.saturating_duration_since(Instant::now());
+            if until.is_zero() {
+                cut = Some(Failure::TimedOut { after: stall });
+                break;
+            }
+            // Wake up to look at the progress again by then.
+            left = left.min(until);
+        }
+        let Ok(pfd) = pidfd.as_ref() else {
+            cut = Some(Failure::Gone);
+            break;
+        };
+        let ts = rustix::time::Timespec::try_from(left).unwrap_or(rustix::time::Timespec {
+            tv_sec: 1,
+            tv_nsec: 0,
+        });
+        let mut p = [
+            rustix::event::PollFd::new(pfd, rustix::event::PollFlags::IN),
+            rustix::event::PollFd::new(&mine, rustix::event::PollFlags::IN),
+        ];
+        match rustix::event::poll(&mut p, Some(&ts)) {
+            Ok(_) | Err(rustix::io::Errno::INTR) => {}
+            Err(e) => {
+                cut = Some(Failure::from_errno(e, b"poll"));
+                break;
+            }
+        }
+        if p.first().is_some_and(|p| !p.revents().is_empty()) {
+            break;
+        }
+    }
+    if cut.is_some() {
+        // Not reaped yet, so the PID is still this child's.
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+    }
+    reap_or_keep(pid);
+    receive_fds(&mine, &mut fds);
+    // The child is gone or SIGKILLed, and a record is never written
+    // again once committed.
+    let committed = committed.load(std::sync::atomic::Ordering::Acquire);
+    let n = usize::try_from(committed)
+        .unwrap_or(0)
+        .min(map.len.saturating_sub(8));
+    // SAFETY: the first `n` bytes after the length were committed.
+    let bytes = unsafe { std::slice::from_raw_parts(map.ptr.add(8), n) }.to_vec();
+    Ok(Shared { bytes, fds, cut })
 }
 
 /// Reads the child's length-prefixed answer from `r` until `deadline`.

@@ -37,6 +37,7 @@ pub mod helper;
 pub mod host;
 mod kept;
 pub mod memory;
+pub mod modcopy;
 mod nss;
 pub mod ptrace;
 pub mod realpath;

@@ -93,7 +93,13 @@ pub fn lines(
         Some(Ok(u)) => {
             d.line(
                 detail,
-                Line::styled(format!("user  ({})", how(u.how)), Style::Dim),
+                Line::styled(
+                    match &u.traced {
+                        Some(t) => format!("user  ({}; {t})", how(u.how)),
+                        None => format!("user  ({})", how(u.how)),
+                    },
+                    Style::Dim,
+                ),
             );
             for f in &u.frames {
                 d.line(frames, frame(f));
@@ -103,6 +109,16 @@ pub fn lines(
             }
             if let Some(e) = end(u.end) {
                 d.line(frames, Line::styled(format!("({e})"), Style::Dim));
+            }
+            if !u.unread.is_empty() {
+                let list = u.unread.join("; ");
+                d.line(
+                    frames,
+                    Line::styled(
+                        format!("(modules not read: {})", escape(list.as_bytes())),
+                        Style::Dim,
+                    ),
+                );
             }
             if let Some(f) = &u.symbols {
                 // Not the memory-lock hint a timed-out read carries: the
@@ -157,6 +173,8 @@ pub fn wire(
                 end_addr,
                 frames: u.frames.iter().map(wire_frame).collect(),
                 symbols_error: u.symbols.as_ref().map(ErrorObject::from),
+                traced: u.traced.clone(),
+                modules_unread: u.unread.clone(),
             }
         })
     })
@@ -206,6 +224,8 @@ mod tests {
             symbols: Some(Failure::TimedOut {
                 after: Duration::from_secs(1),
             }),
+            traced: None,
+            unread: Vec::new(),
         }))
     }
 

@@ -148,15 +148,11 @@ fn ustack_of_a_process_under_strace_says_it_is_already_traced() {
         .spawn()
         .expect("strace (apt-get install strace)");
     until("traced", || tracer_of(t.pid(), beat) != 0);
-    // Under strace the beat thread stops at every system call: it may be
-    // found asleep each time it was to be sampled. Ask again then.
-    let mut r = run(&["stack", "-u", "--no-group", "--json", &pid]);
-    for _ in 0..5 {
-        if !r.json().to_string().contains("kept going to sleep") {
-            break;
-        }
-        r = run(&["stack", "-u", "--no-group", "--json", &pid]);
-    }
+    // Under strace the beat thread is on a CPU, in strace's stop at one of
+    // its system calls, or (rarely) asleep in one: it is named as traced
+    // in every case, from its `TracerPid`, without a seize being tried.
+    let r = run(&["stack", "-u", "--no-group", "--json", &pid]);
+    let text = run(&["stack", "-u", "--no-group", &pid]);
     let _ = Command::new("kill")
         .args(["-TERM", &s.id().to_string()])
         .status();
@@ -170,6 +166,83 @@ fn ustack_of_a_process_under_strace_says_it_is_already_traced() {
         "{said}"
     );
     assert!(!said.contains("denied"), "{said}");
+    assert!(
+        text.out()
+            .contains(&format!("already traced by PID {} (strace)", s.id())),
+        "{}",
+        text.out()
+    );
     until("strace gone", || tracer_of(t.pid(), beat) == 0);
     assert_untouched(t.pid());
+}
+
+/// Maps its argument executable (so that it is one of the process's
+/// modules, as a library would be), says so, and sleeps.
+const MAP_EXEC: &str = "import mmap, sys, time
+f = open(sys.argv[1], 'rb')
+m = mmap.mmap(f.fileno(), 0, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ | mmap.PROT_EXEC)
+print('ready', flush=True)
+time.sleep(600)
+";
+
+/// `stack -u` of a process that maps code from a FUSE filesystem whose
+/// daemon stopped answering finishes within its deadline and names that
+/// module: the mapped files are opened only in a helper, which is killed
+/// at the deadline (procscope's own process never looks them up).
+///
+/// The test filesystem serves fixed bytes, not a library that could be
+/// loaded: the target maps its file `ok` executable instead, which puts it
+/// among the process's modules exactly as a library would be; then a
+/// reader of `hang` freezes the filesystem (every later lookup is held).
+#[test]
+fn ustack_of_a_process_mapping_code_on_a_hung_fuse_mount_names_the_module_in_time() {
+    let fuse = HungFuse::mount();
+    let ok = fuse.dir.path().join("ok");
+    let mut c = Command::new("/usr/bin/python3");
+    c.args(["-c", MAP_EXEC]).arg(&ok);
+    let t = start(c);
+    let reader = start_kit(&["read-hang", fuse.hang_file().to_str().unwrap()]);
+    assert!(
+        wait_all_threads(reader.pid(), 'D', Duration::from_secs(5)),
+        "reader not in D"
+    );
+    let pid = t.pid().to_string();
+    let t0 = Instant::now();
+    let r = run_with(
+        &[
+            "--timeout",
+            "1s",
+            "stack",
+            "-u",
+            "--no-group",
+            "--json",
+            &pid,
+        ],
+        &[],
+        Duration::from_secs(20),
+    );
+    let took = t0.elapsed();
+    // The daemon goes first: its death fails the held requests (the
+    // reader's, and the killed helper's lookup), then the readers.
+    drop(fuse);
+    drop(reader);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    // The deadline is a budget per process: each step gets what is left
+    // of it, at least a fifth (about twice the deadline in all).
+    assert!(took < Duration::from_secs(4), "took {took:?}");
+    let doc = r.json();
+    let main = group_of(&doc, t.pid());
+    let said = main["user"]["modules_unread"].to_string();
+    assert_eq!(
+        main["user"]["modules_unread"],
+        serde_json::json!([format!("timed out opening {}", ok.display())]),
+        "{said}"
+    );
+    // The stack itself was read: python's frames, named from the other
+    // modules' copies.
+    assert!(
+        !main["user"]["frames"].as_array().unwrap().is_empty(),
+        "{}",
+        main["user"]
+    );
 }

@@ -8,6 +8,13 @@
 //! for the few microseconds it takes to copy their registers and the top
 //! of their stack ([`procscope_read::ptrace`], in a killable helper).
 //!
+//! The files a process maps are never opened by procscope itself: a
+//! helper copies each into a sealed memfd ([`procscope_read::modcopy`]),
+//! killed at the deadline, so a library on a filesystem that does not
+//! answer, or a FIFO put at its path, blocks nothing here; such a module
+//! is named in [`UserStack::unread`]. The unwinder and the symbolizer both
+//! read those copies, made once per file per run.
+//!
 //! Frames are walked with framehop (`.eh_frame`, `.debug_frame`, frame
 //! pointers as a fallback) and named with blazesym. From a system call the
 //! frame pointer register is not known: the walk goes as far as the unwind
@@ -122,6 +129,13 @@ pub struct UserStack {
     /// Why the frames have no names, when naming them failed as a whole
     /// (the symbolizer timed out): they are bare addresses then.
     pub symbols: Option<Failure>,
+    /// Another process traces this thread (strace, gdb): "already traced
+    /// by PID N (name)".
+    pub traced: Option<String>,
+    /// The process's modules that could not be read, each with why
+    /// ("timed out opening /mnt/x/libfoo.so"): frames in them have no
+    /// names, and walks through them no unwind information.
+    pub unread: Vec<String>,
 }
 
 // `Failure` is not `Hash`: whether names failed is enough to tell stacks
@@ -132,6 +146,8 @@ impl std::hash::Hash for UserStack {
         self.how.hash(h);
         self.end.hash(h);
         self.symbols.is_some().hash(h);
+        self.traced.hash(h);
+        self.unread.hash(h);
     }
 }
 
@@ -249,25 +265,57 @@ fn read_all(
     let left =
         || session.with_timeout(budget.map(|b| b.saturating_sub(started.elapsed()).max(b / 5)));
     let proc_path = root.path().join(p.pid.to_string());
-    let (d, c) = (dir.clone(), cache.clone());
-    // `maps` takes the memory lock, and opening the mapped files can wait on
-    // their filesystem: both under the deadline.
-    // The first step has the whole deadline (and says so when it passes).
-    let code = Arc::new(session.once(Some(me), move || {
+    let d = dir.clone();
+    // `maps` takes the memory lock: under the deadline. The first step has
+    // the whole deadline (and says so when it passes).
+    let maps = session.once(Some(me), move || {
         let mut b = Vec::new();
         d.read(c"maps", &mut b, 64 << 20)?;
-        Ok(modules::code(&c.modules, &proc_path, parse_maps(&b)))
-    })?);
+        Ok(parse_maps(&b))
+    })?;
+    // The mapped files are copied by a helper that is killed at the
+    // deadline (a file on a filesystem that does not answer, or a FIFO,
+    // blocks only the helper); the rest reads procscope's copies.
+    let copy_timeout = left()
+        .timeout()
+        .unwrap_or(std::time::Duration::from_secs(1));
+    let code = Arc::new(modules::code(
+        &cache.modules,
+        &proc_path,
+        maps,
+        copy_timeout,
+    ));
+    let unread: Vec<String> = code
+        .modules
+        .iter()
+        .filter_map(|m| m.error.clone())
+        .collect();
     let mem = Memory::open(&dir)?;
 
+    // Threads another process traces: named as traced, and never seized
+    // (only one tracer is allowed: the seize would fail anyway, and a
+    // thread found in its tracer's stop, or asleep, would say nothing).
+    let traced = walk::tracers(root, &dir, p);
+    let mut samples: HashMap<i32, Result<procscope_read::ptrace::Sample, Failure>> = HashMap::new();
     // Threads on a CPU: stopped one at a time in the helper.
-    let running: Vec<i32> = p
+    let mut running: Vec<i32> = Vec::new();
+    for t in p
         .threads
         .iter()
         .filter(|t| matches!(t.syscall, Ok(SyscallState::Running)))
-        .map(|t| t.tid)
-        .collect();
-    let mut samples: HashMap<i32, Result<procscope_read::ptrace::Sample, Failure>> = HashMap::new();
+    {
+        match traced.get(&t.tid) {
+            Some(by) => {
+                samples.insert(
+                    t.tid,
+                    Err(Failure::Absent {
+                        what: format!("on a CPU, and {by}"),
+                    }),
+                );
+            }
+            None => running.push(t.tid),
+        }
+    }
     let mut asleep: HashMap<i32, Outcome<Start>> = HashMap::new();
     if !interrupt {
         for tid in &running {
@@ -401,7 +449,7 @@ fn read_all(
     let lost = raw.remove(&-1).and_then(|r| r.err());
 
     // Symbols: every address of every thread, per module, in one guarded
-    // call (it opens the files and their debug files).
+    // call (it reads the sealed copies, and opens debug files).
     let mut wanted: BTreeMap<usize, Vec<u64>> = BTreeMap::new();
     for (frames, _, _) in raw.values().filter_map(|r| r.as_ref().ok()) {
         for f in frames {
@@ -453,7 +501,8 @@ fn read_all(
                 let Some(m) = c3.modules.get(*i) else {
                     continue;
                 };
-                for (off, frames) in symbols::symbolize(&s, &m.open_path, offs) {
+                let Some(copy) = &m.copy else { continue };
+                for (off, frames) in symbols::symbolize(&s, copy, offs) {
                     out.insert((*i, off), frames);
                 }
             }
@@ -489,6 +538,8 @@ fn read_all(
                 how,
                 end,
                 symbols: (!frames.is_empty()).then(|| symbols.clone()).flatten(),
+                traced: traced.get(&t.tid).cloned(),
+                unread: unread.clone(),
             }),
             Some(Err(f)) => Err(f),
             None => Err(lost.clone().unwrap_or(Failure::Gone)),

@@ -136,9 +136,9 @@ impl Elf {
     }
 }
 
-/// Loads `path`'s unwind sections.
-fn load(path: &std::path::Path) -> Result<Elf, String> {
-    let f = std::fs::File::open(path).map_err(|e| e.to_string())?;
+/// Loads the unwind sections of an ELF file from procscope's sealed copy
+/// of it (never from the target's file: see [`procscope_read::modcopy`]).
+fn load(f: &std::fs::File) -> Result<Elf, String> {
     let cache = object::ReadCache::new(f);
     let obj = object::File::parse(&cache).map_err(|e| e.to_string())?;
     let section = |name: &str| -> (Option<std::ops::Range<u64>>, Option<Data>) {
@@ -191,26 +191,36 @@ fn load(path: &std::path::Path) -> Result<Elf, String> {
     })
 }
 
-/// What one run remembers about files: each ELF's unwind sections, by
-/// device and inode (a file mapped by many processes is read once).
+/// What one run remembers about files: each ELF's sealed copy and unwind
+/// sections, by device and inode (a file mapped by many processes is
+/// copied and read once; the unwinder and the symbolizer read the same
+/// copy).
 #[derive(Debug, Default)]
 pub struct Cache {
     elves: Mutex<Elves>,
 }
 
+/// A module's copy and what was loaded from it.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The unwind sections.
+    elf: Elf,
+    /// procscope's sealed copy of the file.
+    copy: Arc<std::fs::File>,
+}
+
 /// Loaded ELF files (or why not) by device and inode.
-type Elves = HashMap<(u64, u64), Arc<Result<Elf, String>>>;
+type Elves = HashMap<(u64, u64), Arc<Result<Loaded, String>>>;
 
 impl Cache {
-    fn elf(&self, key: (u64, u64), path: &std::path::Path) -> Arc<Result<Elf, String>> {
-        if let Some(e) = self.lock().get(&key) {
-            return e.clone();
-        }
-        // Loaded outside the lock: a file on a filesystem that does not
-        // answer blocks only this (guarded) reader.
-        let e = Arc::new(load(path));
-        self.lock().insert(key, e.clone());
-        e
+    fn get(&self, key: (u64, u64)) -> Option<Arc<Result<Loaded, String>>> {
+        self.lock().get(&key).cloned()
+    }
+
+    fn insert(&self, key: (u64, u64), v: Result<Loaded, String>) -> Arc<Result<Loaded, String>> {
+        let v = Arc::new(v);
+        self.lock().insert(key, v.clone());
+        v
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Elves> {
@@ -226,10 +236,9 @@ pub struct ModuleInfo {
     /// Its device and inode as `maps` shows them: the file's identity
     /// across processes.
     pub key: (u64, u64),
-    /// The path it is opened through (inside the process's root, or its
-    /// `map_files` link).
-    pub open_path: PathBuf,
-    /// Why its unwind information could not be loaded.
+    /// procscope's sealed copy of it, when it could be made.
+    pub copy: Option<Arc<std::fs::File>>,
+    /// Why it could not be read ("timed out opening /usr/lib/…").
     pub error: Option<String>,
     /// It has unwind information (`.eh_frame` or `.debug_frame`).
     pub unwind: bool,
@@ -278,65 +287,107 @@ impl Code {
     }
 }
 
-/// The path to open `m`'s file through: the path inside the process's root
-/// (`/proc/PID/root/…`, so that a container's files are its own), or its
-/// `map_files` link when the file was deleted or replaced.
-fn open_path(proc_dir: &std::path::Path, m: &Mapping) -> PathBuf {
+/// Where to copy `m`'s file from: the path inside the process's root
+/// (`/proc/PID/root/…`, so that a container's files are its own) when it
+/// is still the mapped file, else its `map_files` link (deleted or
+/// replaced). Only paths: the helper opens them.
+fn want(proc_dir: &std::path::Path, m: &Mapping) -> procscope_read::modcopy::Want {
     let by_map = proc_dir.join(format!("map_files/{:x}-{:x}", m.start, m.end));
-    let Some(p) = m.path.as_ref() else {
-        return by_map;
-    };
-    let p = p.as_slice();
-    if p.ends_with(b" (deleted)") {
-        return by_map;
-    }
-    let mut root = proc_dir.join("root").into_os_string();
-    root.push(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(p));
-    let path = PathBuf::from(root);
-    match rustix::fs::stat(&path) {
-        Ok(st) if st.st_ino == m.inode && st.st_dev == m.dev => path,
-        // Overlay and btrfs report another device in maps than stat does:
-        // the inode alone decides there.
-        Ok(st) if st.st_ino == m.inode => path,
-        _ => by_map,
+    let root_path = m
+        .path
+        .as_ref()
+        .map(|p| p.as_slice())
+        .filter(|p| !p.ends_with(b" (deleted)"))
+        .map(|p| {
+            let mut root = proc_dir.join("root").into_os_string();
+            root.push(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(p));
+            PathBuf::from(root)
+        });
+    procscope_read::modcopy::Want {
+        root_path,
+        by_map,
+        inode: m.inode,
     }
 }
 
 /// The code of the process whose `/proc/PID` is `proc_dir` and whose maps
 /// are `maps`: one framehop module per executable file mapping, unwind
-/// sections from `cache`. Opens files: call it under the deadline.
-pub fn code(cache: &Cache, proc_dir: &std::path::Path, maps: Vec<Mapping>) -> Code {
+/// sections from `cache`. Files not yet in the cache are copied by one
+/// helper within `timeout`; nothing here opens a file of the target.
+pub fn code(
+    cache: &Cache,
+    proc_dir: &std::path::Path,
+    maps: Vec<Mapping>,
+    timeout: std::time::Duration,
+) -> Code {
+    let files = || maps.iter().filter(|m| m.exec() && m.is_file());
+    // Copies of the files this run has not read yet, in one helper.
+    let mut todo: Vec<((u64, u64), &Mapping)> = Vec::new();
+    for m in files() {
+        let key = (m.dev, m.inode);
+        if cache.get(key).is_none() && !todo.iter().any(|(k, _)| *k == key) {
+            todo.push((key, m));
+        }
+    }
+    if !todo.is_empty() {
+        let wants: Vec<_> = todo.iter().map(|(_, m)| want(proc_dir, m)).collect();
+        let copies = procscope_read::modcopy::sealed_copies(&wants, timeout);
+        for (i, (key, m)) in todo.iter().enumerate() {
+            let name =
+                String::from_utf8_lossy(m.path.as_ref().map_or(b"", |p| p.as_slice())).into_owned();
+            let got = match copies.as_ref().map(|c| c.get(i)) {
+                Ok(Some(Ok(f))) => {
+                    f.try_clone()
+                        .map_err(|e| format!("{name}: {e}"))
+                        .and_then(|f| {
+                            let elf = load(&f).map_err(|e| format!("{name}: {e}"))?;
+                            Ok(Loaded {
+                                elf,
+                                copy: Arc::new(f),
+                            })
+                        })
+                }
+                Ok(Some(Err(procscope_read::modcopy::NotCopied::TimedOut))) | Ok(None) => {
+                    Err(format!("timed out opening {name}"))
+                }
+                Ok(Some(Err(e))) => Err(format!("{name}: {e}")),
+                Err(f) => Err(format!("{name}: {f}")),
+            };
+            cache.insert(*key, got);
+        }
+    }
     let mut unwinder = UnwinderX86_64::new();
     let mut modules: Vec<ModuleInfo> = Vec::new();
     let mut by_file: HashMap<(u64, u64), usize> = HashMap::new();
     let mut exec = Vec::new();
-    for m in maps.iter().filter(|m| m.exec() && m.is_file()) {
+    for m in files() {
         let key = (m.dev, m.inode);
         let idx = match by_file.get(&key) {
             Some(i) => *i,
             None => {
-                let path = open_path(proc_dir, m);
-                let elf = cache.elf(key, &path);
-                let error = elf.as_ref().as_ref().err().cloned();
-                let unwind = elf.as_ref().as_ref().is_ok_and(|e| e.unwind);
+                let got = cache
+                    .get(key)
+                    .unwrap_or_else(|| Arc::new(Err("not copied".into())));
+                let error = got.as_ref().as_ref().err().cloned();
+                let unwind = got.as_ref().as_ref().is_ok_and(|l| l.elf.unwind);
                 modules.push(ModuleInfo {
                     name: m.path.clone().unwrap_or_default(),
                     key,
-                    open_path: path,
+                    copy: got.as_ref().as_ref().ok().map(|l| l.copy.clone()),
                     error,
                     unwind,
                 });
                 let i = modules.len() - 1;
                 by_file.insert(key, i);
-                if let Ok(e) = elf.as_ref() {
-                    if let Some(bias) = e.bias(m.start, m.offset) {
+                if let Ok(l) = got.as_ref() {
+                    if let Some(bias) = l.elf.bias(m.start, m.offset) {
                         let name =
                             String::from_utf8_lossy(m.path.as_ref().map_or(b"", |p| p.as_slice()));
                         unwinder.add_module(Module::new(
                             name.into_owned(),
                             m.start..m.end,
                             bias,
-                            e.sections.clone(),
+                            l.elf.sections.clone(),
                         ));
                     }
                 }

@@ -7,7 +7,6 @@ use crate::bytes::Bytes;
 use blazesym::symbolize::source::{Elf, Source};
 use blazesym::symbolize::{CodeInfo, Input, Symbolized, Symbolizer};
 use std::collections::HashMap;
-use std::path::Path;
 
 /// A new symbolizer: code info, inlined functions, demangling.
 pub fn symbolizer() -> Symbolizer {
@@ -24,23 +23,22 @@ fn file_of(c: &CodeInfo<'_>) -> Bytes {
     Bytes::from(p.as_os_str().as_bytes())
 }
 
-/// Frames for each file offset of the module at `path`, innermost first
-/// per offset (an address inside inlined calls gives one frame per
-/// inlined function, then the function they were inlined into). Offsets
-/// that name nothing are left out.
-pub fn symbolize(s: &Symbolizer, path: &Path, offsets: &[u64]) -> HashMap<u64, Vec<UserFrame>> {
-    // blazesym maps the file it reads. A file the target owns could be
-    // truncated under that mapping (a library mapped by a process can be
-    // written to), and the next access would kill procscope with SIGBUS:
-    // it reads a sealed copy of its own instead, which nobody can shrink.
-    let Ok(copy) = sealed_copy(path) else {
-        return HashMap::new();
-    };
-    let own = std::path::PathBuf::from(format!(
-        "/proc/self/fd/{}",
-        std::os::fd::AsRawFd::as_raw_fd(&copy)
-    ));
-    let src = Source::Elf(Elf::new(own));
+/// Frames for each file offset of a module, read from procscope's sealed
+/// copy of it, innermost first per offset (an address inside inlined
+/// calls gives one frame per inlined function, then the function they
+/// were inlined into). Offsets that name nothing are left out.
+///
+/// blazesym maps the file it reads. The target's own file could be
+/// truncated under that mapping (a library mapped by a process can be
+/// written to), and the next access would kill procscope with SIGBUS; it
+/// could also sit on a filesystem that does not answer. The copy is a
+/// sealed memfd ([`procscope_read::modcopy`]) that nobody can shrink.
+pub fn symbolize(
+    s: &Symbolizer,
+    copy: &std::fs::File,
+    offsets: &[u64],
+) -> HashMap<u64, Vec<UserFrame>> {
+    let src = Source::Elf(Elf::new(procscope_read::modcopy::fd_path(copy)));
     let Ok(syms) = s.symbolize(&src, Input::FileOffset(offsets)) else {
         return HashMap::new();
     };
@@ -80,85 +78,16 @@ pub fn symbolize(s: &Symbolizer, path: &Path, offsets: &[u64]) -> HashMap<u64, V
     out
 }
 
-/// The largest module copied for symbols (a bigger one goes unnamed).
-const MAX_COPY: u64 = 512 << 20;
-
-/// A copy of the regular file at `path` in a memfd sealed against
-/// shrinking, growing and writing. Opened non-blocking: a FIFO swapped in
-/// at that path is refused, not waited on.
-fn sealed_copy(path: &Path) -> std::io::Result<std::fs::File> {
-    use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut src = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc_nonblock())
-        .open(path)?;
-    let meta = src.metadata()?;
-    if !meta.is_file() {
-        return Err(std::io::Error::other("not a regular file"));
-    }
-    if meta.len() > MAX_COPY {
-        return Err(std::io::Error::other("too large to copy"));
-    }
-    let fd = rustix::fs::memfd_create(
-        c"procscope-module",
-        rustix::fs::MemfdFlags::CLOEXEC | rustix::fs::MemfdFlags::ALLOW_SEALING,
-    )?;
-    let mut dst = std::fs::File::from(fd);
-    std::io::copy(&mut (&mut src).take(MAX_COPY), &mut dst)?;
-    rustix::fs::fcntl_add_seals(
-        &dst,
-        rustix::fs::SealFlags::SHRINK
-            | rustix::fs::SealFlags::GROW
-            | rustix::fs::SealFlags::WRITE
-            | rustix::fs::SealFlags::SEAL,
-    )?;
-    Ok(dst)
-}
-
-fn libc_nonblock() -> i32 {
-    i32::try_from(rustix::fs::OFlags::NONBLOCK.bits()).unwrap_or(0)
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
 
-    /// The copy has the file's bytes and cannot be truncated.
-    #[test]
-    fn a_sealed_copy_cannot_shrink() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("lib.so");
-        std::fs::write(&p, vec![7u8; 10_000]).unwrap();
-        let c = sealed_copy(&p).unwrap();
-        std::fs::write(&p, b"").unwrap();
-        assert_eq!(c.metadata().unwrap().len(), 10_000);
-        assert!(c.set_len(0).is_err(), "a sealed copy was truncated");
-        let own = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&c));
-        assert_eq!(std::fs::read(own).unwrap(), vec![7u8; 10_000]);
-    }
-
-    #[test]
-    fn a_fifo_is_refused_without_waiting() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("fifo");
-        rustix::fs::mknodat(
-            rustix::fs::CWD,
-            &p,
-            rustix::fs::FileType::Fifo,
-            rustix::fs::Mode::from_raw_mode(0o600),
-            0,
-        )
-        .unwrap();
-        assert!(sealed_copy(&p).is_err());
-    }
-
     /// Symbols of this test binary, read through the copy.
     #[test]
     fn symbols_come_through_the_copy() {
         let exe = std::fs::read_link("/proc/self/exe").unwrap();
-        let f = a_sealed_copy_cannot_shrink as fn() as usize as u64;
+        let f = symbols_come_through_the_copy as fn() as usize as u64;
         // The file offset of `f`: its mapping's start and offset in maps.
         let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
         let off = maps
@@ -177,14 +106,24 @@ mod tests {
             })
             .next()
             .unwrap();
-        let names = symbolize(&symbolizer(), &exe, &[off]);
+        let copies = procscope_read::modcopy::sealed_copies(
+            &[procscope_read::modcopy::Want {
+                root_path: Some(exe.clone()),
+                by_map: exe.clone(),
+                inode: std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&exe).unwrap()),
+            }],
+            std::time::Duration::from_secs(10),
+        )
+        .unwrap();
+        let copy = copies.into_iter().next().unwrap().unwrap();
+        let names = symbolize(&symbolizer(), &copy, &[off]);
         let frames = names.get(&off).expect("named");
         let last = frames.last().unwrap();
         assert!(
             last.function
                 .as_deref()
                 .unwrap_or("")
-                .contains("a_sealed_copy_cannot_shrink"),
+                .contains("symbols_come_through_the_copy"),
             "{frames:?}"
         );
     }

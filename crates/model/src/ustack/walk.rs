@@ -38,11 +38,7 @@ pub(super) fn blocked_now(dir: &ProcDir, tid: i32) -> Outcome<Start> {
 fn tracer(root: &ProcRoot, dir: &ProcDir, tid: i32) -> Option<(i32, Option<String>)> {
     let mut b = Vec::new();
     dir.task(tid).ok()?.read(c"status", &mut b, 64 << 10).ok()?;
-    let pid: i32 = b
-        .split(|c| *c == b'\n')
-        .find_map(|l| l.strip_prefix(b"TracerPid:"))
-        .and_then(|v| std::str::from_utf8(v).ok())
-        .and_then(|v| v.trim().parse().ok())?;
+    let pid = tracer_pid(&b)?;
     if pid == 0 {
         return None;
     }
@@ -53,6 +49,61 @@ fn tracer(root: &ProcRoot, dir: &ProcDir, tid: i32) -> Option<(i32, Option<Strin
         .ok()
         .map(|_| String::from_utf8_lossy(c.trim_ascii_end()).into_owned());
     Some((pid, comm))
+}
+
+/// Whether `pid` is a child of this process (a procscope helper, which
+/// may be tracing while it samples).
+fn ours(root: &ProcRoot, pid: i32) -> bool {
+    let mut b = Vec::new();
+    root.process(pid)
+        .and_then(|d| d.read(c"stat", &mut b, 4096))
+        .is_ok()
+        && procscope_parse::stat::Stat::parse(&b)
+            .is_ok_and(|s| u32::try_from(s.ppid).is_ok_and(|pp| pp == std::process::id()))
+}
+
+/// "already traced by PID N (name)" for each thread of `p` that another
+/// process traces (not a helper of this procscope). One read of the
+/// process's `status` when nothing traces it (`TracerPid` 0: the usual
+/// case); each thread's own `status` when something does (a tracer may
+/// hold some threads only).
+pub(super) fn tracers(
+    root: &ProcRoot,
+    dir: &ProcDir,
+    p: &crate::threads::ProcessThreads,
+) -> std::collections::HashMap<i32, String> {
+    let mut out = std::collections::HashMap::new();
+    let mut b = Vec::new();
+    let leader = dir
+        .read(c"status", &mut b, 64 << 10)
+        .ok()
+        .and_then(|_| tracer_pid(&b));
+    if leader.unwrap_or(0) == 0 {
+        return out;
+    }
+    for t in &p.threads {
+        if let Some((pid, comm)) = tracer(root, dir, t.tid) {
+            if ours(root, pid) {
+                continue;
+            }
+            out.insert(
+                t.tid,
+                match comm {
+                    Some(c) => format!("already traced by PID {pid} ({c})"),
+                    None => format!("already traced by PID {pid}"),
+                },
+            );
+        }
+    }
+    out
+}
+
+/// `TracerPid:` of a `status` file.
+fn tracer_pid(b: &[u8]) -> Option<i32> {
+    b.split(|c| *c == b'\n')
+        .find_map(|l| l.strip_prefix(b"TracerPid:"))
+        .and_then(|v| std::str::from_utf8(v).ok())
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// Why the helper could not sample thread `tid`, as a failure. A refused
@@ -84,6 +135,11 @@ pub(super) fn refused(r: Refused, root: &ProcRoot, dir: &ProcDir, tid: i32) -> F
             what: format!("its registers could not be read (errno {e})"),
         },
         Refused::Gone => Failure::Gone,
+        Refused::NotReached => Failure::Absent {
+            what: "on a CPU, and not reached before the deadline (threads before it did not \
+                   stop in time)"
+                .into(),
+        },
         Refused::Asleep => Failure::Absent {
             what: "it went to sleep just before it was to be interrupted".into(),
         },

@@ -100,6 +100,14 @@ pub struct UserStack {
     /// timed out); absent when they were named.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub symbols_error: Option<ErrorObject>,
+    /// "already traced by PID N (name)" when another process (strace,
+    /// gdb) traces the thread; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traced: Option<String>,
+    /// The process's modules that could not be read, each with why
+    /// ("timed out opening /mnt/x/libfoo.so"); absent when all were read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub modules_unread: Vec<String>,
 }
 
 /// One user-space frame.
