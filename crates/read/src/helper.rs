@@ -162,25 +162,10 @@ where
     let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
         .map_err(|e| Failure::from_errno(e, b"pipe"))?;
     let wfd = w.as_raw_fd();
-    let mut kept = [-1i32; 8];
-    for (k, fd) in kept.iter_mut().zip(keep) {
-        *k = *fd;
-    }
-    let nkept = keep.len().min(kept.len() - 1);
-    if let Some(slot) = kept.get_mut(nkept) {
-        *slot = wfd;
-    }
+    let (mut kept, nkept) = kept_fds(keep, wfd);
     // SAFETY: the child only runs `work` (system calls on borrowed,
     // pre-allocated memory), raw writes and `_exit`.
-    let child = unsafe { libc::fork() };
-    if child < 0 {
-        return Err(Failure::from_errno(
-            rustix::io::Errno::from_raw_os_error(
-                std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
-            ),
-            b"fork",
-        ));
-    }
+    let child = unsafe { fork()? };
     if child == 0 {
         // Named so that a helper left stuck in its exit says what it is in
         // ps: "procscope-help".
@@ -205,6 +190,41 @@ where
     }
     reap_or_keep(pid);
     got
+}
+
+/// The fds a child keeps: `keep` (at most 7) and then `own` (its end of
+/// the answer channel), in a fixed array (the child may not allocate),
+/// with how many of `keep` were taken.
+fn kept_fds(keep: &[i32], own: i32) -> ([i32; 8], usize) {
+    let mut kept = [-1i32; 8];
+    for (k, fd) in kept.iter_mut().zip(keep) {
+        *k = *fd;
+    }
+    let n = keep.len().min(kept.len() - 1);
+    if let Some(slot) = kept.get_mut(n) {
+        *slot = own;
+    }
+    (kept, n)
+}
+
+/// `fork()`, its failure as a [`Failure`]: the child's PID, or 0 in the
+/// child.
+///
+/// # Safety
+/// In a multi-threaded process the child may only make async-signal-safe
+/// calls (system calls on memory allocated before the fork) and `_exit`.
+unsafe fn fork() -> Outcome<libc::pid_t> {
+    // SAFETY: the caller keeps the child to async-signal-safe work.
+    let child = unsafe { libc::fork() };
+    if child < 0 {
+        return Err(Failure::from_errno(
+            rustix::io::Errno::from_raw_os_error(
+                std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
+            ),
+            b"fork",
+        ));
+    }
+    Ok(child)
 }
 
 /// Refuses helper work when too many helpers are stuck in their exit.
@@ -435,25 +455,10 @@ where
     )
     .map_err(|e| Failure::from_errno(e, b"socketpair"))?;
     let sock = theirs.as_raw_fd();
-    let mut kept = [-1i32; 8];
-    for (k, fd) in kept.iter_mut().zip(keep) {
-        *k = *fd;
-    }
-    let nkept = keep.len().min(kept.len() - 1);
-    if let Some(slot) = kept.get_mut(nkept) {
-        *slot = sock;
-    }
+    let (mut kept, nkept) = kept_fds(keep, sock);
     // SAFETY: the child only runs `work` (system calls on borrowed,
     // pre-allocated memory) and `_exit`.
-    let child = unsafe { libc::fork() };
-    if child < 0 {
-        return Err(Failure::from_errno(
-            rustix::io::Errno::from_raw_os_error(
-                std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
-            ),
-            b"fork",
-        ));
-    }
+    let child = unsafe { fork()? };
     if child == 0 {
         // SAFETY: as in in_child_keeping.
         unsafe { libc::prctl(libc::PR_SET_NAME, HELPER_NAME.as_ptr(), 0, 0, 0) };

@@ -138,17 +138,22 @@ pub fn likely_cause(frames: &[&[u8]], wchan: Option<&[u8]>) -> Cause {
 /// walked.
 pub fn memory_lock_stuck(p: &crate::threads::ProcessThreads) -> bool {
     p.threads.iter().any(|t| {
-        let frames: Vec<&[u8]> = t
-            .stack
-            .as_ref()
-            .map(|f| f.iter().map(|f| f.symbol.as_slice()).collect())
-            .unwrap_or_default();
-        let wchan = t.wchan.as_ref().ok().cloned().flatten();
         matches!(
-            likely_cause(&frames, wchan.as_ref().map(|w| w.as_slice())),
+            thread_cause(t),
             Cause::MemoryLockHolder | Cause::MemoryLockWaiter
         )
     })
+}
+
+/// [`likely_cause`] of a thread, from its kernel stack and wchan as read.
+pub fn thread_cause(t: &crate::threads::ThreadInfo) -> Cause {
+    let frames: Vec<&[u8]> = t
+        .stack
+        .as_ref()
+        .map(|f| f.iter().map(|f| f.symbol.as_slice()).collect())
+        .unwrap_or_default();
+    let wchan = t.wchan.as_ref().ok().cloned().flatten();
+    likely_cause(&frames, wchan.as_ref().map(|w| w.as_slice()))
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 mod cause;
 mod report;
-pub use cause::{Cause, likely_cause, memory_lock_stuck};
+pub use cause::{Cause, likely_cause, memory_lock_stuck, thread_cause};
 pub use report::{
     CallName, GroupCause, HungGroup, HungKey, LockHolder, Report, Resource, StuckTask, report,
     waits_by_design,

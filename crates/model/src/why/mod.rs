@@ -520,14 +520,9 @@ fn group(
 ) -> Group {
     let state = t.state.as_ref().ok().copied();
     let (letter, meaning) = state.map_or(('?', "unknown"), |s| (s.letter(), s.meaning()));
-    let frames: Vec<&[u8]> = t
-        .stack
-        .as_ref()
-        .map(|f| f.iter().map(|f| f.symbol.as_slice()).collect())
-        .unwrap_or_default();
     let wchan = t.wchan.as_ref().ok().cloned().flatten();
     let kernel = || Wait::Kernel {
-        cause: crate::hung::likely_cause(&frames, wchan.as_ref().map(Bytes::as_slice)),
+        cause: crate::hung::thread_cause(t),
     };
     let mut call = None;
     let wait = match (state, &t.syscall) {
