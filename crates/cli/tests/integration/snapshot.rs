@@ -610,3 +610,126 @@ fn a_killed_readers_unpacked_directory_is_removed_by_the_next_one() {
     want.sort();
     assert_eq!(left, want);
 }
+
+/// Idle times ("idle", "wakes in") are a thread's `se.exec_start` measured
+/// against "now" on the scheduler's clock, live and in a snapshot: against
+/// `/proc/uptime`, which runs ahead of it on a VM (15 s on this one), a
+/// replayed sleep read as that much longer idle.
+#[test]
+fn a_snapshots_idle_times_are_measured_on_the_clock_live_uses() {
+    let t = start_kit(&["sleep"]);
+    assert!(wait_all_threads(t.pid(), 'S', Duration::from_secs(5)));
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = t.pid_s();
+    let q = ["stack", "--json", pid.as_str()];
+    let group = |v: &Value| v["processes"][0]["groups"][0].clone();
+    let r = run(&q);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let live = group(&r.json());
+    let out = tempfile::tempdir().unwrap();
+    let file = out.path().join("idle.psnap");
+    let t0 = Instant::now();
+    snap(&file, &[], &[t.pid()]);
+    let between = u64::try_from(t0.elapsed().as_millis()).unwrap();
+    drop(t);
+    let r = on(&file, &q);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let replayed = group(&r.json());
+    let idle = |g: &Value| g["idle_ms"].as_u64().unwrap_or_else(|| panic!("{g:#}"));
+    let (l, s) = (idle(&live), idle(&replayed));
+    // The snapshot was taken a moment after the live answer: its idle
+    // time is that much longer, no more.
+    assert!(
+        s >= l && s - l <= between + 1000,
+        "live idle {l} ms, replayed {s} ms (snapshot took {between} ms)"
+    );
+    if let (Some(l), Some(s)) = (
+        live["wakes_in_ms"].as_u64(),
+        replayed["wakes_in_ms"].as_u64(),
+    ) {
+        assert!(
+            l >= s && l - s <= between + 1000,
+            "live wakes in {l} ms, replayed {s} ms"
+        );
+    }
+}
+
+/// Files cut at `--max-file` are answered as cut (`env`, `cmdline`,
+/// `show`), at the cap exactly; an environment left out by `--no-env` is
+/// said to be, not "gone".
+#[test]
+fn cut_and_left_out_files_are_answered_as_such() {
+    let a = "A".repeat(50_000);
+    let b = "B".repeat(50_000);
+    let mut c = std::process::Command::new(testkit());
+    c.args(["sleep", &a, &b])
+        .env("BIG", "x".repeat(100_000))
+        .env("TOKEN", "hunter9zz");
+    let t = start(c);
+    let pid = t.pid_s();
+    let out = tempfile::tempdir().unwrap();
+    let big = out.path().join("big.psnap");
+    let none = out.path().join("none.psnap");
+    snap(&big, &["--max-file", "64K"], &[t.pid()]);
+    snap(&none, &["--no-env"], &[t.pid()]);
+    drop(t);
+    // Stored at the cap exactly (the byte read past it to see that the
+    // file goes on is not kept).
+    let raw = decompressed(&big);
+    let mut ar = tar::Archive::new(&raw[..]);
+    let mut sizes = std::collections::BTreeMap::new();
+    for e in ar.entries().unwrap() {
+        let e = e.unwrap();
+        let p = e.path().unwrap().display().to_string();
+        if p == format!("{pid}/environ") || p == format!("{pid}/cmdline") {
+            sizes.insert(p, e.header().size().unwrap());
+        }
+    }
+    assert_eq!(
+        sizes.values().copied().collect::<Vec<_>>(),
+        vec![65536, 65536],
+        "{sizes:?}"
+    );
+    let e = on(&big, &["env", "--json", &pid]);
+    assert_eq!(e.status, 0, "{}", e.stderr);
+    assert_eq!(e.json()["processes"][0]["truncated"], true, "{}", e.out());
+    let e = on(&big, &["env", &pid]);
+    assert_eq!(e.status, 0, "{}", e.stderr);
+    assert!(
+        e.stderr
+            .contains("environ cut at 65536 bytes when the snapshot was taken"),
+        "{}",
+        e.stderr
+    );
+    let c = on(&big, &["cmdline", "--json", &pid]);
+    assert_eq!(c.json()["processes"][0]["truncated"], true, "{}", c.out());
+    let c = on(&big, &["cmdline", &pid]);
+    assert!(
+        c.out()
+            .contains("note: cut at 65536 bytes when the snapshot was taken"),
+        "{}",
+        c.out()
+    );
+    assert!(!c.out().contains("setproctitle"), "{}", c.out());
+    let s = on(&big, &["show", &pid]);
+    assert!(
+        s.out()
+            .contains(&format!("the whole command line: procscope cmdline {pid}")),
+        "{}",
+        s.out()
+    );
+    // --no-env: said, not "gone".
+    let e = on(&none, &["env", &pid]);
+    assert!(
+        e.stderr
+            .contains("environ: not available: not in the snapshot (taken with --no-env)"),
+        "{}",
+        e.stderr
+    );
+    assert!(!e.stderr.contains("gone"), "{}", e.stderr);
+    let j = on(&none, &["env", "--json", &pid]).json();
+    assert_eq!(
+        j["processes"][0]["environ"]["error"]["reason"], "absent",
+        "{j:#}"
+    );
+}

@@ -382,19 +382,7 @@ fn fds(dir: &ProcDir, p: &str, max: usize, out: &mut Vec<Item>) {
     }
 }
 
-/// The tree-relative PID and file name of a path (`12/task/13/stack` →
-/// 13, `stack`), as the tape keys failed files.
-pub(super) fn tape_key(path: &str) -> Option<(i32, String)> {
-    let mut parts = path.splitn(2, '/');
-    let pid: i32 = parts.next()?.parse().ok()?;
-    let rest = parts.next()?;
-    if let Some(t) = rest.strip_prefix("task/") {
-        let mut tp = t.splitn(2, '/');
-        let tid: i32 = tp.next()?.parse().ok()?;
-        return Some((tid, tp.next()?.to_owned()));
-    }
-    Some((pid, rest.to_owned()))
-}
+pub(super) use crate::format::tape_key;
 
 #[cfg(test)]
 mod tests {
