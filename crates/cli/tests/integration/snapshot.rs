@@ -654,6 +654,112 @@ fn a_snapshots_idle_times_are_measured_on_the_clock_live_uses() {
     }
 }
 
+/// `hung` on a snapshot of a memory-lock hang: the procscope that took it
+/// (whose reader was stuck on the target's command line) is no answer, the
+/// stuck calls are named as live, and it says one moment was looked at.
+#[test]
+fn hung_on_a_snapshot_is_one_moment_without_its_taker_and_names_the_calls() {
+    let h = crate::hang::mem_lock_hang();
+    let pid = h.target.pid();
+    // The test process is in the snapshot too (the target's parent) and
+    // has a thread stuck: the one that saw the target's memory lock stuck.
+    let me = std::process::id();
+    // (PID, TID, system call) of the stuck threads of the target and of
+    // this test process.
+    let ours = |v: &Value| -> Vec<(u64, u64, String)> {
+        let mut out = Vec::new();
+        for g in v["groups"].as_array().unwrap() {
+            for t in g["tasks"].as_array().unwrap() {
+                let p = t["pid"].as_u64().unwrap();
+                if p == u64::from(pid) || p == u64::from(me) {
+                    out.push((
+                        p,
+                        t["tid"].as_u64().unwrap(),
+                        g["syscall"].as_str().unwrap().to_string(),
+                    ));
+                }
+            }
+        }
+        out.sort();
+        out
+    };
+    let live = run_with(
+        &["--timeout", "300ms", "hung", "--window", "300ms", "--json"],
+        &[],
+        Duration::from_secs(10),
+    );
+    assert_eq!(live.status, 1, "{}", live.stderr);
+    let live = ours(&live.json());
+    assert_eq!(
+        live.iter().filter(|t| t.0 == u64::from(pid)).count(),
+        2,
+        "{live:?}"
+    );
+    assert!(
+        live.iter().all(|(_, _, c)| !c.starts_with("syscall_")),
+        "{live:?}"
+    );
+    let out = tempfile::tempdir().unwrap();
+    let file = out.path().join("sick.psnap");
+    let ps = pid.to_string();
+    let r = run_with(
+        &[
+            "--timeout",
+            "300ms",
+            "snapshot",
+            "-o",
+            file.to_str().unwrap(),
+            &ps,
+        ],
+        &[],
+        Duration::from_secs(30),
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    drop(h);
+    let r = on(&file, &["hung", "--json"]);
+    assert_eq!(r.status, 1, "{}", r.stderr);
+    let v = r.json();
+    // What was stuck live, with the same call names, and nothing else:
+    // not the procscope that took the snapshot (its reader was stuck on
+    // the target's command line).
+    assert_eq!(ours(&v), live, "{v:#}");
+    assert_eq!(v["stuck"], live.len(), "{v:#}");
+    assert_eq!(
+        (
+            &v["at_snapshot"],
+            &v["samples_taken"],
+            &v["samples"],
+            &v["window_ms"]
+        ),
+        (&Value::Bool(true), &1.into(), &1.into(), &0.into())
+    );
+    let t = on(&file, &["hung"]);
+    assert_eq!(t.status, 1, "{}", t.stderr);
+    assert!(
+        t.out().contains(&format!(
+            "{} task(s) stuck in D (in D when the snapshot was taken: 1 sample)",
+            live.len()
+        )),
+        "{}",
+        t.out()
+    );
+    assert!(!t.out().contains("samples over"), "{}", t.out());
+    assert!(!t.out().contains("(procscope)"), "{}", t.out());
+    // `ps --state D` lists the target, not the procscope that took it.
+    let p = on(&file, &["ps", "--state", "D", "--json"]);
+    let pv = p.json();
+    let pids: Vec<Value> = pv["processes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{pv:#}"))
+        .iter()
+        .map(|r| r["pid"].clone())
+        .collect();
+    let mut want: Vec<Value> = live.iter().map(|t| Value::from(t.0)).collect();
+    want.dedup();
+    assert!(pids.iter().all(|p| want.contains(p)), "{pv:#}");
+    assert!(pids.contains(&Value::from(pid)), "{pv:#}");
+}
+
 /// Files cut at `--max-file` are answered as cut (`env`, `cmdline`,
 /// `show`), at the cap exactly; an environment left out by `--no-env` is
 /// said to be, not "gone".
