@@ -760,6 +760,76 @@ fn hung_on_a_snapshot_is_one_moment_without_its_taker_and_names_the_calls() {
     assert!(pids.contains(&Value::from(pid)), "{pv:#}");
 }
 
+/// The listening TCP port of `pid`: a LISTEN socket of its namespace's
+/// table whose inode is one of its fds.
+fn listening_port(pid: u32) -> u16 {
+    let inodes: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|e| {
+            let l = std::fs::read_link(e.ok()?.path()).ok()?;
+            let l = l.to_str()?.to_string();
+            Some(l.strip_prefix("socket:[")?.strip_suffix(']')?.to_string())
+        })
+        .collect();
+    let tcp = std::fs::read_to_string(format!("/proc/{pid}/net/tcp")).unwrap();
+    tcp.lines()
+        .skip(1)
+        .find_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.get(3) == Some(&"0A") && inodes.iter().any(|i| Some(&i.as_str()) == f.get(9)))
+                .then(|| u16::from_str_radix(f[1].rsplit(':').next().unwrap(), 16).unwrap())
+        })
+        .expect("a listening socket")
+}
+
+/// `who-has` on a snapshot answers from the snapshot: a path is never
+/// looked up on the host reading it (a FIFO, a file, /dev/null), a port is
+/// found in the snapshot's own network tables — the holders live named.
+#[test]
+fn who_has_on_a_snapshot_finds_paths_and_ports_as_live() {
+    let zd = tempfile::tempdir().unwrap();
+    let kd = tempfile::tempdir().unwrap();
+    let zoo = start_quiet(&["fdzoo", zd.path().to_str().unwrap()]);
+    let kinds = start_quiet(&["fdkinds", kd.path().to_str().unwrap()]);
+    let port = format!(":{}", listening_port(zoo.pid()));
+    let fifo = kd.path().join("fifo").display().to_string();
+    let log = zd.path().join("append.log").display().to_string();
+    let queries: Vec<Vec<&str>> = vec![
+        vec!["who-has", "--json", &fifo],
+        vec!["who-has", "--json", &log],
+        vec!["who-has", "--json", &port],
+    ];
+    let holders = |v: &Value| v["holders"].clone();
+    let live: Vec<Value> = queries.iter().map(|q| holders(&live_json(q))).collect();
+    for (q, l) in queries.iter().zip(&live) {
+        assert!(
+            l.as_array().is_some_and(|a| !a.is_empty()),
+            "{q:?} live: {l:#}"
+        );
+    }
+    let mut pids = vec![zoo.pid(), kinds.pid(), std::process::id()];
+    pids.extend(children(zoo.pid()));
+    let out = tempfile::tempdir().unwrap();
+    let file = out.path().join("zoo.psnap");
+    snap(&file, &[], &pids);
+    let waiter = children(zoo.pid());
+    drop((zoo, kinds));
+    waiter.into_iter().for_each(kill);
+    // The paths are gone from this host too: the snapshot alone answers.
+    drop((zd, kd));
+    for (q, l) in queries.iter().zip(&live) {
+        let r = holders(&replay_json(&file, q));
+        same(&q.join(" "), l, &r);
+    }
+    let t = on(&file, &["who-has", &fifo]);
+    assert_eq!(t.status, 0, "{}", t.stderr);
+    assert!(
+        t.out().contains("fdkinds") || t.out().contains("procscope-testk"),
+        "{}",
+        t.out()
+    );
+}
+
 /// Files cut at `--max-file` are answered as cut (`env`, `cmdline`,
 /// `show`), at the cap exactly; an environment left out by `--no-env` is
 /// said to be, not "gone".
