@@ -638,9 +638,12 @@ fn a_snapshots_idle_times_are_measured_on_the_clock_live_uses() {
     let idle = |g: &Value| g["idle_ms"].as_u64().unwrap_or_else(|| panic!("{g:#}"));
     let (l, s) = (idle(&live), idle(&replayed));
     // The snapshot was taken a moment after the live answer: its idle
-    // time is that much longer, no more.
+    // time is about that much longer, no more. ("Now" is a running
+    // thread's last accounting on the scheduler's clock, live and when
+    // the snapshot is taken: either may lag by a few hundred ms on a
+    // loaded VM. Against uptime it was 15 s more here.)
     assert!(
-        s >= l && s - l <= between + 1000,
+        s + 1000 >= l && s <= l + between + 1000,
         "live idle {l} ms, replayed {s} ms (snapshot took {between} ms)"
     );
     if let (Some(l), Some(s)) = (
@@ -648,7 +651,7 @@ fn a_snapshots_idle_times_are_measured_on_the_clock_live_uses() {
         replayed["wakes_in_ms"].as_u64(),
     ) {
         assert!(
-            l >= s && l - s <= between + 1000,
+            l + 1000 >= s && l <= s + between + 1000,
             "live wakes in {l} ms, replayed {s} ms"
         );
     }
