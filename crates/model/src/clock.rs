@@ -43,8 +43,18 @@ impl Clock {
     /// leaves out time stolen by the hypervisor and spent in interrupts, so
     /// it falls behind `/proc/uptime` as a host runs (by a second after an
     /// hour on a busy VM): compared with uptime, every thread would look
-    /// idle for that long. Unchanged in a tree that is not the live procfs.
+    /// idle for that long. In a snapshot, the "now" recorded when it was
+    /// taken. Unchanged in another tree that is not the live procfs.
     pub fn with_sched_now(self, root: &ProcRoot) -> Clock {
+        // A snapshot: "now" is when it was taken, as the manifest recorded
+        // it (the thread that read it is not in the tree; without it,
+        // uptime).
+        if let Some(f) = root.tape().and_then(|t| t.facts()) {
+            return Clock {
+                sched_now_ms: f.sched_now_ms,
+                ..self
+            };
+        }
         let tid = rustix::thread::gettid().as_raw_nonzero().get();
         let mut buf = Vec::with_capacity(4096);
         let now = root

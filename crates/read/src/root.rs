@@ -197,6 +197,11 @@ impl ProcRoot {
         self.tape.as_ref()
     }
 
+    /// True when this root is a snapshot's tree (its tape replays).
+    pub fn is_snapshot(&self) -> bool {
+        self.tape.as_ref().is_some_and(|t| t.is_replay())
+    }
+
     /// True when this root is a procfs mount (not a fixture or a copy).
     pub fn is_live(&self) -> bool {
         self.live
@@ -398,8 +403,15 @@ impl ProcDir {
         match (&r, self.replay().and_then(|t| t.replayed())) {
             (Err(Failure::Gone), Some(rec)) => {
                 let name = String::from_utf8_lossy(name);
-                match rec.files.get(&self.pid).and_then(|m| m.get(name.as_ref())) {
-                    Some(f) => Err(f.clone()),
+                if let Some(f) = rec.files.get(&self.pid).and_then(|m| m.get(name.as_ref())) {
+                    return Err(f.clone());
+                }
+                // Left out of every process by an option of the snapshot
+                // (`--no-env`): the process had it, the file does not.
+                match rec.facts.left_out.get(name.as_ref()) {
+                    Some(option) => Err(Failure::Absent {
+                        what: format!("not in the snapshot (taken with {option})"),
+                    }),
                     None => r,
                 }
             }
@@ -429,7 +441,20 @@ impl ProcDir {
                 truncated: got.len() > cap,
             });
         }
-        let r = read_at(self.fd.as_fd(), name, buf, cap, self.live);
+        let mut r = read_at(self.fd.as_fd(), name, buf, cap, self.live);
+        // A file the snapshot cut at its size cap holds only its first
+        // bytes: answered as truncated, as a live read past the cap is.
+        if let (Ok(got), Some(rec)) = (r.as_mut(), self.replay().and_then(|t| t.replayed())) {
+            let name = String::from_utf8_lossy(name.to_bytes());
+            if rec
+                .facts
+                .cut
+                .get(&self.pid)
+                .is_some_and(|names| names.contains(name.as_ref()))
+            {
+                got.truncated = true;
+            }
+        }
         if let (true, Some(t)) = (exe, self.recorder()) {
             let kept = r
                 .as_ref()

@@ -21,7 +21,7 @@
 use crate::failure::{Failure, Outcome};
 use crate::root::FdStat;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 /// The failure for a question a snapshot has no answer to.
@@ -201,6 +201,39 @@ pub struct Records {
     /// own serde form: this crate does not know its shape.
     #[serde(default)]
     pub user_stacks: BTreeMap<i32, serde_json::Value>,
+    /// What the snapshot's manifest says about the tree, set when it is
+    /// opened ([`Records::with_manifest_facts`]); never stored on the tape
+    /// (the manifest holds it, and an older reader refuses unknown members
+    /// here).
+    #[serde(skip)]
+    pub facts: Facts,
+}
+
+/// What a snapshot's manifest says that a reader of its tree must answer
+/// with (see docs/snapshot.md): not recorded on the tape, copied from the
+/// manifest when the snapshot is opened.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Facts {
+    /// Files cut at the size cap when the snapshot was taken, per PID (or
+    /// TID) and name (keyed like [`Records::files`]): a read of one is
+    /// answered as truncated, as a live read past its cap is.
+    pub cut: BTreeMap<i32, BTreeSet<String>>,
+    /// Files left out of every process by choice, by name, with the option
+    /// that left them out (`environ` → `--no-env`): a read of one answers
+    /// that instead of "gone".
+    pub left_out: BTreeMap<String, String>,
+    /// "Now" on the scheduler's clock when the snapshot was taken, ms: the
+    /// `se.exec_start` of the taking procscope's running thread (idle times
+    /// are measured against it, as live).
+    pub sched_now_ms: Option<u64>,
+}
+
+impl Records {
+    /// These records with the manifest's facts (see [`Facts`]).
+    pub fn with_manifest_facts(mut self, facts: Facts) -> Self {
+        self.facts = facts;
+        self
+    }
 }
 
 /// Recording or replaying (see the module docs).
@@ -274,6 +307,12 @@ impl Tape {
         self.write(|r| {
             r.user_stacks.insert(pid, v);
         });
+    }
+
+    /// The replayed snapshot's facts from its manifest ([`Facts`]), when
+    /// replaying.
+    pub fn facts(&self) -> Option<&Facts> {
+        self.replayed().map(|r| &r.facts)
     }
 
     /// The user-space stacks recorded for `pid`, when replaying.

@@ -119,6 +119,10 @@ pub fn call_name(c: CallName) -> String {
 
 /// `5 samples over 1.0 s`, or `1 sample in 3 ms`: what was done, measured.
 pub fn sampled(s: &Sampling) -> String {
+    // A snapshot holds one moment: nothing was seen to last.
+    if s.snapshot {
+        return "1 sample: when the snapshot was taken".into();
+    }
     let took = crate::calls::ms(u64::try_from(s.elapsed.as_millis()).unwrap_or(u64::MAX));
     if s.samples == 1 {
         format!("1 sample in {took}")
@@ -173,8 +177,14 @@ pub fn doc(r: &Report, s: &Sampling, over: Option<Duration>) -> Doc {
     }
     let in_d = r.tasks().filter(|t| t.in_d()).count();
     d.heading_line(
-        Line::styled(format!("{in_d} task(s) stuck in D"), Style::Critical)
-            .with(format!(" (in D at all {})", sampled(s)), Style::Plain),
+        Line::styled(format!("{in_d} task(s) stuck in D"), Style::Critical).with(
+            if s.snapshot {
+                " (in D when the snapshot was taken: 1 sample)".to_string()
+            } else {
+                format!(" (in D at all {})", sampled(s))
+            },
+            Style::Plain,
+        ),
     );
     if let Some(o) = over {
         d.heading_line(
@@ -186,7 +196,14 @@ pub fn doc(r: &Report, s: &Sampling, over: Option<Duration>) -> Doc {
                 ),
                 Style::Critical,
             )
-            .with(" (never ran during the window)", Style::Plain),
+            .with(
+                if s.snapshot {
+                    " (had not run for that long when the snapshot was taken)"
+                } else {
+                    " (never ran during the window)"
+                },
+                Style::Plain,
+            ),
         );
     }
     let esc = |b: &[u8]| escape(b).into_owned();
@@ -324,6 +341,7 @@ pub fn wire(r: &Report, s: &Sampling, window: Duration, samples: u32) -> wire::H
         samples_taken: s.samples,
         elapsed_ms: u64::try_from(s.elapsed.as_millis()).unwrap_or(u64::MAX),
         candidates_at_first_sample: s.first,
+        at_snapshot: s.snapshot,
         stuck: r.tasks().count(),
         groups,
     }

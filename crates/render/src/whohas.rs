@@ -75,8 +75,24 @@ pub fn warnings(f: &Found) -> Vec<String> {
         why.sort();
         why.dedup();
         let n = f.unreadable.len();
+        // Which ones: a count alone leaves the reader to guess whom to ask
+        // about (the first few named, in PID order).
+        let mut pids: Vec<i32> = f.unreadable.iter().map(|(p, _)| *p).collect();
+        pids.sort_unstable();
+        let named: Vec<String> = pids.iter().take(NAMED).map(i32::to_string).collect();
+        let more = pids.len().saturating_sub(NAMED);
+        let which = format!(
+            "{} {}{}",
+            if n == 1 { "PID" } else { "PIDs" },
+            named.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        );
         v.push(format!(
-            "the fds of {n} {} could not be read, so {} not included: {}",
+            "the fds of {n} {} ({which}) could not be read, so {} not included: {}",
             if n == 1 { "process" } else { "processes" },
             if n == 1 { "it is" } else { "they are" },
             why.join("; ")
@@ -91,6 +107,9 @@ pub fn warnings(f: &Found) -> Vec<String> {
     }
     v
 }
+
+/// Processes named in the warning about unreadable fds before "and N more".
+const NAMED: usize = 10;
 
 /// What it means that nobody was found.
 pub fn nobody(matched: Matched) -> &'static str {

@@ -65,6 +65,36 @@ pub struct Manifest {
     pub unreadable: Vec<Unreadable>,
     /// Files cut at the size cap.
     pub truncated: Vec<String>,
+    /// "Now" on the scheduler's clock when the snapshot was taken, ms (the
+    /// `se.exec_start` of the taking procscope's running thread, read with
+    /// `uptime`): how long a thread has been idle is measured against it,
+    /// as live (`/proc/uptime` runs ahead of the scheduler's clock on a
+    /// VM). Absent in files of older procscopes; then uptime is used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sched_now_ms: Option<u64>,
+}
+
+impl Manifest {
+    /// What a reader of the tree must answer with that only the manifest
+    /// says: cut files, files left out by an option, the scheduler's "now".
+    pub fn facts(&self) -> procscope_read::tape::Facts {
+        let mut cut: std::collections::BTreeMap<i32, std::collections::BTreeSet<String>> =
+            std::collections::BTreeMap::new();
+        for p in &self.truncated {
+            if let Some((pid, name)) = tape_key(p) {
+                cut.entry(pid).or_default().insert(name);
+            }
+        }
+        let mut left_out = std::collections::BTreeMap::new();
+        if self.no_env {
+            left_out.insert("environ".to_owned(), "--no-env".to_owned());
+        }
+        procscope_read::tape::Facts {
+            cut,
+            left_out,
+            sched_now_ms: self.sched_now_ms,
+        }
+    }
 }
 
 /// A file that could not be read when the snapshot was taken.
@@ -85,4 +115,18 @@ pub fn taken_at(unix_ms: u64) -> String {
         .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
         .map(|t| t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
         .unwrap_or_else(|| format!("{unix_ms} ms after the epoch"))
+}
+
+/// The tree-relative PID and file name of a path (`12/task/13/stack` →
+/// 13, `stack`), as the tape keys failed files.
+pub fn tape_key(path: &str) -> Option<(i32, String)> {
+    let mut parts = path.splitn(2, '/');
+    let pid: i32 = parts.next()?.parse().ok()?;
+    let rest = parts.next()?;
+    if let Some(t) = rest.strip_prefix("task/") {
+        let mut tp = t.splitn(2, '/');
+        let tid: i32 = tp.next()?.parse().ok()?;
+        return Some((tid, tp.next()?.to_owned()));
+    }
+    Some((pid, rest.to_owned()))
 }

@@ -25,7 +25,11 @@ impl Opened {
     /// its own process).
     pub fn root(&self) -> std::io::Result<procscope_read::ProcRoot> {
         Ok(procscope_read::ProcRoot::open(self.dir.path())?
-            .with_tape(procscope_read::tape::Tape::replay(self.records.clone()))
+            .with_tape(procscope_read::tape::Tape::replay(
+                self.records
+                    .clone()
+                    .with_manifest_facts(self.manifest.facts()),
+            ))
             .with_own_pid(self.manifest.own_pid))
     }
 }

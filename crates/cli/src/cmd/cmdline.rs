@@ -100,7 +100,8 @@ pub fn run(g: &Global, a: &CmdlineArgs) -> anyhow::Result<Exit> {
             }
             writeln!(out, "{}", shell_line(t, &view))?;
         } else {
-            human(&mut out, t, &view, c.truncated)?;
+            let cut = c.truncated.then(|| targets::cut_at(g, c.raw.len()));
+            human(&mut out, t, &view, cut.as_deref())?;
         }
     }
     out.flush()?;
@@ -131,7 +132,7 @@ fn human(
     out: &mut dyn Write,
     t: &ProcText,
     view: &Cmdline<'_>,
-    truncated: bool,
+    cut: Option<&str>,
 ) -> std::io::Result<()> {
     let dim = Style::new().dimmed();
     targets::write_title(out, t)?;
@@ -169,6 +170,9 @@ fn human(
         writeln!(out)?;
     }
     match view.shape() {
+        // A cut command line has no terminator because it was cut, not
+        // because it was rewritten.
+        Shape::Unterminated if cut.is_some() => {}
         Shape::Unterminated => writeln!(
             out,
             "  {}note: the process rewrote its command line (setproctitle): no NUL terminator, so this is its title, not its original argv{}",
@@ -183,14 +187,8 @@ fn human(
         )?,
         _ => {}
     }
-    if truncated {
-        writeln!(
-            out,
-            "  {}note: cut at {} MiB{}",
-            dim.render(),
-            targets::TEXT_CAP >> 20,
-            dim.render_reset()
-        )?;
+    if let Some(cut) = cut {
+        writeln!(out, "  {}note: {cut}{}", dim.render(), dim.render_reset())?;
     }
     Ok(())
 }

@@ -249,9 +249,9 @@ pub fn run(g: &Global, a: &EnvArgs) -> anyhow::Result<Exit> {
         }
         if env.truncated {
             output::warn(&format!(
-                "{}: environ cut at {} MiB",
+                "{}: environ {}",
                 targets::title(t),
-                targets::TEXT_CAP >> 20
+                targets::cut_at(g, env.raw.len())
             ));
         }
     }

@@ -26,7 +26,15 @@ Exit status: 0 nothing is stuck, 1 something is, 2 error.";
 /// render.
 pub fn run(g: &Global, a: &HungArgs) -> anyhow::Result<Exit> {
     let root = crate::cmd::ps::open_root(g)?;
-    let samples = a.samples.max(2);
+    // A snapshot holds one moment: sampling it again would re-read the
+    // same files and claim the states lasted over a window.
+    let one_moment = g.opened.is_some();
+    let samples = if one_moment { 1 } else { a.samples.max(2) };
+    let window = if one_moment {
+        std::time::Duration::ZERO
+    } else {
+        a.window
+    };
     let cannot_list =
         |f| anyhow::anyhow!("cannot list processes under {}: {f}", root.path().display());
     let started = Instant::now();
@@ -36,14 +44,19 @@ pub fn run(g: &Global, a: &HungArgs) -> anyhow::Result<Exit> {
     // stops as soon as no candidate is left.
     let rest = samples.saturating_sub(1).max(1);
     for _ in 0..rest {
-        if sampling.stuck.is_empty() {
+        if one_moment || sampling.stuck.is_empty() {
             break;
         }
-        std::thread::sleep(a.window / rest);
+        std::thread::sleep(window / rest);
         let next = sampler.again(&root, &sampling);
         sampling = hung::fold(Some(sampling), next);
     }
-    sampling.elapsed = started.elapsed();
+    sampling.elapsed = if one_moment {
+        std::time::Duration::ZERO
+    } else {
+        started.elapsed()
+    };
+    sampling.snapshot = one_moment;
     let opts = &g.session;
     let report = hung::report(&root, &sampling, opts);
     let stuck = report.tasks().count();
@@ -52,7 +65,7 @@ pub fn run(g: &Global, a: &HungArgs) -> anyhow::Result<Exit> {
         procscope_render::json::write_document(
             &mut out,
             "hung",
-            &procscope_render::hung::wire(&report, &sampling, a.window, samples),
+            &procscope_render::hung::wire(&report, &sampling, window, samples),
         )?;
     } else {
         let colour = output::colour(&out);

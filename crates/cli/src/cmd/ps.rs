@@ -343,6 +343,12 @@ fn build_filter(
     }
     if let Some(s) = &a.state {
         f.states = select::parse_states(s).map_err(UsageError)?;
+        // In a snapshot, the procscope that took it was in whatever state
+        // taking it put it (writing the file, reading a hung target): that
+        // is no answer about the host it was taken on.
+        if root.is_snapshot() {
+            f.exclude.push(root.own_pid());
+        }
     }
     f.ppids = a.ppid.clone();
     f.descendants_of = a.children_of.clone();

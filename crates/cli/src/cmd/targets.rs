@@ -12,6 +12,17 @@ use procscope_render::escape::escape;
 /// can be made huge on purpose; see reliability rule 2).
 pub const TEXT_CAP: usize = procscope_read::cap::TEXT;
 
+/// Where a file read for a text command was cut, in words: at the read
+/// cap, or — in a snapshot, which kept `len` bytes of it — when the
+/// snapshot was taken (its `--max-file`).
+pub fn cut_at(g: &Global, len: usize) -> String {
+    if g.opened.is_some() {
+        format!("cut at {len} bytes when the snapshot was taken")
+    } else {
+        format!("cut at {} MiB", TEXT_CAP >> 20)
+    }
+}
+
 /// Opens the root, resolves the target and reads `what` for each match.
 /// An empty result means nothing matched.
 pub fn read(

@@ -768,3 +768,304 @@ fn sigterm_while_unpacking_removes_the_unpacked_tree() {
     let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+/// Idle times ("idle", "wakes in") are a thread's `se.exec_start` measured
+/// against "now" on the scheduler's clock, live and in a snapshot: against
+/// `/proc/uptime`, which runs ahead of it on a VM (15 s on this one), a
+/// replayed sleep read as that much longer idle.
+#[test]
+fn a_snapshots_idle_times_are_measured_on_the_clock_live_uses() {
+    let t = start_kit(&["sleep"]);
+    assert!(wait_all_threads(t.pid(), 'S', Duration::from_secs(5)));
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = t.pid_s();
+    let q = ["stack", "--json", pid.as_str()];
+    let group = |v: &Value| v["processes"][0]["groups"][0].clone();
+    let r = run(&q);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let live = group(&r.json());
+    let out = tempfile::tempdir().unwrap();
+    let file = out.path().join("idle.psnap");
+    let t0 = Instant::now();
+    snap(&file, &[], &[t.pid()]);
+    let between = u64::try_from(t0.elapsed().as_millis()).unwrap();
+    drop(t);
+    let r = on(&file, &q);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let replayed = group(&r.json());
+    let idle = |g: &Value| g["idle_ms"].as_u64().unwrap_or_else(|| panic!("{g:#}"));
+    let (l, s) = (idle(&live), idle(&replayed));
+    // The snapshot was taken a moment after the live answer: its idle
+    // time is about that much longer, no more. ("Now" is a running
+    // thread's last accounting on the scheduler's clock, live and when
+    // the snapshot is taken: either may lag by a few hundred ms on a
+    // loaded VM. Against uptime it was 15 s more here.)
+    assert!(
+        s + 1000 >= l && s <= l + between + 1000,
+        "live idle {l} ms, replayed {s} ms (snapshot took {between} ms)"
+    );
+    if let (Some(l), Some(s)) = (
+        live["wakes_in_ms"].as_u64(),
+        replayed["wakes_in_ms"].as_u64(),
+    ) {
+        assert!(
+            l + 1000 >= s && l <= s + between + 1000,
+            "live wakes in {l} ms, replayed {s} ms"
+        );
+    }
+}
+
+/// `hung` on a snapshot of a memory-lock hang: the procscope that took it
+/// (whose reader was stuck on the target's command line) is no answer, the
+/// stuck calls are named as live, and it says one moment was looked at.
+#[test]
+fn hung_on_a_snapshot_is_one_moment_without_its_taker_and_names_the_calls() {
+    let h = crate::hang::mem_lock_hang();
+    let pid = h.target.pid();
+    // The test process is in the snapshot too (the target's parent) and
+    // has a thread stuck: the one that saw the target's memory lock stuck.
+    let me = std::process::id();
+    // (PID, TID, system call) of the stuck threads of the target and of
+    // this test process.
+    let ours = |v: &Value| -> Vec<(u64, u64, String)> {
+        let mut out = Vec::new();
+        for g in v["groups"].as_array().unwrap() {
+            for t in g["tasks"].as_array().unwrap() {
+                let p = t["pid"].as_u64().unwrap();
+                if p == u64::from(pid) || p == u64::from(me) {
+                    out.push((
+                        p,
+                        t["tid"].as_u64().unwrap(),
+                        g["syscall"].as_str().unwrap().to_string(),
+                    ));
+                }
+            }
+        }
+        out.sort();
+        out
+    };
+    let live = run_with(
+        &["--timeout", "300ms", "hung", "--window", "300ms", "--json"],
+        &[],
+        Duration::from_secs(10),
+    );
+    assert_eq!(live.status, 1, "{}", live.stderr);
+    let live = ours(&live.json());
+    assert_eq!(
+        live.iter().filter(|t| t.0 == u64::from(pid)).count(),
+        2,
+        "{live:?}"
+    );
+    assert!(
+        live.iter().all(|(_, _, c)| !c.starts_with("syscall_")),
+        "{live:?}"
+    );
+    let out = tempfile::tempdir().unwrap();
+    let file = out.path().join("sick.psnap");
+    let ps = pid.to_string();
+    let r = run_with(
+        &[
+            "--timeout",
+            "300ms",
+            "snapshot",
+            "-o",
+            file.to_str().unwrap(),
+            &ps,
+        ],
+        &[],
+        Duration::from_secs(30),
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    drop(h);
+    let r = on(&file, &["hung", "--json"]);
+    assert_eq!(r.status, 1, "{}", r.stderr);
+    let v = r.json();
+    // What was stuck live, with the same call names, and nothing else:
+    // not the procscope that took the snapshot (its reader was stuck on
+    // the target's command line).
+    assert_eq!(ours(&v), live, "{v:#}");
+    assert_eq!(v["stuck"], live.len(), "{v:#}");
+    assert_eq!(
+        (
+            &v["at_snapshot"],
+            &v["samples_taken"],
+            &v["samples"],
+            &v["window_ms"]
+        ),
+        (&Value::Bool(true), &1.into(), &1.into(), &0.into())
+    );
+    let t = on(&file, &["hung"]);
+    assert_eq!(t.status, 1, "{}", t.stderr);
+    assert!(
+        t.out().contains(&format!(
+            "{} task(s) stuck in D (in D when the snapshot was taken: 1 sample)",
+            live.len()
+        )),
+        "{}",
+        t.out()
+    );
+    assert!(!t.out().contains("samples over"), "{}", t.out());
+    assert!(!t.out().contains("(procscope)"), "{}", t.out());
+    // `ps --state D` lists the target, not the procscope that took it.
+    let p = on(&file, &["ps", "--state", "D", "--json"]);
+    let pv = p.json();
+    let pids: Vec<Value> = pv["processes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{pv:#}"))
+        .iter()
+        .map(|r| r["pid"].clone())
+        .collect();
+    let mut want: Vec<Value> = live.iter().map(|t| Value::from(t.0)).collect();
+    want.dedup();
+    assert!(pids.iter().all(|p| want.contains(p)), "{pv:#}");
+    assert!(pids.contains(&Value::from(pid)), "{pv:#}");
+}
+
+/// The listening TCP port of `pid`: a LISTEN socket of its namespace's
+/// table whose inode is one of its fds.
+fn listening_port(pid: u32) -> u16 {
+    let inodes: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|e| {
+            let l = std::fs::read_link(e.ok()?.path()).ok()?;
+            let l = l.to_str()?.to_string();
+            Some(l.strip_prefix("socket:[")?.strip_suffix(']')?.to_string())
+        })
+        .collect();
+    let tcp = std::fs::read_to_string(format!("/proc/{pid}/net/tcp")).unwrap();
+    tcp.lines()
+        .skip(1)
+        .find_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.get(3) == Some(&"0A") && inodes.iter().any(|i| Some(&i.as_str()) == f.get(9)))
+                .then(|| u16::from_str_radix(f[1].rsplit(':').next().unwrap(), 16).unwrap())
+        })
+        .expect("a listening socket")
+}
+
+/// `who-has` on a snapshot answers from the snapshot: a path is never
+/// looked up on the host reading it (a FIFO, a file, /dev/null), a port is
+/// found in the snapshot's own network tables — the holders live named.
+#[test]
+fn who_has_on_a_snapshot_finds_paths_and_ports_as_live() {
+    let zd = tempfile::tempdir().unwrap();
+    let kd = tempfile::tempdir().unwrap();
+    let zoo = start_quiet(&["fdzoo", zd.path().to_str().unwrap()]);
+    let kinds = start_quiet(&["fdkinds", kd.path().to_str().unwrap()]);
+    let port = format!(":{}", listening_port(zoo.pid()));
+    let fifo = kd.path().join("fifo").display().to_string();
+    let log = zd.path().join("append.log").display().to_string();
+    let queries: Vec<Vec<&str>> = vec![
+        vec!["who-has", "--json", &fifo],
+        vec!["who-has", "--json", &log],
+        vec!["who-has", "--json", &port],
+    ];
+    let holders = |v: &Value| v["holders"].clone();
+    let live: Vec<Value> = queries.iter().map(|q| holders(&live_json(q))).collect();
+    for (q, l) in queries.iter().zip(&live) {
+        assert!(
+            l.as_array().is_some_and(|a| !a.is_empty()),
+            "{q:?} live: {l:#}"
+        );
+    }
+    let mut pids = vec![zoo.pid(), kinds.pid(), std::process::id()];
+    pids.extend(children(zoo.pid()));
+    let out = tempfile::tempdir().unwrap();
+    let file = out.path().join("zoo.psnap");
+    snap(&file, &[], &pids);
+    let waiter = children(zoo.pid());
+    drop((zoo, kinds));
+    waiter.into_iter().for_each(kill);
+    // The paths are gone from this host too: the snapshot alone answers.
+    drop((zd, kd));
+    for (q, l) in queries.iter().zip(&live) {
+        let r = holders(&replay_json(&file, q));
+        same(&q.join(" "), l, &r);
+    }
+    let t = on(&file, &["who-has", &fifo]);
+    assert_eq!(t.status, 0, "{}", t.stderr);
+    assert!(
+        t.out().contains("fdkinds") || t.out().contains("procscope-testk"),
+        "{}",
+        t.out()
+    );
+}
+
+/// Files cut at `--max-file` are answered as cut (`env`, `cmdline`,
+/// `show`), at the cap exactly; an environment left out by `--no-env` is
+/// said to be, not "gone".
+#[test]
+fn cut_and_left_out_files_are_answered_as_such() {
+    let a = "A".repeat(50_000);
+    let b = "B".repeat(50_000);
+    let mut c = std::process::Command::new(testkit());
+    c.args(["sleep", &a, &b])
+        .env("BIG", "x".repeat(100_000))
+        .env("TOKEN", "hunter9zz");
+    let t = start(c);
+    let pid = t.pid_s();
+    let out = tempfile::tempdir().unwrap();
+    let big = out.path().join("big.psnap");
+    let none = out.path().join("none.psnap");
+    snap(&big, &["--max-file", "64K"], &[t.pid()]);
+    snap(&none, &["--no-env"], &[t.pid()]);
+    drop(t);
+    // Stored at the cap exactly (the byte read past it to see that the
+    // file goes on is not kept).
+    let raw = decompressed(&big);
+    let mut ar = tar::Archive::new(&raw[..]);
+    let mut sizes = std::collections::BTreeMap::new();
+    for e in ar.entries().unwrap() {
+        let e = e.unwrap();
+        let p = e.path().unwrap().display().to_string();
+        if p == format!("{pid}/environ") || p == format!("{pid}/cmdline") {
+            sizes.insert(p, e.header().size().unwrap());
+        }
+    }
+    assert_eq!(
+        sizes.values().copied().collect::<Vec<_>>(),
+        vec![65536, 65536],
+        "{sizes:?}"
+    );
+    let e = on(&big, &["env", "--json", &pid]);
+    assert_eq!(e.status, 0, "{}", e.stderr);
+    assert_eq!(e.json()["processes"][0]["truncated"], true, "{}", e.out());
+    let e = on(&big, &["env", &pid]);
+    assert_eq!(e.status, 0, "{}", e.stderr);
+    assert!(
+        e.stderr
+            .contains("environ cut at 65536 bytes when the snapshot was taken"),
+        "{}",
+        e.stderr
+    );
+    let c = on(&big, &["cmdline", "--json", &pid]);
+    assert_eq!(c.json()["processes"][0]["truncated"], true, "{}", c.out());
+    let c = on(&big, &["cmdline", &pid]);
+    assert!(
+        c.out()
+            .contains("note: cut at 65536 bytes when the snapshot was taken"),
+        "{}",
+        c.out()
+    );
+    assert!(!c.out().contains("setproctitle"), "{}", c.out());
+    let s = on(&big, &["show", &pid]);
+    assert!(
+        s.out()
+            .contains(&format!("the whole command line: procscope cmdline {pid}")),
+        "{}",
+        s.out()
+    );
+    // --no-env: said, not "gone".
+    let e = on(&none, &["env", &pid]);
+    assert!(
+        e.stderr
+            .contains("environ: not available: not in the snapshot (taken with --no-env)"),
+        "{}",
+        e.stderr
+    );
+    assert!(!e.stderr.contains("gone"), "{}", e.stderr);
+    let j = on(&none, &["env", "--json", &pid]).json();
+    assert_eq!(
+        j["processes"][0]["environ"]["error"]["reason"], "absent",
+        "{j:#}"
+    );
+}

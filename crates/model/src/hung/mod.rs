@@ -68,6 +68,9 @@ pub struct Sampling {
     /// Time from the first sample's start to the last one's end, measured
     /// by whoever took the samples ([`fold`] leaves it as it was).
     pub elapsed: Duration,
+    /// The one sample is a snapshot's: the states when it was taken, not
+    /// states that lasted over a window (set by whoever took it).
+    pub snapshot: bool,
 }
 
 /// Takes samples: the clock that idle times are measured on, read once.
@@ -105,7 +108,11 @@ impl Sampler {
         let clock = &self.clock;
         let mut buf = Vec::with_capacity(1024);
         let mut threads = Vec::new();
-        for pid in pids {
+        // In a snapshot, the procscope that took it is no answer: its
+        // threads were reading (maybe stuck behind a hung target, or
+        // writing the file) — live, `hung` never sees its own readers.
+        let skip = root.is_snapshot().then(|| root.own_pid());
+        for pid in pids.into_iter().filter(|&p| Some(p) != skip) {
             let Ok(dir) = root.process(pid) else { continue };
             let Ok(pst) = read_stat(&dir, c"stat", clock, &mut buf) else {
                 continue;
@@ -183,6 +190,7 @@ pub fn fold(so_far: Option<Sampling>, sample: Sample) -> Sampling {
             stuck: threads,
             samples: 1,
             elapsed: Duration::ZERO,
+            snapshot: false,
         };
     };
     s.samples = s.samples.saturating_add(1);

@@ -144,6 +144,22 @@ fn holders(root: &ProcRoot, session: &Session, q: &Query) -> (Vec<Holder>, Vec<(
         ) if !t.dir => {
             let sockets = unix_sockets_at(root, m);
             let (mut h, mut u) = fdscan::scan_identity(root, session, t.dev, t.ino, |_| false);
+            // A snapshot answers the identities recorded when it was taken:
+            // an fd taken without one (it opened meanwhile, its stat timed
+            // out) is matched by its link text, as in a tree.
+            if root.is_snapshot() {
+                let m2 = m.clone();
+                let (th, tu) = fdscan::scan_reporting(root, session, move |l: &[u8]| m2.matches(l));
+                let unknown: Vec<Holder> = th
+                    .into_iter()
+                    .filter(|x| !h.iter().any(|y| (y.pid, y.fd) == (x.pid, x.fd)))
+                    .filter(|x| root.process(x.pid).and_then(|d| d.fd_stat(x.fd)).is_err())
+                    .collect();
+                h.extend(unknown);
+                u.extend(tu);
+                u.sort_by_key(|(p, _)| *p);
+                u.dedup_by_key(|(p, _)| *p);
+            }
             if !sockets.is_empty() {
                 let (sh, su) = fdscan::scan_reporting(
                     root,

@@ -159,7 +159,10 @@ fn port_spec(w: &str) -> Result<Option<Asked>, AskError> {
 fn port_inodes(root: &ProcRoot, proto: Option<Proto>, addr: Option<IpAddr>, port: u16) -> Vec<u64> {
     let mut buf = Vec::new();
     let mut inodes = Vec::new();
+    // Whether any table was read (`/proc/net/*` is procscope's own
+    // namespace's; a snapshot's tree has none at its top).
     let mut scan = |read: &mut dyn FnMut(&std::ffi::CStr, &mut Vec<u8>) -> bool| {
+        let mut any = false;
         for (file, p) in [
             (c"net/tcp", Proto::Tcp),
             (c"net/tcp6", Proto::Tcp),
@@ -169,16 +172,21 @@ fn port_inodes(root: &ProcRoot, proto: Option<Proto>, addr: Option<IpAddr>, port
             if proto.is_some_and(|want| want != p) || !read(file, &mut buf) {
                 continue;
             }
+            any = true;
             for s in procscope_parse::net::inet_table(&buf) {
                 if s.local.1 == port && addr.is_none_or(|ip| ip == s.local.0) {
                     inodes.push(s.inode);
                 }
             }
         }
+        any
     };
-    scan(&mut |f, b| root.read(f, b, procscope_read::cap::NET).is_ok());
+    let own_tables = scan(&mut |f, b| root.read(f, b, procscope_read::cap::NET).is_ok());
     let mut seen = std::collections::HashSet::new();
-    if let Ok(me) = root.process(root.own_pid()) {
+    // Our own namespace was looked at only when its tables were there to
+    // read: otherwise (a snapshot) it is read through a process like the
+    // others.
+    if let (true, Ok(me)) = (own_tables, root.process(root.own_pid())) {
         if let Ok(ns) = me.readlink(c"ns/net") {
             seen.insert(ns);
         }
@@ -245,6 +253,27 @@ fn identity(host: &HostFiles, path: Option<Vec<u8>>, session: &Session) -> (Opti
         Err(Failure::Absent { .. }) => (None, true),
         Err(_) => (None, false),
     }
+}
+
+/// In a snapshot, the identity recorded (`statx` through the fd link when
+/// it was taken) for the first fd, in PID and fd order, whose link is
+/// `path`. `None` when no such fd had one recorded: then links are
+/// matched by text.
+fn recorded_identity(root: &ProcRoot, path: &[u8]) -> Option<FdStat> {
+    for pid in root.pids().unwrap_or_default() {
+        let Ok(dir) = root.process(pid) else { continue };
+        let mut fds = Vec::new();
+        let _ = dir.fd_links(|fd, l| {
+            if l == path {
+                fds.push(fd);
+            }
+        });
+        fds.sort_unstable();
+        if let Some(st) = fds.into_iter().find_map(|fd| dir.fd_stat(fd).ok()) {
+            return Some(st);
+        }
+    }
+    None
 }
 
 /// The path asked about, resolved, with its identity.
@@ -316,7 +345,16 @@ fn path_match(root: &ProcRoot, typed: &[u8], under: bool, session: &Session) -> 
     // The file's identity, when it can be had without risk: links are
     // matched by (device, inode), not by text (a process in another mount
     // namespace can hold a different file at the same path).
-    let (target, missing) = identity(&host, safe.then(|| path.clone()), session);
+    //
+    // A snapshot may come from another host: the path is never looked up
+    // (not on this host, not in its `.host/`, which holds a few files), so
+    // nothing says it is missing; its identity is the one recorded for an
+    // fd whose link is that path, when one was.
+    let (target, missing) = if root.is_snapshot() {
+        (recorded_identity(root, &path), false)
+    } else {
+        identity(&host, safe.then(|| path.clone()), session)
+    };
     PathMatch {
         paths: vec![path],
         under,

@@ -19,6 +19,10 @@ pub struct Hung {
     pub elapsed_ms: u64,
     /// Candidates at the first sample.
     pub candidates_at_first_sample: usize,
+    /// The one sample is a snapshot's: the states when it was taken (no
+    /// window; nothing was seen to last). Left out when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub at_snapshot: bool,
     /// Tasks reported stuck.
     pub stuck: usize,
     /// The groups, largest first.

@@ -80,6 +80,13 @@ pub fn take(
             }
         }
     }
+    // "Now" on the scheduler's clock, next to the `uptime` just copied:
+    // idle times are `se.exec_start`s measured against it, as live (see
+    // `Clock::with_sched_now`; uptime runs ahead of it on a VM, by 13 s
+    // on one, and every thread would read as idle that much longer).
+    let sched_now_ms = procscope_model::clock::Clock::read(&root)
+        .ok()
+        .and_then(|c| c.with_sched_now(&root).sched_now_ms);
     let own = root.own_pid();
     if let Ok(me) = root.process(own) {
         if me
@@ -240,6 +247,7 @@ pub fn take(
         processes: taken.len(),
         unreadable,
         truncated,
+        sched_now_ms,
     };
     let m = serde_json::to_vec(&manifest).map_err(std::io::Error::other)?;
     w.file(format::MANIFEST_ENTRY, &m)?;

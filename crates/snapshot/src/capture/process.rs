@@ -246,8 +246,16 @@ pub(super) fn process(
         format!("{p}/mountinfo"),
         format!("{mnt_key}/mountinfo"),
     ));
-    // Threads: plain files now, the guarded ones below.
-    let tids = dir.tids().unwrap_or_default();
+    // Threads: plain files now, the guarded ones below. Of the procscope
+    // taking the snapshot only the main thread is kept (its directory is
+    // there for its namespaces and mounts): the others are this snapshot's
+    // own readers, whose states (in D behind a hung target's read) would
+    // be answered as the host's — live commands never see their own
+    // readers stuck.
+    let mut tids = dir.tids().unwrap_or_default();
+    if pid == root.own_pid() {
+        tids.retain(|&t| t == pid);
+    }
     if !tids.is_empty() {
         out.push(Item::Dir(format!("{p}/task")));
     }
@@ -302,6 +310,18 @@ pub(super) fn process(
         procscope_read::cap::RECORD.min(max),
         &mut out,
     );
+    // The executable's first bytes (its ELF header: the system call ABI,
+    // which names the calls in `hung`, `stack` and `why`), kept on the tape
+    // by the read. Here, before the memory-lock reads: those quarantine a
+    // process whose memory lock is stuck, and the later pass
+    // (`record_live`) would then get "timed out" for its header, though
+    // this read takes no such lock. It opens the executable through `exe`,
+    // which may sit on a hung filesystem: guarded, quarantined with the
+    // exec-lock reads (already done above), not with the memory lock.
+    let _ = ctx.guarded_on(procscope_read::guard::Lock::Exec, || {
+        let mut h = Vec::new();
+        dir.read(c"exe", &mut h, 64).map(|_| ())
+    });
     guarded(
         &dir,
         &p,
@@ -382,19 +402,7 @@ fn fds(dir: &ProcDir, p: &str, max: usize, out: &mut Vec<Item>) {
     }
 }
 
-/// The tree-relative PID and file name of a path (`12/task/13/stack` →
-/// 13, `stack`), as the tape keys failed files.
-pub(super) fn tape_key(path: &str) -> Option<(i32, String)> {
-    let mut parts = path.splitn(2, '/');
-    let pid: i32 = parts.next()?.parse().ok()?;
-    let rest = parts.next()?;
-    if let Some(t) = rest.strip_prefix("task/") {
-        let mut tp = t.splitn(2, '/');
-        let tid: i32 = tp.next()?.parse().ok()?;
-        return Some((tid, tp.next()?.to_owned()));
-    }
-    Some((pid, rest.to_owned()))
-}
+pub(super) use crate::format::tape_key;
 
 #[cfg(test)]
 mod tests {
