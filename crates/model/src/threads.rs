@@ -470,17 +470,13 @@ fn sleep_of(dir: &ProcDir, abi: Abi, sc: &SyscallState) -> Option<Sleep> {
             ms: u64::try_from(ms).ok()?,
         });
     }
-    let id = match clock {
-        0 => rustix::time::ClockId::Realtime,
-        1 => rustix::time::ClockId::Monotonic,
-        7 => rustix::time::ClockId::Boottime,
-        _ => return None,
+    // In a snapshot: counted down from the clocks when it was taken (an
+    // older file without them cannot say).
+    let now = match dir.tape().filter(|t| t.is_replay()) {
+        Some(t) => t.facts().and_then(|f| f.clocks)?,
+        None => procscope_read::tape::ClocksNow::now(),
     };
-    let now = rustix::time::clock_gettime(id);
-    let now_ms = now
-        .tv_sec
-        .checked_mul(1000)?
-        .checked_add(now.tv_nsec / 1_000_000)?;
+    let now_ms = now.of(clock)?;
     Some(Sleep::Until {
         left_ms: ms.saturating_sub(now_ms),
     })

@@ -226,6 +226,49 @@ pub struct Facts {
     /// `se.exec_start` of the taking procscope's running thread (idle times
     /// are measured against it, as live).
     pub sched_now_ms: Option<u64>,
+    /// The clocks a sleep can be set against, when the snapshot was taken:
+    /// a sleep until an absolute time is counted down from these, not
+    /// from the clocks of the host reading the snapshot.
+    pub clocks: Option<ClocksNow>,
+}
+
+/// Now on the clocks `clock_nanosleep` takes an absolute time on, ms.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClocksNow {
+    /// `CLOCK_REALTIME` (ms since the epoch).
+    pub realtime_ms: i64,
+    /// `CLOCK_MONOTONIC`.
+    pub monotonic_ms: i64,
+    /// `CLOCK_BOOTTIME`.
+    pub boottime_ms: i64,
+}
+
+impl ClocksNow {
+    /// The clocks now, on this host.
+    pub fn now() -> ClocksNow {
+        let ms = |id| {
+            let t = rustix::time::clock_gettime(id);
+            t.tv_sec
+                .saturating_mul(1000)
+                .saturating_add(t.tv_nsec / 1_000_000)
+        };
+        ClocksNow {
+            realtime_ms: ms(rustix::time::ClockId::Realtime),
+            monotonic_ms: ms(rustix::time::ClockId::Monotonic),
+            boottime_ms: ms(rustix::time::ClockId::Boottime),
+        }
+    }
+
+    /// The clock `clock_nanosleep` calls `id` (0 realtime, 1 monotonic,
+    /// 7 boottime), ms.
+    pub fn of(&self, id: u64) -> Option<i64> {
+        match id {
+            0 => Some(self.realtime_ms),
+            1 => Some(self.monotonic_ms),
+            7 => Some(self.boottime_ms),
+            _ => None,
+        }
+    }
 }
 
 impl Records {

@@ -72,6 +72,12 @@ pub struct Manifest {
     /// VM). Absent in files of older procscopes; then uptime is used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sched_now_ms: Option<u64>,
+    /// Realtime, monotonic and boot-time clocks when the snapshot was
+    /// taken, ms: a sleep until an absolute time is counted down from
+    /// them. Absent in files of older procscopes; then such a sleep's
+    /// countdown is not known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clocks: Option<procscope_read::tape::ClocksNow>,
 }
 
 impl Manifest {
@@ -93,6 +99,7 @@ impl Manifest {
             cut,
             left_out,
             sched_now_ms: self.sched_now_ms,
+            clocks: self.clocks,
         }
     }
 }

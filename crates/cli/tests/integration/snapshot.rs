@@ -814,6 +814,47 @@ fn a_snapshots_idle_times_are_measured_on_the_clock_live_uses() {
     }
 }
 
+/// A sleep until an absolute time (python's `time.sleep` is
+/// `clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME)`) is counted down from
+/// the clocks when the snapshot was taken, not when it is read: read 2.5 s
+/// later, it still wakes in what it did then.
+#[test]
+fn an_absolute_sleep_counts_down_from_when_the_snapshot_was_taken() {
+    let t = start({
+        let mut c = std::process::Command::new("python3");
+        c.args([
+            "-c",
+            "import sys, time; print('ready', flush=True); time.sleep(300)",
+        ]);
+        c
+    });
+    assert!(wait_all_threads(t.pid(), 'S', Duration::from_secs(5)));
+    std::thread::sleep(Duration::from_millis(200));
+    let pid = t.pid_s();
+    let q = ["stack", "--json", pid.as_str()];
+    let wakes = |v: &Value| {
+        let g = &v["processes"][0]["groups"][0];
+        g["wakes_in_ms"].as_u64().unwrap_or_else(|| panic!("{g:#}"))
+    };
+    let r = run(&q);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let live = wakes(&r.json());
+    let out = tempfile::tempdir().unwrap();
+    let file = out.path().join("abs.psnap");
+    let t0 = Instant::now();
+    snap(&file, &[], &[t.pid()]);
+    let between = u64::try_from(t0.elapsed().as_millis()).unwrap();
+    drop(t);
+    std::thread::sleep(Duration::from_millis(2500));
+    let r = on(&file, &q);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let replayed = wakes(&r.json());
+    assert!(
+        replayed <= live + 200 && replayed + between + 1000 >= live,
+        "live wakes in {live} ms, replayed {replayed} ms (snapshot took {between} ms)"
+    );
+}
+
 /// `hung` on a snapshot of a memory-lock hang: the procscope that took it
 /// (whose reader was stuck on the target's command line) is no answer, the
 /// stuck calls are named as live, and it says one moment was looked at.

@@ -87,6 +87,7 @@ pub fn take(
     let sched_now_ms = procscope_model::clock::Clock::read(&root)
         .ok()
         .and_then(|c| c.with_sched_now(&root).sched_now_ms);
+    let clocks = root.is_live().then(procscope_read::tape::ClocksNow::now);
     let own = root.own_pid();
     if let Ok(me) = root.process(own) {
         if me
@@ -248,6 +249,7 @@ pub fn take(
         unreadable,
         truncated,
         sched_now_ms,
+        clocks,
     };
     let m = serde_json::to_vec(&manifest).map_err(std::io::Error::other)?;
     w.file(format::MANIFEST_ENTRY, &m)?;
