@@ -106,9 +106,14 @@ pub fn path_text(p: &std::path::Path) -> String {
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    // A JSON document written straight to the pipe fails inside
+    // serde_json, which keeps the io::Error's kind but is not one.
     e.chain().any(|c| {
         c.downcast_ref::<io::Error>()
             .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+            || c.downcast_ref::<serde_json::Error>()
+                .and_then(serde_json::Error::io_error_kind)
+                == Some(io::ErrorKind::BrokenPipe)
     })
 }
 

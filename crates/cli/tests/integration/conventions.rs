@@ -87,6 +87,35 @@ fn a_closed_pipe_is_a_clean_exit() {
     }
 }
 
+/// `| head -c 100` on a long JSON document: the pipe closes while
+/// serde_json is writing it, whose error is not an io::Error (it was
+/// "error: Broken pipe", exit 2).
+#[test]
+fn a_pipe_closed_in_the_middle_of_a_document_is_a_clean_exit() {
+    for args in [&["stack", "--json", "."][..], &["fds", "--json", "--all"]] {
+        let mut child = Command::new(procscope())
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = child.stdout.take().unwrap();
+        let mut first = [0u8; 100];
+        out.read_exact(&mut first).unwrap();
+        drop(out);
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(0), "{args:?}: stderr: {err}");
+        assert_eq!(err.matches("Broken pipe").count(), 0, "{args:?}: {err}");
+    }
+}
+
 #[test]
 fn colours_only_when_asked_or_on_a_terminal() {
     let plain = run(&["ps", "-p", "1"]);

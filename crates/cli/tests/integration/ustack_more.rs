@@ -246,3 +246,56 @@ fn ustack_of_a_process_mapping_code_on_a_hung_fuse_mount_names_the_module_in_tim
         main["user"]
     );
 }
+
+/// A C program whose functions have one- or two-letter names (`h`, `St`:
+/// the C++ demangler reads them as `unsigned char` and `std`), built `-O0`
+/// (frame pointers), blocked in `pause` three functions deep: the names
+/// are the program's own, and since a blocked thread's registers do not
+/// include the frame pointer the `-O0` frames need, the walk says it was
+/// cut rather than reaching the root.
+#[test]
+fn c_names_stay_c_and_a_walk_cut_for_want_of_the_frame_pointer_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("names.c");
+    std::fs::write(
+        &src,
+        "#include <unistd.h>\n#include <stdio.h>\n#include <sys/syscall.h>\n\
+         __attribute__((noinline)) void h(void) { puts(\"ready\"); fflush(stdout); for (;;) syscall(SYS_pause); }\n\
+         __attribute__((noinline)) void St(void) { h(); }\n\
+         int main(void) { St(); return 0; }\n",
+    )
+    .unwrap();
+    let exe = dir.path().join("names");
+    let out = Command::new("gcc")
+        .args(["-O0", "-g", "-o"])
+        .arg(&exe)
+        .arg(&src)
+        .output()
+        .expect("gcc");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let t = start(Command::new(&exe));
+    let pid = t.pid();
+    until("pause", || {
+        std::fs::read_to_string(format!("/proc/{pid}/wchan")).is_ok_and(|w| w.contains("pause"))
+    });
+    let r = run(&["stack", "-u", "--json", &pid.to_string()]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let doc = r.json();
+    let g = group_of(&doc, pid);
+    let f = functions(g);
+    assert!(f.contains(&"h".to_string()), "{f:?}");
+    assert!(
+        !f.iter().any(|n| n == "unsigned char" || n == "std"),
+        "{f:?}"
+    );
+    assert_eq!(g["user"]["end"], "needs_frame_pointer", "{g:#}");
+    let text = run(&["stack", "-u", &pid.to_string()]);
+    assert!(text.out().contains("walk stopped"), "{}", text.out());
+    let why = run(&["why", &pid.to_string()]);
+    assert!(!why.out().contains("unsigned char"), "{}", why.out());
+    drop(t);
+}

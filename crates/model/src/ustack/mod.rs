@@ -533,19 +533,57 @@ fn read_all(
             continue;
         }
         t.user = Some(match raw.remove(&t.tid) {
-            Some(Ok((frames, how, end))) => Ok(UserStack {
-                frames: name_frames(&code, &names, &frames),
-                how,
-                end,
-                symbols: (!frames.is_empty()).then(|| symbols.clone()).flatten(),
-                traced: traced.get(&t.tid).cloned(),
-                unread: unread.clone(),
-            }),
+            Some(Ok((frames, how, end))) => {
+                let named = name_frames(&code, &names, &frames);
+                let end = cut_or_root(end, how, &named);
+                Ok(UserStack {
+                    frames: named,
+                    how,
+                    end,
+                    symbols: (!frames.is_empty()).then(|| symbols.clone()).flatten(),
+                    traced: traced.get(&t.tid).cloned(),
+                    unread: unread.clone(),
+                })
+            }
             Some(Err(f)) => Err(f),
             None => Err(lost.clone().unwrap_or(Failure::Gone)),
         });
     }
     Ok(())
+}
+
+/// Functions a stack really ends in: the program's entry and the start
+/// of a thread made by `clone`.
+const OUTERMOST: [&str; 7] = [
+    "_start",
+    "clone",
+    "clone3",
+    "__clone",
+    "__clone3",
+    "__thread_start",
+    "thread_start",
+];
+
+/// framehop ends a walk (no error) when the next frame's rule needs the
+/// frame pointer and it is 0 — which it is for every thread read from its
+/// `syscall` file, which gives no frame pointer: code built with frame
+/// pointers (`-O0`, `-fno-omit-frame-pointer`) looked like the end of the
+/// stack. A walk without the frame pointer that ends anywhere but in a
+/// program's or thread's first function says it was cut, not that it
+/// reached the root.
+fn cut_or_root(end: End, how: How, frames: &[UserFrame]) -> End {
+    let no_bp = matches!(how, How::Syscall | How::Fault | How::Stopped);
+    let name = |i: usize| frames.get(i).and_then(|f| f.function.as_deref());
+    let last = frames.len().saturating_sub(1);
+    // A stripped program's `_start` has no name: it is the frame that
+    // called glibc's `__libc_start_main`.
+    let outermost = name(last).is_some_and(|f| OUTERMOST.contains(&f))
+        || (last > 0 && name(last - 1).is_some_and(|f| f.starts_with("__libc_start_main")));
+    if end == End::Root && no_bp && !frames.is_empty() && !outermost {
+        End::NeedsFramePointer
+    } else {
+        end
+    }
 }
 
 /// Names `frames`: each address's symbols (one frame per inlined

@@ -13,8 +13,26 @@ pub fn symbolizer() -> Symbolizer {
     Symbolizer::builder()
         .enable_code_info(true)
         .enable_inlined_fns(true)
-        .enable_demangling(true)
+        // Names are demangled here (`demangle`), only when mangled.
+        .enable_demangling(false)
         .build()
+}
+
+/// A symbol name as a person reads it: Rust (`_R…`, and `_ZN…E` with a
+/// hash) and C++ (`_Z…`) names demangled; any other name as it is. Only
+/// mangled names are tried: the C++ demangler reads `h` as the type
+/// `unsigned char` and `St` as `std`.
+pub fn demangle(name: &str) -> String {
+    if !(name.starts_with("_Z") || name.starts_with("_R") || name.starts_with("__Z")) {
+        return name.to_owned();
+    }
+    if let Ok(d) = rustc_demangle::try_demangle(name) {
+        return format!("{d:#}");
+    }
+    cpp_demangle::Symbol::new(name)
+        .ok()
+        .and_then(|s| s.demangle().ok())
+        .unwrap_or_else(|| name.to_owned())
 }
 
 fn file_of(c: &CodeInfo<'_>) -> Bytes {
@@ -57,7 +75,7 @@ pub fn symbolize(
                 continue;
             }
             frames.push(UserFrame {
-                function: Some(f.name.to_string()),
+                function: Some(demangle(&f.name)),
                 offset: None,
                 file: f.code_info.as_ref().map(file_of),
                 line: f.code_info.as_ref().and_then(|c| c.line),
@@ -66,7 +84,7 @@ pub fn symbolize(
             });
         }
         frames.push(UserFrame {
-            function: Some(sym.name.to_string()),
+            function: Some(demangle(&sym.name)),
             offset: u64::try_from(sym.offset).ok(),
             file: sym.code_info.as_deref().map(file_of),
             line: sym.code_info.as_deref().and_then(|c| c.line),
@@ -82,6 +100,20 @@ pub fn symbolize(
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
+
+    #[test]
+    fn only_mangled_names_are_demangled() {
+        assert_eq!(demangle("h"), "h");
+        assert_eq!(demangle("St"), "St");
+        assert_eq!(demangle("i"), "i");
+        assert_eq!(demangle("main"), "main");
+        assert_eq!(demangle("_ZN3foo3barEv"), "foo::bar()");
+        assert_eq!(
+            demangle("_ZN3std2rt10lang_start17h0123456789abcdefE"),
+            "std::rt::lang_start"
+        );
+        assert_eq!(demangle("_Zbogus"), "_Zbogus");
+    }
 
     /// Symbols of this test binary, read through the copy.
     #[test]
