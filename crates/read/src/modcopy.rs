@@ -36,7 +36,8 @@ pub struct Want {
     pub root_path: Option<std::path::PathBuf>,
     /// The mapping's `map_files` link (`/proc/PID/map_files/START-END`).
     pub by_map: std::path::PathBuf,
-    /// The inode `maps` shows.
+    /// The inode `maps` shows (0: any file at the path will do — a debug
+    /// file named by a `.gnu_debuglink`, checked by its CRC instead).
     pub inode: u64,
 }
 
@@ -201,7 +202,7 @@ fn copy_one(
     // else the mapping's own link.
     // When both fail, the root path's failure is the one that says what
     // is wrong with the file the process names.
-    let opened = match root.map(|p| open_regular(p, Some(inode))) {
+    let opened = match root.map(|p| open_regular(p, (inode != 0).then_some(inode))) {
         Some(Ok(x)) => Ok(x),
         first => {
             let first = first.and_then(|r| r.err());

@@ -299,3 +299,91 @@ fn c_names_stay_c_and_a_walk_cut_for_want_of_the_frame_pointer_says_so() {
     assert!(!why.out().contains("unsigned char"), "{}", why.out());
     drop(t);
 }
+
+/// A stripped library whose `.gnu_debuglink` names a debug file beside it,
+/// or in `.debug/` beside it (where gdb looks): its frames get `file:line`
+/// from that file. A file of the same name whose CRC differs is not used.
+#[test]
+fn a_gnu_debuglink_beside_the_library_or_in_dot_debug_gives_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("lib.c"),
+        "#include <unistd.h>\n#include <stdio.h>\n\
+         __attribute__((noinline)) void lib_wait(void) {\n\
+         puts(\"ready\"); fflush(stdout);\n\
+         for (;;) pause();\n}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("use.c"),
+        "void lib_wait(void);\nint main(void) { lib_wait(); return 0; }\n",
+    )
+    .unwrap();
+    let sh = |cmd: &str| {
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(cmd)
+            .current_dir(d)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{cmd}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    sh("gcc -O1 -g -fPIC -shared -o libx.so lib.c");
+    // Three layouts: beside, in .debug/, and a stale file of the right name.
+    for (sub, debug_at, stale) in [
+        ("a", "a/libx.so.dbg", false),
+        ("b", "b/.debug/libx.so.dbg", false),
+        ("c", "c/libx.so.dbg", true),
+    ] {
+        sh(&format!(
+            "mkdir -p {sub}/.debug && strip -g -o {sub}/libx.so libx.so"
+        ));
+        sh(&format!("objcopy --only-keep-debug libx.so {debug_at}"));
+        // The link holds the file's base name and its CRC.
+        sh(&format!(
+            "objcopy --add-gnu-debuglink={debug_at} {sub}/libx.so"
+        ));
+        if stale {
+            // Same name, other bytes: the CRC no longer matches.
+            sh(&format!("printf x >> {debug_at}"));
+        }
+        let rpath = d.join(sub);
+        sh(&format!(
+            "gcc -O1 -o {sub}/use use.c -L {sub} -lx -Wl,-rpath,{}",
+            rpath.display()
+        ));
+        let t = start(Command::new(d.join(sub).join("use")));
+        let pid = t.pid();
+        until("pause", || {
+            std::fs::read_to_string(format!("/proc/{pid}/wchan")).is_ok_and(|w| w.contains("pause"))
+        });
+        let r = run(&["stack", "-u", "--json", &pid.to_string()]);
+        assert_eq!(r.status, 0, "{}", r.stderr);
+        let doc = r.json();
+        let g = group_of(&doc, pid);
+        let frames = g["user"]["frames"].as_array().cloned().unwrap_or_default();
+        let f = frames
+            .iter()
+            .find(|f| f["function"] == "lib_wait")
+            .unwrap_or_else(|| panic!("{sub}: no lib_wait in {g:#}"));
+        if stale {
+            assert!(
+                f["file"].is_null(),
+                "{sub}: a stale debug file was used: {f:#}"
+            );
+        } else {
+            assert_eq!(
+                f["file"].as_str().map(|p| p.ends_with("lib.c")),
+                Some(true),
+                "{sub}: {f:#}"
+            );
+            assert_eq!(f["line"], 5, "{sub}: {f:#}");
+        }
+        drop(t);
+    }
+}

@@ -502,7 +502,11 @@ fn read_all(
                     continue;
                 };
                 let Some(copy) = &m.copy else { continue };
-                for (off, frames) in symbols::symbolize(&s, copy, offs) {
+                let got = match &m.debug {
+                    Some(d) => symbols::symbolize_with_debug(&s, copy, d, &m.loads, offs),
+                    None => symbols::symbolize(&s, copy, offs),
+                };
+                for (off, frames) in got {
                     out.insert((*i, off), frames);
                 }
             }

@@ -98,6 +98,9 @@ pub struct Elf {
     loads: Vec<Load>,
     /// It has `.eh_frame` or `.debug_frame`.
     unwind: bool,
+    /// Its `.gnu_debuglink`: the debug file's name and CRC, when it has
+    /// no DWARF of its own.
+    debuglink: Option<(Vec<u8>, u32)>,
 }
 
 impl Elf {
@@ -173,6 +176,15 @@ fn load(f: &std::fs::File) -> Result<Elf, String> {
         })
         .collect();
     let unwind = eh_frame.is_some() || debug_frame.is_some();
+    let debuglink = if obj.section_by_name(".debug_info").is_some() {
+        None
+    } else {
+        obj.gnu_debuglink()
+            .ok()
+            .flatten()
+            .filter(|(name, _)| !name.is_empty() && !name.contains(&b'/'))
+            .map(|(name, crc)| (name.to_vec(), crc))
+    };
     Ok(Elf {
         sections: ExplicitModuleSectionInfo {
             base_svma: 0,
@@ -188,6 +200,7 @@ fn load(f: &std::fs::File) -> Result<Elf, String> {
         },
         loads,
         unwind,
+        debuglink,
     })
 }
 
@@ -207,6 +220,10 @@ pub struct Loaded {
     elf: Elf,
     /// procscope's sealed copy of the file.
     copy: Arc<std::fs::File>,
+    /// A sealed copy of the debug file its `.gnu_debuglink` names, found
+    /// beside it, in `.debug/` there, or under `/usr/lib/debug`, with the
+    /// right CRC.
+    debug: Option<Arc<std::fs::File>>,
 }
 
 /// Loaded ELF files (or why not) by device and inode.
@@ -238,6 +255,12 @@ pub struct ModuleInfo {
     pub key: (u64, u64),
     /// procscope's sealed copy of it, when it could be made.
     pub copy: Option<Arc<std::fs::File>>,
+    /// procscope's copy of its separate debug file, when one was found.
+    pub debug: Option<Arc<std::fs::File>>,
+    /// Its `PT_LOAD` segments (file offset, address, size, executable):
+    /// to place a file offset in the debug file, which has the same
+    /// addresses but not the same layout.
+    pub loads: Vec<Load>,
     /// Why it could not be read ("timed out opening /usr/lib/…").
     pub error: Option<String>,
     /// It has unwind information (`.eh_frame` or `.debug_frame`).
@@ -310,6 +333,96 @@ fn want(proc_dir: &std::path::Path, m: &Mapping) -> procscope_read::modcopy::Wan
     }
 }
 
+/// Finds the debug file each newly loaded module's `.gnu_debuglink`
+/// names, where gdb looks: beside the module, in `.debug/` there (both
+/// inside the process's root), and under the host's `/usr/lib/debug`
+/// followed by the module's directory. All candidates are copied by one
+/// helper (nothing here opens them); the first whose CRC matches is
+/// kept. (`/usr/lib/debug/.build-id` and MiniDebugInfo are blazesym's.)
+fn debug_files(
+    todo: &[((u64, u64), &Mapping)],
+    loaded: &mut [Result<Loaded, String>],
+    proc_dir: &std::path::Path,
+    timeout: std::time::Duration,
+) {
+    use std::os::unix::ffi::OsStrExt;
+    let mut wants = Vec::new();
+    let mut whose: Vec<(usize, u32)> = Vec::new();
+    for (i, ((_, m), got)) in todo.iter().zip(loaded.iter()).enumerate() {
+        let (Ok(l), Some(path)) = (got, m.path.as_ref()) else {
+            continue;
+        };
+        let Some((name, crc)) = &l.elf.debuglink else {
+            continue;
+        };
+        let path = path.as_slice();
+        if path.ends_with(b" (deleted)") || !path.starts_with(b"/") {
+            continue;
+        }
+        let dir = path
+            .iter()
+            .rposition(|&c| c == b'/')
+            .and_then(|k| path.get(..k))
+            .unwrap_or_default();
+        let join = |parts: &[&[u8]]| {
+            let mut b = Vec::new();
+            for p in parts {
+                b.extend_from_slice(p);
+            }
+            PathBuf::from(std::ffi::OsStr::from_bytes(&b))
+        };
+        let root = proc_dir.join("root");
+        let root = root.as_os_str().as_bytes();
+        for cand in [
+            join(&[root, dir, b"/", name]),
+            join(&[root, dir, b"/.debug/", name]),
+            join(&[b"/usr/lib/debug", dir, b"/", name]),
+        ] {
+            wants.push(procscope_read::modcopy::Want {
+                root_path: Some(cand),
+                by_map: PathBuf::new(),
+                inode: 0,
+            });
+            whose.push((i, *crc));
+        }
+    }
+    if wants.is_empty() {
+        return;
+    }
+    let Ok(copies) = procscope_read::modcopy::sealed_copies(&wants, timeout) else {
+        return;
+    };
+    for ((i, crc), copy) in whose.into_iter().zip(copies) {
+        let Ok(f) = copy else { continue };
+        let Some(Ok(l)) = loaded.get_mut(i) else {
+            continue;
+        };
+        if l.debug.is_none() && crc_of(&f) == Some(crc) {
+            l.debug = Some(Arc::new(f));
+        }
+    }
+}
+
+/// The CRC-32 of a file's bytes (the `.gnu_debuglink` kind), read from
+/// procscope's own sealed copy.
+fn crc_of(f: &std::fs::File) -> Option<u32> {
+    // Positional reads: the copy's file offset is where the helper's
+    // writes left it (its end), and other readers share it.
+    use std::os::unix::fs::FileExt;
+    let mut h = crc32fast::Hasher::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut at = 0u64;
+    loop {
+        let n = f.read_at(&mut buf, at).ok()?;
+        if n == 0 {
+            break;
+        }
+        h.update(buf.get(..n)?);
+        at = at.checked_add(n as u64)?;
+    }
+    Some(h.finalize())
+}
+
 /// The code of the process whose `/proc/PID` is `proc_dir` and whose maps
 /// are `maps`: one framehop module per executable file mapping, unwind
 /// sections from `cache`. Files not yet in the cache are copied by one
@@ -332,7 +445,8 @@ pub fn code(
     if !todo.is_empty() {
         let wants: Vec<_> = todo.iter().map(|(_, m)| want(proc_dir, m)).collect();
         let copies = procscope_read::modcopy::sealed_copies(&wants, timeout);
-        for (i, (key, m)) in todo.iter().enumerate() {
+        let mut loaded = Vec::with_capacity(todo.len());
+        for (i, (_, m)) in todo.iter().enumerate() {
             let name =
                 String::from_utf8_lossy(m.path.as_ref().map_or(b"", |p| p.as_slice())).into_owned();
             let got = match copies.as_ref().map(|c| c.get(i)) {
@@ -343,6 +457,7 @@ pub fn code(
                             let elf = load(&f).map_err(|e| format!("{name}: {e}"))?;
                             Ok(Loaded {
                                 elf,
+                                debug: None,
                                 copy: Arc::new(f),
                             })
                         })
@@ -353,6 +468,10 @@ pub fn code(
                 Ok(Some(Err(e))) => Err(format!("{name}: {e}")),
                 Err(f) => Err(format!("{name}: {f}")),
             };
+            loaded.push(got);
+        }
+        debug_files(&todo, &mut loaded, proc_dir, timeout);
+        for ((key, _), got) in todo.iter().zip(loaded) {
             cache.insert(*key, got);
         }
     }
@@ -374,6 +493,12 @@ pub fn code(
                     name: m.path.clone().unwrap_or_default(),
                     key,
                     copy: got.as_ref().as_ref().ok().map(|l| l.copy.clone()),
+                    debug: got.as_ref().as_ref().ok().and_then(|l| l.debug.clone()),
+                    loads: got
+                        .as_ref()
+                        .as_ref()
+                        .map(|l| l.elf.loads.clone())
+                        .unwrap_or_default(),
                     error,
                     unwind,
                 });
@@ -416,6 +541,7 @@ mod tests {
             sections: ExplicitModuleSectionInfo::default(),
             loads: vec![(0, 0, 0x15790, false), (0x15790, 0x16790, 0x3000, true)],
             unwind: true,
+            debuglink: None,
         };
         let start = 0x7f00_0001_5000u64;
         // 0x15790 of the file is at start + 0x790, stated 0x16790.
@@ -426,6 +552,7 @@ mod tests {
             sections: ExplicitModuleSectionInfo::default(),
             loads: vec![(0, 0, 0xae8, false), (0xaf0, 0x1af0, 0x500, true)],
             unwind: true,
+            debuglink: None,
         };
         let s = 0x5555_0000_1000u64;
         assert_eq!(small.bias(s, 0), Some(s + 0xaf0 - 0x1af0));

@@ -56,12 +56,62 @@ pub fn symbolize(
     copy: &std::fs::File,
     offsets: &[u64],
 ) -> HashMap<u64, Vec<UserFrame>> {
-    let src = Source::Elf(Elf::new(procscope_read::modcopy::fd_path(copy)));
-    let Ok(syms) = s.symbolize(&src, Input::FileOffset(offsets)) else {
+    named(s, copy, offsets, Input::FileOffset(offsets))
+}
+
+/// [`symbolize`] for a module with a separate debug file (its
+/// `.gnu_debuglink`): each file offset placed at its address through the
+/// module's `loads` (file offset, address, size, executable) and named in
+/// the debug file, which has the module's addresses but not its layout;
+/// what the debug file does not name is named from the module itself.
+pub fn symbolize_with_debug(
+    s: &Symbolizer,
+    copy: &std::fs::File,
+    debug: &std::fs::File,
+    loads: &[(u64, u64, u64, bool)],
+    offsets: &[u64],
+) -> HashMap<u64, Vec<UserFrame>> {
+    let placed: Vec<(u64, u64)> = offsets
+        .iter()
+        .filter_map(|&off| {
+            loads
+                .iter()
+                .find(|(o, _, size, _)| off.checked_sub(*o).is_some_and(|d| d < *size))
+                .and_then(|(o, vaddr, _, _)| Some((off, off.checked_sub(*o)?.checked_add(*vaddr)?)))
+        })
+        .collect();
+    let (offs, virt): (Vec<u64>, Vec<u64>) = placed.into_iter().unzip();
+    let by_virt = named(s, debug, &virt, Input::VirtOffset(&virt));
+    let mut out: HashMap<u64, Vec<UserFrame>> = offs
+        .iter()
+        .zip(&virt)
+        .filter_map(|(o, v)| Some((*o, by_virt.get(v)?.clone())))
+        .collect();
+    let rest: Vec<u64> = offsets
+        .iter()
+        .copied()
+        .filter(|o| !out.contains_key(o))
+        .collect();
+    if !rest.is_empty() {
+        out.extend(symbolize(s, copy, &rest));
+    }
+    out
+}
+
+/// Names `keys` (given to blazesym as `input`, in the same order) in the
+/// ELF file `file`, by key.
+fn named(
+    s: &Symbolizer,
+    file: &std::fs::File,
+    keys: &[u64],
+    input: Input<&[u64]>,
+) -> HashMap<u64, Vec<UserFrame>> {
+    let src = Source::Elf(Elf::new(procscope_read::modcopy::fd_path(file)));
+    let Ok(syms) = s.symbolize(&src, input) else {
         return HashMap::new();
     };
     let mut out = HashMap::new();
-    for (off, sym) in offsets.iter().zip(syms) {
+    for (off, sym) in keys.iter().zip(syms) {
         let Symbolized::Sym(sym) = sym else { continue };
         let mut frames = Vec::new();
         // Innermost first: the last inlined function holds the address.
