@@ -227,12 +227,30 @@ pub fn read(root: &ProcRoot, pid: i32, session: &Session) -> Outcome<ProcessThre
     };
     let abi = session.once(Some(me), move || {
         let mut h = Vec::new();
-        d2.read(c"exe", &mut h, 64)?;
+        if let Err(f) = d2.read(c"exe", &mut h, 64) {
+            // A leader that exited has no `exe` (its memory is gone) while
+            // its threads run the program on: ask one of them.
+            let other = d2
+                .tids()
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|t| *t != pid)
+                .find_map(|t| {
+                    h.clear();
+                    d2.task(t).ok()?.read(c"exe", &mut h, 64).ok()
+                });
+            if other.is_none() {
+                return Err(f);
+            }
+        }
         Abi::from_elf_header(&h).ok_or_else(|| Failure::Unsupported {
             what: "executable is not an x86, x86_64, arm or arm64 ELF".into(),
         })
     });
     let tids = dir.tids()?;
+    // Threads that exit are reaped at once; a zombie leader listed with
+    // others is a leader that exited while its threads run on.
+    let others_live = tids.iter().any(|t| *t != pid);
     let known_abi = abi.as_ref().ok().copied();
     let results = session.run(tids, move |tid: i32, ctx: &Ctx<ThreadInfo, ThreadInfo>| {
         ctx.target(me);
@@ -291,7 +309,7 @@ pub fn read(root: &ProcRoot, pid: i32, session: &Session) -> Outcome<ProcessThre
     // Kernel threads run no program: their `syscall` reads as "0 0x0 …",
     // which is not a read(2), and there is no executable to take an ABI from.
     let kernel = st.kernel_thread;
-    let zombie = st.state == TaskState::Zombie && !st.leader_exited;
+    let zombie = st.state == TaskState::Zombie && !st.leader_exited && !others_live;
     let abi = if kernel {
         Err(Failure::Absent {
             what: "kernel thread: no user-space program".into(),

@@ -140,13 +140,16 @@ fn stat_path(tid: i32) -> StatPath {
 }
 
 /// Stops each of `tids` (threads of the process `dir` reads) alone, copies
-/// its registers and the top of its stack, and lets it go. Answers one
+/// its registers and the top of its stack (read through `mem_dir`'s `mem`:
+/// `dir` itself, or a live thread's directory when the leader exited),
+/// and lets it go. Answers one
 /// entry per TID, in order. Helpers are started one after another until
 /// every thread was handled or `timeout` passed (threads left then are
 /// [`Refused::NotReached`]); the whole call fails only when no helper
 /// could be started, or the first one answered nothing in time.
 pub fn sample(
     dir: &ProcDir,
+    mem_dir: &ProcDir,
     tids: &[i32],
     timeout: Duration,
 ) -> Outcome<Vec<(i32, Result<Sample, Refused>)>> {
@@ -161,7 +164,7 @@ pub fn sample(
         .take(MAX_THREADS)
         .map(|&t| (t, stat_path(t)))
         .collect();
-    let mem = dir.open_with(
+    let mem = mem_dir.open_with(
         c"mem",
         rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
     )?;
@@ -487,7 +490,7 @@ mod tests {
         // of an interrupt (it is then let go unsampled): ask again.
         let mut got = Vec::new();
         for _ in 0..50 {
-            got = sample(&dir, &[pid], Duration::from_secs(5)).unwrap();
+            got = sample(&dir, &dir, &[pid], Duration::from_secs(5)).unwrap();
             assert_eq!(got.len(), 1);
             match &got[0].1 {
                 Err(Refused::NoStop) => continue,

@@ -387,3 +387,51 @@ fn a_gnu_debuglink_beside_the_library_or_in_dot_debug_gives_file_and_line() {
         drop(t);
     }
 }
+
+/// A process whose main thread called `pthread_exit` (a zombie leader,
+/// its threads running on): asked by its PID, the live thread's call is
+/// named and its user frames read through that thread (the leader's
+/// memory is gone).
+#[test]
+fn a_zombie_leaders_live_threads_are_unwound_by_the_pid() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("zl.c");
+    std::fs::write(
+        &src,
+        "#include <pthread.h>\n#include <stdio.h>\n#include <unistd.h>\n\
+         __attribute__((noinline)) void napper(void) { for (;;) sleep(100); }\n\
+         void *run(void *a) { (void)a; napper(); return 0; }\n\
+         int main(void) { pthread_t t; pthread_create(&t, 0, run, 0);\n\
+         puts(\"ready\"); fflush(stdout); pthread_exit(0); }\n",
+    )
+    .unwrap();
+    let exe = dir.path().join("zl");
+    let out = Command::new("gcc")
+        .args(["-O1", "-g", "-pthread", "-o"])
+        .arg(&exe)
+        .arg(&src)
+        .output()
+        .expect("gcc");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let t = start(Command::new(&exe));
+    let pid = t.pid();
+    until("the leader to exit", || {
+        task_stat_state(pid, pid) == Some('Z')
+    });
+    let worker = crate::ustack::tids(pid)
+        .into_iter()
+        .find(|x| *x != pid)
+        .expect("the thread");
+    until("the nap", || task_stat_state(pid, worker) == Some('S'));
+    let r = run(&["stack", "-u", "--json", &pid.to_string()]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let doc = r.json();
+    let g = group_of(&doc, worker);
+    assert!(functions(g).contains(&"napper".to_string()), "{g:#}");
+    assert_eq!(g["syscall"]["name"], "clock_nanosleep", "{g:#}");
+    drop(t);
+}

@@ -259,13 +259,35 @@ fn read_all(
         });
     }
     let dir = root.process(p.pid)?;
+    // A leader that exited (pthread_exit in main) is a zombie whose memory
+    // is gone while its threads run on: the memory, maps and mapped files
+    // are read through a live thread's directory then.
+    let live = p.threads.iter().find(|t| {
+        t.tid != p.pid
+            && !matches!(
+                t.state.as_ref().ok(),
+                Some(TaskState::Zombie | TaskState::Dead)
+            )
+    });
+    let leader_gone = p.threads.iter().find(|t| t.tid == p.pid).is_some_and(|t| {
+        matches!(
+            t.state.as_ref().ok(),
+            Some(TaskState::Zombie | TaskState::Dead)
+        )
+    });
+    let (mdir, proc_path) = match live {
+        Some(t) if leader_gone => (
+            dir.task(t.tid)?,
+            root.path().join(format!("{}/task/{}", p.pid, t.tid)),
+        ),
+        _ => (dir.clone(), root.path().join(p.pid.to_string())),
+    };
     let me = Target::pid(p.pid);
     let started = std::time::Instant::now();
     let budget = session.timeout();
     let left =
         || session.with_timeout(budget.map(|b| b.saturating_sub(started.elapsed()).max(b / 5)));
-    let proc_path = root.path().join(p.pid.to_string());
-    let d = dir.clone();
+    let d = mdir.clone();
     // `maps` takes the memory lock: under the deadline. The first step has
     // the whole deadline (and says so when it passes).
     let maps = session.once(Some(me), move || {
@@ -290,7 +312,7 @@ fn read_all(
         .iter()
         .filter_map(|m| m.error.clone())
         .collect();
-    let mem = Memory::open(&dir)?;
+    let mem = Memory::open(&mdir)?;
 
     // Threads another process traces: named as traced, and never seized
     // (only one tracer is allowed: the seize would fail anyway, and a
@@ -330,7 +352,7 @@ fn read_all(
         let timeout = left()
             .timeout()
             .unwrap_or(std::time::Duration::from_secs(1));
-        match procscope_read::ptrace::sample(&dir, &running, timeout) {
+        match procscope_read::ptrace::sample(&dir, &mdir, &running, timeout) {
             Ok(v) => {
                 for (tid, r) in v {
                     match r {
