@@ -435,3 +435,67 @@ fn a_zombie_leaders_live_threads_are_unwound_by_the_pid() {
     assert_eq!(g["syscall"]["name"], "clock_nanosleep", "{g:#}");
     drop(t);
 }
+
+/// A thread inside a signal handler: the walk goes on through the signal
+/// frame (the registers the kernel saved in the `ucontext`) to where the
+/// signal came and down to `main`, as gdb's "<signal handler called>"
+/// does; it used to end at `__restore_rt`.
+#[test]
+fn a_walk_goes_through_a_signal_handlers_frame() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("sig.c");
+    std::fs::write(
+        &src,
+        "#include <signal.h>\n#include <stdio.h>\n#include <string.h>\n#include <unistd.h>\n\
+         __attribute__((noinline)) void in_handler(void) { for (;;) pause(); }\n\
+         void handler(int s) { (void)s; in_handler(); }\n\
+         __attribute__((noinline)) void busy_wait(void) { puts(\"ready\"); fflush(stdout); for (;;) pause(); }\n\
+         __attribute__((noinline)) void outer(void) { busy_wait(); }\n\
+         int main(void) { struct sigaction sa; memset(&sa, 0, sizeof sa);\n\
+         sa.sa_handler = handler; sigaction(SIGUSR1, &sa, 0); outer(); return 0; }\n",
+    )
+    .unwrap();
+    let exe = dir.path().join("sig");
+    let out = Command::new("gcc")
+        .args(["-O1", "-g", "-o"])
+        .arg(&exe)
+        .arg(&src)
+        .output()
+        .expect("gcc");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let t = start(Command::new(&exe));
+    let pid = t.pid();
+    until("pause", || {
+        std::fs::read_to_string(format!("/proc/{pid}/wchan")).is_ok_and(|w| w.contains("pause"))
+    });
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGUSR1,
+    )
+    .unwrap();
+    let doc = {
+        let mut last = serde_json::Value::Null;
+        for _ in 0..50 {
+            let r = run(&["stack", "-u", "--json", &pid.to_string()]);
+            assert_eq!(r.status, 0, "{}", r.stderr);
+            last = r.json();
+            if functions(group_of(&last, pid)).contains(&"handler".to_string()) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        last
+    };
+    let g = group_of(&doc, pid);
+    let f = functions(g);
+    let pos = |name: &str| f.iter().position(|x| x == name);
+    let (h, b, m) = (pos("handler"), pos("busy_wait"), pos("main"));
+    assert!(h.is_some() && b.is_some() && m.is_some(), "{f:?}");
+    assert!(h < b && b < m, "{f:?}");
+    assert_eq!(g["user"]["end"], "root", "{g:#}");
+    drop(t);
+}

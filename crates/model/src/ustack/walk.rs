@@ -185,6 +185,39 @@ pub(super) fn walk_thread(
     Ok((Vec::new(), how, End::Moved))
 }
 
+/// x86-64 `__restore_rt`, where a signal handler returns to:
+/// `mov $15, %rax; syscall` (rt_sigreturn).
+const RESTORE_RT: [u8; 9] = [0x48, 0xc7, 0xc0, 0x0f, 0x00, 0x00, 0x00, 0x0f, 0x05];
+
+/// When the frame at `at` is a signal handler's return into
+/// `__restore_rt`, the registers the kernel saved when the signal came,
+/// read from the `ucontext` at `sp` (the handler's `ret` popped the
+/// return address: the stack pointer is at `uc`). framehop does not follow
+/// glibc's CFI expressions for this frame, and the walk ended there.
+fn sigreturn(
+    at: FrameAddress,
+    sp: u64,
+    read: &mut dyn FnMut(u64) -> Result<u64, ()>,
+) -> Option<Regs> {
+    let FrameAddress::ReturnAddress(ra) = at else {
+        return None;
+    };
+    let a = ra.get();
+    let w0 = read(a).ok()?.to_le_bytes();
+    let w1 = read(a.checked_add(8)?).ok()?.to_le_bytes();
+    if w0.get(..8)? != RESTORE_RT.get(..8)? || w1.first()? != RESTORE_RT.get(8)? {
+        return None;
+    }
+    // struct ucontext: uc_flags, uc_link, uc_stack (24 bytes), then
+    // mcontext's gregs: r8…r15, rdi, rsi, rbp (10), rbx, rdx, rax, rcx,
+    // rsp (15), rip (16).
+    let greg = |i: u64| sp.checked_add(40)?.checked_add(i.checked_mul(8)?);
+    let bp = read(greg(10)?).ok()?;
+    let rsp = read(greg(15)?).ok()?;
+    let ip = read(greg(16)?).ok()?;
+    (ip != 0 && rsp != 0).then_some(Regs { ip, sp: rsp, bp })
+}
+
 /// Walks from `regs`: stack words from `copy` (the bytes taken while the
 /// thread was stopped, from its stack pointer up) when they cover the
 /// address, else from the process's memory.
@@ -210,12 +243,39 @@ fn walk(
         pager.word(addr).ok_or(())
     };
     let mut cache = CacheX86_64::<_>::new();
-    let mut it = code.unwinder.iter_frames(
-        regs.ip,
-        UnwindRegsX86_64::new(regs.ip, regs.sp, regs.bp),
-        &mut cache,
-        &mut read,
-    );
+    // framehop's own iterator, stepped here so that the registers are at
+    // hand: a signal frame is walked through with the registers the
+    // kernel saved (see `sigreturn`).
+    let mut uregs = UnwindRegsX86_64::new(regs.ip, regs.sp, regs.bp);
+    let mut state: Option<FrameAddress> = None;
+    let mut next = |uregs: &mut UnwindRegsX86_64,
+                    state: &mut Option<FrameAddress>,
+                    read: &mut dyn FnMut(u64) -> Result<u64, ()>|
+     -> Result<Option<FrameAddress>, framehop::Error> {
+        let Some(at) = *state else {
+            let first = FrameAddress::InstructionPointer(regs.ip);
+            *state = Some(first);
+            return Ok(Some(first));
+        };
+        if let Some(r) = sigreturn(at, uregs.sp(), read) {
+            *uregs = UnwindRegsX86_64::new(r.ip, r.sp, r.bp);
+            let f = FrameAddress::InstructionPointer(r.ip);
+            *state = Some(f);
+            return Ok(Some(f));
+        }
+        match code
+            .unwinder
+            .unwind_frame(at, uregs, &mut cache, &mut &mut *read)?
+        {
+            Some(ra) => {
+                let f = FrameAddress::from_return_address(ra)
+                    .ok_or(framehop::Error::ReturnAddressIsNull)?;
+                *state = Some(f);
+                Ok(Some(f))
+            }
+            None => Ok(None),
+        }
+    };
     // Only a thread read while it was stopped has its frame pointer.
     let have_bp = matches!(how, How::Interrupted { .. });
     let mut frames: Vec<FrameAddress> = Vec::new();
@@ -223,7 +283,7 @@ fn walk(
         if frames.len() >= MAX_FRAMES {
             break End::Limit;
         }
-        match it.next() {
+        match next(&mut uregs, &mut state, &mut read) {
             Ok(Some(f)) => {
                 let a = f.address_for_lookup();
                 if !frames.is_empty() && code.module_of(a).is_none() {
