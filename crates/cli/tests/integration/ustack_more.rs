@@ -30,6 +30,37 @@ fn until(what: &str, mut ok: impl FnMut() -> bool) {
     }
 }
 
+/// Builds the C program `source` with `gcc FLAGS` in a new directory and
+/// starts it (it prints `ready`); the directory lives as long as the
+/// target.
+fn c_program(source: &str, flags: &[&str]) -> (tempfile::TempDir, Target) {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("prog.c");
+    std::fs::write(&src, source).unwrap();
+    let exe = dir.path().join("prog");
+    let out = Command::new("gcc")
+        .args(flags)
+        .arg("-o")
+        .arg(&exe)
+        .arg(&src)
+        .output()
+        .expect("gcc");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let t = start(Command::new(&exe));
+    (dir, t)
+}
+
+/// Waits until `pid`'s main thread sleeps in `pause`.
+fn until_paused(pid: u32) {
+    until("pause", || {
+        std::fs::read_to_string(format!("/proc/{pid}/wchan")).is_ok_and(|w| w.contains("pause"))
+    });
+}
+
 fn tracer_of(pid: u32, tid: u32) -> u32 {
     std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/status"))
         .unwrap_or_default()
@@ -255,33 +286,15 @@ fn ustack_of_a_process_mapping_code_on_a_hung_fuse_mount_names_the_module_in_tim
 /// cut rather than reaching the root.
 #[test]
 fn c_names_stay_c_and_a_walk_cut_for_want_of_the_frame_pointer_says_so() {
-    let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join("names.c");
-    std::fs::write(
-        &src,
+    let (_dir, t) = c_program(
         "#include <unistd.h>\n#include <stdio.h>\n#include <sys/syscall.h>\n\
          __attribute__((noinline)) void h(void) { puts(\"ready\"); fflush(stdout); for (;;) syscall(SYS_pause); }\n\
          __attribute__((noinline)) void St(void) { h(); }\n\
          int main(void) { St(); return 0; }\n",
-    )
-    .unwrap();
-    let exe = dir.path().join("names");
-    let out = Command::new("gcc")
-        .args(["-O0", "-g", "-o"])
-        .arg(&exe)
-        .arg(&src)
-        .output()
-        .expect("gcc");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        &["-O0", "-g"],
     );
-    let t = start(Command::new(&exe));
     let pid = t.pid();
-    until("pause", || {
-        std::fs::read_to_string(format!("/proc/{pid}/wchan")).is_ok_and(|w| w.contains("pause"))
-    });
+    until_paused(pid);
     let r = run(&["stack", "-u", "--json", &pid.to_string()]);
     assert_eq!(r.status, 0, "{}", r.stderr);
     let doc = r.json();
@@ -394,30 +407,14 @@ fn a_gnu_debuglink_beside_the_library_or_in_dot_debug_gives_file_and_line() {
 /// memory is gone).
 #[test]
 fn a_zombie_leaders_live_threads_are_unwound_by_the_pid() {
-    let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join("zl.c");
-    std::fs::write(
-        &src,
+    let (_dir, t) = c_program(
         "#include <pthread.h>\n#include <stdio.h>\n#include <unistd.h>\n\
          __attribute__((noinline)) void napper(void) { for (;;) sleep(100); }\n\
          void *run(void *a) { (void)a; napper(); return 0; }\n\
          int main(void) { pthread_t t; pthread_create(&t, 0, run, 0);\n\
          puts(\"ready\"); fflush(stdout); pthread_exit(0); }\n",
-    )
-    .unwrap();
-    let exe = dir.path().join("zl");
-    let out = Command::new("gcc")
-        .args(["-O1", "-g", "-pthread", "-o"])
-        .arg(&exe)
-        .arg(&src)
-        .output()
-        .expect("gcc");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        &["-O1", "-g", "-pthread"],
     );
-    let t = start(Command::new(&exe));
     let pid = t.pid();
     until("the leader to exit", || {
         task_stat_state(pid, pid) == Some('Z')
@@ -442,10 +439,7 @@ fn a_zombie_leaders_live_threads_are_unwound_by_the_pid() {
 /// does; it used to end at `__restore_rt`.
 #[test]
 fn a_walk_goes_through_a_signal_handlers_frame() {
-    let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join("sig.c");
-    std::fs::write(
-        &src,
+    let (_dir, t) = c_program(
         "#include <signal.h>\n#include <stdio.h>\n#include <string.h>\n#include <unistd.h>\n\
          __attribute__((noinline)) void in_handler(void) { for (;;) pause(); }\n\
          void handler(int s) { (void)s; in_handler(); }\n\
@@ -453,25 +447,10 @@ fn a_walk_goes_through_a_signal_handlers_frame() {
          __attribute__((noinline)) void outer(void) { busy_wait(); }\n\
          int main(void) { struct sigaction sa; memset(&sa, 0, sizeof sa);\n\
          sa.sa_handler = handler; sigaction(SIGUSR1, &sa, 0); outer(); return 0; }\n",
-    )
-    .unwrap();
-    let exe = dir.path().join("sig");
-    let out = Command::new("gcc")
-        .args(["-O1", "-g", "-o"])
-        .arg(&exe)
-        .arg(&src)
-        .output()
-        .expect("gcc");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        &["-O1", "-g"],
     );
-    let t = start(Command::new(&exe));
     let pid = t.pid();
-    until("pause", || {
-        std::fs::read_to_string(format!("/proc/{pid}/wchan")).is_ok_and(|w| w.contains("pause"))
-    });
+    until_paused(pid);
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(pid as i32),
         nix::sys::signal::Signal::SIGUSR1,
