@@ -466,9 +466,14 @@ const PREFIX: &str = "procscope-snapshot-";
 /// `PID.STARTTIME` of a live process (its start time in clock ticks after
 /// boot tells it from a later process given the same PID), or `PID.?`.
 fn owner_tag(pid: u32) -> String {
-    let start = std::fs::read(format!("/proc/{pid}/stat"))
+    // Through the reader, like every /proc read (`stat` never waits on
+    // the process's locks).
+    let mut b = Vec::new();
+    let start = procscope_read::ProcRoot::open("/proc")
         .ok()
-        .and_then(|b| {
+        .and_then(|root| root.process(i32::try_from(pid).ok()?).ok())
+        .and_then(|dir| dir.read(c"stat", &mut b, 4096).ok())
+        .and_then(|_| {
             procscope_parse::stat::Stat::parse(&b)
                 .ok()
                 .map(|s| s.starttime_ticks)

@@ -58,6 +58,30 @@ fn exit_codes() {
     assert_eq!(r.status, 2);
 }
 
+/// Runs procscope with `args`, reads the first `keep` bytes of its output
+/// and closes the pipe (`| head -c KEEP`; 0: before it writes anything,
+/// like `| head -0`). Its exit code and standard error.
+fn pipe_closed_after(args: &[&str], keep: usize) -> (Option<i32>, String) {
+    let mut child = Command::new(procscope())
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut first = vec![0u8; keep];
+    out.read_exact(&mut first).unwrap();
+    drop(out);
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    (child.wait().unwrap().code(), err)
+}
+
 #[test]
 fn a_closed_pipe_is_a_clean_exit() {
     // Streamed rows (default), a collected table (--threads), and JSON.
@@ -66,23 +90,8 @@ fn a_closed_pipe_is_a_clean_exit() {
         &["ps", "--threads", "-w"],
         &["ps", "--json"],
     ] {
-        let mut child = Command::new(procscope())
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        // Close the read end before procscope writes anything (like `| head -0`).
-        drop(child.stdout.take());
-        let mut err = String::new();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut err)
-            .unwrap();
-        let status = child.wait().unwrap();
-        assert_eq!(status.code(), Some(0), "{args:?}: stderr: {err}");
+        let (code, err) = pipe_closed_after(args, 0);
+        assert_eq!(code, Some(0), "{args:?}: stderr: {err}");
         assert_eq!(err, "", "{args:?}");
     }
 }
@@ -93,25 +102,8 @@ fn a_closed_pipe_is_a_clean_exit() {
 #[test]
 fn a_pipe_closed_in_the_middle_of_a_document_is_a_clean_exit() {
     for args in [&["stack", "--json", "."][..], &["fds", "--json", "--all"]] {
-        let mut child = Command::new(procscope())
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut out = child.stdout.take().unwrap();
-        let mut first = [0u8; 100];
-        out.read_exact(&mut first).unwrap();
-        drop(out);
-        let mut err = String::new();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut err)
-            .unwrap();
-        let status = child.wait().unwrap();
-        assert_eq!(status.code(), Some(0), "{args:?}: stderr: {err}");
+        let (code, err) = pipe_closed_after(args, 100);
+        assert_eq!(code, Some(0), "{args:?}: stderr: {err}");
         assert_eq!(err.matches("Broken pipe").count(), 0, "{args:?}: {err}");
     }
 }
